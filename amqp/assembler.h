@@ -1,0 +1,58 @@
+/* amqp/assembler.h: per-channel content assembly, method -> content header -> body frames.
+ * A small state machine that decodes method frames, checks the frame order the spec demands and
+ * reports body chunks; it never buffers or copies bodies (the broker appends each chunk into the
+ * message it allocated once the header told it the size). */
+#ifndef AMQP_ASSEMBLER_H
+#define AMQP_ASSEMBLER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frame.h"
+#include "methods_gen.h"
+#include "props.h"
+
+enum amqp_asm_state {
+	AMQP_ASM_EXPECT_METHOD = 0,
+	AMQP_ASM_EXPECT_HEADER,
+	AMQP_ASM_EXPECT_BODY,
+};
+
+enum amqp_asm_event {
+	AMQP_ASM_ERROR = -1,
+	AMQP_ASM_METHOD = 1,    /* a complete method without content: out->method */
+	AMQP_ASM_CONTENT_METHOD, /* a method that carries content (basic.publish): out->method;
+				   header and body frames follow */
+	AMQP_ASM_HEADER,        /* out->header; out->complete when body_size is 0 */
+	AMQP_ASM_BODY,          /* out->body/out->body_len; out->complete on the last chunk */
+};
+
+struct amqp_assembler {
+	enum amqp_asm_state state;
+	uint16_t class_id;      /* of the content method */
+	uint64_t body_size;     /* declared by the header */
+	uint64_t body_received;
+};
+
+struct amqp_asm_out {
+	struct amqp_method method;
+	struct amqp_content_header header;
+	const uint8_t *body;
+	size_t body_len;
+	bool complete;
+	/* On AMQP_ASM_ERROR: a connection-level reply code (501, 502, 505, 540), the full reply text
+	 * as RabbitMQ words it (e.g. "UNEXPECTED_FRAME - expected method frame, got non method frame
+	 * instead"), and the class/method ids to report (0 when none). */
+	uint16_t error_code;
+	uint16_t error_class, error_method;
+	char error_text[256];
+};
+
+void amqp_assembler_init(struct amqp_assembler *a);
+/* Feeds one method, header or body frame (heartbeats are the caller's business). The method
+ * and header borrow the frame's payload. */
+enum amqp_asm_event amqp_assembler_feed(struct amqp_assembler *a, const struct amqp_frame *f,
+					struct amqp_asm_out *out);
+
+#endif
