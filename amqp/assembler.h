@@ -31,6 +31,7 @@ enum amqp_asm_event {
 struct amqp_assembler {
 	enum amqp_asm_state state;
 	uint16_t class_id;      /* of the content method */
+	uint16_t method_id;     /* of the content method, for error reports */
 	uint64_t body_size;     /* declared by the header */
 	uint64_t body_received;
 };
