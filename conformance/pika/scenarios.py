@@ -985,9 +985,25 @@ def _():
     with Conn() as c:
         ch = c.channel()
         q = ch.queue_declare("", exclusive=True).method.queue
+        ch.basic_qos(prefetch_count=2, global_qos=False)
         ch.basic_qos(prefetch_count=3, global_qos=True)
-        ch.basic_qos(prefetch_count=1, global_qos=False)
-        eq(unacked_by_consumer(c, ch, q), [1, 1], "unacked per consumer")
+        eq(unacked_by_consumer(c, ch, q, consumers=2), [2, 1], "per consumer 2, channel 3")
+        ch2 = c.channel()
+        q2 = ch2.queue_declare("", exclusive=True).method.queue
+        ch2.basic_qos(prefetch_count=1, global_qos=False)
+        ch2.basic_qos(prefetch_count=3, global_qos=True)
+        eq(unacked_by_consumer(c, ch2, q2, consumers=2), [1, 1], "per consumer 1, channel 3")
+
+
+@scenario("a per-consumer qos after a global qos lifts the channel limit (RabbitMQ 3.10)")
+def _():
+    # rabbit_channel resets the channel-wide limiter on basic.qos(global=false).
+    with Conn() as c:
+        ch = c.channel()
+        q = ch.queue_declare("", exclusive=True).method.queue
+        ch.basic_qos(prefetch_count=3, global_qos=True)
+        ch.basic_qos(prefetch_count=2, global_qos=False)
+        eq(unacked_by_consumer(c, ch, q, consumers=3), [2, 2, 2], "unacked per consumer")
 
 
 @scenario("qos after consume does not change existing consumers")
