@@ -137,7 +137,7 @@ static int table_iter_step(struct amqp_table_iter *it, bool is_array, struct amq
 
 static int table_check(const uint8_t *p, size_t len, unsigned depth, bool is_array)
 {
-	struct amqp_table_iter it = { p, p + len };
+	struct amqp_table_iter it = { p, len ? p + len : p };
 	struct amqp_value v;
 	int rc;
 
@@ -164,8 +164,9 @@ int amqp_array_validate(const uint8_t *p, size_t len)
 
 void amqp_table_iter_init(struct amqp_table_iter *it, struct amqp_table t)
 {
+	/* an empty table may be { NULL, 0 }: no arithmetic on it */
 	it->p = t.ptr;
-	it->end = t.ptr + t.len;
+	it->end = t.len ? t.ptr + t.len : t.ptr;
 }
 
 int amqp_table_next(struct amqp_table_iter *it, struct amqp_str *key, struct amqp_value *val)
