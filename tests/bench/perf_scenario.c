@@ -1,0 +1,1018 @@
+/* tests/bench/perf_scenario.c: the scenarios. Each publisher and each consumer is one thread
+ * with its own connection. A publisher encodes whole messages (method, header and body frames)
+ * from a template into its output buffer, stamping a CLOCK_MONOTONIC time and a sequence number
+ * into the first 16 body bytes, and writes thousands per syscall; a consumer parses every frame
+ * of a 256 KiB read before reading again, and acks every K deliveries with multiple. The main
+ * thread declares and deletes the queues, starts the clock, samples CPU and RSS, and decides
+ * when the consumers have drained. Every wait is bounded by a deadline. */
+#include "perf.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "amqp/props.h"
+#include "amqp/table.h"
+
+#define PERF_RPC_MS 10000
+#define PERF_STAMP_LEN 16
+#define PERF_DRAIN_IDLE_NS (3ull * 1000000000u)
+
+struct perf_run {
+	const struct perf_opts *o;
+	char prefix[64];
+	char exchange[96]; /* fanout only; "" is the default exchange */
+	uint64_t start_ns;
+	uint64_t end_ns; /* publishers stop here when --duration decides */
+	atomic_bool stop_publish, stop_consume, failed;
+	atomic_int consumers_ready;
+	pthread_mutex_t lock;
+	char error[512];
+};
+
+struct perf_worker {
+	struct perf_run *run;
+	pthread_t thread;
+	bool started;
+	char queue[96];
+	uint64_t count; /* publishers: messages to send, 0 = until stopped */
+	_Atomic uint64_t done; /* published or consumed so far */
+	_Atomic uint64_t last_ns;
+	uint64_t confirmed, nacked, returned;
+	struct perf_hist hist; /* consumers: end to end; publishers: confirm latency */
+};
+
+static const char *const perf_scenario_names[] = {
+	[PERF_THROUGHPUT] = "throughput", [PERF_CONFIRM] = "confirm",
+	[PERF_LATENCY] = "latency",       [PERF_FANOUT] = "fanout",
+	[PERF_CONNECTIONS] = "connections", [PERF_BACKLOG] = "backlog",
+	[PERF_BINDINGS] = "bindings",
+};
+
+const char *perf_scenario_name(enum perf_scenario_kind k)
+{
+	return perf_scenario_names[k];
+}
+
+int perf_scenario_parse(const char *name, enum perf_scenario_kind *k)
+{
+	for (size_t i = 0; i < sizeof perf_scenario_names / sizeof *perf_scenario_names; i++) {
+		if (strcmp(name, perf_scenario_names[i]) == 0) {
+			*k = (enum perf_scenario_kind)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+long perf_proc_rss_kb(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f)) {
+		if (strncmp(line, "VmRSS:", 6) == 0) {
+			kb = strtol(line + 6, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return kb;
+}
+
+double perf_proc_cpu_secs(pid_t pid)
+{
+	char path[64], buf[2048];
+	unsigned long utime = 0, stime = 0;
+
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* the command name may hold spaces: fields restart after its closing parenthesis */
+	char *p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
+			  &stime) != 2)
+		return -1;
+	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double perf_self_cpu_secs(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static void perf_sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static void perf_run_fail(struct perf_run *run, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&run->lock);
+	if (!atomic_load(&run->failed)) {
+		va_start(ap, fmt);
+		vsnprintf(run->error, sizeof run->error, fmt, ap);
+		va_end(ap);
+		atomic_store(&run->failed, true);
+	}
+	pthread_mutex_unlock(&run->lock);
+	atomic_store(&run->stop_publish, true);
+	atomic_store(&run->stop_consume, true);
+}
+
+/* ---- publisher ---- */
+
+struct perf_template {
+	uint8_t *bytes;
+	size_t len;
+	size_t stamp_at; /* offset of the first body byte */
+};
+
+static int perf_template_build(struct perf_template *t, const struct perf_opts *o,
+			       const char *exchange, const char *routing_key, uint32_t frame_max)
+{
+	struct amqp_method m = { .id = AMQP_BASIC_PUBLISH };
+	struct amqp_basic_props props = { 0 };
+	struct amqp_buf pbuf, hbuf;
+	size_t chunk = frame_max - AMQP_FRAME_OVERHEAD;
+	size_t frames = o->size == 0 ? 0 : (o->size + chunk - 1) / chunk;
+	int rc = -1;
+
+	amqp_buf_init(&pbuf);
+	amqp_buf_init(&hbuf);
+	if (o->persistent) {
+		props.flags = AMQP_PROP_DELIVERY_MODE;
+		props.delivery_mode = 2;
+	}
+	amqp_props_encode(&props, &pbuf);
+	amqp_content_header_encode(&hbuf, o->size, pbuf.data, pbuf.len);
+	if (pbuf.oom || hbuf.oom)
+		goto out;
+	m.u.basic_publish.exchange = amqp_str_c(exchange);
+	m.u.basic_publish.routing_key = amqp_str_c(routing_key);
+	t->len = 1024 + hbuf.len + AMQP_FRAME_OVERHEAD + o->size + frames * AMQP_FRAME_OVERHEAD;
+	t->bytes = calloc(1, t->len);
+	if (!t->bytes)
+		goto out;
+	uint8_t *p = t->bytes;
+	ssize_t n = amqp_method_encode(&m, p + AMQP_FRAME_HEADER_SIZE, 1024 - AMQP_FRAME_OVERHEAD);
+	if (n < 0)
+		goto out;
+	amqp_frame_header_encode(p, AMQP_FRAME_METHOD, 1, (uint32_t)n);
+	p += AMQP_FRAME_HEADER_SIZE + n;
+	*p++ = AMQP_FRAME_END;
+	amqp_frame_header_encode(p, AMQP_FRAME_HEADER, 1, (uint32_t)hbuf.len);
+	memcpy(p + AMQP_FRAME_HEADER_SIZE, hbuf.data, hbuf.len);
+	p += AMQP_FRAME_HEADER_SIZE + hbuf.len;
+	*p++ = AMQP_FRAME_END;
+	t->stamp_at = (size_t)(p - t->bytes) + AMQP_FRAME_HEADER_SIZE;
+	for (size_t left = o->size; left > 0;) {
+		size_t k = left < chunk ? left : chunk;
+		amqp_frame_header_encode(p, AMQP_FRAME_BODY, 1, (uint32_t)k);
+		memset(p + AMQP_FRAME_HEADER_SIZE, 'x', k);
+		p += AMQP_FRAME_HEADER_SIZE + k;
+		*p++ = AMQP_FRAME_END;
+		left -= k;
+	}
+	t->len = (size_t)(p - t->bytes);
+	rc = 0;
+out:
+	amqp_buf_free(&pbuf);
+	amqp_buf_free(&hbuf);
+	return rc;
+}
+
+static void perf_template_stamp(uint8_t *msg, const struct perf_template *t, size_t size,
+				uint64_t now_ns, uint64_t seq)
+{
+	if (size >= PERF_STAMP_LEN) {
+		amqp_put_u64(msg + t->stamp_at, now_ns);
+		amqp_put_u64(msg + t->stamp_at + 8, seq);
+	} else if (size >= 8) {
+		amqp_put_u64(msg + t->stamp_at, now_ns);
+	}
+}
+
+/* Handles what a publisher receives: confirms and returns. */
+static int perf_publisher_read(struct perf_worker *w, struct perf_conn *c,
+			       struct perf_window *win)
+{
+	struct amqp_frame f;
+	struct amqp_method m;
+	int got;
+
+	if (perf_conn_read_some(c) < 0)
+		return -1;
+	uint64_t now = perf_now_ns();
+	while ((got = perf_conn_next_frame(c, &f)) == 1) {
+		if (f.type != AMQP_FRAME_METHOD || f.size < 4)
+			continue;
+		uint32_t id = amqp_get_u32(f.payload);
+		if (id != AMQP_BASIC_ACK && id != AMQP_BASIC_NACK && id != AMQP_BASIC_RETURN)
+			continue;
+		if (amqp_method_decode(&m, f.payload, f.size) != AMQP_DECODE_OK)
+			return -1;
+		if (id == AMQP_BASIC_RETURN) {
+			w->returned++;
+		} else if (win && id == AMQP_BASIC_ACK) {
+			w->confirmed += perf_window_ack(win, m.u.basic_ack.delivery_tag,
+							m.u.basic_ack.multiple, now, &w->hist);
+		} else if (win) {
+			w->nacked += perf_window_ack(win, m.u.basic_nack.delivery_tag,
+						     m.u.basic_nack.multiple, now, &w->hist);
+		}
+	}
+	return got;
+}
+
+static void perf_publisher_wait(struct perf_conn *c, bool want_write, uint64_t until_ns)
+{
+	uint64_t now = perf_now_ns();
+	uint64_t wait = until_ns > now ? until_ns - now : 0;
+	struct pollfd p = { .fd = c->fd, .events = POLLIN | (want_write ? POLLOUT : 0) };
+
+	if (wait > 100000000u)
+		wait = 100000000u; /* look at the stop flag at least every 100 ms */
+	struct timespec ts = { 0, (long)wait };
+	ppoll(&p, 1, &ts, NULL);
+}
+
+static void *perf_publisher_main(void *arg)
+{
+	struct perf_worker *w = arg;
+	struct perf_run *run = w->run;
+	const struct perf_opts *o = run->o;
+	struct perf_conn c = { .fd = -1 };
+	struct perf_template t = { 0 };
+	struct perf_window win = { 0 };
+	bool confirm = o->confirm > 0;
+	struct perf_window *wp = confirm ? &win : NULL;
+	uint64_t sent = 0, start = run->start_ns;
+	struct amqp_method m, reply;
+
+	perf_hist_init(&w->hist);
+	if (perf_conn_open(&c, &o->uri, 1u << 20, PERF_RPC_MS) != 0)
+		goto fail;
+	if (confirm) {
+		memset(&m, 0, sizeof m);
+		m.id = AMQP_CONFIRM_SELECT;
+		if (perf_conn_rpc(&c, &m, AMQP_CONFIRM_SELECT_OK, &reply, PERF_RPC_MS) != 0)
+			goto fail;
+		if (perf_window_init(&win, o->confirm) != 0) {
+			snprintf(c.error, sizeof c.error, "out of memory");
+			goto fail;
+		}
+	}
+	if (perf_template_build(&t, o, run->exchange, run->exchange[0] ? "" : w->queue,
+				c.frame_max) != 0) {
+		snprintf(c.error, sizeof c.error, "cannot build the message template");
+		goto fail;
+	}
+	/* room for a few hundred KiB of messages, or for 4 large ones */
+	size_t cap = t.len * 4 > (1u << 20) ? t.len * 4 : (1u << 20);
+	if (cap > c.out_cap) {
+		uint8_t *p = realloc(c.out, cap);
+		if (!p) {
+			snprintf(c.error, sizeof c.error, "out of memory");
+			goto fail;
+		}
+		c.out = p;
+		c.out_cap = cap;
+	}
+
+	for (;;) {
+		uint64_t now = perf_now_ns();
+		if (atomic_load_explicit(&run->stop_publish, memory_order_relaxed))
+			break;
+		if (w->count ? sent >= w->count : now >= run->end_ns)
+			break;
+		if (c.out_off == c.out_len)
+			c.out_off = c.out_len = 0;
+		if (c.out_cap - c.out_len < t.len && c.out_off > 0) {
+			memmove(c.out, c.out + c.out_off, c.out_len - c.out_off);
+			c.out_len -= c.out_off;
+			c.out_off = 0;
+		}
+		uint64_t budget = (c.out_cap - c.out_len) / t.len;
+		uint64_t next_due = 0;
+		if (w->count && budget > w->count - sent)
+			budget = w->count - sent;
+		if (confirm && budget > o->confirm - perf_window_outstanding(&win))
+			budget = o->confirm - perf_window_outstanding(&win);
+		if (o->rate > 0) {
+			uint64_t due = (uint64_t)((double)(now - start) * o->rate / 1e9) + 1;
+			budget = due > sent ? (budget < due - sent ? budget : due - sent) : 0;
+			next_due = start + (uint64_t)((double)(sent + budget) * 1e9 / o->rate);
+		}
+		if (c.blocked)
+			budget = 0;
+		for (uint64_t i = 0; i < budget; i++) {
+			uint8_t *msg = c.out + c.out_len;
+			memcpy(msg, t.bytes, t.len);
+			perf_template_stamp(msg, &t, o->size, now, sent + i);
+			c.out_len += t.len;
+			if (confirm)
+				perf_window_push(&win, now);
+		}
+		sent += budget;
+		if (budget > 0) {
+			atomic_store_explicit(&w->done, sent, memory_order_relaxed);
+			atomic_store_explicit(&w->last_ns, now, memory_order_relaxed);
+		}
+		if (perf_conn_write_some(&c) != 0 || perf_publisher_read(w, &c, wp) < 0)
+			goto fail;
+		bool pending = c.out_len > c.out_off;
+		if (budget == 0 || pending)
+			perf_publisher_wait(&c, pending, next_due ? next_due : now + 100000000u);
+	}
+	/* flush the tail, then wait for the outstanding confirms */
+	uint64_t deadline = perf_now_ns() + 30ull * 1000000000u;
+	while (perf_now_ns() < deadline && !atomic_load(&run->failed)) {
+		bool pending = c.out_len > c.out_off;
+		if (!pending && (!confirm || perf_window_outstanding(&win) == 0))
+			break;
+		if (perf_conn_write_some(&c) != 0 || perf_publisher_read(w, &c, wp) < 0)
+			goto fail;
+		if (c.out_len > c.out_off || (confirm && perf_window_outstanding(&win) > 0))
+			perf_publisher_wait(&c, c.out_len > c.out_off, deadline);
+	}
+	atomic_store(&w->last_ns, perf_now_ns());
+	goto out;
+fail:
+	perf_run_fail(run, "publisher: %s", c.error);
+out:
+	perf_conn_close(&c);
+	perf_window_free(&win);
+	free(t.bytes);
+	return NULL;
+}
+
+/* ---- consumer ---- */
+
+struct perf_consumer_state {
+	uint64_t tag, unacked, body_left, body_seen;
+	bool in_content;
+};
+
+static int perf_consumer_ack(struct perf_conn *c, uint64_t tag)
+{
+	struct amqp_method m = { .id = AMQP_BASIC_ACK };
+
+	m.u.basic_ack.delivery_tag = tag;
+	m.u.basic_ack.multiple = true;
+	return perf_conn_put_method(c, 1, &m);
+}
+
+/* Parses every buffered frame; counts messages whose last body byte arrived. */
+static int perf_consumer_parse(struct perf_worker *w, struct perf_conn *c,
+			       struct perf_consumer_state *s, uint64_t now, uint64_t *count)
+{
+	const struct perf_opts *o = w->run->o;
+	struct amqp_frame f;
+	struct amqp_method m;
+	struct amqp_content_header h;
+	int got;
+
+	while ((got = perf_conn_next_frame(c, &f)) == 1) {
+		bool complete = false;
+		if (f.type == AMQP_FRAME_METHOD) {
+			if (f.size < 4 || amqp_get_u32(f.payload) != AMQP_BASIC_DELIVER)
+				continue;
+			if (amqp_method_decode(&m, f.payload, f.size) != AMQP_DECODE_OK) {
+				snprintf(c->error, sizeof c->error, "malformed basic.deliver");
+				return -1;
+			}
+			s->tag = m.u.basic_deliver.delivery_tag;
+			s->in_content = true;
+			continue;
+		}
+		if (!s->in_content)
+			continue;
+		if (f.type == AMQP_FRAME_HEADER) {
+			if (amqp_content_header_decode(&h, f.payload, f.size) != 0) {
+				snprintf(c->error, sizeof c->error, "malformed content header");
+				return -1;
+			}
+			s->body_left = h.body_size;
+			s->body_seen = 0;
+			complete = h.body_size == 0;
+		} else if (f.type == AMQP_FRAME_BODY) {
+			if (s->body_seen == 0 && f.size >= 8 && o->size >= 8)
+				perf_hist_add(&w->hist, now - amqp_get_u64(f.payload));
+			s->body_seen += f.size;
+			s->body_left -= f.size < s->body_left ? f.size : s->body_left;
+			complete = s->body_left == 0;
+		}
+		if (!complete)
+			continue;
+		s->in_content = false;
+		(*count)++;
+		if (o->ack_every > 0 && ++s->unacked >= o->ack_every) {
+			if (perf_consumer_ack(c, s->tag) != 0)
+				return -1;
+			s->unacked = 0;
+		}
+	}
+	return got;
+}
+
+static void *perf_consumer_main(void *arg)
+{
+	struct perf_worker *w = arg;
+	struct perf_run *run = w->run;
+	const struct perf_opts *o = run->o;
+	struct perf_conn c = { .fd = -1 };
+	struct perf_consumer_state s = { 0 };
+	struct amqp_method m, reply;
+	uint64_t count = 0;
+	bool ready = false;
+
+	perf_hist_init(&w->hist);
+	if (perf_conn_open(&c, &o->uri, 1u << 16, PERF_RPC_MS) != 0)
+		goto fail;
+	if (o->prefetch > 0) {
+		memset(&m, 0, sizeof m);
+		m.id = AMQP_BASIC_QOS;
+		m.u.basic_qos.prefetch_count = (uint16_t)(o->prefetch > 65535 ? 65535 : o->prefetch);
+		if (perf_conn_rpc(&c, &m, AMQP_BASIC_QOS_OK, &reply, PERF_RPC_MS) != 0)
+			goto fail;
+	}
+	memset(&m, 0, sizeof m);
+	m.id = AMQP_BASIC_CONSUME;
+	m.u.basic_consume.queue = amqp_str_c(w->queue);
+	m.u.basic_consume.no_ack = o->ack_every == 0;
+	if (perf_conn_rpc(&c, &m, AMQP_BASIC_CONSUME_OK, &reply, PERF_RPC_MS) != 0)
+		goto fail;
+	atomic_fetch_add(&run->consumers_ready, 1);
+	ready = true;
+
+	uint64_t now = perf_now_ns();
+	while (!atomic_load_explicit(&run->stop_consume, memory_order_relaxed)) {
+		uint64_t before = count;
+		if (perf_consumer_parse(w, &c, &s, now, &count) < 0)
+			goto fail;
+		if (count != before) {
+			atomic_store_explicit(&w->done, count, memory_order_relaxed);
+			atomic_store_explicit(&w->last_ns, now, memory_order_relaxed);
+		}
+		if (perf_conn_write_some(&c) != 0)
+			goto fail;
+		ssize_t n = perf_conn_read_some(&c);
+		if (n < 0)
+			goto fail;
+		if (n == 0 && perf_conn_wait(&c, c.out_len > c.out_off, 100) < 0)
+			goto fail;
+		now = perf_now_ns();
+	}
+	if (s.unacked > 0 && perf_consumer_ack(&c, s.tag) == 0)
+		perf_conn_write_some(&c);
+	goto out;
+fail:
+	perf_run_fail(run, "consumer: %s", c.error);
+	if (!ready)
+		atomic_fetch_add(&run->consumers_ready, 1);
+out:
+	perf_conn_close(&c);
+	return NULL;
+}
+
+/* ---- setup and cleanup ---- */
+
+static int perf_setup_queue(struct perf_conn *c, const char *name, bool durable)
+{
+	struct amqp_method m = { .id = AMQP_QUEUE_DECLARE }, reply;
+
+	m.u.queue_declare.queue = amqp_str_c(name);
+	m.u.queue_declare.durable = durable;
+	return perf_conn_rpc(c, &m, AMQP_QUEUE_DECLARE_OK, &reply, PERF_RPC_MS);
+}
+
+static int perf_setup_bind(struct perf_conn *c, const char *queue, const char *exchange,
+			   const char *key)
+{
+	struct amqp_method m = { .id = AMQP_QUEUE_BIND }, reply;
+
+	m.u.queue_bind.queue = amqp_str_c(queue);
+	m.u.queue_bind.exchange = amqp_str_c(exchange);
+	m.u.queue_bind.routing_key = amqp_str_c(key);
+	return perf_conn_rpc(c, &m, AMQP_QUEUE_BIND_OK, &reply, PERF_RPC_MS);
+}
+
+static int perf_setup_exchange(struct perf_conn *c, const char *name, const char *type)
+{
+	struct amqp_method m = { .id = AMQP_EXCHANGE_DECLARE }, reply;
+
+	m.u.exchange_declare.exchange = amqp_str_c(name);
+	m.u.exchange_declare.type = amqp_str_c(type);
+	return perf_conn_rpc(c, &m, AMQP_EXCHANGE_DECLARE_OK, &reply, PERF_RPC_MS);
+}
+
+static int perf_setup_delete_queue(struct perf_conn *c, const char *name)
+{
+	struct amqp_method m = { .id = AMQP_QUEUE_DELETE }, reply;
+
+	m.u.queue_delete.queue = amqp_str_c(name);
+	return perf_conn_rpc(c, &m, AMQP_QUEUE_DELETE_OK, &reply, PERF_RPC_MS);
+}
+
+/* Deletes queue names prefix + "q0" .. "q<n-1>" and the exchange, on a fresh connection (the
+ * setup one may have been closed by the error being reported). Best effort. */
+static void perf_cleanup(struct perf_run *run, const char *tag, int n)
+{
+	struct perf_conn c;
+	char name[128];
+
+	if (perf_conn_open(&c, &run->o->uri, 1u << 16, PERF_RPC_MS) != 0) {
+		perf_conn_close(&c);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof name, "%s%s%d", run->prefix, tag, i);
+		if (perf_setup_delete_queue(&c, name) != 0)
+			break;
+	}
+	if (run->exchange[0]) {
+		struct amqp_method m = { .id = AMQP_EXCHANGE_DELETE }, reply;
+		m.u.exchange_delete.exchange = amqp_str_c(run->exchange);
+		perf_conn_rpc(&c, &m, AMQP_EXCHANGE_DELETE_OK, &reply, PERF_RPC_MS);
+	}
+	perf_conn_close(&c);
+}
+
+static int perf_start(struct perf_worker *w, void *(*fn)(void *))
+{
+	if (pthread_create(&w->thread, NULL, fn, w) != 0)
+		return -1;
+	w->started = true;
+	return 0;
+}
+
+static void perf_join(struct perf_worker *ws, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (ws[i].started)
+			pthread_join(ws[i].thread, NULL);
+}
+
+static uint64_t perf_sum_done(struct perf_worker *ws, int n)
+{
+	uint64_t sum = 0;
+
+	for (int i = 0; i < n; i++)
+		sum += atomic_load(&ws[i].done);
+	return sum;
+}
+
+static uint64_t perf_max_last(struct perf_worker *ws, int n)
+{
+	uint64_t last = 0;
+
+	for (int i = 0; i < n; i++)
+		if (atomic_load(&ws[i].last_ns) > last)
+			last = atomic_load(&ws[i].last_ns);
+	return last;
+}
+
+static bool perf_all_joined_or_done(struct perf_worker *ws, int n, const struct perf_run *run)
+{
+	(void)run;
+	for (int i = 0; i < n; i++) {
+		if (!ws[i].started)
+			continue;
+		if (pthread_tryjoin_np(ws[i].thread, NULL) == 0)
+			ws[i].started = false;
+		else
+			return false;
+	}
+	return true;
+}
+
+/* Waits until every consumer has `expected` messages in total, or none came for 3 s, or the
+ * deadline passed. */
+static void perf_drain(struct perf_run *run, struct perf_worker *cons, int n, uint64_t expected,
+		       uint64_t deadline)
+{
+	uint64_t seen = perf_sum_done(cons, n), seen_at = perf_now_ns();
+
+	while (!atomic_load(&run->failed)) {
+		uint64_t now = perf_now_ns(), got = perf_sum_done(cons, n);
+		if (got >= expected || now >= deadline)
+			break;
+		if (got != seen) {
+			seen = got;
+			seen_at = now;
+		} else if (now - seen_at > PERF_DRAIN_IDLE_NS) {
+			break;
+		}
+		perf_sleep_ms(5);
+	}
+}
+
+static void perf_cpu_begin(const struct perf_opts *o, double *self, double *broker)
+{
+	*self = perf_self_cpu_secs();
+	*broker = perf_proc_cpu_secs(o->broker_pid);
+}
+
+static void perf_cpu_end(const struct perf_opts *o, struct perf_result *r, double self,
+			 double broker)
+{
+	r->perf_cpu = perf_self_cpu_secs() - self;
+	double b = perf_proc_cpu_secs(o->broker_pid);
+	r->broker_cpu = (b >= 0 && broker >= 0) ? b - broker : -1;
+}
+
+/* ---- throughput, confirm, latency, fanout ---- */
+
+static int perf_run_flow(struct perf_run *run, struct perf_result *r)
+{
+	const struct perf_opts *o = run->o;
+	int np = o->publishers, nc = o->consumers, nq = o->queues;
+	bool fanout = o->scenario == PERF_FANOUT;
+	struct perf_worker *pubs = calloc((size_t)np + 1, sizeof *pubs);
+	struct perf_worker *cons = calloc((size_t)nc + 1, sizeof *cons);
+	bool *has_consumer = calloc((size_t)nq, sizeof *has_consumer);
+	struct perf_conn setup = { .fd = -1 };
+	double cpu_self = 0, cpu_broker = 0;
+	uint64_t expected = 0, pub_end = 0;
+	char name[128];
+	int rc = -1;
+
+	if (!pubs || !cons || !has_consumer) {
+		perf_run_fail(run, "out of memory");
+		goto out;
+	}
+	if (perf_conn_open(&setup, &o->uri, 1u << 16, PERF_RPC_MS) != 0) {
+		perf_run_fail(run, "%s", setup.error);
+		goto out;
+	}
+	if (fanout) {
+		snprintf(run->exchange, sizeof run->exchange, "%sfanout", run->prefix);
+		if (perf_setup_exchange(&setup, run->exchange, "fanout") != 0) {
+			run->exchange[0] = '\0';
+			perf_run_fail(run, "%s", setup.error);
+			goto cleanup;
+		}
+	}
+	for (int i = 0; i < nq; i++) {
+		snprintf(name, sizeof name, "%sq%d", run->prefix, i);
+		if (perf_setup_queue(&setup, name, o->persistent) != 0 ||
+		    (fanout && perf_setup_bind(&setup, name, run->exchange, "") != 0)) {
+			perf_run_fail(run, "%s", setup.error);
+			goto cleanup;
+		}
+	}
+	perf_conn_close(&setup);
+
+	for (int i = 0; i < nc; i++) {
+		cons[i].run = run;
+		snprintf(cons[i].queue, sizeof cons[i].queue, "%sq%d", run->prefix, i % nq);
+		has_consumer[i % nq] = true;
+		if (perf_start(&cons[i], perf_consumer_main) != 0) {
+			perf_run_fail(run, "cannot start a consumer thread");
+			goto stop;
+		}
+	}
+	for (uint64_t t0 = perf_now_ns(); atomic_load(&run->consumers_ready) < nc;) {
+		if (atomic_load(&run->failed))
+			goto stop;
+		if (perf_now_ns() - t0 > 20ull * 1000000000u) {
+			perf_run_fail(run, "consumers did not start within 20 s");
+			goto stop;
+		}
+		perf_sleep_ms(2);
+	}
+
+	perf_cpu_begin(o, &cpu_self, &cpu_broker);
+	run->start_ns = perf_now_ns();
+	run->end_ns = run->start_ns + (uint64_t)(o->duration * 1e9);
+	for (int i = 0; i < np; i++) {
+		pubs[i].run = run;
+		pubs[i].count = o->count;
+		snprintf(pubs[i].queue, sizeof pubs[i].queue, "%sq%d", run->prefix, i % nq);
+		if (perf_start(&pubs[i], perf_publisher_main) != 0) {
+			perf_run_fail(run, "cannot start a publisher thread");
+			goto stop;
+		}
+	}
+	/* publishers stop themselves; bound the wait anyway */
+	uint64_t pub_deadline = run->start_ns + (uint64_t)((o->duration + 60) * 1e9);
+	if (o->count)
+		pub_deadline = run->start_ns + 600ull * 1000000000u;
+	while (!perf_all_joined_or_done(pubs, np, run)) {
+		if (perf_now_ns() > pub_deadline) {
+			perf_run_fail(run, "publishers did not finish in time");
+			break;
+		}
+		perf_sleep_ms(5);
+	}
+	atomic_store(&run->stop_publish, true);
+
+	for (int i = 0; i < np; i++) {
+		uint64_t n = atomic_load(&pubs[i].done);
+		if (fanout) {
+			for (int q = 0; q < nq; q++)
+				expected += has_consumer[q] ? n : 0;
+		} else {
+			expected += has_consumer[i % nq] ? n : 0;
+		}
+	}
+	pub_end = perf_max_last(pubs, np);
+	double drain_secs = o->duration > 30 ? o->duration : 30;
+	if (nc > 0)
+		perf_drain(run, cons, nc, expected, perf_now_ns() + (uint64_t)(drain_secs * 1e9));
+	perf_cpu_end(o, r, cpu_self, cpu_broker);
+	r->wall_secs = (double)(perf_now_ns() - run->start_ns) / 1e9;
+stop:
+	atomic_store(&run->stop_publish, true);
+	atomic_store(&run->stop_consume, true);
+	perf_join(pubs, np);
+	perf_join(cons, nc);
+
+	r->published = perf_sum_done(pubs, np);
+	r->consumed = perf_sum_done(cons, nc);
+	r->publish_secs = run->start_ns && pub_end > run->start_ns ?
+				  (double)(pub_end - run->start_ns) / 1e9 : 0;
+	uint64_t cons_end = perf_max_last(cons, nc);
+	r->consume_secs = cons_end > run->start_ns ? (double)(cons_end - run->start_ns) / 1e9 : 0;
+	for (int i = 0; i < np; i++) {
+		r->confirmed += pubs[i].confirmed;
+		r->nacked += pubs[i].nacked;
+		r->returned += pubs[i].returned;
+		perf_hist_merge(&r->confirm_latency, &pubs[i].hist);
+	}
+	for (int i = 0; i < nc; i++)
+		perf_hist_merge(&r->latency, &cons[i].hist);
+	rc = atomic_load(&run->failed) ? -1 : 0;
+	if (rc == 0 && nc > 0 && r->consumed < expected)
+		fprintf(stderr, "warren-perf: warning: consumed %llu of %llu expected messages\n",
+			(unsigned long long)r->consumed, (unsigned long long)expected);
+cleanup:
+	perf_conn_close(&setup);
+	perf_cleanup(run, "q", nq);
+out:
+	free(pubs);
+	free(cons);
+	free(has_consumer);
+	return atomic_load(&run->failed) ? -1 : rc;
+}
+
+/* ---- connections ---- */
+
+static int perf_run_connections(struct perf_run *run, struct perf_result *r)
+{
+	const struct perf_opts *o = run->o;
+	int n = o->connections;
+	struct perf_conn *cs = calloc((size_t)n, sizeof *cs);
+	double cpu_self, cpu_broker;
+	int opened = 0, rc = -1;
+
+	if (!cs) {
+		perf_run_fail(run, "out of memory");
+		goto out;
+	}
+	perf_cpu_begin(o, &cpu_self, &cpu_broker);
+	r->rss_before_kb = perf_proc_rss_kb(o->broker_pid);
+	uint64_t t0 = perf_now_ns();
+	for (; opened < n; opened++) {
+		/* small buffers: thousands of idle connections should not cost warren-perf much */
+		if (perf_conn_open(&cs[opened], &o->uri, 4096, PERF_RPC_MS) != 0) {
+			perf_run_fail(run, "connection %d: %s", opened + 1, cs[opened].error);
+			perf_conn_close(&cs[opened]);
+			goto close;
+		}
+		/* idle connections do not need a 256 KiB input buffer */
+		uint8_t *small = realloc(cs[opened].in, 16384);
+		if (small) {
+			cs[opened].in = small;
+			cs[opened].in_cap = 16384;
+		}
+	}
+	r->ops[r->op_count++] = (struct perf_op){ "connections opened", (uint64_t)n,
+						  (double)(perf_now_ns() - t0) / 1e9 };
+	/* let the broker settle (RabbitMQ starts per-connection processes lazily) */
+	for (int i = 0; i < 10; i++)
+		perf_sleep_ms(100);
+	r->rss_after_kb = perf_proc_rss_kb(o->broker_pid);
+	if (r->rss_before_kb >= 0 && r->rss_after_kb >= 0)
+		r->per_item_bytes = (double)(r->rss_after_kb - r->rss_before_kb) * 1024.0 / n;
+	rc = 0;
+close:
+	t0 = perf_now_ns();
+	for (int i = 0; i < opened; i++)
+		perf_conn_close(&cs[i]);
+	if (rc == 0)
+		r->ops[r->op_count++] = (struct perf_op){ "connections closed", (uint64_t)n,
+							  (double)(perf_now_ns() - t0) / 1e9 };
+	perf_cpu_end(o, r, cpu_self, cpu_broker);
+out:
+	free(cs);
+	return rc;
+}
+
+/* ---- backlog ---- */
+
+static int perf_queue_depth(struct perf_conn *c, const char *queue, uint64_t *depth)
+{
+	struct amqp_method m = { .id = AMQP_QUEUE_DECLARE }, reply;
+
+	m.u.queue_declare.queue = amqp_str_c(queue);
+	m.u.queue_declare.passive = true;
+	if (perf_conn_rpc(c, &m, AMQP_QUEUE_DECLARE_OK, &reply, PERF_RPC_MS) != 0)
+		return -1;
+	*depth = reply.u.queue_declare_ok.message_count;
+	return 0;
+}
+
+static int perf_run_backlog(struct perf_run *run, struct perf_result *r)
+{
+	const struct perf_opts *o = run->o;
+	struct perf_worker pub = { 0 }, con = { 0 };
+	struct perf_conn setup = { .fd = -1 };
+	double cpu_self, cpu_broker;
+	uint64_t depth = 0, n = o->count ? o->count : 100000;
+	int rc = -1;
+
+	if (perf_conn_open(&setup, &o->uri, 1u << 16, PERF_RPC_MS) != 0) {
+		perf_run_fail(run, "%s", setup.error);
+		goto out;
+	}
+	snprintf(pub.queue, sizeof pub.queue, "%sq0", run->prefix);
+	if (perf_setup_queue(&setup, pub.queue, o->persistent) != 0) {
+		perf_run_fail(run, "%s", setup.error);
+		goto out;
+	}
+	perf_cpu_begin(o, &cpu_self, &cpu_broker);
+	r->rss_before_kb = perf_proc_rss_kb(o->broker_pid);
+	pub.run = run;
+	pub.count = n;
+	run->start_ns = perf_now_ns();
+	run->end_ns = UINT64_MAX;
+	perf_publisher_main(&pub);
+	if (atomic_load(&run->failed))
+		goto out;
+	r->published = atomic_load(&pub.done);
+	r->publish_secs = (double)(atomic_load(&pub.last_ns) - run->start_ns) / 1e9;
+	r->confirmed = pub.confirmed;
+	perf_hist_merge(&r->confirm_latency, &pub.hist);
+	/* the broker has them all once the queue says so */
+	for (uint64_t t0 = perf_now_ns(); perf_now_ns() - t0 < 60ull * 1000000000u;) {
+		if (perf_queue_depth(&setup, pub.queue, &depth) != 0) {
+			perf_run_fail(run, "%s", setup.error);
+			goto out;
+		}
+		if (depth >= n)
+			break;
+		perf_sleep_ms(50);
+	}
+	r->ops[r->op_count++] = (struct perf_op){ "messages queued", depth, r->publish_secs };
+	perf_sleep_ms(1000);
+	r->rss_after_kb = perf_proc_rss_kb(o->broker_pid);
+	if (r->rss_before_kb >= 0 && r->rss_after_kb >= 0 && depth > 0)
+		r->per_item_bytes =
+			(double)(r->rss_after_kb - r->rss_before_kb) * 1024.0 / (double)depth;
+
+	con.run = run;
+	memcpy(con.queue, pub.queue, sizeof con.queue);
+	uint64_t t0 = perf_now_ns();
+	run->start_ns = t0;
+	if (perf_start(&con, perf_consumer_main) != 0) {
+		perf_run_fail(run, "cannot start the consumer thread");
+		goto out;
+	}
+	perf_drain(run, &con, 1, depth, t0 + 120ull * 1000000000u);
+	atomic_store(&run->stop_consume, true);
+	perf_join(&con, 1);
+	r->consumed = atomic_load(&con.done);
+	uint64_t last = atomic_load(&con.last_ns);
+	r->consume_secs = last > t0 ? (double)(last - t0) / 1e9 : 0;
+	/* end-to-end latency here would only measure how long the backlog waited */
+	r->drain_rate = r->consume_secs > 0 ? (double)r->consumed / r->consume_secs : 0;
+	r->ops[r->op_count++] = (struct perf_op){ "messages drained", r->consumed,
+						  r->consume_secs };
+	perf_cpu_end(o, r, cpu_self, cpu_broker);
+	rc = 0;
+out:
+	perf_conn_close(&setup);
+	perf_cleanup(run, "q", 1);
+	return atomic_load(&run->failed) ? -1 : rc;
+}
+
+/* ---- bindings ---- */
+
+static int perf_run_bindings(struct perf_run *run, struct perf_result *r)
+{
+	const struct perf_opts *o = run->o;
+	struct perf_conn c = { .fd = -1 };
+	double cpu_self, cpu_broker;
+	int nq = o->queues, declared = 0, rc = -1;
+	uint64_t nb = o->count ? o->count : (uint64_t)nq * 10;
+	char name[128], key[64];
+
+	if (perf_conn_open(&c, &o->uri, 1u << 16, PERF_RPC_MS) != 0)
+		goto fail;
+	snprintf(run->exchange, sizeof run->exchange, "%sdirect", run->prefix);
+	if (perf_setup_exchange(&c, run->exchange, "direct") != 0) {
+		run->exchange[0] = '\0';
+		goto fail;
+	}
+	perf_cpu_begin(o, &cpu_self, &cpu_broker);
+	uint64_t t0 = perf_now_ns();
+	for (; declared < nq; declared++) {
+		snprintf(name, sizeof name, "%sb%d", run->prefix, declared);
+		if (perf_setup_queue(&c, name, o->persistent) != 0)
+			goto fail;
+	}
+	uint64_t t1 = perf_now_ns();
+	for (uint64_t i = 0; i < nb; i++) {
+		snprintf(name, sizeof name, "%sb%d", run->prefix, (int)(i % (uint64_t)nq));
+		snprintf(key, sizeof key, "key-%llu", (unsigned long long)i);
+		if (perf_setup_bind(&c, name, run->exchange, key) != 0)
+			goto fail;
+	}
+	uint64_t t2 = perf_now_ns();
+	for (int i = 0; i < nq; i++) {
+		snprintf(name, sizeof name, "%sb%d", run->prefix, i);
+		if (perf_setup_delete_queue(&c, name) != 0)
+			goto fail;
+	}
+	uint64_t t3 = perf_now_ns();
+	declared = 0;
+	perf_cpu_end(o, r, cpu_self, cpu_broker);
+	r->ops[r->op_count++] = (struct perf_op){ "queues declared", (uint64_t)nq,
+						  (double)(t1 - t0) / 1e9 };
+	r->ops[r->op_count++] = (struct perf_op){ "bindings declared", nb, (double)(t2 - t1) / 1e9 };
+	r->ops[r->op_count++] = (struct perf_op){ "queues deleted", (uint64_t)nq,
+						  (double)(t3 - t2) / 1e9 };
+	rc = 0;
+	goto out;
+fail:
+	perf_run_fail(run, "%s", c.error);
+out:
+	perf_conn_close(&c);
+	perf_cleanup(run, "b", declared);
+	return rc;
+}
+
+int perf_scenario_run(const struct perf_opts *o, struct perf_result *r, char *err, size_t err_len)
+{
+	struct perf_run run = { .o = o };
+	int rc = -1;
+
+	memset(r, 0, sizeof *r);
+	perf_hist_init(&r->latency);
+	perf_hist_init(&r->confirm_latency);
+	pthread_mutex_init(&run.lock, NULL);
+	snprintf(run.prefix, sizeof run.prefix, "perf-%d-", (int)getpid());
+	uint64_t t0 = perf_now_ns();
+	switch (o->scenario) {
+	case PERF_THROUGHPUT:
+	case PERF_CONFIRM:
+	case PERF_LATENCY:
+	case PERF_FANOUT:
+		rc = perf_run_flow(&run, r);
+		break;
+	case PERF_CONNECTIONS:
+		rc = perf_run_connections(&run, r);
+		break;
+	case PERF_BACKLOG:
+		rc = perf_run_backlog(&run, r);
+		break;
+	case PERF_BINDINGS:
+		rc = perf_run_bindings(&run, r);
+		break;
+	}
+	if (r->wall_secs == 0)
+		r->wall_secs = (double)(perf_now_ns() - t0) / 1e9;
+	if (rc != 0)
+		snprintf(err, err_len, "%s", run.error[0] ? run.error : "failed");
+	pthread_mutex_destroy(&run.lock);
+	return rc;
+}
