@@ -1,0 +1,288 @@
+/* broker/broker.c: the root object: vhosts, users, the listener, signals, and the deferred
+ * task list that runs once per loop turn after input has been processed. */
+#include "broker/broker.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "broker/auth.h"
+#include "broker/config.h"
+#include "broker/conn.h"
+#include "broker/log.h"
+#include "broker/vhost.h"
+
+uint64_t broker_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* xoshiro256** seeded from the kernel: names need uniqueness, not secrecy. */
+static uint64_t rng_state[4];
+
+static uint64_t rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+uint64_t broker_random_u64(void)
+{
+	if (!(rng_state[0] | rng_state[1] | rng_state[2] | rng_state[3])) {
+		if (getrandom(rng_state, sizeof rng_state, 0) != sizeof rng_state)
+			rng_state[0] = (uint64_t)time(NULL) | 1;
+	}
+	uint64_t *s = rng_state;
+	uint64_t result = rotl(s[1] * 5, 7) * 9;
+	uint64_t t = s[1] << 17;
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl(s[3], 45);
+	return result;
+}
+
+void broker_random_name(const char *prefix, char *out, size_t cap)
+{
+	static const char b64[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	uint8_t bytes[18];
+	uint64_t r0 = broker_random_u64(), r1 = broker_random_u64(), r2 = broker_random_u64();
+	memcpy(bytes, &r0, 8);
+	memcpy(bytes + 8, &r1, 8);
+	memcpy(bytes + 16, &r2, 2);
+	size_t n = strlen(prefix);
+	if (cap < n + 23) {
+		if (cap)
+			out[0] = '\0';
+		return;
+	}
+	memcpy(out, prefix, n);
+	/* 16 bytes -> 22 characters (the last of 128 bits padded), like RabbitMQ's base64url. */
+	for (int i = 0; i < 22; i++) {
+		int bit = i * 6, byte = bit / 8, shift = bit % 8;
+		unsigned v = ((unsigned)bytes[byte] << 8 | bytes[byte + 1]) >> (10 - shift);
+		out[n + (size_t)i] = b64[v & 63];
+	}
+	out[n + 22] = '\0';
+}
+
+static void broker_on_defer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	broker_run_deferred(arg);
+}
+
+void broker_defer(struct broker *b, struct deferred *d)
+{
+	if (d->queued)
+		return;
+	d->queued = true;
+	d->next = NULL;
+	if (b->defer_tail)
+		b->defer_tail->next = d;
+	else
+		b->defer_head = d;
+	b->defer_tail = d;
+	if (b->defer_ev)
+		event_active(b->defer_ev, EV_TIMEOUT, 0);
+}
+
+void broker_cancel_deferred(struct broker *b, struct deferred *d)
+{
+	if (!d->queued)
+		return;
+	struct deferred **pp = &b->defer_head, *prev = NULL;
+	for (; *pp; prev = *pp, pp = &(*pp)->next)
+		if (*pp == d) {
+			*pp = d->next;
+			if (b->defer_tail == d)
+				b->defer_tail = prev;
+			break;
+		}
+	d->queued = false;
+	d->next = NULL;
+}
+
+void broker_run_deferred(struct broker *b)
+{
+	/* Tasks may defer more tasks (dispatch -> confirm flush); they run in this same pass. */
+	for (int rounds = 0; b->defer_head && rounds < 64; rounds++) {
+		struct deferred *d = b->defer_head;
+		b->defer_head = d->next;
+		if (!b->defer_head)
+			b->defer_tail = NULL;
+		d->queued = false;
+		d->next = NULL;
+		d->fn(d);
+	}
+	if (b->defer_head && b->defer_ev)
+		event_active(b->defer_ev, EV_TIMEOUT, 0);
+}
+
+struct broker *broker_new(struct event_base *base, const struct config *cfg)
+{
+	struct broker *b = calloc(1, sizeof *b);
+	if (!b)
+		return NULL;
+	b->base = base;
+	b->cfg = cfg;
+	b->start_ms = broker_now_ms();
+	strmap_init(&b->vhosts);
+	strmap_init(&b->users);
+	strmap_init(&b->reply_to);
+	list_init(&b->conns);
+	b->defer_ev = event_new(base, -1, 0, broker_on_defer, b);
+	if (!b->defer_ev)
+		goto fail;
+	/* Activated from I/O callbacks, so it runs after the I/O events already active in
+	 * this loop turn: one dispatch per batch of input. */
+
+	const char *vname = cfg->default_vhost ? cfg->default_vhost : "/";
+	struct vhost *v = vhost_new(b, vname);
+	if (!v)
+		goto fail;
+	struct user *u = auth_user_add(b, cfg->default_user ? cfg->default_user : "guest",
+				       cfg->default_pass ? cfg->default_pass : "guest",
+				       "administrator");
+	if (!u || auth_permission_set(u, vname, ".*", ".*", ".*") != 0)
+		goto fail;
+	return b;
+fail:
+	log_error("out of memory creating the broker");
+	broker_free(b);
+	return NULL;
+}
+
+void broker_free(struct broker *b)
+{
+	size_t i;
+	if (!b)
+		return;
+	struct list *pos, *tmp;
+	list_for_each_safe(pos, tmp, &b->conns)
+	{
+		struct conn *c = list_entry(pos, struct conn, link);
+		conn_drop(c, "broker stopping");
+	}
+	for (struct strmap_entry *e = strmap_first(&b->vhosts, &i); e;
+	     e = strmap_next(&b->vhosts, e, &i))
+		vhost_free(e->value);
+	strmap_clear(&b->vhosts);
+	for (struct strmap_entry *e = strmap_first(&b->users, &i); e;
+	     e = strmap_next(&b->users, e, &i))
+		auth_user_free(e->value);
+	strmap_clear(&b->users);
+	strmap_clear(&b->reply_to);
+	if (b->listener)
+		evconnlistener_free(b->listener);
+	if (b->defer_ev)
+		event_free(b->defer_ev);
+	if (b->sig_term)
+		event_free(b->sig_term);
+	if (b->sig_int)
+		event_free(b->sig_int);
+	free(b);
+}
+
+static void broker_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+			     int salen, void *arg)
+{
+	(void)l;
+	struct broker *b = arg;
+	if (b->shutting_down) {
+		evutil_closesocket(fd);
+		return;
+	}
+	if (!conn_new(b, fd, sa, salen))
+		log_warn("out of memory accepting a connection");
+}
+
+static void broker_on_accept_error(struct evconnlistener *l, void *arg)
+{
+	(void)l, (void)arg;
+	log_warn("accept failed: %s", strerror(errno));
+}
+
+static void broker_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	struct broker *b = arg;
+	log_info("received signal %d, shutting down", (int)sig);
+	broker_shutdown(b);
+}
+
+int broker_start(struct broker *b)
+{
+	const struct config *cfg = b->cfg;
+	struct sockaddr_storage ss;
+	int sslen = sizeof ss;
+	char addr[128];
+
+	snprintf(addr, sizeof addr, strchr(cfg->bind, ':') ? "[%s]:%d" : "%s:%d", cfg->bind,
+		 cfg->port);
+	memset(&ss, 0, sizeof ss);
+	if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &sslen) != 0) {
+		log_error("cannot parse listen address %s", addr);
+		return -1;
+	}
+	b->listener = evconnlistener_new_bind(b->base, broker_on_accept, b,
+					      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
+					      (struct sockaddr *)&ss, sslen);
+	if (!b->listener) {
+		log_error("cannot listen on %s: %s", addr, strerror(errno));
+		return -1;
+	}
+	evconnlistener_set_error_cb(b->listener, broker_on_accept_error);
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof bound;
+	if (getsockname(evconnlistener_get_fd(b->listener), (struct sockaddr *)&bound, &blen) == 0)
+		b->port = ntohs(bound.ss_family == AF_INET6 ?
+					((struct sockaddr_in6 *)&bound)->sin6_port :
+					((struct sockaddr_in *)&bound)->sin_port);
+	b->sig_term = evsignal_new(b->base, SIGTERM, broker_on_signal, b);
+	b->sig_int = evsignal_new(b->base, SIGINT, broker_on_signal, b);
+	if (!b->sig_term || !b->sig_int || evsignal_add(b->sig_term, NULL) != 0 ||
+	    evsignal_add(b->sig_int, NULL) != 0)
+		return -1;
+	log_info("AMQP listener on %s:%u", cfg->bind, (unsigned)b->port);
+	return 0;
+}
+
+static void broker_on_shutdown_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct broker *b = arg;
+	event_base_loopexit(b->base, NULL);
+}
+
+void broker_shutdown(struct broker *b)
+{
+	if (b->shutting_down) {
+		event_base_loopexit(b->base, NULL);
+		return;
+	}
+	b->shutting_down = true;
+	if (b->listener)
+		evconnlistener_disable(b->listener);
+	struct list *pos, *tmp;
+	list_for_each_safe(pos, tmp, &b->conns)
+	{
+		struct conn *c = list_entry(pos, struct conn, link);
+		conn_force_close(c, "broker forced connection closure with reason 'shutdown'");
+	}
+	/* Give the close frames a moment to leave, then stop the loop. */
+	struct timeval tv = { 0, list_is_empty(&b->conns) ? 0 : 200000 };
+	event_base_once(b->base, -1, EV_TIMEOUT, broker_on_shutdown_timeout, b, &tv);
+}

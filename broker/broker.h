@@ -1,0 +1,73 @@
+/* broker/broker.h: the root object. One event loop owns all broker state; nothing in the core
+ * is a global singleton, so every function that needs the world takes a struct broker *. */
+#ifndef BROKER_BROKER_H
+#define BROKER_BROKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker/list.h"
+#include "broker/strmap.h"
+
+struct event_base;
+struct event;
+struct evconnlistener;
+struct config;
+struct channel;
+struct mgmt;
+
+/* Work that must run once per loop turn (queue dispatch, confirm flush), after the current
+ * batch of input has been processed. */
+struct deferred {
+	void (*fn)(struct deferred *d);
+	struct deferred *next;
+	bool queued;
+};
+
+struct broker_stats {
+	uint64_t published, delivered, acked, redelivered, confirmed, returned, dropped_unroutable;
+	uint64_t connections_opened, connections_closed, channels_opened, channels_closed;
+	uint64_t queues_declared, queues_deleted;
+};
+
+struct broker {
+	struct event_base *base;
+	const struct config *cfg;
+	struct strmap vhosts;   /* name -> struct vhost */
+	struct strmap users;    /* name -> struct user */
+	struct strmap reply_to; /* direct reply-to token -> struct channel */
+	struct list conns;
+	uint32_t conn_count;
+	struct deferred *defer_head, *defer_tail;
+	struct event *defer_ev;
+	struct evconnlistener *listener;
+	struct event *sig_term, *sig_int;
+	struct mgmt *mgmt;
+	uint64_t next_conn_id;
+	bool shutting_down;
+	struct broker_stats stats;
+	uint16_t port;
+	uint64_t start_ms;
+};
+
+/* Creates vhosts and users from the config. NULL on failure (logged). */
+struct broker *broker_new(struct event_base *base, const struct config *cfg);
+void broker_free(struct broker *b);
+/* Opens the listeners and installs signal handlers. 0 or -1 (logged). */
+int broker_start(struct broker *b);
+/* Closes every connection with 320 CONNECTION_FORCED and stops the loop once they are flushed. */
+void broker_shutdown(struct broker *b);
+
+void broker_defer(struct broker *b, struct deferred *d);
+void broker_run_deferred(struct broker *b);
+/* Removes d from the deferred list if it is queued (before freeing its owner). */
+void broker_cancel_deferred(struct broker *b, struct deferred *d);
+
+uint64_t broker_now_ms(void);
+/* prefix followed by 22 URL-safe base64 characters of 16 random bytes ("amq.gen-...").
+ * out must hold strlen(prefix) + 23 bytes. */
+void broker_random_name(const char *prefix, char *out, size_t cap);
+uint64_t broker_random_u64(void);
+
+#endif

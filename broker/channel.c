@@ -1,0 +1,436 @@
+/* broker/channel.c: channel state: frames through the assembler to the handlers, the unacked
+ * ring (O(1) settle by tag), requeue on close, confirms coalesced once per loop turn, and
+ * channel errors (channel.close, then every frame ignored until close-ok). */
+#include "broker/channel.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "amqp/reply_codes.h"
+#include "broker/conn.h"
+#include "broker/consumer.h"
+#include "broker/log.h"
+#include "broker/message.h"
+#include "broker/queue.h"
+
+static void channel_on_confirm_flush(struct deferred *d);
+
+struct channel *channel_new(struct conn *c, uint16_t id)
+{
+	struct channel *ch = calloc(1, sizeof *ch);
+	if (!ch)
+		return NULL;
+	ch->conn = c;
+	ch->broker = c->broker;
+	ch->id = id;
+	ch->state = CHANNEL_OPEN;
+	ch->flow_active = true;
+	amqp_assembler_init(&ch->assembler);
+	strmap_init(&ch->consumers);
+	list_init(&ch->consumer_list);
+	ch->confirm_flush.fn = channel_on_confirm_flush;
+	return ch;
+}
+
+/* ---- unacked ring ---- */
+
+static struct unacked *ring_at(const struct unacked_ring *r, size_t i)
+{
+	return &r->buf[(r->head + i) & (r->cap - 1)];
+}
+
+static int ring_grow(struct unacked_ring *r)
+{
+	size_t cap = r->cap ? r->cap * 2 : 16;
+	struct unacked *buf = malloc(cap * sizeof *buf);
+	if (!buf)
+		return -1;
+	for (size_t i = 0; i < r->count; i++)
+		buf[i] = *ring_at(r, i);
+	free(r->buf);
+	r->buf = buf;
+	r->cap = cap;
+	r->head = 0;
+	return 0;
+}
+
+static void ring_trim(struct unacked_ring *r)
+{
+	while (r->count && ring_at(r, 0)->msg == NULL) {
+		r->head = (r->head + 1) & (r->cap - 1);
+		r->count--;
+		r->base_tag++;
+	}
+}
+
+uint64_t channel_track(struct channel *ch, struct message *m, struct queue *q,
+		       struct consumer *cons, uint64_t seq, uint32_t delivery_count, bool no_ack)
+{
+	struct unacked_ring *r = &ch->unacked;
+	uint64_t tag = ++ch->next_tag;
+	if (no_ack)
+		return tag;
+	if (r->live == 0) {
+		r->count = 0;
+		r->base_tag = tag;
+	}
+	/* Tags of no-ack deliveries in between become settled slots. */
+	while (r->base_tag + r->count <= tag) {
+		if (r->count == r->cap && ring_grow(r) != 0) {
+			conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 0, 0, "out of memory tracking a delivery");
+			return tag;
+		}
+		ring_at(r, r->count)->msg = NULL;
+		r->count++;
+	}
+	struct unacked *u = ring_at(r, (size_t)(tag - r->base_tag));
+	*u = (struct unacked){ m, q, cons, seq, delivery_count };
+	r->live++;
+	queue_ref(q);
+	q->unacked_count++;
+	if (cons) {
+		cons->unacked++;
+		ch->unacked_from_consumers++;
+	}
+	return tag;
+}
+
+/* Settles one slot; the message is acked, requeued or dropped. */
+static void channel_settle_slot(struct channel *ch, struct unacked *u, bool ack, bool requeue)
+{
+	struct message *m = u->msg;
+	struct queue *q = u->q;
+	u->msg = NULL;
+	ch->unacked.live--;
+	if (u->consumer) {
+		u->consumer->unacked--;
+		ch->unacked_from_consumers--;
+	}
+	if (ch->unacked_from_consumers > ch->unacked.live)
+		ch->unacked_from_consumers = (uint32_t)ch->unacked.live;
+	queue_settled(q);
+	if (ack) {
+		q->stat_acked++;
+		ch->broker->stats.acked++;
+		message_unref(m);
+	} else if (requeue) {
+		queue_requeue(q, m, u->seq, u->delivery_count);
+	} else {
+		message_unref(m); /* dead-lettering hooks in here */
+	}
+	queue_schedule_dispatch(q);
+	queue_unref(q);
+}
+
+static void channel_kick(struct channel *ch)
+{
+	struct list *pos;
+	list_for_each(pos, &ch->consumer_list)
+		queue_schedule_dispatch(list_entry(pos, struct consumer, channel_link)->q);
+}
+
+int channel_settle(struct channel *ch, uint64_t tag, bool multiple, bool ack, bool requeue)
+{
+	/* RabbitMQ's rule (rabbit_channel:collect_acks): tag 0 with multiple means everything
+	 * outstanding; otherwise the tag itself must be outstanding, and multiple settles every
+	 * outstanding tag up to it. */
+	struct unacked_ring *r = &ch->unacked;
+	size_t upto;
+	if (multiple && tag == 0) {
+		if (r->live == 0)
+			return 0;
+		upto = r->count - 1;
+	} else {
+		if (tag < r->base_tag || tag - r->base_tag >= r->count ||
+		    ring_at(r, (size_t)(tag - r->base_tag))->msg == NULL)
+			return channel_fail(ch, AMQP_PRECONDITION_FAILED, "unknown delivery tag %llu",
+					    (unsigned long long)tag);
+		upto = (size_t)(tag - r->base_tag);
+	}
+	if (!multiple) {
+		channel_settle_slot(ch, ring_at(r, upto), ack, requeue);
+	} else {
+		/* Backwards, so each requeued message lands in front of the later ones cheaply. */
+		for (size_t i = upto + 1; i-- > 0;) {
+			struct unacked *u = ring_at(r, i);
+			if (u->msg)
+				channel_settle_slot(ch, u, ack, requeue);
+		}
+	}
+	ring_trim(r);
+	channel_kick(ch);
+	return 0;
+}
+
+void channel_requeue_all(struct channel *ch)
+{
+	struct unacked_ring *r = &ch->unacked;
+	for (size_t i = r->count; i-- > 0;) {
+		struct unacked *u = ring_at(r, i);
+		if (u->msg)
+			channel_settle_slot(ch, u, false, true);
+	}
+	r->count = 0;
+	r->head = 0;
+}
+
+/* ---- consumers ---- */
+
+static void channel_forget_consumer(struct channel *ch, struct consumer *cons)
+{
+	struct unacked_ring *r = &ch->unacked;
+	for (size_t i = 0; i < r->count; i++) {
+		struct unacked *u = ring_at(r, i);
+		if (u->msg && u->consumer == cons)
+			u->consumer = NULL;
+	}
+	if (ch->reply_consumer == cons)
+		ch->reply_consumer = NULL;
+	strmap_del(&ch->consumers, cons->tag.ptr, cons->tag.len);
+}
+
+void channel_consumer_cancelled_by_server(struct channel *ch, struct consumer *cons)
+{
+	struct queue *q = cons->q;
+	if (ch->conn->cap_cancel_notify && ch->state == CHANNEL_OPEN) {
+		struct amqp_method m = { .id = AMQP_BASIC_CANCEL };
+		m.u.basic_cancel.consumer_tag = cons->tag;
+		m.u.basic_cancel.nowait = true;
+		channel_send(ch, &m);
+	}
+	channel_forget_consumer(ch, cons);
+	consumer_free(cons);
+	(void)q;
+}
+
+/* Removes a consumer at the client's request or when the channel goes. */
+void channel_cancel_consumer(struct channel *ch, struct consumer *cons)
+{
+	struct queue *q = cons->q;
+	channel_forget_consumer(ch, cons);
+	consumer_free(cons);
+	queue_check_auto_delete(q);
+}
+
+/* ---- lifecycle ---- */
+
+void channel_release(struct channel *ch)
+{
+	struct broker *b = ch->broker;
+	while (!list_is_empty(&ch->consumer_list)) {
+		struct consumer *cons =
+			list_entry(ch->consumer_list.next, struct consumer, channel_link);
+		struct queue *q = cons->q;
+		queue_ref(q);
+		channel_cancel_consumer(ch, cons);
+		queue_unref(q);
+	}
+	channel_requeue_all(ch);
+	free(ch->unacked.buf);
+	memset(&ch->unacked, 0, sizeof ch->unacked);
+	strmap_clear(&ch->consumers);
+	message_unref(ch->pub_msg);
+	ch->pub_msg = NULL;
+	while (ch->tx_head) {
+		struct tx_op *op = ch->tx_head;
+		ch->tx_head = op->next;
+		message_unref(op->msg);
+		free(op);
+	}
+	ch->tx_tail = NULL;
+	broker_cancel_deferred(b, &ch->confirm_flush);
+	if (ch->reply_to_token) {
+		strmap_del(&b->reply_to, ch->reply_to_token, strlen(ch->reply_to_token));
+		free(ch->reply_to_token);
+		ch->reply_to_token = NULL;
+	}
+	free((void *)ch->last_queue.ptr);
+	ch->last_queue = (struct amqp_str){ 0 };
+}
+
+void channel_free(struct channel *ch)
+{
+	if (!ch)
+		return;
+	channel_release(ch);
+	ch->broker->stats.channels_closed++;
+	free(ch);
+}
+
+bool channel_can_deliver(const struct channel *ch)
+{
+	return ch->state == CHANNEL_OPEN && ch->flow_active && !ch->conn->output_blocked &&
+	       !ch->conn->dead && ch->conn->state == CONN_OPEN;
+}
+
+int channel_send(struct channel *ch, const struct amqp_method *m)
+{
+	if (conn_send_method(ch->conn, ch->id, m) != 0)
+		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 0, 0, "out of memory writing");
+	return 0;
+}
+
+int channel_fail(struct channel *ch, int code, const char *fmt, ...)
+{
+	char text[256];
+	va_list ap;
+	int n = snprintf(text, sizeof text, "%s - ", amqp_reply_code_name(code));
+	va_start(ap, fmt);
+	vsnprintf(text + n, sizeof text - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (code >= 500)
+		return conn_fail(ch->conn, code, AMQP_METHOD_CLASS(ch->method_id),
+				 AMQP_METHOD_INDEX(ch->method_id), "%s", text + n);
+	if (ch->state != CHANNEL_OPEN)
+		return 0;
+	log_info("channel %u on %s closed: %s", (unsigned)ch->id, ch->conn->name, text);
+	struct amqp_method m = { .id = AMQP_CHANNEL_CLOSE };
+	m.u.channel_close.reply_code = (uint16_t)code;
+	m.u.channel_close.reply_text = amqp_str_c(text);
+	m.u.channel_close.class_id = AMQP_METHOD_CLASS(ch->method_id);
+	m.u.channel_close.method_id = AMQP_METHOD_INDEX(ch->method_id);
+	channel_release(ch);
+	ch->state = CHANNEL_CLOSING;
+	return channel_send(ch, &m);
+}
+
+/* ---- confirms ---- */
+
+static int channel_flush_acks(struct channel *ch)
+{
+	if (ch->confirm_upto <= ch->confirm_sent)
+		return 0;
+	struct amqp_method m = { .id = AMQP_BASIC_ACK };
+	m.u.basic_ack.delivery_tag = ch->confirm_upto;
+	m.u.basic_ack.multiple = ch->confirm_upto - ch->confirm_sent > 1;
+	ch->broker->stats.confirmed += ch->confirm_upto - ch->confirm_sent;
+	ch->confirm_sent = ch->confirm_upto;
+	return channel_send(ch, &m);
+}
+
+static void channel_on_confirm_flush(struct deferred *d)
+{
+	struct channel *ch = (struct channel *)((char *)d - offsetof(struct channel, confirm_flush));
+	if (ch->state == CHANNEL_OPEN)
+		channel_flush_acks(ch);
+}
+
+void channel_confirm_ack(struct channel *ch, uint64_t seq)
+{
+	if (seq > ch->confirm_upto)
+		ch->confirm_upto = seq;
+	broker_defer(ch->broker, &ch->confirm_flush);
+}
+
+void channel_confirm_nack(struct channel *ch, uint64_t seq)
+{
+	ch->confirm_upto = seq - 1;
+	channel_flush_acks(ch);
+	struct amqp_method m = { .id = AMQP_BASIC_NACK };
+	m.u.basic_nack.delivery_tag = seq;
+	channel_send(ch, &m);
+	ch->confirm_upto = ch->confirm_sent = seq;
+}
+
+/* ---- frames ---- */
+
+static int channel_on_channel_method(struct channel *ch, const struct amqp_method *m)
+{
+	struct conn *c = ch->conn;
+	switch (m->id) {
+	case AMQP_CHANNEL_OPEN:
+		return conn_fail(c, AMQP_CHANNEL_ERROR, 20, 10, "second 'channel.open' seen");
+	case AMQP_CHANNEL_FLOW: {
+		if (!m->u.channel_flow.active)
+			return conn_fail(c, AMQP_NOT_IMPLEMENTED, 20, 20, "active=false");
+		struct amqp_method ok = { .id = AMQP_CHANNEL_FLOW_OK };
+		ok.u.channel_flow_ok.active = true;
+		return channel_send(ch, &ok);
+	}
+	case AMQP_CHANNEL_FLOW_OK:
+		return 0;
+	case AMQP_CHANNEL_CLOSE: {
+		uint16_t id = ch->id;
+		struct amqp_method ok = { .id = AMQP_CHANNEL_CLOSE_OK };
+		conn_channel_remove(c, id);
+		channel_free(ch);
+		return conn_send_method(c, id, &ok);
+	}
+	default:
+		return conn_fail(c, AMQP_COMMAND_INVALID, AMQP_METHOD_CLASS(m->id),
+				 AMQP_METHOD_INDEX(m->id), "unimplemented method");
+	}
+}
+
+static int channel_dispatch(struct channel *ch, const struct amqp_method *m)
+{
+	ch->method_id = m->id;
+	switch (AMQP_METHOD_CLASS(m->id)) {
+	case AMQP_CLASS_CHANNEL:
+		return channel_on_channel_method(ch, m);
+	case AMQP_CLASS_EXCHANGE:
+		return handle_exchange(ch, m);
+	case AMQP_CLASS_QUEUE:
+		return handle_queue(ch, m);
+	case AMQP_CLASS_BASIC:
+		return handle_basic(ch, m);
+	case AMQP_CLASS_TX:
+		return handle_tx(ch, m);
+	case AMQP_CLASS_CONFIRM:
+		return handle_confirm(ch, m);
+	default:
+		return conn_fail(ch->conn, AMQP_CHANNEL_ERROR, AMQP_METHOD_CLASS(m->id),
+				 AMQP_METHOD_INDEX(m->id), "unexpected method in connection state running");
+	}
+}
+
+static int channel_on_closing_frame(struct channel *ch, const struct amqp_frame *f)
+{
+	struct amqp_method m;
+	if (f->type != AMQP_FRAME_METHOD ||
+	    amqp_method_decode(&m, f->payload, f->size) != AMQP_DECODE_OK)
+		return 0;
+	if (m.id == AMQP_CHANNEL_CLOSE_OK || m.id == AMQP_CHANNEL_CLOSE) {
+		struct conn *c = ch->conn;
+		uint16_t id = ch->id;
+		conn_channel_remove(c, id);
+		channel_free(ch);
+		if (m.id == AMQP_CHANNEL_CLOSE) {
+			struct amqp_method ok = { .id = AMQP_CHANNEL_CLOSE_OK };
+			return conn_send_method(c, id, &ok);
+		}
+	}
+	return 0;
+}
+
+int channel_on_frame(struct channel *ch, const struct amqp_frame *f)
+{
+	struct amqp_asm_out out;
+	if (ch->state == CHANNEL_CLOSING)
+		return channel_on_closing_frame(ch, f);
+	switch (amqp_assembler_feed(&ch->assembler, f, &out)) {
+	case AMQP_ASM_METHOD:
+		if (out.method.id == AMQP_CHANNEL_CLOSE_OK)
+			return conn_fail(ch->conn, AMQP_COMMAND_INVALID, 20, 41, "unimplemented method");
+		return channel_dispatch(ch, &out.method);
+	case AMQP_ASM_CONTENT_METHOD:
+		ch->method_id = out.method.id;
+		return handle_basic_content_start(ch, &out.method);
+	case AMQP_ASM_HEADER:
+		if (handle_basic_content_header(ch, &out.header) != 0)
+			return -1;
+		if (out.complete && ch->state == CHANNEL_OPEN)
+			return handle_basic_content_body(ch, NULL, 0, true);
+		return 0;
+	case AMQP_ASM_BODY:
+		return handle_basic_content_body(ch, out.body, out.body_len, out.complete);
+	case AMQP_ASM_ERROR:
+	default: {
+		const char *text = strstr(out.error_text, " - ");
+		return conn_fail(ch->conn, out.error_code, out.error_class, out.error_method, "%s",
+				 text ? text + 3 : out.error_text);
+	}
+	}
+}

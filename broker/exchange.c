@@ -1,0 +1,287 @@
+/* broker/exchange.c: the part of exchanges common to every type: creation, bindings in both
+ * directions, auto-delete, and routing with exchange-to-exchange bindings, alternate exchanges,
+ * deduplication (a queue reached by several paths gets one copy) and a cycle guard. */
+#include "broker/exchange.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "broker/queue.h"
+#include "broker/vhost.h"
+
+#define ROUTE_MAX_DEPTH 64
+
+static uint64_t route_epoch_counter;
+
+const struct exchange_type *exchange_type_find(struct amqp_str name)
+{
+	static const struct exchange_type *const types[] = {
+		&exchange_type_direct, &exchange_type_fanout, &exchange_type_topic,
+		&exchange_type_headers,
+	};
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+		if (amqp_str_eq_c(name, types[i]->name))
+			return types[i];
+	return NULL;
+}
+
+static int exchange_copy_str(struct amqp_str *dst, struct amqp_str src)
+{
+	uint8_t *p = malloc((size_t)src.len + 1);
+	if (!p)
+		return -1;
+	if (src.len)
+		memcpy(p, src.ptr, src.len);
+	p[src.len] = '\0';
+	*dst = (struct amqp_str){ p, src.len };
+	return 0;
+}
+
+static int exchange_copy_table(struct amqp_table *dst, struct amqp_table src)
+{
+	struct amqp_str s;
+	if (exchange_copy_str(&s, (struct amqp_str){ src.ptr, src.len }) != 0)
+		return -1;
+	*dst = (struct amqp_table){ s.ptr, s.len };
+	return 0;
+}
+
+struct exchange *exchange_new(struct vhost *v, struct amqp_str name,
+			      const struct exchange_type *type, bool durable, bool auto_delete,
+			      bool internal, struct amqp_table args)
+{
+	struct exchange *x = calloc(1, sizeof *x);
+	struct amqp_value ae;
+	if (!x)
+		return NULL;
+	x->vhost = v;
+	x->type = type;
+	x->durable = durable;
+	x->auto_delete = auto_delete;
+	x->internal = internal;
+	list_init(&x->bindings);
+	list_init(&x->bound_here);
+	if (exchange_copy_str(&x->name, name) != 0 || exchange_copy_table(&x->args, args) != 0)
+		goto fail;
+	if (amqp_table_get(x->args, "alternate-exchange", &ae) && ae.type == 'S' &&
+	    exchange_copy_str(&x->alternate, ae.v.str) != 0)
+		goto fail;
+	if (type->init && type->init(x) != 0)
+		goto fail;
+	if (strmap_put(&v->exchanges, name.ptr, name.len, x) != 0) {
+		if (type->destroy)
+			type->destroy(x);
+		goto fail;
+	}
+	return x;
+fail:
+	free((void *)x->name.ptr);
+	free((void *)x->args.ptr);
+	free((void *)x->alternate.ptr);
+	free(x);
+	return NULL;
+}
+
+static void binding_free(struct binding *b)
+{
+	free((void *)b->key.ptr);
+	free((void *)b->args.ptr);
+	free(b);
+}
+
+/* Detaches b from both lists and the type's index, without the auto-delete rule. */
+static void exchange_binding_detach(struct binding *b)
+{
+	struct exchange *x = b->source;
+	if (x->type->unbind)
+		x->type->unbind(x, b);
+	list_remove(&b->source_link);
+	list_remove(&b->dest_link);
+	x->binding_count--;
+}
+
+static void exchange_check_auto_delete(struct exchange *x)
+{
+	if (x->auto_delete && x->binding_count == 0 && !x->is_default)
+		exchange_delete(x);
+}
+
+void exchange_binding_remove(struct binding *b)
+{
+	struct exchange *x = b->source;
+	exchange_binding_detach(b);
+	binding_free(b);
+	exchange_check_auto_delete(x);
+}
+
+void exchange_delete(struct exchange *x)
+{
+	struct list *pos, *tmp;
+	list_for_each_safe(pos, tmp, &x->bindings)
+	{
+		struct binding *b = list_entry(pos, struct binding, source_link);
+		exchange_binding_detach(b);
+		binding_free(b);
+	}
+	/* e2e bindings towards x: their sources may auto-delete in turn. */
+	while (!list_is_empty(&x->bound_here)) {
+		struct binding *b = list_entry(x->bound_here.next, struct binding, dest_link);
+		exchange_binding_remove(b);
+	}
+	strmap_del(&x->vhost->exchanges, x->name.ptr, x->name.len);
+	if (x->type->destroy)
+		x->type->destroy(x);
+	free((void *)x->name.ptr);
+	free((void *)x->args.ptr);
+	free((void *)x->alternate.ptr);
+	free(x);
+}
+
+bool exchange_is_system(const struct exchange *x)
+{
+	return x->name.len >= 4 && memcmp(x->name.ptr, "amq.", 4) == 0;
+}
+
+static bool binding_args_equal(struct amqp_table a, struct amqp_table b)
+{
+	return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+static struct binding *exchange_binding_find(struct exchange *src, struct queue *dq,
+					     struct exchange *dx, struct amqp_str key,
+					     struct amqp_table args)
+{
+	struct list *pos;
+	list_for_each(pos, &src->bindings)
+	{
+		struct binding *b = list_entry(pos, struct binding, source_link);
+		if (b->dest_q == dq && b->dest_x == dx && amqp_str_eq(b->key, key) &&
+		    binding_args_equal(b->args, args))
+			return b;
+	}
+	return NULL;
+}
+
+int exchange_bind(struct exchange *src, struct queue *dq, struct exchange *dx, struct amqp_str key,
+		  struct amqp_table args, char *err, size_t errlen)
+{
+	if (exchange_binding_find(src, dq, dx, key, args))
+		return 1;
+	struct binding *b = calloc(1, sizeof *b);
+	if (!b)
+		return -1;
+	b->source = src;
+	b->dest_q = dq;
+	b->dest_x = dx;
+	if (exchange_copy_str(&b->key, key) != 0 || exchange_copy_table(&b->args, args) != 0) {
+		binding_free(b);
+		return -1;
+	}
+	if (src->type->bind) {
+		int rc = src->type->bind(src, b, err, errlen);
+		if (rc != 0) {
+			binding_free(b);
+			return rc > 0 ? -2 : -1;
+		}
+	}
+	list_append(&src->bindings, &b->source_link);
+	list_append(dq ? &dq->bindings : &dx->bound_here, &b->dest_link);
+	src->binding_count++;
+	return 0;
+}
+
+int exchange_unbind(struct exchange *src, struct queue *dq, struct exchange *dx,
+		    struct amqp_str key, struct amqp_table args)
+{
+	struct binding *b = exchange_binding_find(src, dq, dx, key, args);
+	if (!b)
+		return 1;
+	exchange_binding_remove(b);
+	return 0;
+}
+
+void route_set_init(struct route_set *set)
+{
+	memset(set, 0, sizeof *set);
+	set->epoch = ++route_epoch_counter;
+	set->x_epoch = ++route_epoch_counter;
+}
+
+void route_set_next_key(struct route_set *set)
+{
+	set->x_epoch = ++route_epoch_counter;
+}
+
+void route_set_free(struct route_set *set)
+{
+	free(set->queues);
+	set->queues = NULL;
+	set->count = set->cap = 0;
+}
+
+static void route_set_add(struct route_set *set, struct queue *q)
+{
+	set->routed_somewhere = true;
+	if (q->deleted || q->route_epoch == set->epoch)
+		return;
+	q->route_epoch = set->epoch;
+	if (set->count == set->cap) {
+		size_t cap = set->cap ? set->cap * 2 : 8;
+		struct queue **qs = realloc(set->queues, cap * sizeof *qs);
+		if (!qs) {
+			set->oom = true;
+			return;
+		}
+		set->queues = qs;
+		set->cap = cap;
+	}
+	set->queues[set->count++] = q;
+}
+
+static void exchange_route_depth(struct exchange *x, struct amqp_str rk, struct amqp_table headers,
+				 struct route_set *set, int depth);
+
+void exchange_route_to(struct route_set *set, struct binding *b, struct amqp_str rk,
+		       struct amqp_table headers)
+{
+	if (b->dest_q) {
+		route_set_add(set, b->dest_q);
+		return;
+	}
+	set->routed_somewhere = true;
+	exchange_route_depth(b->dest_x, rk, headers, set, 1);
+}
+
+static void exchange_route_depth(struct exchange *x, struct amqp_str rk, struct amqp_table headers,
+				 struct route_set *set, int depth)
+{
+	/* Visiting an exchange twice in one routing adds nothing: this is the cycle guard. */
+	if (x->route_epoch == set->x_epoch || depth > ROUTE_MAX_DEPTH)
+		return;
+	x->route_epoch = set->x_epoch;
+	x->publish_in++;
+	size_t before = set->count;
+	bool routed_before = set->routed_somewhere;
+	set->routed_somewhere = false;
+	if (x->is_default) {
+		struct queue *q = vhost_queue_find(x->vhost, rk);
+		if (q)
+			route_set_add(set, q);
+	} else {
+		x->type->route(x, rk, headers, set);
+	}
+	if (!set->routed_somewhere && x->alternate.len) {
+		struct exchange *ae = vhost_exchange_find(x->vhost, x->alternate);
+		if (ae)
+			exchange_route_depth(ae, rk, headers, set, depth + 1);
+	}
+	x->publish_out += set->count - before;
+	set->routed_somewhere = set->routed_somewhere || routed_before;
+}
+
+void exchange_route(struct exchange *x, struct amqp_str rk, struct amqp_table headers,
+		    struct route_set *set)
+{
+	exchange_route_depth(x, rk, headers, set, 0);
+}

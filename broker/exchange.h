@@ -1,0 +1,103 @@
+/* broker/exchange.h: exchanges, bindings and routing. The part common to every type lives in
+ * exchange.c; each type (direct, fanout, topic, headers) implements the small vtable below.
+ * Routing fills a deduplicated set of queues, following exchange-to-exchange bindings and
+ * alternate exchanges with a cycle guard. */
+#ifndef BROKER_EXCHANGE_H
+#define BROKER_EXCHANGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "amqp/table.h"
+#include "amqp/wire.h"
+#include "broker/list.h"
+
+struct vhost;
+struct queue;
+struct exchange;
+struct message;
+
+struct binding {
+	struct exchange *source;
+	struct exchange *dest_x; /* exactly one of dest_x, dest_q is set */
+	struct queue *dest_q;
+	struct amqp_str key;     /* owned copy */
+	struct amqp_table args;  /* owned copy */
+	int mode;                /* type-private (headers: match mode) */
+	struct list source_link; /* in source->bindings */
+	struct list dest_link;   /* in dest_x->bound_here or dest_q->bindings */
+};
+
+/* What routing collects: each queue once. */
+struct route_set {
+	struct queue **queues;
+	size_t count, cap;
+	uint64_t epoch;   /* marks queues added by this routing (dedup across routing keys) */
+	uint64_t x_epoch; /* marks exchanges visited for the current routing key (cycle guard) */
+	bool oom;
+	bool routed_somewhere;
+};
+
+struct exchange_type {
+	const char *name;
+	int (*init)(struct exchange *x);
+	void (*destroy)(struct exchange *x);
+	/* 0, or -1 out of memory. For headers, validates x-match first: 1 with err filled. */
+	int (*bind)(struct exchange *x, struct binding *b, char *err, size_t errlen);
+	void (*unbind)(struct exchange *x, struct binding *b);
+	/* Calls exchange_route_to(set, binding) for every binding matching. */
+	void (*route)(struct exchange *x, struct amqp_str rk, struct amqp_table headers,
+		      struct route_set *set);
+};
+
+struct exchange {
+	struct vhost *vhost;
+	struct amqp_str name; /* owned, NUL-terminated */
+	const struct exchange_type *type;
+	bool durable, auto_delete, internal, is_default;
+	struct amqp_table args; /* owned */
+	struct amqp_str alternate; /* alternate-exchange argument (owned), len 0 when none */
+	struct list bindings;   /* as source */
+	struct list bound_here; /* e2e bindings whose destination is this exchange */
+	uint32_t binding_count;
+	void *priv;
+	uint64_t route_epoch;
+	uint64_t publish_in, publish_out;
+};
+
+const struct exchange_type *exchange_type_find(struct amqp_str name);
+extern const struct exchange_type exchange_type_direct, exchange_type_fanout,
+	exchange_type_topic, exchange_type_headers;
+
+struct exchange *exchange_new(struct vhost *v, struct amqp_str name,
+			      const struct exchange_type *type, bool durable, bool auto_delete,
+			      bool internal, struct amqp_table args);
+/* Removes every binding (both directions), unregisters from the vhost and frees. */
+void exchange_delete(struct exchange *x);
+
+/* Binds source -> queue or exchange. 0 bound, 1 already bound, -1 out of memory, -2 invalid
+ * binding arguments (err holds the PRECONDITION_FAILED text). */
+int exchange_bind(struct exchange *src, struct queue *dq, struct exchange *dx, struct amqp_str key,
+		  struct amqp_table args, char *err, size_t errlen);
+/* 0 removed, 1 no such binding. Runs the auto-delete rule for the source. */
+int exchange_unbind(struct exchange *src, struct queue *dq, struct exchange *dx,
+		    struct amqp_str key, struct amqp_table args);
+/* Removes one binding (queue or exchange deletion). Runs the auto-delete rule for the source. */
+void exchange_binding_remove(struct binding *b);
+
+void route_set_init(struct route_set *set);
+void route_set_free(struct route_set *set);
+/* Before routing the same message again with another routing key (CC/BCC). */
+void route_set_next_key(struct route_set *set);
+/* Routes through x into set (e2e bindings and alternate exchanges followed). */
+void exchange_route(struct exchange *x, struct amqp_str rk, struct amqp_table headers,
+		    struct route_set *set);
+/* Used by the types' route functions. */
+void exchange_route_to(struct route_set *set, struct binding *b, struct amqp_str rk,
+		       struct amqp_table headers);
+
+/* Exchange-argument equivalence for redeclare (alternate-exchange compared). */
+bool exchange_is_system(const struct exchange *x);
+
+#endif

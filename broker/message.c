@@ -1,0 +1,65 @@
+/* broker/message.c: message allocation. One malloc per message, holding routing strings,
+ * properties and the body, so fan-out to N queues is N refcount increments. */
+#include "broker/message.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t message_live_count, message_live_bytes;
+
+struct message *message_new(struct amqp_str exchange, struct amqp_str routing_key,
+			    const uint8_t *props, size_t props_len, uint64_t body_len)
+{
+	size_t fixed = sizeof(struct message) + exchange.len + routing_key.len + props_len;
+	if (body_len > SIZE_MAX - fixed)
+		return NULL;
+	struct message *m = malloc(fixed + (size_t)body_len);
+	if (!m)
+		return NULL;
+	memset(m, 0, sizeof *m);
+	uint8_t *p = (uint8_t *)(m + 1);
+	m->refs = 1;
+	m->expiration_ms = -1;
+	if (exchange.len)
+		memcpy(p, exchange.ptr, exchange.len);
+	m->exchange = (struct amqp_str){ p, exchange.len };
+	p += exchange.len;
+	if (routing_key.len)
+		memcpy(p, routing_key.ptr, routing_key.len);
+	m->routing_key = (struct amqp_str){ p, routing_key.len };
+	p += routing_key.len;
+	if (props_len)
+		memcpy(p, props, props_len);
+	m->props = p;
+	m->props_len = (uint32_t)props_len;
+	p += props_len;
+	m->body = p;
+	m->body_len = body_len;
+	message_live_count++;
+	message_live_bytes += body_len;
+	return m;
+}
+
+int message_set_props(struct message *m, const uint8_t *props, size_t props_len)
+{
+	uint8_t *copy = malloc(props_len ? props_len : 1);
+	if (!copy)
+		return -1;
+	if (props_len)
+		memcpy(copy, props, props_len);
+	if (m->props_owned)
+		free(m->props);
+	m->props = copy;
+	m->props_len = (uint32_t)props_len;
+	m->props_owned = true;
+	return 0;
+}
+
+void message_free_(struct message *m)
+{
+	message_live_count--;
+	message_live_bytes -= m->body_len;
+	if (m->props_owned)
+		free(m->props);
+	free(m);
+}

@@ -1,0 +1,81 @@
+/* broker/vhost.c: vhost creation with RabbitMQ's predeclared exchanges, lookups, teardown. */
+#include "broker/vhost.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "broker/exchange.h"
+#include "broker/queue.h"
+
+struct vhost *vhost_new(struct broker *b, const char *name)
+{
+	static const struct {
+		const char *name;
+		const struct exchange_type *type;
+		bool internal;
+	} predeclared[] = {
+		{ "", &exchange_type_direct, false },
+		{ "amq.direct", &exchange_type_direct, false },
+		{ "amq.fanout", &exchange_type_fanout, false },
+		{ "amq.topic", &exchange_type_topic, false },
+		{ "amq.headers", &exchange_type_headers, false },
+		{ "amq.match", &exchange_type_headers, false },
+		{ "amq.rabbitmq.trace", &exchange_type_topic, true },
+	};
+	struct vhost *v = calloc(1, sizeof *v);
+	if (!v)
+		return NULL;
+	v->broker = b;
+	v->name = strdup(name);
+	strmap_init(&v->exchanges);
+	strmap_init(&v->queues);
+	if (!v->name || strmap_put(&b->vhosts, name, strlen(name), v) != 0)
+		goto fail;
+	for (size_t i = 0; i < sizeof predeclared / sizeof predeclared[0]; i++) {
+		struct exchange *x = exchange_new(v, amqp_str_c(predeclared[i].name),
+						  predeclared[i].type, true, false,
+						  predeclared[i].internal, (struct amqp_table){ 0 });
+		if (!x)
+			goto fail;
+		if (i == 0) {
+			x->is_default = true;
+			v->default_exchange = x;
+		}
+	}
+	return v;
+fail:
+	if (v->name)
+		strmap_del(&b->vhosts, name, strlen(name));
+	vhost_free(v);
+	return NULL;
+}
+
+void vhost_free(struct vhost *v)
+{
+	size_t i;
+	struct strmap_entry *e;
+	if (!v)
+		return;
+	/* Queues first: deleting them removes their bindings from the exchanges. */
+	while ((e = strmap_first(&v->queues, &i)) != NULL) {
+		struct queue *q = e->value;
+		queue_delete(q);
+	}
+	while ((e = strmap_first(&v->exchanges, &i)) != NULL)
+		exchange_delete(e->value);
+	strmap_clear(&v->queues);
+	strmap_clear(&v->exchanges);
+	free(v->name);
+	free(v);
+}
+
+struct exchange *vhost_exchange_find(const struct vhost *v, struct amqp_str name)
+{
+	return strmap_get(&v->exchanges, name.ptr, name.len);
+}
+
+struct queue *vhost_queue_find(const struct vhost *v, struct amqp_str name)
+{
+	return strmap_get(&v->queues, name.ptr, name.len);
+}
