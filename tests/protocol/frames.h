@@ -53,7 +53,7 @@ struct frame {
 
 struct frame *frame_new(void);
 void frame_free(struct frame *f);
-/* Appends src's bytes to dst and frees src; returns dst. Lets a test send several frames at once. */
+/* Appends src's bytes to dst and frees src; returns dst. Sends several frames in one write. */
 struct frame *frame_join(struct frame *dst, struct frame *src);
 
 /* Field writers, big-endian as the spec says. */
@@ -75,7 +75,8 @@ struct frame *frame_protocol_header(void);
 struct frame *frame_heartbeat(uint16_t channel);
 /* Client properties advertise the five capabilities RabbitMQ clients normally send. */
 struct frame *frame_connection_start_ok(const char *user, const char *password);
-struct frame *frame_connection_tune_ok(uint16_t channel_max, uint32_t frame_max, uint16_t heartbeat);
+struct frame *frame_connection_tune_ok(uint16_t channel_max, uint32_t frame_max,
+				       uint16_t heartbeat);
 struct frame *frame_connection_open(const char *vhost);
 struct frame *frame_connection_close(uint16_t code, const char *text);
 struct frame *frame_connection_close_ok(void);
