@@ -339,6 +339,9 @@ static int perf_conn_handshake(struct perf_conn *c, const struct perf_uri *u, ui
 	amqp_buf_put_value_bool(&props, true);
 	amqp_buf_put_shortstr(&props, AMQP_STR_LIT("publisher_confirms"));
 	amqp_buf_put_value_bool(&props, true);
+	/* without it RabbitMQ answers a bad password by closing the socket, with no reason */
+	amqp_buf_put_shortstr(&props, AMQP_STR_LIT("authentication_failure_close"));
+	amqp_buf_put_value_bool(&props, true);
 	amqp_buf_table_end(&props, at);
 	amqp_buf_put_u8(&resp, 0);
 	amqp_buf_put(&resp, u->user, strlen(u->user));

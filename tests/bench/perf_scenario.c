@@ -220,15 +220,17 @@ static void perf_template_stamp(uint8_t *msg, const struct perf_template *t, siz
 	}
 }
 
-/* Handles what a publisher receives: confirms and returns. */
-static int perf_publisher_read(struct perf_worker *w, struct perf_conn *c,
-			       struct perf_window *win)
+/* Handles what a publisher receives: confirms and returns. Returns the bytes read (0 when
+ * nothing was there) or -1. */
+static ssize_t perf_publisher_read(struct perf_worker *w, struct perf_conn *c,
+				   struct perf_window *win)
 {
 	struct amqp_frame f;
 	struct amqp_method m;
 	int got;
+	ssize_t n = perf_conn_read_some(c);
 
-	if (perf_conn_read_some(c) < 0)
+	if (n < 0)
 		return -1;
 	uint64_t now = perf_now_ns();
 	while ((got = perf_conn_next_frame(c, &f)) == 1) {
@@ -249,7 +251,7 @@ static int perf_publisher_read(struct perf_worker *w, struct perf_conn *c,
 						     m.u.basic_nack.multiple, now, &w->hist);
 		}
 	}
-	return got;
+	return got < 0 ? -1 : n;
 }
 
 static void perf_publisher_wait(struct perf_conn *c, bool want_write, uint64_t until_ns)
@@ -346,10 +348,12 @@ static void *perf_publisher_main(void *arg)
 			atomic_store_explicit(&w->done, sent, memory_order_relaxed);
 			atomic_store_explicit(&w->last_ns, now, memory_order_relaxed);
 		}
-		if (perf_conn_write_some(&c) != 0 || perf_publisher_read(w, &c, wp) < 0)
+		ssize_t got = 0;
+		if (perf_conn_write_some(&c) != 0 || (got = perf_publisher_read(w, &c, wp)) < 0)
 			goto fail;
 		bool pending = c.out_len > c.out_off;
-		if (budget == 0 || pending)
+		/* a read may just have opened the confirm window: wait only when idle */
+		if ((budget == 0 && got == 0) || pending)
 			perf_publisher_wait(&c, pending, next_due ? next_due : now + 100000000u);
 	}
 	/* flush the tail, then wait for the outstanding confirms */
@@ -358,9 +362,10 @@ static void *perf_publisher_main(void *arg)
 		bool pending = c.out_len > c.out_off;
 		if (!pending && (!confirm || perf_window_outstanding(&win) == 0))
 			break;
-		if (perf_conn_write_some(&c) != 0 || perf_publisher_read(w, &c, wp) < 0)
+		ssize_t got = 0;
+		if (perf_conn_write_some(&c) != 0 || (got = perf_publisher_read(w, &c, wp)) < 0)
 			goto fail;
-		if (c.out_len > c.out_off || (confirm && perf_window_outstanding(&win) > 0))
+		if (c.out_len > c.out_off || (got == 0 && confirm && perf_window_outstanding(&win) > 0))
 			perf_publisher_wait(&c, c.out_len > c.out_off, deadline);
 	}
 	atomic_store(&w->last_ns, perf_now_ns());
