@@ -3,7 +3,7 @@
  * prefix); readers walk it with an iterator. Writers build tables into a growable struct amqp_buf.
  * Field types (RabbitMQ's set): t bool, b int8, B uint8, s int16, u uint16, I int32, i uint32,
  * l int64, f float, d double, D decimal, S longstr, A array, T timestamp, F table, V void,
- * x byte array. */
+ * x byte array. Any other type octet makes the table malformed. */
 #ifndef AMQP_TABLE_H
 #define AMQP_TABLE_H
 
@@ -40,9 +40,9 @@ struct amqp_value {
 	} v;
 };
 
-/* Checks that p[0..len) is a well-formed sequence of table entries (keys are short strings of
- * 1..128 bytes? no: RabbitMQ accepts any short string, including empty) with known types and
- * nesting at most AMQP_TABLE_MAX_DEPTH. Returns 0 or -1. */
+/* Checks that p[0..len) is a well-formed sequence of table entries (keys are any short string,
+ * including the empty one, as RabbitMQ accepts) with known types and nesting at most
+ * AMQP_TABLE_MAX_DEPTH (the outermost table counts as 1). Returns 0 or -1. */
 int amqp_table_validate(const uint8_t *p, size_t len);
 /* Same for the value sequence of an array. */
 int amqp_array_validate(const uint8_t *p, size_t len);
@@ -66,13 +66,14 @@ bool amqp_value_as_int(const struct amqp_value *v, int64_t *out);
 /* RabbitMQ's equality for headers matching and argument equivalence: integers of any width
  * compare by value, strings by bytes, tables and arrays by their bytes, floats by value. */
 bool amqp_value_equal(const struct amqp_value *a, const struct amqp_value *b);
-/* RabbitMQ's AMQP type names as used in its error texts: "bool", "byte", "unsignedbyte"?
- * Exactly: t bool, b byte, B unsignedbyte, s short, u unsignedshort, I signedint,
- * i unsignedint, l long, f float, d double, D decimal, S longstr, A array, T timestamp,
- * F table, V void, x binary. */
+/* RabbitMQ's AMQP type names as used in its error texts: t bool, b byte, B unsignedbyte,
+ * s short, u unsignedshort, I signedint, i unsignedint, l long, f float, d double, D decimal,
+ * S longstr, A array, T timestamp, F table, V void, x binary; "unknown" for other octets. */
 const char *amqp_value_type_name(uint8_t type);
-/* Writes the value as RabbitMQ prints it in inequivalent-arg texts ('10', 'true', 'abc').
- * Returns snprintf's result. */
+/* Writes the value as RabbitMQ prints it in inequivalent-arg texts ('10', 'true', 'abc'):
+ * integers in decimal, bools as true/false, longstr and binary as raw bytes, decimals as
+ * "123.45", arrays as "[1,a]", tables as "{k=v}", void as "void". Truncates like snprintf
+ * and returns the length the whole text needs. */
 int amqp_value_format(const struct amqp_value *v, char *buf, size_t cap);
 
 /* ---- writing ---- */
