@@ -22,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -282,6 +283,7 @@ struct harness_conn *harness_connect_quiet(void)
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
 	struct addrinfo *ai = NULL;
 	struct harness_conn *c = NULL;
+	struct timeval send_timeout = { HARNESS_TIMEOUT_MS / 1000, 0 };
 	int fd = -1;
 	int one = 1;
 
@@ -291,6 +293,8 @@ struct harness_conn *harness_connect_quiet(void)
 		fd = socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC, p->ai_protocol);
 		if (fd < 0)
 			continue;
+		/* Bounds connect() and every send(): a broker that stops reading cannot hang us. */
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
 		if (connect(fd, p->ai_addr, p->ai_addrlen) == 0)
 			break;
 		close(fd);
