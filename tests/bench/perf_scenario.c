@@ -479,7 +479,8 @@ static void *perf_consumer_main(void *arg)
 	ready = true;
 
 	uint64_t now = perf_now_ns();
-	while (!atomic_load_explicit(&run->stop_consume, memory_order_relaxed)) {
+	bool more = false; /* the last read filled the buffer: the socket likely has more */
+	for (;;) {
 		uint64_t before = count;
 		if (perf_consumer_parse(w, &c, &s, now, &count) < 0)
 			goto fail;
@@ -489,11 +490,15 @@ static void *perf_consumer_main(void *arg)
 		}
 		if (perf_conn_write_some(&c) != 0)
 			goto fail;
+		if (atomic_load_explicit(&run->stop_consume, memory_order_relaxed))
+			break;
+		/* poll rather than spend a read on EAGAIN; poll returns at once when bytes wait */
+		if (!more && perf_conn_wait(&c, c.out_len > c.out_off, 100) < 0)
+			goto fail;
 		ssize_t n = perf_conn_read_some(&c);
 		if (n < 0)
 			goto fail;
-		if (n == 0 && perf_conn_wait(&c, c.out_len > c.out_off, 100) < 0)
-			goto fail;
+		more = n > 0 && c.in_len == c.in_cap;
 		now = perf_now_ns();
 	}
 	if (s.unacked > 0 && perf_consumer_ack(&c, s.tag) == 0)
