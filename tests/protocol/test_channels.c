@@ -115,6 +115,18 @@ START_TEST(publish_with_immediate_gets_540_not_implemented)
 }
 END_TEST
 
+START_TEST(basic_recover_without_requeue_gets_540_not_implemented)
+{
+	struct harness_conn *c = harness_open_with_channel(1);
+	struct frame *p = frame_method_payload(60, 110);
+
+	frame_put_u8(p, 0); /* requeue=false */
+	harness_send(c, frame_method(1, p));
+	harness_expect_connection_close(c, 540, "NOT_IMPLEMENTED - requeue=false", 60, 110);
+	harness_conn_free(c);
+}
+END_TEST
+
 START_TEST(channel_flow_active_false_gets_540_not_implemented)
 {
 	struct harness_conn *c = harness_open_with_channel(1);
@@ -174,6 +186,7 @@ Suite *suites_channels(void)
 	tcase_add_test(tc, client_channel_close_gets_close_ok_and_the_number_can_be_reused);
 	tcase_add_test(tc, basic_qos_with_prefetch_size_gets_540_not_implemented);
 	tcase_add_test(tc, publish_with_immediate_gets_540_not_implemented);
+	tcase_add_test(tc, basic_recover_without_requeue_gets_540_not_implemented);
 	tcase_add_test(tc, channel_flow_active_false_gets_540_not_implemented);
 	tcase_add_test(tc, channel_flow_active_true_gets_flow_ok_active);
 	tcase_add_test(tc, duplicate_consumer_tag_gets_530_not_allowed);
