@@ -83,6 +83,25 @@ int perf_conn_wait(struct perf_conn *c, bool want_write, int timeout_ms);
 int perf_conn_rpc(struct perf_conn *c, const struct amqp_method *req, uint32_t reply_id,
 		  struct amqp_method *reply, int timeout_ms);
 
+/* ---- perf_template.c ---- */
+
+#define PERF_STAMP_LEN 16
+
+struct perf_template {
+	uint8_t *bytes; /* frames of one message on channel 1; the caller frees */
+	size_t len;
+	size_t stamp_at; /* offset of the first body byte */
+};
+
+struct perf_opts;
+/* Encodes one message of o->size body bytes (delivery_mode 2 when o->persistent), its body
+ * split into frame_max-sized frames. Returns 0 or -1. */
+int perf_template_build(struct perf_template *t, const struct perf_opts *o, const char *exchange,
+			const char *routing_key, uint32_t frame_max);
+/* Stamps the send time (bodies of 8+ bytes) and the sequence number (16+) into a copy. */
+void perf_template_stamp(uint8_t *msg, const struct perf_template *t, size_t size, uint64_t now_ns,
+			 uint64_t seq);
+
 /* ---- perf_scenario.c ---- */
 
 enum perf_scenario_kind {

@@ -324,8 +324,8 @@ static int perf_conn_handshake(struct perf_conn *c, const struct perf_uri *u, ui
 	if (perf_conn_flush(c, deadline) != 0 ||
 	    perf_conn_expect(c, 0, AMQP_CONNECTION_START, &reply, deadline) != 0)
 		goto out;
-	if (!memmem(reply.u.connection_start.mechanisms.ptr, reply.u.connection_start.mechanisms.len,
-		    "PLAIN", 5)) {
+	struct amqp_str mechs = reply.u.connection_start.mechanisms;
+	if (!memmem(mechs.ptr, mechs.len, "PLAIN", 5)) {
 		perf_conn_fail(c, "the broker does not offer SASL PLAIN");
 		goto out;
 	}
@@ -370,7 +370,7 @@ static int perf_conn_handshake(struct perf_conn *c, const struct perf_uri *u, ui
 	m.id = AMQP_CONNECTION_TUNE_OK;
 	m.u.connection_tune_ok.channel_max = channel_max ? channel_max : 2047;
 	m.u.connection_tune_ok.frame_max = frame_max;
-	m.u.connection_tune_ok.heartbeat = 0; /* the run is short; heartbeats would only add noise */
+	m.u.connection_tune_ok.heartbeat = 0; /* runs are short; heartbeats only add noise */
 	if (perf_conn_put_method(c, 0, &m) != 0)
 		goto out;
 	c->frame_max = frame_max;
@@ -421,8 +421,8 @@ void perf_conn_close(struct perf_conn *c)
 	if (c->fd >= 0) {
 		struct amqp_method m = { .id = AMQP_CHANNEL_CLOSE }, ok;
 		uint64_t deadline = perf_now_ns() + 5000000000ull;
-		/* channel.close first: RabbitMQ drops publishes still queued inside the broker when
-		 * connection.close overtakes them, while channel close-ok comes after all of them */
+		/* channel.close first: RabbitMQ drops publishes still queued inside the broker
+		 * when connection.close overtakes them; channel close-ok comes after them all */
 		m.u.channel_close.reply_code = AMQP_REPLY_SUCCESS;
 		m.u.channel_close.reply_text = AMQP_STR_LIT("bye");
 		if (perf_conn_put_method(c, 1, &m) == 0 && perf_conn_flush(c, deadline) == 0 &&
@@ -431,7 +431,8 @@ void perf_conn_close(struct perf_conn *c)
 			m.id = AMQP_CONNECTION_CLOSE;
 			m.u.connection_close.reply_code = AMQP_REPLY_SUCCESS;
 			m.u.connection_close.reply_text = AMQP_STR_LIT("bye");
-			if (perf_conn_put_method(c, 0, &m) == 0 && perf_conn_flush(c, deadline) == 0)
+			if (perf_conn_put_method(c, 0, &m) == 0 &&
+			    perf_conn_flush(c, deadline) == 0)
 				perf_conn_expect(c, 0, AMQP_CONNECTION_CLOSE_OK, &ok, deadline);
 		}
 		close(c->fd);

@@ -22,7 +22,6 @@
 #include "amqp/table.h"
 
 #define PERF_RPC_MS 10000
-#define PERF_STAMP_LEN 16
 #define PERF_DRAIN_IDLE_NS (3ull * 1000000000u)
 
 struct perf_run {
@@ -148,77 +147,6 @@ static void perf_run_fail(struct perf_run *run, const char *fmt, ...)
 }
 
 /* ---- publisher ---- */
-
-struct perf_template {
-	uint8_t *bytes;
-	size_t len;
-	size_t stamp_at; /* offset of the first body byte */
-};
-
-static int perf_template_build(struct perf_template *t, const struct perf_opts *o,
-			       const char *exchange, const char *routing_key, uint32_t frame_max)
-{
-	struct amqp_method m = { .id = AMQP_BASIC_PUBLISH };
-	struct amqp_basic_props props = { 0 };
-	struct amqp_buf pbuf, hbuf;
-	size_t chunk = frame_max - AMQP_FRAME_OVERHEAD;
-	size_t frames = o->size == 0 ? 0 : (o->size + chunk - 1) / chunk;
-	int rc = -1;
-
-	amqp_buf_init(&pbuf);
-	amqp_buf_init(&hbuf);
-	if (o->persistent) {
-		props.flags = AMQP_PROP_DELIVERY_MODE;
-		props.delivery_mode = 2;
-	}
-	amqp_props_encode(&props, &pbuf);
-	amqp_content_header_encode(&hbuf, o->size, pbuf.data, pbuf.len);
-	if (pbuf.oom || hbuf.oom)
-		goto out;
-	m.u.basic_publish.exchange = amqp_str_c(exchange);
-	m.u.basic_publish.routing_key = amqp_str_c(routing_key);
-	t->len = 1024 + hbuf.len + AMQP_FRAME_OVERHEAD + o->size + frames * AMQP_FRAME_OVERHEAD;
-	t->bytes = calloc(1, t->len);
-	if (!t->bytes)
-		goto out;
-	uint8_t *p = t->bytes;
-	ssize_t n = amqp_method_encode(&m, p + AMQP_FRAME_HEADER_SIZE, 1024 - AMQP_FRAME_OVERHEAD);
-	if (n < 0)
-		goto out;
-	amqp_frame_header_encode(p, AMQP_FRAME_METHOD, 1, (uint32_t)n);
-	p += AMQP_FRAME_HEADER_SIZE + n;
-	*p++ = AMQP_FRAME_END;
-	amqp_frame_header_encode(p, AMQP_FRAME_HEADER, 1, (uint32_t)hbuf.len);
-	memcpy(p + AMQP_FRAME_HEADER_SIZE, hbuf.data, hbuf.len);
-	p += AMQP_FRAME_HEADER_SIZE + hbuf.len;
-	*p++ = AMQP_FRAME_END;
-	t->stamp_at = (size_t)(p - t->bytes) + AMQP_FRAME_HEADER_SIZE;
-	for (size_t left = o->size; left > 0;) {
-		size_t k = left < chunk ? left : chunk;
-		amqp_frame_header_encode(p, AMQP_FRAME_BODY, 1, (uint32_t)k);
-		memset(p + AMQP_FRAME_HEADER_SIZE, 'x', k);
-		p += AMQP_FRAME_HEADER_SIZE + k;
-		*p++ = AMQP_FRAME_END;
-		left -= k;
-	}
-	t->len = (size_t)(p - t->bytes);
-	rc = 0;
-out:
-	amqp_buf_free(&pbuf);
-	amqp_buf_free(&hbuf);
-	return rc;
-}
-
-static void perf_template_stamp(uint8_t *msg, const struct perf_template *t, size_t size,
-				uint64_t now_ns, uint64_t seq)
-{
-	if (size >= PERF_STAMP_LEN) {
-		amqp_put_u64(msg + t->stamp_at, now_ns);
-		amqp_put_u64(msg + t->stamp_at + 8, seq);
-	} else if (size >= 8) {
-		amqp_put_u64(msg + t->stamp_at, now_ns);
-	}
-}
 
 /* Handles what a publisher receives: confirms and returns. Returns the bytes read (0 when
  * nothing was there) or -1. */
@@ -365,7 +293,8 @@ static void *perf_publisher_main(void *arg)
 		ssize_t got = 0;
 		if (perf_conn_write_some(&c) != 0 || (got = perf_publisher_read(w, &c, wp)) < 0)
 			goto fail;
-		if (c.out_len > c.out_off || (got == 0 && confirm && perf_window_outstanding(&win) > 0))
+		bool waiting = got == 0 && confirm && perf_window_outstanding(&win) > 0;
+		if (c.out_len > c.out_off || waiting)
 			perf_publisher_wait(&c, c.out_len > c.out_off, deadline);
 	}
 	atomic_store(&w->last_ns, perf_now_ns());
@@ -465,7 +394,8 @@ static void *perf_consumer_main(void *arg)
 	if (o->prefetch > 0) {
 		memset(&m, 0, sizeof m);
 		m.id = AMQP_BASIC_QOS;
-		m.u.basic_qos.prefetch_count = (uint16_t)(o->prefetch > 65535 ? 65535 : o->prefetch);
+		uint32_t prefetch = o->prefetch > 65535 ? 65535 : o->prefetch;
+		m.u.basic_qos.prefetch_count = (uint16_t)prefetch;
 		if (perf_conn_rpc(&c, &m, AMQP_BASIC_QOS_OK, &reply, PERF_RPC_MS) != 0)
 			goto fail;
 	}
@@ -978,7 +908,8 @@ static int perf_run_bindings(struct perf_run *run, struct perf_result *r)
 	perf_cpu_end(o, r, cpu_self, cpu_broker);
 	r->ops[r->op_count++] = (struct perf_op){ "queues declared", (uint64_t)nq,
 						  (double)(t1 - t0) / 1e9 };
-	r->ops[r->op_count++] = (struct perf_op){ "bindings declared", nb, (double)(t2 - t1) / 1e9 };
+	r->ops[r->op_count++] = (struct perf_op){ "bindings declared", nb,
+						  (double)(t2 - t1) / 1e9 };
 	r->ops[r->op_count++] = (struct perf_op){ "queues deleted", (uint64_t)nq,
 						  (double)(t3 - t2) / 1e9 };
 	rc = 0;

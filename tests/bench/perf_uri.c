@@ -54,7 +54,7 @@ int perf_uri_parse(struct perf_uri *u, const char *text, char *err, size_t err_l
 	u->port = 5672;
 
 	if (strncmp(p, "amqp://", 7) != 0) {
-		snprintf(err, err_len, "URI must start with amqp:// (amqps is not supported): %s", text);
+		snprintf(err, err_len, "URI must start with amqp:// (no amqps): %s", text);
 		goto out;
 	}
 	p += 7;

@@ -4,6 +4,9 @@
 
 #include <check.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "amqp/props.h"
 
 START_TEST(uri_with_every_part_is_split_and_the_vhost_url_decoded)
 {
@@ -128,6 +131,89 @@ START_TEST(window_records_publish_to_confirm_latency)
 }
 END_TEST
 
+/* Walks the template's frames with the codec and returns how many body bytes they carry. */
+static uint64_t walk_template(const struct perf_template *t, uint32_t frame_max,
+			      struct amqp_method *m, struct amqp_content_header *h)
+{
+	const uint8_t *p = t->bytes, *end = t->bytes + t->len;
+	struct amqp_frame f;
+	enum amqp_frame_error err;
+	uint64_t body = 0;
+	int index = 0;
+
+	while (p < end) {
+		ssize_t n = amqp_frame_decode(&f, p, (size_t)(end - p), frame_max, &err);
+		ck_assert_int_gt(n, 0);
+		ck_assert_uint_eq(f.channel, 1);
+		if (index == 0) {
+			ck_assert_uint_eq(f.type, AMQP_FRAME_METHOD);
+			ck_assert_int_eq(amqp_method_decode(m, f.payload, f.size), AMQP_DECODE_OK);
+		} else if (index == 1) {
+			ck_assert_uint_eq(f.type, AMQP_FRAME_HEADER);
+			ck_assert_int_eq(amqp_content_header_decode(h, f.payload, f.size), 0);
+		} else {
+			ck_assert_uint_eq(f.type, AMQP_FRAME_BODY);
+			ck_assert_uint_le(f.size, frame_max - AMQP_FRAME_OVERHEAD);
+			body += f.size;
+		}
+		p += n;
+		index++;
+	}
+	return body;
+}
+
+START_TEST(template_is_a_publish_a_header_and_frame_max_sized_bodies)
+{
+	struct perf_opts o = { .size = 10000, .persistent = true };
+	struct perf_template t;
+	struct amqp_method m;
+	struct amqp_content_header h;
+	struct amqp_basic_props props;
+
+	ck_assert_int_eq(perf_template_build(&t, &o, "", "perf-1-q0", 4096), 0);
+	ck_assert_uint_eq(walk_template(&t, 4096, &m, &h), 10000);
+	ck_assert_uint_eq(m.id, AMQP_BASIC_PUBLISH);
+	ck_assert(amqp_str_eq_c(m.u.basic_publish.routing_key, "perf-1-q0"));
+	ck_assert_uint_eq(h.class_id, 60);
+	ck_assert_uint_eq(h.body_size, 10000);
+	ck_assert_int_eq(amqp_props_decode(&props, h.props, h.props_len), 0);
+	ck_assert_uint_eq(props.delivery_mode, 2);
+	free(t.bytes);
+}
+END_TEST
+
+START_TEST(template_stamp_writes_time_and_sequence_into_the_body_start)
+{
+	struct perf_opts o = { .size = 16 };
+	struct perf_template t;
+	struct amqp_method m;
+	struct amqp_content_header h;
+
+	ck_assert_int_eq(perf_template_build(&t, &o, "x", "", 131072), 0);
+	perf_template_stamp(t.bytes, &t, o.size, 123456789, 42);
+	ck_assert_uint_eq(amqp_get_u64(t.bytes + t.stamp_at), 123456789);
+	ck_assert_uint_eq(amqp_get_u64(t.bytes + t.stamp_at + 8), 42);
+	ck_assert_uint_eq(walk_template(&t, 131072, &m, &h), 16);
+	ck_assert_uint_eq(h.props_len, 2); /* flags only: transient */
+	free(t.bytes);
+}
+END_TEST
+
+START_TEST(template_with_an_empty_body_has_no_body_frame)
+{
+	struct perf_opts o = { .size = 0 };
+	struct perf_template t;
+	struct amqp_method m;
+	struct amqp_content_header h;
+
+	ck_assert_int_eq(perf_template_build(&t, &o, "", "q", 131072), 0);
+	perf_template_stamp(t.bytes, &t, o.size, 1, 1); /* must not write past the end */
+	ck_assert_uint_eq(walk_template(&t, 131072, &m, &h), 0);
+	ck_assert_uint_eq(h.body_size, 0);
+	free(t.bytes);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("perf");
@@ -142,6 +228,9 @@ int main(void)
 	tcase_add_test(tc, histogram_small_values_are_exact_and_merge_adds_counts);
 	tcase_add_test(tc, window_moves_only_past_confirmed_tags);
 	tcase_add_test(tc, window_records_publish_to_confirm_latency);
+	tcase_add_test(tc, template_is_a_publish_a_header_and_frame_max_sized_bodies);
+	tcase_add_test(tc, template_stamp_writes_time_and_sequence_into_the_body_start);
+	tcase_add_test(tc, template_with_an_empty_body_has_no_body_frame);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -22,7 +22,8 @@ static void perf_usage(FILE *f)
 	      "  --queues N           queues (default 1; fanout 4; bindings 500)\n"
 	      "  --size BYTES         body size (default 16; >= 8 carries a send timestamp)\n"
 	      "  --duration SECS      publish for this long (default 10 unless --count)\n"
-	      "  --count N            messages per publisher (backlog: in all; bindings: bindings)\n"
+	      "  --count N            messages per publisher (backlog: in all;\n"
+	      "                       bindings: bindings to declare)\n"
 	      "  --prefetch N         basic.qos prefetch per consumer (default 0 = none)\n"
 	      "  --ack-every K        manual ack with multiple every K messages (0 = no-ack)\n"
 	      "  --confirm W          publisher confirms, at most W outstanding (confirm: 128)\n"
@@ -190,7 +191,8 @@ static void perf_print_table(const struct perf_opts *o, const struct perf_result
 		       "confirm %u, %s%s\n",
 		       o->publishers, o->scenario == PERF_BACKLOG ? 1 : o->consumers, o->queues,
 		       o->size, o->ack_every ? "manual ack" : "no-ack", o->prefetch, o->confirm,
-		       o->persistent ? "persistent" : "transient", o->rate > 0 ? ", rate-limited" : "");
+		       o->persistent ? "persistent" : "transient",
+		       o->rate > 0 ? ", rate-limited" : "");
 	if (r->published)
 		printf("  %-18s %llu msgs in %.2f s = %.0f msgs/s\n", "published",
 		       (unsigned long long)r->published, r->publish_secs,
