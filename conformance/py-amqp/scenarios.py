@@ -687,6 +687,7 @@ def _():
             sq.close()
             with conn.channel() as ch:
                 ch.queue_delete(name)
+                ch.exchange_delete(name)  # SimpleQueue declares an exchange of the same name
 
 
 @scenario("kombu reject with requeue redelivers and a fanout broadcast reaches every queue")

@@ -765,6 +765,53 @@ out:
 	return 0;
 }
 
+/* Run an amqp-tools command with the connection options and return its first output line. */
+static bool tool_run(const char *cmd, const char *args, char *out, size_t out_len)
+{
+	struct amqp_connection_info info;
+	char url[1024], line[4096];
+	FILE *p;
+	int rc;
+
+	snprintf(url, sizeof(url), "%s", scenario_url);
+	if (amqp_parse_url(url, &info) != AMQP_STATUS_OK)
+		return false;
+	snprintf(line, sizeof(line),
+		 "%s --server='%s' --port=%d --vhost='%s' --username='%s' --password='%s' %s",
+		 cmd, info.host, info.port, scenario_vhost, info.user, info.password, args);
+	p = popen(line, "r");
+	if (p == NULL)
+		return false;
+	out[0] = '\0';
+	if (fgets(out, (int)out_len, p) != NULL)
+		out[strcspn(out, "\n")] = '\0';
+	while (fgets(line, sizeof(line), p) != NULL)
+		;
+	rc = pclose(p);
+	if (rc != 0)
+		scenario_fail("%s exited with status %d", cmd, rc);
+	return rc == 0;
+}
+
+static int scenario_amqp_tools(void)
+{
+	char q[256], args[512], out[1024];
+
+	scenario_unique(q, sizeof(q), "tools");
+	snprintf(args, sizeof(args), "-q '%s'", q);
+	CHECK(tool_run("amqp-declare-queue", args, out, sizeof(out)), "");
+	CHECK(strcmp(out, q) == 0, "amqp-declare-queue printed \"%s\"", out);
+	snprintf(args, sizeof(args), "-r '%s' -b 'from amqp-publish'", q);
+	CHECK(tool_run("amqp-publish", args, out, sizeof(out)), "");
+	usleep(100 * 1000);
+	snprintf(args, sizeof(args), "-q '%s'", q);
+	CHECK(tool_run("amqp-get", args, out, sizeof(out)), "");
+	CHECK(strcmp(out, "from amqp-publish") == 0, "amqp-get printed \"%s\"", out);
+	CHECK(tool_run("amqp-delete-queue", args, out, sizeof(out)), "");
+out:
+	return 0;
+}
+
 struct scenario {
 	const char *name;
 	int (*run)(void);
@@ -804,6 +851,8 @@ static const struct scenario scenarios[] = {
 	  false },
 	{ "rabbitmq-c default exchange routes by queue name and refuses bind with 403",
 	  scenario_default_exchange, false },
+	{ "amqp-tools declare a queue, publish to it, get the message back and delete it",
+	  scenario_amqp_tools, false },
 };
 
 static void scenario_url_parts(void)
