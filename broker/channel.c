@@ -216,6 +216,22 @@ void channel_cancel_consumer(struct channel *ch, struct consumer *cons)
 
 /* ---- lifecycle ---- */
 
+void channel_drop_reply_consumer(struct channel *ch)
+{
+	struct consumer *c = ch->reply_consumer;
+	if (ch->reply_to_token) {
+		strmap_del(&ch->broker->reply_to, ch->reply_to_token, strlen(ch->reply_to_token));
+		free(ch->reply_to_token);
+		ch->reply_to_token = NULL;
+	}
+	if (!c)
+		return;
+	strmap_del(&ch->consumers, c->tag.ptr, c->tag.len);
+	ch->reply_consumer = NULL;
+	free((void *)c->tag.ptr);
+	free(c);
+}
+
 void channel_release(struct channel *ch)
 {
 	struct broker *b = ch->broker;
@@ -241,11 +257,7 @@ void channel_release(struct channel *ch)
 	}
 	ch->tx_tail = NULL;
 	broker_cancel_deferred(b, &ch->confirm_flush);
-	if (ch->reply_to_token) {
-		strmap_del(&b->reply_to, ch->reply_to_token, strlen(ch->reply_to_token));
-		free(ch->reply_to_token);
-		ch->reply_to_token = NULL;
-	}
+	channel_drop_reply_consumer(ch);
 	free((void *)ch->last_queue.ptr);
 	ch->last_queue = (struct amqp_str){ 0 };
 }

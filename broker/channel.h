@@ -114,6 +114,8 @@ int channel_settle(struct channel *ch, uint64_t tag, bool multiple, bool ack, bo
 void channel_consumer_cancelled_by_server(struct channel *ch, struct consumer *cons);
 /* basic.cancel from the client, or the channel closing; runs the queue's auto-delete rule. */
 void channel_cancel_consumer(struct channel *ch, struct consumer *cons);
+/* Ends direct reply-to on this channel (its pseudo-consumer and token). */
+void channel_drop_reply_consumer(struct channel *ch);
 /* Confirms: one more publish has been fully handled (routed; on disk when that applies). */
 void channel_confirm_ack(struct channel *ch, uint64_t seq);
 void channel_confirm_nack(struct channel *ch, uint64_t seq);

@@ -213,8 +213,8 @@ static int config_apply_choice(struct config *c, const struct config_key *k, con
 			return config_apply_string(c, k, value, err, errlen);
 	expected[0] = 0;
 	for (size_t i = 0; k->choices[i] && n < sizeof expected; i++)
-		n += (size_t)snprintf(expected + n, sizeof expected - n, "%s%s", i ? ", " : "one of ",
-				      k->choices[i]);
+		n += (size_t)snprintf(expected + n, sizeof expected - n, "%s%s",
+				      i ? ", " : "one of ", k->choices[i]);
 	return config_bad(k, value, expected, err, errlen);
 }
 
@@ -278,7 +278,8 @@ static int config_apply_uint_or_infinity(struct config *c, const struct config_k
 					 const char *value, char *err, size_t errlen)
 {
 	if (strcmp(value, "infinity") == 0) {
-		config_store_uint(c, k, strcmp(k->name, "connection_max") == 0 ? CONFIG_UNLIMITED : 0);
+		bool unlimited = strcmp(k->name, "connection_max") == 0;
+		config_store_uint(c, k, unlimited ? CONFIG_UNLIMITED : 0);
 		return 0;
 	}
 	uint64_t v;
@@ -308,8 +309,8 @@ static int config_apply_memory(struct config *c, const struct config_key *k, con
 {
 	uint64_t v;
 	if (config_parse_memory(value, &v) != 0)
-		return config_bad(k, value, "a byte count such as 1073741824, 512MB, 2GiB or 1G", err,
-				  errlen);
+		return config_bad(k, value, "a byte count such as 1073741824, 512MB, 2GiB or 1G",
+				  err, errlen);
 	if (k->offset == offsetof(struct config, vm_memory_high_watermark_absolute)) {
 		if (!c->vm_memory_relative_given)
 			c->vm_memory_high_watermark_absolute = v;

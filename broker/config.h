@@ -20,11 +20,11 @@
 #define CONFIG_TLS_1_3 (1u << 3)
 
 struct config {
-	/* listeners.tcp.default: "5672" or "IP:PORT"; listeners.tcp = none turns AMQP off (port 0) */
+	/* listeners.tcp.default: "5672" or "IP:PORT"; listeners.tcp = none: AMQP off (port 0) */
 	char *bind;                 /* "127.0.0.1" */
 	int port;                   /* 5672 */
 	int tls_port;               /* listeners.ssl.default, 0 = off */
-	char *tls_bind;             /* from "IP:PORT" in listeners.ssl.default; NULL = same as bind */
+	char *tls_bind;             /* IP of listeners.ssl.default = IP:PORT; NULL = as bind */
 	int mgmt_port;              /* management.tcp.port, 15672; 0 = off */
 	char *mgmt_bind;            /* management.tcp.ip, "127.0.0.1" */
 	int prometheus_port;        /* prometheus.tcp.port, 0 = off */

@@ -182,6 +182,14 @@ static void conn_close_after_flush(struct conn *c)
 	conn_timer_arm(c, CONN_CLOSE_TIMEOUT_MS, false);
 }
 
+void conn_linger(struct conn *c)
+{
+	conn_release(c);
+	c->state = CONN_CLOSED;
+	c->lingering = true;
+	conn_timer_arm(c, CONN_CLOSE_TIMEOUT_MS, false);
+}
+
 void conn_drop(struct conn *c, const char *why)
 {
 	if (c->dead)
@@ -530,7 +538,7 @@ static void conn_on_write(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 	size_t left = evbuffer_get_length(bufferevent_get_output(bev));
 	if (c->state == CONN_CLOSED) {
-		if (left == 0)
+		if (left == 0 && !c->lingering)
 			conn_schedule_free(c);
 		return;
 	}

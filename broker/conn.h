@@ -68,6 +68,7 @@ struct conn {
 	bool dead;          /* free when the callback chain unwinds */
 	bool in_callback;
 	bool output_blocked; /* above CONN_OUTPUT_HIGH: no deliveries */
+	bool lingering;      /* closed; waiting for the client to hang up */
 	struct list exclusive_queues;
 };
 
@@ -77,6 +78,9 @@ struct conn *conn_new(struct broker *b, int fd, const struct sockaddr *peer, int
  * for close-ok (or a timeout) and closes. Returns -1 so callers can `return conn_fail(...)`. */
 int conn_fail(struct conn *c, int code, uint16_t class_id, uint16_t method_id, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
+/* After connection.close-ok to the client: the socket stays open until the client hangs up
+ * (or a timeout), as RabbitMQ does; input is discarded. */
+void conn_linger(struct conn *c);
 /* Closes the socket without a close frame (after flushing what is queued). */
 void conn_drop(struct conn *c, const char *why);
 /* Broker-initiated close (shutdown, management API): 320 CONNECTION_FORCED. */

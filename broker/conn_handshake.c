@@ -206,7 +206,7 @@ int conn_handshake_on_method(struct conn *c, const struct amqp_method *m)
 		log_info("closing AMQP connection %s (client request: %u)", c->name,
 			 (unsigned)m->u.connection_close.reply_code);
 		conn_send_method(c, 0, &ok);
-		conn_drop(c, "client closed");
+		conn_linger(c);
 		return -1;
 	}
 	case AMQP_CONNECTION_CLOSE_OK:

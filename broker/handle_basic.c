@@ -163,7 +163,8 @@ int handle_basic_content_header(struct channel *ch, const struct amqp_content_he
 	}
 	struct message *m = message_new(ch->pub_exchange, ch->pub_rk, h->props, h->props_len,
 					h->body_size);
-	if (!m || ((has_bcc || reply_to) && rewrite_props(m, &p, has_bcc, reply_to) != 0)) {
+	/* BCC is removed after routing (handle_basic_route), which needs its keys. */
+	if (!m || (reply_to && rewrite_props(m, &p, false, reply_to) != 0)) {
 		message_unref(m);
 		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 60, 40,
 				 "out of memory receiving a message");
@@ -230,6 +231,7 @@ int handle_basic_route(struct channel *ch, struct message *m, bool mandatory, ui
 	struct route_set set;
 	struct amqp_basic_props p;
 	struct amqp_table headers = { 0 };
+	struct amqp_value bcc;
 	int rc = 0;
 
 	struct exchange *x = vhost_exchange_find(v, m->exchange);
@@ -263,6 +265,11 @@ int handle_basic_route(struct channel *ch, struct message *m, bool mandatory, ui
 			exchange_route(x, item.v.str, headers, &set);
 		}
 	}
+	/* BCC keys route but are never delivered. The message is not in any queue yet, so its
+	 * properties can still change. */
+	if (headers.len && amqp_table_get(headers, "BCC", &bcc) && set.count &&
+	    rewrite_props(m, &p, true, NULL) != 0)
+		set.oom = true;
 	if (set.oom) {
 		route_set_free(&set);
 		message_unref(m);
@@ -329,18 +336,6 @@ static int consume_reply_to(struct channel *ch, const struct amqp_basic_consume 
 	return channel_send(ch, &ok);
 }
 
-static void drop_reply_consumer(struct channel *ch)
-{
-	struct consumer *c = ch->reply_consumer;
-	strmap_del(&ch->consumers, c->tag.ptr, c->tag.len);
-	strmap_del(&ch->broker->reply_to, ch->reply_to_token, strlen(ch->reply_to_token));
-	free(ch->reply_to_token);
-	ch->reply_to_token = NULL;
-	ch->reply_consumer = NULL;
-	free((void *)c->tag.ptr);
-	free(c);
-}
-
 static int handle_basic_consume(struct channel *ch, const struct amqp_basic_consume *m)
 {
 	char tag_buf[64];
@@ -386,7 +381,7 @@ static int handle_basic_cancel(struct channel *ch, const struct amqp_basic_cance
 {
 	struct consumer *c = strmap_get(&ch->consumers, m->consumer_tag.ptr, m->consumer_tag.len);
 	if (c && c == ch->reply_consumer)
-		drop_reply_consumer(ch);
+		channel_drop_reply_consumer(ch);
 	else if (c)
 		channel_cancel_consumer(ch, c);
 	if (m->nowait)
@@ -448,7 +443,9 @@ static int handle_basic_qos(struct channel *ch, const struct amqp_basic_qos *m)
 		list_for_each(pos, &ch->consumer_list)
 			queue_schedule_dispatch(list_entry(pos, struct consumer, channel_link)->q);
 	} else {
+		/* RabbitMQ 3.10 (rabbit_channel) lifts the channel-wide limit here too. */
 		ch->prefetch_consumer = m->prefetch_count;
+		ch->prefetch_global = 0;
 	}
 	struct amqp_method ok = { .id = AMQP_BASIC_QOS_OK };
 	return channel_send(ch, &ok);

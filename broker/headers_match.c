@@ -239,7 +239,10 @@ static void headers_fmt_list(struct headers_text *t, const struct amqp_value *v)
 	for (;;) {
 		if (headers_text_full(t))
 			break;
-		r = v->type == 'F' ? amqp_table_next(&it, &key, &item) : amqp_array_next(&it, &item);
+		if (v->type == 'F')
+			r = amqp_table_next(&it, &key, &item);
+		else
+			r = amqp_array_next(&it, &item);
 		if (r != 1)
 			break;
 		headers_text_puts(t, first ? "{" : ",{");

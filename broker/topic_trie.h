@@ -14,7 +14,8 @@ struct topic_trie;
 struct topic_trie *topic_trie_new(void);
 void topic_trie_free(struct topic_trie *t); /* NULL-safe; never touches the dests */
 
-/* dest must not be NULL. 0 bound, 1 when (key, dest) was already bound (stored once), -1 out of memory (trie unchanged). */
+/* dest must not be NULL. 0 bound, 1 when (key, dest) was already bound (stored once),
+ * -1 out of memory (trie unchanged). */
 int topic_trie_bind(struct topic_trie *t, const uint8_t *key, size_t len, void *dest);
 /* 0 removed, 1 not bound. Nodes left without bindings or children are freed. */
 int topic_trie_unbind(struct topic_trie *t, const uint8_t *key, size_t len, void *dest);

@@ -239,8 +239,10 @@ START_TEST(memory_sizes_take_rabbitmq_unit_suffixes)
 	};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		uint64_t v = 12345;
-		ck_assert_msg(config_parse_memory(ok[i].text, &v) == 0, "'%s' rejected", ok[i].text);
-		ck_assert_msg(v == ok[i].bytes, "'%s' gave %llu", ok[i].text, (unsigned long long)v);
+		ck_assert_msg(config_parse_memory(ok[i].text, &v) == 0, "'%s' rejected",
+			      ok[i].text);
+		ck_assert_msg(v == ok[i].bytes, "'%s' gave %llu", ok[i].text,
+			      (unsigned long long)v);
 	}
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		uint64_t v = 12345;

@@ -140,9 +140,7 @@ static bool routes(struct amqp_table args, struct amqp_table headers)
 
 /* ---- x-match parsing ---- */
 
-static const char ones[] = "\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001"
-			   "\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001"
-			   "\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001\001";
+static char ones[61];
 #define ONES ones
 static char repeat_y300[301];
 #define REPEAT_Y300 repeat_y300
@@ -152,6 +150,7 @@ static char mixed[121];
 static void fill_long_values(void)
 {
 	memset(repeat_y300, 'y', 300);
+	memset(ones, 1, 60);
 	for (int i = 0; i < 30; i++)
 		memcpy(mixed + 4 * i, "ab\177c", 4);
 }

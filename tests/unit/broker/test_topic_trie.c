@@ -25,8 +25,9 @@ static void hits_add(void *dest, void *arg)
 	if (h->count == h->cap) {
 		h->cap = h->cap ? h->cap * 2 : 16;
 		h->v = realloc(h->v, h->cap * sizeof *h->v);
+		/* Not ck_assert in hot paths: each passing one writes to a pipe. */
 		if (!h->v)
-			ck_abort_msg("out of memory"); /* not ck_assert: each one writes to a pipe */
+			ck_abort_msg("out of memory");
 	}
 	h->v[h->count++] = (uintptr_t)dest;
 }
@@ -503,7 +504,8 @@ START_TEST(ten_thousand_random_patterns_route_like_the_naive_matcher)
 			ck_abort_msg("match failed");
 		for (size_t i = 0; i < h.count; i++) {
 			if (stamp[h.v[i]] == q + 1)
-				ck_abort_msg("key '%s': dest %zu reported twice", key, (size_t)h.v[i]);
+				ck_abort_msg("key '%s': dest %zu reported twice", key,
+					     (size_t)h.v[i]);
 			stamp[h.v[i]] = q + 1;
 		}
 		if (h.count != cache[id].count)
