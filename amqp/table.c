@@ -59,6 +59,7 @@ static ssize_t table_value_decode(uint8_t type, const uint8_t *p, size_t left, s
 		v->v.u = amqp_get_u32(p);
 		return 4;
 	case 'l':
+	case 'L': /* py-amqp's long long; RabbitMQ accepts it */
 		if (left < 8)
 			return -1;
 		v->v.i = (int64_t)amqp_get_u64(p);
@@ -231,6 +232,7 @@ bool amqp_value_as_int(const struct amqp_value *v, int64_t *out)
 	case 's':
 	case 'I':
 	case 'l':
+	case 'L':
 		*out = v->v.i;
 		return true;
 	case 'B':
@@ -248,7 +250,7 @@ bool amqp_value_as_int(const struct amqp_value *v, int64_t *out)
 
 static bool value_is_signed_int(uint8_t type)
 {
-	return type == 'b' || type == 's' || type == 'I' || type == 'l';
+	return type == 'b' || type == 's' || type == 'I' || type == 'l' || type == 'L';
 }
 
 static bool value_is_unsigned_int(uint8_t type)
@@ -318,6 +320,7 @@ const char *amqp_value_type_name(uint8_t type)
 	case 'i':
 		return "unsignedint";
 	case 'l':
+	case 'L':
 		return "long";
 	case 'f':
 		return "float";
@@ -410,6 +413,7 @@ static void table_fmt_value(struct table_fmt *f, const struct amqp_value *v, uns
 	case 's':
 	case 'I':
 	case 'l':
+	case 'L':
 		table_fmt_printf(f, "%" PRId64, v->v.i);
 		break;
 	case 'B':
@@ -619,6 +623,10 @@ void amqp_buf_put_value(struct amqp_buf *b, const struct amqp_value *v)
 		break;
 	case 'l':
 		amqp_buf_put_value_long(b, v->v.i);
+		break;
+	case 'L':
+		amqp_buf_put_u8(b, 'L');
+		amqp_buf_put_u64(b, (uint64_t)v->v.i);
 		break;
 	case 'T':
 		amqp_buf_put_value_timestamp(b, v->v.u);

@@ -2,8 +2,8 @@
  * A decoded table stays in wire form (struct amqp_table borrows the bytes after the 4-byte length
  * prefix); readers walk it with an iterator. Writers build tables into a growable struct amqp_buf.
  * Field types (RabbitMQ's set): t bool, b int8, B uint8, s int16, u uint16, I int32, i uint32,
- * l int64, f float, d double, D decimal, S longstr, A array, T timestamp, F table, V void,
- * x byte array. Any other type octet makes the table malformed. */
+ * l int64 (also L, py-amqp's spelling), f float, d double, D decimal, S longstr, A array,
+ * T timestamp, F table, V void, x byte array. Any other type octet makes the table malformed. */
 #ifndef AMQP_TABLE_H
 #define AMQP_TABLE_H
 
