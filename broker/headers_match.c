@@ -327,7 +327,9 @@ int headers_match_format_error(const struct amqp_value *xmatch, char *buf, size_
 		memcpy(t->buf + HEADERS_REPLY_MAX - 3, "...", 3);
 		t->len = HEADERS_REPLY_MAX;
 	}
-	return snprintf(buf, cap, "%.*s", (int)t->len, t->buf);
+	/* channel_fail() writes the prefix itself. */
+	size_t skip = sizeof prefix - 1;
+	return snprintf(buf, cap, "%.*s", (int)(t->len - skip), t->buf + skip);
 }
 
 int headers_match_mode_parse(struct amqp_table binding_args, enum headers_match_mode *mode,

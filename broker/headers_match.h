@@ -20,20 +20,21 @@ enum headers_match_mode {
 	HEADERS_MATCH_ANY_WITH_X,
 };
 
-/* The largest reply text AMQP can carry (a short string). */
+/* A buffer this big always holds the error text whole. */
 #define HEADERS_MATCH_ERR_MAX 256
 
 /* Parses x-match from binding arguments. 0 ok (HEADERS_MATCH_ALL when absent); -1 when x-match
- * is present but not one of the four longstrs: err then holds the complete 406 reply text,
- * "PRECONDITION_FAILED - Invalid x-match field value <<\"bogus\">>; expected all, any,
- * all-with-x, or any-with-x" (or "... field type signedint (value 1); expected longstr" for
- * another type), already cut to 255 bytes the way RabbitMQ cuts it. errlen >=
- * HEADERS_MATCH_ERR_MAX holds it whole. */
+ * is present but not one of the four longstrs. err then holds the 406 text after the
+ * "PRECONDITION_FAILED - " that channel_fail() puts in front: "Invalid x-match field value
+ * <<\"bogus\">>; expected all, any, all-with-x, or any-with-x", or for another type "Invalid
+ * x-match field type signedint (value 1); expected longstr". A text that would make the reply
+ * pass 255 bytes is cut as RabbitMQ cuts it (252 bytes of the whole reply, then "..."), so
+ * channel_fail(ch, AMQP_PRECONDITION_FAILED, "%s", err) sends RabbitMQ's exact reply text. */
 int headers_match_mode_parse(struct amqp_table binding_args, enum headers_match_mode *mode,
 			     char *err, size_t errlen);
 
-/* Formats the 406 reply text for a rejected x-match value into buf, as above. Returns the
- * text's length (at most 255), like snprintf when buf is short. */
+/* Formats that text for a rejected x-match value into buf. Returns its length (at most
+ * 233: 255 less the prefix), like snprintf when buf is short. */
 int headers_match_format_error(const struct amqp_value *xmatch, char *buf, size_t cap);
 
 /* Does a message with these headers (an empty table when it has none) match the binding? */

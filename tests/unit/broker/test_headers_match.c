@@ -302,11 +302,14 @@ START_TEST(a_bad_x_match_gives_rabbitmqs_exact_406_text)
 		struct amqp_buf *b = buf_new();
 		put(b, "x-match", cases[i].value);
 		put(b, "a", VSTR("1"));
+		char reply[512];
 		ck_assert_msg(headers_match_mode_parse(table_of(b), &m, err, sizeof err) == -1,
 			      "case %s accepted", cases[i].name);
-		ck_assert_msg(strcmp(err, cases[i].text) == 0, "case %s:\n got  %s\n want %s",
-			      cases[i].name, err, cases[i].text);
-		ck_assert_uint_le(strlen(err), 255);
+		/* What channel_fail(ch, 406, "%s", err) sends. */
+		snprintf(reply, sizeof reply, "PRECONDITION_FAILED - %s", err);
+		ck_assert_msg(strcmp(reply, cases[i].text) == 0, "case %s:\n got  %s\n want %s",
+			      cases[i].name, reply, cases[i].text);
+		ck_assert_uint_le(strlen(reply), 255);
 		teardown();
 	}
 }
@@ -319,8 +322,8 @@ START_TEST(a_binary_typed_x_match_is_a_type_error_even_when_it_spells_all)
 	enum headers_match_mode m;
 	ck_assert_int_eq(headers_match_mode_parse(one("x-match", VBYTES('x', "all", 3)), &m, err,
 						  sizeof err), -1);
-	ck_assert_str_eq(err, "PRECONDITION_FAILED - Invalid x-match field type binary (value "
-			      "<<\"all\">>); expected longstr");
+	ck_assert_str_eq(err, "Invalid x-match field type binary (value <<\"all\">>); expected "
+			      "longstr");
 }
 END_TEST
 
@@ -329,10 +332,9 @@ START_TEST(the_error_helper_fits_a_short_buffer_like_snprintf)
 	char small[16];
 	struct amqp_value v = VSTR("bogus");
 	int n = headers_match_format_error(&v, small, sizeof small);
-	ck_assert_int_eq(n, (int)strlen("PRECONDITION_FAILED - Invalid x-match field value "
-					"<<\"bogus\">>; expected all, any, all-with-x, or "
-					"any-with-x"));
-	ck_assert_str_eq(small, "PRECONDITION_FA");
+	ck_assert_int_eq(n, (int)strlen("Invalid x-match field value <<\"bogus\">>; expected "
+					"all, any, all-with-x, or any-with-x"));
+	ck_assert_str_eq(small, "Invalid x-match");
 }
 END_TEST
 
