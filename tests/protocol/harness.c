@@ -628,17 +628,19 @@ void harness_expect_closed(struct harness_conn *c, int timeout_ms, const uint16_
 
 void harness_expect_silence(struct harness_conn *c, int ms)
 {
+	int64_t deadline = harness_now_ms() + ms;
 	struct harness_frame f;
 	char got[512];
 	enum harness_read rc;
 
-	do {
-		rc = harness_read_frame(c, &f, ms);
-		if (rc == HARNESS_READ_FRAME && f.type == FRAME_HEARTBEAT && f.channel == 0)
-			harness_frame_clear(&f);
-		else
+	/* One deadline for the whole wait: server heartbeats must not stretch it. */
+	for (;;) {
+		int left = (int)(deadline - harness_now_ms());
+		rc = harness_read_frame(c, &f, left > 0 ? left : 0);
+		if (rc != HARNESS_READ_FRAME || f.type != FRAME_HEARTBEAT || f.channel != 0)
 			break;
-	} while (true);
+		harness_frame_clear(&f);
+	}
 	ck_assert_msg(rc == HARNESS_READ_TIMEOUT, "expected nothing for %d ms, got %s", ms,
 		      rc == HARNESS_READ_FRAME ? harness_frame_describe(&f, got, sizeof got)
 					       : harness_read_name(rc));

@@ -102,7 +102,7 @@ void harness_expect_eof(struct harness_conn *c, int timeout_ms);
  * of codes[0..count) comes first (answered with close-ok). */
 void harness_expect_closed(struct harness_conn *c, int timeout_ms, const uint16_t *codes,
 			   size_t count);
-/* Nothing arrives on the connection for ms milliseconds (and it stays open). */
+/* Nothing but channel-0 heartbeats arrives for ms milliseconds (and it stays open). */
 void harness_expect_silence(struct harness_conn *c, int ms);
 
 /* Declares a server-named exclusive queue on an open channel; copies its name into name. */
