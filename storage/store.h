@@ -1,0 +1,119 @@
+/* storage/store.h: durable storage, the only storage header broker/ includes.
+ *
+ * Two things live under the data directory:
+ *  - the definitions document (vhosts, users, permissions, exchanges, queues, bindings,
+ *    policies) in RabbitMQ's definitions-export JSON shape, replaced atomically;
+ *  - the message log: append-only segment files of checksummed records. A message is written
+ *    once however many durable queues it goes to; enqueue and dequeue records name the queue by
+ *    a 64-bit id the broker derives from vhost and queue name (store_queue_id).
+ *
+ * Threading: every function here is called from the broker's event-loop thread. Appends go to
+ * an in-memory batch; store_sync() hands the batch to the storage thread, which writes it and
+ * fdatasyncs, then reports completion back on the loop (the synced callback runs on the loop
+ * thread, from a libevent event). One sync covers everything appended before it: group commit.
+ */
+#ifndef STORAGE_STORE_H
+#define STORAGE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct store;
+
+/* Called on the loop thread when every append made before the store_sync() that returned
+ * `ticket` is on disk (or failed: ok = false, e.g. disk full; then those publishes must be
+ * nacked and the store refuses appends until space returns). Tickets complete in order. */
+typedef void (*store_synced_fn)(void *arg, uint64_t ticket, bool ok);
+
+struct store_options {
+	uint64_t segment_size;  /* bytes per segment file before rolling; default 64 MiB */
+	bool no_fsync;          /* tests and benchmarks only */
+	store_synced_fn synced;
+	void *synced_arg;
+};
+
+/* Opens (creating if needed) the store in dir. NULL with a message on failure. Starts the
+ * storage thread. Does not read the message log: call store_recover for that. */
+struct store *store_open(struct event_base *base, const char *dir, const struct store_options *opt,
+			 char *err, size_t errlen);
+/* Flushes and syncs what is pending, stops the thread, closes files. NULL-safe. */
+void store_close(struct store *s);
+
+/* ---- definitions ---- */
+
+/* Replaces the definitions document: temp file, fsync, rename, fsync of the directory. The
+ * previous good copy is kept as a fallback. Synchronous (definitions change rarely).
+ * 0 or -1 with a message. */
+int store_definitions_save(struct store *s, const char *json, size_t len, char *err, size_t errlen);
+/* The current document, or the last good copy when the current one is missing or does not
+ * parse as JSON (a log line says which). malloc'd, NUL-terminated; NULL when there is none. */
+char *store_definitions_load(struct store *s, size_t *len);
+
+/* ---- messages ---- */
+
+struct store_message {
+	const uint8_t *exchange;
+	uint32_t exchange_len;
+	const uint8_t *routing_key;
+	uint32_t routing_key_len;
+	const uint8_t *props; /* content-header property bytes (flags + list) */
+	uint32_t props_len;
+	const uint8_t *body;
+	uint64_t body_len;
+};
+
+/* 64-bit id of a durable queue: a hash of vhost and name. */
+uint64_t store_queue_id(const char *vhost, const uint8_t *name, size_t name_len);
+
+/* Appends a message record; returns its id (> 0), or 0 when the store refuses (disk full or an
+ * earlier write failed). The record is durable after the next completed sync. */
+uint64_t store_message_add(struct store *s, const struct store_message *m);
+/* The message is in the queue (after store_message_add, before the sync that covers it). */
+int store_enqueue(struct store *s, uint64_t queue_id, uint64_t msg_id);
+/* The message left the queue (ack, reject without requeue, dead-lettered, expired, dropped). */
+int store_dequeue(struct store *s, uint64_t queue_id, uint64_t msg_id);
+/* Every message enqueued on the queue so far is gone (purge, queue deleted). */
+int store_queue_purge(struct store *s, uint64_t queue_id);
+
+/* Requests a sync of everything appended so far; returns its ticket (increasing). When nothing
+ * is pending it returns the last ticket and its callback has already run or is coming. */
+uint64_t store_sync(struct store *s);
+/* Appends waiting for a sync (the broker calls store_sync once per loop turn when > 0). */
+bool store_has_pending(const struct store *s);
+
+/* Reads a message back (exchange, routing key, props, body) into one malloc'd block; the
+ * fields of *out point into *block. 0, or -1 when the id is unknown or the record is corrupt. */
+int store_message_read(struct store *s, uint64_t msg_id, struct store_message *out, void **block);
+
+/* ---- recovery ---- */
+
+struct store_recovery_stats {
+	uint64_t segments, records, messages_live, bytes_live;
+	uint64_t corrupt_records_skipped, torn_bytes_truncated;
+	uint64_t elapsed_ms;
+};
+
+/* Called once per live (queue, message) pair, per queue in enqueue order. The message fields
+ * borrow memory that is valid only during the call. Return 0 to go on, -1 to stop. */
+typedef int (*store_recover_fn)(void *arg, uint64_t queue_id, uint64_t msg_id,
+				const struct store_message *m);
+
+/* Replays the log: truncates a torn tail, skips corrupt records with a log line naming file
+ * and offset, and never fails because of one bad record. -1 only for I/O errors on the
+ * directory itself. */
+int store_recover(struct store *s, store_recover_fn fn, void *arg,
+		  struct store_recovery_stats *stats);
+
+/* ---- accounting ---- */
+
+struct store_stats {
+	uint64_t segments, disk_bytes, live_messages, live_bytes;
+	uint64_t syncs, synced_records;
+	bool failed; /* appends refused until a write succeeds again */
+};
+
+void store_get_stats(const struct store *s, struct store_stats *st);
+
+#endif
