@@ -4,10 +4,31 @@
 #include "perf.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
+
+static void perf_on_alarm(int sig)
+{
+	static const char msg[] = "warren-perf: gave up: the run exceeded its time limit\n";
+
+	(void)sig;
+	if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0)
+		_exit(1);
+	_exit(1);
+}
+
+/* Every loop has its own deadline; this is the backstop for all of them together. */
+static void perf_arm_watchdog(const struct perf_opts *o)
+{
+	unsigned limit = 900 + (unsigned)o->duration * 2;
+
+	signal(SIGALRM, perf_on_alarm);
+	alarm(limit);
+}
 
 static void perf_usage(FILE *f)
 {
@@ -149,6 +170,11 @@ static int perf_opts_defaults(struct perf_opts *o, const struct perf_flags *fl, 
 	}
 	if (o->duration > 3600) {
 		snprintf(err, err_len, "--duration is limited to 3600 s");
+		return -1;
+	}
+	if (o->prefetch > 0 && o->ack_every > o->prefetch) {
+		/* the consumer would wait for an ack batch the broker never lets it complete */
+		snprintf(err, err_len, "--ack-every must not exceed --prefetch");
 		return -1;
 	}
 	if (k == PERF_CONFIRM && o->confirm == 0) {
@@ -339,6 +365,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	perf_raise_nofile();
+	perf_arm_watchdog(&o);
 	r = malloc(sizeof *r);
 	if (!r) {
 		fprintf(stderr, "warren-perf: out of memory\n");
