@@ -1,34 +1,216 @@
-/* broker/auth.c: the user table and SASL. PLAIN is "\0user\0pass"; AMQPLAIN is a field table
- * (without its length prefix) with LOGIN and PASSWORD longstr entries. */
+/* broker/auth.c: the user table, password hashes and SASL. PLAIN is "\0user\0pass"; AMQPLAIN
+ * is a field table (without its length prefix) with LOGIN and PASSWORD longstr entries. */
 #include "broker/auth.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "amqp/table.h"
 #include "broker/broker.h"
+
+static const EVP_MD *auth_md(enum auth_hash algo)
+{
+	switch (algo) {
+	case AUTH_HASH_SHA512:
+		return EVP_sha512();
+	case AUTH_HASH_MD5:
+		return EVP_md5();
+	default:
+		return EVP_sha256();
+	}
+}
+
+const char *auth_hash_name(enum auth_hash algo)
+{
+	switch (algo) {
+	case AUTH_HASH_SHA512:
+		return "rabbit_password_hashing_sha512";
+	case AUTH_HASH_MD5:
+		return "rabbit_password_hashing_md5";
+	default:
+		return "rabbit_password_hashing_sha256";
+	}
+}
+
+/* out receives H(salt ++ password); returns the digest length or 0. */
+static size_t auth_digest(enum auth_hash algo, const uint8_t salt[4], const uint8_t *pw,
+			  size_t len, uint8_t *out)
+{
+	unsigned int n = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (!ctx)
+		return 0;
+	if (EVP_DigestInit_ex(ctx, auth_md(algo), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, salt, 4) != 1 || EVP_DigestUpdate(ctx, pw, len) != 1 ||
+	    EVP_DigestFinal_ex(ctx, out, &n) != 1)
+		n = 0;
+	EVP_MD_CTX_free(ctx);
+	return n;
+}
+
+int auth_user_set_password(struct user *u, const char *password)
+{
+	uint8_t salt[4];
+	if (!password) {
+		u->hash_len = 0;
+		return 0;
+	}
+	if (getrandom(salt, sizeof salt, 0) != sizeof salt)
+		return -1;
+	size_t n = auth_digest(AUTH_HASH_SHA256, salt, (const uint8_t *)password,
+			       strlen(password), u->hash + 4);
+	if (n == 0)
+		return -1;
+	memcpy(u->hash, salt, 4);
+	u->hash_len = 4 + n;
+	u->algo = AUTH_HASH_SHA256;
+	return 0;
+}
+
+bool auth_user_check_password(const struct user *u, const uint8_t *password, size_t len)
+{
+	uint8_t digest[64];
+	if (u->hash_len <= 4)
+		return false;
+	size_t n = auth_digest(u->algo, u->hash, password, len, digest);
+	return n == u->hash_len - 4 && CRYPTO_memcmp(digest, u->hash + 4, n) == 0;
+}
+
+char *auth_user_hash_b64(const struct user *u)
+{
+	char *out = malloc(4 * ((u->hash_len + 2) / 3) + 1);
+	if (!out)
+		return NULL;
+	int n = u->hash_len ? EVP_EncodeBlock((unsigned char *)out, u->hash, (int)u->hash_len) : 0;
+	out[n < 0 ? 0 : n] = '\0';
+	return out;
+}
+
+int auth_user_set_tags(struct user *u, const char *tags)
+{
+	char *t = strdup(tags ? tags : "");
+	if (!t)
+		return -1;
+	free(u->tags);
+	u->tags = t;
+	return 0;
+}
+
+bool auth_user_has_tag(const struct user *u, const char *tag)
+{
+	size_t n = strlen(tag);
+	for (const char *p = u->tags; p && *p;) {
+		while (*p == ',' || *p == ' ')
+			p++;
+		size_t len = strcspn(p, ", ");
+		if (len == n && strncmp(p, tag, n) == 0)
+			return true;
+		p += len;
+	}
+	return false;
+}
 
 static char *auth_strdup(const char *s)
 {
 	return strdup(s ? s : "");
 }
 
-struct user *auth_user_add(struct broker *b, const char *name, const char *password,
-			   const char *tags)
+static struct user *auth_user_new(struct broker *b, const char *name, const char *tags)
 {
 	struct user *u = calloc(1, sizeof *u);
 	if (!u)
 		return NULL;
 	u->name = auth_strdup(name);
-	u->password = auth_strdup(password);
 	u->tags = auth_strdup(tags);
 	strmap_init(&u->permissions);
-	if (!u->name || !u->password || !u->tags ||
-	    strmap_put(&b->users, name, strlen(name), u) != 0) {
+	if (!u->name || !u->tags) {
+		auth_user_free(u);
+		return NULL;
+	}
+	(void)b;
+	return u;
+}
+
+/* Installs u under its name, replacing (and freeing) any user of that name. */
+static struct user *auth_user_install(struct broker *b, struct user *u)
+{
+	auth_user_free(strmap_del(&b->users, u->name, strlen(u->name)));
+	if (strmap_put(&b->users, u->name, strlen(u->name), u) != 0) {
 		auth_user_free(u);
 		return NULL;
 	}
 	return u;
+}
+
+struct user *auth_user_add(struct broker *b, const char *name, const char *password,
+			   const char *tags)
+{
+	struct user *u = auth_user_new(b, name, tags);
+	if (!u)
+		return NULL;
+	if (auth_user_set_password(u, password) != 0) {
+		auth_user_free(u);
+		return NULL;
+	}
+	return auth_user_install(b, u);
+}
+
+struct user *auth_user_add_hashed(struct broker *b, const char *name, const char *hash_b64,
+				  const char *algorithm, const char *tags, char *err,
+				  size_t errlen)
+{
+	enum auth_hash algo = AUTH_HASH_SHA256;
+	if (algorithm && *algorithm) {
+		if (strcmp(algorithm, "rabbit_password_hashing_sha256") == 0)
+			algo = AUTH_HASH_SHA256;
+		else if (strcmp(algorithm, "rabbit_password_hashing_sha512") == 0)
+			algo = AUTH_HASH_SHA512;
+		else if (strcmp(algorithm, "rabbit_password_hashing_md5") == 0)
+			algo = AUTH_HASH_MD5;
+		else {
+			snprintf(err, errlen, "unsupported hashing algorithm '%s'", algorithm);
+			return NULL;
+		}
+	}
+	struct user *u = auth_user_new(b, name, tags);
+	if (!u) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	u->algo = algo;
+	size_t len = hash_b64 ? strlen(hash_b64) : 0;
+	if (len) {
+		uint8_t buf[3 * 128 / 4 + 3];
+		size_t want = 4 + (size_t)EVP_MD_get_size(auth_md(algo));
+		if (len % 4 || len > 4 * sizeof buf / 3) {
+			snprintf(err, errlen, "invalid password_hash for user '%s'", name);
+			auth_user_free(u);
+			return NULL;
+		}
+		int n = EVP_DecodeBlock(buf, (const unsigned char *)hash_b64, (int)len);
+		if (n > 0) /* EVP_DecodeBlock counts padding bytes as data */
+			n -= (hash_b64[len - 1] == '=') + (hash_b64[len - 2] == '=');
+		if (n < 0 || (size_t)n != want) {
+			snprintf(err, errlen, "invalid password_hash for user '%s'", name);
+			auth_user_free(u);
+			return NULL;
+		}
+		memcpy(u->hash, buf, want);
+		u->hash_len = want;
+	}
+	u = auth_user_install(b, u);
+	if (!u)
+		snprintf(err, errlen, "out of memory");
+	return u;
+}
+
+void auth_user_delete(struct broker *b, const char *name)
+{
+	auth_user_free(strmap_del(&b->users, name, strlen(name)));
 }
 
 static void auth_permission_free(struct permission *p)
@@ -51,7 +233,6 @@ void auth_user_free(struct user *u)
 		auth_permission_free(e->value);
 	strmap_clear(&u->permissions);
 	free(u->name);
-	free(u->password);
 	free(u->tags);
 	free(u);
 }
@@ -75,6 +256,11 @@ int auth_permission_set(struct user *u, const char *vhost, const char *configure
 		return -1;
 	}
 	return 0;
+}
+
+void auth_permission_clear(struct user *u, const char *vhost)
+{
+	auth_permission_free(strmap_del(&u->permissions, vhost, strlen(vhost)));
 }
 
 const struct permission *auth_permission_find(const struct user *u, const char *vhost)
@@ -136,7 +322,7 @@ struct user *auth_sasl(struct broker *b, struct amqp_str mechanism, struct amqp_
 		return NULL;
 	auth_copy_name(user, name_out, name_cap);
 	struct user *u = strmap_get(&b->users, user.ptr, user.len);
-	if (!u || strlen(u->password) != pass.len || memcmp(u->password, pass.ptr, pass.len) != 0)
+	if (!u || !auth_user_check_password(u, pass.ptr, pass.len))
 		return NULL;
 	return u;
 }

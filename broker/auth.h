@@ -1,14 +1,22 @@
-/* broker/auth.h: users, password checks, SASL PLAIN and AMQPLAIN, vhost permissions. */
+/* broker/auth.h: users, RabbitMQ-compatible password hashes, SASL PLAIN and AMQPLAIN, tags and
+ * vhost permissions.
+ *
+ * A password hash is stored as RabbitMQ stores it: base64(salt[4] ++ H(salt[4] ++ password)),
+ * with H one of SHA-256 (rabbit_password_hashing_sha256, the default), SHA-512 or MD5, so a
+ * definitions file exported from RabbitMQ authenticates unchanged. */
 #ifndef BROKER_AUTH_H
 #define BROKER_AUTH_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "amqp/wire.h"
 #include "broker/strmap.h"
 
 struct broker;
+
+enum auth_hash { AUTH_HASH_SHA256, AUTH_HASH_SHA512, AUTH_HASH_MD5 };
 
 struct permission {
 	char *configure, *write, *read; /* regular expressions, RabbitMQ style */
@@ -16,16 +24,37 @@ struct permission {
 
 struct user {
 	char *name;
-	char *password; /* plain for now; hashes come with the security work */
-	char *tags;     /* "administrator" ... */
+	enum auth_hash algo;
+	uint8_t hash[4 + 64]; /* salt + digest; hash_len 0 = no password (cannot log in) */
+	size_t hash_len;
+	char *tags; /* comma-separated, as the management API shows them: "administrator" */
 	struct strmap permissions; /* vhost name -> struct permission */
 };
 
+/* Adds (or replaces) a user with a password hashed with SHA-256 and a fresh salt. NULL password
+ * means no password. NULL on out of memory. */
 struct user *auth_user_add(struct broker *b, const char *name, const char *password,
 			   const char *tags);
+/* Adds (or replaces) a user from an exported hash ("" = no password). `algorithm` is RabbitMQ's
+ * name (rabbit_password_hashing_sha256|sha512|md5) or NULL for sha256. NULL with err set when the
+ * hash or algorithm is invalid. */
+struct user *auth_user_add_hashed(struct broker *b, const char *name, const char *hash_b64,
+				  const char *algorithm, const char *tags, char *err,
+				  size_t errlen);
+void auth_user_delete(struct broker *b, const char *name);
 void auth_user_free(struct user *u);
+int auth_user_set_password(struct user *u, const char *password);
+int auth_user_set_tags(struct user *u, const char *tags);
+/* Constant-time comparison of the salted hash. */
+bool auth_user_check_password(const struct user *u, const uint8_t *password, size_t len);
+/* base64 of salt+hash for export ("" when no password), malloc'd. */
+char *auth_user_hash_b64(const struct user *u);
+const char *auth_hash_name(enum auth_hash algo);
+bool auth_user_has_tag(const struct user *u, const char *tag);
+
 int auth_permission_set(struct user *u, const char *vhost, const char *configure,
 			const char *write, const char *read);
+void auth_permission_clear(struct user *u, const char *vhost);
 const struct permission *auth_permission_find(const struct user *u, const char *vhost);
 
 /* Parses a SASL response for mechanism PLAIN or AMQPLAIN and checks the password.

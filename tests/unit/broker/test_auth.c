@@ -1,0 +1,118 @@
+/* Unit tests for broker/auth.c: RabbitMQ password hashes, SASL PLAIN and AMQPLAIN, tags. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/auth.h"
+#include "broker/broker.h"
+
+static struct broker *auth_test_broker(void)
+{
+	struct broker *b = calloc(1, sizeof *b);
+	strmap_init(&b->users);
+	return b;
+}
+
+static void auth_test_broker_free(struct broker *b)
+{
+	size_t i;
+	for (struct strmap_entry *e = strmap_first(&b->users, &i); e; e = strmap_next(&b->users, e, &i))
+		auth_user_free(e->value);
+	strmap_clear(&b->users);
+	free(b);
+}
+
+START_TEST(a_hash_exported_by_rabbitmq_accepts_its_password)
+{
+	/* RabbitMQ 3.10.8: PUT /api/users/... {"password":"s3cret"} exported this hash. */
+	struct broker *b = auth_test_broker();
+	char err[128];
+	struct user *u = auth_user_add_hashed(b, "probe", "QbrsCqxQHXVAWLvXYKHgb014vvStBkybP06GNZ4SBCTbPNOg",
+					      "rabbit_password_hashing_sha256", "", err, sizeof err);
+	ck_assert_ptr_nonnull(u);
+	ck_assert(auth_user_check_password(u, (const uint8_t *)"s3cret", 6));
+	ck_assert(!auth_user_check_password(u, (const uint8_t *)"s3creT", 6));
+	ck_assert(!auth_user_check_password(u, (const uint8_t *)"", 0));
+	char *again = auth_user_hash_b64(u);
+	ck_assert_str_eq(again, "QbrsCqxQHXVAWLvXYKHgb014vvStBkybP06GNZ4SBCTbPNOg");
+	free(again);
+	auth_test_broker_free(b);
+}
+END_TEST
+
+START_TEST(a_new_password_is_salted_and_checks)
+{
+	struct broker *b = auth_test_broker();
+	struct user *u1 = auth_user_add(b, "a", "pw", "administrator");
+	struct user *u2 = auth_user_add(b, "b", "pw", "");
+	ck_assert(auth_user_check_password(u1, (const uint8_t *)"pw", 2));
+	ck_assert_int_eq(u1->hash_len, 36);
+	ck_assert(memcmp(u1->hash, u2->hash, u1->hash_len) != 0); /* different salts */
+	ck_assert(auth_user_has_tag(u1, "administrator"));
+	ck_assert(!auth_user_has_tag(u2, "administrator"));
+	auth_test_broker_free(b);
+}
+END_TEST
+
+START_TEST(bad_hashes_and_algorithms_are_refused_with_a_message)
+{
+	struct broker *b = auth_test_broker();
+	char err[128];
+	ck_assert_ptr_null(auth_user_add_hashed(b, "x", "not-base64!", NULL, "", err, sizeof err));
+	ck_assert_ptr_nonnull(strstr(err, "invalid password_hash"));
+	ck_assert_ptr_null(auth_user_add_hashed(b, "x", "QUJD", NULL, "", err, sizeof err));
+	ck_assert_ptr_null(auth_user_add_hashed(b, "x", "", "rabbit_password_hashing_rot13", "",
+						err, sizeof err));
+	ck_assert_ptr_nonnull(strstr(err, "unsupported hashing algorithm"));
+	/* An empty hash is a user without a password: it exists and cannot log in. */
+	struct user *u = auth_user_add_hashed(b, "nopw", "", NULL, "", err, sizeof err);
+	ck_assert_ptr_nonnull(u);
+	ck_assert(!auth_user_check_password(u, (const uint8_t *)"", 0));
+	auth_test_broker_free(b);
+}
+END_TEST
+
+START_TEST(sasl_plain_and_amqplain_log_in_and_wrong_passwords_do_not)
+{
+	struct broker *b = auth_test_broker();
+	char name[64];
+	auth_user_add(b, "guest", "guest", "");
+	struct amqp_str plain = { (const uint8_t *)"\0guest\0guest", 12 };
+	ck_assert_ptr_nonnull(auth_sasl(b, AMQP_STR_LIT("PLAIN"), plain, name, sizeof name));
+	ck_assert_str_eq(name, "guest");
+	struct amqp_str bad = { (const uint8_t *)"\0guest\0guesT", 12 };
+	ck_assert_ptr_null(auth_sasl(b, AMQP_STR_LIT("PLAIN"), bad, name, sizeof name));
+	struct amqp_str junk = { (const uint8_t *)"guest", 5 };
+	ck_assert_ptr_null(auth_sasl(b, AMQP_STR_LIT("PLAIN"), junk, name, sizeof name));
+	/* AMQPLAIN: LOGIN S "guest", PASSWORD S "guest", as a table without its length. */
+	static const uint8_t amqplain[] = { 5, 'L', 'O', 'G', 'I', 'N', 'S', 0, 0, 0, 5,
+					    'g', 'u', 'e', 's', 't', 8, 'P', 'A', 'S', 'S',
+					    'W', 'O', 'R', 'D', 'S', 0, 0, 0, 5, 'g', 'u',
+					    'e', 's', 't' };
+	struct amqp_str a = { amqplain, sizeof amqplain };
+	ck_assert_ptr_nonnull(auth_sasl(b, AMQP_STR_LIT("AMQPLAIN"), a, name, sizeof name));
+	ck_assert_ptr_null(auth_sasl(b, AMQP_STR_LIT("EXTERNAL"), a, name, sizeof name));
+	auth_test_broker_free(b);
+}
+END_TEST
+
+static Suite *auth_suite(void)
+{
+	Suite *s = suite_create("auth");
+	TCase *tc = tcase_create("auth");
+	tcase_add_test(tc, a_hash_exported_by_rabbitmq_accepts_its_password);
+	tcase_add_test(tc, a_new_password_is_salted_and_checks);
+	tcase_add_test(tc, bad_hashes_and_algorithms_are_refused_with_a_message);
+	tcase_add_test(tc, sasl_plain_and_amqplain_log_in_and_wrong_passwords_do_not);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(auth_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
