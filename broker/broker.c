@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "broker/auth.h"
+#include "broker/channel.h"
 #include "broker/config.h"
 #include "broker/conn.h"
 #include "broker/log.h"
@@ -76,6 +77,45 @@ void broker_random_name(const char *prefix, char *out, size_t cap)
 		out[n + (size_t)i] = b64[v & 63];
 	}
 	out[n + 22] = '\0';
+}
+
+static void broker_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct broker_timer *t = arg;
+	t->due_ms = 0;
+	t->fn(t);
+}
+
+int broker_timer_set(struct broker *b, struct broker_timer *t, uint64_t due_ms)
+{
+	if (!t->ev) {
+		t->ev = event_new(b->base, -1, 0, broker_on_timer, t);
+		if (!t->ev)
+			return -1;
+	}
+	if (t->due_ms == due_ms && due_ms)
+		return 0;
+	uint64_t now = broker_now_ms();
+	uint64_t wait = due_ms > now ? due_ms - now : 0;
+	struct timeval tv = { (time_t)(wait / 1000), (suseconds_t)((wait % 1000) * 1000) };
+	t->due_ms = due_ms ? due_ms : 1;
+	return event_add(t->ev, &tv);
+}
+
+void broker_timer_cancel(struct broker_timer *t)
+{
+	if (t->ev)
+		event_del(t->ev);
+	t->due_ms = 0;
+}
+
+void broker_timer_free(struct broker_timer *t)
+{
+	if (t->ev)
+		event_free(t->ev);
+	t->ev = NULL;
+	t->due_ms = 0;
 }
 
 static void broker_on_defer(evutil_socket_t fd, short what, void *arg)
@@ -189,6 +229,8 @@ void broker_free(struct broker *b)
 		evconnlistener_free(b->listener);
 	if (b->defer_ev)
 		event_free(b->defer_ev);
+	if (b->tick_ev)
+		event_free(b->tick_ev);
 	if (b->sig_term)
 		event_free(b->sig_term);
 	if (b->sig_int)
@@ -223,6 +265,24 @@ static void broker_on_signal(evutil_socket_t sig, short what, void *arg)
 	broker_shutdown(b);
 }
 
+/* Once a second: consumer acknowledgement timeouts. */
+static void broker_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct broker *b = arg;
+	struct list *pos, *tmp;
+	b->tick++;
+	list_for_each_safe(pos, tmp, &b->conns)
+	{
+		struct conn *c = list_entry(pos, struct conn, link);
+		if (c->state != CONN_OPEN)
+			continue;
+		for (uint32_t i = 0; i < c->channels_cap && c->state == CONN_OPEN; i++)
+			if (c->channels[i])
+				channel_check_timeout(c->channels[i]);
+	}
+}
+
 int broker_start(struct broker *b)
 {
 	const struct config *cfg = b->cfg;
@@ -255,6 +315,10 @@ int broker_start(struct broker *b)
 	b->sig_int = evsignal_new(b->base, SIGINT, broker_on_signal, b);
 	if (!b->sig_term || !b->sig_int || evsignal_add(b->sig_term, NULL) != 0 ||
 	    evsignal_add(b->sig_int, NULL) != 0)
+		return -1;
+	b->tick_ev = event_new(b->base, -1, EV_PERSIST, broker_on_tick, b);
+	struct timeval second = { 1, 0 };
+	if (!b->tick_ev || event_add(b->tick_ev, &second) != 0)
 		return -1;
 	log_info("AMQP listener on %s:%u", cfg->bind, (unsigned)b->port);
 	return 0;

@@ -25,8 +25,17 @@ struct deferred {
 	bool queued;
 };
 
+/* A one-shot timer on the broker's loop, for modules that must not include libevent
+ * (queue expiry, x-expires, delayed exchanges). */
+struct broker_timer {
+	struct event *ev;
+	void (*fn)(struct broker_timer *t);
+	uint64_t due_ms; /* 0 when not armed */
+};
+
 struct broker_stats {
 	uint64_t published, delivered, acked, redelivered, confirmed, returned, dropped_unroutable;
+	uint64_t dead_lettered, expired, nacked;
 	uint64_t connections_opened, connections_closed, channels_opened, channels_closed;
 	uint64_t queues_declared, queues_deleted;
 };
@@ -49,6 +58,8 @@ struct broker {
 	struct broker_stats stats;
 	uint16_t port;
 	uint64_t start_ms;
+	uint32_t tick;          /* seconds since start, advanced by the housekeeping timer */
+	struct event *tick_ev;
 };
 
 /* Creates vhosts and users from the config. NULL on failure (logged). */
@@ -63,6 +74,12 @@ void broker_defer(struct broker *b, struct deferred *d);
 void broker_run_deferred(struct broker *b);
 /* Removes d from the deferred list if it is queued (before freeing its owner). */
 void broker_cancel_deferred(struct broker *b, struct deferred *d);
+
+/* Arms (or re-arms) t to fire at due_ms (broker_now_ms clock). 0 or -1 out of memory. */
+int broker_timer_set(struct broker *b, struct broker_timer *t, uint64_t due_ms);
+void broker_timer_cancel(struct broker_timer *t);
+/* Cancels and releases the event; t may be armed again later. */
+void broker_timer_free(struct broker_timer *t);
 
 uint64_t broker_now_ms(void);
 /* prefix followed by 22 URL-safe base64 characters of 16 random bytes ("amq.gen-...").

@@ -9,8 +9,10 @@
 #include <string.h>
 
 #include "amqp/reply_codes.h"
+#include "broker/config.h"
 #include "broker/conn.h"
 #include "broker/consumer.h"
+#include "broker/deadletter.h"
 #include "broker/log.h"
 #include "broker/message.h"
 #include "broker/queue.h"
@@ -86,7 +88,7 @@ uint64_t channel_track(struct channel *ch, struct message *m, struct queue *q,
 		r->count++;
 	}
 	struct unacked *u = ring_at(r, (size_t)(tag - r->base_tag));
-	*u = (struct unacked){ m, q, cons, seq, delivery_count };
+	*u = (struct unacked){ m, q, cons, seq, delivery_count, ch->broker->tick };
 	r->live++;
 	queue_ref(q);
 	q->unacked_count++;
@@ -118,7 +120,8 @@ static void channel_settle_slot(struct channel *ch, struct unacked *u, bool ack,
 	} else if (requeue) {
 		queue_requeue(q, m, u->seq, u->delivery_count);
 	} else {
-		message_unref(m); /* dead-lettering hooks in here */
+		deadletter(q, m, DEADLETTER_REJECTED);
+		message_unref(m);
 	}
 	queue_schedule_dispatch(q);
 	queue_unref(q);
@@ -306,6 +309,24 @@ int channel_fail(struct channel *ch, int code, const char *fmt, ...)
 	channel_release(ch);
 	ch->state = CHANNEL_CLOSING;
 	return channel_send(ch, &m);
+}
+
+void channel_check_timeout(struct channel *ch)
+{
+	struct unacked_ring *r = &ch->unacked;
+	if (ch->state != CHANNEL_OPEN || r->live == 0)
+		return;
+	ring_trim(r);
+	const struct unacked *u = ring_at(r, 0);
+	int64_t timeout = u->q->lim.consumer_timeout >= 0 ? u->q->lim.consumer_timeout :
+							     (int64_t)ch->broker->cfg->consumer_timeout;
+	if (timeout <= 0 || (int64_t)(ch->broker->tick - u->delivered_tick) * 1000 <= timeout)
+		return;
+	ch->method_id = 0;
+	channel_fail(ch, AMQP_PRECONDITION_FAILED,
+		     "delivery acknowledgement on channel %u timed out. Timeout value used: %lld ms. "
+		     "This timeout value can be configured, see consumers doc guide to learn more",
+		     (unsigned)ch->id, (long long)timeout);
 }
 
 /* ---- confirms ---- */

@@ -26,6 +26,7 @@ struct unacked {
 	struct consumer *consumer; /* NULL for basic.get or once the consumer is gone */
 	uint64_t seq;
 	uint32_t delivery_count;
+	uint32_t delivered_tick; /* broker tick (seconds) at delivery, for consumer timeouts */
 };
 
 /* Outstanding deliveries indexed by tag: tags are issued in increasing order, so the slot of
@@ -120,6 +121,9 @@ void channel_drop_reply_consumer(struct channel *ch);
 void channel_confirm_ack(struct channel *ch, uint64_t seq);
 void channel_confirm_nack(struct channel *ch, uint64_t seq);
 bool channel_can_deliver(const struct channel *ch);
+/* Closes the channel (406) when its oldest unacked delivery is older than the consumer
+ * timeout of its queue (x-consumer-timeout) or the broker's consumer_timeout. */
+void channel_check_timeout(struct channel *ch);
 
 /* handle_*.c entry points, called by channel_dispatch. */
 /* Queue by name for the queue and basic handlers ("" = the channel's last declared queue).

@@ -27,6 +27,7 @@ struct consumer *consumer_new(struct channel *ch, struct queue *q, struct amqp_s
 	c->exclusive = exclusive;
 	c->prefetch = prefetch;
 	c->priority = priority;
+	c->seq = ++q->next_consumer_seq;
 	/* Highest priority first; a newcomer goes behind its equals. */
 	struct list *pos;
 	list_for_each(pos, &q->consumers)
@@ -40,6 +41,9 @@ struct consumer *consumer_new(struct channel *ch, struct queue *q, struct amqp_s
 	q->had_consumer = true;
 	if (exclusive)
 		q->exclusive_consumer = true;
+	if (q->lim.single_active && !q->sac_active)
+		q->sac_active = c;
+	broker_timer_cancel(&q->expires_timer);
 	return c;
 }
 
@@ -47,11 +51,13 @@ void consumer_free(struct consumer *c)
 {
 	if (!c)
 		return;
+	queue_consumer_removed(c->q, c);
 	list_remove(&c->queue_link);
 	list_remove(&c->channel_link);
 	c->q->consumer_count--;
 	if (c->exclusive)
 		c->q->exclusive_consumer = false;
+	queue_touch(c->q);
 	free((void *)c->tag.ptr);
 	free(c);
 }
@@ -62,6 +68,8 @@ bool consumer_can_take(const struct consumer *c)
 	if (c->prefetch && c->unacked >= c->prefetch)
 		return false;
 	if (ch->prefetch_global && ch->unacked_from_consumers >= ch->prefetch_global)
+		return false;
+	if (c->q->lim.single_active && !queue_consumer_is_active(c->q, c))
 		return false;
 	return channel_can_deliver(ch);
 }

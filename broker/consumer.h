@@ -20,6 +20,7 @@ struct consumer {
 	uint16_t prefetch;   /* per-consumer limit, 0 = unlimited */
 	uint32_t unacked;
 	int32_t priority;    /* x-priority */
+	uint64_t seq;        /* registration order (single active consumer) */
 	struct list queue_link;
 	struct list channel_link;
 };

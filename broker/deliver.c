@@ -8,6 +8,7 @@
 
 #include "amqp/frame.h"
 #include "amqp/methods_gen.h"
+#include "amqp/props.h"
 #include "amqp/reply_codes.h"
 #include "amqp/wire.h"
 #include "broker/channel.h"
@@ -25,7 +26,8 @@ static void deliver_on_body_sent(const void *data, size_t len, void *arg)
 
 /* Appends method frame (already encoded into buf at offset 7 with length mlen), content header
  * and body frames. */
-static int deliver_frames(struct channel *ch, uint8_t *buf, size_t mlen, struct message *m)
+static int deliver_frames(struct channel *ch, uint8_t *buf, size_t mlen, struct message *m,
+			  const uint8_t *props, size_t props_len)
 {
 	struct conn *c = ch->conn;
 	struct evbuffer *out = conn_output(c);
@@ -36,7 +38,7 @@ static int deliver_frames(struct channel *ch, uint8_t *buf, size_t mlen, struct 
 	n = AMQP_FRAME_HEADER_SIZE + mlen;
 	buf[n++] = AMQP_FRAME_END;
 
-	size_t hlen = AMQP_CONTENT_HEADER_FIXED + m->props_len;
+	size_t hlen = AMQP_CONTENT_HEADER_FIXED + props_len;
 	bool small = m->body_len <= DELIVER_COPY_MAX &&
 		     n + hlen + m->body_len + 2 * AMQP_FRAME_OVERHEAD <= DELIVER_STACK;
 	if (n + AMQP_FRAME_OVERHEAD + hlen > DELIVER_STACK) {
@@ -50,7 +52,7 @@ static int deliver_frames(struct channel *ch, uint8_t *buf, size_t mlen, struct 
 		amqp_put_u64(head + 11, m->body_len);
 		static const uint8_t end = AMQP_FRAME_END;
 		if (evbuffer_add(out, head, sizeof head) != 0 ||
-		    evbuffer_add(out, m->props, m->props_len) != 0 || evbuffer_add(out, &end, 1) != 0)
+		    evbuffer_add(out, props, props_len) != 0 || evbuffer_add(out, &end, 1) != 0)
 			return -1;
 		n = 0;
 	} else {
@@ -60,8 +62,8 @@ static int deliver_frames(struct channel *ch, uint8_t *buf, size_t mlen, struct 
 		amqp_put_u16(buf + n + 2, 0);
 		amqp_put_u64(buf + n + 4, m->body_len);
 		n += AMQP_CONTENT_HEADER_FIXED;
-		memcpy(buf + n, m->props, m->props_len);
-		n += m->props_len;
+		memcpy(buf + n, props, props_len);
+		n += props_len;
 		buf[n++] = AMQP_FRAME_END;
 	}
 	if (small) {
@@ -105,19 +107,61 @@ static int deliver_frames(struct channel *ch, uint8_t *buf, size_t mlen, struct 
 	return 0;
 }
 
-static int deliver_method(struct channel *ch, const struct amqp_method *method, struct message *m)
+static int deliver_method_props(struct channel *ch, const struct amqp_method *method,
+				struct message *m, const uint8_t *props, size_t props_len)
 {
 	uint8_t buf[DELIVER_STACK];
 	ssize_t mlen = amqp_method_encode(method, buf + AMQP_FRAME_HEADER_SIZE,
 					  sizeof buf - AMQP_FRAME_OVERHEAD);
-	if (mlen < 0 || deliver_frames(ch, buf, (size_t)mlen, m) != 0)
+	if (mlen < 0 || deliver_frames(ch, buf, (size_t)mlen, m, props, props_len) != 0)
 		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 0, 0,
 				 "out of memory writing a delivery");
 	return 0;
 }
 
+static int deliver_method(struct channel *ch, const struct amqp_method *method, struct message *m)
+{
+	return deliver_method_props(ch, method, m, m->props, m->props_len);
+}
+
+/* The message's properties with headers["x-delivery-count"] set, as quorum queues deliver. */
+static int deliver_with_count(struct channel *ch, const struct amqp_method *method,
+			      struct message *m, int64_t count)
+{
+	struct amqp_basic_props p;
+	struct amqp_buf hb, out;
+	struct amqp_table_iter it;
+	struct amqp_str key;
+	struct amqp_value v;
+	int rc;
+
+	if (amqp_props_decode(&p, m->props, m->props_len) != 0)
+		return deliver_method(ch, method, m);
+	amqp_buf_init(&hb);
+	amqp_buf_init(&out);
+	amqp_table_iter_init(&it, p.headers);
+	while ((p.flags & AMQP_PROP_HEADERS) && amqp_table_next(&it, &key, &v) == 1) {
+		if (amqp_str_eq_c(key, "x-delivery-count"))
+			continue;
+		amqp_buf_put_shortstr(&hb, key);
+		amqp_buf_put_value(&hb, &v);
+	}
+	amqp_buf_put_shortstr(&hb, AMQP_STR_LIT("x-delivery-count"));
+	amqp_buf_put_value_long(&hb, count);
+	p.headers = (struct amqp_table){ hb.data, (uint32_t)hb.len };
+	p.flags |= AMQP_PROP_HEADERS;
+	amqp_props_encode(&p, &out);
+	if (hb.oom || out.oom)
+		rc = conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 0, 0, "out of memory writing a delivery");
+	else
+		rc = deliver_method_props(ch, method, m, out.data, out.len);
+	amqp_buf_free(&hb);
+	amqp_buf_free(&out);
+	return rc;
+}
+
 int deliver_basic_deliver(struct channel *ch, struct amqp_str ctag, uint64_t tag, bool redelivered,
-			  struct message *m)
+			  struct message *m, int64_t x_delivery_count)
 {
 	struct amqp_method method = { .id = AMQP_BASIC_DELIVER };
 	method.u.basic_deliver.consumer_tag = ctag;
@@ -125,11 +169,13 @@ int deliver_basic_deliver(struct channel *ch, struct amqp_str ctag, uint64_t tag
 	method.u.basic_deliver.redelivered = redelivered;
 	method.u.basic_deliver.exchange = m->exchange;
 	method.u.basic_deliver.routing_key = m->routing_key;
+	if (x_delivery_count >= 0)
+		return deliver_with_count(ch, &method, m, x_delivery_count);
 	return deliver_method(ch, &method, m);
 }
 
 int deliver_get_ok(struct channel *ch, uint64_t tag, bool redelivered, uint32_t message_count,
-		   struct message *m)
+		   struct message *m, int64_t x_delivery_count)
 {
 	struct amqp_method method = { .id = AMQP_BASIC_GET_OK };
 	method.u.basic_get_ok.delivery_tag = tag;
@@ -137,6 +183,8 @@ int deliver_get_ok(struct channel *ch, uint64_t tag, bool redelivered, uint32_t 
 	method.u.basic_get_ok.exchange = m->exchange;
 	method.u.basic_get_ok.routing_key = m->routing_key;
 	method.u.basic_get_ok.message_count = message_count;
+	if (x_delivery_count >= 0)
+		return deliver_with_count(ch, &method, m, x_delivery_count);
 	return deliver_method(ch, &method, m);
 }
 

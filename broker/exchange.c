@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "amqp/props.h"
 #include "broker/broker.h"
+#include "broker/message.h"
+#include "broker/policy.h"
 #include "broker/queue.h"
 #include "broker/vhost.h"
 
@@ -74,6 +77,8 @@ struct exchange *exchange_new(struct vhost *v, struct amqp_str name,
 			type->destroy(x);
 		goto fail;
 	}
+	if (!x->alternate.len)
+		exchange_apply_policy(x);
 	return x;
 fail:
 	free((void *)x->name.ptr);
@@ -130,6 +135,7 @@ void exchange_delete(struct exchange *x)
 		exchange_binding_remove(b);
 	}
 	strmap_del(&x->vhost->exchanges, x->name.ptr, x->name.len);
+	exchange_delay_free(x);
 	if (x->type->destroy)
 		x->type->destroy(x);
 	free((void *)x->name.ptr);
@@ -284,4 +290,105 @@ void exchange_route(struct exchange *x, struct amqp_str rk, struct amqp_table he
 		    struct route_set *set)
 {
 	exchange_route_depth(x, rk, headers, set, 0);
+}
+
+/* Rewrites m's properties without the BCC header (never delivered). */
+static int exchange_drop_bcc(struct message *m, const struct amqp_basic_props *in)
+{
+	struct amqp_basic_props p = *in;
+	struct amqp_buf hb, out;
+	struct amqp_table_iter it;
+	struct amqp_str key;
+	struct amqp_value v;
+	int rc = -1;
+
+	amqp_buf_init(&hb);
+	amqp_buf_init(&out);
+	amqp_table_iter_init(&it, in->headers);
+	while (amqp_table_next(&it, &key, &v) == 1) {
+		if (amqp_str_eq_c(key, "BCC"))
+			continue;
+		amqp_buf_put_shortstr(&hb, key);
+		amqp_buf_put_value(&hb, &v);
+	}
+	p.headers = (struct amqp_table){ hb.data, (uint32_t)hb.len };
+	amqp_props_encode(&p, &out);
+	if (!hb.oom && !out.oom)
+		rc = message_set_props(m, out.data, out.len);
+	amqp_buf_free(&hb);
+	amqp_buf_free(&out);
+	return rc;
+}
+
+void exchange_publish(struct exchange *x, struct message *m,
+		      bool (*accept)(struct queue *q, void *arg), void *arg,
+		      struct publish_result *r)
+{
+	static const char *const cc_keys[] = { "CC", "BCC" };
+	struct amqp_basic_props p;
+	struct amqp_table headers = { 0 };
+	struct amqp_value bcc;
+	struct route_set set;
+
+	memset(r, 0, sizeof *r);
+	if (amqp_props_decode(&p, m->props, m->props_len) == 0 && (p.flags & AMQP_PROP_HEADERS))
+		headers = p.headers;
+	route_set_init(&set);
+	exchange_route(x, m->routing_key, headers, &set);
+	/* Sender-selected distribution: CC and BCC add routing keys on the same exchange. */
+	for (int k = 0; k < 2 && headers.len; k++) {
+		struct amqp_value arr, item;
+		struct amqp_table_iter it;
+		if (!amqp_table_get(headers, cc_keys[k], &arr) || arr.type != 'A')
+			continue;
+		amqp_array_iter_init(&it, arr.v.table);
+		while (amqp_array_next(&it, &item) == 1) {
+			if (item.type != 'S')
+				continue;
+			route_set_next_key(&set);
+			exchange_route(x, item.v.str, headers, &set);
+		}
+	}
+	/* The message is in no queue yet, so its properties may still change. */
+	if (headers.len && set.count && amqp_table_get(headers, "BCC", &bcc) &&
+	    exchange_drop_bcc(m, &p) != 0)
+		set.oom = true;
+	r->oom = set.oom;
+	for (size_t i = 0; i < set.count && !r->oom; i++) {
+		struct queue *q = set.queues[i];
+		if (q->deleted || (accept && !accept(q, arg)))
+			continue;
+		switch (queue_push(q, m)) {
+		case QUEUE_PUSHED:
+			r->routed++;
+			break;
+		case QUEUE_REJECTED:
+			r->rejected++;
+			break;
+		default:
+			r->oom = true;
+			break;
+		}
+	}
+	route_set_free(&set);
+}
+
+void exchange_apply_policy(struct exchange *x)
+{
+	struct amqp_value ae;
+	const struct policy *p;
+	const char *name = NULL;
+	size_t len = 0;
+
+	if (amqp_table_get(x->args, "alternate-exchange", &ae) && ae.type == 'S')
+		return; /* the argument wins; set at declare */
+	p = policy_match(x->vhost, (const char *)x->name.ptr, x->name.len, false, false);
+	if (p && p->def.alternate_exchange) {
+		name = p->def.alternate_exchange;
+		len = strlen(name);
+	}
+	free((void *)x->alternate.ptr);
+	x->alternate = (struct amqp_str){ 0 };
+	if (name)
+		exchange_copy_str(&x->alternate, (struct amqp_str){ (const uint8_t *)name, (uint32_t)len });
 }

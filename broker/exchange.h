@@ -62,6 +62,8 @@ struct exchange {
 	struct list bound_here; /* e2e bindings whose destination is this exchange */
 	uint32_t binding_count;
 	void *priv;
+	bool delayed;                /* x-delayed-message: type is the x-delayed-type */
+	struct exchange_delay *delay; /* held messages, allocated on first use */
 	uint64_t route_epoch;
 	uint64_t publish_in, publish_out;
 };
@@ -96,6 +98,28 @@ void exchange_route(struct exchange *x, struct amqp_str rk, struct amqp_table he
 /* Used by the types' route functions. */
 void exchange_route_to(struct route_set *set, struct binding *b, struct amqp_str rk,
 		       struct amqp_table headers);
+
+struct publish_result {
+	size_t routed;   /* queues the message went into */
+	size_t rejected; /* queues that refused it (reject-publish overflow) */
+	bool oom;
+};
+
+/* Routes m through x with its routing key and any CC/BCC header keys, removes BCC from the
+ * properties, and pushes it to every queue found (applying each queue's limits). A queue for
+ * which accept() returns false is skipped (dead-letter cycle rule). Borrows m. */
+void exchange_publish(struct exchange *x, struct message *m,
+		      bool (*accept)(struct queue *q, void *arg), void *arg,
+		      struct publish_result *r);
+/* x-delayed-message: holds m (+1 ref) until its x-delay header's milliseconds have passed,
+ * then publishes it through x. false (not held) when the header is absent or not positive. */
+bool exchange_delay(struct exchange *x, struct message *m);
+void exchange_delay_free(struct exchange *x);
+/* The type name clients declared: "x-delayed-message" for delayed exchanges. */
+const char *exchange_type_name(const struct exchange *x);
+
+/* alternate-exchange from the arguments or, failing that, the exchange's policy. */
+void exchange_apply_policy(struct exchange *x);
 
 /* Exchange-argument equivalence for redeclare (alternate-exchange compared). */
 bool exchange_is_system(const struct exchange *x);

@@ -84,34 +84,18 @@ static int parse_expiration(struct channel *ch, struct amqp_str e, int64_t *out)
 	return 0;
 }
 
-/* Rewrites headers without BCC and/or reply-to for direct reply-to; NULL args keep them. */
-static int rewrite_props(struct message *msg, const struct amqp_basic_props *in, bool drop_bcc,
-			 const char *reply_to)
+/* Direct reply-to: the reply_to property gets the channel's token. */
+static int rewrite_reply_to(struct message *msg, const struct amqp_basic_props *in,
+			    const char *reply_to)
 {
 	struct amqp_basic_props p = *in;
-	struct amqp_buf hb, out;
+	struct amqp_buf out;
 	int rc = -1;
-	amqp_buf_init(&hb);
 	amqp_buf_init(&out);
-	if (drop_bcc) {
-		struct amqp_table_iter it;
-		struct amqp_str key;
-		struct amqp_value v;
-		amqp_table_iter_init(&it, in->headers);
-		while (amqp_table_next(&it, &key, &v) == 1) {
-			if (amqp_str_eq_c(key, "BCC"))
-				continue;
-			amqp_buf_put_shortstr(&hb, key);
-			amqp_buf_put_value(&hb, &v);
-		}
-		p.headers = (struct amqp_table){ hb.data, (uint32_t)hb.len };
-	}
-	if (reply_to)
-		p.reply_to = amqp_str_c(reply_to);
+	p.reply_to = amqp_str_c(reply_to);
 	amqp_props_encode(&p, &out);
-	if (!hb.oom && !out.oom)
+	if (!out.oom)
 		rc = message_set_props(msg, out.data, out.len);
-	amqp_buf_free(&hb);
 	amqp_buf_free(&out);
 	return rc;
 }
@@ -163,8 +147,8 @@ int handle_basic_content_header(struct channel *ch, const struct amqp_content_he
 	}
 	struct message *m = message_new(ch->pub_exchange, ch->pub_rk, h->props, h->props_len,
 					h->body_size);
-	/* BCC is removed after routing (handle_basic_route), which needs its keys. */
-	if (!m || (reply_to && rewrite_props(m, &p, false, reply_to) != 0)) {
+	/* BCC is removed after routing (exchange_publish), which needs its keys. */
+	if (!m || (reply_to && rewrite_reply_to(m, &p, reply_to) != 0)) {
 		message_unref(m);
 		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 60, 40,
 				 "out of memory receiving a message");
@@ -221,17 +205,14 @@ static int route_reply_to(struct channel *ch, struct message *m, bool mandatory)
 		return 1;
 	}
 	uint64_t tag = channel_track(dest, m, NULL, NULL, 0, 1, true);
-	deliver_basic_deliver(dest, dest->reply_consumer->tag, tag, false, m);
+	deliver_basic_deliver(dest, dest->reply_consumer->tag, tag, false, m, -1);
 	return 1;
 }
 
 int handle_basic_route(struct channel *ch, struct message *m, bool mandatory, uint64_t seq)
 {
 	struct vhost *v = ch->conn->vhost;
-	struct route_set set;
-	struct amqp_basic_props p;
-	struct amqp_table headers = { 0 };
-	struct amqp_value bcc;
+	struct publish_result r = { 0 };
 	int rc = 0;
 
 	struct exchange *x = vhost_exchange_find(v, m->exchange);
@@ -240,56 +221,36 @@ int handle_basic_route(struct channel *ch, struct message *m, bool mandatory, ui
 		return channel_fail(ch, AMQP_NOT_FOUND, "no exchange '%.*s' in vhost '%s'",
 				    AMQP_STR_ARGS(m->exchange), vname(ch));
 	}
-	if (amqp_props_decode(&p, m->props, m->props_len) == 0 && (p.flags & AMQP_PROP_HEADERS))
-		headers = p.headers;
 	if (x->is_default && m->routing_key.len > sizeof REPLY_TO_PREFIX - 1 &&
 	    memcmp(m->routing_key.ptr, REPLY_TO_PREFIX, sizeof REPLY_TO_PREFIX - 1) == 0) {
 		route_reply_to(ch, m, mandatory);
-		goto confirm;
+		r.routed = 1;
+	} else if (x->delayed && exchange_delay(x, m)) {
+		r.routed = 1; /* held until due; like the plugin, never returned */
+	} else {
+		exchange_publish(x, m, NULL, NULL, &r);
 	}
-
-	route_set_init(&set);
-	exchange_route(x, m->routing_key, headers, &set);
-	/* Sender-selected distribution: CC and BCC add routing keys on the same exchange. */
-	static const char *const cc_keys[] = { "CC", "BCC" };
-	for (int k = 0; k < 2 && headers.len; k++) {
-		struct amqp_value arr, item;
-		struct amqp_table_iter it;
-		if (!amqp_table_get(headers, cc_keys[k], &arr) || arr.type != 'A')
-			continue;
-		amqp_array_iter_init(&it, arr.v.table);
-		while (amqp_array_next(&it, &item) == 1) {
-			if (item.type != 'S')
-				continue;
-			route_set_next_key(&set);
-			exchange_route(x, item.v.str, headers, &set);
-		}
-	}
-	/* BCC keys route but are never delivered. The message is not in any queue yet, so its
-	 * properties can still change. */
-	if (headers.len && amqp_table_get(headers, "BCC", &bcc) && set.count &&
-	    rewrite_props(m, &p, true, NULL) != 0)
-		set.oom = true;
-	if (set.oom) {
-		route_set_free(&set);
+	if (r.oom) {
 		message_unref(m);
 		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 60, 40, "out of memory routing");
 	}
-	if (set.count == 0) {
+	if (r.routed == 0 && r.rejected == 0) {
 		ch->broker->stats.dropped_unroutable++;
 		if (mandatory) {
 			ch->broker->stats.returned++;
 			rc = deliver_return(ch, AMQP_NO_ROUTE, "NO_ROUTE", m);
 		}
 	}
-	for (size_t i = 0; i < set.count && rc == 0; i++)
-		if (queue_push(set.queues[i], m) != 0)
-			rc = conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 60, 40, "out of memory enqueueing");
-	route_set_free(&set);
-confirm:
 	message_unref(m);
-	if (rc == 0 && seq)
-		channel_confirm_ack(ch, seq);
+	if (rc == 0 && seq) {
+		/* Any queue refusing it (reject-publish) makes the publish a nack (RabbitMQ). */
+		if (r.rejected) {
+			ch->broker->stats.nacked++;
+			channel_confirm_nack(ch, seq);
+		} else {
+			channel_confirm_ack(ch, seq);
+		}
+	}
 	return rc;
 }
 
@@ -394,15 +355,17 @@ static int handle_basic_cancel(struct channel *ch, const struct amqp_basic_cance
 static int handle_basic_get(struct channel *ch, const struct amqp_basic_get *m)
 {
 	struct queue *q = handle_queue_lookup(ch, m->queue, NULL);
-	struct qentry e;
+	struct qentry e = { 0 };
 	if (!q)
 		return 0;
-	if (!queue_pop(q, &e)) {
+	if (!queue_get(q, &e)) {
 		struct amqp_method empty = { .id = AMQP_BASIC_GET_EMPTY };
 		return channel_send(ch, &empty);
 	}
-	uint64_t tag = channel_track(ch, e.msg, q, NULL, e.seq, e.delivery_count + 1, m->no_ack);
-	int rc = deliver_get_ok(ch, tag, e.redelivered, queue_ready_count(q), e.msg);
+	uint32_t dc = e.delivery_count + 1;
+	uint64_t tag = channel_track(ch, e.msg, q, NULL, e.seq, dc, m->no_ack);
+	int rc = deliver_get_ok(ch, tag, e.redelivered, queue_ready_count(q), e.msg,
+				q->lim.delivery_limit >= 0 ? (int64_t)dc - 1 : -1);
 	q->stat_delivered++;
 	ch->broker->stats.delivered++;
 	if (m->no_ack)

@@ -55,6 +55,17 @@ static int handle_exchange_declare(struct channel *ch, const struct amqp_exchang
 		return reply(ch, AMQP_EXCHANGE_DECLARE_OK, m->nowait);
 	}
 	const struct exchange_type *type = exchange_type_find(m->type);
+	bool delayed = amqp_str_eq_c(m->type, "x-delayed-message");
+	if (delayed) {
+		/* rabbitmq-delayed-message-exchange: routing by the x-delayed-type argument. */
+		struct amqp_value dt;
+		if (amqp_table_get(m->arguments, "x-delayed-type", &dt) && dt.type == 'S')
+			type = exchange_type_find(dt.v.str);
+		if (!type)
+			return channel_fail(ch, AMQP_PRECONDITION_FAILED,
+					    "Invalid argument, 'x-delayed-type' must be an existing "
+					    "exchange type");
+	}
 	if (!type)
 		return channel_fail(ch, AMQP_PRECONDITION_FAILED,
 				    "unknown exchange type '%.*s'", AMQP_STR_ARGS(m->type));
@@ -79,12 +90,13 @@ static int handle_exchange_declare(struct channel *ch, const struct amqp_exchang
 		if (!x)
 			return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 40, 10,
 					 "out of memory declaring an exchange");
+		x->delayed = delayed;
 		return reply(ch, AMQP_EXCHANGE_DECLARE_OK, m->nowait);
 	}
-	if (x->type != type) {
-		char received[64];
+	if (!amqp_str_eq_c(m->type, exchange_type_name(x)) || (delayed && x->type != type)) {
+		char received[300];
 		snprintf(received, sizeof received, "%.*s", AMQP_STR_ARGS(m->type));
-		return inequivalent(ch, m->exchange, "type", received, x->type->name);
+		return inequivalent(ch, m->exchange, "type", received, exchange_type_name(x));
 	}
 	if (x->durable != m->durable)
 		return inequivalent(ch, m->exchange, "durable", tf(m->durable), tf(x->durable));

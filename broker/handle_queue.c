@@ -70,6 +70,7 @@ struct queue *handle_queue_lookup(struct channel *ch, struct amqp_str name, bool
 static int declare_ok(struct channel *ch, struct queue *q, bool nowait)
 {
 	remember_queue(ch, q->name);
+	queue_touch(q); /* a redeclare counts as use for x-expires */
 	if (nowait)
 		return 0;
 	struct amqp_method ok = { .id = AMQP_QUEUE_DECLARE_OK };

@@ -1,6 +1,8 @@
-/* broker/queue.c: queue contents and dispatch. Ready messages sit in a ring buffer ordered by
- * publish sequence; a requeued message is put back at its original position. Dispatch is a
- * deferred task: a batch of publishes in one loop turn costs one dispatch pass. */
+/* broker/queue.c: queue contents and dispatch. Ready messages sit in ring buffers ordered by
+ * publish sequence, one per priority level (a bitmap finds the highest non-empty level in O(1));
+ * a requeued message is put back at its original position. TTL expiry happens at the heads,
+ * driven by one timer per queue. Dispatch is a deferred task: a batch of publishes in one loop
+ * turn costs one dispatch pass. */
 #include "broker/queue.h"
 
 #include <stdlib.h>
@@ -9,9 +11,11 @@
 #include "broker/channel.h"
 #include "broker/conn.h"
 #include "broker/consumer.h"
+#include "broker/deadletter.h"
 #include "broker/deliver.h"
 #include "broker/exchange.h"
 #include "broker/message.h"
+#include "broker/policy.h"
 #include "broker/vhost.h"
 
 static struct qentry *qdeque_at(const struct qdeque *d, size_t i)
@@ -88,6 +92,154 @@ static void queue_on_dispatch(struct deferred *d)
 	queue_dispatch(q);
 }
 
+static void queue_on_ttl_timer(struct broker_timer *t)
+{
+	queue_expire((struct queue *)((char *)t - offsetof(struct queue, ttl_timer)));
+}
+
+static void queue_on_expires_timer(struct broker_timer *t)
+{
+	struct queue *q = (struct queue *)((char *)t - offsetof(struct queue, expires_timer));
+	if (!q->deleted && q->consumer_count == 0)
+		queue_delete(q);
+}
+
+/* ---- levels ---- */
+
+static void level_mark(struct queue *q, unsigned lvl)
+{
+	if (q->levels[lvl].count)
+		q->nonempty[lvl / 64] |= 1ULL << (lvl % 64);
+	else
+		q->nonempty[lvl / 64] &= ~(1ULL << (lvl % 64));
+}
+
+/* Highest non-empty level, or -1. */
+static int level_top(const struct queue *q)
+{
+	for (int w = 3; w >= 0; w--)
+		if (q->nonempty[w])
+			return w * 64 + 63 - __builtin_clzll(q->nonempty[w]);
+	return -1;
+}
+
+static unsigned level_of(const struct queue *q, const struct message *m)
+{
+	return m->priority < q->level_count ? m->priority : q->level_count - 1u;
+}
+
+static int queue_set_levels(struct queue *q, unsigned count)
+{
+	if (count <= q->level_count)
+		return 0;
+	struct qdeque *lv = realloc(q->levels, count * sizeof *lv);
+	if (!lv)
+		return -1;
+	memset(lv + q->level_count, 0, (count - q->level_count) * sizeof *lv);
+	q->levels = lv;
+	q->level_count = (uint16_t)count;
+	return 0;
+}
+
+/* ---- limits ---- */
+
+static int64_t arg_int(struct amqp_table args, const char *key)
+{
+	struct amqp_value v;
+	int64_t i;
+	if (amqp_table_get(args, key, &v) && v.type != 'T' && amqp_value_as_int(&v, &i))
+		return i;
+	return -1;
+}
+
+static char *arg_str(struct amqp_table args, const char *key)
+{
+	struct amqp_value v;
+	if (!amqp_table_get(args, key, &v) || v.type != 'S')
+		return NULL;
+	char *s = malloc((size_t)v.v.str.len + 1);
+	if (s) {
+		memcpy(s, v.v.str.ptr, v.v.str.len);
+		s[v.v.str.len] = '\0';
+	}
+	return s;
+}
+
+/* Argument first, then policy; an operator policy caps the result. */
+static int64_t limit_pick(int64_t arg, int64_t pol, int64_t op)
+{
+	int64_t v = arg >= 0 ? arg : pol;
+	if (op >= 0 && (v < 0 || op < v))
+		v = op;
+	return v;
+}
+
+static char *str_pick(char *arg, const char *pol)
+{
+	if (arg || !pol)
+		return arg;
+	return strdup(pol);
+}
+
+int queue_apply_policy(struct queue *q)
+{
+	const struct policy *p = policy_match(q->vhost, (const char *)q->name.ptr, q->name.len, true,
+					      false);
+	const struct policy *op = policy_match(q->vhost, (const char *)q->name.ptr, q->name.len,
+					       true, true);
+	static const struct policy_def none = { -1, -1, -1, -1, -1, -1, NULL, NULL, NULL, NULL,
+						 NULL };
+	const struct policy_def *pd = p ? &p->def : &none, *od = op ? &op->def : &none;
+	struct queue_limits l;
+	struct amqp_value v;
+
+	memset(&l, 0, sizeof l);
+	l.message_ttl = limit_pick(arg_int(q->args, "x-message-ttl"), pd->message_ttl,
+				   od->message_ttl);
+	l.expires = limit_pick(arg_int(q->args, "x-expires"), pd->expires, od->expires);
+	l.max_length = limit_pick(arg_int(q->args, "x-max-length"), pd->max_length, od->max_length);
+	l.max_length_bytes = limit_pick(arg_int(q->args, "x-max-length-bytes"),
+					pd->max_length_bytes, od->max_length_bytes);
+	l.delivery_limit = limit_pick(arg_int(q->args, "x-delivery-limit"), pd->delivery_limit,
+				      od->delivery_limit);
+	l.consumer_timeout = limit_pick(arg_int(q->args, "x-consumer-timeout"),
+					pd->consumer_timeout, od->consumer_timeout);
+	char *overflow = str_pick(arg_str(q->args, "x-overflow"), pd->overflow);
+	l.overflow = !overflow ? QUEUE_DROP_HEAD :
+		     strcmp(overflow, "reject-publish") == 0 ? QUEUE_REJECT_PUBLISH :
+		     strcmp(overflow, "reject-publish-dlx") == 0 ? QUEUE_REJECT_PUBLISH_DLX :
+								      QUEUE_DROP_HEAD;
+	free(overflow);
+	l.dlx = str_pick(arg_str(q->args, "x-dead-letter-exchange"), pd->dead_letter_exchange);
+	l.dlrk = str_pick(arg_str(q->args, "x-dead-letter-routing-key"),
+			  pd->dead_letter_routing_key);
+	int64_t mp = arg_int(q->args, "x-max-priority");
+	l.max_priority = mp > 0 ? (uint8_t)(mp > 255 ? 255 : mp) : 0;
+	l.single_active = amqp_table_get(q->args, "x-single-active-consumer", &v) &&
+			  v.type == 't' && v.v.b;
+	/* Priority levels are fixed at declare: a priority never moves between levels. */
+	if (queue_set_levels(q, q->level_count ? q->level_count : l.max_priority + 1u) != 0) {
+		free(l.dlx);
+		free(l.dlrk);
+		return -1;
+	}
+	free(q->lim.dlx);
+	free(q->lim.dlrk);
+	q->lim = l;
+	queue_touch(q);
+	queue_expire(q);
+	return 0;
+}
+
+void queue_touch(struct queue *q)
+{
+	if (q->deleted || q->lim.expires < 0 || q->consumer_count > 0) {
+		broker_timer_cancel(&q->expires_timer);
+		return;
+	}
+	broker_timer_set(q->broker, &q->expires_timer, broker_now_ms() + (uint64_t)q->lim.expires);
+}
+
 struct queue *queue_new(struct vhost *v, struct amqp_str name, bool durable, bool exclusive,
 			bool auto_delete, struct conn *owner, struct amqp_table args)
 {
@@ -102,6 +254,8 @@ struct queue *queue_new(struct vhost *v, struct amqp_str name, bool durable, boo
 	q->owner = owner;
 	q->refs = 1;
 	q->dispatch.fn = queue_on_dispatch;
+	q->ttl_timer.fn = queue_on_ttl_timer;
+	q->expires_timer.fn = queue_on_expires_timer;
 	list_init(&q->consumers);
 	list_init(&q->bindings);
 	list_init(&q->owner_link);
@@ -116,6 +270,8 @@ struct queue *queue_new(struct vhost *v, struct amqp_str name, bool durable, boo
 		memcpy(a, args.ptr, args.len);
 	q->name = (struct amqp_str){ n, name.len };
 	q->args = (struct amqp_table){ a, args.len };
+	if (queue_apply_policy(q) != 0)
+		goto fail;
 	if (strmap_put(&v->queues, name.ptr, name.len, q) != 0)
 		goto fail;
 	if (owner)
@@ -125,6 +281,11 @@ struct queue *queue_new(struct vhost *v, struct amqp_str name, bool durable, boo
 	v->broker->stats.queues_declared++;
 	return q;
 fail:
+	broker_timer_free(&q->expires_timer);
+	broker_timer_free(&q->ttl_timer);
+	free(q->levels);
+	free(q->lim.dlx);
+	free(q->lim.dlrk);
 	free(n);
 	free(a);
 	free(q);
@@ -140,7 +301,11 @@ void queue_unref(struct queue *q)
 {
 	if (--q->refs > 0)
 		return;
-	free(q->ready.buf);
+	for (unsigned i = 0; i < q->level_count; i++)
+		free(q->levels[i].buf);
+	free(q->levels);
+	free(q->lim.dlx);
+	free(q->lim.dlrk);
 	free((void *)q->name.ptr);
 	free((void *)q->args.ptr);
 	free(q);
@@ -148,52 +313,203 @@ void queue_unref(struct queue *q)
 
 void queue_schedule_dispatch(struct queue *q)
 {
-	if (!q->deleted && q->ready.count && q->consumer_count)
+	if (!q->deleted && q->ready_count && q->consumer_count)
 		broker_defer(q->broker, &q->dispatch);
 }
 
-int queue_push(struct queue *q, struct message *m)
+/* ---- expiry ---- */
+
+static uint64_t queue_head_deadline(const struct queue *q)
 {
-	struct qentry e = { .msg = m, .seq = q->next_seq++ };
-	if (qdeque_push_back(&q->ready, &e) != 0)
-		return -1;
+	uint64_t best = 0;
+	for (unsigned l = 0; l < q->level_count; l++) {
+		const struct qdeque *d = &q->levels[l];
+		if (d->count) {
+			uint64_t e = qdeque_at(d, 0)->expires_at;
+			if (e && (!best || e < best))
+				best = e;
+		}
+	}
+	return best;
+}
+
+static void queue_arm_ttl(struct queue *q)
+{
+	uint64_t due = q->deleted ? 0 : queue_head_deadline(q);
+	if (!due)
+		broker_timer_cancel(&q->ttl_timer);
+	else if (due != q->ttl_timer.due_ms)
+		broker_timer_set(q->broker, &q->ttl_timer, due);
+}
+
+static void queue_take(struct queue *q, unsigned lvl, struct qentry *out)
+{
+	qdeque_pop_front(&q->levels[lvl], out);
+	level_mark(q, lvl);
+	q->ready_count--;
+	q->ready_bytes -= message_size(out->msg);
+}
+
+void queue_expire(struct queue *q)
+{
+	uint64_t now = broker_now_ms();
+	struct qentry e = { 0 };
+	for (unsigned l = 0; l < q->level_count && !q->deleted; l++) {
+		struct qdeque *d = &q->levels[l];
+		while (d->count && qdeque_at(d, 0)->expires_at && qdeque_at(d, 0)->expires_at <= now) {
+			queue_take(q, l, &e);
+			q->broker->stats.expired++;
+			deadletter(q, e.msg, DEADLETTER_EXPIRED);
+			message_unref(e.msg);
+		}
+	}
+	queue_arm_ttl(q);
+}
+
+/* ---- push, requeue, pop ---- */
+
+static uint64_t queue_deadline(const struct queue *q, const struct message *m, uint64_t now)
+{
+	int64_t ttl = q->lim.message_ttl;
+	if (m->expiration_ms >= 0 && (ttl < 0 || m->expiration_ms < ttl))
+		ttl = m->expiration_ms;
+	if (ttl < 0)
+		return 0;
+	return now + (uint64_t)ttl;
+}
+
+static bool queue_over_limit(const struct queue *q, uint32_t extra_count, uint64_t extra_bytes)
+{
+	return (q->lim.max_length >= 0 && q->ready_count + extra_count > (uint64_t)q->lim.max_length) ||
+	       (q->lim.max_length_bytes >= 0 &&
+		q->ready_bytes + extra_bytes > (uint64_t)q->lim.max_length_bytes);
+}
+
+static bool queue_has_ready_consumer(struct queue *q);
+
+enum queue_push_result queue_push(struct queue *q, struct message *m)
+{
+	uint64_t now = 0;
+	struct qentry e = { .msg = m };
+
+	if (q->lim.message_ttl >= 0 || m->expiration_ms >= 0) {
+		now = broker_now_ms();
+		if (!m->publish_time_ms)
+			m->publish_time_ms = now; /* requeues keep this deadline */
+		e.expires_at = queue_deadline(q, m, m->publish_time_ms);
+		/* TTL 0: only a consumer that can take it right now gets it (RabbitMQ). */
+		if (e.expires_at == now && !queue_has_ready_consumer(q)) {
+			q->stat_published++;
+			q->broker->stats.expired++;
+			deadletter(q, m, DEADLETTER_EXPIRED);
+			return QUEUE_PUSHED;
+		}
+		if (e.expires_at == now)
+			e.expires_at = now + 1; /* delivered by this turn's dispatch */
+	}
+	if (q->lim.overflow != QUEUE_DROP_HEAD && queue_over_limit(q, 1, message_size(m))) {
+		if (q->lim.overflow == QUEUE_REJECT_PUBLISH_DLX)
+			deadletter(q, m, DEADLETTER_MAXLEN);
+		return QUEUE_REJECTED;
+	}
+	unsigned lvl = level_of(q, m);
+	e.seq = q->next_seq++;
+	if (qdeque_push_back(&q->levels[lvl], &e) != 0)
+		return QUEUE_PUSH_OOM;
 	message_ref(m);
+	level_mark(q, lvl);
+	q->ready_count++;
 	q->ready_bytes += message_size(m);
 	q->stat_published++;
+	if (q->lim.overflow == QUEUE_DROP_HEAD) {
+		struct qentry old = { 0 };
+		while (q->ready_count && queue_over_limit(q, 0, 0) && queue_pop(q, &old)) {
+			deadletter(q, old.msg, DEADLETTER_MAXLEN);
+			message_unref(old.msg);
+		}
+	}
+	if (e.expires_at && q->ready_count && !q->ttl_timer.due_ms)
+		queue_arm_ttl(q);
 	queue_schedule_dispatch(q);
-	return 0;
+	return QUEUE_PUSHED;
 }
 
 void queue_requeue(struct queue *q, struct message *m, uint64_t seq, uint32_t delivery_count)
 {
-	struct qentry e = { .msg = m, .seq = seq, .delivery_count = delivery_count,
-			    .redelivered = true };
-	if (q->deleted || qdeque_insert_sorted(&q->ready, &e) != 0) {
+	if (q->deleted) {
 		message_unref(m);
 		return;
 	}
+	if (q->lim.delivery_limit >= 0 && delivery_count > (uint64_t)q->lim.delivery_limit) {
+		deadletter(q, m, DEADLETTER_DELIVERY_LIMIT);
+		message_unref(m);
+		return;
+	}
+	/* A requeued message keeps its original expiry; recompute it from its TTLs. */
+	struct qentry e = { .msg = m, .seq = seq, .delivery_count = delivery_count,
+			    .redelivered = true };
+	if (q->lim.message_ttl >= 0 || m->expiration_ms >= 0)
+		e.expires_at = queue_deadline(q, m, m->publish_time_ms ? m->publish_time_ms :
+									  broker_now_ms());
+	unsigned lvl = level_of(q, m);
+	if (qdeque_insert_sorted(&q->levels[lvl], &e) != 0) {
+		message_unref(m);
+		return;
+	}
+	level_mark(q, lvl);
+	q->ready_count++;
 	q->ready_bytes += message_size(m);
 	q->stat_redelivered++;
+	if (e.expires_at)
+		queue_arm_ttl(q);
 	queue_schedule_dispatch(q);
 }
 
 bool queue_pop(struct queue *q, struct qentry *out)
 {
-	if (!qdeque_pop_front(&q->ready, out))
+	int lvl = level_top(q);
+	if (lvl < 0)
 		return false;
-	q->ready_bytes -= message_size(out->msg);
+	queue_take(q, (unsigned)lvl, out);
 	return true;
+}
+
+/* Pops the next message that has not expired, dead-lettering expired ones on the way. */
+static bool queue_pop_live(struct queue *q, struct qentry *out)
+{
+	uint64_t now = 0;
+	while (queue_pop(q, out)) {
+		if (!out->expires_at)
+			return true;
+		if (!now)
+			now = broker_now_ms();
+		if (out->expires_at > now)
+			return true;
+		q->broker->stats.expired++;
+		deadletter(q, out->msg, DEADLETTER_EXPIRED);
+		message_unref(out->msg);
+	}
+	return false;
+}
+
+bool queue_get(struct queue *q, struct qentry *out)
+{
+	bool got = queue_pop_live(q, out);
+	queue_arm_ttl(q);
+	queue_touch(q);
+	return got;
 }
 
 uint32_t queue_purge(struct queue *q)
 {
 	uint32_t n = 0;
-	struct qentry e;
-	while (qdeque_pop_front(&q->ready, &e)) {
+	struct qentry e = { 0 };
+	while (queue_pop(q, &e)) {
 		message_unref(e.msg);
 		n++;
 	}
 	q->ready_bytes = 0;
+	queue_arm_ttl(q);
 	return n;
 }
 
@@ -209,6 +525,8 @@ uint32_t queue_delete(struct queue *q)
 		return 0;
 	q->deleted = true;
 	broker_cancel_deferred(q->broker, &q->dispatch);
+	broker_timer_free(&q->ttl_timer);
+	broker_timer_free(&q->expires_timer);
 	while (!list_is_empty(&q->consumers)) {
 		struct consumer *c = list_entry(q->consumers.next, struct consumer, queue_link);
 		channel_consumer_cancelled_by_server(c->ch, c);
@@ -229,6 +547,30 @@ void queue_check_auto_delete(struct queue *q)
 {
 	if (q->auto_delete && q->had_consumer && q->consumer_count == 0 && !q->deleted)
 		queue_delete(q);
+}
+
+/* ---- consumers ---- */
+
+bool queue_consumer_is_active(const struct queue *q, const struct consumer *c)
+{
+	return !q->lim.single_active || q->sac_active == c;
+}
+
+void queue_consumer_removed(struct queue *q, struct consumer *c)
+{
+	if (q->sac_active != c)
+		return;
+	/* The next consumer in registration order takes over. */
+	struct consumer *next = NULL;
+	struct list *pos;
+	list_for_each(pos, &q->consumers)
+	{
+		struct consumer *o = list_entry(pos, struct consumer, queue_link);
+		if (o != c && (!next || o->seq < next->seq))
+			next = o;
+	}
+	q->sac_active = next;
+	queue_schedule_dispatch(q);
 }
 
 /* Moves c behind the last consumer of its priority: round-robin within a priority. */
@@ -256,25 +598,34 @@ static struct consumer *queue_pick(struct queue *q)
 	return NULL;
 }
 
+static bool queue_has_ready_consumer(struct queue *q)
+{
+	return queue_pick(q) != NULL;
+}
+
 void queue_dispatch(struct queue *q)
 {
-	struct qentry e;
+	struct qentry e = { 0 };
 	struct consumer *c;
 
-	while (q->ready.count && (c = queue_pick(q)) != NULL) {
-		queue_pop(q, &e);
+	while (q->ready_count && (c = queue_pick(q)) != NULL) {
+		if (!queue_pop_live(q, &e))
+			break;
 		struct channel *ch = c->ch;
+		bool no_ack = c->no_ack;
 		uint32_t dc = e.delivery_count + 1;
-		uint64_t tag = channel_track(ch, e.msg, q, c, e.seq, dc, c->no_ack);
-		int rc = deliver_basic_deliver(ch, c->tag, tag, e.redelivered, e.msg);
-		if (c->no_ack)
+		uint64_t tag = channel_track(ch, e.msg, q, c, e.seq, dc, no_ack);
+		int rc = deliver_basic_deliver(ch, c->tag, tag, e.redelivered, e.msg,
+					       q->lim.delivery_limit >= 0 ? (int64_t)dc - 1 : -1);
+		if (no_ack)
 			message_unref(e.msg);
-		q->stat_delivered++;
-		ch->broker->stats.delivered++;
-		if (e.redelivered)
-			ch->broker->stats.redelivered++;
 		if (rc != 0)
 			break; /* the connection failed; its channels were released */
+		q->stat_delivered++;
+		q->broker->stats.delivered++;
+		if (e.redelivered)
+			q->broker->stats.redelivered++;
 		queue_rotate(q, c);
 	}
+	queue_arm_ttl(q);
 }

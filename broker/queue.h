@@ -23,9 +23,30 @@ struct consumer;
 struct qentry {
 	struct message *msg;
 	uint64_t seq;            /* publish order within this queue */
+	uint64_t expires_at;     /* broker_now_ms() deadline, 0 = never */
 	uint32_t delivery_count; /* deliveries so far */
 	bool redelivered;
 };
+
+enum queue_overflow { QUEUE_DROP_HEAD, QUEUE_REJECT_PUBLISH, QUEUE_REJECT_PUBLISH_DLX };
+
+/* Effective settings: queue arguments, then the policy, capped by an operator policy.
+ * Recomputed on declare and when policies change (queue_apply_policy), never per message. */
+struct queue_limits {
+	int64_t message_ttl;      /* ms, -1 = none */
+	int64_t expires;          /* ms, -1 = none */
+	int64_t max_length;       /* -1 = none */
+	int64_t max_length_bytes; /* -1 = none */
+	int64_t delivery_limit;   /* -1 = none */
+	int64_t consumer_timeout; /* ms, -1 = the broker default */
+	enum queue_overflow overflow;
+	char *dlx;                /* dead-letter exchange name, NULL = none */
+	char *dlrk;               /* dead-letter routing key, NULL = keep the message's */
+	uint8_t max_priority;     /* 0 = not a priority queue */
+	bool single_active;
+};
+
+enum queue_push_result { QUEUE_PUSHED = 0, QUEUE_REJECTED = 1, QUEUE_PUSH_OOM = -1 };
 
 /* Ring buffer of entries ordered by seq. */
 struct qdeque {
@@ -40,8 +61,16 @@ struct queue {
 	struct conn *owner;   /* exclusive owner */
 	struct list owner_link;
 	struct amqp_table args; /* owned */
-	struct qdeque ready;
+	struct qdeque *levels;  /* one ring per priority level (1 without x-max-priority) */
+	uint16_t level_count;
+	uint64_t nonempty[4];   /* bitmap of non-empty levels */
+	uint32_t ready_count;
 	uint64_t ready_bytes;
+	struct queue_limits lim;
+	struct broker_timer ttl_timer;     /* earliest head expiry */
+	struct broker_timer expires_timer; /* x-expires: deletes the unused queue */
+	struct consumer *sac_active;       /* single active consumer */
+	uint64_t next_consumer_seq;
 	struct list consumers; /* by priority, highest first; round-robin within a priority */
 	uint32_t consumer_count;
 	uint32_t unacked_count;
@@ -59,13 +88,30 @@ struct queue {
 
 struct queue *queue_new(struct vhost *v, struct amqp_str name, bool durable, bool exclusive,
 			bool auto_delete, struct conn *owner, struct amqp_table args);
-/* Adds a message (+1 ref) at the tail and schedules dispatch. 0 or -1 out of memory. */
-int queue_push(struct queue *q, struct message *m);
+/* Adds a message (+1 ref) at the tail, applies TTL and length limits (dropping or
+ * dead-lettering the head, or refusing the message under reject-publish) and schedules
+ * dispatch. */
+enum queue_push_result queue_push(struct queue *q, struct message *m);
+/* Recomputes q->lim from arguments and policies; allocates priority levels on first use.
+ * 0 or -1 out of memory. */
+int queue_apply_policy(struct queue *q);
+/* The queue was used (declare, get, consumer change): re-arms x-expires. */
+void queue_touch(struct queue *q);
+/* Removes expired messages at the heads (dead-lettering them) and re-arms the TTL timer. */
+void queue_expire(struct queue *q);
+/* Whether a consumer is the one allowed to receive (single active consumer). */
+bool queue_consumer_is_active(const struct queue *q, const struct consumer *c);
+/* A consumer is going away: picks the next single active consumer. */
+void queue_consumer_removed(struct queue *q, struct consumer *c);
 /* Puts a delivered message back at its original position with redelivered set. Drops the
  * message if the queue was deleted. Consumes the caller's ref on the message. */
 void queue_requeue(struct queue *q, struct message *m, uint64_t seq, uint32_t delivery_count);
-/* Removes the head. false when empty. The caller receives the entry's ref. */
+/* Removes the head (highest priority first). false when empty. The caller receives the
+ * entry's ref. */
 bool queue_pop(struct queue *q, struct qentry *out);
+/* Like queue_pop, but skips (dead-letters) expired messages and counts as queue use
+ * (basic.get). */
+bool queue_get(struct queue *q, struct qentry *out);
 uint32_t queue_purge(struct queue *q);
 /* Cancels consumers (basic.cancel to those who asked for it), removes bindings, unregisters
  * from the vhost. Returns the number of ready messages dropped. */
@@ -82,7 +128,7 @@ void queue_check_auto_delete(struct queue *q);
 
 static inline uint32_t queue_ready_count(const struct queue *q)
 {
-	return (uint32_t)q->ready.count;
+	return q->ready_count;
 }
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "broker/broker.h"
 #include "broker/exchange.h"
+#include "broker/policy.h"
 #include "broker/queue.h"
 
 struct vhost *vhost_new(struct broker *b, const char *name)
@@ -30,6 +31,8 @@ struct vhost *vhost_new(struct broker *b, const char *name)
 	v->name = strdup(name);
 	strmap_init(&v->exchanges);
 	strmap_init(&v->queues);
+	list_init(&v->policies);
+	list_init(&v->operator_policies);
 	if (!v->name || strmap_put(&b->vhosts, name, strlen(name), v) != 0)
 		goto fail;
 	for (size_t i = 0; i < sizeof predeclared / sizeof predeclared[0]; i++) {
@@ -64,6 +67,7 @@ void vhost_free(struct vhost *v)
 	}
 	while ((e = strmap_first(&v->exchanges, &i)) != NULL)
 		exchange_delete(e->value);
+	policy_free_all(v);
 	strmap_clear(&v->queues);
 	strmap_clear(&v->exchanges);
 	free(v->name);

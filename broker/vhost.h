@@ -4,6 +4,7 @@
 #define BROKER_VHOST_H
 
 #include "amqp/wire.h"
+#include "broker/list.h"
 #include "broker/strmap.h"
 
 struct broker;
@@ -16,6 +17,8 @@ struct vhost {
 	struct strmap exchanges; /* name -> struct exchange; includes "" */
 	struct strmap queues;    /* name -> struct queue */
 	struct exchange *default_exchange;
+	struct list policies;          /* struct policy, highest priority first */
+	struct list operator_policies;
 };
 
 struct vhost *vhost_new(struct broker *b, const char *name);

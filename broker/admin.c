@@ -1,0 +1,599 @@
+/* broker/admin.c: broker operations without a channel (management API, definitions import).
+ * The checks mirror handle_queue.c / handle_exchange.c so that a mistake made over HTTP gets the
+ * text it would get over AMQP; the caller maps the status to its own error codes. Uses only the
+ * broker's public headers. */
+#include "broker/admin.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "amqp/props.h"
+#include "broker/auth.h"
+#include "broker/broker.h"
+#include "broker/conn.h"
+#include "broker/exchange.h"
+#include "broker/message.h"
+#include "broker/queue.h"
+#include "broker/queue_args.h"
+#include "broker/vhost.h"
+
+static const char *tf(bool b)
+{
+	return b ? "true" : "false";
+}
+
+static bool has_amq_prefix(struct amqp_str s)
+{
+	return s.len >= 4 && memcmp(s.ptr, "amq.", 4) == 0;
+}
+
+struct vhost *admin_vhost_find(struct broker *b, const char *name)
+{
+	return strmap_get(&b->vhosts, name, strlen(name));
+}
+
+int admin_vhost_add(struct broker *b, const char *name)
+{
+	if (admin_vhost_find(b, name))
+		return ADMIN_OK;
+	return vhost_new(b, name) ? ADMIN_CREATED : ADMIN_NO_MEMORY;
+}
+
+int admin_vhost_delete(struct broker *b, const char *name)
+{
+	struct vhost *v = admin_vhost_find(b, name);
+	struct list *pos, *tmp;
+	size_t i;
+
+	if (!v)
+		return ADMIN_NOT_FOUND;
+	list_for_each_safe(pos, tmp, &b->conns)
+	{
+		struct conn *c = list_entry(pos, struct conn, link);
+		if (c->vhost != v)
+			continue;
+		conn_force_close(c, "vhost is being deleted");
+		c->vhost = NULL; /* its channels are released; nothing may reach the vhost now */
+	}
+	for (struct strmap_entry *e = strmap_first(&b->users, &i); e;
+	     e = strmap_next(&b->users, e, &i))
+		auth_permission_clear(e->value, name);
+	strmap_del(&b->vhosts, name, strlen(name));
+	vhost_free(v);
+	return ADMIN_OK;
+}
+
+int admin_user_delete(struct broker *b, const char *name)
+{
+	struct user *u = strmap_get(&b->users, name, strlen(name));
+	struct list *pos, *tmp;
+
+	if (!u)
+		return ADMIN_NOT_FOUND;
+	list_for_each_safe(pos, tmp, &b->conns)
+	{
+		struct conn *c = list_entry(pos, struct conn, link);
+		if (c->user != u)
+			continue;
+		conn_force_close(c, "user deleted");
+		c->user = NULL;
+	}
+	auth_user_delete(b, name);
+	return ADMIN_OK;
+}
+
+int admin_queue_declare(struct vhost *v, struct amqp_str name, bool durable, bool auto_delete,
+			struct amqp_table args, char *err, size_t errlen)
+{
+	struct queue *q = vhost_queue_find(v, name);
+	if (q) {
+		if (q->exclusive) {
+			snprintf(err, errlen,
+				 "cannot obtain exclusive access to locked queue '%.*s' in vhost "
+				 "'%s'",
+				 AMQP_STR_ARGS(name), v->name);
+			return ADMIN_LOCKED;
+		}
+		if (q->durable != durable) {
+			snprintf(err, errlen,
+				 "inequivalent arg 'durable' for queue '%.*s' in vhost '%s': received "
+				 "'%s' but current is '%s'",
+				 AMQP_STR_ARGS(name), v->name, tf(durable), tf(q->durable));
+			return ADMIN_BAD;
+		}
+		if (q->auto_delete != auto_delete) {
+			snprintf(err, errlen,
+				 "inequivalent arg 'auto_delete' for queue '%.*s' in vhost '%s': "
+				 "received '%s' but current is '%s'",
+				 AMQP_STR_ARGS(name), v->name, tf(auto_delete), tf(q->auto_delete));
+			return ADMIN_BAD;
+		}
+		if (queue_args_equivalent(q->args, args, name, v->name, err, errlen) != 0)
+			return ADMIN_BAD;
+		return ADMIN_OK;
+	}
+	if (name.len == 0 || has_amq_prefix(name)) {
+		snprintf(err, errlen, "queue name '%.*s' contains reserved prefix 'amq.*'",
+			 AMQP_STR_ARGS(name));
+		return ADMIN_REFUSED;
+	}
+	if (name.len > 255) {
+		snprintf(err, errlen, "queue name too long");
+		return ADMIN_BAD;
+	}
+	if (queue_args_validate(args, name, v->name, err, errlen) != 0)
+		return ADMIN_BAD;
+	struct amqp_value qt;
+	if (amqp_table_get(args, "x-queue-type", &qt) && qt.type == 'S' &&
+	    amqp_str_eq_c(qt.v.str, "quorum") && (!durable || auto_delete)) {
+		snprintf(err, errlen, "invalid property '%s' for queue '%.*s' in vhost '%s'",
+			 !durable ? "non-durable" : "auto-delete", AMQP_STR_ARGS(name), v->name);
+		return ADMIN_BAD;
+	}
+	if (!queue_new(v, name, durable, false, auto_delete, NULL, args))
+		return ADMIN_NO_MEMORY;
+	v->broker->stats.queues_declared++;
+	return ADMIN_CREATED;
+}
+
+static struct queue *find_queue(struct vhost *v, struct amqp_str name, char *err, size_t errlen)
+{
+	struct queue *q = vhost_queue_find(v, name);
+	if (!q)
+		snprintf(err, errlen, "no queue '%.*s' in vhost '%s'", AMQP_STR_ARGS(name), v->name);
+	return q;
+}
+
+int admin_queue_delete(struct vhost *v, struct amqp_str name, bool if_unused, bool if_empty,
+		       char *err, size_t errlen)
+{
+	struct queue *q = find_queue(v, name, err, errlen);
+	if (!q)
+		return ADMIN_NOT_FOUND;
+	if (if_unused && q->consumer_count > 0) {
+		snprintf(err, errlen, "queue '%.*s' in vhost '%s' in use", AMQP_STR_ARGS(name),
+			 v->name);
+		return ADMIN_BAD;
+	}
+	if (if_empty && (queue_ready_count(q) > 0 || q->unacked_count > 0)) {
+		snprintf(err, errlen, "queue '%.*s' in vhost '%s' not empty", AMQP_STR_ARGS(name),
+			 v->name);
+		return ADMIN_BAD;
+	}
+	queue_delete(q);
+	v->broker->stats.queues_deleted++;
+	return ADMIN_OK;
+}
+
+int admin_queue_purge(struct vhost *v, struct amqp_str name, char *err, size_t errlen)
+{
+	struct queue *q = find_queue(v, name, err, errlen);
+	if (!q)
+		return ADMIN_NOT_FOUND;
+	queue_purge(q);
+	return ADMIN_OK;
+}
+
+static struct amqp_str default_alias(struct amqp_str name)
+{
+	return amqp_str_eq_c(name, "amq.default") ? AMQP_STR_LIT("") : name;
+}
+
+int admin_exchange_declare(struct vhost *v, struct amqp_str name, struct amqp_str type_name,
+			   bool durable, bool auto_delete, bool internal, struct amqp_table args,
+			   char *err, size_t errlen)
+{
+	const struct exchange_type *type = exchange_type_find(type_name);
+	if (!type) {
+		snprintf(err, errlen, "unknown exchange type '%.*s'", AMQP_STR_ARGS(type_name));
+		return ADMIN_BAD;
+	}
+	if (name.len == 0 || amqp_str_eq_c(name, "amq.default")) {
+		snprintf(err, errlen, "operation not permitted on the default exchange");
+		return ADMIN_REFUSED;
+	}
+	struct exchange *x = vhost_exchange_find(v, name);
+	if (!x) {
+		if (has_amq_prefix(name)) {
+			snprintf(err, errlen, "exchange name '%.*s' contains reserved prefix 'amq.*'",
+				 AMQP_STR_ARGS(name));
+			return ADMIN_REFUSED;
+		}
+		if (name.len > 255) {
+			snprintf(err, errlen, "exchange name too long");
+			return ADMIN_BAD;
+		}
+		struct amqp_value ae;
+		if (amqp_table_get(args, "alternate-exchange", &ae) && ae.type != 'S') {
+			snprintf(err, errlen,
+				 "invalid type '%s' for arg 'alternate-exchange' in exchange '%.*s' in "
+				 "vhost '%s'",
+				 amqp_value_type_name(ae.type), AMQP_STR_ARGS(name), v->name);
+			return ADMIN_BAD;
+		}
+		if (!exchange_new(v, name, type, durable, auto_delete, internal, args))
+			return ADMIN_NO_MEMORY;
+		return ADMIN_CREATED;
+	}
+	const char *arg = NULL, *received = NULL, *current = NULL;
+	char rbuf[300];
+	if (x->type != type) {
+		snprintf(rbuf, sizeof rbuf, "%.*s", AMQP_STR_ARGS(type_name));
+		arg = "type", received = rbuf, current = x->type->name;
+	} else if (x->durable != durable) {
+		arg = "durable", received = tf(durable), current = tf(x->durable);
+	} else if (x->auto_delete != auto_delete) {
+		arg = "auto_delete", received = tf(auto_delete), current = tf(x->auto_delete);
+	} else if (x->internal != internal) {
+		arg = "internal", received = tf(internal), current = tf(x->internal);
+	}
+	if (arg) {
+		snprintf(err, errlen,
+			 "inequivalent arg '%s' for exchange '%.*s' in vhost '%s': received '%s' but "
+			 "current is '%s'",
+			 arg, AMQP_STR_ARGS(name), v->name, received, current);
+		return ADMIN_BAD;
+	}
+	return ADMIN_OK;
+}
+
+int admin_exchange_delete(struct vhost *v, struct amqp_str name, bool if_unused, char *err,
+			  size_t errlen)
+{
+	name = default_alias(name);
+	if (name.len == 0) {
+		snprintf(err, errlen, "operation not permitted on the default exchange");
+		return ADMIN_REFUSED;
+	}
+	struct exchange *x = vhost_exchange_find(v, name);
+	if (!x) {
+		snprintf(err, errlen, "no exchange '%.*s' in vhost '%s'", AMQP_STR_ARGS(name),
+			 v->name);
+		return ADMIN_NOT_FOUND;
+	}
+	if (exchange_is_system(x)) {
+		snprintf(err, errlen, "deletion of system exchange '%.*s' in vhost '%s' not allowed",
+			 AMQP_STR_ARGS(name), v->name);
+		return ADMIN_REFUSED;
+	}
+	if (if_unused && (x->binding_count > 0 || !list_is_empty(&x->bound_here))) {
+		snprintf(err, errlen, "exchange '%.*s' in vhost '%s' in use", AMQP_STR_ARGS(name),
+			 v->name);
+		return ADMIN_BAD;
+	}
+	exchange_delete(x);
+	return ADMIN_OK;
+}
+
+static int bind_lookup(struct vhost *v, struct amqp_str src, bool dest_is_queue,
+		       struct amqp_str dest, struct exchange **sx, struct queue **dq,
+		       struct exchange **dx, char *err, size_t errlen)
+{
+	src = default_alias(src);
+	if (src.len == 0 || (!dest_is_queue && default_alias(dest).len == 0)) {
+		snprintf(err, errlen, "operation not permitted on the default exchange");
+		return ADMIN_REFUSED;
+	}
+	*sx = vhost_exchange_find(v, src);
+	if (!*sx) {
+		snprintf(err, errlen, "no exchange '%.*s' in vhost '%s'", AMQP_STR_ARGS(src),
+			 v->name);
+		return ADMIN_NOT_FOUND;
+	}
+	*dq = NULL;
+	*dx = NULL;
+	if (dest_is_queue)
+		*dq = vhost_queue_find(v, dest);
+	else
+		*dx = vhost_exchange_find(v, dest);
+	if (!*dq && !*dx) {
+		snprintf(err, errlen, "no %s '%.*s' in vhost '%s'",
+			 dest_is_queue ? "queue" : "exchange", AMQP_STR_ARGS(dest), v->name);
+		return ADMIN_NOT_FOUND;
+	}
+	return ADMIN_OK;
+}
+
+int admin_bind(struct vhost *v, struct amqp_str src, bool dest_is_queue, struct amqp_str dest,
+	       struct amqp_str key, struct amqp_table args, char *err, size_t errlen)
+{
+	struct exchange *sx, *dx;
+	struct queue *dq;
+	int rc = bind_lookup(v, src, dest_is_queue, dest, &sx, &dq, &dx, err, errlen);
+	if (rc != ADMIN_OK)
+		return rc;
+	rc = exchange_bind(sx, dq, dx, key, args, err, errlen);
+	if (rc == -2)
+		return ADMIN_BAD;
+	if (rc < 0)
+		return ADMIN_NO_MEMORY;
+	return rc == 0 ? ADMIN_CREATED : ADMIN_OK;
+}
+
+int admin_unbind(struct vhost *v, struct amqp_str src, bool dest_is_queue, struct amqp_str dest,
+		 struct amqp_str key, struct amqp_table args, char *err, size_t errlen)
+{
+	struct exchange *sx, *dx;
+	struct queue *dq;
+	int rc = bind_lookup(v, src, dest_is_queue, dest, &sx, &dq, &dx, err, errlen);
+	if (rc != ADMIN_OK)
+		return rc;
+	if (exchange_unbind(sx, dq, dx, key, args) != 0) {
+		snprintf(err, errlen, "no binding");
+		return ADMIN_NOT_FOUND;
+	}
+	return ADMIN_OK;
+}
+
+int admin_publish(struct vhost *v, struct amqp_str exchange, struct amqp_str rk,
+		  const uint8_t *props, size_t props_len, const uint8_t *body, size_t body_len,
+		  bool *routed, char *err, size_t errlen)
+{
+	struct amqp_basic_props p;
+	struct amqp_table headers = { 0 };
+	struct route_set set;
+	int rc = ADMIN_OK;
+
+	*routed = false;
+	exchange = default_alias(exchange);
+	struct exchange *x = vhost_exchange_find(v, exchange);
+	if (!x) {
+		snprintf(err, errlen, "no exchange '%.*s' in vhost '%s'", AMQP_STR_ARGS(exchange),
+			 v->name);
+		return ADMIN_NOT_FOUND;
+	}
+	if (amqp_props_decode(&p, props, props_len) != 0) {
+		snprintf(err, errlen, "invalid properties");
+		return ADMIN_BAD;
+	}
+	if (p.flags & AMQP_PROP_HEADERS)
+		headers = p.headers;
+	struct message *m = message_new(exchange, rk, props, props_len, body_len);
+	if (!m)
+		return ADMIN_NO_MEMORY;
+	if (body_len)
+		memcpy(m->body, body, body_len);
+	m->body_filled = body_len;
+	m->persistent = (p.flags & AMQP_PROP_DELIVERY_MODE) && p.delivery_mode == 2;
+	m->priority = (p.flags & AMQP_PROP_PRIORITY) ? p.priority : 0;
+	m->publish_time_ms = broker_now_ms();
+	m->expiration_ms = -1;
+	if (p.flags & AMQP_PROP_EXPIRATION) {
+		int64_t ms = 0;
+		bool ok = p.expiration.len > 0 && p.expiration.len < 19;
+		for (uint32_t i = 0; ok && i < p.expiration.len; i++) {
+			ok = p.expiration.ptr[i] >= '0' && p.expiration.ptr[i] <= '9';
+			ms = ms * 10 + (p.expiration.ptr[i] - '0');
+		}
+		if (!ok) {
+			snprintf(err, errlen, "invalid expiration '%.*s'",
+				 AMQP_STR_ARGS(p.expiration));
+			message_unref(m);
+			return ADMIN_BAD;
+		}
+		m->expiration_ms = ms;
+	}
+	v->broker->stats.published++;
+	route_set_init(&set);
+	exchange_route(x, rk, headers, &set);
+	if (set.oom) {
+		rc = ADMIN_NO_MEMORY;
+		goto out;
+	}
+	if (set.count == 0)
+		v->broker->stats.dropped_unroutable++;
+	for (size_t i = 0; i < set.count; i++)
+		if (queue_push(set.queues[i], m) != 0)
+			rc = ADMIN_NO_MEMORY;
+	*routed = set.count > 0;
+out:
+	route_set_free(&set);
+	message_unref(m);
+	return rc;
+}
+
+int admin_get(struct vhost *v, struct amqp_str queue, uint32_t count, enum admin_ackmode mode,
+	      admin_get_fn fn, void *arg, char *err, size_t errlen)
+{
+	struct queue *q = find_queue(v, queue, err, errlen);
+	struct qentry *taken = NULL;
+	uint32_t n = 0;
+	bool requeue = mode == ADMIN_ACK_REQUEUE_TRUE || mode == ADMIN_REJECT_REQUEUE_TRUE;
+
+	if (!q)
+		return ADMIN_NOT_FOUND;
+	if (count > queue_ready_count(q))
+		count = queue_ready_count(q);
+	if (count == 0)
+		return ADMIN_OK;
+	taken = calloc(count, sizeof *taken);
+	if (!taken)
+		return ADMIN_NO_MEMORY;
+	/* Take them all first: requeued messages go back to their place at the head, so a
+	 * second pop would only see the first one again (RabbitMQ requeues when its temporary
+	 * channel closes, after the whole get). */
+	while (n < count && queue_pop(q, &taken[n])) {
+		struct qentry *e = &taken[n++];
+		q->stat_delivered++;
+		v->broker->stats.delivered++;
+		if (e->redelivered || e->delivery_count > 0)
+			v->broker->stats.redelivered++; /* queue_requeue counts the queue's */
+		fn(arg, e->msg, e->redelivered || e->delivery_count > 0, queue_ready_count(q));
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		if (mode == ADMIN_ACK_REQUEUE_FALSE || mode == ADMIN_ACK_REQUEUE_TRUE) {
+			q->stat_acked++;
+			v->broker->stats.acked++;
+		}
+		if (requeue)
+			queue_requeue(q, taken[i].msg, taken[i].seq, taken[i].delivery_count + 1);
+		else
+			message_unref(taken[i].msg);
+	}
+	free(taken);
+	return ADMIN_OK;
+}
+
+/* ---- JSON <-> AMQP tables ---- */
+
+static int put_json_value(struct amqp_buf *out, json_t *v, int depth, char *err, size_t errlen);
+
+static int put_json_table(struct amqp_buf *out, json_t *obj, int depth, char *err, size_t errlen)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(obj, k, v)
+	{
+		if (strlen(k) > 255) {
+			snprintf(err, errlen, "argument name too long");
+			return -1;
+		}
+		amqp_buf_put_shortstr(out, amqp_str_c(k));
+		if (put_json_value(out, v, depth + 1, err, errlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int put_json_value(struct amqp_buf *out, json_t *v, int depth, char *err, size_t errlen)
+{
+	if (depth >= AMQP_TABLE_MAX_DEPTH) {
+		snprintf(err, errlen, "arguments nested too deeply");
+		return -1;
+	}
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		amqp_buf_put_value_longstr(out, (struct amqp_str){
+			(const uint8_t *)json_string_value(v), (uint32_t)json_string_length(v) });
+		return 0;
+	case JSON_INTEGER:
+		amqp_buf_put_value_long(out, json_integer_value(v));
+		return 0;
+	case JSON_REAL: {
+		double d = json_real_value(v);
+		uint64_t bits;
+		memcpy(&bits, &d, sizeof bits);
+		amqp_buf_put_u8(out, 'd');
+		amqp_buf_put_u64(out, bits);
+		return 0;
+	}
+	case JSON_TRUE:
+	case JSON_FALSE:
+		amqp_buf_put_value_bool(out, json_is_true(v));
+		return 0;
+	case JSON_NULL:
+		amqp_buf_put_u8(out, 'V');
+		return 0;
+	case JSON_OBJECT: {
+		amqp_buf_put_u8(out, 'F');
+		size_t at = amqp_buf_table_begin(out);
+		if (put_json_table(out, v, depth, err, errlen) != 0)
+			return -1;
+		amqp_buf_table_end(out, at);
+		return 0;
+	}
+	case JSON_ARRAY: {
+		size_t i;
+		json_t *item;
+		amqp_buf_put_u8(out, 'A');
+		size_t at = amqp_buf_table_begin(out);
+		json_array_foreach(v, i, item)
+		{
+			if (put_json_value(out, item, depth + 1, err, errlen) != 0)
+				return -1;
+		}
+		amqp_buf_table_end(out, at);
+		return 0;
+	}
+	}
+	snprintf(err, errlen, "unsupported argument value");
+	return -1;
+}
+
+int admin_table_from_json(json_t *obj, struct amqp_buf *out, char *err, size_t errlen)
+{
+	if (!obj || json_is_null(obj))
+		return 0;
+	if (!json_is_object(obj)) {
+		snprintf(err, errlen, "arguments must be an object");
+		return -1;
+	}
+	if (put_json_table(out, obj, 0, err, errlen) != 0)
+		return -1;
+	if (out->oom) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static json_t *value_to_json(const struct amqp_value *v);
+
+static json_t *array_to_json(struct amqp_table a)
+{
+	json_t *arr = json_array();
+	struct amqp_table_iter it;
+	struct amqp_value v;
+	amqp_array_iter_init(&it, a);
+	while (amqp_array_next(&it, &v) == 1)
+		json_array_append_new(arr, value_to_json(&v));
+	return arr;
+}
+
+static json_t *value_to_json(const struct amqp_value *v)
+{
+	switch (v->type) {
+	case 't':
+		return json_boolean(v->v.b);
+	case 'b':
+	case 's':
+	case 'I':
+	case 'l':
+	case 'L':
+		return json_integer(v->v.i);
+	case 'B':
+	case 'u':
+	case 'i':
+	case 'T':
+		return json_integer((json_int_t)v->v.u);
+	case 'f':
+		return json_real(v->v.f);
+	case 'd':
+		return json_real(v->v.d);
+	case 'D': {
+		double d = v->v.dec.value;
+		for (int i = 0; i < v->v.dec.scale; i++)
+			d /= 10;
+		return json_real(d);
+	}
+	case 'S':
+	case 'x':
+	{
+		json_t *s = json_stringn((const char *)v->v.str.ptr, v->v.str.len);
+		return s ? s : json_null(); /* not UTF-8: JSON cannot carry it as a string */
+	}
+	case 'F':
+		return admin_table_to_json(v->v.table);
+	case 'A':
+		return array_to_json(v->v.table);
+	default:
+		return json_null();
+	}
+}
+
+json_t *admin_table_to_json(struct amqp_table t)
+{
+	json_t *obj = json_object();
+	struct amqp_table_iter it;
+	struct amqp_str k;
+	struct amqp_value v;
+	char key[256];
+	amqp_table_iter_init(&it, t);
+	while (amqp_table_next(&it, &k, &v) == 1) {
+		snprintf(key, sizeof key, "%.*s", AMQP_STR_ARGS(k));
+		json_object_set_new_nocheck(obj, key, value_to_json(&v));
+	}
+	return obj;
+}
