@@ -12,7 +12,9 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "broker/auth.h"
 #include "broker/channel.h"
@@ -265,13 +267,81 @@ static void broker_on_signal(evutil_socket_t sig, short what, void *arg)
 	broker_shutdown(b);
 }
 
-/* Once a second: consumer acknowledgement timeouts. */
+static uint64_t broker_rss_bytes(void)
+{
+	unsigned long size = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+		resident = 0;
+	fclose(f);
+	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static uint64_t broker_total_ram(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES);
+	return pages > 0 ? (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+void broker_check_alarms(struct broker *b)
+{
+	const struct config *cfg = b->cfg;
+	struct statvfs sv;
+	bool mem, disk;
+
+	if (!b->mem_limit)
+		b->mem_limit = cfg->vm_memory_high_watermark_relative > 0 &&
+					       (cfg->vm_memory_relative_given ||
+						!cfg->vm_memory_high_watermark_absolute) ?
+				       (uint64_t)(cfg->vm_memory_high_watermark_relative *
+						  (double)broker_total_ram()) :
+				       cfg->vm_memory_high_watermark_absolute;
+	b->mem_used = broker_rss_bytes();
+	mem = b->mem_limit && b->mem_used > b->mem_limit;
+	disk = false;
+	if (cfg->data_dir && statvfs(cfg->data_dir, &sv) == 0) {
+		b->disk_free = (uint64_t)sv.f_bavail * sv.f_frsize;
+		uint64_t limit = cfg->disk_free_limit_relative > 0 ?
+					 (uint64_t)(cfg->disk_free_limit_relative *
+						    (double)broker_total_ram()) :
+					 cfg->disk_free_limit_absolute;
+		disk = b->disk_free < limit;
+	}
+	if (mem != b->mem_alarm)
+		log_warn("memory resource limit alarm %s: %llu bytes used, limit %llu",
+			 mem ? "set" : "cleared", (unsigned long long)b->mem_used,
+			 (unsigned long long)b->mem_limit);
+	if (disk != b->disk_alarm)
+		log_warn("disk resource limit alarm %s: %llu bytes free", disk ? "set" : "cleared",
+			 (unsigned long long)b->disk_free);
+	b->mem_alarm = mem;
+	b->disk_alarm = disk;
+	const char *reason = mem ? "low on memory" : disk ? "low on disk" : NULL;
+	bool changed = (reason == NULL) != (b->alarm_reason == NULL);
+	b->alarm_reason = reason;
+	if (!changed)
+		return;
+	struct list *pos, *tmp;
+	list_for_each_safe(pos, tmp, &b->conns)
+	{
+		struct conn *c = list_entry(pos, struct conn, link);
+		if (reason && c->published)
+			conn_block(c, reason);
+		else if (!reason)
+			conn_unblock(c);
+	}
+}
+
+/* Once a second: resource alarms and consumer acknowledgement timeouts. */
 static void broker_on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
 	struct broker *b = arg;
 	struct list *pos, *tmp;
 	b->tick++;
+	broker_check_alarms(b);
 	list_for_each_safe(pos, tmp, &b->conns)
 	{
 		struct conn *c = list_entry(pos, struct conn, link);
@@ -316,6 +386,7 @@ int broker_start(struct broker *b)
 	if (!b->sig_term || !b->sig_int || evsignal_add(b->sig_term, NULL) != 0 ||
 	    evsignal_add(b->sig_int, NULL) != 0)
 		return -1;
+	broker_check_alarms(b);
 	b->tick_ev = event_new(b->base, -1, EV_PERSIST, broker_on_tick, b);
 	struct timeval second = { 1, 0 };
 	if (!b->tick_ev || event_add(b->tick_ev, &second) != 0)

@@ -59,6 +59,9 @@ struct broker {
 	uint16_t port;
 	uint64_t start_ms;
 	uint32_t tick;          /* seconds since start, advanced by the housekeeping timer */
+	const char *alarm_reason; /* NULL, or "memory" / "disk" while a resource alarm is on */
+	bool mem_alarm, disk_alarm;
+	uint64_t mem_limit, mem_used, disk_free;
 	struct event *tick_ev;
 };
 
@@ -82,6 +85,8 @@ void broker_timer_cancel(struct broker_timer *t);
 void broker_timer_free(struct broker_timer *t);
 
 uint64_t broker_now_ms(void);
+/* Re-evaluates the memory and disk alarms (also run once a second). */
+void broker_check_alarms(struct broker *b);
 /* prefix followed by 22 URL-safe base64 characters of 16 random bytes ("amq.gen-...").
  * out must hold strlen(prefix) + 23 bytes. */
 void broker_random_name(const char *prefix, char *out, size_t cap);

@@ -515,7 +515,37 @@ static void conn_on_read(struct bufferevent *bev, void *arg)
 	}
 	if (c->dead || c->state == CONN_CLOSED)
 		evbuffer_drain(in, evbuffer_get_length(in));
+	else if (c->published && c->broker->alarm_reason)
+		conn_block(c, c->broker->alarm_reason);
 	c->in_callback = false;
+}
+
+void conn_block(struct conn *c, const char *reason)
+{
+	if (c->blocked || c->dead || c->state != CONN_OPEN)
+		return;
+	c->blocked = true;
+	bufferevent_disable(c->bev, EV_READ);
+	if (c->cap_blocked) {
+		struct amqp_method m = { .id = AMQP_CONNECTION_BLOCKED };
+		m.u.connection_blocked.reason = amqp_str_c(reason);
+		conn_send_method(c, 0, &m);
+	}
+}
+
+void conn_unblock(struct conn *c)
+{
+	if (!c->blocked || c->dead)
+		return;
+	c->blocked = false;
+	c->hb_misses = 0;
+	if (c->state != CONN_OPEN)
+		return;
+	bufferevent_enable(c->bev, EV_READ);
+	if (c->cap_blocked) {
+		struct amqp_method m = { .id = AMQP_CONNECTION_UNBLOCKED };
+		conn_send_method(c, 0, &m);
+	}
 }
 
 static void conn_kick_consumers(struct conn *c)
@@ -587,7 +617,7 @@ static void conn_on_timer(evutil_socket_t fd, short what, void *arg)
 		c->send_oct += sizeof amqp_heartbeat_frame;
 	}
 	c->hb_sent_mark = c->send_oct;
-	if (c->recv_oct == c->hb_recv_mark) {
+	if (c->recv_oct == c->hb_recv_mark && !c->blocked) {
 		if (++c->hb_misses >= CONN_HEARTBEAT_MISSES) {
 			log_warn("closing AMQP connection %s: missed heartbeats from client, "
 				 "timeout: %us",

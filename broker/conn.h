@@ -69,6 +69,8 @@ struct conn {
 	bool in_callback;
 	bool output_blocked; /* above CONN_OUTPUT_HIGH: no deliveries */
 	bool lingering;      /* closed; waiting for the client to hang up */
+	bool published;      /* has sent basic.publish: blocked under a resource alarm */
+	bool blocked;        /* not read because of a resource alarm */
 	struct list exclusive_queues;
 };
 
@@ -97,6 +99,11 @@ void conn_channel_remove(struct conn *c, uint16_t id);
 
 /* Arms the heartbeat tick (heartbeat/2 s) once tune-ok has set c->heartbeat. */
 void conn_start_heartbeat(struct conn *c);
+
+/* Resource alarms: stop reading a publishing connection (connection.blocked to clients that
+ * announced the capability), and resume. */
+void conn_block(struct conn *c, const char *reason);
+void conn_unblock(struct conn *c);
 
 /* conn_handshake.c */
 int conn_handshake_start(struct conn *c);

@@ -37,6 +37,7 @@ int handle_basic_content_start(struct channel *ch, const struct amqp_method *m)
 				 AMQP_METHOD_INDEX(m->id), "unimplemented method");
 	if (p->immediate)
 		return conn_fail(ch->conn, AMQP_NOT_IMPLEMENTED, 60, 40, "immediate=true");
+	ch->conn->published = true;
 	struct exchange *x = vhost_exchange_find(ch->conn->vhost, p->exchange);
 	if (!x)
 		return channel_fail(ch, AMQP_NOT_FOUND, "no exchange '%.*s' in vhost '%s'",
