@@ -12,6 +12,8 @@
 #include "amqp/table.h"
 #include "broker/broker.h"
 
+uint64_t auth_generation = 1;
+
 static const EVP_MD *auth_md(enum auth_hash algo)
 {
 	switch (algo) {
@@ -211,12 +213,16 @@ struct user *auth_user_add_hashed(struct broker *b, const char *name, const char
 void auth_user_delete(struct broker *b, const char *name)
 {
 	auth_user_free(strmap_del(&b->users, name, strlen(name)));
+	auth_generation++;
 }
 
 static void auth_permission_free(struct permission *p)
 {
 	if (!p)
 		return;
+	for (int i = 0; i < 3; i++)
+		if (!p->all[i])
+			regfree(&p->re[i]);
 	free(p->configure);
 	free(p->write);
 	free(p->read);
@@ -247,9 +253,24 @@ int auth_permission_set(struct user *u, const char *vhost, const char *configure
 	p->write = auth_strdup(write);
 	p->read = auth_strdup(read);
 	if (!p->configure || !p->write || !p->read) {
+		for (int i = 0; i < 3; i++)
+			p->all[i] = true; /* nothing compiled yet */
 		auth_permission_free(p);
 		return -1;
 	}
+	const char *pats[3] = { p->configure, p->write, p->read };
+	for (int i = 0; i < 3; i++) {
+		p->all[i] = strcmp(pats[i], ".*") == 0;
+		/* "" denies everything: compile a pattern that cannot match an empty-or-any name. */
+		if (!p->all[i] && regcomp(&p->re[i], pats[i][0] ? pats[i] : "$^a",
+					  REG_EXTENDED | REG_NOSUB) != 0) {
+			for (int j = i; j < 3; j++)
+				p->all[j] = true;
+			auth_permission_free(p);
+			return -1;
+		}
+	}
+	auth_generation++;
 	auth_permission_free(strmap_del(&u->permissions, vhost, strlen(vhost)));
 	if (strmap_put(&u->permissions, vhost, strlen(vhost), p) != 0) {
 		auth_permission_free(p);
@@ -261,6 +282,23 @@ int auth_permission_set(struct user *u, const char *vhost, const char *configure
 void auth_permission_clear(struct user *u, const char *vhost)
 {
 	auth_permission_free(strmap_del(&u->permissions, vhost, strlen(vhost)));
+	auth_generation++;
+}
+
+bool auth_permitted(const struct user *u, const char *vhost, enum auth_perm kind,
+		    const uint8_t *name, size_t len)
+{
+	const struct permission *p = auth_permission_find(u, vhost);
+	char buf[256];
+	if (!p)
+		return false;
+	if (p->all[kind])
+		return true;
+	if (len >= sizeof buf)
+		len = sizeof buf - 1;
+	memcpy(buf, name, len);
+	buf[len] = '\0';
+	return regexec(&p->re[kind], buf, 0, NULL, 0) == 0;
 }
 
 const struct permission *auth_permission_find(const struct user *u, const char *vhost)

@@ -7,6 +7,7 @@
 #ifndef BROKER_AUTH_H
 #define BROKER_AUTH_H
 
+#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,7 +21,14 @@ enum auth_hash { AUTH_HASH_SHA256, AUTH_HASH_SHA512, AUTH_HASH_MD5 };
 
 struct permission {
 	char *configure, *write, *read; /* regular expressions, RabbitMQ style */
+	regex_t re[3];                  /* compiled, in enum auth_perm order */
+	bool all[3];                    /* ".*": no regexec needed */
 };
+
+enum auth_perm { AUTH_CONFIGURE, AUTH_WRITE, AUTH_READ };
+
+/* Bumped on every user or permission change: callers cache checks against it. */
+extern uint64_t auth_generation;
 
 struct user {
 	char *name;
@@ -56,6 +64,11 @@ int auth_permission_set(struct user *u, const char *vhost, const char *configure
 			const char *write, const char *read);
 void auth_permission_clear(struct user *u, const char *vhost);
 const struct permission *auth_permission_find(const struct user *u, const char *vhost);
+/* Whether the user may configure/write/read the resource `name` in vhost: the permission's
+ * regular expression must match the name (unanchored, as RabbitMQ's re:run); "" matches
+ * nothing. */
+bool auth_permitted(const struct user *u, const char *vhost, enum auth_perm kind,
+		    const uint8_t *name, size_t len);
 
 /* Parses a SASL response for mechanism PLAIN or AMQPLAIN and checks the password.
  * Returns the user or NULL; *name_out receives the attempted user name for the log. */

@@ -198,7 +198,9 @@ struct broker *broker_new(struct event_base *base, const struct config *cfg)
 	struct user *u = auth_user_add(b, cfg->default_user ? cfg->default_user : "guest",
 				       cfg->default_pass ? cfg->default_pass : "guest",
 				       "administrator");
-	if (!u || auth_permission_set(u, vname, ".*", ".*", ".*") != 0)
+	if (!u || auth_permission_set(u, vname, cfg->default_perm_configure ? cfg->default_perm_configure : ".*",
+				      cfg->default_perm_write ? cfg->default_perm_write : ".*",
+				      cfg->default_perm_read ? cfg->default_perm_read : ".*") != 0)
 		goto fail;
 	return b;
 fail:

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "amqp/reply_codes.h"
+#include "broker/auth.h"
 #include "broker/config.h"
 #include "broker/conn.h"
 #include "broker/consumer.h"
@@ -16,6 +17,7 @@
 #include "broker/log.h"
 #include "broker/message.h"
 #include "broker/queue.h"
+#include "broker/vhost.h"
 
 static void channel_on_confirm_flush(struct deferred *d);
 
@@ -278,6 +280,16 @@ bool channel_can_deliver(const struct channel *ch)
 {
 	return ch->state == CHANNEL_OPEN && ch->flow_active && !ch->conn->output_blocked &&
 	       !ch->conn->dead && ch->conn->state == CONN_OPEN;
+}
+
+int channel_check_perm(struct channel *ch, int perm, const char *kind_name, struct amqp_str name)
+{
+	struct conn *c = ch->conn;
+	if (auth_permitted(c->user, c->vhost->name, (enum auth_perm)perm, name.ptr, name.len))
+		return 0;
+	channel_fail(ch, AMQP_ACCESS_REFUSED, "access to %s '%.*s' in vhost '%s' refused for user '%s'",
+		     kind_name, AMQP_STR_ARGS(name), c->vhost->name, c->user->name);
+	return -1;
 }
 
 int channel_send(struct channel *ch, const struct amqp_method *m)

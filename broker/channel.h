@@ -81,6 +81,10 @@ struct channel {
 	struct amqp_str last_queue; /* owned; for the empty-name shorthand */
 	bool flow_active;
 
+	/* last exchange this channel was allowed to publish to, valid for auth_generation */
+	const void *write_ok_exchange;
+	uint64_t write_ok_generation;
+
 	char *reply_to_token;   /* direct reply-to: set once a reply consumer exists */
 	struct consumer *reply_consumer;
 };
@@ -99,6 +103,9 @@ int channel_on_frame(struct channel *ch, const struct amqp_frame *f);
  * could not be written. */
 int channel_fail(struct channel *ch, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Checks the user's configure/write/read permission on a queue or exchange name
+ * (kind_name "queue" or "exchange"); on refusal sends RabbitMQ's 403 and returns -1. */
+int channel_check_perm(struct channel *ch, int perm, const char *kind_name, struct amqp_str name);
 /* Encodes and sends a method on this channel. 0 or -1 (connection error raised). */
 int channel_send(struct channel *ch, const struct amqp_method *m);
 

@@ -39,6 +39,13 @@ int handle_basic_content_start(struct channel *ch, const struct amqp_method *m)
 		return conn_fail(ch->conn, AMQP_NOT_IMPLEMENTED, 60, 40, "immediate=true");
 	ch->conn->published = true;
 	struct exchange *x = vhost_exchange_find(ch->conn->vhost, p->exchange);
+	/* Write permission, checked once per exchange until permissions change. */
+	if (!x || ch->write_ok_exchange != x || ch->write_ok_generation != auth_generation) {
+		if (channel_check_perm(ch, AUTH_WRITE, "exchange", p->exchange) != 0)
+			return 0;
+		ch->write_ok_exchange = x;
+		ch->write_ok_generation = auth_generation;
+	}
 	if (!x)
 		return channel_fail(ch, AMQP_NOT_FOUND, "no exchange '%.*s' in vhost '%s'",
 				    AMQP_STR_ARGS(p->exchange), vname(ch));
@@ -311,6 +318,8 @@ static int handle_basic_consume(struct channel *ch, const struct amqp_basic_cons
 				 "attempt to reuse consumer tag '%.*s'", AMQP_STR_ARGS(tag));
 	if (amqp_str_eq_c(m->queue, REPLY_TO_QUEUE))
 		return consume_reply_to(ch, m, tag);
+	if (channel_check_perm(ch, AUTH_READ, "queue", m->queue.len ? m->queue : ch->last_queue))
+		return 0;
 	struct queue *q = handle_queue_lookup(ch, m->queue, NULL);
 	if (!q)
 		return 0;
@@ -355,6 +364,8 @@ static int handle_basic_cancel(struct channel *ch, const struct amqp_basic_cance
 
 static int handle_basic_get(struct channel *ch, const struct amqp_basic_get *m)
 {
+	if (channel_check_perm(ch, AUTH_READ, "queue", m->queue.len ? m->queue : ch->last_queue))
+		return 0;
 	struct queue *q = handle_queue_lookup(ch, m->queue, NULL);
 	struct qentry e = { 0 };
 	if (!q)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "amqp/reply_codes.h"
+#include "broker/auth.h"
 #include "broker/channel.h"
 #include "broker/conn.h"
 #include "broker/exchange.h"
@@ -72,6 +73,8 @@ static int handle_exchange_declare(struct channel *ch, const struct amqp_exchang
 	if (m->exchange.len == 0)
 		return channel_fail(ch, AMQP_ACCESS_REFUSED,
 				    "operation not permitted on the default exchange");
+	if (channel_check_perm(ch, AUTH_CONFIGURE, "exchange", m->exchange) != 0)
+		return 0;
 	x = vhost_exchange_find(v, m->exchange);
 	if (!x) {
 		if (m->exchange.len >= 4 && memcmp(m->exchange.ptr, "amq.", 4) == 0)
@@ -123,6 +126,8 @@ static int handle_exchange_delete(struct channel *ch, const struct amqp_exchange
 	if (m->exchange.len == 0)
 		return channel_fail(ch, AMQP_ACCESS_REFUSED,
 				    "operation not permitted on the default exchange");
+	if (channel_check_perm(ch, AUTH_CONFIGURE, "exchange", m->exchange) != 0)
+		return 0;
 	struct exchange *x = vhost_exchange_find(ch->conn->vhost, m->exchange);
 	if (x && exchange_is_system(x))
 		return channel_fail(ch, AMQP_ACCESS_REFUSED,
@@ -146,6 +151,9 @@ static int handle_exchange_bind_unbind(struct channel *ch, struct amqp_str dest_
 	if (dest_name.len == 0 || src_name.len == 0)
 		return channel_fail(ch, AMQP_ACCESS_REFUSED,
 				    "operation not permitted on the default exchange");
+	if (channel_check_perm(ch, AUTH_WRITE, "exchange", dest_name) != 0 ||
+	    channel_check_perm(ch, AUTH_READ, "exchange", src_name) != 0)
+		return 0;
 	struct exchange *dx = vhost_exchange_find(v, dest_name);
 	struct exchange *sx = vhost_exchange_find(v, src_name);
 	if (!sx)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "amqp/reply_codes.h"
+#include "broker/auth.h"
 #include "broker/channel.h"
 #include "broker/conn.h"
 #include "broker/exchange.h"
@@ -113,6 +114,8 @@ static int handle_queue_declare(struct channel *ch, const struct amqp_queue_decl
 				    "queue name '%.*s' contains reserved prefix 'amq.*'",
 				    AMQP_STR_ARGS(name));
 	}
+	if (channel_check_perm(ch, AUTH_CONFIGURE, "queue", name) != 0)
+		return 0;
 	struct queue *q = vhost_queue_find(v, name);
 	if (q) {
 		if ((q->exclusive && q->owner != ch->conn) || q->exclusive != m->exclusive)
@@ -153,8 +156,21 @@ static int handle_queue_declare(struct channel *ch, const struct amqp_queue_decl
 	return declare_ok(ch, q, m->nowait);
 }
 
+/* queue.bind and queue.unbind: write on the queue, read on the exchange (RabbitMQ). */
+static int bind_perms(struct channel *ch, struct amqp_str queue, struct amqp_str exchange)
+{
+	if (queue.len == 0)
+		queue = ch->last_queue;
+	if (channel_check_perm(ch, AUTH_WRITE, "queue", queue) != 0 ||
+	    channel_check_perm(ch, AUTH_READ, "exchange", exchange) != 0)
+		return -1;
+	return 0;
+}
+
 static int handle_queue_bind(struct channel *ch, const struct amqp_queue_bind *m)
 {
+	if ((m->queue.len || ch->last_queue.ptr) && bind_perms(ch, m->queue, m->exchange) != 0)
+		return 0;
 	struct queue *q = handle_queue_lookup(ch, m->queue, NULL);
 	if (!q)
 		return 0;
@@ -179,6 +195,8 @@ static int handle_queue_bind(struct channel *ch, const struct amqp_queue_bind *m
 
 static int handle_queue_unbind(struct channel *ch, const struct amqp_queue_unbind *m)
 {
+	if ((m->queue.len || ch->last_queue.ptr) && bind_perms(ch, m->queue, m->exchange) != 0)
+		return 0;
 	struct queue *q = handle_queue_lookup(ch, m->queue, NULL);
 	if (!q)
 		return 0;
@@ -196,6 +214,8 @@ static int handle_queue_unbind(struct channel *ch, const struct amqp_queue_unbin
 
 static int handle_queue_purge(struct channel *ch, const struct amqp_queue_purge *m)
 {
+	if (channel_check_perm(ch, AUTH_READ, "queue", m->queue.len ? m->queue : ch->last_queue))
+		return 0;
 	struct queue *q = handle_queue_lookup(ch, m->queue, NULL);
 	if (!q)
 		return 0;
@@ -211,6 +231,8 @@ static int handle_queue_delete(struct channel *ch, const struct amqp_queue_delet
 {
 	bool missing = false;
 	uint32_t n = 0;
+	if (channel_check_perm(ch, AUTH_CONFIGURE, "queue", m->queue.len ? m->queue : ch->last_queue))
+		return 0;
 	struct queue *q = handle_queue_lookup(ch, m->queue, &missing);
 	if (!q && !missing)
 		return 0;
