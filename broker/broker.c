@@ -21,6 +21,7 @@
 #include "broker/config.h"
 #include "broker/conn.h"
 #include "broker/log.h"
+#include "broker/tls.h"
 #include "broker/vhost.h"
 
 uint64_t broker_now_ms(void)
@@ -231,6 +232,9 @@ void broker_free(struct broker *b)
 	strmap_clear(&b->reply_to);
 	if (b->listener)
 		evconnlistener_free(b->listener);
+	if (b->tls_listener)
+		evconnlistener_free(b->tls_listener);
+	tls_ctx_free(b->tls_ctx);
 	if (b->defer_ev)
 		event_free(b->defer_ev);
 	if (b->tick_ev)
@@ -245,13 +249,18 @@ void broker_free(struct broker *b)
 static void broker_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 			     int salen, void *arg)
 {
-	(void)l;
 	struct broker *b = arg;
 	if (b->shutting_down) {
 		evutil_closesocket(fd);
 		return;
 	}
-	if (!conn_new(b, fd, sa, salen))
+	if (b->cfg->max_connections != CONFIG_UNLIMITED && b->conn_count >= b->cfg->max_connections) {
+		log_warn("refusing a connection: connection_max (%u) reached",
+			 (unsigned)b->cfg->max_connections);
+		evutil_closesocket(fd);
+		return;
+	}
+	if (!conn_new(b, fd, sa, salen, l == b->tls_listener ? b->tls_ctx : NULL))
 		log_warn("out of memory accepting a connection");
 }
 
@@ -355,34 +364,57 @@ static void broker_on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-int broker_start(struct broker *b)
+static struct evconnlistener *broker_listen(struct broker *b, const char *host, int port,
+					    uint16_t *bound_port)
 {
-	const struct config *cfg = b->cfg;
 	struct sockaddr_storage ss;
 	int sslen = sizeof ss;
-	char addr[128];
+	char addr[160];
 
-	snprintf(addr, sizeof addr, strchr(cfg->bind, ':') ? "[%s]:%d" : "%s:%d", cfg->bind,
-		 cfg->port);
+	snprintf(addr, sizeof addr, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
 	memset(&ss, 0, sizeof ss);
 	if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &sslen) != 0) {
 		log_error("cannot parse listen address %s", addr);
-		return -1;
+		return NULL;
 	}
-	b->listener = evconnlistener_new_bind(b->base, broker_on_accept, b,
-					      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
-					      (struct sockaddr *)&ss, sslen);
-	if (!b->listener) {
+	struct evconnlistener *l = evconnlistener_new_bind(
+		b->base, broker_on_accept, b, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+		b->cfg->tcp_backlog ? (int)b->cfg->tcp_backlog : 1024, (struct sockaddr *)&ss, sslen);
+	if (!l) {
 		log_error("cannot listen on %s: %s", addr, strerror(errno));
-		return -1;
+		return NULL;
 	}
-	evconnlistener_set_error_cb(b->listener, broker_on_accept_error);
+	evconnlistener_set_error_cb(l, broker_on_accept_error);
 	struct sockaddr_storage bound;
 	socklen_t blen = sizeof bound;
-	if (getsockname(evconnlistener_get_fd(b->listener), (struct sockaddr *)&bound, &blen) == 0)
-		b->port = ntohs(bound.ss_family == AF_INET6 ?
-					((struct sockaddr_in6 *)&bound)->sin6_port :
-					((struct sockaddr_in *)&bound)->sin_port);
+	if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&bound, &blen) == 0)
+		*bound_port = ntohs(bound.ss_family == AF_INET6 ?
+					    ((struct sockaddr_in6 *)&bound)->sin6_port :
+					    ((struct sockaddr_in *)&bound)->sin_port);
+	return l;
+}
+
+int broker_start(struct broker *b)
+{
+	const struct config *cfg = b->cfg;
+	char err[256];
+
+	b->listener = broker_listen(b, cfg->bind, cfg->port, &b->port);
+	if (!b->listener)
+		return -1;
+	if (cfg->tls_port) {
+		b->tls_ctx = tls_ctx_new(cfg, err, sizeof err);
+		if (!b->tls_ctx) {
+			log_error("%s", err);
+			return -1;
+		}
+		b->tls_listener = broker_listen(b, cfg->tls_bind ? cfg->tls_bind : cfg->bind,
+						cfg->tls_port, &b->tls_port);
+		if (!b->tls_listener)
+			return -1;
+		log_info("AMQPS listener on %s:%u", cfg->tls_bind ? cfg->tls_bind : cfg->bind,
+			 (unsigned)b->tls_port);
+	}
 	b->sig_term = evsignal_new(b->base, SIGTERM, broker_on_signal, b);
 	b->sig_int = evsignal_new(b->base, SIGINT, broker_on_signal, b);
 	if (!b->sig_term || !b->sig_int || evsignal_add(b->sig_term, NULL) != 0 ||
@@ -413,6 +445,8 @@ void broker_shutdown(struct broker *b)
 	b->shutting_down = true;
 	if (b->listener)
 		evconnlistener_disable(b->listener);
+	if (b->tls_listener)
+		evconnlistener_disable(b->tls_listener);
 	struct list *pos, *tmp;
 	list_for_each_safe(pos, tmp, &b->conns)
 	{

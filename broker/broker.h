@@ -51,6 +51,9 @@ struct broker {
 	struct deferred *defer_head, *defer_tail;
 	struct event *defer_ev;
 	struct evconnlistener *listener;
+	struct evconnlistener *tls_listener;
+	struct ssl_ctx_st *tls_ctx;
+	uint16_t tls_port;
 	struct event *sig_term, *sig_int;
 	struct mgmt *mgmt;
 	uint64_t next_conn_id;

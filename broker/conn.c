@@ -7,6 +7,8 @@
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/ssl.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -44,7 +46,8 @@ static void conn_timer_arm(struct conn *c, uint64_t ms, bool persist)
 	event_add(c->timer, &tv);
 }
 
-struct conn *conn_new(struct broker *b, int fd, const struct sockaddr *peer, int peerlen)
+struct conn *conn_new(struct broker *b, int fd, const struct sockaddr *peer, int peerlen,
+		      void *ssl_ctx)
 {
 	(void)peerlen;
 	struct conn *c = calloc(1, sizeof *c);
@@ -95,7 +98,18 @@ struct conn *conn_new(struct broker *b, int fd, const struct sockaddr *peer, int
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	evutil_make_socket_nonblocking(fd);
-	c->bev = bufferevent_socket_new(b->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (ssl_ctx) {
+		SSL *ssl = SSL_new(ssl_ctx);
+		c->tls = true;
+		c->bev = ssl ? bufferevent_openssl_socket_new(b->base, fd, ssl,
+							      BUFFEREVENT_SSL_ACCEPTING,
+							      BEV_OPT_CLOSE_ON_FREE) :
+			       NULL;
+		if (ssl && !c->bev)
+			SSL_free(ssl);
+	} else {
+		c->bev = bufferevent_socket_new(b->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
 	c->timer = event_new(b->base, -1, 0, conn_on_timer, c);
 	if (!c->bev || !c->timer) {
 		if (c->bev)

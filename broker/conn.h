@@ -58,6 +58,8 @@ struct conn {
 	char *client_props; /* copy of the client-properties table bytes (management API) */
 	uint32_t client_props_len;
 	bool cap_auth_failure_close, cap_cancel_notify, cap_blocked;
+	bool tls;
+	char tls_cn[128]; /* verified client certificate's CN, for SASL EXTERNAL */
 
 	struct event *timer; /* handshake timeout, heartbeats, close timeout */
 	uint64_t last_rx_ms, last_tx_ms, opened_ms;
@@ -74,8 +76,9 @@ struct conn {
 	struct list exclusive_queues;
 };
 
-/* Takes ownership of fd. */
-struct conn *conn_new(struct broker *b, int fd, const struct sockaddr *peer, int peerlen);
+/* Takes ownership of fd. ssl_ctx (an SSL_CTX *) makes it a TLS connection. */
+struct conn *conn_new(struct broker *b, int fd, const struct sockaddr *peer, int peerlen,
+		      void *ssl_ctx);
 /* Sends connection.close(code, "<NAME> - text", class, method), releases every channel, waits
  * for close-ok (or a timeout) and closes. Returns -1 so callers can `return conn_fail(...)`. */
 int conn_fail(struct conn *c, int code, uint16_t class_id, uint16_t method_id, const char *fmt, ...)

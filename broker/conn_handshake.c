@@ -1,6 +1,7 @@
 /* broker/conn_handshake.c: connection.* methods: start/start-ok (SASL), tune/tune-ok, open,
  * close both ways, blocked, update-secret. Values and texts follow RabbitMQ 3.10. */
 #include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "broker/config.h"
 #include "broker/conn.h"
 #include "broker/log.h"
+#include "broker/tls.h"
 #include "broker/vhost.h"
 
 #ifndef WARREN_VERSION
@@ -60,6 +62,9 @@ static void handshake_server_properties(struct amqp_buf *b)
 int conn_handshake_start(struct conn *c)
 {
 	struct amqp_buf props;
+	/* The TLS handshake is over once the protocol header has arrived. */
+	if (c->tls)
+		tls_peer_cn(bufferevent_openssl_get_ssl(c->bev), c->tls_cn, sizeof c->tls_cn);
 	amqp_buf_init(&props);
 	handshake_server_properties(&props);
 	if (props.oom) {
@@ -71,7 +76,10 @@ int conn_handshake_start(struct conn *c)
 	m.u.connection_start.version_major = 0;
 	m.u.connection_start.version_minor = 9;
 	m.u.connection_start.server_properties = (struct amqp_table){ props.data, (uint32_t)props.len };
-	m.u.connection_start.mechanisms = AMQP_STR_LIT("AMQPLAIN PLAIN");
+	/* EXTERNAL (the certificate's CN is the user name) only where there is a verified
+	 * client certificate, as rabbitmq_auth_mechanism_ssl offers it. */
+	m.u.connection_start.mechanisms = c->tls_cn[0] ? AMQP_STR_LIT("EXTERNAL AMQPLAIN PLAIN") :
+							 AMQP_STR_LIT("AMQPLAIN PLAIN");
 	m.u.connection_start.locales = AMQP_STR_LIT("en_US");
 	int rc = conn_send_method(c, 0, &m);
 	amqp_buf_free(&props);
@@ -114,6 +122,14 @@ static int handshake_start_ok(struct conn *c, const struct amqp_connection_start
 		memcpy(c->client_props, cp.ptr, cp.len);
 		c->client_props_len = cp.len;
 	}
+	if (amqp_str_eq_c(m->mechanism, "EXTERNAL") && c->tls_cn[0]) {
+		struct user *eu = strmap_get(&c->broker->users, c->tls_cn, strlen(c->tls_cn));
+		if (!eu)
+			return handshake_refuse_login(c, m->mechanism, c->tls_cn,
+						      "no user for the certificate's CN");
+		c->user = eu;
+		goto tune;
+	}
 	if (!amqp_str_eq_c(m->mechanism, "PLAIN") && !amqp_str_eq_c(m->mechanism, "AMQPLAIN")) {
 		log_warn("unsupported authentication mechanism from %s", c->name);
 		return conn_fail(c, AMQP_ACCESS_REFUSED, 0, 0,
@@ -128,7 +144,7 @@ static int handshake_start_ok(struct conn *c, const struct amqp_connection_start
 		return handshake_refuse_login(c, m->mechanism, user,
 					      "user 'guest' can only connect via localhost");
 	c->user = u;
-
+tune:;
 	struct amqp_method t = { .id = AMQP_CONNECTION_TUNE };
 	t.u.connection_tune.channel_max = c->broker->cfg->channel_max;
 	t.u.connection_tune.frame_max = c->broker->cfg->frame_max;
