@@ -13,6 +13,8 @@
 #include "warrenctl_encoding.h"
 #include "warrenctl_format.h"
 
+enum { DLQ_INSPECT_DEFAULT = 10000 };
+
 static const char *const dlq_inspect_cols[] = {
 	"queue", "reason", "exchange", "routing_keys", "messages", "deaths", "first_death",
 	"last_death",
@@ -125,11 +127,15 @@ static int dlq_inspect(struct warrenctl *w, const char *queue)
 	size_t i, k;
 	int rc;
 
+	/* The API's message counts lag behind (RabbitMQ emits stats every 5 s), so read up to
+	 * --limit, or at least DLQ_INSPECT_DEFAULT; get stops at the end of the queue anyway. */
 	if ((rc = dlq_depth(w, queue, &depth)) != 0)
 		goto out;
-	if (w->limit > 0 && w->limit < depth)
+	if (depth < DLQ_INSPECT_DEFAULT)
+		depth = DLQ_INSPECT_DEFAULT;
+	if (w->limit > 0)
 		depth = w->limit;
-	if (depth > 0) {
+	{
 		snprintf(body, sizeof body, "{\"count\":%ld,\"ackmode\":\"ack_requeue_true\","
 					    "\"encoding\":\"auto\",\"truncate\":64}", depth);
 		if (!(uri = dlq_queue_uri(w, queue, "/get")))
@@ -236,7 +242,7 @@ static void dlq_target(const struct warrenctl *w, const json_t *death, const cha
 
 /* One message: fetch (removing it), publish to its target, or put it back at the tail. */
 static int dlq_replay_one(struct warrenctl *w, const char *queue, const char *get_uri,
-			  struct dlq_tally *t, bool *empty)
+			  struct dlq_tally *t, bool *empty, long *remaining)
 {
 	static const char get_body[] =
 		"{\"count\":1,\"ackmode\":\"ack_requeue_false\",\"encoding\":\"base64\"}";
@@ -252,6 +258,7 @@ static int dlq_replay_one(struct warrenctl *w, const char *queue, const char *ge
 		*empty = true;
 		goto out;
 	}
+	*remaining = (long)json_integer_value(json_object_get(msg, "message_count"));
 	death = json_array_get(dlq_x_death(msg), 0);
 	if (death)
 		dlq_target(w, death, &exchange, &rk, &cc);
@@ -306,37 +313,42 @@ static const int dlq_no_endpoint[] = { 404, 405, 501, 0 };
 static int dlq_replay(struct warrenctl *w, const char *queue)
 {
 	struct dlq_tally t = { 0, 0, 0 };
-	json_t *reply = NULL;
-	char *uri = NULL, *get_uri = NULL, body[128];
-	long depth;
+	json_t *reply = NULL, *body = json_object();
+	char *uri = NULL, *get_uri = NULL, *text = NULL;
+	long depth, bound, remaining = 0;
 	int rc, status;
 	bool empty = false;
 
-	if ((rc = dlq_depth(w, queue, &depth)) != 0)
+	if ((rc = dlq_depth(w, queue, &depth)) != 0) /* a missing queue is a 404 here */
 		goto out;
-	if (w->limit > 0 && w->limit < depth)
-		depth = w->limit;
-	if (depth == 0) {
-		dlq_replay_report(w, queue, "nothing to do", &t);
-		goto out;
-	}
-	snprintf(body, sizeof body, "{\"limit\":%ld,\"to_original\":%s}", depth,
-		 w->to_original ? "true" : "false");
+	if (w->limit > 0)
+		json_object_set_new(body, "limit", json_integer(w->limit));
+	json_object_set_new(body, "to_original", json_boolean(w->to_original));
 	if (!(uri = dlq_queue_uri(w, queue, "/dlq-replay")) ||
-	    !(get_uri = dlq_queue_uri(w, queue, "/get")))
+	    !(get_uri = dlq_queue_uri(w, queue, "/get")) ||
+	    !(text = json_dumps(body, JSON_COMPACT)))
 		goto out;
 	/* 404/405/501: this server has no dlq-replay endpoint (RabbitMQ answers 405). */
-	if ((rc = warrenctl_try(w, "POST", uri, body, dlq_no_endpoint, &status, &reply)) != 0)
+	if ((rc = warrenctl_try(w, "POST", uri, text, dlq_no_endpoint, &status, &reply)) != 0)
 		goto out;
 	if (status >= 200 && status < 300) {
 		t.moved = (long)json_integer_value(json_object_get(reply, "moved"));
 		dlq_replay_report(w, queue, "server dlq-replay", &t);
 		goto out;
 	}
-	for (long i = 0; i < depth && !empty && rc == 0; i++)
-		rc = dlq_replay_one(w, queue, get_uri, &t, &empty);
+	/* Client side: the first get's message_count says how many were queued behind it, which
+	 * bounds the loop to the messages present now (stats-based depths lag). */
+	if ((rc = dlq_replay_one(w, queue, get_uri, &t, &empty, &remaining)) == 0 && !empty) {
+		bound = remaining + 1;
+		if (w->limit > 0 && w->limit < bound)
+			bound = w->limit;
+		for (long i = 1; i < bound && !empty && rc == 0; i++)
+			rc = dlq_replay_one(w, queue, get_uri, &t, &empty, &remaining);
+	}
 	dlq_replay_report(w, queue, "client get+publish", &t);
 out:
+	free(text);
+	json_decref(body);
 	json_decref(reply);
 	free(uri);
 	free(get_uri);

@@ -180,7 +180,6 @@ int warrenctl_http_send(struct warrenctl_http *h, const char *method, const char
 	snprintf(hostport, sizeof hostport, "%s:%u", h->host, h->port);
 	evhttp_add_header(headers, "Host", hostport);
 	evhttp_add_header(headers, "Authorization", h->auth);
-	evhttp_add_header(headers, "Accept", "application/json");
 	if (body) {
 		evhttp_add_header(headers, "Content-Type", "application/json");
 		evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body));
