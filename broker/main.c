@@ -12,6 +12,7 @@
 #include "broker/broker.h"
 #include "broker/config.h"
 #include "broker/log.h"
+#include "mgmt/mgmt.h"
 
 #ifndef WARREN_VERSION
 #define WARREN_VERSION "0.1.0"
@@ -170,10 +171,18 @@ int main(int argc, char **argv)
 		event_base_free(base);
 		goto out;
 	}
+	if (cfg.mgmt_port != 0 && !(b->mgmt = mgmt_start(b, err, sizeof err))) {
+		log_error("%s", err);
+		broker_free(b);
+		event_base_free(base);
+		goto out;
+	}
 	log_info("Warren %s ready: AMQP on %s:%u, data in %s", WARREN_VERSION, cfg.bind,
 		 (unsigned)b->port, cfg.data_dir ? cfg.data_dir : "(none)");
 	event_base_dispatch(base);
 	log_info("stopped");
+	mgmt_free(b->mgmt);
+	b->mgmt = NULL;
 	broker_free(b);
 	event_base_free(base);
 	rc = 0;
