@@ -4,6 +4,8 @@
 # (conformance/rabbitmq.sh) on spare ports, runs each scenario against each broker in turn
 # (alternating which goes first), REPS times, then prints medians, min-max, the Warren/RabbitMQ
 # ratio and the CPU split, and writes the markdown table for docs/benchmarks.md.
+# Both brokers are restarted for every repetition and the memory scenarios (connections,
+# backlog) run first, so RSS deltas are not hidden by heap that earlier runs left behind.
 #
 #   tests/bench/compare.sh [--build DIR] [--perf EXE] [--reps N] [--duration SECS] [--only warren|rabbitmq]
 #                          [--scenarios "throughput latency ..."] [--out FILE]
@@ -18,7 +20,7 @@ perf=""
 reps=3
 duration=10
 only=""
-scenarios="throughput throughput-ack confirm latency fanout connections backlog bindings"
+scenarios="connections backlog throughput throughput-ack confirm latency fanout bindings"
 out=""
 
 while [ $# -gt 0 ]; do
@@ -48,15 +50,27 @@ results="$tmp/results.jsonl"
 warren_pid=""
 rabbit_dir=""
 
-cleanup() {
+stop_warren() {
 	if [ -n "$warren_pid" ]; then
 		kill -TERM "$warren_pid" 2>/dev/null || true
 		for _ in $(seq 100); do kill -0 "$warren_pid" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$warren_pid" 2>/dev/null || true
+		wait "$warren_pid" 2>/dev/null || true
 	fi
+	warren_pid=""
+	rm -rf "$tmp/warren-data"
+}
+
+stop_rabbitmq() {
 	if [ -n "$rabbit_dir" ]; then
 		"$root/conformance/rabbitmq.sh" stop "$rabbit_dir" >/dev/null 2>&1 || true
 	fi
+	rabbit_dir=""
+}
+
+cleanup() {
+	stop_warren
+	stop_rabbitmq
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -122,10 +136,12 @@ run_one() {
 	fi
 }
 
-case " $brokers " in *" warren "*) start_warren ;; esac
-case " $brokers " in *" rabbitmq "*) start_rabbitmq ;; esac
-
 for rep in $(seq "$reps"); do
+	stop_warren
+	stop_rabbitmq
+	case " $brokers " in *" warren "*) start_warren ;; esac
+	case " $brokers " in *" rabbitmq "*) start_rabbitmq ;; esac
+	echo "repetition $rep: fresh brokers started" >&2
 	for scenario in $scenarios; do
 		order=$brokers
 		# alternate who goes first, so neither always runs on a warmer machine

@@ -59,7 +59,7 @@ struct perf_conn {
 };
 
 /* Connects, runs the handshake and opens channel 1; blocking, bounded by timeout_ms. The socket
- * is non-blocking afterwards. Returns 0, or -1 with c->error set. */
+ * is non-blocking afterwards. Returns 0, or -1 with c->error set and nothing left to free. */
 int perf_conn_open(struct perf_conn *c, const struct perf_uri *u, size_t out_cap, int timeout_ms);
 /* Sends connection.close and waits (briefly) for close-ok; frees buffers; NULL-safe on fd -1. */
 void perf_conn_close(struct perf_conn *c);

@@ -403,17 +403,29 @@ int perf_conn_open(struct perf_conn *c, const struct perf_uri *u, size_t out_cap
 	c->out_cap = out_cap < 65536 ? 65536 : out_cap;
 	c->in = malloc(c->in_cap);
 	c->out = malloc(c->out_cap);
-	if (!c->in || !c->out)
-		return perf_conn_fail(c, "out of memory");
+	if (!c->in || !c->out) {
+		perf_conn_fail(c, "out of memory");
+		goto fail;
+	}
 	if (perf_conn_connect(c, u, deadline) != 0)
-		return -1;
+		goto fail;
 	if (perf_conn_handshake(c, u, deadline) != 0) {
 		char why[sizeof c->error];
 		memcpy(why, c->error, sizeof why);
 		perf_conn_fail(c, "handshake with %s:%u failed: %s", u->host, u->port, why);
-		return -1;
+		goto fail;
 	}
 	return 0;
+fail:
+	/* leave nothing behind, so a failed open needs no perf_conn_close (it is harmless) */
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	free(c->in);
+	free(c->out);
+	c->in = NULL;
+	c->out = NULL;
+	return -1;
 }
 
 void perf_conn_close(struct perf_conn *c)
