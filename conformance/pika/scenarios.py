@@ -1534,5 +1534,8 @@ def _():
             eq(drain(ch, q), [q], "channel %d" % ch.channel_number)
 
 
+# Queue features (priorities, TTL, limits, dead-lettering, ...) live in their own file.
+import queue_features  # noqa: E402,F401
+
 if __name__ == "__main__":
     main("pika")
