@@ -6,6 +6,7 @@
 #ifndef PERF_H
 #define PERF_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -102,7 +103,47 @@ int perf_template_build(struct perf_template *t, const struct perf_opts *o, cons
 void perf_template_stamp(uint8_t *msg, const struct perf_template *t, size_t size, uint64_t now_ns,
 			 uint64_t seq);
 
+/* ---- perf_publisher.c, perf_consumer.c: the worker threads of a run ---- */
+
+#define PERF_RPC_MS 10000
+
+struct perf_opts;
+
+/* What the threads of one run share. */
+struct perf_run {
+	const struct perf_opts *o;
+	char prefix[64];
+	char exchange[96]; /* fanout and bindings; "" is the default exchange */
+	uint64_t start_ns;
+	uint64_t end_ns; /* publishers stop here when --duration decides */
+	atomic_bool stop_publish, stop_consume, failed;
+	atomic_int consumers_ready;
+	pthread_mutex_t lock;
+	char error[512];
+};
+
+struct perf_worker {
+	struct perf_run *run;
+	pthread_t thread;
+	bool started;
+	char queue[96];
+	uint64_t count; /* publishers: messages to send, 0 = until stopped */
+	_Atomic uint64_t done; /* published or consumed so far */
+	_Atomic uint64_t last_ns;
+	uint64_t confirmed, nacked, returned;
+	struct perf_hist hist; /* consumers: end to end; publishers: confirm latency */
+};
+
+/* Thread bodies: arg is a struct perf_worker. They report failures with perf_run_fail. */
+void *perf_publisher_main(void *arg);
+void *perf_consumer_main(void *arg);
+
 /* ---- perf_scenario.c ---- */
+
+/* Records the first failure of a run and tells every thread to stop. */
+void perf_run_fail(struct perf_run *run, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void perf_sleep_ms(int ms);
 
 enum perf_scenario_kind {
 	PERF_THROUGHPUT,

@@ -1,14 +1,9 @@
-/* tests/bench/perf_scenario.c: the scenarios. Each publisher and each consumer is one thread
- * with its own connection. A publisher encodes whole messages (method, header and body frames)
- * from a template into its output buffer, stamping a CLOCK_MONOTONIC time and a sequence number
- * into the first 16 body bytes, and writes thousands per syscall; a consumer parses every frame
- * of a 256 KiB read before reading again, and acks every K deliveries with multiple. The main
- * thread declares and deletes the queues, starts the clock, samples CPU and RSS, and decides
- * when the consumers have drained. Every wait is bounded by a deadline. */
+/* tests/bench/perf_scenario.c: the scenarios. Each publisher (perf_publisher.c) and each
+ * consumer (perf_consumer.c) is one thread with its own connection; this file's main thread
+ * declares and deletes the queues, starts the clock, samples CPU and RSS, and decides when the
+ * consumers have drained. Every wait is bounded by a deadline. */
 #include "perf.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,35 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "amqp/props.h"
-#include "amqp/table.h"
-
-#define PERF_RPC_MS 10000
 #define PERF_DRAIN_IDLE_NS (3ull * 1000000000u)
-
-struct perf_run {
-	const struct perf_opts *o;
-	char prefix[64];
-	char exchange[96]; /* fanout only; "" is the default exchange */
-	uint64_t start_ns;
-	uint64_t end_ns; /* publishers stop here when --duration decides */
-	atomic_bool stop_publish, stop_consume, failed;
-	atomic_int consumers_ready;
-	pthread_mutex_t lock;
-	char error[512];
-};
-
-struct perf_worker {
-	struct perf_run *run;
-	pthread_t thread;
-	bool started;
-	char queue[96];
-	uint64_t count; /* publishers: messages to send, 0 = until stopped */
-	_Atomic uint64_t done; /* published or consumed so far */
-	_Atomic uint64_t last_ns;
-	uint64_t confirmed, nacked, returned;
-	struct perf_hist hist; /* consumers: end to end; publishers: confirm latency */
-};
 
 static const char *const perf_scenario_names[] = {
 	[PERF_THROUGHPUT] = "throughput", [PERF_CONFIRM] = "confirm",
@@ -123,14 +90,14 @@ static double perf_self_cpu_secs(void)
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-static void perf_sleep_ms(int ms)
+void perf_sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
 }
 
-static void perf_run_fail(struct perf_run *run, const char *fmt, ...)
+void perf_run_fail(struct perf_run *run, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -145,304 +112,6 @@ static void perf_run_fail(struct perf_run *run, const char *fmt, ...)
 	atomic_store(&run->stop_publish, true);
 	atomic_store(&run->stop_consume, true);
 }
-
-/* ---- publisher ---- */
-
-/* Handles what a publisher receives: confirms and returns. Returns the bytes read (0 when
- * nothing was there) or -1. */
-static ssize_t perf_publisher_read(struct perf_worker *w, struct perf_conn *c,
-				   struct perf_window *win)
-{
-	struct amqp_frame f;
-	struct amqp_method m;
-	int got;
-	ssize_t n = perf_conn_read_some(c);
-
-	if (n < 0)
-		return -1;
-	uint64_t now = perf_now_ns();
-	while ((got = perf_conn_next_frame(c, &f)) == 1) {
-		if (f.type != AMQP_FRAME_METHOD || f.size < 4)
-			continue;
-		uint32_t id = amqp_get_u32(f.payload);
-		if (id != AMQP_BASIC_ACK && id != AMQP_BASIC_NACK && id != AMQP_BASIC_RETURN)
-			continue;
-		if (amqp_method_decode(&m, f.payload, f.size) != AMQP_DECODE_OK)
-			return -1;
-		if (id == AMQP_BASIC_RETURN) {
-			w->returned++;
-		} else if (win && id == AMQP_BASIC_ACK) {
-			w->confirmed += perf_window_ack(win, m.u.basic_ack.delivery_tag,
-							m.u.basic_ack.multiple, now, &w->hist);
-		} else if (win) {
-			w->nacked += perf_window_ack(win, m.u.basic_nack.delivery_tag,
-						     m.u.basic_nack.multiple, now, &w->hist);
-		}
-	}
-	return got < 0 ? -1 : n;
-}
-
-static void perf_publisher_wait(struct perf_conn *c, bool want_write, uint64_t until_ns)
-{
-	uint64_t now = perf_now_ns();
-	uint64_t wait = until_ns > now ? until_ns - now : 0;
-	struct pollfd p = { .fd = c->fd, .events = POLLIN | (want_write ? POLLOUT : 0) };
-
-	if (wait > 100000000u)
-		wait = 100000000u; /* look at the stop flag at least every 100 ms */
-	struct timespec ts = { 0, (long)wait };
-	ppoll(&p, 1, &ts, NULL);
-}
-
-static void *perf_publisher_main(void *arg)
-{
-	struct perf_worker *w = arg;
-	struct perf_run *run = w->run;
-	const struct perf_opts *o = run->o;
-	struct perf_conn c = { .fd = -1 };
-	struct perf_template t = { 0 };
-	struct perf_window win = { 0 };
-	bool confirm = o->confirm > 0;
-	struct perf_window *wp = confirm ? &win : NULL;
-	uint64_t sent = 0, start = run->start_ns;
-	struct amqp_method m, reply;
-
-	perf_hist_init(&w->hist);
-	if (perf_conn_open(&c, &o->uri, 1u << 20, PERF_RPC_MS) != 0)
-		goto fail;
-	if (confirm) {
-		memset(&m, 0, sizeof m);
-		m.id = AMQP_CONFIRM_SELECT;
-		if (perf_conn_rpc(&c, &m, AMQP_CONFIRM_SELECT_OK, &reply, PERF_RPC_MS) != 0)
-			goto fail;
-		if (perf_window_init(&win, o->confirm) != 0) {
-			snprintf(c.error, sizeof c.error, "out of memory");
-			goto fail;
-		}
-	}
-	if (perf_template_build(&t, o, run->exchange, run->exchange[0] ? "" : w->queue,
-				c.frame_max) != 0) {
-		snprintf(c.error, sizeof c.error, "cannot build the message template");
-		goto fail;
-	}
-	/* room for a few hundred KiB of messages, or for 4 large ones */
-	size_t cap = t.len * 4 > (1u << 20) ? t.len * 4 : (1u << 20);
-	if (cap > c.out_cap) {
-		uint8_t *p = realloc(c.out, cap);
-		if (!p) {
-			snprintf(c.error, sizeof c.error, "out of memory");
-			goto fail;
-		}
-		c.out = p;
-		c.out_cap = cap;
-	}
-
-	for (;;) {
-		uint64_t now = perf_now_ns();
-		if (atomic_load_explicit(&run->stop_publish, memory_order_relaxed))
-			break;
-		if (w->count ? sent >= w->count : now >= run->end_ns)
-			break;
-		if (c.out_off == c.out_len)
-			c.out_off = c.out_len = 0;
-		if (c.out_cap - c.out_len < t.len && c.out_off > 0) {
-			memmove(c.out, c.out + c.out_off, c.out_len - c.out_off);
-			c.out_len -= c.out_off;
-			c.out_off = 0;
-		}
-		uint64_t budget = (c.out_cap - c.out_len) / t.len;
-		uint64_t next_due = 0;
-		if (w->count && budget > w->count - sent)
-			budget = w->count - sent;
-		if (confirm && budget > o->confirm - perf_window_outstanding(&win))
-			budget = o->confirm - perf_window_outstanding(&win);
-		if (o->rate > 0) {
-			uint64_t due = (uint64_t)((double)(now - start) * o->rate / 1e9) + 1;
-			budget = due > sent ? (budget < due - sent ? budget : due - sent) : 0;
-			next_due = start + (uint64_t)((double)(sent + budget) * 1e9 / o->rate);
-		}
-		if (c.blocked)
-			budget = 0;
-		for (uint64_t i = 0; i < budget; i++) {
-			uint8_t *msg = c.out + c.out_len;
-			memcpy(msg, t.bytes, t.len);
-			perf_template_stamp(msg, &t, o->size, now, sent + i);
-			c.out_len += t.len;
-			if (confirm)
-				perf_window_push(&win, now);
-		}
-		sent += budget;
-		if (budget > 0) {
-			atomic_store_explicit(&w->done, sent, memory_order_relaxed);
-			atomic_store_explicit(&w->last_ns, now, memory_order_relaxed);
-		}
-		ssize_t got = 0;
-		if (perf_conn_write_some(&c) != 0 || (got = perf_publisher_read(w, &c, wp)) < 0)
-			goto fail;
-		bool pending = c.out_len > c.out_off;
-		/* a read may just have opened the confirm window: wait only when idle */
-		if ((budget == 0 && got == 0) || pending)
-			perf_publisher_wait(&c, pending, next_due ? next_due : now + 100000000u);
-	}
-	/* flush the tail, then wait for the outstanding confirms */
-	uint64_t deadline = perf_now_ns() + 30ull * 1000000000u;
-	while (perf_now_ns() < deadline && !atomic_load(&run->failed)) {
-		bool pending = c.out_len > c.out_off;
-		if (!pending && (!confirm || perf_window_outstanding(&win) == 0))
-			break;
-		ssize_t got = 0;
-		if (perf_conn_write_some(&c) != 0 || (got = perf_publisher_read(w, &c, wp)) < 0)
-			goto fail;
-		bool waiting = got == 0 && confirm && perf_window_outstanding(&win) > 0;
-		if (c.out_len > c.out_off || waiting)
-			perf_publisher_wait(&c, c.out_len > c.out_off, deadline);
-	}
-	atomic_store(&w->last_ns, perf_now_ns());
-	goto out;
-fail:
-	perf_run_fail(run, "publisher: %s", c.error);
-out:
-	perf_conn_close(&c);
-	perf_window_free(&win);
-	free(t.bytes);
-	return NULL;
-}
-
-/* ---- consumer ---- */
-
-struct perf_consumer_state {
-	uint64_t tag, unacked, body_left, body_seen;
-	bool in_content;
-};
-
-static int perf_consumer_ack(struct perf_conn *c, uint64_t tag)
-{
-	struct amqp_method m = { .id = AMQP_BASIC_ACK };
-
-	m.u.basic_ack.delivery_tag = tag;
-	m.u.basic_ack.multiple = true;
-	return perf_conn_put_method(c, 1, &m);
-}
-
-/* Parses every buffered frame; counts messages whose last body byte arrived. */
-static int perf_consumer_parse(struct perf_worker *w, struct perf_conn *c,
-			       struct perf_consumer_state *s, uint64_t now, uint64_t *count)
-{
-	const struct perf_opts *o = w->run->o;
-	struct amqp_frame f;
-	struct amqp_method m;
-	struct amqp_content_header h;
-	int got;
-
-	while ((got = perf_conn_next_frame(c, &f)) == 1) {
-		bool complete = false;
-		if (f.type == AMQP_FRAME_METHOD) {
-			if (f.size < 4 || amqp_get_u32(f.payload) != AMQP_BASIC_DELIVER)
-				continue;
-			if (amqp_method_decode(&m, f.payload, f.size) != AMQP_DECODE_OK) {
-				snprintf(c->error, sizeof c->error, "malformed basic.deliver");
-				return -1;
-			}
-			s->tag = m.u.basic_deliver.delivery_tag;
-			s->in_content = true;
-			continue;
-		}
-		if (!s->in_content)
-			continue;
-		if (f.type == AMQP_FRAME_HEADER) {
-			if (amqp_content_header_decode(&h, f.payload, f.size) != 0) {
-				snprintf(c->error, sizeof c->error, "malformed content header");
-				return -1;
-			}
-			s->body_left = h.body_size;
-			s->body_seen = 0;
-			complete = h.body_size == 0;
-		} else if (f.type == AMQP_FRAME_BODY) {
-			if (s->body_seen == 0 && f.size >= 8 && o->size >= 8)
-				perf_hist_add(&w->hist, now - amqp_get_u64(f.payload));
-			s->body_seen += f.size;
-			s->body_left -= f.size < s->body_left ? f.size : s->body_left;
-			complete = s->body_left == 0;
-		}
-		if (!complete)
-			continue;
-		s->in_content = false;
-		(*count)++;
-		if (o->ack_every > 0 && ++s->unacked >= o->ack_every) {
-			if (perf_consumer_ack(c, s->tag) != 0)
-				return -1;
-			s->unacked = 0;
-		}
-	}
-	return got;
-}
-
-static void *perf_consumer_main(void *arg)
-{
-	struct perf_worker *w = arg;
-	struct perf_run *run = w->run;
-	const struct perf_opts *o = run->o;
-	struct perf_conn c = { .fd = -1 };
-	struct perf_consumer_state s = { 0 };
-	struct amqp_method m, reply;
-	uint64_t count = 0;
-	bool ready = false;
-
-	perf_hist_init(&w->hist);
-	if (perf_conn_open(&c, &o->uri, 1u << 16, PERF_RPC_MS) != 0)
-		goto fail;
-	if (o->prefetch > 0) {
-		memset(&m, 0, sizeof m);
-		m.id = AMQP_BASIC_QOS;
-		uint32_t prefetch = o->prefetch > 65535 ? 65535 : o->prefetch;
-		m.u.basic_qos.prefetch_count = (uint16_t)prefetch;
-		if (perf_conn_rpc(&c, &m, AMQP_BASIC_QOS_OK, &reply, PERF_RPC_MS) != 0)
-			goto fail;
-	}
-	memset(&m, 0, sizeof m);
-	m.id = AMQP_BASIC_CONSUME;
-	m.u.basic_consume.queue = amqp_str_c(w->queue);
-	m.u.basic_consume.no_ack = o->ack_every == 0;
-	if (perf_conn_rpc(&c, &m, AMQP_BASIC_CONSUME_OK, &reply, PERF_RPC_MS) != 0)
-		goto fail;
-	atomic_fetch_add(&run->consumers_ready, 1);
-	ready = true;
-
-	uint64_t now = perf_now_ns();
-	bool more = false; /* the last read filled the buffer: the socket likely has more */
-	for (;;) {
-		uint64_t before = count;
-		if (perf_consumer_parse(w, &c, &s, now, &count) < 0)
-			goto fail;
-		if (count != before) {
-			atomic_store_explicit(&w->done, count, memory_order_relaxed);
-			atomic_store_explicit(&w->last_ns, now, memory_order_relaxed);
-		}
-		if (perf_conn_write_some(&c) != 0)
-			goto fail;
-		if (atomic_load_explicit(&run->stop_consume, memory_order_relaxed))
-			break;
-		/* poll rather than spend a read on EAGAIN; poll returns at once when bytes wait */
-		if (!more && perf_conn_wait(&c, c.out_len > c.out_off, 100) < 0)
-			goto fail;
-		ssize_t n = perf_conn_read_some(&c);
-		if (n < 0)
-			goto fail;
-		more = n > 0 && c.in_len == c.in_cap;
-		now = perf_now_ns();
-	}
-	if (s.unacked > 0 && perf_consumer_ack(&c, s.tag) == 0)
-		perf_conn_write_some(&c);
-	goto out;
-fail:
-	perf_run_fail(run, "consumer: %s", c.error);
-	if (!ready)
-		atomic_fetch_add(&run->consumers_ready, 1);
-out:
-	perf_conn_close(&c);
-	return NULL;
-}
-
 /* ---- setup and cleanup ---- */
 
 static int perf_setup_queue(struct perf_conn *c, const char *name, bool durable)
@@ -540,9 +209,9 @@ static uint64_t perf_max_last(struct perf_worker *ws, int n)
 	return last;
 }
 
-static bool perf_all_joined_or_done(struct perf_worker *ws, int n, const struct perf_run *run)
+/* Joins the workers that have finished; true when none is left running. */
+static bool perf_join_finished(struct perf_worker *ws, int n)
 {
-	(void)run;
 	for (int i = 0; i < n; i++) {
 		if (!ws[i].started)
 			continue;
@@ -666,7 +335,7 @@ static int perf_run_flow(struct perf_run *run, struct perf_result *r)
 	uint64_t pub_deadline = run->start_ns + (uint64_t)((o->duration + 60) * 1e9);
 	if (o->count)
 		pub_deadline = run->start_ns + 600ull * 1000000000u;
-	while (!perf_all_joined_or_done(pubs, np, run)) {
+	while (!perf_join_finished(pubs, np)) {
 		if (perf_now_ns() > pub_deadline) {
 			perf_run_fail(run, "publishers did not finish in time");
 			break;
