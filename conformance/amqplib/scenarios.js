@@ -624,6 +624,11 @@ scenario('amqplib a channel error leaves other channels working', async () => {
   assert.deepEqual(await drain(ch, q), ['still']);
 });
 
+// Queue features (TTL, priorities, dead-lettering, ...) live in their own file.
+require('./queue_features.js')({
+  scenario, connect, channel, unique, sleep, waitFor, expectChannelClose, VHOST,
+});
+
 // ------------------------------------------------------------------ runner
 
 async function main() {
