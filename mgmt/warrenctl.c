@@ -193,7 +193,7 @@ static void warrenctl_config_apply(struct warrenctl *w, const char *key, const c
 		w->timeout = atoi(value);
 	else if (strcmp(key, "depth") == 0)
 		w->depth = atoi(value);
-	/* Other keys (ssl_*, ...) are accepted and ignored, as rabbitmqadmin ignores unused ones. */
+	/* Other keys (ssl_*, ...) are ignored, as rabbitmqadmin ignores unused ones. */
 }
 
 /* Returns 0, or WARRENCTL_EXIT_USAGE when the file or an explicitly named section is missing. */

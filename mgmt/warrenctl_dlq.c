@@ -164,8 +164,9 @@ static int dlq_inspect(struct warrenctl *w, const char *queue)
 	o.sort_reverse = w->sort_reverse;
 	warrenctl_format_print(rows, NULL, dlq_inspect_cols, 8, &o);
 	if (w->verbose && !dlq_json_format(w))
-		printf("%zu messages inspected in '%s', %ld without x-death\n",
-		       json_array_size(msgs), queue, without);
+		printf("%zu message%s inspected in '%s', %ld without x-death\n",
+		       json_array_size(msgs), json_array_size(msgs) == 1 ? "" : "s", queue,
+		       without);
 out:
 	free(uri);
 	json_decref(rows);

@@ -34,7 +34,8 @@ static const char help_options[] =
 	"WARRENCTL_VHOST, WARRENCTL_FORMAT, WARRENCTL_CONFIG, WARRENCTL_NODE. Flags beat the\n"
 	"environment, which beats the config file.\n"
 	"\n"
-	"Exit status: 0 ok, 1 the API answered with an error, 2 usage error, 3 server unreachable.\n"
+	"Exit status: 0 ok, 1 the API answered with an error, 2 usage error,\n"
+	"3 server unreachable.\n"
 	"\n"
 	"More help:\n"
 	"  warrenctl help subcommands   every subcommand\n"
@@ -45,10 +46,10 @@ static const char help_options[] =
 static const char help_config[] =
 	"Configuration file (rabbitmqadmin's ini format)\n"
 	"\n"
-	"  warrenctl reads ~/.warrenctl.conf, or the file given with -c FILE, and uses the section\n"
-	"  named with -N NODE (default: [default]). Keys: hostname, port, username, password,\n"
-	"  vhost, declare_vhost, path_prefix, format, request_timeout, depth; other keys are\n"
-	"  ignored. A missing -c file or -N section is a usage error (exit 2).\n"
+	"  warrenctl reads ~/.warrenctl.conf, or the file given with -c FILE, and uses the\n"
+	"  section named with -N NODE (default: [default]). Keys: hostname, port, username,\n"
+	"  password, vhost, declare_vhost, path_prefix, format, request_timeout, depth; other\n"
+	"  keys are ignored. A missing -c file or -N section is a usage error (exit 2).\n"
 	"\n"
 	"  [default]\n"
 	"  hostname = localhost\n"
@@ -73,9 +74,9 @@ static const char help_dlq[] =
 	"  dlq replay QUEUE [--to-original] [--limit N]\n"
 	"      Moves messages out of QUEUE, each exactly once. Default: back to the queue they\n"
 	"      died in (default exchange, routing key = that queue). --to-original: to the\n"
-	"      exchange and routing keys recorded in x-death. Uses POST /api/queues/V/Q/dlq-replay\n"
-	"      when the server has it, otherwise a get + publish loop (see docs/cli.md for what\n"
-	"      that loop can and cannot guarantee).\n";
+	"      exchange and routing keys recorded in x-death. Uses\n"
+	"      POST /api/queues/V/Q/dlq-replay when the server has it, otherwise a get +\n"
+	"      publish loop (see docs/cli.md for what that loop can and cannot guarantee).\n";
 
 static const struct {
 	const char *topic;
@@ -88,6 +89,12 @@ static const struct {
 		    "(of -V VHOST, or all)\n" },
 	{ "help", "  help [subcommands|config|SUBCOMMAND]\n" },
 };
+
+static const char help_publish_note[] =
+	"\n  Without payload=..., the payload is read from standard input.";
+static const char help_delete_note[] =
+	"\n  delete binding without properties_key=...: warrenctl looks the key up\n"
+	"  (matching routing_key=... when given), else uses ~.";
 
 static const char *const help_verbs[] = {
 	"declare", "delete", "close", "purge", "publish", "get", "list", NULL,
@@ -141,10 +148,9 @@ bool warrenctl_help_print(const char *topic)
 		if (strcmp(topic, help_verbs[i]) == 0) {
 			warrenctl_verbs_usage(topic);
 			if (strcmp(topic, "publish") == 0)
-				puts("\n  Without payload=..., the payload is read from standard input.");
+				puts(help_publish_note);
 			if (strcmp(topic, "delete") == 0)
-				puts("\n  delete binding without properties_key=...: warrenctl looks the "
-				     "key up\n  (matching routing_key=... when given), else uses ~.");
+				puts(help_delete_note);
 			return true;
 		}
 	}

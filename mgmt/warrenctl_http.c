@@ -163,7 +163,8 @@ int warrenctl_http_send(struct warrenctl_http *h, const char *method, const char
 	if (http_method(method, &type) != 0)
 		return -1;
 	if (!h->conn) {
-		h->conn = evhttp_connection_base_new(h->base, NULL, h->host, (unsigned short)h->port);
+		h->conn = evhttp_connection_base_new(h->base, NULL, h->host,
+						     (unsigned short)h->port);
 		if (!h->conn)
 			return -1;
 		evhttp_connection_set_retries(h->conn, 0);

@@ -113,9 +113,9 @@ static const struct verbs_object verbs_publish = {
 
 static const struct verbs_object verbs_get = {
 	"get", "POST", "/queues/{vhost}/{queue}/get",
-	{ { "queue", NULL, M | U }, { "count", "1", VERBS_INT }, { "ackmode", "ack_requeue_true", 0 },
-	  { "encoding", "auto", 0 }, { "truncate", NULL, VERBS_INT },
-	  { "payload_file", NULL, VERBS_LOCAL } }
+	{ { "queue", NULL, M | U }, { "count", "1", VERBS_INT },
+	  { "ackmode", "ack_requeue_true", 0 }, { "encoding", "auto", 0 },
+	  { "truncate", NULL, VERBS_INT }, { "payload_file", NULL, VERBS_LOCAL } }
 };
 
 #undef M
@@ -281,8 +281,8 @@ static int verbs_body(const struct verbs_object *obj, const char *topic, const j
 			j = json_loads(v, JSON_DECODE_ANY, &err);
 			if (!j) {
 				json_decref(body);
-				return warrenctl_usage_error(topic, "could not parse JSON in %s=%s: "
-								    "%s", p->name, v, err.text);
+				return warrenctl_usage_error(topic, "bad JSON in %s=%s: %s",
+							     p->name, v, err.text);
 			}
 		} else if (p->flags & VERBS_BOOL) {
 			if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0 &&
@@ -296,8 +296,8 @@ static int verbs_body(const struct verbs_object *obj, const char *topic, const j
 			long long n = strtoll(v, &end, 10);
 			if (!*v || *end) {
 				json_decref(body);
-				return warrenctl_usage_error(topic, "%s must be an integer, not '%s'",
-							     p->name, v);
+				return warrenctl_usage_error(topic, "%s must be an integer, "
+								    "not '%s'", p->name, v);
 			}
 			j = json_integer(n);
 		} else {
@@ -553,9 +553,10 @@ static int verbs_publish_run(struct warrenctl *w)
 		goto out;
 	if ((rc = verbs_send_json(w, "POST", uri, body, &reply, NULL)) != 0)
 		goto out;
-	if (w->verbose)
-		puts(json_is_true(json_object_get(reply, "routed")) ? "Message published"
-								    : "Message published but NOT routed");
+	if (w->verbose && json_is_true(json_object_get(reply, "routed")))
+		puts("Message published");
+	else if (w->verbose)
+		puts("Message published but NOT routed");
 out:
 	free(data);
 	free(b64);
@@ -611,7 +612,7 @@ static int verbs_get_run(struct warrenctl *w)
 		goto out;
 	payload_file = verbs_value(values, "payload_file");
 	if (payload_file && strcmp(verbs_value(values, "count"), "1") != 0) {
-		rc = warrenctl_usage_error("get", "cannot get multiple messages using payload_file");
+		rc = warrenctl_usage_error("get", "payload_file needs count=1");
 		goto out;
 	}
 	if ((rc = verbs_body(&verbs_get, "get", values, &body)) != 0)
