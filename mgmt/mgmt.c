@@ -533,21 +533,30 @@ void mgmt_sample_now(struct mgmt *m)
 				mgmt_sample_update(s, x, c, 2, secs, m->epoch);
 		}
 	}
-	/* Forget objects that are gone (collect first: no deletion while iterating). */
-	size_t stale = 0;
+	/* Forget objects that are gone: collect them first (no deletion while iterating). */
+	size_t stale = 0, k = 0;
 	for (struct strmap_entry *e = strmap_first(&m->samples, &i); e;
 	     e = strmap_next(&m->samples, e, &i))
 		stale += ((struct mgmt_sample *)e->value)->epoch != m->epoch;
-	while (stale > 0) {
-		struct strmap_entry *e;
-		for (e = strmap_first(&m->samples, &i); e; e = strmap_next(&m->samples, e, &i))
-			if (((struct mgmt_sample *)e->value)->epoch != m->epoch)
-				break;
-		if (!e)
+	struct strmap_entry **gone = stale ? calloc(stale, sizeof *gone) : NULL;
+	if (!gone)
+		return;
+	for (struct strmap_entry *e = strmap_first(&m->samples, &i); e && k < stale;
+	     e = strmap_next(&m->samples, e, &i))
+		if (((struct mgmt_sample *)e->value)->epoch != m->epoch)
+			gone[k++] = e;
+	for (size_t n = 0; n < k; n++) {
+		/* strmap_del frees the entry, so copy its key out first */
+		struct strmap_entry *e = gone[n];
+		char *key = malloc(e->key_len ? e->key_len : 1);
+		size_t len = e->key_len;
+		if (!key)
 			break;
-		free(strmap_del(&m->samples, e->key, e->key_len));
-		stale--;
+		memcpy(key, e->key, len);
+		free(strmap_del(&m->samples, key, len));
+		free(key);
 	}
+	free(gone);
 }
 
 static void mgmt_on_timer(evutil_socket_t fd, short what, void *arg)
