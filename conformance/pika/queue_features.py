@@ -358,6 +358,59 @@ def _():
             eq(e.reply_code, 404, "passive declare after the consumer left")
 
 
+@scenario("a requeued message keeps its original expiry time")
+def _():
+    with QConn() as c:
+        ch = c.channel()
+        dead = c.queue(ch)
+        q = c.queue(ch, **{"x-message-ttl": 300, "x-dead-letter-exchange": "",
+                           "x-dead-letter-routing-key": dead})
+        put(ch, q, "held")
+        m = wait_held(c, ch, q)
+        c.conn.sleep(0.5)
+        ch.basic_nack(m[0].delivery_tag, requeue=True)
+        r = wait_get(c, ch, dead, 1.0)
+        check(r is not None, "requeued message past its TTL was dead-lettered")
+        eq(death_summary(r[1]), [(q, "expired", 1)], "x-death")
+        eq(count(ch, q), 0, "nothing left")
+
+
+@scenario("basic.get keeps an x-expires queue alive")
+def _():
+    with QConn() as c:
+        ch = c.channel()
+        q = c.queue(ch, **{"x-expires": 400})
+        for _ in range(6):
+            c.conn.sleep(0.15)
+            ch.basic_get(q, auto_ack=True)
+        c.conn.sleep(0.8)
+        try:
+            c.channel().queue_declare(q, passive=True)
+            raise Failure("queue still exists 800 ms after its last use")
+        except pex.ChannelClosedByBroker as e:
+            eq(e.reply_code, 404, "passive declare after the gets stopped")
+
+
+@scenario("queue TTL expiry dead-letters in order with reason expired and no original-expiration")
+def _():
+    with QConn() as c:
+        ch = c.channel()
+        dead = c.queue(ch)
+        q = c.queue(ch, **{"x-message-ttl": 100, "x-dead-letter-exchange": "",
+                           "x-dead-letter-routing-key": dead})
+        for b in ("1", "2", "3"):
+            put(ch, q, b)
+        eq(wait_count(c, ch, dead, 3), 3, "dead-lettered count")
+        got = []
+        for _ in range(3):
+            m, p, b = ch.basic_get(dead, auto_ack=True)
+            got.append(b.decode())
+            d = deaths(p)
+            eq((d[0]["queue"], d[0]["reason"]), (q, "expired"), "x-death[0]")
+            check("original-expiration" not in d[0], "no original-expiration: %r" % d[0])
+        eq(got, ["1", "2", "3"], "order")
+
+
 # ---------------------------------------------------------------- length limits
 
 
@@ -428,6 +481,38 @@ def _():
         check(r is not None, "rejected message dead-lettered")
         eq(r[2], "overflow", "dead-lettered message")
         eq(death_summary(r[1]), [(q, "maxlen", 1)], "x-death")
+
+
+@scenario("x-max-length 0 with drop-head dead-letters every message at once")
+def _():
+    with QConn() as c:
+        ch = c.channel()
+        dead = c.queue(ch)
+        q = c.queue(ch, **{"x-max-length": 0, "x-dead-letter-exchange": "",
+                           "x-dead-letter-routing-key": dead})
+        put(ch, q, "a")
+        put(ch, q, "b")
+        eq(wait_count(c, ch, dead, 2), 2, "dead-lettered")
+        eq(count(ch, q), 0, "queue stays empty")
+
+
+@scenario("a publish routed to a full reject-publish queue and an open queue is nacked, and the "
+          "open queue still gets it")
+def _():
+    with QConn() as c:
+        ch = c.channel()
+        fan = c.exchange(ch)
+        full = c.queue(ch, **{"x-max-length": 0, "x-overflow": "reject-publish"})
+        other = c.queue(ch)
+        ch.queue_bind(full, fan)
+        ch.queue_bind(other, fan)
+        ch.confirm_delivery()
+        try:
+            put(ch, "", "both", exchange=fan)
+            raise Failure("publish was acked, want nack")
+        except pex.NackError:
+            pass
+        eq((count(ch, full), count(ch, other)), (0, 1), "(full, open) counts")
 
 
 # ---------------------------------------------------------------- dead-lettering
@@ -743,6 +828,32 @@ def _():
                     cn.close()
 
 
+@scenario("single active consumer: after a cancel the next consumer takes new messages, and "
+          "gets the old one's unacked messages when its channel closes")
+def _():
+    with QConn() as c:
+        ch = c.channel()
+        q = c.queue(ch, **{"x-single-active-consumer": True})
+        first, second = c.channel(), c.channel()
+        got1, got2 = [], []
+        tag1 = first.basic_consume(q, lambda chan, m, p, b: got1.append(b.decode()))
+        second.basic_consume(q, lambda chan, m, p, b: got2.append((b.decode(), m.redelivered)))
+        for i in range(3):
+            put(ch, q, "m%d" % i)
+        c.conn.sleep(0.3)
+        eq((got1, got2), (["m0", "m1", "m2"], []), "before cancel")
+        first.basic_cancel(tag1)
+        put(ch, q, "m3")
+        c.conn.sleep(0.3)
+        eq(got2, [("m3", False)], "new message after the cancel")
+        first.close()
+        deadline = time.monotonic() + 2
+        while len(got2) < 4 and time.monotonic() < deadline:
+            c.conn.process_data_events(time_limit=0.05)
+        eq(got2, [("m3", False), ("m0", True), ("m1", True), ("m2", True)],
+           "the next consumer's deliveries")
+
+
 @scenario("consumer priorities: the higher x-priority consumer fills its prefetch first")
 def _():
     with QConn() as c:
@@ -763,6 +874,16 @@ def _():
         eq((len(got["high"]), len(got["low"])), (2, 2), "(high, low) deliveries")
         eq(got["high"], [b"0", b"1"], "the high-priority consumer got the first messages")
         eq(count(ch, q), 2, "ready")
+
+
+@scenario("a non-integer x-priority on basic.consume gets RabbitMQ's exact 406 text")
+def _():
+    with QConn() as c:
+        ch = c.channel()
+        q = c.queue(ch)
+        channel_error(lambda: ch.basic_consume(q, lambda *a: None,
+                                               arguments={"x-priority": "high"}), 406,
+                      INVALID_ARG % ("x-priority", q, VHOST, '"expected integer, got longstr"'))
 
 
 # ---------------------------------------------------------------- Warren-only
