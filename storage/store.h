@@ -80,8 +80,12 @@ int store_queue_purge(struct store *s, uint64_t queue_id);
 /* Requests a sync of everything appended so far; returns its ticket (increasing). When nothing
  * is pending it returns the last ticket and its callback has already run or is coming. */
 uint64_t store_sync(struct store *s);
-/* Appends waiting for a sync (the broker calls store_sync once per loop turn when > 0). */
+/* Appends waiting for a sync (the broker calls store_sync once per loop turn when > 0).
+ * Appends made after a store_sync whose batch has not left yet ride along with that ticket. */
 bool store_has_pending(const struct store *s);
+/* The last ticket whose synced callback has run (ok or not); 0 before the first. A ticket
+ * store_sync returns that is <= this one has already been reported. */
+uint64_t store_synced_ticket(const struct store *s);
 
 /* Reads a message back (exchange, routing key, props, body) into one malloc'd block; the
  * fields of *out point into *block. 0, or -1 when the id is unknown or the record is corrupt. */
@@ -96,13 +100,18 @@ struct store_recovery_stats {
 };
 
 /* Called once per live (queue, message) pair, per queue in enqueue order. The message fields
- * borrow memory that is valid only during the call. Return 0 to go on, -1 to stop. */
+ * borrow memory that is valid only during the call. Return 0 to go on, -1 to stop.
+ * The calls come queue by queue (all of one queue, then the next, in the order the log first
+ * names them); within a queue they follow message ids, which is enqueue order because the
+ * broker enqueues a message right after adding it, and which keeps a message moved by
+ * compaction in its place. */
 typedef int (*store_recover_fn)(void *arg, uint64_t queue_id, uint64_t msg_id,
 				const struct store_message *m);
 
 /* Replays the log: truncates a torn tail, skips corrupt records with a log line naming file
  * and offset, and never fails because of one bad record. -1 only for I/O errors on the
- * directory itself. */
+ * directory itself. Call it once, after store_open and before the first append: until then
+ * a store that found segments on disk refuses appends (their ids are not known yet). */
 int store_recover(struct store *s, store_recover_fn fn, void *arg,
 		  struct store_recovery_stats *stats);
 
@@ -115,5 +124,7 @@ struct store_stats {
 };
 
 void store_get_stats(const struct store *s, struct store_stats *st);
+/* Heap bytes of the in-memory message index (about 24 per live message). */
+size_t store_index_bytes(const struct store *s);
 
 #endif

@@ -1,0 +1,1063 @@
+/* storage/store_file.c: the message log at run time. The loop thread appends records to an
+ * in-memory batch (no syscall per append); store_sync() hands the batch to one storage thread,
+ * which pwrite()s it and fdatasync()s once, then wakes the loop through a pipe, where the synced
+ * callback runs in ticket order. While one batch is on its way, appends fill the other buffer.
+ * A failed write (disk full) keeps the batch for a retry (each second), refuses new messages and
+ * fails the ticket; bytes already synced are never touched again. Segments roll at
+ * segment_size, are deleted oldest-first once nothing in them is queued, and an oldest segment
+ * that is mostly dead has its few live messages moved to the head (compaction). */
+#include "storage/store.h"
+
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "broker/log.h"
+#include "storage/store_internal.h"
+#include "storage/store_record.h"
+
+/* ---- segments ---- */
+
+void store_segment_path(const struct store *s, uint32_t no, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%08u.seg", s->msgs_dir, no);
+}
+
+struct store_segment *store_segment_find(struct store *s, uint32_t no)
+{
+	size_t lo = 0, hi = s->seg_count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->segs[mid].no == no)
+			return &s->segs[mid];
+		if (s->segs[mid].no < no)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Segments are added in increasing order only. NULL when out of memory. */
+struct store_segment *store_segment_add(struct store *s, uint32_t no)
+{
+	struct store_segment *sg;
+
+	assert(s->seg_count == 0 || s->segs[s->seg_count - 1].no < no);
+	if (s->seg_count == s->seg_cap) {
+		size_t cap = s->seg_cap ? s->seg_cap * 2 : 16;
+		struct store_segment *segs = realloc(s->segs, cap * sizeof *segs);
+		if (!segs)
+			return NULL;
+		s->segs = segs;
+		s->seg_cap = cap;
+	}
+	sg = &s->segs[s->seg_count++];
+	memset(sg, 0, sizeof *sg);
+	sg->no = no;
+	sg->rfd = -1;
+	sg->min_id = UINT64_MAX;
+	return sg;
+}
+
+static struct store_segment *store_head(struct store *s)
+{
+	return &s->segs[s->seg_count - 1];
+}
+
+void store_segment_account(struct store *s, const struct store_index_entry *e, int delta)
+{
+	struct store_segment *sg = store_segment_find(s, e->segment);
+
+	if (!sg)
+		return;
+	if (delta > 0) {
+		sg->live_count++;
+		sg->live_bytes += e->len;
+	} else {
+		assert(sg->live_count > 0 && sg->live_bytes >= e->len);
+		sg->live_count--;
+		sg->live_bytes -= e->len;
+	}
+}
+
+static int store_pos_cmp(struct store_pos a, struct store_pos b)
+{
+	if (a.seg != b.seg)
+		return a.seg < b.seg ? -1 : 1;
+	return a.off < b.off ? -1 : a.off > b.off;
+}
+
+/* ---- batches ---- */
+
+static void store_batch_free(struct store_batch *b)
+{
+	free(b->buf);
+	free(b->parts);
+	memset(b, 0, sizeof *b);
+}
+
+static void store_batch_reset(struct store_batch *b)
+{
+	b->len = 0;
+	b->part_count = 0;
+	b->records = 0;
+	b->ticket = 0;
+	b->ok = false;
+	b->err = 0;
+	b->syncs = 0;
+}
+
+static int store_batch_reserve_buf(struct store_batch *b, size_t n)
+{
+	size_t cap;
+	uint8_t *buf;
+
+	if (b->cap - b->len >= n)
+		return 0;
+	cap = b->cap ? b->cap : 65536;
+	while (cap - b->len < n) {
+		if (cap > SIZE_MAX / 2)
+			return -1;
+		cap *= 2;
+	}
+	buf = realloc(b->buf, cap);
+	if (!buf)
+		return -1;
+	b->buf = buf;
+	b->cap = cap;
+	return 0;
+}
+
+static int store_batch_reserve_part(struct store_batch *b)
+{
+	if (b->part_count < b->part_cap)
+		return 0;
+	size_t cap = b->part_cap ? b->part_cap * 2 : 4;
+	struct store_part *parts = realloc(b->parts, cap * sizeof *parts);
+	if (!parts)
+		return -1;
+	b->parts = parts;
+	b->part_cap = cap;
+	return 0;
+}
+
+/* Adds bytes (copied from data, or left for the caller to fill when data is NULL) at file
+ * offset off of segment seg, which must follow the batch's last part. */
+static uint8_t *store_batch_add(struct store_batch *b, uint32_t seg, uint64_t off,
+				const void *data, size_t n)
+{
+	struct store_part *last = b->part_count ? &b->parts[b->part_count - 1] : NULL;
+	uint8_t *p;
+
+	if (store_batch_reserve_buf(b, n) != 0 || store_batch_reserve_part(b) != 0)
+		return NULL;
+	if (!last || last->seg != seg || last->file_off + last->len != off) {
+		last = &b->parts[b->part_count++];
+		last->seg = seg;
+		last->file_off = off;
+		last->buf_off = b->len;
+		last->len = 0;
+	}
+	p = b->buf + b->len;
+	if (data)
+		memcpy(p, data, n);
+	b->len += n;
+	last->len += n;
+	return p;
+}
+
+/* Appends src's parts after dst's. */
+static int store_batch_concat(struct store_batch *dst, const struct store_batch *src)
+{
+	for (size_t i = 0; i < src->part_count; i++) {
+		const struct store_part *pt = &src->parts[i];
+		if (!store_batch_add(dst, pt->seg, pt->file_off, src->buf + pt->buf_off, pt->len))
+			return -1;
+	}
+	dst->records += src->records;
+	return 0;
+}
+
+/* Reserves room for one record of payload_len bytes in the head segment, rolling to a new
+ * segment first when may_roll and the head is full. Returns the header's address. */
+static uint8_t *store_append(struct store *s, uint64_t payload_len, bool may_roll,
+			     struct store_pos *where)
+{
+	uint64_t n = STORE_RECORD_HEADER_SIZE + payload_len;
+	struct store_segment *head = store_head(s);
+	uint8_t *p;
+
+	if (n > SIZE_MAX)
+		return NULL;
+	if (may_roll && head->size > 0 && head->size + n > s->opt.segment_size) {
+		if (!store_segment_add(s, head->no + 1))
+			return NULL;
+		head = store_head(s);
+	}
+	p = store_batch_add(&s->pending, head->no, head->size, NULL, (size_t)n);
+	if (!p)
+		return NULL;
+	where->seg = head->no;
+	where->off = head->size;
+	head->size += n;
+	s->pending.records++;
+	s->unsynced_appends++;
+	return p;
+}
+
+/* Takes back the record store_append just reserved (its caller failed afterwards). */
+static void store_unappend(struct store *s, uint64_t payload_len)
+{
+	uint64_t n = STORE_RECORD_HEADER_SIZE + payload_len;
+	struct store_part *last = &s->pending.parts[s->pending.part_count - 1];
+
+	s->pending.len -= n;
+	last->len -= n;
+	if (last->len == 0)
+		s->pending.part_count--;
+	store_head(s)->size -= n;
+	s->pending.records--;
+	s->unsynced_appends--;
+}
+
+/* ---- the storage thread ---- */
+
+static int store_thread_open(struct store *s, uint32_t seg)
+{
+	char path[4096];
+
+	if (s->wfd >= 0 && s->wseg == seg)
+		return 0;
+	if (s->wfd >= 0) {
+		if (!s->opt.no_fsync && fdatasync(s->wfd) != 0)
+			return -1;
+		close(s->wfd);
+		s->wfd = -1;
+	}
+	store_segment_path(s, seg, path, sizeof path);
+	s->wfd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (s->wfd < 0)
+		return -1;
+	s->wseg = seg;
+	return 0;
+}
+
+/* One pwrite per part (one per batch unless it crosses a segment boundary), one fdatasync. */
+static void store_thread_write(struct store *s, struct store_batch *b)
+{
+	bool new_file = false;
+	size_t i;
+
+	b->ok = false;
+	for (i = 0; i < b->part_count; i++) {
+		const struct store_part *pt = &b->parts[i];
+		size_t done = 0;
+
+		if (store_thread_open(s, pt->seg) != 0)
+			goto fail;
+		if (pt->seg > s->wseg_dir_synced)
+			new_file = true;
+		while (done < pt->len) {
+			ssize_t n = pwrite(s->wfd, b->buf + pt->buf_off + done, pt->len - done,
+					   (off_t)(pt->file_off + done));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				if (n == 0)
+					errno = ENOSPC;
+				goto fail;
+			}
+			done += (size_t)n;
+		}
+	}
+	if (!s->opt.no_fsync) {
+		if (s->wfd >= 0 && fdatasync(s->wfd) != 0)
+			goto fail;
+		b->syncs++;
+		if (new_file && fsync(s->msgs_dirfd) != 0)
+			goto fail;
+	}
+	if (new_file)
+		s->wseg_dir_synced = s->wseg;
+	b->ok = true;
+	return;
+fail:
+	b->err = errno;
+	/* give the space back; the retry writes the same bytes at the same offsets anyway */
+	if (i < b->part_count && s->wfd >= 0 && s->wseg == b->parts[i].seg &&
+	    ftruncate(s->wfd, (off_t)b->parts[i].file_off) != 0)
+		(void)0;
+}
+
+static void *store_thread_main(void *arg)
+{
+	struct store *s = arg;
+	static const char one = 1;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		while (!s->job && !s->stop)
+			pthread_cond_wait(&s->cond, &s->lock);
+		if (!s->job)
+			break;
+		pthread_mutex_unlock(&s->lock);
+		store_thread_write(s, &s->flight);
+		pthread_mutex_lock(&s->lock);
+		s->job = false;
+		s->job_done = true;
+		pthread_cond_broadcast(&s->cond);
+		while (write(s->pipe_w, &one, 1) < 0 && errno == EINTR)
+			;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+static void store_dispatch(struct store *s)
+{
+	struct store_batch tmp;
+
+	assert(!s->busy && s->flight.len == 0);
+	if (s->pending.len == 0)
+		return;
+	tmp = s->flight;
+	s->flight = s->pending;
+	s->pending = tmp;
+	store_batch_reset(&s->pending);
+	s->busy = true;
+	pthread_mutex_lock(&s->lock);
+	s->job = true;
+	s->job_done = false;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- after a batch: deletion, compaction ---- */
+
+static void store_delete_segments(struct store *s)
+{
+	bool deleted = false;
+
+	while (s->seg_count > 1) {
+		struct store_segment *sg = &s->segs[0];
+		char path[4096];
+
+		if (sg->unrecovered || sg->live_count > 0 || sg->no >= s->durable.seg)
+			break;
+		if (s->compacting && s->compact_seg == sg->no)
+			break;
+		store_segment_path(s, sg->no, path, sizeof path);
+		if (unlink(path) != 0 && errno != ENOENT) {
+			log_warn("storage: cannot delete %s: %s", path, strerror(errno));
+			break;
+		}
+		if (sg->rfd >= 0)
+			close(sg->rfd);
+		memmove(s->segs, s->segs + 1, (s->seg_count - 1) * sizeof *s->segs);
+		s->seg_count--;
+		deleted = true;
+	}
+	/* an unlink that a crash forgets would bring old enqueue records back without the
+	 * dequeues of the segments deleted after it */
+	if (deleted && !s->opt.no_fsync && fsync(s->msgs_dirfd) != 0)
+		log_warn("storage: fsync of %s: %s", s->msgs_dir, strerror(errno));
+}
+
+static int store_read_fd(struct store *s, struct store_segment *sg)
+{
+	char path[4096];
+
+	if (sg->rfd >= 0)
+		return sg->rfd;
+	store_segment_path(s, sg->no, path, sizeof path);
+	sg->rfd = open(path, O_RDONLY | O_CLOEXEC);
+	return sg->rfd;
+}
+
+/* Copies the record at (seg, off, len) from a batch still in memory, or preads it. */
+static int store_read_record(struct store *s, uint32_t seg, uint64_t off, uint32_t len,
+			     uint8_t *out)
+{
+	const struct store_batch *bs[2] = { &s->flight, &s->pending };
+	struct store_segment *sg;
+	size_t done = 0;
+
+	for (int k = 0; k < 2; k++) {
+		for (size_t i = 0; i < bs[k]->part_count; i++) {
+			const struct store_part *pt = &bs[k]->parts[i];
+			if (pt->seg == seg && off >= pt->file_off &&
+			    off + len <= pt->file_off + pt->len) {
+				memcpy(out, bs[k]->buf + pt->buf_off + (off - pt->file_off), len);
+				return 0;
+			}
+		}
+	}
+	sg = store_segment_find(s, seg);
+	if (!sg || store_read_fd(s, sg) < 0)
+		return -1;
+	while (done < len) {
+		ssize_t n = pread(sg->rfd, out + done, len - done, (off_t)(off + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+struct store_compact_ctx {
+	struct store *s;
+	uint32_t seg;
+	int rc;
+};
+
+static void store_compact_one(void *arg, uint64_t msg_id, struct store_index_entry *e)
+{
+	struct store_compact_ctx *c = arg;
+	struct store *s = c->s;
+	struct store_record rec;
+	struct store_record_message rm;
+	uint8_t *old = NULL, *p;
+	uint64_t len;
+	struct store_pos where;
+	struct store_move *mv;
+
+	if (c->rc != 0 || e->segment != c->seg || e->queue_count == 0)
+		return;
+	c->rc = -1;
+	if (s->move_count == s->move_cap) {
+		size_t cap = s->move_cap ? s->move_cap * 2 : 64;
+		struct store_move *moves = realloc(s->moves, cap * sizeof *moves);
+		if (!moves)
+			goto out;
+		s->moves = moves;
+		s->move_cap = cap;
+	}
+	old = malloc(e->len);
+	if (!old || store_read_record(s, e->segment, e->offset, e->len, old) != 0)
+		goto out;
+	if (store_record_check(old, e->len, &rec) <= 0 ||
+	    (rec.type != STORE_RECORD_MESSAGE && rec.type != STORE_RECORD_MOVED) ||
+	    store_record_message_decode(rec.payload, rec.len, &rm) != 0 || rm.msg_id != msg_id) {
+		log_error("storage: compaction cannot read message %llu in segment %u",
+			  (unsigned long long)msg_id, e->segment);
+		c->rc = 0; /* leave it where it is */
+		goto out;
+	}
+	len = store_record_message_len(&rm.m, (uint16_t)(e->queue_count > 65535 ? 0 :
+								 e->queue_count));
+	if (len == 0 || e->queue_count > 65535 || !(p = store_append(s, len, true, &where)))
+		goto out;
+	store_record_message_encode(p + STORE_RECORD_HEADER_SIZE, msg_id, &rm.m,
+				    store_index_queues(&s->index, msg_id, e),
+				    (uint16_t)e->queue_count);
+	store_record_seal(p, STORE_RECORD_MOVED, (uint32_t)len);
+	mv = &s->moves[s->move_count++];
+	mv->msg_id = msg_id;
+	mv->seg = where.seg;
+	mv->off = (uint32_t)where.off;
+	mv->len = (uint32_t)(STORE_RECORD_HEADER_SIZE + len);
+	s->compact_end.seg = where.seg;
+	s->compact_end.off = where.off + mv->len;
+	c->rc = 0;
+out:
+	free(old);
+}
+
+/* The oldest segment holds little that is live: re-append those messages at the head (same
+ * ids, with the queues holding them); it goes once that batch is on disk. */
+static void store_compact(struct store *s)
+{
+	struct store_segment *sg;
+	struct store_compact_ctx c;
+
+	if (s->compacting || s->failed || s->seg_count < 2)
+		return;
+	sg = &s->segs[0];
+	if (sg->unrecovered || sg->live_count == 0 || sg->no >= s->durable.seg)
+		return;
+	if (sg->live_bytes * 8 > sg->size || sg->size < s->opt.segment_size / 2)
+		return;
+	c.s = s;
+	c.seg = sg->no;
+	c.rc = 0;
+	s->compacting = true;
+	s->compact_seg = sg->no;
+	s->compact_end = s->durable;
+	s->move_count = 0;
+	log_info("storage: compacting segment %u (%llu live messages, %llu of %llu bytes)", sg->no,
+		 (unsigned long long)sg->live_count, (unsigned long long)sg->live_bytes,
+		 (unsigned long long)sg->size);
+	store_index_visit(&s->index, sg->min_id, sg->max_id + 1, store_compact_one, &c);
+	if (c.rc != 0)
+		log_warn("storage: compaction of segment %u stopped early (out of memory)", c.seg);
+}
+
+/* Moved records are on disk: point the index at them. */
+static void store_compact_finish(struct store *s)
+{
+	if (!s->compacting || store_pos_cmp(s->durable, s->compact_end) < 0)
+		return;
+	for (size_t i = 0; i < s->move_count; i++) {
+		struct store_move *mv = &s->moves[i];
+		struct store_index_entry *e = store_index_get(&s->index, mv->msg_id);
+		struct store_segment *to;
+
+		if (!e || e->segment != s->compact_seg || e->queue_count == 0)
+			continue;
+		store_segment_account(s, e, -1);
+		e->segment = mv->seg;
+		e->offset = mv->off;
+		e->len = mv->len;
+		store_segment_account(s, e, 1);
+		to = store_segment_find(s, mv->seg);
+		if (to) {
+			if (mv->msg_id < to->min_id)
+				to->min_id = mv->msg_id;
+			if (mv->msg_id > to->max_id)
+				to->max_id = mv->msg_id;
+		}
+	}
+	s->compacting = false;
+	s->move_count = 0;
+}
+
+/* ---- completion on the loop ---- */
+
+static void store_complete(struct store *s, bool callbacks)
+{
+	struct store_batch *b = &s->flight;
+	uint64_t ticket = b->ticket;
+	bool ok = b->ok;
+
+	s->busy = false;
+	s->syncs += b->syncs;
+	if (ok) {
+		const struct store_part *last = &b->parts[b->part_count - 1];
+		s->durable.seg = last->seg;
+		s->durable.off = last->file_off + last->len;
+		s->synced_records += b->records;
+		if (s->failed)
+			log_info("storage: writes to %s succeed again", s->msgs_dir);
+		s->failed = false;
+		if (s->retry_ev)
+			event_del(s->retry_ev);
+		store_batch_reset(b);
+	} else {
+		struct timeval sec = { 1, 0 };
+
+		if (!s->failed)
+			log_error("storage: writing to %s failed: %s; refusing new messages until "
+				  "a write succeeds", s->msgs_dir, strerror(b->err));
+		s->failed = true;
+		/* keep every byte for the retry, in order: flight first, then what came after */
+		b->ticket = s->pending.ticket;
+		if (store_batch_concat(b, &s->pending) != 0)
+			log_error("storage: out of memory keeping a failed batch; records lost");
+		{
+			struct store_batch tmp = s->pending;
+			s->pending = *b;
+			*b = tmp;
+		}
+		store_batch_reset(b);
+		if (s->retry_ev)
+			event_add(s->retry_ev, &sec);
+	}
+	if (ticket) {
+		s->done_ticket = ticket;
+		if (callbacks && s->opt.synced)
+			s->opt.synced(s->opt.synced_arg, ticket, ok);
+	}
+	if (ok) {
+		store_compact_finish(s);
+		store_delete_segments(s);
+		store_compact(s);
+	}
+	if (!s->busy && !s->failed && s->pending.ticket)
+		store_dispatch(s);
+}
+
+static void store_on_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct store *s = arg;
+	char buf[64];
+	bool done;
+
+	(void)what;
+	while (read(fd, buf, sizeof buf) > 0)
+		;
+	pthread_mutex_lock(&s->lock);
+	done = s->job_done;
+	s->job_done = false;
+	pthread_mutex_unlock(&s->lock);
+	if (done && s->busy)
+		store_complete(s, true);
+}
+
+static void store_on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct store *s = arg;
+
+	(void)fd, (void)what;
+	if (s->failed && !s->busy && s->pending.len > 0)
+		store_dispatch(s);
+}
+
+/* ---- open / close ---- */
+
+static int store_list_segments(struct store *s, char *err, size_t errlen)
+{
+	DIR *d = opendir(s->msgs_dir);
+	struct dirent *de;
+	uint32_t *nos = NULL;
+	size_t n = 0, cap = 0;
+	int rc = -1;
+
+	if (!d) {
+		snprintf(err, errlen, "cannot open %s: %s", s->msgs_dir, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char *end;
+		unsigned long no;
+
+		if (strlen(de->d_name) != 12 || strcmp(de->d_name + 8, ".seg") != 0)
+			continue;
+		errno = 0;
+		no = strtoul(de->d_name, &end, 10);
+		if (end != de->d_name + 8 || errno || no == 0 || no >= UINT32_MAX)
+			continue;
+		if (n == cap) {
+			uint32_t *more = realloc(nos, (cap = cap ? cap * 2 : 64) * sizeof *nos);
+			if (!more) {
+				snprintf(err, errlen, "out of memory");
+				goto out;
+			}
+			nos = more;
+		}
+		nos[n++] = (uint32_t)no;
+	}
+	/* insertion sort would be quadratic for many segments */
+	for (size_t gap = n / 2; gap > 0; gap /= 2)
+		for (size_t i = gap; i < n; i++)
+			for (size_t j = i; j >= gap && nos[j - gap] > nos[j]; j -= gap) {
+				uint32_t t = nos[j];
+				nos[j] = nos[j - gap];
+				nos[j - gap] = t;
+			}
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+		char path[4096];
+		struct store_segment *sg = store_segment_add(s, nos[i]);
+
+		if (!sg) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		store_segment_path(s, nos[i], path, sizeof path);
+		sg->size = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+		sg->unrecovered = true;
+	}
+	rc = 0;
+out:
+	free(nos);
+	closedir(d);
+	return rc;
+}
+
+static int store_mkdir(const char *path, char *err, size_t errlen)
+{
+	if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+struct store *store_open(struct event_base *base, const char *dir, const struct store_options *opt,
+			 char *err, size_t errlen)
+{
+	struct store *s = calloc(1, sizeof *s);
+	int fds[2] = { -1, -1 };
+	bool ok = false;
+
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->msgs_dirfd = s->pipe_r = s->pipe_w = s->wfd = -1;
+	s->base = base;
+	s->opt = *opt;
+	if (s->opt.segment_size == 0)
+		s->opt.segment_size = STORE_DEFAULT_SEGMENT_SIZE;
+	if (s->opt.segment_size < STORE_MIN_SEGMENT_SIZE)
+		s->opt.segment_size = STORE_MIN_SEGMENT_SIZE;
+	if (s->opt.segment_size > STORE_MAX_SEGMENT_SIZE)
+		s->opt.segment_size = STORE_MAX_SEGMENT_SIZE;
+	store_index_init(&s->index);
+	s->next_id = 1;
+	if (pthread_mutex_init(&s->lock, NULL) != 0 || pthread_cond_init(&s->cond, NULL) != 0) {
+		snprintf(err, errlen, "cannot create a lock");
+		free(s);
+		return NULL;
+	}
+	s->dir = strdup(dir);
+	s->msgs_dir = malloc(strlen(dir) + sizeof "/msgs");
+	if (!s->dir || !s->msgs_dir) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	sprintf(s->msgs_dir, "%s/msgs", dir);
+	if (store_mkdir(dir, err, errlen) != 0 || store_mkdir(s->msgs_dir, err, errlen) != 0)
+		goto out;
+	s->msgs_dirfd = open(s->msgs_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->msgs_dirfd < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", s->msgs_dir, strerror(errno));
+		goto out;
+	}
+	if (store_list_segments(s, err, errlen) != 0)
+		goto out;
+	s->recovered = s->seg_count == 0;
+	if (!store_segment_add(s, s->seg_count ? s->segs[s->seg_count - 1].no + 1 : 1)) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	s->durable.seg = store_head(s)->no;
+	s->durable.off = 0;
+	s->wseg_dir_synced = store_head(s)->no - 1;
+	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		goto out;
+	}
+	s->pipe_r = fds[0];
+	s->pipe_w = fds[1];
+	s->done_ev = event_new(base, s->pipe_r, EV_READ | EV_PERSIST, store_on_done, s);
+	s->retry_ev = event_new(base, -1, EV_PERSIST, store_on_retry, s);
+	if (!s->done_ev || !s->retry_ev || event_add(s->done_ev, NULL) != 0) {
+		snprintf(err, errlen, "cannot create the storage events");
+		goto out;
+	}
+	if (pthread_create(&s->thread, NULL, store_thread_main, s) != 0) {
+		snprintf(err, errlen, "cannot start the storage thread");
+		goto out;
+	}
+	s->thread_started = true;
+	ok = true;
+out:
+	if (!ok) {
+		store_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Waits for the batch with the thread and settles it without callbacks (shutting down). */
+static void store_wait(struct store *s)
+{
+	if (!s->busy)
+		return;
+	pthread_mutex_lock(&s->lock);
+	while (!s->job_done)
+		pthread_cond_wait(&s->cond, &s->lock);
+	s->job_done = false;
+	pthread_mutex_unlock(&s->lock);
+	store_complete(s, false);
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	if (s->thread_started) {
+		store_wait(s);
+		if (s->pending.len > 0) {
+			store_dispatch(s);
+			store_wait(s);
+			if (s->failed)
+				log_error("storage: closing with %zu bytes that could not be written",
+					  s->pending.len);
+		}
+		pthread_mutex_lock(&s->lock);
+		s->stop = true;
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+		pthread_join(s->thread, NULL);
+	}
+	if (s->done_ev)
+		event_free(s->done_ev);
+	if (s->retry_ev)
+		event_free(s->retry_ev);
+	for (size_t i = 0; i < s->seg_count; i++)
+		if (s->segs[i].rfd >= 0)
+			close(s->segs[i].rfd);
+	if (s->wfd >= 0)
+		close(s->wfd);
+	if (s->msgs_dirfd >= 0)
+		close(s->msgs_dirfd);
+	if (s->pipe_r >= 0)
+		close(s->pipe_r);
+	if (s->pipe_w >= 0)
+		close(s->pipe_w);
+	store_batch_free(&s->pending);
+	store_batch_free(&s->flight);
+	store_index_free(&s->index);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	free(s->segs);
+	free(s->moves);
+	free(s->dir);
+	free(s->msgs_dir);
+	free(s);
+}
+
+/* ---- messages ---- */
+
+uint64_t store_queue_id(const char *vhost, const uint8_t *name, size_t name_len)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, then a finaliser to spread the bits */
+
+	for (const char *p = vhost; *p; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+	h = (h ^ 0xff) * 0x100000001b3ull; /* cannot occur in UTF-8: separates vhost and name */
+	for (size_t i = 0; i < name_len; i++)
+		h = (h ^ name[i]) * 0x100000001b3ull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h ? h : 1; /* 0 means "several queues" inside the index */
+}
+
+static bool store_can_add(struct store *s)
+{
+	if (s->failed)
+		return false;
+	if (!s->recovered) {
+		log_error("storage: append before store_recover; refused");
+		return false;
+	}
+	return true;
+}
+
+uint64_t store_message_add(struct store *s, const struct store_message *m)
+{
+	uint64_t len = store_record_message_len(m, 0);
+	struct store_pos where;
+	struct store_index_entry *e;
+	struct store_segment *sg;
+	uint8_t *p;
+	uint64_t id;
+
+	if (!store_can_add(s))
+		return 0;
+	if (len == 0 || STORE_RECORD_HEADER_SIZE + len > UINT32_MAX) {
+		log_warn("storage: message too large to store (%llu body bytes)",
+			 (unsigned long long)m->body_len);
+		return 0;
+	}
+	p = store_append(s, len, true, &where);
+	if (!p)
+		return 0;
+	id = s->next_id;
+	e = store_index_put(&s->index, id, where.seg, (uint32_t)where.off,
+			    (uint32_t)(STORE_RECORD_HEADER_SIZE + len));
+	if (!e) {
+		store_unappend(s, len);
+		return 0;
+	}
+	s->next_id++;
+	store_record_message_encode(p + STORE_RECORD_HEADER_SIZE, id, m, NULL, 0);
+	store_record_seal(p, STORE_RECORD_MESSAGE, (uint32_t)len);
+	sg = store_segment_find(s, where.seg);
+	if (id < sg->min_id)
+		sg->min_id = id;
+	if (id > sg->max_id)
+		sg->max_id = id;
+	return id;
+}
+
+static uint8_t *store_append_pair(struct store *s, enum store_record_type type, uint64_t queue_id,
+				  uint64_t msg_id)
+{
+	struct store_pos where;
+	uint8_t *p = store_append(s, STORE_RECORD_PAIR_SIZE, true, &where);
+
+	if (!p)
+		return NULL;
+	store_record_put_u64(p + STORE_RECORD_HEADER_SIZE, queue_id);
+	store_record_put_u64(p + STORE_RECORD_HEADER_SIZE + 8, msg_id);
+	store_record_seal(p, type, STORE_RECORD_PAIR_SIZE);
+	return p;
+}
+
+int store_enqueue(struct store *s, uint64_t queue_id, uint64_t msg_id)
+{
+	struct store_index_entry *e = store_index_get(&s->index, msg_id);
+	int rc;
+
+	if (!e || queue_id == 0 || !store_can_add(s))
+		return -1;
+	if (!store_segment_find(s, e->segment)) {
+		/* added, never queued, and its segment is gone */
+		store_index_remove(&s->index, msg_id);
+		return -1;
+	}
+	if (store_index_holds(&s->index, msg_id, e, queue_id))
+		return 0;
+	if (!store_append_pair(s, STORE_RECORD_ENQUEUE, queue_id, msg_id))
+		return -1;
+	rc = store_index_enqueue(&s->index, msg_id, e, queue_id);
+	if (rc < 0) {
+		store_unappend(s, STORE_RECORD_PAIR_SIZE);
+		return -1;
+	}
+	if (e->queue_count == 1)
+		store_segment_account(s, e, 1);
+	return 0;
+}
+
+int store_dequeue(struct store *s, uint64_t queue_id, uint64_t msg_id)
+{
+	struct store_index_entry *e = store_index_get(&s->index, msg_id);
+
+	if (!e || !store_index_holds(&s->index, msg_id, e, queue_id))
+		return -1;
+	/* allowed while writes fail: acks must not come back after the disk recovers */
+	if (!store_append_pair(s, STORE_RECORD_DEQUEUE, queue_id, msg_id))
+		return -1;
+	store_index_dequeue(&s->index, msg_id, e, queue_id);
+	if (e->queue_count == 0) {
+		store_segment_account(s, e, -1);
+		store_index_remove(&s->index, msg_id);
+	}
+	return 0;
+}
+
+struct store_purge_ctx {
+	struct store *s;
+	uint64_t queue_id;
+	uint64_t *dead;
+	size_t dead_count, dead_cap;
+	bool oom;
+};
+
+static void store_purge_one(void *arg, uint64_t msg_id, struct store_index_entry *e)
+{
+	struct store_purge_ctx *c = arg;
+
+	if (c->oom || store_index_dequeue(&c->s->index, msg_id, e, c->queue_id) != 1 ||
+	    e->queue_count > 0)
+		return;
+	store_segment_account(c->s, e, -1);
+	if (c->dead_count == c->dead_cap) {
+		size_t cap = c->dead_cap ? c->dead_cap * 2 : 256;
+		uint64_t *dead = realloc(c->dead, cap * sizeof *dead);
+		if (!dead) {
+			c->oom = true; /* the entry stays, dead, until its segment goes */
+			return;
+		}
+		c->dead = dead;
+		c->dead_cap = cap;
+	}
+	c->dead[c->dead_count++] = msg_id;
+}
+
+int store_queue_purge(struct store *s, uint64_t queue_id)
+{
+	struct store_purge_ctx c = { .s = s, .queue_id = queue_id };
+	struct store_pos where;
+	uint8_t *p = store_append(s, STORE_RECORD_PURGE_SIZE, true, &where);
+
+	if (!p)
+		return -1;
+	store_record_put_u64(p + STORE_RECORD_HEADER_SIZE, queue_id);
+	store_record_seal(p, STORE_RECORD_PURGE, STORE_RECORD_PURGE_SIZE);
+	/* a walk over the whole index: purges and queue deletions are rare */
+	store_index_visit(&s->index, 0, UINT64_MAX, store_purge_one, &c);
+	for (size_t i = 0; i < c.dead_count; i++)
+		store_index_remove(&s->index, c.dead[i]);
+	free(c.dead);
+	return 0;
+}
+
+uint64_t store_sync(struct store *s)
+{
+	s->unsynced_appends = 0;
+	if (s->pending.len == 0)
+		return s->last_ticket;
+	uint64_t ticket;
+
+	if (s->pending.ticket == 0)
+		s->pending.ticket = ++s->last_ticket;
+	ticket = s->pending.ticket;
+	/* while writes fail, the retry timer paces the attempts */
+	if (!s->busy && !s->failed)
+		store_dispatch(s);
+	return ticket;
+}
+
+bool store_has_pending(const struct store *s)
+{
+	return s->unsynced_appends > 0;
+}
+
+uint64_t store_synced_ticket(const struct store *s)
+{
+	return s->done_ticket;
+}
+
+int store_message_read(struct store *s, uint64_t msg_id, struct store_message *out, void **block)
+{
+	struct store_index_entry *e = store_index_get(&s->index, msg_id);
+	struct store_record rec;
+	struct store_record_message rm;
+	uint8_t *buf;
+
+	*block = NULL;
+	if (!e || !(buf = malloc(e->len)))
+		return -1;
+	if (store_read_record(s, e->segment, e->offset, e->len, buf) != 0 ||
+	    store_record_check(buf, e->len, &rec) != (int64_t)e->len ||
+	    (rec.type != STORE_RECORD_MESSAGE && rec.type != STORE_RECORD_MOVED) ||
+	    store_record_message_decode(rec.payload, rec.len, &rm) != 0 || rm.msg_id != msg_id) {
+		log_error("storage: message %llu at segment %u offset %u cannot be read back",
+			  (unsigned long long)msg_id, e->segment, e->offset);
+		free(buf);
+		return -1;
+	}
+	*out = rm.m;
+	*block = buf;
+	return 0;
+}
+
+void store_get_stats(const struct store *s, struct store_stats *st)
+{
+	memset(st, 0, sizeof *st);
+	for (size_t i = 0; i < s->seg_count; i++) {
+		const struct store_segment *sg = &s->segs[i];
+		if (sg->size == 0 && i == s->seg_count - 1)
+			continue; /* the head before its first byte has no file */
+		st->segments++;
+		st->disk_bytes += sg->size;
+		st->live_messages += sg->live_count;
+		st->live_bytes += sg->live_bytes;
+	}
+	st->syncs = s->syncs;
+	st->synced_records = s->synced_records;
+	st->failed = s->failed;
+}
+
+size_t store_index_bytes(const struct store *s)
+{
+	return store_index_memory(&s->index);
+}

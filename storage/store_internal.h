@@ -1,0 +1,108 @@
+/* storage/store_internal.h: struct store, shared by store_file.c (appends, group commit, the
+ * storage thread, segment deletion and compaction), store_recover.c and store_definitions.c.
+ * Not for broker/: it includes only store.h. */
+#ifndef STORAGE_STORE_INTERNAL_H
+#define STORAGE_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "storage/store.h"
+#include "storage/store_index.h"
+
+#define STORE_DEFAULT_SEGMENT_SIZE (64ull << 20)
+#define STORE_MIN_SEGMENT_SIZE 256ull
+#define STORE_MAX_SEGMENT_SIZE (1ull << 30) /* offsets in the index are 32-bit */
+
+struct store_segment {
+	uint32_t no;
+	int rfd;             /* read-only fd of the loop thread, -1 until a read needs it */
+	bool unrecovered;    /* found at open, not yet replayed: never deleted */
+	uint64_t size;       /* bytes appended, written or not */
+	uint64_t live_count; /* messages whose current record is here and still queued */
+	uint64_t live_bytes;
+	uint64_t min_id, max_id; /* ids of message records placed here (for compaction) */
+};
+
+/* A run of bytes of the batch buffer that goes to one segment at one file offset. */
+struct store_part {
+	uint32_t seg;
+	uint64_t file_off;
+	size_t buf_off, len;
+};
+
+struct store_batch {
+	uint8_t *buf;
+	size_t len, cap;
+	struct store_part *parts;
+	size_t part_count, part_cap;
+	uint64_t records;
+	uint64_t ticket; /* 0: no store_sync asked for this batch yet (or it already failed) */
+	/* filled by the storage thread */
+	bool ok;
+	int err;
+	uint64_t syncs;
+};
+
+struct store_pos {
+	uint32_t seg;
+	uint64_t off;
+};
+
+struct store_move {
+	uint64_t msg_id;
+	uint32_t seg, off, len;
+};
+
+struct store {
+	struct event_base *base;
+	char *dir, *msgs_dir;
+	int msgs_dirfd;
+	struct store_options opt;
+
+	/* segments, oldest first; the last one is the head being appended to */
+	struct store_segment *segs;
+	size_t seg_count, seg_cap;
+	bool recovered;
+	uint64_t next_id;
+	struct store_index index;
+
+	/* group commit: the loop appends to pending, the thread writes flight */
+	struct store_batch pending, flight;
+	bool busy; /* flight is with the thread */
+	uint64_t last_ticket, done_ticket;
+	uint64_t unsynced_appends;
+	struct store_pos durable; /* everything before this is on disk */
+	bool failed;
+	struct event *done_ev, *retry_ev;
+	int pipe_r, pipe_w;
+
+	/* compaction of the oldest segment: moved records wait for their sync */
+	bool compacting;
+	uint32_t compact_seg;
+	struct store_pos compact_end;
+	struct store_move *moves;
+	size_t move_count, move_cap;
+
+	/* the storage thread */
+	pthread_t thread;
+	bool thread_started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool job, job_done, stop;
+	int wfd;         /* thread: write fd of wseg */
+	uint32_t wseg;
+	uint32_t wseg_dir_synced; /* highest segment whose directory entry was fsynced */
+
+	uint64_t syncs, synced_records;
+};
+
+struct store_segment *store_segment_find(struct store *s, uint32_t no);
+struct store_segment *store_segment_add(struct store *s, uint32_t no);
+void store_segment_path(const struct store *s, uint32_t no, char *buf, size_t len);
+/* Updates the live accounting when an entry's queue count goes 0 -> 1 (delta 1) or 1 -> 0
+ * (delta -1). */
+void store_segment_account(struct store *s, const struct store_index_entry *e, int delta);
+
+#endif

@@ -1,0 +1,108 @@
+/* storage/store_record.h: the on-disk record of the message log, and CRC32C.
+ *
+ * Every record is a 16-byte header and a payload, all little-endian:
+ *
+ *   0  u32 header_crc   CRC32C of header bytes 4..15
+ *   4  u8  magic        STORE_RECORD_MAGIC
+ *   5  u8  type         enum store_record_type
+ *   6  u16 reserved     0
+ *   8  u32 len          payload bytes
+ *  12  u32 payload_crc  CRC32C of the payload
+ *
+ * The header has its own checksum so that recovery can hunt for the next record after a corrupt
+ * one byte by byte without checksumming whole payloads at every offset (linear, not quadratic).
+ * docs/storage-format.md describes the payloads.
+ */
+#ifndef STORAGE_STORE_RECORD_H
+#define STORAGE_STORE_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/store.h"
+
+#define STORE_RECORD_HEADER_SIZE 16
+#define STORE_RECORD_MAGIC 0x57 /* 'W' */
+/* msg_id, props_len, queue_count, exchange_len, routing_key_len */
+#define STORE_RECORD_MESSAGE_FIXED 16
+#define STORE_RECORD_PAIR_SIZE 16  /* queue_id, msg_id */
+#define STORE_RECORD_PURGE_SIZE 8  /* queue_id */
+#define STORE_RECORD_MAX_PAYLOAD (UINT32_MAX - 64)
+
+enum store_record_type {
+	STORE_RECORD_MESSAGE = 1, /* a message, written once however many queues it goes to */
+	STORE_RECORD_ENQUEUE = 2, /* (queue_id, msg_id) */
+	STORE_RECORD_DEQUEUE = 3, /* (queue_id, msg_id) */
+	STORE_RECORD_PURGE = 4,   /* queue_id: every message enqueued on it before is gone */
+	STORE_RECORD_MOVED = 5,   /* compaction: a message re-written at the head with the
+				   * queues it is live in; same id, same payload shape */
+};
+
+/* A record whose header was checked. */
+struct store_record {
+	enum store_record_type type;
+	uint32_t len;
+	const uint8_t *payload;
+};
+
+/* A decoded message payload; pointers borrow the payload. */
+struct store_record_message {
+	uint64_t msg_id;
+	uint16_t queue_count;
+	const uint8_t *queue_ids; /* queue_count little-endian u64s */
+	struct store_message m;
+};
+
+uint32_t store_record_crc32c(uint32_t crc, const void *data, size_t len);
+
+static inline void store_record_put_u16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void store_record_put_u32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void store_record_put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint16_t store_record_get_u16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static inline uint32_t store_record_get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t store_record_get_u64(const uint8_t *p)
+{
+	return (uint64_t)store_record_get_u32(p) | (uint64_t)store_record_get_u32(p + 4) << 32;
+}
+
+/* Writes the header for a payload already in place at hdr + STORE_RECORD_HEADER_SIZE. */
+void store_record_seal(uint8_t *hdr, enum store_record_type type, uint32_t len);
+
+/* Payload size of a message record with queue_count queue ids; 0 when too large. */
+uint64_t store_record_message_len(const struct store_message *m, uint16_t queue_count);
+/* Writes a message payload (not the header) into p, which has store_record_message_len bytes. */
+void store_record_message_encode(uint8_t *p, uint64_t msg_id, const struct store_message *m,
+				 const uint64_t *queue_ids, uint16_t queue_count);
+/* 0, or -1 when the payload's lengths do not add up. */
+int store_record_message_decode(const uint8_t *p, uint32_t len, struct store_record_message *out);
+
+/* Is there a complete, checksummed record at p (avail bytes)? Returns its total size (> 0) and
+ * fills *rec; 0 when the header is fine but the record runs past avail; -1 when the bytes at p
+ * are not a record (bad header checksum, magic, type, or payload checksum). */
+int64_t store_record_check(const uint8_t *p, size_t avail, struct store_record *rec);
+
+#endif

@@ -1,0 +1,486 @@
+/* storage/store_recover.c: start-up replay of the message log. Segments are mapped and read in
+ * order; every record is checked (header CRC, payload CRC); a torn tail of the last segment is
+ * truncated, and a corrupt record anywhere is skipped by hunting forward for the next valid
+ * header (the header has its own CRC, so the hunt is linear). Replaying rebuilds the index
+ * (enqueues minus dequeues minus purges), then the live messages go to the broker queue by
+ * queue. One pass over the data plus, per queue, a sort only if compaction moved something. */
+#include "storage/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker/log.h"
+#include "storage/store_internal.h"
+#include "storage/store_record.h"
+
+/* An id this far from the ones already seen is taken for garbage with a valid checksum: it
+ * would make the index's chunk table huge. */
+#define STORE_RECOVER_ID_SPAN (1ull << 36)
+
+struct store_recover_queue {
+	uint64_t queue_id;
+	uint64_t *ids; /* in enqueue order; may hold ids that left the queue since */
+	size_t count, cap;
+};
+
+struct store_recover_map {
+	uint64_t segno;
+	const uint8_t *data;
+	size_t size;
+	int fd;
+};
+
+struct store_recover_ctx {
+	struct store *s;
+	struct store_recovery_stats *st;
+	struct store_recover_queue *queues;
+	size_t queue_count, queue_cap;
+	size_t *slots; /* queue_id -> index + 1 in queues, open addressing */
+	size_t slot_count;
+	struct store_recover_map *maps;
+	size_t map_count;
+	uint64_t id_lo, id_hi;
+	bool oom;
+};
+
+static uint64_t store_recover_hash(uint64_t x)
+{
+	x ^= x >> 31;
+	x *= 0x7fb5d329728ea185ull;
+	x ^= x >> 27;
+	return x;
+}
+
+static struct store_recover_queue *store_recover_queue_get(struct store_recover_ctx *c,
+							   uint64_t queue_id)
+{
+	size_t i;
+
+	if ((c->queue_count + 1) * 2 > c->slot_count) {
+		size_t n = c->slot_count ? c->slot_count * 2 : 64;
+		size_t *slots = calloc(n, sizeof *slots);
+		if (!slots)
+			return NULL;
+		for (size_t k = 0; k < c->queue_count; k++) {
+			for (i = store_recover_hash(c->queues[k].queue_id) & (n - 1); slots[i];
+			     i = (i + 1) & (n - 1))
+				;
+			slots[i] = k + 1;
+		}
+		free(c->slots);
+		c->slots = slots;
+		c->slot_count = n;
+	}
+	for (i = store_recover_hash(queue_id) & (c->slot_count - 1); c->slots[i];
+	     i = (i + 1) & (c->slot_count - 1))
+		if (c->queues[c->slots[i] - 1].queue_id == queue_id)
+			return &c->queues[c->slots[i] - 1];
+	if (c->queue_count == c->queue_cap) {
+		size_t cap = c->queue_cap ? c->queue_cap * 2 : 16;
+		struct store_recover_queue *qs = realloc(c->queues, cap * sizeof *qs);
+		if (!qs)
+			return NULL;
+		c->queues = qs;
+		c->queue_cap = cap;
+	}
+	c->slots[i] = ++c->queue_count;
+	memset(&c->queues[c->queue_count - 1], 0, sizeof *c->queues);
+	c->queues[c->queue_count - 1].queue_id = queue_id;
+	return &c->queues[c->queue_count - 1];
+}
+
+static void store_recover_dequeue(struct store_recover_ctx *c, uint64_t queue_id,
+				  uint64_t msg_id);
+
+static int store_recover_push(struct store_recover_queue *q, uint64_t msg_id)
+{
+	if (q->count == q->cap) {
+		size_t cap = q->cap ? q->cap * 2 : 16;
+		uint64_t *ids = realloc(q->ids, cap * sizeof *ids);
+		if (!ids)
+			return -1;
+		q->ids = ids;
+		q->cap = cap;
+	}
+	q->ids[q->count++] = msg_id;
+	return 0;
+}
+
+static void store_recover_enqueue(struct store_recover_ctx *c, uint64_t queue_id,
+				  uint64_t msg_id, struct store_index_entry *e)
+{
+	struct store_recover_queue *q = store_recover_queue_get(c, queue_id);
+	int rc;
+
+	if (!q) {
+		c->oom = true;
+		return;
+	}
+	rc = store_index_enqueue(&c->s->index, msg_id, e, queue_id);
+	if (rc <= 0) {
+		c->oom = c->oom || rc < 0;
+		return;
+	}
+	if (e->queue_count == 1)
+		store_segment_account(c->s, e, 1);
+	if (store_recover_push(q, msg_id) != 0) {
+		/* not listed, so not handed to the broker: take it back out */
+		c->oom = true;
+		store_recover_dequeue(c, queue_id, msg_id);
+	}
+}
+
+static void store_recover_dequeue(struct store_recover_ctx *c, uint64_t queue_id,
+				  uint64_t msg_id)
+{
+	struct store_index_entry *e = store_index_get(&c->s->index, msg_id);
+
+	if (!e || store_index_dequeue(&c->s->index, msg_id, e, queue_id) != 1 ||
+	    e->queue_count > 0)
+		return;
+	store_segment_account(c->s, e, -1);
+	store_index_remove(&c->s->index, msg_id);
+}
+
+static bool store_recover_id_ok(struct store_recover_ctx *c, uint64_t id)
+{
+	if (id == 0 || id >= (1ull << 62))
+		return false;
+	if (c->id_hi == 0)
+		return true;
+	return id + STORE_RECOVER_ID_SPAN > c->id_hi && id < c->id_lo + STORE_RECOVER_ID_SPAN;
+}
+
+/* Applies one checked record; false when its contents make no sense (counted as corrupt). */
+static bool store_recover_apply(struct store_recover_ctx *c, struct store_segment *sg,
+				uint64_t off, const struct store_record *rec)
+{
+	struct store *s = c->s;
+	struct store_record_message rm;
+	struct store_index_entry *e;
+	uint64_t q, id;
+
+	switch (rec->type) {
+	case STORE_RECORD_MESSAGE:
+	case STORE_RECORD_MOVED:
+		if (store_record_message_decode(rec->payload, rec->len, &rm) != 0 ||
+		    !store_recover_id_ok(c, rm.msg_id) || off > UINT32_MAX ||
+		    (rec->type == STORE_RECORD_MESSAGE && rm.queue_count != 0))
+			return false;
+		for (uint16_t i = 0; i < rm.queue_count; i++)
+			if (store_record_get_u64(rm.queue_ids + 8 * i) == 0)
+				return false;
+		id = rm.msg_id;
+		e = store_index_get(&s->index, id);
+		if (e && rec->type == STORE_RECORD_MESSAGE)
+			return false; /* an id is given once */
+		if (e && e->queue_count > 0)
+			store_segment_account(s, e, -1);
+		e = store_index_put(&s->index, id, sg->no, (uint32_t)off,
+				    STORE_RECORD_HEADER_SIZE + rec->len);
+		if (!e) {
+			c->oom = true;
+			return true;
+		}
+		if (e->queue_count > 0)
+			store_segment_account(s, e, 1);
+		for (uint16_t i = 0; i < rm.queue_count; i++)
+			store_recover_enqueue(c, store_record_get_u64(rm.queue_ids + 8 * i), id, e);
+		if (id < sg->min_id)
+			sg->min_id = id;
+		if (id > sg->max_id)
+			sg->max_id = id;
+		if (c->id_hi == 0 || id < c->id_lo)
+			c->id_lo = id;
+		if (id > c->id_hi)
+			c->id_hi = id;
+		if (id >= s->next_id)
+			s->next_id = id + 1;
+		return true;
+	case STORE_RECORD_ENQUEUE:
+		q = store_record_get_u64(rec->payload);
+		id = store_record_get_u64(rec->payload + 8);
+		if (q == 0)
+			return false;
+		e = store_index_get(&s->index, id);
+		if (e)
+			store_recover_enqueue(c, q, id, e);
+		return true;
+	case STORE_RECORD_DEQUEUE:
+		store_recover_dequeue(c, store_record_get_u64(rec->payload),
+				      store_record_get_u64(rec->payload + 8));
+		return true;
+	case STORE_RECORD_PURGE: {
+		struct store_recover_queue *rq;
+
+		q = store_record_get_u64(rec->payload);
+		if (q == 0)
+			return false;
+		rq = store_recover_queue_get(c, q);
+		if (!rq) {
+			c->oom = true;
+			return true;
+		}
+		for (size_t i = 0; i < rq->count; i++)
+			store_recover_dequeue(c, q, rq->ids[i]);
+		rq->count = 0;
+		return true;
+	}
+	}
+	return false;
+}
+
+/* The first offset after pos where a whole valid record starts, or size. */
+static size_t store_recover_hunt(const uint8_t *p, size_t size, size_t pos)
+{
+	struct store_record rec;
+
+	for (size_t q = pos + 1; q + STORE_RECORD_HEADER_SIZE <= size; q++) {
+		if (p[q + 4] != STORE_RECORD_MAGIC)
+			continue;
+		if (store_record_check(p + q, size - q, &rec) > 0)
+			return q;
+	}
+	return size;
+}
+
+static void store_recover_segment(struct store_recover_ctx *c, struct store_segment *sg,
+				  struct store_recover_map *map, bool last, const char *path)
+{
+	const uint8_t *p = map->data;
+	size_t size = map->size, pos = 0;
+
+	while (pos < size) {
+		struct store_record rec;
+		int64_t n = store_record_check(p + pos, size - pos, &rec);
+		size_t next;
+
+		if (n > 0) {
+			c->st->records++;
+			if (!store_recover_apply(c, sg, pos, &rec)) {
+				log_warn("storage: %s offset %zu: record type %d with a valid "
+					 "checksum but impossible contents; skipped", path, pos,
+					 (int)rec.type);
+				c->st->corrupt_records_skipped++;
+			}
+			pos += (size_t)n;
+			continue;
+		}
+		next = store_recover_hunt(p, size, pos);
+		if (next < size) {
+			log_warn("storage: %s offset %zu: corrupt record, skipped %zu bytes to the "
+				 "next valid record", path, pos, next - pos);
+			c->st->corrupt_records_skipped++;
+			pos = next;
+			continue;
+		}
+		if (last) {
+			log_warn("storage: %s: torn tail of %zu bytes at offset %zu truncated", path,
+				 size - pos, pos);
+			c->st->torn_bytes_truncated += size - pos;
+			if (map->fd >= 0 && ftruncate(map->fd, (off_t)pos) != 0)
+				log_warn("storage: cannot truncate %s: %s", path, strerror(errno));
+			sg->size = pos;
+		} else {
+			log_warn("storage: %s offset %zu: %zu corrupt bytes up to the end of the "
+				 "segment skipped", path, pos, size - pos);
+			c->st->corrupt_records_skipped++;
+		}
+		break;
+	}
+}
+
+static void store_recover_unknown_files(struct store *s)
+{
+	DIR *d = opendir(s->msgs_dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		const char *n = de->d_name;
+		size_t len = strlen(n);
+		bool seg = len == 12 && strcmp(n + 8, ".seg") == 0 &&
+			   strspn(n, "0123456789") == 8;
+		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || seg)
+			continue;
+		log_warn("storage: ignoring unknown file %s/%s", s->msgs_dir, n);
+	}
+	closedir(d);
+}
+
+static int store_recover_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static const struct store_recover_map *store_recover_map_find(const struct store_recover_ctx *c,
+							      uint32_t no)
+{
+	size_t lo = 0, hi = c->map_count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (c->maps[mid].segno == no)
+			return &c->maps[mid];
+		if (c->maps[mid].segno < no)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Hands the live messages to the broker queue by queue. 0, or -1 when fn asked to stop. */
+static int store_recover_emit(struct store_recover_ctx *c, store_recover_fn fn, void *arg)
+{
+	struct store *s = c->s;
+
+	for (size_t k = 0; k < c->queue_count; k++) {
+		struct store_recover_queue *q = &c->queues[k];
+		bool sorted = true;
+
+		for (size_t i = 1; i < q->count && sorted; i++)
+			sorted = q->ids[i - 1] <= q->ids[i];
+		if (!sorted)
+			qsort(q->ids, q->count, sizeof *q->ids, store_recover_cmp);
+		for (size_t i = 0; i < q->count; i++) {
+			uint64_t id = q->ids[i];
+			struct store_index_entry *e = store_index_get(&s->index, id);
+			const struct store_recover_map *map;
+			struct store_record rec;
+			struct store_record_message rm;
+
+			if ((i > 0 && q->ids[i - 1] == id) || !e ||
+			    !store_index_holds(&s->index, id, e, q->queue_id))
+				continue;
+			map = store_recover_map_find(c, e->segment);
+			if (!map || (uint64_t)e->offset + e->len > map->size ||
+			    store_record_check(map->data + e->offset, e->len, &rec) <= 0 ||
+			    store_record_message_decode(rec.payload, rec.len, &rm) != 0)
+				continue; /* cannot happen: the replay checked it */
+			if (fn && fn(arg, q->queue_id, id, &rm.m) != 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static void store_recover_drop_unqueued(void *arg, uint64_t msg_id, struct store_index_entry *e)
+{
+	struct store_recover_ctx *c = arg;
+	struct store_recover_queue *q;
+
+	if (e->queue_count > 0)
+		return;
+	/* reuse a scratch queue with id 0 (never a real queue id) as the list of ids to drop */
+	q = store_recover_queue_get(c, 0);
+	if (!q || store_recover_push(q, msg_id) != 0)
+		c->oom = true;
+}
+
+int store_recover(struct store *s, store_recover_fn fn, void *arg,
+		  struct store_recovery_stats *stats)
+{
+	struct store_recovery_stats local;
+	struct store_recovery_stats *st = stats ? stats : &local;
+	struct store_recover_ctx c = { .s = s, .st = st };
+	struct timespec t0, t1;
+	size_t n = s->seg_count - 1; /* the head is new */
+	int rc = -1;
+
+	memset(st, 0, sizeof *st);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (s->recovered && (s->next_id > 1 || s->pending.len > 0 || s->busy)) {
+		log_error("storage: store_recover after appends; refused");
+		return -1;
+	}
+	if (s->recovered && s->seg_count > 1)
+		return 0; /* already done */
+	store_recover_unknown_files(s);
+	c.maps = calloc(n ? n : 1, sizeof *c.maps);
+	if (!c.maps)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct store_segment *sg = &s->segs[i];
+		struct store_recover_map *map = &c.maps[c.map_count++];
+		char path[4096];
+		struct stat sb;
+
+		map->segno = sg->no;
+		map->fd = -1;
+		store_segment_path(s, sg->no, path, sizeof path);
+		map->fd = open(path, O_RDWR | O_CLOEXEC);
+		if (map->fd < 0)
+			map->fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (map->fd < 0 || fstat(map->fd, &sb) != 0) {
+			log_error("storage: cannot open %s: %s", path, strerror(errno));
+			sg->size = 0;
+			continue;
+		}
+		map->size = (size_t)sb.st_size;
+		sg->size = map->size;
+		st->segments++;
+		if (map->size > 0) {
+			void *m = mmap(NULL, map->size, PROT_READ, MAP_PRIVATE, map->fd, 0);
+			if (m == MAP_FAILED) {
+				log_error("storage: cannot map %s: %s", path, strerror(errno));
+				map->size = 0;
+				continue;
+			}
+			map->data = m;
+		}
+		store_recover_segment(&c, sg, map, i + 1 == n, path);
+	}
+	/* a message added but never queued before the crash is not live */
+	store_index_visit(&s->index, 0, UINT64_MAX, store_recover_drop_unqueued, &c);
+	if (c.queue_count > 0 && c.queues[c.queue_count - 1].queue_id == 0) {
+		struct store_recover_queue *q = &c.queues[c.queue_count - 1];
+		for (size_t i = 0; i < q->count; i++)
+			store_index_remove(&s->index, q->ids[i]);
+		q->count = 0;
+	}
+	if (c.oom)
+		log_error("storage: out of memory during recovery; some messages were not "
+			  "recovered");
+	for (size_t i = 0; i < n; i++) {
+		s->segs[i].unrecovered = false;
+		st->messages_live += s->segs[i].live_count;
+		st->bytes_live += s->segs[i].live_bytes;
+	}
+	s->recovered = true;
+	store_recover_emit(&c, fn, arg);
+	rc = 0;
+out:
+	for (size_t i = 0; i < c.map_count; i++) {
+		if (c.maps[i].data)
+			munmap((void *)c.maps[i].data, c.maps[i].size);
+		if (c.maps[i].fd >= 0)
+			close(c.maps[i].fd);
+	}
+	free(c.maps);
+	for (size_t i = 0; i < c.queue_count; i++)
+		free(c.queues[i].ids);
+	free(c.queues);
+	free(c.slots);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	st->elapsed_ms = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000 +
+			 (uint64_t)((t1.tv_nsec - t0.tv_nsec) / 1000000);
+	log_info("storage: recovered %llu segments, %llu records, %llu live messages (%llu bytes), "
+		 "%llu corrupt records skipped, %llu torn bytes truncated, in %llu ms",
+		 (unsigned long long)st->segments, (unsigned long long)st->records,
+		 (unsigned long long)st->messages_live, (unsigned long long)st->bytes_live,
+		 (unsigned long long)st->corrupt_records_skipped,
+		 (unsigned long long)st->torn_bytes_truncated, (unsigned long long)st->elapsed_ms);
+	return rc;
+}

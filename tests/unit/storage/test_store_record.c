@@ -1,0 +1,135 @@
+/* tests/unit/storage/test_store_record.c: CRC32C and the record codec. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/store_record.h"
+
+START_TEST(crc32c_matches_the_published_check_values)
+{
+	static const uint8_t zeros[32] = { 0 };
+	uint8_t ones[32];
+
+	memset(ones, 0xff, sizeof ones);
+	ck_assert_uint_eq(store_record_crc32c(0, "123456789", 9), 0xe3069283u);
+	ck_assert_uint_eq(store_record_crc32c(0, zeros, 32), 0x8a9136aau); /* RFC 3720 B.4 */
+	ck_assert_uint_eq(store_record_crc32c(0, ones, 32), 0x62a8ab43u);
+	ck_assert_uint_eq(store_record_crc32c(0, "", 0), 0);
+}
+END_TEST
+
+START_TEST(crc32c_chains_across_split_buffers_at_any_alignment)
+{
+	uint8_t buf[301];
+
+	for (size_t i = 0; i < sizeof buf; i++)
+		buf[i] = (uint8_t)(i * 7 + 3);
+	uint32_t whole = store_record_crc32c(0, buf, sizeof buf);
+	for (size_t cut = 0; cut <= sizeof buf; cut += 13)
+		ck_assert_uint_eq(store_record_crc32c(store_record_crc32c(0, buf, cut), buf + cut,
+						      sizeof buf - cut),
+				  whole);
+	for (size_t off = 1; off < 8; off++) /* unaligned starts take the byte-wise head */
+		ck_assert_uint_eq(store_record_crc32c(0, buf + off, 100),
+				  store_record_crc32c(store_record_crc32c(0, buf + off, 50),
+						      buf + off + 50, 50));
+}
+END_TEST
+
+static uint8_t *encode_message(const char *body, const uint64_t *queues, uint16_t nq, size_t *len)
+{
+	struct store_message m = {
+		.exchange = (const uint8_t *)"ex",
+		.exchange_len = 2,
+		.routing_key = (const uint8_t *)"key",
+		.routing_key_len = 3,
+		.props = (const uint8_t *)"\x80\x00",
+		.props_len = 2,
+		.body = (const uint8_t *)body,
+		.body_len = strlen(body),
+	};
+	uint64_t plen = store_record_message_len(&m, nq);
+	uint8_t *p = malloc(STORE_RECORD_HEADER_SIZE + plen);
+
+	ck_assert_uint_gt(plen, 0);
+	store_record_message_encode(p + STORE_RECORD_HEADER_SIZE, 42, &m, queues, nq);
+	store_record_seal(p, nq ? STORE_RECORD_MOVED : STORE_RECORD_MESSAGE, (uint32_t)plen);
+	*len = STORE_RECORD_HEADER_SIZE + plen;
+	return p;
+}
+
+START_TEST(a_message_record_decodes_to_what_was_encoded)
+{
+	static const uint64_t queues[] = { 7, 9 };
+	size_t len;
+	uint8_t *p = encode_message("hello", queues, 2, &len);
+	struct store_record rec;
+	struct store_record_message rm;
+
+	ck_assert_int_eq(store_record_check(p, len, &rec), (int64_t)len);
+	ck_assert_int_eq(rec.type, STORE_RECORD_MOVED);
+	ck_assert_int_eq(store_record_message_decode(rec.payload, rec.len, &rm), 0);
+	ck_assert_uint_eq(rm.msg_id, 42);
+	ck_assert_uint_eq(rm.queue_count, 2);
+	ck_assert_uint_eq(store_record_get_u64(rm.queue_ids + 8), 9);
+	ck_assert_uint_eq(rm.m.exchange_len, 2);
+	ck_assert_int_eq(memcmp(rm.m.routing_key, "key", 3), 0);
+	ck_assert_uint_eq(rm.m.props_len, 2);
+	ck_assert_uint_eq(rm.m.body_len, 5);
+	ck_assert_int_eq(memcmp(rm.m.body, "hello", 5), 0);
+	free(p);
+}
+END_TEST
+
+START_TEST(every_flipped_bit_makes_the_record_invalid_and_every_cut_incomplete)
+{
+	size_t len;
+	uint8_t *p = encode_message("a body of some length", NULL, 0, &len);
+	struct store_record rec;
+
+	for (size_t i = 0; i < len * 8; i++) {
+		p[i / 8] ^= (uint8_t)(1u << (i % 8));
+		ck_assert_int_le(store_record_check(p, len, &rec), 0);
+		p[i / 8] ^= (uint8_t)(1u << (i % 8));
+	}
+	for (size_t cut = 0; cut < len; cut++)
+		ck_assert_int_eq(store_record_check(p, cut, &rec), 0);
+	free(p);
+}
+END_TEST
+
+START_TEST(names_longer_than_a_shortstr_are_refused)
+{
+	static uint8_t name[300];
+	struct store_message m = { .exchange = name, .exchange_len = 256 };
+
+	ck_assert_uint_eq(store_record_message_len(&m, 0), 0);
+	m.exchange_len = 255;
+	ck_assert_uint_gt(store_record_message_len(&m, 0), 0);
+}
+END_TEST
+
+static Suite *store_record_suite(void)
+{
+	Suite *s = suite_create("store_record");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, crc32c_matches_the_published_check_values);
+	tcase_add_test(tc, crc32c_chains_across_split_buffers_at_any_alignment);
+	tcase_add_test(tc, a_message_record_decodes_to_what_was_encoded);
+	tcase_add_test(tc, every_flipped_bit_makes_the_record_invalid_and_every_cut_incomplete);
+	tcase_add_test(tc, names_longer_than_a_shortstr_are_refused);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(store_record_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

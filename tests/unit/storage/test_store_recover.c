@@ -1,0 +1,275 @@
+/* tests/unit/storage/test_store_recover.c: recovery from crash-like damage: torn tails at every
+ * byte, flipped bytes in the middle, empty segments, foreign files. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "storage/store_record.h"
+#include "storage_helpers.h"
+
+#define Q1 0x1111
+
+static const uint64_t only_q1[] = { Q1, 0 };
+
+struct image {
+	uint8_t *bytes;
+	size_t len;
+	size_t bounds[256]; /* record boundaries: bounds[0] = 0 */
+	unsigned bound_count;
+};
+
+static void read_image(const char *path, struct image *img)
+{
+	FILE *f = fopen(path, "rb");
+	long len;
+
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	img->bytes = malloc((size_t)len + 1);
+	img->len = fread(img->bytes, 1, (size_t)len, f);
+	fclose(f);
+	img->bound_count = 0;
+	for (size_t pos = 0;;) {
+		struct store_record rec;
+		int64_t n;
+
+		ck_assert_uint_lt(img->bound_count, 256);
+		img->bounds[img->bound_count++] = pos;
+		if (pos == img->len)
+			break;
+		n = store_record_check(img->bytes + pos, img->len - pos, &rec);
+		ck_assert_int_gt(n, 0);
+		pos += (size_t)n;
+	}
+}
+
+static void write_segment(const struct harness *h, uint32_t no, const uint8_t *p, size_t len)
+{
+	char path[300];
+	FILE *f;
+
+	harness_segment_path(h, no, path, sizeof path);
+	f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(p, 1, len, f), len);
+	fclose(f);
+}
+
+/* A closed store with n messages "m<i>" on Q1, each message then its enqueue record, in
+ * segment 1; returns its bytes. */
+static void make_image(unsigned n, struct image *img)
+{
+	struct harness *h = harness_new(0);
+	char body[16], path[300];
+
+	ck_assert(harness_recover(h, NULL, NULL) == 0);
+	for (unsigned i = 1; i <= n; i++) {
+		snprintf(body, sizeof body, "m%u", i);
+		harness_publish(h, body, only_q1);
+	}
+	ck_assert(harness_wait(h, store_sync(h->store)));
+	harness_segment_path(h, 1, path, sizeof path);
+	read_image(path, img);
+	ck_assert_uint_eq(img->bound_count, 2 * n + 1);
+	harness_free(h);
+}
+
+START_TEST(a_torn_tail_at_any_byte_loses_only_the_incomplete_records)
+{
+	struct image img;
+	struct recovered *r = malloc(sizeof *r);
+	char path[300], body[16];
+
+	make_image(8, &img);
+	/* cut anywhere in the last three messages (and their enqueue records) */
+	for (size_t cut = img.bounds[10]; cut < img.len; cut++) {
+		struct harness *h = harness_new(0);
+		struct store_recovery_stats st;
+		size_t keep = 0;
+		unsigned whole = 0;
+
+		store_close(h->store);
+		write_segment(h, 1, img.bytes, cut);
+		h->store = store_open(h->base, h->dir, &h->opt, path, sizeof path);
+		ck_assert_ptr_nonnull(h->store);
+		ck_assert_int_eq(harness_recover(h, r, &st), 0);
+		for (unsigned b = 0; b < img.bound_count && img.bounds[b] <= cut; b++)
+			keep = img.bounds[b], whole = b;
+		ck_assert_uint_eq(st.torn_bytes_truncated, cut - keep);
+		ck_assert_uint_eq(st.corrupt_records_skipped, 0);
+		/* a message counts once its enqueue record is whole */
+		ck_assert_uint_eq(r->count, whole / 2);
+		for (unsigned i = 0; i < r->count; i++) {
+			snprintf(body, sizeof body, "m%u", i + 1);
+			ck_assert_str_eq(r->bodies[i], body);
+		}
+		harness_segment_path(h, 1, path, sizeof path);
+		ck_assert_int_eq(harness_file_size(path), (long)keep);
+		/* and the store goes on working after it */
+		ck_assert_uint_gt(harness_publish(h, "after", only_q1), 0);
+		ck_assert(harness_wait(h, store_sync(h->store)));
+		harness_free(h);
+	}
+	free(img.bytes);
+	free(r);
+}
+END_TEST
+
+static void recover_with_flip(const struct image *img, size_t at, unsigned expect_count,
+			      unsigned missing)
+{
+	struct harness *h = harness_new(0);
+	struct recovered *r = malloc(sizeof *r);
+	struct store_recovery_stats st;
+	uint8_t *copy = malloc(img->len);
+	char err[256];
+	unsigned j = 0;
+
+	memcpy(copy, img->bytes, img->len);
+	copy[at] ^= 0x5a;
+	store_close(h->store);
+	write_segment(h, 1, copy, img->len);
+	h->store = store_open(h->base, h->dir, &h->opt, err, sizeof err);
+	ck_assert_int_eq(harness_recover(h, r, &st), 0);
+	ck_assert_uint_eq(st.corrupt_records_skipped, 1);
+	ck_assert_uint_eq(st.torn_bytes_truncated, 0);
+	ck_assert_uint_eq(r->count, expect_count);
+	for (unsigned i = 1; i <= 10; i++) {
+		char body[16];
+		if (i == missing)
+			continue;
+		snprintf(body, sizeof body, "m%u", i);
+		ck_assert_str_eq(r->bodies[j++], body);
+	}
+	free(copy);
+	free(r);
+	harness_free(h);
+}
+
+START_TEST(a_flipped_byte_in_a_middle_record_skips_only_that_record)
+{
+	struct image img;
+
+	make_image(10, &img);
+	/* message 5 is record 8; its enqueue record is 9 */
+	recover_with_flip(&img, img.bounds[8] + 20, 9, 5);      /* in the payload */
+	recover_with_flip(&img, img.bounds[8] + 9, 9, 5);       /* in the length field */
+	recover_with_flip(&img, img.bounds[9] + 3, 9, 5);       /* the enqueue record's CRC */
+	recover_with_flip(&img, img.bounds[9] + 16 + 8, 9, 5);  /* the enqueue's message id */
+	free(img.bytes);
+}
+END_TEST
+
+START_TEST(zero_length_segments_are_harmless)
+{
+	struct image img;
+	struct harness *h = harness_new(0);
+	struct recovered *r = malloc(sizeof *r);
+	struct store_recovery_stats st;
+	char err[256], path[300];
+
+	make_image(3, &img);
+	store_close(h->store);
+	write_segment(h, 1, (const uint8_t *)"", 0);
+	write_segment(h, 2, img.bytes, img.len);
+	write_segment(h, 3, (const uint8_t *)"", 0);
+	h->store = store_open(h->base, h->dir, &h->opt, err, sizeof err);
+	ck_assert_int_eq(harness_recover(h, r, &st), 0);
+	ck_assert_uint_eq(st.segments, 3);
+	ck_assert_uint_eq(r->count, 3);
+	ck_assert_uint_eq(st.corrupt_records_skipped + st.torn_bytes_truncated, 0);
+	ck_assert_uint_gt(harness_publish(h, "new", only_q1), 0);
+	ck_assert(harness_wait(h, store_sync(h->store)));
+	harness_segment_path(h, 4, path, sizeof path); /* new data goes to a new segment */
+	ck_assert_int_gt(harness_file_size(path), 0);
+	free(img.bytes);
+	free(r);
+	harness_free(h);
+}
+END_TEST
+
+START_TEST(foreign_files_and_a_garbage_segment_do_not_stop_recovery)
+{
+	struct image img;
+	struct harness *h = harness_new(0);
+	struct recovered *r = malloc(sizeof *r);
+	struct store_recovery_stats st;
+	uint8_t junk[5000];
+	char err[256], path[300];
+	FILE *f;
+
+	make_image(4, &img);
+	store_close(h->store);
+	srand(7);
+	for (size_t i = 0; i < sizeof junk; i++)
+		junk[i] = (uint8_t)rand();
+	write_segment(h, 1, junk, sizeof junk);
+	write_segment(h, 2, img.bytes, img.len);
+	snprintf(path, sizeof path, "%s/msgs/notes.txt", h->dir);
+	f = fopen(path, "w");
+	fputs("not a segment\n", f);
+	fclose(f);
+	snprintf(path, sizeof path, "%s/msgs/00000009.seg.bak", h->dir);
+	f = fopen(path, "w");
+	fwrite(junk, 1, 100, f);
+	fclose(f);
+	h->store = store_open(h->base, h->dir, &h->opt, err, sizeof err);
+	ck_assert_ptr_nonnull(h->store);
+	ck_assert_int_eq(harness_recover(h, r, &st), 0);
+	ck_assert_uint_eq(st.segments, 2);
+	ck_assert_uint_eq(st.corrupt_records_skipped, 1);
+	ck_assert_uint_eq(r->count, 4);
+	ck_assert_str_eq(r->bodies[3], "m4");
+	free(img.bytes);
+	free(r);
+	harness_free(h);
+}
+END_TEST
+
+START_TEST(a_store_with_old_segments_refuses_appends_until_recovered)
+{
+	struct image img;
+	struct harness *h = harness_new(0);
+	char err[256];
+
+	make_image(2, &img);
+	store_close(h->store);
+	write_segment(h, 1, img.bytes, img.len);
+	h->store = store_open(h->base, h->dir, &h->opt, err, sizeof err);
+	ck_assert_uint_eq(harness_publish(h, "too early", only_q1), 0);
+	ck_assert_int_eq(harness_recover(h, NULL, NULL), 0);
+	ck_assert_uint_eq(harness_publish(h, "now", only_q1), 3);
+	free(img.bytes);
+	harness_free(h);
+}
+END_TEST
+
+static Suite *store_recover_suite(void)
+{
+	Suite *s = suite_create("store_recover");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, a_torn_tail_at_any_byte_loses_only_the_incomplete_records);
+	tcase_add_test(tc, a_flipped_byte_in_a_middle_record_skips_only_that_record);
+	tcase_add_test(tc, zero_length_segments_are_harmless);
+	tcase_add_test(tc, foreign_files_and_a_garbage_segment_do_not_stop_recovery);
+	tcase_add_test(tc, a_store_with_old_segments_refuses_appends_until_recovered);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(store_recover_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
