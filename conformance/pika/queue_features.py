@@ -7,17 +7,28 @@ were checked against RabbitMQ 3.10.8. Imported by conformance/pika/scenarios.py 
 them), or run alone: /usr/bin/python3 conformance/pika/queue_features.py
 """
 
+import base64
 import datetime
+import json
 import os
 import sys
 import time
+import urllib.parse
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import pika  # noqa: E402
 from pika import exceptions as pex  # noqa: E402
 
-from harness import (URL, VHOST, Failure, check, eq, main, scenario, unique)  # noqa: E402
+from harness import (URL, USER, VHOST, Failure, check, eq, main, scenario,  # noqa: E402
+                     unique, url_parts)
+
+# Policies are set through the management HTTP API: CONFORMANCE_MGMT_URL (e.g.
+# http://127.0.0.1:15672), or the dev RabbitMQ's when URL is the dev RabbitMQ. Without one the
+# policy scenarios are not registered.
+MGMT_URL = os.environ.get("CONFORMANCE_MGMT_URL") or (
+    "http://127.0.0.1:15673" if url_parts()["port"] == 5673 else "")
 
 INVALID_ARG = "PRECONDITION_FAILED - invalid arg '%s' for queue '%s' in vhost '%s': %s"
 
@@ -884,6 +895,102 @@ def _():
         channel_error(lambda: ch.basic_consume(q, lambda *a: None,
                                                arguments={"x-priority": "high"}), 406,
                       INVALID_ARG % ("x-priority", q, VHOST, '"expected integer, got longstr"'))
+
+
+# ---------------------------------------------------------------- policies (HTTP API)
+
+
+def mgmt(method, path, body=None):
+    auth = base64.b64encode(("%s:%s" % (USER, url_parts()["password"])).encode()).decode()
+    req = urllib.request.Request(MGMT_URL + path, method=method,
+                                 data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Authorization": "Basic " + auth,
+                                          "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=5) as r:
+        return r.status
+
+
+class Policy:
+    """A policy on names starting with a fresh prefix, deleted at the end of the with-block."""
+
+    def __init__(self, definition):
+        self.name = unique("pol")
+        self.prefix = self.name + "."
+        self.path = "/api/policies/%s/%s" % (urllib.parse.quote(VHOST, safe=""), self.name)
+        mgmt("PUT", self.path, {"pattern": "^" + self.prefix.replace(".", "\\."),
+                                "definition": definition, "apply-to": "queues",
+                                "priority": 7})
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            mgmt("DELETE", self.path)
+        except Exception:  # noqa: BLE001 - cleanup
+            pass
+
+
+def policy_queue(c, ch, pol, **args):
+    name = pol.prefix + unique("q")
+    ch.queue_declare(name, arguments=args or None)
+    c.queues.append(name)
+    return name
+
+
+if MGMT_URL:
+    @scenario("a policy supplies max-length, message-ttl and dead-lettering to a queue "
+              "without arguments")
+    def _():
+        with QConn() as c:
+            ch = c.channel()
+            dead = c.queue(ch)
+            with Policy({"max-length": 2, "message-ttl": 200, "dead-letter-exchange": "",
+                         "dead-letter-routing-key": dead}) as pol:
+                q = policy_queue(c, ch, pol)
+                c.conn.sleep(0.5)
+                for b in ("1", "2", "3"):
+                    put(ch, q, b)
+                eq(wait_count(c, ch, q, 2, 1.0), 2, "max-length from the policy")
+                eq(wait_count(c, ch, q, 0), 0, "message-ttl from the policy")
+                eq(wait_count(c, ch, dead, 3), 3, "dead-lettered through the policy's DLX")
+                reasons = []
+                while True:
+                    m, p, b = ch.basic_get(dead, auto_ack=True)
+                    if m is None:
+                        break
+                    reasons.append((b.decode(), deaths(p)[0]["reason"]))
+                eq(reasons, [("1", "maxlen"), ("2", "expired"), ("3", "expired")], "reasons")
+
+    @scenario("between a queue argument and a policy the smaller max-length and message-ttl win")
+    def _():
+        with QConn() as c, Policy({"max-length": 1}) as len_pol, \
+                Policy({"message-ttl": 50}) as ttl_pol:
+            ch = c.channel()
+            q1 = policy_queue(c, ch, len_pol, **{"x-max-length": 5})
+            q2 = policy_queue(c, ch, len_pol, **{"x-max-length": 0})
+            q3 = policy_queue(c, ch, ttl_pol, **{"x-message-ttl": 100000})
+            c.conn.sleep(0.5)
+            for b in ("1", "2", "3"):
+                put(ch, q1, b)
+                put(ch, q2, b)
+                put(ch, q3, b)
+            eq(wait_count(c, ch, q1, 1, 1.0), 1, "max-length 1 (policy) beats 5 (argument)")
+            eq(count(ch, q2), 0, "max-length 0 (argument) beats 1 (policy)")
+            eq(wait_count(c, ch, q3, 0, 1.0), 0, "message-ttl 50 (policy) beats 100000 (argument)")
+
+    @scenario("a queue's x-dead-letter-exchange wins over the policy's")
+    def _():
+        with QConn() as c, Policy({"dead-letter-exchange": unique("missing")}) as pol:
+            ch = c.channel()
+            dead = c.queue(ch)
+            q = policy_queue(c, ch, pol, **{"x-dead-letter-exchange": "",
+                                            "x-dead-letter-routing-key": dead})
+            c.conn.sleep(0.3)
+            put(ch, q, "x")
+            m = wait_held(c, ch, q)
+            ch.basic_reject(m[0].delivery_tag, requeue=False)
+            check(wait_get(c, ch, dead) is not None, "dead-lettered through the argument's DLX")
 
 
 # ---------------------------------------------------------------- Warren-only
