@@ -105,4 +105,18 @@ void store_segment_path(const struct store *s, uint32_t no, char *buf, size_t le
  * (delta -1). */
 void store_segment_account(struct store *s, const struct store_index_entry *e, int delta);
 
+/* store_file.c */
+int store_pos_cmp(struct store_pos a, struct store_pos b);
+/* Reserves a record of payload_len bytes at the head (rolling first when may_roll and the head
+ * is full); returns the header's address in the pending batch, where says where it lands. */
+uint8_t *store_append(struct store *s, uint64_t payload_len, bool may_roll,
+		      struct store_pos *where);
+
+/* store_compact.c */
+/* Copies the record at (seg, off, len) from a batch still in memory, or preads it. */
+int store_read_record(struct store *s, uint32_t seg, uint64_t off, uint32_t len, uint8_t *out);
+void store_delete_segments(struct store *s);
+void store_compact(struct store *s);
+void store_compact_finish(struct store *s);
+
 #endif
