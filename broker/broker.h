@@ -62,6 +62,7 @@ struct broker {
 	uint16_t port;
 	uint64_t start_ms;
 	uint32_t tick;          /* seconds since start, advanced by the housekeeping timer */
+	uint64_t topology_gen;  /* bumped when a queue or exchange is deleted: lookup caches */
 	const char *alarm_reason; /* NULL, or "memory" / "disk" while a resource alarm is on */
 	bool mem_alarm, disk_alarm;
 	uint64_t mem_limit, mem_used, disk_free;

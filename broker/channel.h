@@ -81,6 +81,9 @@ struct channel {
 	struct amqp_str last_queue; /* owned; for the empty-name shorthand */
 	bool flow_active;
 
+	/* exchange of the last publish, valid while the broker's topology_gen is unchanged */
+	struct exchange *pub_x;
+	uint64_t pub_x_gen;
 	/* last exchange this channel was allowed to publish to, valid for auth_generation */
 	const void *write_ok_exchange;
 	uint64_t write_ok_generation;

@@ -135,6 +135,7 @@ void exchange_delete(struct exchange *x)
 		exchange_binding_remove(b);
 	}
 	strmap_del(&x->vhost->exchanges, x->name.ptr, x->name.len);
+	x->vhost->broker->topology_gen++;
 	exchange_delay_free(x);
 	if (x->type->destroy)
 		x->type->destroy(x);
@@ -271,7 +272,17 @@ static void exchange_route_depth(struct exchange *x, struct amqp_str rk, struct 
 	bool routed_before = set->routed_somewhere;
 	set->routed_somewhere = false;
 	if (x->is_default) {
-		struct queue *q = vhost_queue_find(x->vhost, rk);
+		struct vhost *v = x->vhost;
+		struct queue *q;
+		/* One-entry cache: a publisher usually sends to one queue over and over. */
+		if (v->cache_queue && v->cache_gen == v->broker->topology_gen &&
+		    amqp_str_eq(v->cache_queue->name, rk)) {
+			q = v->cache_queue;
+		} else {
+			q = vhost_queue_find(v, rk);
+			v->cache_queue = q;
+			v->cache_gen = v->broker->topology_gen;
+		}
 		if (q)
 			route_set_add(set, q);
 	} else {
@@ -331,7 +342,9 @@ void exchange_publish(struct exchange *x, struct message *m,
 	struct route_set set;
 
 	memset(r, 0, sizeof *r);
-	if (amqp_props_decode(&p, m->props, m->props_len) == 0 && (p.flags & AMQP_PROP_HEADERS))
+	/* Most messages carry no headers: then nothing needs decoding. */
+	if (m->has_headers && amqp_props_decode(&p, m->props, m->props_len) == 0 &&
+	    (p.flags & AMQP_PROP_HEADERS))
 		headers = p.headers;
 	route_set_init(&set);
 	exchange_route(x, m->routing_key, headers, &set);

@@ -81,7 +81,8 @@ bool exchange_delay(struct exchange *x, struct message *m)
 	struct amqp_basic_props p;
 	struct amqp_value v;
 	int64_t ms;
-	if (amqp_props_decode(&p, m->props, m->props_len) != 0 || !(p.flags & AMQP_PROP_HEADERS) ||
+	if (!m->has_headers || amqp_props_decode(&p, m->props, m->props_len) != 0 ||
+	    !(p.flags & AMQP_PROP_HEADERS) ||
 	    !amqp_table_get(p.headers, "x-delay", &v) || !amqp_value_as_int(&v, &ms) || ms <= 0)
 		return false;
 	struct exchange_delay *d = x->delay;

@@ -29,6 +29,18 @@ static const char *vname(struct channel *ch)
 
 /* ---- publish ---- */
 
+/* The exchange by name, through a one-entry cache per channel. */
+static struct exchange *channel_exchange(struct channel *ch, struct amqp_str name)
+{
+	struct broker *b = ch->broker;
+	if (ch->pub_x && ch->pub_x_gen == b->topology_gen && amqp_str_eq(ch->pub_x->name, name))
+		return ch->pub_x;
+	struct exchange *x = vhost_exchange_find(ch->conn->vhost, name);
+	ch->pub_x = x;
+	ch->pub_x_gen = b->topology_gen;
+	return x;
+}
+
 int handle_basic_content_start(struct channel *ch, const struct amqp_method *m)
 {
 	const struct amqp_basic_publish *p = &m->u.basic_publish;
@@ -38,7 +50,7 @@ int handle_basic_content_start(struct channel *ch, const struct amqp_method *m)
 	if (p->immediate)
 		return conn_fail(ch->conn, AMQP_NOT_IMPLEMENTED, 60, 40, "immediate=true");
 	ch->conn->published = true;
-	struct exchange *x = vhost_exchange_find(ch->conn->vhost, p->exchange);
+	struct exchange *x = channel_exchange(ch, p->exchange);
 	/* Write permission, checked once per exchange until permissions change. */
 	if (!x || ch->write_ok_exchange != x || ch->write_ok_generation != auth_generation) {
 		if (channel_check_perm(ch, AUTH_WRITE, "exchange", p->exchange) != 0)
@@ -223,7 +235,8 @@ int handle_basic_route(struct channel *ch, struct message *m, bool mandatory, ui
 	struct publish_result r = { 0 };
 	int rc = 0;
 
-	struct exchange *x = vhost_exchange_find(v, m->exchange);
+	struct exchange *x = channel_exchange(ch, m->exchange);
+	(void)v;
 	if (!x) {
 		message_unref(m);
 		return channel_fail(ch, AMQP_NOT_FOUND, "no exchange '%.*s' in vhost '%s'",
@@ -328,10 +341,12 @@ static int handle_basic_consume(struct channel *ch, const struct amqp_basic_cons
 				    AMQP_STR_ARGS(q->name), vname(ch));
 	int64_t priority = 0;
 	struct amqp_value v;
-	if (amqp_table_get(m->arguments, "x-priority", &v) && !amqp_value_as_int(&v, &priority))
+	if (amqp_table_get(m->arguments, "x-priority", &v) &&
+	    (v.type == 'T' || !amqp_value_as_int(&v, &priority)))
 		return channel_fail(ch, AMQP_PRECONDITION_FAILED,
-				    "invalid arg 'x-priority' for consumer: expected integer, got %s",
-				    amqp_value_type_name(v.type));
+				    "invalid arg 'x-priority' for queue '%.*s' in vhost '%s': "
+				    "\"expected integer, got %s\"",
+				    AMQP_STR_ARGS(q->name), vname(ch), amqp_value_type_name(v.type));
 	struct consumer *c = consumer_new(ch, q, tag, m->no_ack, m->exclusive,
 					  ch->prefetch_consumer, (int32_t)priority);
 	if (!c || strmap_put(&ch->consumers, c->tag.ptr, c->tag.len, c) != 0) {

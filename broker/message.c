@@ -32,6 +32,7 @@ struct message *message_new(struct amqp_str exchange, struct amqp_str routing_ke
 		memcpy(p, props, props_len);
 	m->props = p;
 	m->props_len = (uint32_t)props_len;
+	m->has_headers = props_len >= 2 && (p[0] & 0x20); /* flag bit 13 */
 	p += props_len;
 	m->body = p;
 	m->body_len = body_len;
@@ -52,6 +53,7 @@ int message_set_props(struct message *m, const uint8_t *props, size_t props_len)
 	m->props = copy;
 	m->props_len = (uint32_t)props_len;
 	m->props_owned = true;
+	m->has_headers = props_len >= 2 && (copy[0] & 0x20);
 	return 0;
 }
 

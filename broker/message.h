@@ -15,6 +15,7 @@ struct message {
 	uint32_t refs;
 	bool persistent;         /* delivery_mode 2 */
 	bool props_owned;        /* props points at its own allocation */
+	bool has_headers;        /* the headers property is present (from the flags word) */
 	uint8_t priority;
 	int64_t expiration_ms;   /* per-message TTL from the expiration property, -1 when none */
 	uint64_t store_id;       /* 0 while transient */

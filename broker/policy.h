@@ -1,8 +1,9 @@
 /* broker/policy.h: policies and operator policies per vhost, as RabbitMQ has them: a name, a
  * regular expression matched against queue/exchange names, what they apply to, a priority and a
  * definition of x-argument-like keys. For each queue or exchange the highest-priority matching
- * policy applies (one policy, not a merge); operator policies cap numeric limits. Queue
- * arguments win over policy values, except that operator policies take the lower value. */
+ * policy applies (one policy, not a merge); operator policies cap numeric limits. For numeric
+ * limits (message-ttl, expires, max-length, max-length-bytes, delivery-limit) the smallest of
+ * argument, policy and operator policy wins; for the others the queue argument wins. */
 #ifndef BROKER_POLICY_H
 #define BROKER_POLICY_H
 

@@ -165,10 +165,13 @@ static char *arg_str(struct amqp_table args, const char *key)
 	return s;
 }
 
-/* Argument first, then policy; an operator policy caps the result. */
+/* Numeric limits: the smallest of argument, policy and operator policy wins, as RabbitMQ's
+ * args_policy_lookup(..., fun erlang:min/2) decides (-1 = not set). */
 static int64_t limit_pick(int64_t arg, int64_t pol, int64_t op)
 {
-	int64_t v = arg >= 0 ? arg : pol;
+	int64_t v = arg;
+	if (pol >= 0 && (v < 0 || pol < v))
+		v = pol;
 	if (op >= 0 && (v < 0 || op < v))
 		v = op;
 	return v;
@@ -538,6 +541,7 @@ uint32_t queue_delete(struct queue *q)
 	list_remove(&q->owner_link);
 	uint32_t n = queue_purge(q);
 	strmap_del(&q->vhost->queues, q->name.ptr, q->name.len);
+	q->broker->topology_gen++;
 	q->broker->stats.queues_deleted++;
 	queue_unref(q);
 	return n;

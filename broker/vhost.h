@@ -4,6 +4,8 @@
 #define BROKER_VHOST_H
 
 #include "amqp/wire.h"
+#include <stdint.h>
+
 #include "broker/list.h"
 #include "broker/strmap.h"
 
@@ -19,6 +21,8 @@ struct vhost {
 	struct exchange *default_exchange;
 	struct list policies;          /* struct policy, highest priority first */
 	struct list operator_policies;
+	struct queue *cache_queue; /* default-exchange lookup cache, valid for cache_gen */
+	uint64_t cache_gen;
 };
 
 struct vhost *vhost_new(struct broker *b, const char *name);
