@@ -23,6 +23,7 @@
 #include "broker/log.h"
 #include "broker/tls.h"
 #include "broker/vhost.h"
+#include "storage/store.h"
 
 uint64_t broker_now_ms(void)
 {
@@ -186,6 +187,7 @@ struct broker *broker_new(struct event_base *base, const struct config *cfg)
 	strmap_init(&b->users);
 	strmap_init(&b->reply_to);
 	list_init(&b->conns);
+	list_init(&b->confirm_waiting);
 	b->defer_ev = event_new(base, -1, 0, broker_on_defer, b);
 	if (!b->defer_ev)
 		goto fail;
@@ -221,6 +223,11 @@ void broker_free(struct broker *b)
 		struct conn *c = list_entry(pos, struct conn, link);
 		conn_drop(c, "broker stopping");
 	}
+	/* Flush what is pending before the queues go: their teardown writes nothing. */
+	b->recovering = true;
+	if (b->store)
+		store_close(b->store);
+	b->store = NULL;
 	for (struct strmap_entry *e = strmap_first(&b->vhosts, &i); e;
 	     e = strmap_next(&b->vhosts, e, &i))
 		vhost_free(e->value);

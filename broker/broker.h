@@ -16,6 +16,7 @@ struct evconnlistener;
 struct config;
 struct channel;
 struct mgmt;
+struct store;
 
 /* Work that must run once per loop turn (queue dispatch, confirm flush), after the current
  * batch of input has been processed. */
@@ -63,6 +64,17 @@ struct broker {
 	uint64_t start_ms;
 	uint32_t tick;          /* seconds since start, advanced by the housekeeping timer */
 	uint64_t topology_gen;  /* bumped when a queue or exchange is deleted: lookup caches */
+
+	/* durability */
+	struct store *store;
+	bool recovering;          /* replaying the store: no writes back to it */
+	uint64_t store_appends;   /* message/enqueue records appended so far */
+	uint64_t sync_issued;     /* last ticket store_sync returned */
+	uint64_t sync_done;       /* last ticket reported synced */
+	struct deferred store_sync_task;
+	struct deferred defs_flush;
+	bool defs_dirty;
+	struct list confirm_waiting; /* channels with confirms waiting for a sync */
 	const char *alarm_reason; /* NULL, or "memory" / "disk" while a resource alarm is on */
 	bool mem_alarm, disk_alarm;
 	uint64_t mem_limit, mem_used, disk_free;
@@ -89,6 +101,17 @@ void broker_timer_cancel(struct broker_timer *t);
 void broker_timer_free(struct broker_timer *t);
 
 uint64_t broker_now_ms(void);
+/* Opens the store under cfg->data_dir, imports the saved definitions and replays persistent
+ * messages into their queues. 0, or -1 (logged). */
+int broker_open_store(struct broker *b);
+/* A durable definition changed: the definitions document is rewritten (and fsynced) before
+ * this loop turn's replies leave, so a declare-ok is never sent for an object not on disk. */
+void broker_definitions_dirty(struct broker *b);
+/* Appends were made to the store: request one group sync at the end of the loop turn. */
+void broker_store_touched(struct broker *b);
+/* The ticket a confirm for a publish stored now must wait for. */
+uint64_t broker_store_next_ticket(const struct broker *b);
+
 /* Re-evaluates the memory and disk alarms (also run once a second). */
 void broker_check_alarms(struct broker *b);
 /* prefix followed by 22 URL-safe base64 characters of 16 random bytes ("amq.gen-...").

@@ -35,6 +35,7 @@ struct channel *channel_new(struct conn *c, uint16_t id)
 	strmap_init(&ch->consumers);
 	list_init(&ch->consumer_list);
 	ch->confirm_flush.fn = channel_on_confirm_flush;
+	list_init(&ch->confirm_link);
 	return ch;
 }
 
@@ -118,11 +119,13 @@ static void channel_settle_slot(struct channel *ch, struct unacked *u, bool ack,
 	if (ack) {
 		q->stat_acked++;
 		ch->broker->stats.acked++;
+		queue_unstore(q, m);
 		message_unref(m);
 	} else if (requeue) {
 		queue_requeue(q, m, u->seq, u->delivery_count);
 	} else {
 		deadletter(q, m, DEADLETTER_REJECTED);
+		queue_unstore(q, m);
 		message_unref(m);
 	}
 	queue_schedule_dispatch(q);
@@ -262,6 +265,11 @@ void channel_release(struct channel *ch)
 	}
 	ch->tx_tail = NULL;
 	broker_cancel_deferred(b, &ch->confirm_flush);
+	list_remove(&ch->confirm_link);
+	ch->confirm_waiting = false;
+	free(ch->confirms);
+	ch->confirms = NULL;
+	ch->confirm_head = ch->confirm_count = ch->confirm_cap = 0;
 	channel_drop_reply_consumer(ch);
 	free((void *)ch->last_queue.ptr);
 	ch->last_queue = (struct amqp_str){ 0 };
@@ -343,40 +351,118 @@ void channel_check_timeout(struct channel *ch)
 
 /* ---- confirms ---- */
 
-static int channel_flush_acks(struct channel *ch)
+static struct confirm_range *confirm_at(struct channel *ch, size_t i)
 {
-	if (ch->confirm_upto <= ch->confirm_sent)
-		return 0;
-	struct amqp_method m = { .id = AMQP_BASIC_ACK };
-	m.u.basic_ack.delivery_tag = ch->confirm_upto;
-	m.u.basic_ack.multiple = ch->confirm_upto - ch->confirm_sent > 1;
-	ch->broker->stats.confirmed += ch->confirm_upto - ch->confirm_sent;
-	ch->confirm_sent = ch->confirm_upto;
+	return &ch->confirms[(ch->confirm_head + i) & (ch->confirm_cap - 1)];
+}
+
+static int confirm_send(struct channel *ch, uint32_t id, uint64_t upto)
+{
+	struct amqp_method m = { .id = id };
+	bool multiple = upto - ch->confirm_sent > 1;
+	if (id == AMQP_BASIC_ACK) {
+		m.u.basic_ack.delivery_tag = upto;
+		m.u.basic_ack.multiple = multiple;
+		ch->broker->stats.confirmed += upto - ch->confirm_sent;
+	} else {
+		m.u.basic_nack.delivery_tag = upto;
+		m.u.basic_nack.multiple = multiple;
+	}
+	ch->confirm_sent = upto;
 	return channel_send(ch, &m);
+}
+
+/* Sends every range at the front whose sync is done, acks coalesced into one multiple ack. */
+static void channel_flush_confirms(struct channel *ch)
+{
+	uint64_t done = ch->broker->sync_done, ack_upto = 0;
+	bool waiting = false;
+	while (ch->confirm_count && ch->state == CHANNEL_OPEN) {
+		struct confirm_range *r = confirm_at(ch, 0);
+		if (r->ticket > done) {
+			waiting = true;
+			break;
+		}
+		if (r->nack) {
+			if (ack_upto && confirm_send(ch, AMQP_BASIC_ACK, ack_upto) != 0)
+				return;
+			ack_upto = 0;
+			if (confirm_send(ch, AMQP_BASIC_NACK, r->upto) != 0)
+				return;
+		} else {
+			ack_upto = r->upto;
+		}
+		ch->confirm_head = (ch->confirm_head + 1) & (ch->confirm_cap - 1);
+		ch->confirm_count--;
+	}
+	if (ack_upto && ch->state == CHANNEL_OPEN)
+		confirm_send(ch, AMQP_BASIC_ACK, ack_upto);
+	if (waiting && !ch->confirm_waiting) {
+		list_append(&ch->broker->confirm_waiting, &ch->confirm_link);
+		ch->confirm_waiting = true;
+	} else if (!waiting && ch->confirm_waiting) {
+		list_remove(&ch->confirm_link);
+		ch->confirm_waiting = false;
+	}
 }
 
 static void channel_on_confirm_flush(struct deferred *d)
 {
 	struct channel *ch = (struct channel *)((char *)d - offsetof(struct channel, confirm_flush));
 	if (ch->state == CHANNEL_OPEN)
-		channel_flush_acks(ch);
+		channel_flush_confirms(ch);
 }
 
-void channel_confirm_ack(struct channel *ch, uint64_t seq)
+static void channel_confirm_add(struct channel *ch, uint64_t seq, uint64_t ticket, bool nack)
 {
-	if (seq > ch->confirm_upto)
-		ch->confirm_upto = seq;
+	if (ch->confirm_count) {
+		struct confirm_range *last = confirm_at(ch, ch->confirm_count - 1);
+		if (last->nack == nack && last->ticket >= ticket) {
+			last->upto = seq; /* one range per loop turn in the common case */
+			goto out;
+		}
+	}
+	if (ch->confirm_count == ch->confirm_cap) {
+		size_t cap = ch->confirm_cap ? ch->confirm_cap * 2 : 8;
+		struct confirm_range *rs = malloc(cap * sizeof *rs);
+		if (!rs) {
+			conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 0, 0, "out of memory tracking confirms");
+			return;
+		}
+		for (size_t i = 0; i < ch->confirm_count; i++)
+			rs[i] = *confirm_at(ch, i);
+		free(ch->confirms);
+		ch->confirms = rs;
+		ch->confirm_cap = cap;
+		ch->confirm_head = 0;
+	}
+	*confirm_at(ch, ch->confirm_count++) = (struct confirm_range){ seq, ticket, nack };
+out:
 	broker_defer(ch->broker, &ch->confirm_flush);
+}
+
+void channel_confirm_ack(struct channel *ch, uint64_t seq, uint64_t ticket)
+{
+	channel_confirm_add(ch, seq, ticket, false);
 }
 
 void channel_confirm_nack(struct channel *ch, uint64_t seq)
 {
-	ch->confirm_upto = seq - 1;
-	channel_flush_acks(ch);
-	struct amqp_method m = { .id = AMQP_BASIC_NACK };
-	m.u.basic_nack.delivery_tag = seq;
-	channel_send(ch, &m);
-	ch->confirm_upto = ch->confirm_sent = seq;
+	ch->broker->stats.nacked++;
+	channel_confirm_add(ch, seq, 0, true);
+}
+
+void channel_confirms_synced(struct channel *ch, uint64_t ticket, bool ok)
+{
+	if (!ok) /* everything that waited for this sync is nacked */
+		for (size_t i = 0; i < ch->confirm_count; i++) {
+			struct confirm_range *r = confirm_at(ch, i);
+			if (r->ticket && r->ticket <= ticket) {
+				r->nack = true;
+				r->ticket = 0;
+			}
+		}
+	channel_flush_confirms(ch);
 }
 
 /* ---- frames ---- */

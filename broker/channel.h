@@ -72,9 +72,17 @@ struct channel {
 
 	bool confirm, tx;
 	uint64_t publish_seq;   /* confirm sequence numbers */
-	uint64_t confirm_upto;  /* acks owed up to here, not yet sent */
-	uint64_t confirm_sent;
+	uint64_t confirm_sent;  /* every seq up to here has been acked or nacked */
+	/* Confirms owed, in seq order, as ranges: each covers (previous upto, upto] and may be
+	 * sent once the store has synced `ticket` (0 = at once). Nacks are ranges too. */
+	struct confirm_range {
+		uint64_t upto, ticket;
+		bool nack;
+	} *confirms;
+	size_t confirm_head, confirm_count, confirm_cap;
 	struct deferred confirm_flush;
+	struct list confirm_link; /* in broker->confirm_waiting while a range waits for a sync */
+	bool confirm_waiting;
 
 	struct tx_op *tx_head, *tx_tail;
 
@@ -127,9 +135,12 @@ void channel_consumer_cancelled_by_server(struct channel *ch, struct consumer *c
 void channel_cancel_consumer(struct channel *ch, struct consumer *cons);
 /* Ends direct reply-to on this channel (its pseudo-consumer and token). */
 void channel_drop_reply_consumer(struct channel *ch);
-/* Confirms: one more publish has been fully handled (routed; on disk when that applies). */
-void channel_confirm_ack(struct channel *ch, uint64_t seq);
+/* Confirms: one more publish has been handled; ticket > 0 when it must wait for that store
+ * sync (persistent message on a durable queue). Confirms leave in seq order, coalesced. */
+void channel_confirm_ack(struct channel *ch, uint64_t seq, uint64_t ticket);
 void channel_confirm_nack(struct channel *ch, uint64_t seq);
+/* The store synced (or failed to sync) everything up to ticket. */
+void channel_confirms_synced(struct channel *ch, uint64_t ticket, bool ok);
 bool channel_can_deliver(const struct channel *ch);
 /* Closes the channel (406) when its oldest unacked delivery is older than the consumer
  * timeout of its queue (x-consumer-timeout) or the broker's consumer_timeout. */

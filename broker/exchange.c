@@ -79,6 +79,8 @@ struct exchange *exchange_new(struct vhost *v, struct amqp_str name,
 	}
 	if (!x->alternate.len)
 		exchange_apply_policy(x);
+	if (durable)
+		broker_definitions_dirty(v->broker);
 	return x;
 fail:
 	free((void *)x->name.ptr);
@@ -96,9 +98,18 @@ static void binding_free(struct binding *b)
 }
 
 /* Detaches b from both lists and the type's index, without the auto-delete rule. */
+/* A binding is durable (stored) when its source and destination both are. */
+static void binding_changed(const struct binding *b)
+{
+	bool dest_durable = b->dest_q ? b->dest_q->store_id != 0 : b->dest_x->durable;
+	if (b->source->durable && dest_durable)
+		broker_definitions_dirty(b->source->vhost->broker);
+}
+
 static void exchange_binding_detach(struct binding *b)
 {
 	struct exchange *x = b->source;
+	binding_changed(b);
 	if (x->type->unbind)
 		x->type->unbind(x, b);
 	list_remove(&b->source_link);
@@ -136,6 +147,8 @@ void exchange_delete(struct exchange *x)
 	}
 	strmap_del(&x->vhost->exchanges, x->name.ptr, x->name.len);
 	x->vhost->broker->topology_gen++;
+	if (x->durable)
+		broker_definitions_dirty(x->vhost->broker);
 	exchange_delay_free(x);
 	if (x->type->destroy)
 		x->type->destroy(x);
@@ -195,6 +208,7 @@ int exchange_bind(struct exchange *src, struct queue *dq, struct exchange *dx, s
 	list_append(&src->bindings, &b->source_link);
 	list_append(dq ? &dq->bindings : &dx->bound_here, &b->dest_link);
 	src->binding_count++;
+	binding_changed(b);
 	return 0;
 }
 

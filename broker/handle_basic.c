@@ -233,6 +233,7 @@ int handle_basic_route(struct channel *ch, struct message *m, bool mandatory, ui
 {
 	struct vhost *v = ch->conn->vhost;
 	struct publish_result r = { 0 };
+	uint64_t ticket = 0;
 	int rc = 0;
 
 	struct exchange *x = channel_exchange(ch, m->exchange);
@@ -249,7 +250,11 @@ int handle_basic_route(struct channel *ch, struct message *m, bool mandatory, ui
 	} else if (x->delayed && exchange_delay(x, m)) {
 		r.routed = 1; /* held until due; like the plugin, never returned */
 	} else {
+		uint64_t appends = ch->broker->store_appends;
 		exchange_publish(x, m, NULL, NULL, &r);
+		/* Written to the store: its confirm waits for this turn's group sync. */
+		if (ch->broker->store_appends != appends)
+			ticket = broker_store_next_ticket(ch->broker);
 	}
 	if (r.oom) {
 		message_unref(m);
@@ -265,12 +270,10 @@ int handle_basic_route(struct channel *ch, struct message *m, bool mandatory, ui
 	message_unref(m);
 	if (rc == 0 && seq) {
 		/* Any queue refusing it (reject-publish) makes the publish a nack (RabbitMQ). */
-		if (r.rejected) {
-			ch->broker->stats.nacked++;
+		if (r.rejected)
 			channel_confirm_nack(ch, seq);
-		} else {
-			channel_confirm_ack(ch, seq);
-		}
+		else
+			channel_confirm_ack(ch, seq, ticket);
 	}
 	return rc;
 }
@@ -395,8 +398,10 @@ static int handle_basic_get(struct channel *ch, const struct amqp_basic_get *m)
 				q->lim.delivery_limit >= 0 ? (int64_t)dc - 1 : -1);
 	q->stat_delivered++;
 	ch->broker->stats.delivered++;
-	if (m->no_ack)
+	if (m->no_ack) {
+		queue_unstore(q, e.msg);
 		message_unref(e.msg);
+	}
 	return rc;
 }
 

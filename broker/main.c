@@ -160,13 +160,18 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	/* The storage thread reports completed syncs with event_active() from its own thread. */
+	if (evthread_use_pthreads() != 0) {
+		log_error("cannot enable libevent's thread support");
+		goto out;
+	}
 	struct event_base *base = event_base_new();
 	if (!base) {
 		log_error("cannot create the event loop");
 		goto out;
 	}
 	struct broker *b = broker_new(base, &cfg);
-	if (!b || broker_start(b) != 0) {
+	if (!b || broker_open_store(b) != 0 || broker_start(b) != 0) {
 		broker_free(b);
 		event_base_free(base);
 		goto out;

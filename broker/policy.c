@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/broker.h"
 #include "broker/exchange.h"
 #include "broker/queue.h"
 #include "broker/vhost.h"
@@ -164,6 +165,7 @@ out:
 static void policy_reapply(struct vhost *v)
 {
 	size_t i;
+	broker_definitions_dirty(v->broker);
 	for (struct strmap_entry *e = strmap_first(&v->queues, &i); e; e = strmap_next(&v->queues, e, &i))
 		queue_apply_policy(e->value);
 	for (struct strmap_entry *e = strmap_first(&v->exchanges, &i); e;

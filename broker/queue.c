@@ -17,6 +17,7 @@
 #include "broker/message.h"
 #include "broker/policy.h"
 #include "broker/vhost.h"
+#include "storage/store.h"
 
 static struct qentry *qdeque_at(const struct qdeque *d, size_t i)
 {
@@ -277,6 +278,10 @@ struct queue *queue_new(struct vhost *v, struct amqp_str name, bool durable, boo
 		goto fail;
 	if (strmap_put(&v->queues, name.ptr, name.len, q) != 0)
 		goto fail;
+	if (durable && !exclusive && v->broker->store) {
+		q->store_id = store_queue_id(v->name, name.ptr, name.len);
+		broker_definitions_dirty(v->broker);
+	}
 	if (owner)
 		list_append(&owner->exclusive_queues, &q->owner_link);
 	/* Every queue is bound to the default exchange by its name; that binding is implicit
@@ -318,6 +323,39 @@ void queue_schedule_dispatch(struct queue *q)
 {
 	if (!q->deleted && q->ready_count && q->consumer_count)
 		broker_defer(q->broker, &q->dispatch);
+}
+
+/* ---- durability ---- */
+
+void queue_unstore(struct queue *q, const struct message *m)
+{
+	if (m->store_id && q->store_id && !q->broker->recovering) {
+		store_dequeue(q->broker->store, q->store_id, m->store_id);
+		broker_store_touched(q->broker);
+	}
+}
+
+/* Writes a persistent message into a durable queue's log: the message record once (however
+ * many queues), an enqueue record per queue. false when the store refuses (disk full). */
+static bool queue_store(struct queue *q, struct message *m)
+{
+	struct broker *b = q->broker;
+	if (!m->persistent || !q->store_id || b->recovering)
+		return true;
+	if (!m->store_id) {
+		struct store_message sm = {
+			m->exchange.ptr, m->exchange.len, m->routing_key.ptr, m->routing_key.len,
+			m->props, m->props_len, m->body, m->body_len,
+		};
+		m->store_id = store_message_add(b->store, &sm);
+		if (!m->store_id)
+			return false;
+	}
+	if (store_enqueue(b->store, q->store_id, m->store_id) != 0)
+		return false;
+	b->store_appends++;
+	broker_store_touched(b);
+	return true;
 }
 
 /* ---- expiry ---- */
@@ -363,6 +401,7 @@ void queue_expire(struct queue *q)
 			queue_take(q, l, &e);
 			q->broker->stats.expired++;
 			deadletter(q, e.msg, DEADLETTER_EXPIRED);
+			queue_unstore(q, e.msg);
 			message_unref(e.msg);
 		}
 	}
@@ -415,6 +454,10 @@ enum queue_push_result queue_push(struct queue *q, struct message *m)
 			deadletter(q, m, DEADLETTER_MAXLEN);
 		return QUEUE_REJECTED;
 	}
+	if (!queue_store(q, m))
+		return QUEUE_REJECTED; /* the store refuses writes: the publisher gets a nack */
+	if (q->broker->recovering)
+		e.redelivered = true; /* it may have been delivered before the restart */
 	unsigned lvl = level_of(q, m);
 	e.seq = q->next_seq++;
 	if (qdeque_push_back(&q->levels[lvl], &e) != 0)
@@ -428,6 +471,7 @@ enum queue_push_result queue_push(struct queue *q, struct message *m)
 		struct qentry old = { 0 };
 		while (q->ready_count && queue_over_limit(q, 0, 0) && queue_pop(q, &old)) {
 			deadletter(q, old.msg, DEADLETTER_MAXLEN);
+			queue_unstore(q, old.msg);
 			message_unref(old.msg);
 		}
 	}
@@ -445,6 +489,7 @@ void queue_requeue(struct queue *q, struct message *m, uint64_t seq, uint32_t de
 	}
 	if (q->lim.delivery_limit >= 0 && delivery_count > (uint64_t)q->lim.delivery_limit) {
 		deadletter(q, m, DEADLETTER_DELIVERY_LIMIT);
+		queue_unstore(q, m);
 		message_unref(m);
 		return;
 	}
@@ -490,6 +535,7 @@ static bool queue_pop_live(struct queue *q, struct qentry *out)
 			return true;
 		q->broker->stats.expired++;
 		deadletter(q, out->msg, DEADLETTER_EXPIRED);
+		queue_unstore(q, out->msg);
 		message_unref(out->msg);
 	}
 	return false;
@@ -512,6 +558,10 @@ uint32_t queue_purge(struct queue *q)
 		n++;
 	}
 	q->ready_bytes = 0;
+	if (n && q->store_id && !q->broker->recovering) {
+		store_queue_purge(q->broker->store, q->store_id);
+		broker_store_touched(q->broker);
+	}
 	queue_arm_ttl(q);
 	return n;
 }
@@ -541,6 +591,12 @@ uint32_t queue_delete(struct queue *q)
 	list_remove(&q->owner_link);
 	uint32_t n = queue_purge(q);
 	strmap_del(&q->vhost->queues, q->name.ptr, q->name.len);
+	if (q->store_id && !q->broker->recovering) {
+		/* Unacked deliveries' messages go too: nothing of a deleted queue comes back. */
+		store_queue_purge(q->broker->store, q->store_id);
+		broker_store_touched(q->broker);
+		broker_definitions_dirty(q->broker);
+	}
 	q->broker->topology_gen++;
 	q->broker->stats.queues_deleted++;
 	queue_unref(q);
@@ -621,8 +677,10 @@ void queue_dispatch(struct queue *q)
 		uint64_t tag = channel_track(ch, e.msg, q, c, e.seq, dc, no_ack);
 		int rc = deliver_basic_deliver(ch, c->tag, tag, e.redelivered, e.msg,
 					       q->lim.delivery_limit >= 0 ? (int64_t)dc - 1 : -1);
-		if (no_ack)
+		if (no_ack) {
+			queue_unstore(q, e.msg);
 			message_unref(e.msg);
+		}
 		if (rc != 0)
 			break; /* the connection failed; its channels were released */
 		q->stat_delivered++;

@@ -77,6 +77,7 @@ struct queue {
 	struct list bindings;  /* bindings whose destination is this queue */
 	uint64_t next_seq;
 	uint64_t route_epoch;   /* dedup mark for struct route_set */
+	uint64_t store_id;      /* store queue id; 0 unless durable, non-exclusive and a store is open */
 	uint32_t refs;         /* the vhost's + one per unacked delivery */
 	bool deleted;
 	bool had_consumer;
@@ -92,6 +93,9 @@ struct queue *queue_new(struct vhost *v, struct amqp_str name, bool durable, boo
  * dead-lettering the head, or refusing the message under reject-publish) and schedules
  * dispatch. */
 enum queue_push_result queue_push(struct queue *q, struct message *m);
+/* The message left the queue for good (ack, drop, dead-letter, expiry): on a durable queue a
+ * persistent message gets its dequeue record. */
+void queue_unstore(struct queue *q, const struct message *m);
 /* Recomputes q->lim from arguments and policies; allocates priority levels on first use.
  * 0 or -1 out of memory. */
 int queue_apply_policy(struct queue *q);

@@ -417,6 +417,10 @@ static void mgmt_on_request(struct evhttp_request *req, void *arg)
 	mgmt_routes[i].fn(&r);
 	if (!r.replied)
 		mgmt_reply_not_found(&r);
+	/* Users, vhosts, permissions, policies or durable objects may have changed: they are
+	 * saved before this loop turn's replies leave. */
+	if (r.method != EVHTTP_REQ_GET && r.method != EVHTTP_REQ_HEAD)
+		broker_definitions_dirty(m->b);
 out:
 	for (int k = 0; k < r.nseg; k++)
 		free(r.seg[k]);

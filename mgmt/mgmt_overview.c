@@ -449,7 +449,7 @@ static json_t *mgmt_channel_json(struct mgmt_req *r, struct channel *ch)
 	json_object_set_new(o, "consumer_count", json_integer((json_int_t)ch->consumers.count));
 	json_object_set_new(o, "messages_unacknowledged", json_integer((json_int_t)ch->unacked.live));
 	json_object_set_new(o, "messages_unconfirmed",
-			    json_integer((json_int_t)(ch->confirm ? ch->confirm_upto -
+			    json_integer((json_int_t)(ch->confirm ? ch->publish_seq -
 									 ch->confirm_sent :
 								 0)));
 	json_object_set_new(o, "messages_uncommitted", json_integer(0));
