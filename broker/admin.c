@@ -427,12 +427,126 @@ int admin_get(struct vhost *v, struct amqp_str queue, uint32_t count, enum admin
 			q->stat_acked++;
 			v->broker->stats.acked++;
 		}
-		if (requeue)
+		if (requeue) {
 			queue_requeue(q, taken[i].msg, taken[i].seq, taken[i].delivery_count + 1);
-		else
+		} else {
+			queue_unstore(q, taken[i].msg);
 			message_unref(taken[i].msg);
+		}
 	}
 	free(taken);
+	return ADMIN_OK;
+}
+
+/* Where a dead-lettered message goes back to: by default the queue it died in (through the
+ * default exchange); with to_original, the exchange and routing keys it was published with
+ * before that death (CC keys kept as a CC header by exchange_publish's rules are not needed:
+ * every recorded key is routed). Reads x-death[0], the newest death. */
+static bool dlq_target(const struct message *m, bool to_original, struct amqp_str *exchange,
+		       struct amqp_str *rk, struct amqp_table *keys)
+{
+	struct amqp_basic_props p;
+	struct amqp_value deaths, first, v;
+	struct amqp_table_iter it;
+	if (!m->has_headers || amqp_props_decode(&p, m->props, m->props_len) != 0 ||
+	    !amqp_table_get(p.headers, "x-death", &deaths) || deaths.type != 'A')
+		return false;
+	amqp_array_iter_init(&it, deaths.v.table);
+	if (amqp_array_next(&it, &first) != 1 || first.type != 'F')
+		return false;
+	*keys = (struct amqp_table){ 0 };
+	if (!to_original) {
+		if (!amqp_table_get(first.v.table, "queue", &v) || v.type != 'S')
+			return false;
+		*exchange = (struct amqp_str){ (const uint8_t *)"", 0 };
+		*rk = v.v.str;
+		return true;
+	}
+	if (!amqp_table_get(first.v.table, "exchange", &v) || v.type != 'S')
+		return false;
+	*exchange = v.v.str;
+	if (!amqp_table_get(first.v.table, "routing-keys", &v) || v.type != 'A')
+		return false;
+	*keys = v.v.table;
+	amqp_array_iter_init(&it, v.v.table);
+	struct amqp_value k;
+	if (amqp_array_next(&it, &k) != 1 || k.type != 'S')
+		return false;
+	*rk = k.v.str;
+	return true;
+}
+
+int admin_dlq_replay(struct vhost *v, struct amqp_str queue, int64_t limit, bool to_original,
+		     struct admin_dlq_result *res, char *err, size_t errlen)
+{
+	struct queue *q = find_queue(v, queue, err, errlen);
+	memset(res, 0, sizeof *res);
+	if (!q)
+		return ADMIN_NOT_FOUND;
+	/* Only the messages there now: a replayed message that dies again is not taken twice. */
+	uint32_t n = queue_ready_count(q);
+	if (limit >= 0 && (uint64_t)limit < n)
+		n = (uint32_t)limit;
+	struct qentry *keep = calloc(n ? n : 1, sizeof *keep);
+	size_t kept = 0;
+	if (!keep)
+		return ADMIN_NO_MEMORY;
+	for (uint32_t i = 0; i < n; i++) {
+		struct qentry e;
+		struct amqp_str xname, rk;
+		struct amqp_table keys;
+		if (!queue_pop(q, &e))
+			break;
+		struct exchange *x = NULL;
+		if (dlq_target(e.msg, to_original, &xname, &rk, &keys))
+			x = vhost_exchange_find(v, xname);
+		struct message *nm = x ? message_new(x->name, rk, e.msg->props, e.msg->props_len,
+						     e.msg->body_len) :
+					 NULL;
+		if (!nm) {
+			keep[kept++] = e;
+			res->kept++;
+			continue;
+		}
+		memcpy(nm->body, e.msg->body, e.msg->body_len);
+		nm->body_filled = e.msg->body_len;
+		nm->persistent = e.msg->persistent;
+		nm->priority = e.msg->priority;
+		/* Route by every recorded key (the first is the message's own). */
+		struct publish_result r, total = { 0 };
+		exchange_publish(x, nm, NULL, NULL, &r);
+		total.routed += r.routed;
+		struct amqp_table_iter it;
+		struct amqp_value k;
+		amqp_array_iter_init(&it, keys);
+		if (keys.len && amqp_array_next(&it, &k) == 1)
+			while (amqp_array_next(&it, &k) == 1)
+				if (k.type == 'S') {
+					struct message *cc = message_new(x->name, k.v.str, nm->props,
+									 nm->props_len, nm->body_len);
+					if (!cc)
+						continue;
+					memcpy(cc->body, nm->body, nm->body_len);
+					cc->body_filled = nm->body_len;
+					cc->persistent = nm->persistent;
+					exchange_publish(x, cc, NULL, NULL, &r);
+					total.routed += r.routed;
+					message_unref(cc);
+				}
+		message_unref(nm);
+		if (total.routed == 0) {
+			keep[kept++] = e;
+			res->unroutable++;
+			continue;
+		}
+		/* Moved: the copy is in its queues, the original leaves this one (same sync). */
+		queue_unstore(q, e.msg);
+		message_unref(e.msg);
+		res->moved++;
+	}
+	for (size_t i = 0; i < kept; i++)
+		queue_requeue(q, keep[i].msg, keep[i].seq, keep[i].delivery_count);
+	free(keep);
 	return ADMIN_OK;
 }
 

@@ -83,4 +83,16 @@ int admin_table_from_json(struct json_t *obj, struct amqp_buf *out, char *err, s
 /* A table as a JSON object (new reference), as RabbitMQ renders arguments and headers. */
 struct json_t *admin_table_to_json(struct amqp_table t);
 
+struct admin_dlq_result {
+	uint64_t moved, kept, unroutable;
+};
+
+/* Moves up to limit (-1 = all present now) dead-lettered messages of a queue back where their
+ * newest x-death entry says they came from: the queue that dead-lettered them, or with
+ * to_original the exchange and routing keys they had been published with. Each message moves
+ * once: the copy is routed and the original removed in the same loop turn (and the same
+ * store sync). Messages without x-death, or that route nowhere, stay (requeued in place). */
+int admin_dlq_replay(struct vhost *v, struct amqp_str queue, int64_t limit, bool to_original,
+		     struct admin_dlq_result *res, char *err, size_t errlen);
+
 #endif

@@ -254,6 +254,40 @@ static void mgmt_get_one(void *arg, const struct message *m, bool redelivered, u
 	json_array_append_new(g->out, o);
 }
 
+/* POST /api/queues/{vhost}/{name}/dlq-replay {"limit": N, "to_original": bool}: Warren's
+ * dead-letter replay (warrenctl dlq replay). */
+static void mgmt_queue_dlq_replay(struct mgmt_req *r, struct vhost *v, struct amqp_str name)
+{
+	char err[512] = "";
+	json_t *body = mgmt_body_json(r, MGMT_BODY_MAX, true);
+	if (!body)
+		return;
+	json_t *limit = json_object_get(body, "limit"), *orig = json_object_get(body, "to_original");
+	if (limit && !json_is_null(limit) &&
+	    (!json_is_integer(limit) || json_integer_value(limit) < 0)) {
+		mgmt_reply_bad(r, "'limit' must be a non-negative integer");
+		goto out;
+	}
+	if (orig && !json_is_boolean(orig)) {
+		mgmt_reply_bad(r, "'to_original' must be a boolean");
+		goto out;
+	}
+	struct admin_dlq_result res;
+	int rc = admin_dlq_replay(v, name, json_is_integer(limit) ? json_integer_value(limit) : -1,
+				  json_is_true(orig), &res, err, sizeof err);
+	if (rc != ADMIN_OK) {
+		mgmt_reply_admin(r, rc, err, 200);
+		goto out;
+	}
+	json_t *o = json_object();
+	json_object_set_new(o, "moved", json_integer((json_int_t)res.moved));
+	json_object_set_new(o, "kept", json_integer((json_int_t)res.kept));
+	json_object_set_new(o, "unroutable", json_integer((json_int_t)res.unroutable));
+	mgmt_reply_json(r, 200, o);
+out:
+	json_decref(body);
+}
+
 static void mgmt_queue_get(struct mgmt_req *r, struct vhost *v, struct amqp_str name)
 {
 	static const char *const modes[] = { "ack_requeue_true", "ack_requeue_false",
@@ -360,6 +394,13 @@ void mgmt_queues_handle(struct mgmt_req *r)
 		if (!q)
 			{ mgmt_reply_not_found(r); return; }
 		{ mgmt_queue_get(r, v, name); return; }
+	}
+	if (strcmp(sub, "dlq-replay") == 0) {
+		if (r->method != EVHTTP_REQ_POST)
+			{ mgmt_reply_method_not_allowed(r); return; }
+		if (!q)
+			{ mgmt_reply_not_found(r); return; }
+		{ mgmt_queue_dlq_replay(r, v, name); return; }
 	}
 	if (strcmp(sub, "bindings") == 0) {
 		if (r->method != EVHTTP_REQ_GET)

@@ -334,6 +334,8 @@ static int dlq_replay(struct warrenctl *w, const char *queue)
 		goto out;
 	if (status >= 200 && status < 300) {
 		t.moved = (long)json_integer_value(json_object_get(reply, "moved"));
+		t.kept = (long)json_integer_value(json_object_get(reply, "kept"));
+		t.unroutable = (long)json_integer_value(json_object_get(reply, "unroutable"));
 		dlq_replay_report(w, queue, "server dlq-replay", &t);
 		goto out;
 	}
