@@ -206,8 +206,10 @@ void mgmt_list_reply(struct mgmt_req *r, struct mgmt_items *items, mgmt_render_f
 	size_t n = items->count;
 	bool cheap = !sort || !*sort || strcmp(sort, "name") == 0 || strcmp(sort, "vhost") == 0;
 	if (cheap) {
-		qsort(items->v, n, sizeof *items->v,
-		      sort && strcmp(sort, "name") == 0 ? mgmt_item_cmp_name : mgmt_item_cmp);
+		if (n > 1) /* items->v is NULL when the list is empty */
+			qsort(items->v, n, sizeof *items->v,
+			      sort && strcmp(sort, "name") == 0 ? mgmt_item_cmp_name :
+								  mgmt_item_cmp);
 		if (reverse)
 			for (size_t i = 0; i < n / 2; i++) {
 				struct mgmt_item t = items->v[i];
@@ -220,7 +222,8 @@ void mgmt_list_reply(struct mgmt_req *r, struct mgmt_items *items, mgmt_render_f
 			mgmt_reply_error(r, 500, "internal_error", "out of memory");
 			goto out;
 		}
-		qsort(items->v, n, sizeof *items->v, mgmt_item_cmp);
+		if (n > 1)
+			qsort(items->v, n, sizeof *items->v, mgmt_item_cmp);
 		for (size_t i = 0; i < n; i++) {
 			rendered[i].obj = render(r, items->v[i].obj);
 			rendered[i].key = mgmt_json_path(rendered[i].obj, sort);
