@@ -11,6 +11,7 @@
 
 #include "amqp/table.h"
 #include "broker/broker.h"
+#include "broker/topic_perm.h"
 
 uint64_t auth_generation = 1;
 
@@ -238,6 +239,7 @@ void auth_user_free(struct user *u)
 	     e = strmap_next(&u->permissions, e, &i))
 		auth_permission_free(e->value);
 	strmap_clear(&u->permissions);
+	topic_perm_free_all(u);
 	free(u->name);
 	free(u->tags);
 	free(u);

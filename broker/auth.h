@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "amqp/wire.h"
+#include "broker/limits.h"
 #include "broker/strmap.h"
 
 struct broker;
@@ -37,6 +38,8 @@ struct user {
 	size_t hash_len;
 	char *tags; /* comma-separated, as the management API shows them: "administrator" */
 	struct strmap permissions; /* vhost name -> struct permission */
+	struct strmap topic_permissions; /* "vhost\0exchange" -> struct topic_perm */
+	struct limit limits[LIMITS_USER_COUNT]; /* enum limits_user */
 };
 
 /* Adds (or replaces) a user with a password hashed with SHA-256 and a fresh salt. NULL password

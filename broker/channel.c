@@ -14,9 +14,11 @@
 #include "broker/conn.h"
 #include "broker/consumer.h"
 #include "broker/deadletter.h"
+#include "broker/exchange.h"
 #include "broker/log.h"
 #include "broker/message.h"
 #include "broker/queue.h"
+#include "broker/topic_perm.h"
 #include "broker/vhost.h"
 
 static void channel_on_confirm_flush(struct deferred *d);
@@ -288,6 +290,26 @@ bool channel_can_deliver(const struct channel *ch)
 {
 	return ch->state == CHANNEL_OPEN && ch->flow_active && !ch->conn->output_blocked &&
 	       !ch->conn->dead && ch->conn->state == CONN_OPEN;
+}
+
+const struct topic_perm *channel_topic_perm(const struct channel *ch, const struct exchange *x)
+{
+	const struct conn *c = ch->conn;
+	if (!x || x->type != &exchange_type_topic)
+		return NULL;
+	return topic_perm_find(c->user, c->vhost->name, (const char *)x->name.ptr, x->name.len);
+}
+
+int channel_check_topic(struct channel *ch, const struct topic_perm *p, int perm,
+			struct amqp_str exchange, struct amqp_str key)
+{
+	struct conn *c = ch->conn;
+	if (!p || topic_perm_permitted(p, (enum auth_perm)perm, key.ptr, key.len))
+		return 0;
+	channel_fail(ch, AMQP_ACCESS_REFUSED,
+		     "access to topic '%.*s' in exchange '%.*s' in vhost '%s' refused for user '%s'",
+		     AMQP_STR_ARGS(key), AMQP_STR_ARGS(exchange), c->vhost->name, c->user->name);
+	return -1;
 }
 
 int channel_check_perm(struct channel *ch, int perm, const char *kind_name, struct amqp_str name)

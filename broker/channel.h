@@ -18,6 +18,8 @@ struct vhost;
 struct message;
 struct queue;
 struct consumer;
+struct exchange;
+struct topic_perm;
 
 /* One outstanding delivery; msg == NULL marks a settled slot. */
 struct unacked {
@@ -95,6 +97,8 @@ struct channel {
 	/* last exchange this channel was allowed to publish to, valid for auth_generation */
 	const void *write_ok_exchange;
 	uint64_t write_ok_generation;
+	/* topic permission of write_ok_exchange (NULL: none, or not a topic exchange) */
+	const struct topic_perm *write_topic;
 
 	char *reply_to_token;   /* direct reply-to: set once a reply consumer exists */
 	struct consumer *reply_consumer;
@@ -117,6 +121,12 @@ int channel_fail(struct channel *ch, int code, const char *fmt, ...)
 /* Checks the user's configure/write/read permission on a queue or exchange name
  * (kind_name "queue" or "exchange"); on refusal sends RabbitMQ's 403 and returns -1. */
 int channel_check_perm(struct channel *ch, int perm, const char *kind_name, struct amqp_str name);
+/* The user's topic permission for x when x is a topic exchange, else NULL (no restriction). */
+const struct topic_perm *channel_topic_perm(const struct channel *ch, const struct exchange *x);
+/* Checks key against p's write or read expression (perm: AUTH_WRITE or AUTH_READ): 0, or -1
+ * after a 403 channel error. p NULL allows everything. */
+int channel_check_topic(struct channel *ch, const struct topic_perm *p, int perm,
+			struct amqp_str exchange, struct amqp_str key);
 /* Encodes and sends a method on this channel. 0 or -1 (connection error raised). */
 int channel_send(struct channel *ch, const struct amqp_method *m);
 

@@ -20,10 +20,12 @@
 
 #include "amqp/frame.h"
 #include "amqp/reply_codes.h"
+#include "broker/auth.h"
 #include "broker/broker.h"
 #include "broker/channel.h"
 #include "broker/config.h"
 #include "broker/consumer.h"
+#include "broker/limits.h"
 #include "broker/log.h"
 #include "broker/queue.h"
 
@@ -355,6 +357,12 @@ static int conn_on_channel_frame(struct conn *c, const struct amqp_frame *f)
 	if (f->type == AMQP_FRAME_METHOD) {
 		enum amqp_decode_status st = amqp_method_decode(&m, f->payload, f->size);
 		if (st == AMQP_DECODE_OK && m.id == AMQP_CHANNEL_OPEN) {
+			int64_t limit;
+			if (limits_user_channels_reached(c->broker, c->user, &limit))
+				return conn_fail(c, AMQP_NOT_ALLOWED, 20, 10,
+						 "number of channels opened for user '%s' has "
+						 "reached the maximum allowed user limit of (%lld)",
+						 c->user->name, (long long)limit);
 			ch = channel_new(c, f->channel);
 			if (!ch || conn_channel_put(c, f->channel, ch) != 0) {
 				channel_free(ch);

@@ -13,6 +13,7 @@
 #include "broker/broker.h"
 #include "broker/config.h"
 #include "broker/conn.h"
+#include "broker/limits.h"
 #include "broker/log.h"
 #include "broker/tls.h"
 #include "broker/vhost.h"
@@ -188,6 +189,17 @@ static int handshake_open(struct conn *c, const struct amqp_connection_open *m)
 	struct vhost *v = strmap_get(&c->broker->vhosts, m->virtual_host.ptr, m->virtual_host.len);
 	if (!v)
 		return conn_fail(c, AMQP_NOT_ALLOWED, 10, 40, "vhost %s not found", name);
+	int64_t limit;
+	if (limits_vhost_connections_reached(c->broker, v, c, &limit))
+		return conn_fail(c, AMQP_NOT_ALLOWED, 10, 40,
+				 "access to vhost '%s' refused for user '%s': connection limit "
+				 "(%lld) is reached",
+				 name, c->user->name, (long long)limit);
+	if (limits_user_connections_reached(c->broker, c->user, c, &limit))
+		return conn_fail(c, AMQP_NOT_ALLOWED, 10, 40,
+				 "connection refused for user '%s': user connection limit (%lld) "
+				 "is reached",
+				 c->user->name, (long long)limit);
 	if (!auth_permission_find(c->user, v->name))
 		return conn_fail(c, AMQP_NOT_ALLOWED, 10, 40,
 				 "access to vhost '%s' refused for user '%s'", name, c->user->name);

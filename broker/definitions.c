@@ -15,9 +15,11 @@
 #include "broker/auth.h"
 #include "broker/broker.h"
 #include "broker/exchange.h"
+#include "broker/limits.h"
 #include "broker/policy.h"
 #include "broker/queue.h"
 #include "broker/queue_args.h"
+#include "broker/topic_perm.h"
 #include "broker/vhost.h"
 
 #ifndef WARREN_VERSION
@@ -40,6 +42,52 @@ static json_t *definitions_str(struct amqp_str s)
 {
 	json_t *j = json_stringn((const char *)s.ptr, s.len);
 	return j ? j : json_string("");
+}
+
+/* {"max-connections": N, ...} of the limits that are set; NULL when none is and !always. */
+static json_t *definitions_limits(const struct limit *l, int count, bool vhost, bool always)
+{
+	json_t *o = always ? json_object() : NULL;
+	for (int i = 0; i < count; i++) {
+		if (!l[i].set)
+			continue;
+		if (!o)
+			o = json_object();
+		json_object_set_new(o,
+				    vhost ? limits_vhost_name((enum limits_vhost)i) :
+					    limits_user_name((enum limits_user)i),
+				    json_integer((json_int_t)l[i].value));
+	}
+	return o;
+}
+
+/* RabbitMQ 3.10 exports vhost limits as a runtime parameter of component "vhost-limits". */
+static void definitions_export_vhost_limits(const struct vhost *v, bool with_vhost, json_t *params)
+{
+	json_t *value = definitions_limits(v->limits, LIMITS_VHOST_COUNT, true, false);
+	if (!value)
+		return;
+	json_t *o = json_object();
+	json_object_set_new(o, "value", value);
+	if (with_vhost)
+		json_object_set_new(o, "vhost", json_string(v->name));
+	json_object_set_new(o, "component", json_string("vhost-limits"));
+	json_object_set_new(o, "name", json_string("limits"));
+	json_array_append_new(params, o);
+}
+
+/* Sets the limits named in a {"max-...": N} object; unknown names and non-integers are
+ * skipped (validated before). */
+static void definitions_import_limits(struct limit *l, json_t *value, bool vhost)
+{
+	const char *k;
+	json_t *n;
+	json_object_foreach(value, k, n)
+	{
+		int idx = vhost ? limits_vhost_index(k) : limits_user_index(k);
+		if (idx >= 0 && json_is_integer(n))
+			l[idx] = (struct limit){ .set = true, .value = json_integer_value(n) };
+	}
 }
 
 static bool definitions_list_ready(const struct list *l)
@@ -174,13 +222,16 @@ json_t *definitions_export(struct broker *b, const char *vhost)
 			return NULL;
 		}
 		definitions_export_vhost(v, false, policies, queues, exchanges, bindings);
-		json_object_set_new(doc, "parameters", json_array());
+		json_t *vparams = json_array();
+		definitions_export_vhost_limits(v, false, vparams);
+		json_object_set_new(doc, "parameters", vparams);
 		goto done;
 	}
 	json_object_set_new(doc, "rabbitmq_version", json_string("3.10.8"));
 	json_object_set_new(doc, "product_name", json_string("Warren"));
 	json_object_set_new(doc, "product_version", json_string(WARREN_VERSION));
 	json_t *users = json_array(), *vhosts = json_array(), *perms = json_array();
+	json_t *topic_perms = json_array(), *params = json_array();
 	for (struct strmap_entry *e = strmap_first(&b->users, &i); e;
 	     e = strmap_next(&b->users, e, &i)) {
 		struct user *u = e->value;
@@ -190,8 +241,20 @@ json_t *definitions_export(struct broker *b, const char *vhost)
 		json_object_set_new(o, "password_hash", json_string(hash ? hash : ""));
 		json_object_set_new(o, "hashing_algorithm", json_string(auth_hash_name(u->algo)));
 		json_object_set_new(o, "tags", definitions_tags(u->tags));
-		json_object_set_new(o, "limits", json_object());
+		json_object_set_new(o, "limits",
+				    definitions_limits(u->limits, LIMITS_USER_COUNT, false, true));
 		json_array_append_new(users, o);
+		for (struct strmap_entry *pe = strmap_first(&u->topic_permissions, &j); pe;
+		     pe = strmap_next(&u->topic_permissions, pe, &j)) {
+			const struct topic_perm *p = pe->value;
+			json_t *po = json_object();
+			json_object_set_new(po, "user", json_string(u->name));
+			json_object_set_new(po, "vhost", json_string(p->vhost));
+			json_object_set_new(po, "exchange", json_string(p->exchange));
+			json_object_set_new(po, "write", json_string(p->write));
+			json_object_set_new(po, "read", json_string(p->read));
+			json_array_append_new(topic_perms, po);
+		}
 		free(hash);
 		for (struct strmap_entry *pe = strmap_first(&u->permissions, &j); pe;
 		     pe = strmap_next(&u->permissions, pe, &j)) {
@@ -217,12 +280,13 @@ json_t *definitions_export(struct broker *b, const char *vhost)
 		json_object_set_new(o, "metadata", md);
 		json_array_append_new(vhosts, o);
 		definitions_export_vhost(v, true, policies, queues, exchanges, bindings);
+		definitions_export_vhost_limits(v, true, params);
 	}
 	json_object_set_new(doc, "users", users);
 	json_object_set_new(doc, "vhosts", vhosts);
 	json_object_set_new(doc, "permissions", perms);
-	json_object_set_new(doc, "topic_permissions", json_array());
-	json_object_set_new(doc, "parameters", json_array());
+	json_object_set_new(doc, "topic_permissions", topic_perms);
+	json_object_set_new(doc, "parameters", params);
 	json_object_set_new(doc, "global_parameters", json_array());
 done:
 	json_object_set_new(doc, "policies", policies);
@@ -426,6 +490,23 @@ static int definitions_validate(struct definitions_ctx *c)
 		}
 	if (rc)
 		return rc;
+	if (!c->vhost && (s = definitions_section(c, "topic_permissions", &rc)))
+		json_array_foreach(s, i, o)
+		{
+			const char *sec = "topic_permissions";
+			const char *u = definitions_get_str(c, o, sec, "user", true);
+			const char *v = u ? definitions_get_str(c, o, sec, "vhost", true) : NULL;
+			if (!v || !definitions_get_str(c, o, sec, "exchange", true) ||
+			    !definitions_get_str(c, o, sec, "write", true) ||
+			    !definitions_get_str(c, o, sec, "read", true))
+				return -1;
+			if (!definitions_vhost_known(c, v)) {
+				snprintf(c->err, c->errlen, "topic_permissions: no vhost '%s'", v);
+				return -1;
+			}
+		}
+	if (rc)
+		return rc;
 	if ((s = definitions_section(c, "exchanges", &rc)))
 		json_array_foreach(s, i, o)
 		{
@@ -594,10 +675,12 @@ static int definitions_apply(struct definitions_ctx *c)
 				u = auth_user_set_tags(old, tags) == 0 ? old : NULL;
 			} else if (h || !p) {
 				/* Keep the permissions an existing user already has. */
-				struct strmap keep = { 0 };
+				struct strmap keep = { 0 }, keep_topic = { 0 };
 				if (old) { /* its connections close: they hold the old record */
 					keep = old->permissions;
+					keep_topic = old->topic_permissions;
 					strmap_init(&old->permissions);
+					strmap_init(&old->topic_permissions);
 					admin_user_delete(c->b, n);
 				}
 				u = auth_user_add_hashed(c->b, n, h ? json_string_value(h) : "",
@@ -607,12 +690,22 @@ static int definitions_apply(struct definitions_ctx *c)
 					strmap_clear(&u->permissions);
 					u->permissions = keep;
 				}
+				if (u && keep_topic.slots) {
+					topic_perm_free_all(u);
+					u->topic_permissions = keep_topic;
+				} else if (!u && keep_topic.slots) {
+					struct user tmp = { .topic_permissions = keep_topic };
+					topic_perm_free_all(&tmp);
+				}
 			} else {
 				u = auth_user_add(c->b, n, json_string_value(p), tags);
 			}
 			free(tags);
 			if (!u)
 				goto oom;
+			json_t *lim = json_object_get(o, "limits");
+			if (json_is_object(lim))
+				definitions_import_limits(u->limits, lim, false);
 		}
 	if (!c->vhost && (s = json_object_get(c->doc, "permissions")))
 		json_array_foreach(s, i, o)
@@ -624,6 +717,33 @@ static int definitions_apply(struct definitions_ctx *c)
 						     json_string_value(json_object_get(o, "write")),
 						     json_string_value(json_object_get(o, "read"))) != 0)
 				goto oom;
+		}
+	if (!c->vhost && (s = json_object_get(c->doc, "topic_permissions")))
+		json_array_foreach(s, i, o)
+		{
+			const char *n = json_string_value(json_object_get(o, "user"));
+			struct user *u = strmap_get(&c->b->users, n, strlen(n));
+			if (u && topic_perm_set(u, json_string_value(json_object_get(o, "vhost")),
+						json_string_value(json_object_get(o, "exchange")),
+						json_string_value(json_object_get(o, "write")),
+						json_string_value(json_object_get(o, "read")), err,
+						sizeof err) != 0) {
+				snprintf(c->err, c->errlen, "topic_permissions: %s", err);
+				rc = -1;
+			}
+		}
+	if ((s = json_object_get(c->doc, "parameters")))
+		json_array_foreach(s, i, o)
+		{
+			json_t *comp = json_object_get(o, "component"), *val = json_object_get(o, "value");
+			if (!json_is_string(comp) || strcmp(json_string_value(comp), "vhost-limits") ||
+			    !json_is_object(val))
+				continue; /* other runtime parameters are not supported */
+			const char *v = c->vhost ? c->vhost :
+						   json_string_value(json_object_get(o, "vhost"));
+			struct vhost *vh = v ? admin_vhost_find(c->b, v) : NULL;
+			if (vh)
+				definitions_import_limits(vh->limits, val, true);
 		}
 	if ((s = json_object_get(c->doc, "exchanges")))
 		json_array_foreach(s, i, o)

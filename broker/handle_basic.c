@@ -57,6 +57,7 @@ int handle_basic_content_start(struct channel *ch, const struct amqp_method *m)
 			return 0;
 		ch->write_ok_exchange = x;
 		ch->write_ok_generation = auth_generation;
+		ch->write_topic = channel_topic_perm(ch, x);
 	}
 	if (!x)
 		return channel_fail(ch, AMQP_NOT_FOUND, "no exchange '%.*s' in vhost '%s'",
@@ -65,6 +66,9 @@ int handle_basic_content_start(struct channel *ch, const struct amqp_method *m)
 		return channel_fail(ch, AMQP_ACCESS_REFUSED,
 				    "cannot publish to internal exchange '%.*s' in vhost '%s'",
 				    AMQP_STR_ARGS(p->exchange), vname(ch));
+	if (ch->write_topic &&
+	    channel_check_topic(ch, ch->write_topic, AUTH_WRITE, p->exchange, p->routing_key) != 0)
+		return 0;
 	memcpy(ch->pub_names, p->exchange.ptr, p->exchange.len);
 	memcpy(ch->pub_names + 256, p->routing_key.ptr, p->routing_key.len);
 	ch->pub_exchange = (struct amqp_str){ ch->pub_names, p->exchange.len };

@@ -9,6 +9,7 @@
 #include "broker/channel.h"
 #include "broker/conn.h"
 #include "broker/exchange.h"
+#include "broker/limits.h"
 #include "broker/queue.h"
 #include "broker/queue_args.h"
 #include "broker/vhost.h"
@@ -138,6 +139,12 @@ static int handle_queue_declare(struct channel *ch, const struct amqp_queue_decl
 	}
 	if (queue_args_validate(m->arguments, name, vname(ch), err, sizeof err) != 0)
 		return channel_fail(ch, AMQP_PRECONDITION_FAILED, "%s", err);
+	int64_t limit;
+	if (limits_vhost_queues_reached(v, &limit))
+		return channel_fail(ch, AMQP_PRECONDITION_FAILED,
+				    "cannot declare queue '%.*s': queue limit in vhost '%s' (%lld) is "
+				    "reached",
+				    AMQP_STR_ARGS(name), vname(ch), (long long)limit);
 	struct amqp_value qt;
 	if (amqp_table_get(m->arguments, "x-queue-type", &qt) && qt.type == 'S' &&
 	    amqp_str_eq_c(qt.v.str, "quorum")) {
@@ -181,6 +188,9 @@ static int handle_queue_bind(struct channel *ch, const struct amqp_queue_bind *m
 	if (!x)
 		return channel_fail(ch, AMQP_NOT_FOUND, "no exchange '%.*s' in vhost '%s'",
 				    AMQP_STR_ARGS(m->exchange), vname(ch));
+	if (channel_check_topic(ch, channel_topic_perm(ch, x), AUTH_READ, m->exchange,
+				m->routing_key) != 0)
+		return 0;
 	char err[256];
 	int rc = exchange_bind(x, q, NULL, m->routing_key, m->arguments, err, sizeof err);
 	if (rc == -2)

@@ -6,6 +6,7 @@
 #include "amqp/wire.h"
 #include <stdint.h>
 
+#include "broker/limits.h"
 #include "broker/list.h"
 #include "broker/strmap.h"
 
@@ -23,6 +24,7 @@ struct vhost {
 	struct list operator_policies;
 	struct queue *cache_queue; /* default-exchange lookup cache, valid for cache_gen */
 	uint64_t cache_gen;
+	struct limit limits[LIMITS_VHOST_COUNT]; /* enum limits_vhost */
 };
 
 struct vhost *vhost_new(struct broker *b, const char *name);

@@ -299,6 +299,7 @@ static const struct {
 	{ "health", mgmt_health_handle },
 	{ "aliveness-test", mgmt_aliveness_handle },
 	{ "vhost-limits", mgmt_vhost_limits_handle },
+	{ "user-limits", mgmt_user_limits_handle },
 	{ "extensions", mgmt_extensions_handle },
 	{ "vhosts", mgmt_vhosts_handle },
 	{ "users", mgmt_users_handle },

@@ -116,6 +116,8 @@ void mgmt_binding_props_key(const char *key, size_t key_len, const void *args, s
 			    char *out, size_t cap);
 json_t *mgmt_bindings_of_queue(struct mgmt_req *r, struct queue *q);
 const char *mgmt_node_name(void);
+/* {"max-connections": N, ...}: the user's limits that are set (mgmt_limits.c). */
+json_t *mgmt_user_limits_json(const struct user *u);
 
 /* ---- resources: each handles /api/<resource>/... ---- */
 void mgmt_overview_handle(struct mgmt_req *r);   /* overview */
@@ -123,7 +125,8 @@ void mgmt_whoami_handle(struct mgmt_req *r);
 void mgmt_nodes_handle(struct mgmt_req *r);
 void mgmt_health_handle(struct mgmt_req *r);
 void mgmt_aliveness_handle(struct mgmt_req *r);
-void mgmt_vhost_limits_handle(struct mgmt_req *r);
+void mgmt_vhost_limits_handle(struct mgmt_req *r); /* mgmt_limits.c */
+void mgmt_user_limits_handle(struct mgmt_req *r);  /* mgmt_limits.c */
 void mgmt_extensions_handle(struct mgmt_req *r);
 void mgmt_vhosts_handle(struct mgmt_req *r);
 void mgmt_users_handle(struct mgmt_req *r);

@@ -1,5 +1,5 @@
 /* mgmt/mgmt_overview.c: the node-wide endpoints: /api/overview, /api/nodes, health checks,
- * aliveness-test, vhost-limits, extensions, and the live objects: /api/connections,
+ * aliveness-test, extensions, and the live objects: /api/connections,
  * /api/channels, /api/consumers. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -306,17 +306,6 @@ void mgmt_aliveness_handle(struct mgmt_req *r)
 		queue_purge(q);
 	}
 	mgmt_status(r, rc >= 0 && routed, "aliveness test failed");
-}
-
-void mgmt_vhost_limits_handle(struct mgmt_req *r)
-{
-	if (r->method != EVHTTP_REQ_GET) {
-		mgmt_reply_error(r, 501, "not_implemented", "vhost limits are not implemented by Warren");
-		return;
-	}
-	if (r->nseg == 3 && !mgmt_vhost_arg(r, 2))
-		return;
-	mgmt_reply_json(r, 200, json_array());
 }
 
 void mgmt_extensions_handle(struct mgmt_req *r)

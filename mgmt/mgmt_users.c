@@ -9,10 +9,12 @@
 #include "broker/auth.h"
 #include "broker/broker.h"
 #include "broker/queue.h"
+#include "broker/topic_perm.h"
 #include "broker/vhost.h"
 #include "mgmt/mgmt_internal.h"
 
 json_t *mgmt_user_tags_json(const char *tags);
+static void mgmt_topic_perms_list(struct mgmt_req *r, const struct user *one, const char *vhost);
 
 json_t *mgmt_user_tags_json(const char *tags)
 {
@@ -109,6 +111,12 @@ void mgmt_vhosts_handle(struct mgmt_req *r)
 		{ mgmt_list_reply(r, &items, mgmt_vhost_json); return; }
 	}
 	const char *name = r->seg[2];
+	if (r->nseg == 4 && strcmp(r->seg[3], "topic-permissions") == 0) {
+		struct vhost *v = mgmt_vhost_arg(r, 2);
+		if (v && mgmt_require_admin(r))
+			mgmt_topic_perms_list(r, NULL, v->name);
+		return;
+	}
 	if (r->nseg == 4 && strcmp(r->seg[3], "permissions") == 0) {
 		struct vhost *v = mgmt_vhost_arg(r, 2);
 		if (!v || !mgmt_require_admin(r))
@@ -174,7 +182,7 @@ static json_t *mgmt_user_json(struct mgmt_req *r, void *obj)
 	json_object_set_new(o, "password_hash", json_string(hash ? hash : ""));
 	json_object_set_new(o, "hashing_algorithm", json_string(auth_hash_name(u->algo)));
 	json_object_set_new(o, "tags", mgmt_user_tags_json(u->tags));
-	json_object_set_new(o, "limits", json_object());
+	json_object_set_new(o, "limits", mgmt_user_limits_json(u));
 	free(hash);
 	return o;
 }
@@ -288,6 +296,11 @@ void mgmt_users_handle(struct mgmt_req *r)
 	}
 	const char *name = r->seg[2];
 	struct user *u = strmap_get(&r->b->users, name, strlen(name));
+	if (r->nseg == 4 && strcmp(r->seg[3], "topic-permissions") == 0) {
+		if (!u)
+			{ mgmt_reply_not_found(r); return; }
+		{ mgmt_topic_perms_list(r, u, NULL); return; }
+	}
 	if (r->nseg == 4 && strcmp(r->seg[3], "permissions") == 0) {
 		if (!u)
 			{ mgmt_reply_not_found(r); return; }
@@ -402,11 +415,105 @@ void mgmt_permissions_handle(struct mgmt_req *r)
 	}
 }
 
+/* ---- topic permissions ---- */
+
+/* Appends the topic permissions of u (in vhost, or all when NULL) to arr. vhost_first: the
+ * field order of /api/vhosts/{v}/topic-permissions. */
+static void mgmt_topic_perms_add(json_t *arr, const struct user *u, const char *vhost,
+				 bool vhost_first)
+{
+	size_t i;
+	for (struct strmap_entry *e = strmap_first(&u->topic_permissions, &i); e;
+	     e = strmap_next(&u->topic_permissions, e, &i)) {
+		const struct topic_perm *p = e->value;
+		if (vhost && strcmp(p->vhost, vhost) != 0)
+			continue;
+		json_t *o = json_object();
+		if (vhost_first)
+			json_object_set_new(o, "vhost", json_string(p->vhost));
+		json_object_set_new(o, "user", json_string(u->name));
+		if (!vhost_first)
+			json_object_set_new(o, "vhost", json_string(p->vhost));
+		json_object_set_new(o, "exchange", json_string(p->exchange));
+		json_object_set_new(o, "write", json_string(p->write));
+		json_object_set_new(o, "read", json_string(p->read));
+		json_array_append_new(arr, o);
+	}
+}
+
+/* GET /api/users/{u}/topic-permissions and /api/vhosts/{v}/topic-permissions (user or vhost
+ * NULL: every one). */
+static void mgmt_topic_perms_list(struct mgmt_req *r, const struct user *one, const char *vhost)
+{
+	size_t i;
+	json_t *arr = json_array();
+	for (struct strmap_entry *e = strmap_first(&r->b->users, &i); e;
+	     e = strmap_next(&r->b->users, e, &i))
+		if (!one || e->value == one)
+			mgmt_topic_perms_add(arr, e->value, vhost, vhost && !one);
+	mgmt_reply_json(r, 200, arr);
+}
+
+static void mgmt_topic_perms_put(struct mgmt_req *r, struct vhost *v, struct user *u)
+{
+	char err[256];
+	json_t *body = mgmt_body_json(r, MGMT_BODY_MAX, false);
+	if (!body)
+		return;
+	json_t *x = json_object_get(body, "exchange"), *w = json_object_get(body, "write");
+	json_t *rd = json_object_get(body, "read");
+	if (!x || !w || !rd) {
+		mgmt_reply_bad(r, "[%s%s%s]", !x ? "{key_missing,exchange}" : "",
+			       !w ? "{key_missing,write}" : "", !rd ? "{key_missing,read}" : "");
+	} else if (!json_is_string(x) || !json_is_string(w) || !json_is_string(rd)) {
+		mgmt_reply_bad(r, "exchange, write and read must be strings");
+	} else if (topic_perm_set(u, v->name, json_string_value(x), json_string_value(w),
+				  json_string_value(rd), err, sizeof err) != 0) {
+		mgmt_reply_bad(r, "%s", err);
+	} else {
+		/* RabbitMQ answers 201 even when it replaces one. */
+		mgmt_reply_empty(r, 201);
+	}
+	json_decref(body);
+}
+
 void mgmt_topic_permissions_handle(struct mgmt_req *r)
 {
 	if (!mgmt_require_admin(r))
 		return;
-	if (r->method == EVHTTP_REQ_GET)
-		{ mgmt_reply_json(r, 200, json_array()); return; }
-	mgmt_reply_error(r, 501, "not_implemented", "topic permissions are not implemented");
+	if (r->nseg == 2) {
+		if (r->method != EVHTTP_REQ_GET)
+			{ mgmt_reply_method_not_allowed(r); return; }
+		{ mgmt_topic_perms_list(r, NULL, NULL); return; }
+	}
+	if (r->nseg != 4)
+		{ mgmt_reply_not_found(r); return; }
+	struct vhost *v = admin_vhost_find(r->b, r->seg[2]);
+	struct user *u = strmap_get(&r->b->users, r->seg[3], strlen(r->seg[3]));
+	switch (r->method) {
+	case EVHTTP_REQ_GET: {
+		if (!v || !u)
+			{ mgmt_reply_not_found(r); return; }
+		json_t *arr = json_array();
+		mgmt_topic_perms_add(arr, u, v->name, false);
+		if (json_array_size(arr) == 0) {
+			json_decref(arr);
+			mgmt_reply_not_found(r);
+			return;
+		}
+		{ mgmt_reply_json(r, 200, arr); return; }
+	}
+	case EVHTTP_REQ_DELETE:
+		if (!v || !u || topic_perm_clear(u, v->name, NULL) == 0)
+			{ mgmt_reply_not_found(r); return; }
+		{ mgmt_reply_empty(r, 204); return; }
+	case EVHTTP_REQ_PUT:
+		if (!v)
+			{ mgmt_reply_error(r, 404, "not_found", "vhost_not_found"); return; }
+		if (!u)
+			{ mgmt_reply_error(r, 404, "not_found", "user_not_found"); return; }
+		{ mgmt_topic_perms_put(r, v, u); return; }
+	default:
+		{ mgmt_reply_method_not_allowed(r); return; }
+	}
 }

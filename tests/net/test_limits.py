@@ -1,0 +1,243 @@
+#!/usr/bin/python3
+"""Vhost limits, user limits and topic permissions over real sockets, with pika, against Warren
+(or RabbitMQ with --rabbitmq AMQP_PORT MGMT_PORT): the codes and texts RabbitMQ 3.10 answers
+with, and the management endpoints that set them.
+Usage: test_limits.py WARREN_BINARY | test_limits.py --rabbitmq 5673 15673"""
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import pika
+from pika.exceptions import ChannelClosedByBroker, ConnectionClosedByBroker, ProbableAccessDeniedError
+
+results = []
+VHOST = "limits-test-%d" % os.getpid()
+USER = "limits-user-%d" % os.getpid()
+
+
+def check(name, fn):
+    try:
+        fn()
+        results.append(True)
+        print("ok -", name)
+    except Exception as e:  # report and go on
+        results.append(False)
+        print("FAIL -", name, ":", repr(e))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Api:
+    def __init__(self, port):
+        self.base = "http://127.0.0.1:%d/api" % port
+        self.auth = "Basic " + base64.b64encode(b"guest:guest").decode()
+
+    def call(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, method=method, data=data,
+                                     headers={"Authorization": self.auth,
+                                              "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                raw = resp.read()
+                return resp.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            return e.code, json.loads(raw) if raw else None
+
+
+def expect(got, want):
+    if got != want:
+        raise AssertionError("got %r, want %r" % (got, want))
+
+
+def run(amqp_port, api):
+    def params():
+        return pika.ConnectionParameters("127.0.0.1", amqp_port, VHOST, pika.PlainCredentials(USER, "pw"),
+                                         connection_attempts=1)
+
+    def refused_text(fn):
+        try:
+            fn()
+        except (ProbableAccessDeniedError, ConnectionClosedByBroker) as e:
+            return str(e)
+        raise AssertionError("not refused")
+
+    expect(api.call("PUT", "/vhosts/" + VHOST, {})[0], 201)
+    expect(api.call("PUT", "/users/" + USER, {"password": "pw", "tags": ""})[0], 201)
+    expect(api.call("PUT", "/permissions/%s/%s" % (VHOST, USER),
+                    {"configure": ".*", "write": ".*", "read": ".*"})[0], 201)
+
+    def vhost_connection_limit_refuses_the_next_connection_with_530():
+        expect(api.call("PUT", "/vhost-limits/%s/max-connections" % VHOST, {"value": 1})[0], 204)
+        c1 = pika.BlockingConnection(params())
+        try:
+            text = refused_text(lambda: pika.BlockingConnection(params()))
+            want = ("(530) \"NOT_ALLOWED - access to vhost '%s' refused for user '%s': connection limit "
+                    "(1) is reached\"" % (VHOST, USER))
+            assert want in text, text
+        finally:
+            c1.close()
+        expect(api.call("DELETE", "/vhost-limits/%s/max-connections" % VHOST)[0], 204)
+        pika.BlockingConnection(params()).close()
+
+    def vhost_queue_limit_fails_a_new_queue_with_406_but_not_a_redeclare():
+        expect(api.call("PUT", "/vhost-limits/%s/max-queues" % VHOST, {"value": 1})[0], 204)
+        c = pika.BlockingConnection(params())
+        try:
+            ch = c.channel()
+            ch.queue_declare("lq1")
+            ch.queue_declare("lq1")
+            try:
+                ch.queue_declare("lq2")
+                raise AssertionError("declared beyond the limit")
+            except ChannelClosedByBroker as e:
+                expect((e.reply_code, e.reply_text),
+                       (406, "PRECONDITION_FAILED - cannot declare queue 'lq2': queue limit in vhost "
+                             "'%s' (1) is reached" % VHOST))
+            c.channel().queue_delete("lq1")
+        finally:
+            c.close()
+        expect(api.call("DELETE", "/vhost-limits/%s/max-queues" % VHOST)[0], 204)
+
+    def vhost_limits_are_listed_per_vhost():
+        api.call("PUT", "/vhost-limits/%s/max-queues" % VHOST, {"value": 7})
+        status, body = api.call("GET", "/vhost-limits/" + VHOST)
+        expect((status, body), (200, [{"vhost": VHOST, "value": {"max-queues": 7}}]))
+        api.call("DELETE", "/vhost-limits/%s/max-queues" % VHOST)
+        expect(api.call("GET", "/vhost-limits/" + VHOST), (200, []))
+
+    def user_connection_limit_refuses_the_next_connection_with_530():
+        expect(api.call("PUT", "/user-limits/%s/max-connections" % USER, {"value": 1})[0], 204)
+        c1 = pika.BlockingConnection(params())
+        try:
+            text = refused_text(lambda: pika.BlockingConnection(params()))
+            want = ("(530) \"NOT_ALLOWED - connection refused for user '%s': user connection limit (1) "
+                    "is reached\"" % USER)
+            assert want in text, text
+        finally:
+            c1.close()
+        expect(api.call("DELETE", "/user-limits/%s/max-connections" % USER)[0], 204)
+
+    def user_channel_limit_closes_the_connection_with_530():
+        expect(api.call("PUT", "/user-limits/%s/max-channels" % USER, {"value": 1})[0], 204)
+        expect(api.call("GET", "/user-limits/" + USER),
+               (200, [{"user": USER, "value": {"max-channels": 1}}]))
+        c = pika.BlockingConnection(params())
+        c.channel()
+        try:
+            c.channel()
+            c.channel()  # pika may only notice the close on the next call
+            raise AssertionError("second channel opened")
+        except ConnectionClosedByBroker as e:
+            expect((e.reply_code, e.reply_text),
+                   (530, "NOT_ALLOWED - number of channels opened for user '%s' has reached the "
+                         "maximum allowed user limit of (1)" % USER))
+        expect(api.call("DELETE", "/user-limits/%s/max-channels" % USER)[0], 204)
+
+    def topic_write_permission_refuses_a_publish_with_403():
+        expect(api.call("PUT", "/topic-permissions/%s/%s" % (VHOST, USER),
+                        {"exchange": "amq.topic", "write": "^a", "read": "^r"})[0], 201)
+        c = pika.BlockingConnection(params())
+        try:
+            ch = c.channel()
+            ch.basic_publish("amq.topic", "a.allowed", b"x")
+            ch.basic_publish("amq.direct", "denied.x", b"x")  # not a topic exchange
+            try:
+                ch.basic_publish("amq.topic", "denied.x", b"x")
+                ch.queue_declare("", exclusive=True)  # a round trip to see the close
+                raise AssertionError("publish allowed")
+            except ChannelClosedByBroker as e:
+                expect((e.reply_code, e.reply_text),
+                       (403, "ACCESS_REFUSED - access to topic 'denied.x' in exchange 'amq.topic' in "
+                             "vhost '%s' refused for user '%s'" % (VHOST, USER)))
+        finally:
+            c.close()
+
+    def topic_read_permission_refuses_a_bind_with_403():
+        c = pika.BlockingConnection(params())
+        try:
+            ch = c.channel()
+            q = ch.queue_declare("", exclusive=True).method.queue
+            ch.queue_bind(q, "amq.topic", "r.allowed")
+            try:
+                ch.queue_bind(q, "amq.topic", "nope.x")
+                raise AssertionError("bind allowed")
+            except ChannelClosedByBroker as e:
+                expect((e.reply_code, e.reply_text),
+                       (403, "ACCESS_REFUSED - access to topic 'nope.x' in exchange 'amq.topic' in "
+                             "vhost '%s' refused for user '%s'" % (VHOST, USER)))
+        finally:
+            c.close()
+
+    def topic_permissions_are_listed_and_deleted():
+        want = [{"user": USER, "vhost": VHOST, "exchange": "amq.topic", "write": "^a", "read": "^r"}]
+        expect(api.call("GET", "/topic-permissions/%s/%s" % (VHOST, USER)), (200, want))
+        expect(api.call("DELETE", "/topic-permissions/%s/%s" % (VHOST, USER))[0], 204)
+        expect(api.call("DELETE", "/topic-permissions/%s/%s" % (VHOST, USER))[0], 404)
+        c = pika.BlockingConnection(params())
+        ch = c.channel()
+        ch.basic_publish("amq.topic", "denied.x", b"x")
+        ch.queue_declare("", exclusive=True)
+        c.close()
+
+    try:
+        check("a vhost connection limit refuses the next connection with 530",
+              vhost_connection_limit_refuses_the_next_connection_with_530)
+        check("a vhost queue limit fails a new queue with 406 but not a redeclare",
+              vhost_queue_limit_fails_a_new_queue_with_406_but_not_a_redeclare)
+        check("vhost limits are listed per vhost", vhost_limits_are_listed_per_vhost)
+        check("a user connection limit refuses the next connection with 530",
+              user_connection_limit_refuses_the_next_connection_with_530)
+        check("a user channel limit closes the connection with 530",
+              user_channel_limit_closes_the_connection_with_530)
+        check("a topic write permission refuses a publish with 403",
+              topic_write_permission_refuses_a_publish_with_403)
+        check("a topic read permission refuses a bind with 403",
+              topic_read_permission_refuses_a_bind_with_403)
+        check("topic permissions are listed and deleted", topic_permissions_are_listed_and_deleted)
+    finally:
+        api.call("DELETE", "/vhosts/" + VHOST)
+        api.call("DELETE", "/users/" + USER)
+
+
+def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--rabbitmq":
+        run(int(sys.argv[2]), Api(int(sys.argv[3])))
+    else:
+        binary = sys.argv[1]
+        d = tempfile.mkdtemp(prefix="warren-limits-")
+        port, mgmt_port = free_port(), free_port()
+        log = open(os.path.join(d, "warren.log"), "w+")
+        proc = subprocess.Popen([binary, "--port", str(port), "--mgmt-port", str(mgmt_port),
+                                 "--data-dir", os.path.join(d, "data")], stderr=log)
+        try:
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                log.seek(0)
+                if "ready" in log.read():
+                    break
+                time.sleep(0.05)
+            run(port, Api(mgmt_port))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    print("%d/%d passed" % (sum(results), len(results)))
+    sys.exit(0 if results and all(results) else 1)
+
+
+if __name__ == "__main__":
+    main()
