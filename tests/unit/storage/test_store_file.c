@@ -279,6 +279,16 @@ START_TEST(a_full_disk_fails_the_ticket_refuses_appends_and_keeps_synced_data)
 	long size;
 
 	ck_assert(harness_recover(h, r, NULL) == 0);
+	/* RLIMIT_FSIZE limits every file the process writes, Check's own report file included, so
+	 * make the segment much larger than that file first: one big message, acked at once. */
+	size_t big_len = 256 * 1024;
+	char *big = malloc(big_len + 1);
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'x', big_len);
+	big[big_len] = '\0';
+	uint64_t filler = harness_publish(h, big, only_q1);
+	free(big);
+	ck_assert_int_eq(store_dequeue(h->store, Q1, filler), 0);
 	for (int i = 0; i < 10; i++)
 		ids[i] = harness_publish(h, "synced before the disk filled", only_q1);
 	sync_and_wait(h);
