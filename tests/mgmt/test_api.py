@@ -259,6 +259,7 @@ def crud_checks(api, tag):
     check('monitoring user whoami', s == 200 and d['name'] == 'mgmt-test-user-%s' % tag, (s, d))
     s, _, d = api.req('GET', '/api/users', user='mgmt-test-user-%s' % tag, password='pw1')
     check('monitoring user cannot list users', s in (401, 403), s)
+    limits_checks(api, vh, vq, 'mgmt-test-user-%s' % tag)
     s, _, _ = api.req('DELETE', '/api/users/mgmt-test-user-%s' % tag)
     check('delete user 204', s == 204, s)
     # cleanup
@@ -272,6 +273,69 @@ def crud_checks(api, tag):
     check('delete vhost 204', s == 204, s)
     s, _, _ = api.req('DELETE', '/api/vhosts/' + vq)
     check('delete missing vhost 404', s == 404, s)
+
+
+def limits_checks(api, vh, vq, user):
+    """vhost-limits, user-limits and topic-permissions: status codes and shapes as RabbitMQ."""
+    s, _, _ = api.req('PUT', '/api/vhost-limits/%s/max-queues' % vq, {'value': 10})
+    check('put vhost limit 204', s == 204, s)
+    s, _, _ = api.req('PUT', '/api/vhost-limits/%s/max-connections' % vq, {'value': 5})
+    check('put second vhost limit 204', s == 204, s)
+    s, _, d = api.req('GET', '/api/vhost-limits/' + vq)
+    check('get vhost limits', s == 200 and d == [
+        {'vhost': vh, 'value': {'max-queues': 10, 'max-connections': 5}}], d)
+    s, _, d = api.req('GET', '/api/vhost-limits')
+    check('vhost limits listed', s == 200 and any(x['vhost'] == vh for x in d), d)
+    s, _, d = api.req('PUT', '/api/vhost-limits/%s/max-foo' % vq, {'value': 1})
+    check('unknown vhost limit 400', s == 400 and 'Unrecognised terms' in d.get('reason', ''), d)
+    s, _, d = api.req('PUT', '/api/vhost-limits/%s/max-queues' % vq, {'value': 'x'})
+    check('non-numeric vhost limit 400', s == 400 and 'should be a number' in d.get('reason', ''),
+          d)
+    s, _, d = api.req('PUT', '/api/vhost-limits/mgmt-no-such-vhost/max-queues', {'value': 1})
+    check('vhost limit on missing vhost 404', s == 404, (s, d))
+    for name in ('max-queues', 'max-connections'):
+        s, _, _ = api.req('DELETE', '/api/vhost-limits/%s/%s' % (vq, name))
+        check('delete vhost limit 204', s == 204, s)
+    s, _, d = api.req('GET', '/api/vhost-limits/' + vq)
+    check('no vhost limits left', s == 200 and d == [], d)
+
+    s, _, _ = api.req('PUT', '/api/user-limits/%s/max-channels' % user, {'value': 3})
+    check('put user limit 204', s == 204, s)
+    s, _, d = api.req('GET', '/api/user-limits/' + user)
+    check('get user limits', s == 200 and d == [{'user': user, 'value': {'max-channels': 3}}], d)
+    s, _, d = api.req('GET', '/api/users/' + user)
+    check('user shows its limits', s == 200 and d.get('limits') == {'max-channels': 3}, d)
+    s, _, d = api.req('PUT', '/api/user-limits/mgmt-no-such-user/max-channels', {'value': 1})
+    check('user limit on missing user 400', s == 400 and
+          d.get('reason') == ['no_such_user', 'mgmt-no-such-user'], (s, d))
+    s, _, d = api.req('PUT', '/api/user-limits/%s/max-foo' % user, {'value': 1})
+    check('unknown user limit 400', s == 400 and 'Unrecognised terms' in d.get('reason', ''), d)
+    s, _, _ = api.req('DELETE', '/api/user-limits/%s/max-channels' % user)
+    check('delete user limit 204', s == 204, s)
+    s, _, d = api.req('GET', '/api/user-limits/' + user)
+    check('no user limits left', s == 200 and d == [], d)
+
+    uq = q(user)
+    s, _, _ = api.req('PUT', '/api/topic-permissions/%s/%s' % (vq, uq),
+                      {'exchange': 'amq.topic', 'write': '^a', 'read': '.*'})
+    check('put topic permission 201', s == 201, s)
+    want = {'user': user, 'vhost': vh, 'exchange': 'amq.topic', 'write': '^a', 'read': '.*'}
+    s, _, d = api.req('GET', '/api/topic-permissions/%s/%s' % (vq, uq))
+    check('get topic permission', s == 200 and d == [want], d)
+    s, _, d = api.req('GET', '/api/topic-permissions')
+    check('topic permissions listed', s == 200 and want in d, d)
+    s, _, d = api.req('GET', '/api/users/%s/topic-permissions' % uq)
+    check('user topic permissions', s == 200 and d == [want], d)
+    s, _, d = api.req('GET', '/api/vhosts/%s/topic-permissions' % vq)
+    check('vhost topic permissions', s == 200 and d == [want], d)
+    s, _, d = api.req('PUT', '/api/topic-permissions/%s/%s' % (vq, uq),
+                      {'exchange': 'amq.topic', 'write': '^a'})
+    check('topic permission without read 400', s == 400 and
+          d.get('reason') == '[{key_missing,read}]', d)
+    s, _, _ = api.req('DELETE', '/api/topic-permissions/%s/%s' % (vq, uq))
+    check('delete topic permission 204', s == 204, s)
+    s, _, _ = api.req('DELETE', '/api/topic-permissions/%s/%s' % (vq, uq))
+    check('delete missing topic permission 404', s == 404, s)
 
 
 def readonly_checks(api):
