@@ -20,6 +20,47 @@ static void tls_error(char *err, size_t errlen, const char *what, const char *fi
 		 *ossl ? ": " : "", ossl);
 }
 
+static int tls_ctx_load(SSL_CTX *ctx, const char *cert, const char *key, const char *ca,
+			char *err, size_t errlen)
+{
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		tls_error(err, errlen, "cannot load certificate", cert);
+		return -1;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		tls_error(err, errlen, "cannot load private key", key);
+		return -1;
+	}
+	if (ca && SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+		tls_error(err, errlen, "cannot load CA certificates", ca);
+		return -1;
+	}
+	return 0;
+}
+
+struct ssl_ctx_st *tls_ctx_new_from_files(const char *cert, const char *key, const char *ca,
+					  char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx) {
+		tls_error(err, errlen, "cannot create a context", NULL);
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	if (!cert || !key) {
+		snprintf(err, errlen, "TLS: a certificate and a key file are required");
+		goto fail;
+	}
+	if (tls_ctx_load(ctx, cert, key, ca, err, errlen) != 0)
+		goto fail;
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
 struct ssl_ctx_st *tls_ctx_new(const struct config *cfg, char *err, size_t errlen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -48,19 +89,9 @@ struct ssl_ctx_st *tls_ctx_new(const struct config *cfg, char *err, size_t errle
 			 "for listeners.ssl.default");
 		goto fail;
 	}
-	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->ssl_certfile) != 1) {
-		tls_error(err, errlen, "cannot load certificate", cfg->ssl_certfile);
+	if (tls_ctx_load(ctx, cfg->ssl_certfile, cfg->ssl_keyfile, cfg->ssl_cacertfile, err,
+			 errlen) != 0)
 		goto fail;
-	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->ssl_keyfile, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
-		tls_error(err, errlen, "cannot load private key", cfg->ssl_keyfile);
-		goto fail;
-	}
-	if (cfg->ssl_cacertfile && SSL_CTX_load_verify_locations(ctx, cfg->ssl_cacertfile, NULL) != 1) {
-		tls_error(err, errlen, "cannot load CA certificates", cfg->ssl_cacertfile);
-		goto fail;
-	}
 	if (cfg->ssl_verify && strcmp(cfg->ssl_verify, "verify_peer") == 0) {
 		int mode = SSL_VERIFY_PEER;
 		if (cfg->ssl_fail_if_no_peer_cert)

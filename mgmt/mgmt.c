@@ -6,9 +6,12 @@
 #include "mgmt/mgmt.h"
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/keyvalq_struct.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +24,7 @@
 #include "broker/exchange.h"
 #include "broker/log.h"
 #include "broker/queue.h"
+#include "broker/tls.h"
 #include "broker/vhost.h"
 #include "mgmt/mgmt_internal.h"
 
@@ -572,6 +576,29 @@ static void mgmt_on_timer(evutil_socket_t fd, short what, void *arg)
 
 /* ---- lifecycle ---- */
 
+/* struct mgmt as mgmt_start allocates it: the HTTPS listener (management.ssl.*) lives here, beside
+ * the shared struct, so mgmt_internal.h and the resource files do not see OpenSSL. */
+struct mgmt_server {
+	struct mgmt m;
+	struct evhttp *https;
+	SSL_CTX *ssl_ctx;
+};
+
+/* evhttp asks for one bufferevent per accepted connection and sets its fd afterwards; the
+ * handshake then runs inside bufferevent_openssl, on the loop. */
+static struct bufferevent *mgmt_on_https_accept(struct event_base *base, void *arg)
+{
+	struct mgmt_server *s = arg;
+	SSL *ssl = SSL_new(s->ssl_ctx);
+	if (!ssl)
+		return NULL;
+	struct bufferevent *bev = bufferevent_openssl_socket_new(
+		base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (!bev)
+		SSL_free(ssl);
+	return bev;
+}
+
 static struct evhttp *mgmt_listen(struct mgmt *m, const char *ip, int port,
 				  void (*cb)(struct evhttp_request *, void *), char *err,
 				  size_t errlen)
@@ -601,17 +628,32 @@ static struct evhttp *mgmt_listen(struct mgmt *m, const char *ip, int port,
 struct mgmt *mgmt_start(struct broker *b, char *err, size_t errlen)
 {
 	const struct config *cfg = b->cfg;
-	struct mgmt *m = calloc(1, sizeof *m);
-	if (!m) {
+	struct mgmt_server *s = calloc(1, sizeof *s);
+	if (!s) {
 		snprintf(err, errlen, "management: out of memory");
 		return NULL;
 	}
+	struct mgmt *m = &s->m;
 	m->b = b;
 	strmap_init(&m->samples);
 	const char *ip = cfg->mgmt_bind ? cfg->mgmt_bind : cfg->bind ? cfg->bind : "127.0.0.1";
 	m->http = mgmt_listen(m, ip, cfg->mgmt_port, mgmt_on_request, err, errlen);
 	if (!m->http)
 		goto fail;
+	if (cfg->mgmt_tls_port) {
+		char terr[256];
+		s->ssl_ctx = tls_ctx_new_from_files(cfg->mgmt_ssl_certfile, cfg->mgmt_ssl_keyfile,
+						    cfg->mgmt_ssl_cacertfile, terr, sizeof terr);
+		if (!s->ssl_ctx) {
+			snprintf(err, errlen, "management.ssl: %s", terr);
+			goto fail;
+		}
+		s->https = mgmt_listen(m, ip, cfg->mgmt_tls_port, mgmt_on_request, err, errlen);
+		if (!s->https)
+			goto fail;
+		evhttp_set_bevcb(s->https, mgmt_on_https_accept, s);
+		log_info("management API on https://%s:%d/", ip, cfg->mgmt_tls_port);
+	}
 	if (cfg->prometheus_port) {
 		const char *pip = cfg->prometheus_bind ? cfg->prometheus_bind : ip;
 		m->prom_http = mgmt_listen(m, pip, cfg->prometheus_port, mgmt_on_prometheus, err,
@@ -639,6 +681,10 @@ void mgmt_free(struct mgmt *m)
 	size_t i;
 	if (!m)
 		return;
+	struct mgmt_server *s = (struct mgmt_server *)m; /* m is s->m, the first member */
+	if (s->https)
+		evhttp_free(s->https);
+	tls_ctx_free(s->ssl_ctx);
 	if (m->http)
 		evhttp_free(m->http);
 	if (m->prom_http)
@@ -649,5 +695,5 @@ void mgmt_free(struct mgmt *m)
 	     e = strmap_next(&m->samples, e, &i))
 		free(e->value);
 	strmap_clear(&m->samples);
-	free(m);
+	free(s);
 }

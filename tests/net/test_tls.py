@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """TLS on the AMQP listener: pika over TLS with PLAIN, SASL EXTERNAL with a client certificate
-whose CN names the user, TLS 1.1 and plaintext refused. Certificates are made at test time with
+whose CN names the user, TLS 1.1 and plaintext refused. The management API over HTTPS
+(management.ssl.*): GET /api/overview with urllib and the test CA; plain HTTP there gets nothing. Certificates are made at test time with
 the openssl CLI. Usage: test_tls.py WARREN_BINARY"""
 import os
 import socket
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 import pika
 from pika.credentials import ExternalCredentials
@@ -55,14 +57,18 @@ def main():
     binary = sys.argv[1]
     d = tempfile.mkdtemp(prefix="warren-tls-")
     make_certs(d)
-    port, tls_port = free_port(), free_port()
+    port, tls_port, mgmt_port, mgmt_tls_port = free_port(), free_port(), free_port(), free_port()
     log = open(os.path.join(d, "warren.log"), "w+")
-    proc = subprocess.Popen([binary, "--port", str(port), "--tls-port", str(tls_port), "--mgmt-port", "0",
+    proc = subprocess.Popen([binary, "--port", str(port), "--tls-port", str(tls_port), "--mgmt-port", str(mgmt_port),
                              "--data-dir", os.path.join(d, "data"),
                              "--set", "ssl_options.certfile=" + os.path.join(d, "server.pem"),
                              "--set", "ssl_options.keyfile=" + os.path.join(d, "server.key"),
                              "--set", "ssl_options.cacertfile=" + os.path.join(d, "ca.pem"),
-                             "--set", "ssl_options.verify=verify_peer"],
+                             "--set", "ssl_options.verify=verify_peer",
+                             "--set", "management.ssl.port=" + str(mgmt_tls_port),
+                             "--set", "management.ssl.certfile=" + os.path.join(d, "server.pem"),
+                             "--set", "management.ssl.keyfile=" + os.path.join(d, "server.key"),
+                             "--set", "management.ssl.cacertfile=" + os.path.join(d, "ca.pem")],
                             stderr=log)
     try:
         deadline = time.time() + 10
@@ -131,12 +137,43 @@ def main():
             c = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", port))
             c.close()
 
+        def auth_header():
+            return {"Authorization": "Basic Z3Vlc3Q6Z3Vlc3Q="}  # guest:guest
+
+        def mgmt_overview_over_https():
+            req = urllib.request.Request("https://localhost:%d/api/overview" % mgmt_tls_port,
+                                         headers=auth_header())
+            with urllib.request.urlopen(req, context=ctx(), timeout=5) as r:
+                assert r.status == 200, r.status
+                body = r.read()
+            assert b'"management_version"' in body or b'"rabbitmq_version"' in body, body[:200]
+
+        def plain_http_on_the_https_port_fails():
+            req = urllib.request.Request("http://127.0.0.1:%d/api/overview" % mgmt_tls_port,
+                                         headers=auth_header())
+            try:
+                with urllib.request.urlopen(req, timeout=5) as r:
+                    raise AssertionError("plain HTTP got status %d on the HTTPS port" % r.status)
+            except AssertionError:
+                raise
+            except Exception:  # refused, reset, or not HTTP: all mean no plaintext reply
+                return
+
+        def mgmt_plain_http_port_still_works():
+            req = urllib.request.Request("http://127.0.0.1:%d/api/overview" % mgmt_port,
+                                         headers=auth_header())
+            with urllib.request.urlopen(req, timeout=5) as r:
+                assert r.status == 200, r.status
+
         check("PLAIN login over TLS publishes and gets", plain_over_tls)
         check("EXTERNAL logs in as the client certificate's CN", external_with_client_cert)
         check("EXTERNAL with a certificate naming no user is refused", external_for_unknown_user_is_refused)
         check("a TLS 1.1 client is refused", tls_1_1_is_refused)
         check("plaintext AMQP on the TLS port gets no connection.start", plaintext_on_the_tls_port_gets_nothing_amqp)
         check("the plain listener keeps working beside TLS", plain_listener_still_works)
+        check("GET /api/overview over HTTPS with the test CA", mgmt_overview_over_https)
+        check("plain HTTP on the management HTTPS port gets no reply", plain_http_on_the_https_port_fails)
+        check("the plain management port keeps working beside HTTPS", mgmt_plain_http_port_still_works)
     finally:
         proc.terminate()
         rc = proc.wait(timeout=10)

@@ -517,6 +517,23 @@ START_TEST(config_free_is_safe_twice)
 	config_free(NULL);
 }
 END_TEST
+START_TEST(management_ssl_keys_set_the_https_listener)
+{
+	ck_assert_int_eq(cfg.mgmt_tls_port, 0);
+	ck_assert_ptr_null(cfg.mgmt_ssl_certfile);
+	ck_assert_int_eq(load("management.ssl.port = 15671\n"
+			      "management.ssl.certfile = /etc/warren/mgmt.pem\n"
+			      "management.ssl.keyfile = /etc/warren/mgmt.key\n"
+			      "management.ssl.cacertfile = /etc/warren/ca.pem\n"),
+			 0);
+	ck_assert_int_eq(cfg.mgmt_tls_port, 15671);
+	ck_assert_str_eq(cfg.mgmt_ssl_certfile, "/etc/warren/mgmt.pem");
+	ck_assert_str_eq(cfg.mgmt_ssl_keyfile, "/etc/warren/mgmt.key");
+	ck_assert_str_eq(cfg.mgmt_ssl_cacertfile, "/etc/warren/ca.pem");
+	ck_assert_int_eq(set("management.ssl.port", "70000"), -1);
+	ck_assert_int_eq(cfg.mgmt_tls_port, 15671);
+}
+END_TEST
 
 static Suite *config_suite(void)
 {
@@ -547,6 +564,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, set_arg_splits_key_and_value_at_the_first_equals);
 	tcase_add_test(tc, the_shipped_example_file_loads_cleanly);
 	tcase_add_test(tc, config_free_is_safe_twice);
+	tcase_add_test(tc, management_ssl_keys_set_the_https_listener);
 	suite_add_tcase(s, tc);
 	return s;
 }
