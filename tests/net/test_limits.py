@@ -194,6 +194,27 @@ def run(amqp_port, api):
         ch.queue_declare("", exclusive=True)
         c.close()
 
+    def limits_and_topic_permissions_round_trip_through_definitions():
+        api.call("PUT", "/vhost-limits/%s/max-queues" % VHOST, {"value": 3})
+        api.call("PUT", "/user-limits/%s/max-channels" % USER, {"value": 4})
+        tp = {"user": USER, "vhost": VHOST, "exchange": "amq.topic", "write": "^w", "read": "^r"}
+        api.call("PUT", "/topic-permissions/%s/%s" % (VHOST, USER), tp)
+        status, defs = api.call("GET", "/definitions")
+        expect(status, 200)
+        param = {"value": {"max-queues": 3}, "vhost": VHOST, "component": "vhost-limits", "name": "limits"}
+        assert param in defs["parameters"], defs["parameters"]
+        assert tp in defs["topic_permissions"], defs["topic_permissions"]
+        user = [u for u in defs["users"] if u["name"] == USER][0]
+        expect(user["limits"], {"max-channels": 4})
+        api.call("DELETE", "/vhost-limits/%s/max-queues" % VHOST)
+        api.call("DELETE", "/user-limits/%s/max-channels" % USER)
+        api.call("DELETE", "/topic-permissions/%s/%s" % (VHOST, USER))
+        doc = {"users": [user], "vhosts": [{"name": VHOST}], "parameters": [param], "topic_permissions": [tp]}
+        expect(api.call("POST", "/definitions", doc)[0] in (200, 201, 204), True)
+        expect(api.call("GET", "/vhost-limits/" + VHOST), (200, [{"vhost": VHOST, "value": {"max-queues": 3}}]))
+        expect(api.call("GET", "/user-limits/" + USER), (200, [{"user": USER, "value": {"max-channels": 4}}]))
+        expect(api.call("GET", "/topic-permissions/%s/%s" % (VHOST, USER)), (200, [tp]))
+
     try:
         check("a vhost connection limit refuses the next connection with 530",
               vhost_connection_limit_refuses_the_next_connection_with_530)
@@ -209,6 +230,8 @@ def run(amqp_port, api):
         check("a topic read permission refuses a bind with 403",
               topic_read_permission_refuses_a_bind_with_403)
         check("topic permissions are listed and deleted", topic_permissions_are_listed_and_deleted)
+        check("limits and topic permissions round-trip through definitions",
+              limits_and_topic_permissions_round_trip_through_definitions)
     finally:
         api.call("DELETE", "/vhosts/" + VHOST)
         api.call("DELETE", "/users/" + USER)
