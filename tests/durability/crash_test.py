@@ -74,7 +74,8 @@ class Conn:
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
         self.queue = collections.deque()
-        self.partial = None  # delivery being assembled: [tag, redelivered, ctag, props, left, chunks]
+        # the delivery being assembled: [tag, redelivered, ctag, props, bytes left, chunks]
+        self.partial = None
         self.send(b"AMQP\x00\x00\x09\x01")
         self.expect(10, 10)
         self.send(method(0, 10, 11, EMPTY_TABLE + shortstr("PLAIN") + longstr(b"\0guest\0guest")
@@ -176,7 +177,8 @@ class Conn:
 
     def declare_queue(self, name, passive=False):
         bits = 1 if passive else 2  # passive | durable
-        self.send(method(1, 50, 10, struct.pack("!H", 0) + shortstr(name) + bytes([bits]) + EMPTY_TABLE))
+        self.send(method(1, 50, 10, struct.pack("!H", 0) + shortstr(name) + bytes([bits])
+                         + EMPTY_TABLE))
         ok = self.expect(50, 11)
         _, off = read_shortstr(ok, 4)
         return struct.unpack_from("!II", ok, off)  # message count, consumer count
@@ -202,7 +204,8 @@ class Conn:
 
     def close(self):
         try:
-            self.send(method(0, 10, 50, struct.pack("!H", 200) + shortstr("bye") + struct.pack("!HH", 0, 0)))
+            self.send(method(0, 10, 50, struct.pack("!H", 200) + shortstr("bye")
+                             + struct.pack("!HH", 0, 0)))
             self.expect(10, 51, deliveries=[], timeout=2)
         except Closed:
             pass
@@ -273,8 +276,8 @@ def run_publisher(port, rnd, pub, window, out_path, max_seconds):
                 dest = msg_dest(seq)
                 exchange, rkey = (FANOUT, "") if len(dest) > 1 else ("", dest[0])
                 body = msg_body(mid)
-                chunk.append(method(1, 60, 40, struct.pack("!H", 0) + shortstr(exchange) + shortstr(rkey)
-                                    + b"\0"))
+                chunk.append(method(1, 60, 40, struct.pack("!H", 0) + shortstr(exchange)
+                                    + shortstr(rkey) + b"\0"))
                 chunk.append(frame(2, 1, struct.pack("!HHQ", 60, 0, len(body)) + PERSISTENT_PROPS))
                 chunk.append(frame(3, 1, body))
                 sent_at[seq] = time.monotonic()
@@ -289,7 +292,10 @@ def run_publisher(port, rnd, pub, window, out_path, max_seconds):
                     continue
                 tag, bits = struct.unpack_from("!QB", payload, 4)
                 kind = "C" if mid_ == 80 else "N"
-                tags = [t for t in sent_at if t <= tag] if bits & 1 else [tag] if tag in sent_at else []
+                if bits & 1:
+                    tags = [t for t in sent_at if t <= tag]
+                else:
+                    tags = [tag] if tag in sent_at else []
                 for t in tags:
                     lines.append("%s %d %.6f\n" % (kind, t, sent_at.pop(t)))
                 # sent_at is in tag order: its first key is the lowest unsettled publish
@@ -499,7 +505,8 @@ def drain(port):
                 _, ctag, tag, redelivered, props, body = ev
                 q = QUEUES[int(ctag[1:])]
                 mid = body_id(body)
-                got.append((q, mid, redelivered, props == PERSISTENT_PROPS and body == msg_body(mid)))
+                intact = props == PERSISTENT_PROPS and body == msg_body(mid)
+                got.append((q, mid, redelivered, intact))
                 acks.append(ack_frame(tag))
             if acks:
                 c.send(b"".join(acks))
@@ -542,7 +549,8 @@ def round_run(args, rnd, broker, run, work, rng):
              for p in range(args.publishers)]
     cons_path = os.path.join(rdir, "consumer.txt")
     if variant:
-        procs.append(spawn(["--consumer", broker.port, cons_path, max_seconds, rng.randrange(1 << 30)]))
+        procs.append(spawn(["--consumer", broker.port, cons_path, max_seconds,
+                            rng.randrange(1 << 30)]))
     try:
         if not wait_ready(pub_paths + ([cons_path] if variant else []), procs):
             raise RuntimeError("publishers/consumer did not start")
@@ -644,9 +652,11 @@ def round_run(args, rnd, broker, run, work, rng):
     if corrupt:
         failures.append("CORRUPT %d (body or properties differ): %s" % (len(corrupt), corrupt[:10]))
     if resurrected:
-        failures.append("RESURRECTED %d settled acks came back: %s" % (len(resurrected), resurrected[:10]))
+        failures.append("RESURRECTED %d settled acks came back: %s"
+                        % (len(resurrected), resurrected[:10]))
     if dup_in_drain:
-        failures.append("DELIVERED TWICE in one drain %d: %s" % (len(dup_in_drain), dup_in_drain[:10]))
+        failures.append("DELIVERED TWICE in one drain %d: %s"
+                        % (len(dup_in_drain), dup_in_drain[:10]))
     if not_redelivered:
         failures.append("NOT REDELIVERED %d recovered without the redelivered flag: %s"
                         % (len(not_redelivered), not_redelivered[:10]))
@@ -658,8 +668,8 @@ def round_run(args, rnd, broker, run, work, rng):
     run.pending_drain = set(seen)
     run.pending_drain_end = drain_end
 
-    line = ("round %2d %-8s kill at %.2fs: published=%d confirmed=%d nacked=%d | copies: confirmed=%d "
-            "recovered=%d lost=%d duplicates=%d" % (
+    line = ("round %2d %-8s kill at %.2fs: published=%d confirmed=%d nacked=%d | "
+            "copies: confirmed=%d recovered=%d lost=%d duplicates=%d" % (
                 rnd, "consumer" if variant else "plain", kill_after, published, len(confirmed_ids),
                 nacked, len(confirmed), len(got), len(lost), duplicates))
     if variant:
@@ -676,7 +686,7 @@ def round_run(args, rnd, broker, run, work, rng):
     return not failures
 
 
-def final_check(broker, run):
+def final_check(broker):
     """After the last drain: a clean stop (SIGTERM) and restart must bring back nothing."""
     broker.kill(signal.SIGTERM)
     broker.start()
@@ -706,7 +716,8 @@ def main():
     seed = args.seed if args.seed is not None else random.randrange(1 << 31)
     rng = random.Random(seed)
     work = tempfile.mkdtemp(prefix="warren-crash-")
-    print("crash test: %d rounds, %d publishers, window %d, kill in [%.1f, %.1f] s, seed %d, work %s"
+    print("crash test: %d rounds, %d publishers, window %d, kill in [%.1f, %.1f] s, seed %d, "
+          "work %s"
           % (args.rounds, args.publishers, args.window, args.kill_min, args.kill_max, seed, work),
           flush=True)
     broker = Broker(args.binary, os.path.join(work, "data"), work)
@@ -726,7 +737,7 @@ def main():
                 run.pending_drain, run.pending_drain_end = set(), 0.0
             passed, failed = passed + ok, failed + (not ok)
         try:
-            ok = final_check(broker, run)
+            ok = final_check(broker)
         except (Closed, RuntimeError, OSError) as e:
             print("final    error: %r -> FAIL" % (e,), flush=True)
             ok = False
