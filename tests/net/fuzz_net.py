@@ -2,13 +2,14 @@
 """Network fuzz test: hostile clients against one running Warren.
 
 Usage: fuzz_net.py WARREN_BINARY [--seed N] [--count 10000] [--concurrency 8] [--budget 240]
-                   [--rss-limit-mb 300] [--captures DIR] [--conv I ...] [--dump DIR]
+                   [--rss-limit-mb 300] [--captures DIR] [--crash-dir DIR]
+                   [--conv I ...] [--dump DIR] [--replay-file FILE ...]
 
 Replays mutated copies of real pika conversations (tests/net/captures/*.wcap, recorded by
 make_captures.py) against one broker while a well-behaved pika client publishes and consumes with
 confirms on its own connection. Every conversation is derived from (seed, index) alone, so
 `--seed N` replays a whole run and `--seed N --conv I` replays one conversation (`--dump DIR` also
-writes its bytes). Checks: the broker stays alive and accepts a fresh connection at the end, the
+writes its bytes); `--replay-file F` plays a saved input (a crasher) alone. Checks: the broker stays alive and accepts a fresh connection at the end, the
 good client sees no error and gets every message back, RSS stays under the limit, the broker exits
 0 on SIGTERM. A crash or hang saves the inputs that were in flight under captures/crashers/ and
 tries each alone on a fresh broker to name the one that reproduces it.
@@ -406,6 +407,71 @@ def mutate_splice(r, s, other):
     return how
 
 
+def frame_bytes(ftype, chan, payload):
+    return struct.pack(">BHI", ftype, chan, len(payload)) + payload + bytes((FRAME_END,))
+
+
+def method_frames(data, cls, meth):
+    """[(offset, channel, size)] of the method frames for class.method."""
+    return [(o, c, n) for o, t, c, n in frames_find(data)
+            if t == 1 and n >= 4 and struct.unpack_from(">HH", data, o + 7) == (cls, meth)]
+
+
+def nested_table(r, depth):
+    """A field table holding tables and arrays nested `depth` deep, built outside in."""
+    kinds = [r.choice(b"FA") for _ in range(depth)]
+    parents = [ord("F")] + kinds[:-1]
+    entry_len = [0] * (depth + 1)  # entry_len[i]: bytes of level i as an entry of its parent
+    for i in reversed(range(depth)):
+        entry_len[i] = (2 if parents[i] == ord("F") else 0) + 5 + entry_len[i + 1]
+    out = [struct.pack(">I", entry_len[0])]
+    for i in range(depth):
+        out.append((b"\x01k" if parents[i] == ord("F") else b"") + bytes((kinds[i],)) +
+                   struct.pack(">I", entry_len[i + 1]))
+    return b"".join(out)
+
+
+def mutate_deep_nesting(r, s):
+    depth = r.choice((2, 31, 32, 33, 64, 1000, 15000))
+    table = nested_table(r, depth)
+    where = r.randrange(3)
+    opens = method_frames(s.data, 20, 10)
+    if where == 0 or not opens:
+        f = method_frames(s.data, 10, 11)
+        if not f:
+            return "no start-ok"
+        off, _, size = f[0]
+        old_len = struct.unpack_from(">I", s.data, off + 11)[0]
+        rest = bytes(s.data[off + 15 + old_len:off + 7 + size])
+        s.replace(off, 8 + size, frame_bytes(1, 0, struct.pack(">HH", 10, 11) + table + rest))
+        return "client-properties %d deep" % depth
+    off, chan, size = opens[0]
+    if where == 1:
+        payload = struct.pack(">HHH", 50, 10, 0) + b"\x0afuzz.deep." + b"\x04" + table
+        new = frame_bytes(1, chan, payload)
+        what = "queue.declare arguments"
+    else:
+        publish = struct.pack(">HHH", 60, 40, 0) + b"\x00\x09fuzz.none" + b"\x00"
+        header = struct.pack(">HHQH", 60, 0, 0, 0x2000) + table
+        new = frame_bytes(1, chan, publish) + frame_bytes(2, chan, header)
+        what = "message headers"
+    s.replace(off + 8 + size, 0, new)
+    return "%s %d deep" % (what, depth)
+
+
+def mutate_channel_flood(r, s):
+    opens = method_frames(s.data, 20, 10)
+    if not opens:
+        return "no channel.open"
+    off, chan, size = opens[0]
+    count = r.choice((50, 2046, 2047, 2100))
+    frame = bytes(s.data[off:off + 8 + size])
+    flood = b"".join(frame[:1] + struct.pack(">H", c) + frame[3:]
+                     for c in range(chan + 1, chan + 1 + count))
+    s.replace(off + 8 + size, 0, flood)
+    return "%d more channel.open after channel %d" % (count, chan)
+
+
 FAMILIES = [  # name, weight, mutation
     ("byte flips", 3, mutate_byte_flips),
     ("ranges", 2, mutate_ranges),
@@ -414,6 +480,8 @@ FAMILIES = [  # name, weight, mutation
     ("frame types", 2, mutate_frame_types),
     ("method ids", 2, mutate_method_ids),
     ("channel numbers", 1, mutate_channels),
+    ("channel flood", 0.5, mutate_channel_flood),
+    ("deep nesting", 1, mutate_deep_nesting),
     ("frame end", 1, mutate_frame_end),
     ("field values", 2, mutate_field_values),
     ("truncation", 2, mutate_truncation),
@@ -484,6 +552,20 @@ class Conversation:
 # Talking to the broker
 
 
+class FileConversation:
+    """A saved input (e.g. captures/crashers/*.bin) played as one burst, then shutdown(SHUT_WR)."""
+
+    def __init__(self, path):
+        with open(path, "rb") as f:
+            self.data = f.read()
+        self.index, self.family, self.detail, self.pacing = -1, "file", path, "burst"
+        self.pieces = [(self.data, 0)]
+        self.shut_wr, self.reply_close_ok = True, False
+
+    def describe(self):
+        return "%s: %d bytes in one write, then shutdown(SHUT_WR)" % (self.detail, len(self.data))
+
+
 class ServerReader:
     """Parses what the broker sends: connection.close code, close-ok, channel.close codes."""
 
@@ -541,7 +623,8 @@ def converse(port, conv, idle=0.2, hard=3.0, pace_wait=0.05, pace_budget=0.25, q
     try:
         s = socket.create_connection(("127.0.0.1", port), timeout=2)
     except OSError as e:
-        return "connect failed: %s" % e.strerror, ServerReader(), time.monotonic() - start
+        why = e.strerror or type(e).__name__
+        return "connect failed: %s" % why, ServerReader(), time.monotonic() - start
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     s.setblocking(False)
     reader = ServerReader()
@@ -773,11 +856,11 @@ class Run:
             time.sleep(0.1)
 
 
-def save_inputs(prefix, convs, note):
-    os.makedirs(CRASHER_DIR, exist_ok=True)
+def save_inputs(directory, prefix, convs, note):
+    os.makedirs(directory, exist_ok=True)
     saved = []
     for conv in convs:
-        base = os.path.join(CRASHER_DIR, "%s-conv%d" % (prefix, conv.index))
+        base = os.path.join(directory, "%s-conv%d" % (prefix, conv.index))
         with open(base + ".bin", "wb") as f:
             f.write(conv.data)
         with open(base + ".txt", "w") as f:
@@ -838,7 +921,10 @@ def main():
     ap.add_argument("--budget", type=float, default=240.0, help="seconds for the fuzzing phase")
     ap.add_argument("--rss-limit-mb", type=int, default=300)
     ap.add_argument("--captures", default=CAPTURE_DIR)
+    ap.add_argument("--crash-dir", default=CRASHER_DIR, help="where crash/hang inputs are saved")
     ap.add_argument("--conv", type=int, action="append", help="replay only these conversations")
+    ap.add_argument("--replay-file", action="append", default=[],
+                    help="play a saved input file (e.g. a crasher) alone on a fresh broker")
     ap.add_argument("--dump", help="write each --conv conversation's bytes into this directory")
     args = ap.parse_args()
     if args.seed is None:
@@ -847,10 +933,11 @@ def main():
     captures = captures_load(args.captures, args.binary)
     print("captures: %s" % ", ".join("%s (%d B)" % (n, sum(len(d) for d, _ in c))
                                     for n, c in captures))
-    if args.conv:
+    if args.conv or args.replay_file:
         return replay_only(args, captures)
 
     run = Run(args, captures)
+    rss_start = run.broker.rss_kb()
     good = GoodClient(run.broker.port, run.stop)
     t0 = time.monotonic()
     good.start()
@@ -899,16 +986,16 @@ def main():
         convs = [Conversation(args.seed, i, captures) for i in suspects]
         print("broker %s during the run; %d conversations were in flight or just done" % (
             "died" if problem == "crash" else "stopped answering", len(suspects)))
-        print(run.broker.log_tail(30))
+        print(run.broker.log_tail(60))
         culprits = reproduce(args, captures, suspects)
         if culprits:
             for conv, what, log in culprits:
-                saved = save_inputs(prefix, [conv], "reproduces alone: %s\n%s" % (what, log))
+                saved = save_inputs(args.crash_dir, prefix, [conv], "reproduces alone: %s\n%s" % (what, log))
                 print("REPRODUCES (%s): %s -> %s" % (what, conv.describe(), saved[0]))
         else:
-            saved = save_inputs("suspect-" + prefix, convs, note)
+            saved = save_inputs(args.crash_dir, "suspect-" + prefix, convs, note)
             print("no single conversation reproduces it alone; saved %d suspects in %s"
-                  % (len(saved), CRASHER_DIR))
+                  % (len(saved), args.crash_dir))
     check("broker alive through the run (process up, liveness probes answered; worst %.3f s)"
           % run.max_probe, alive, problem or "")
     fresh_ok, fresh_err = True, ""
@@ -928,13 +1015,16 @@ def main():
     check("the good client saw no error and every message came back",
           not good.errors and good.sent > 0 and good.sent == good.received,
           "; ".join(good.errors[:3]))
-    check("broker RSS stayed under %d MB (max %.1f MB)" % (args.rss_limit_mb, run.max_rss / 1024),
+    rss_end = run.broker.rss_kb()
+    check("broker RSS stayed under %d MB (start %.1f MB, max %.1f MB, end %.1f MB)"
+          % (args.rss_limit_mb, rss_start / 1024, run.max_rss / 1024, rss_end / 1024),
           0 < run.max_rss < args.rss_limit_mb * 1024)
     check("all %d conversations ran within %.0f s" % (args.count, args.budget),
           run.done_count == args.count and not timed_out,
           "" if not stopped_early else "stopped early after %d" % run.done_count)
     rc = run.broker.stop()
-    check("the broker exits 0 on SIGTERM", rc == 0, "exit status %s" % rc)
+    check("the broker exits 0 on SIGTERM", rc == 0,
+          "exit status %s" % (rc if rc is not None else "none: killed after 20 s"))
     if rc != 0:
         print(run.broker.log_tail(40))
     passed = sum(results)
@@ -945,10 +1035,12 @@ def main():
 def replay_only(args, captures):
     b = Broker(args.binary, tempfile.mkdtemp(prefix="warren-replay-"))
     try:
-        for i in args.conv:
-            conv = Conversation(args.seed, i, captures)
+        convs = [Conversation(args.seed, i, captures) for i in args.conv or []]
+        convs += [FileConversation(path) for path in args.replay_file]
+        for conv in convs:
+            i = conv.index
             print(conv.describe())
-            if args.dump:
+            if args.dump and i >= 0:
                 os.makedirs(args.dump, exist_ok=True)
                 with open(os.path.join(args.dump, "conv%d.bin" % i), "wb") as f:
                     f.write(conv.data)
