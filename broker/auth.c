@@ -366,3 +366,44 @@ struct user *auth_sasl(struct broker *b, struct amqp_str mechanism, struct amqp_
 		return NULL;
 	return u;
 }
+
+/* ---- repeated login failures ----
+ * A fixed table of recent failures per peer address (bounded memory whatever the number of
+ * addresses): an address hashes to AUTH_FAILURE_PROBE neighbouring slots and takes its own, a free
+ * one, or the least recently failed one. Counts restart after a quiet AUTH_FAILURE_WINDOW_MS. */
+#define AUTH_FAILURE_SLOTS 1024
+#define AUTH_FAILURE_PROBE 8
+#define AUTH_FAILURE_FREE 3 /* failures answered at once within a window */
+#define AUTH_FAILURE_WINDOW_MS 60000
+#define AUTH_FAILURE_DELAY_MS 250
+#define AUTH_FAILURE_DELAY_MAX_MS 5000
+
+static struct auth_failure {
+	char ip[64];
+	uint64_t last_ms;
+	uint32_t count;
+} auth_failures[AUTH_FAILURE_SLOTS];
+
+uint32_t auth_failure_note(const char *ip, uint64_t now_ms, bool *first_delay)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (const char *p = ip; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	struct auth_failure *f = NULL;
+	for (uint32_t i = 0; i < AUTH_FAILURE_PROBE && (!f || strcmp(f->ip, ip) != 0); i++) {
+		struct auth_failure *s = &auth_failures[(h + i) % AUTH_FAILURE_SLOTS];
+		if (strcmp(s->ip, ip) == 0 || !f || s->last_ms < f->last_ms)
+			f = s;
+	}
+	if (strcmp(f->ip, ip) != 0 || now_ms - f->last_ms > AUTH_FAILURE_WINDOW_MS) {
+		snprintf(f->ip, sizeof f->ip, "%s", ip);
+		f->count = 0;
+	}
+	f->last_ms = now_ms;
+	f->count++;
+	*first_delay = f->count == AUTH_FAILURE_FREE + 1;
+	if (f->count <= AUTH_FAILURE_FREE)
+		return 0;
+	uint32_t shift = f->count - AUTH_FAILURE_FREE - 1;
+	return shift >= 5 ? AUTH_FAILURE_DELAY_MAX_MS : AUTH_FAILURE_DELAY_MS << shift;
+}

@@ -78,4 +78,9 @@ bool auth_permitted(const struct user *u, const char *vhost, enum auth_perm kind
 struct user *auth_sasl(struct broker *b, struct amqp_str mechanism, struct amqp_str response,
 		       char *name_out, size_t name_cap);
 
+/* Notes a failed login from peer address ip (now_ms: broker_now_ms). Returns how long the refusal
+ * should wait, in ms: 0 for the first 3 failures within a minute, then 250 doubling up to 5000.
+ * *first_delay is true for the first delayed failure of a run, so the caller logs once. */
+uint32_t auth_failure_note(const char *ip, uint64_t now_ms, bool *first_delay);
+
 #endif

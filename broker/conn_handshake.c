@@ -2,6 +2,7 @@
  * close both ways, blocked, update-secret. Values and texts follow RabbitMQ 3.10. */
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,17 +97,67 @@ static bool handshake_capability(struct amqp_table client_props, const char *nam
 	return amqp_table_get(caps.v.table, name, &v) && v.type == 't' && v.v.b;
 }
 
+static int handshake_send_refusal(struct conn *c, const char *mechanism)
+{
+	if (c->cap_auth_failure_close)
+		return conn_fail(c, AMQP_ACCESS_REFUSED, 0, 0,
+				 "Login was refused using authentication mechanism %s. For details "
+				 "see the broker logfile.",
+				 mechanism);
+	conn_drop(c, "authentication failed");
+	return -1;
+}
+
+/* A held refusal fires from the connection's own timer (freed with it); the callback says which
+ * mechanism the 403 text names. Meanwhile everything the client sends is discarded, so pipelined
+ * attempts cannot skip the wait. */
+static void handshake_on_held_plain(evutil_socket_t fd, short what, void *c)
+{
+	(void)fd, (void)what;
+	handshake_send_refusal(c, "PLAIN");
+}
+
+static void handshake_on_held_amqplain(evutil_socket_t fd, short what, void *c)
+{
+	(void)fd, (void)what;
+	handshake_send_refusal(c, "AMQPLAIN");
+}
+
+static void handshake_on_held_external(evutil_socket_t fd, short what, void *c)
+{
+	(void)fd, (void)what;
+	handshake_send_refusal(c, "EXTERNAL");
+}
+
+static ssize_t handshake_expect_nothing(struct conn *c, const uint8_t *p, size_t len)
+{
+	(void)c, (void)p;
+	return (ssize_t)len;
+}
+
 static int handshake_refuse_login(struct conn *c, struct amqp_str mechanism, const char *user,
 				  const char *why)
 {
+	bool first_delay;
+	uint32_t ms = auth_failure_note(c->peer_host, broker_now_ms(), &first_delay);
+	const char *name = amqp_str_eq_c(mechanism, "PLAIN")	? "PLAIN" :
+			   amqp_str_eq_c(mechanism, "AMQPLAIN") ? "AMQPLAIN" :
+								  "EXTERNAL";
 	log_warn("login refused for user '%s' from %s: %s", user, c->name, why);
-	if (c->cap_auth_failure_close)
-		return conn_fail(c, AMQP_ACCESS_REFUSED, 0, 0,
-				 "Login was refused using authentication mechanism %.*s. For details "
-				 "see the broker logfile.",
-				 AMQP_STR_ARGS(mechanism));
-	conn_drop(c, "authentication failed");
-	return -1;
+	if (ms == 0)
+		return handshake_send_refusal(c, name);
+	if (first_delay)
+		log_warn("repeated login failures from %s: further refusals are delayed", c->peer_host);
+	event_callback_fn cb = name[0] == 'P' ? handshake_on_held_plain :
+			       name[0] == 'A' ? handshake_on_held_amqplain :
+						handshake_on_held_external;
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+	event_del(c->timer);
+	event_assign(c->timer, c->broker->base, -1, 0, cb, c);
+	if (event_add(c->timer, &tv) != 0)
+		return handshake_send_refusal(c, name);
+	c->expect = handshake_expect_nothing;
+	return 0;
 }
 
 static int handshake_start_ok(struct conn *c, const struct amqp_connection_start_ok *m)
