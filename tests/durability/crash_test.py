@@ -405,6 +405,19 @@ class Broker:
             time.sleep(0.02)
         raise RuntimeError("warren did not log 'ready' within 20 s; log %s" % self.log_path)
 
+    def start_and_kill(self, delay):
+        """Start the broker and SIGKILL it after `delay` s, whether or not it is ready by then
+        (with a large log it is still recovering). Returns whether it had logged 'ready'."""
+        self.starts += 1
+        self.log_path = os.path.join(self.log_dir, "broker-%02d-killed.log" % self.starts)
+        with open(self.log_path, "w") as log:
+            self.proc = subprocess.Popen([self.binary, "--port", str(free_port()), "--mgmt-port",
+                                          "0", "--data-dir", self.data_dir], stdout=log, stderr=log)
+        time.sleep(delay)
+        self.kill(signal.SIGKILL)
+        with open(self.log_path) as f:
+            return "ready" in f.read()
+
     def kill(self, sig=signal.SIGKILL):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -616,7 +629,13 @@ def round_run(args, rnd, broker, run, work, rng):
                 # later confirmed was even sent: its dequeue record is on disk
                 settled = set(acks_in_order[:int(parts[1])])
 
-    # Restart, drain, check.
+    # Every third round, kill the broker once more while it recovers, then restart, drain, check.
+    recovery_kill = ""
+    if rnd % 3 == 0:
+        delay = rng.uniform(0.02, 0.4)
+        was_ready = broker.start_and_kill(delay)
+        recovery_kill = " (killed again %.2fs into %s)" % (
+            delay, "its restart, after ready" if was_ready else "its recovery")
     broker.start()
     recovery = broker.recovery_line()
     got, drain_end, counts, left = drain(broker.port)
@@ -668,9 +687,10 @@ def round_run(args, rnd, broker, run, work, rng):
     run.pending_drain = set(seen)
     run.pending_drain_end = drain_end
 
-    line = ("round %2d %-8s kill at %.2fs: published=%d confirmed=%d nacked=%d | "
+    line = ("round %2d %-8s kill at %.2fs%s: published=%d confirmed=%d nacked=%d | "
             "copies: confirmed=%d recovered=%d lost=%d duplicates=%d" % (
-                rnd, "consumer" if variant else "plain", kill_after, published, len(confirmed_ids),
+                rnd, "consumer" if variant else "plain", kill_after, recovery_kill, published,
+                len(confirmed_ids),
                 nacked, len(confirmed), len(got), len(lost), duplicates))
     if variant:
         line += " live_delivered=%d live_acked=%d settled_acks=%d ack_came_back=%d" % (
