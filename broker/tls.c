@@ -2,6 +2,7 @@
  * never block the loop. */
 #include "broker/tls.h"
 
+#include <limits.h> /* openssl/err.h uses INT_MAX without including it */
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
