@@ -4,6 +4,8 @@
 #   2. the same tests in the ASan+UBSan build (clang)
 #   3. the conformance scenarios (pika, py-amqp/kombu, amqplib, rabbitmq-c) against a freshly
 #      started Warren
+#   4. libFuzzer: build-fuzz/ (clang, -Dfuzz=true, ASan+UBSan) runs every tests/fuzz/fuzz_*.c target
+#      for FUZZ_SECONDS (default 15) each, two at a time; skipped when clang is missing
 # Prints one summary line per stage and a final "N passed, M failed" line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +31,60 @@ stage "meson test (asan+ubsan)" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	meson test -C build-asan --print-errorlogs --num-processes 2 --timeout-multiplier 3
 stage "conformance (Warren)" ./scripts/conformance-warren.sh build/broker/warren
+
+# One libFuzzer target for FUZZ_SECONDS. New inputs go to a scratch corpus under build-fuzz/ (the
+# seeds in tests/fuzz/corpus/ stay untouched); a crash leaves build-fuzz/fuzz-artifacts/<target>-*.
+fuzz_one() {
+	local t=$1 secs=$2 out=build-fuzz/fuzz-artifacts
+	mkdir -p "$out" "build-fuzz/fuzz-scratch/$t"
+	if ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		"build-fuzz/tests/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+		-print_final_stats=1 -artifact_prefix="$out/$t-" "build-fuzz/fuzz-scratch/$t" \
+		"tests/fuzz/corpus/$t" >"$out/$t.log" 2>&1; then
+		echo "fuzz_$t: $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$out/$t.log" |
+			grep -o '[0-9]*$') runs in ${secs}s, no crash"
+		return 0
+	fi
+	tail -n 40 "$out/$t.log"
+	echo "fuzz_$t: FAILED; crashing input: $(ls "$out/$t"-* 2>/dev/null | tr '\n' ' ')"
+	echo "fuzz_$t: replay with build-fuzz/tests/fuzz/fuzz_$t <input>"
+	return 1
+}
+
+fuzz_all() {
+	local secs=${FUZZ_SECONDS:-15} targets=() t rc=0
+	for t in tests/fuzz/fuzz_*.c; do
+		t=${t#tests/fuzz/fuzz_}
+		targets+=("${t%.c}")
+	done
+	if [ ! -f build-fuzz/build.ninja ]; then
+		CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined \
+			-Db_lundef=false --buildtype=debug >/dev/null || return 1
+	fi
+	ninja -C build-fuzz "${targets[@]/#/tests/fuzz/fuzz_}" >/dev/null || return 1
+	rm -rf build-fuzz/fuzz-artifacts
+	# Two targets at a time (CI has two cores): about 3 x FUZZ_SECONDS for six targets.
+	local pids=()
+	for t in "${targets[@]}"; do
+		fuzz_one "$t" "$secs" &
+		pids+=($!)
+		if [ ${#pids[@]} -ge 2 ]; then
+			wait "${pids[0]}" || rc=1
+			pids=("${pids[@]:1}")
+		fi
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" || rc=1
+	done
+	return $rc
+}
+
+if command -v clang >/dev/null 2>&1; then
+	stage "libFuzzer (${FUZZ_SECONDS:-15}s per target)" fuzz_all
+else
+	echo "=== libFuzzer: skipped (no clang)"
+fi
 
 echo "${passed} passed, ${failed} failed"
 [ "$failed" -eq 0 ]
