@@ -3,18 +3,20 @@
 
 Usage: fuzz_net.py WARREN_BINARY [--seed N] [--count 10000] [--concurrency 8] [--budget 240]
                    [--rss-limit-mb 300] [--captures DIR] [--crash-dir DIR]
-                   [--conv I ...] [--dump DIR] [--replay-file FILE ...]
+                   [--mgmt-json] [--conv I ...] [--dump DIR] [--replay-file FILE ...]
 
 Replays mutated copies of real pika conversations (tests/net/captures/*.wcap, recorded by
 make_captures.py) against one broker while a well-behaved pika client publishes and consumes with
 confirms on its own connection. Every conversation is derived from (seed, index) alone, so
 `--seed N` replays a whole run and `--seed N --conv I` replays one conversation (`--dump DIR` also
-writes its bytes); `--replay-file F` plays a saved input (a crasher) alone. Checks: the broker stays alive and accepts a fresh connection at the end, the
-good client sees no error and gets every message back, RSS stays under the limit, the broker exits
-0 on SIGTERM. A crash or hang saves the inputs that were in flight under captures/crashers/ and
+writes its bytes); `--replay-file F` plays a saved input (a crasher) alone. Checks: the broker
+stays alive and accepts a fresh connection at the end, the good client sees no error and gets
+every message back, RSS stays under the limit, all conversations ran in the budget, the broker
+exits 0 on SIGTERM. A crash or hang saves the inputs that were in flight under captures/crashers/ and
 tries each alone on a fresh broker to name the one that reproduces it.
 """
 import argparse
+import atexit
 import collections
 import os
 import random
@@ -50,19 +52,31 @@ def free_port():
     return port
 
 
+def brokers_kill_leftovers():
+    for b in Broker.started:
+        if b.proc.poll() is None:
+            b.proc.kill()
+            b.proc.wait()
+
+
 class Broker:
     """One warren process on a free port with its own data directory."""
 
-    def __init__(self, binary, work_dir):
+    started = []  # killed at exit if still running (an exception must not leave brokers behind)
+
+    def __init__(self, binary, work_dir, mgmt=False):
         self.port = free_port()
+        self.mgmt_port = free_port() if mgmt else 0
         self.log_path = os.path.join(work_dir, "warren-%d.log" % self.port)
         self.log = open(self.log_path, "w+")
         env = dict(os.environ)
         # An ASan build keeps 256 MB of freed memory in quarantine by default: that is not growth.
         env.setdefault("ASAN_OPTIONS", "quarantine_size_mb=16:detect_leaks=1")
-        self.proc = subprocess.Popen([binary, "--port", str(self.port), "--mgmt-port", "0",
+        self.proc = subprocess.Popen([binary, "--port", str(self.port),
+                                      "--mgmt-port", str(self.mgmt_port),
                                       "--data-dir", os.path.join(work_dir, "data-%d" % self.port)],
                                      stdout=self.log, stderr=self.log, env=env)
+        Broker.started.append(self)
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -705,6 +719,26 @@ def fresh_connection_works(port):
     c.close()
 
 
+def mgmt_json_problems(port):
+    """GETs the listings a management client reads after the storm; returns what is not JSON."""
+    import base64
+    import json
+    import urllib.request
+    problems = []
+    for path in ("overview", "exchanges", "queues", "bindings", "connections", "channels",
+                 "definitions"):
+        req = urllib.request.Request("http://127.0.0.1:%d/api/%s" % (port, path))
+        req.add_header("Authorization", "Basic " + base64.b64encode(b"guest:guest").decode())
+        try:
+            raw = urllib.request.urlopen(req, timeout=10).read()
+            json.loads(raw)
+        except ValueError as e:
+            problems.append("/api/%s: %s near %r" % (path, e, raw[max(0, e.pos - 60):e.pos + 20]))
+        except OSError as e:
+            problems.append("/api/%s: %r" % (path, e))
+    return problems
+
+
 def liveness_probe(port, timeout=5.0):
     """Seconds until a new connection gets connection.start, or None."""
     start = time.monotonic()
@@ -790,7 +824,7 @@ class Run:
     def __init__(self, args, captures):
         self.args, self.captures = args, captures
         self.work = tempfile.mkdtemp(prefix="warren-netfuzz-")
-        self.broker = Broker(args.binary, self.work)
+        self.broker = Broker(args.binary, self.work, mgmt=args.mgmt_json)
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.next_index = 0
@@ -801,6 +835,7 @@ class Run:
         self.chan_table = collections.defaultdict(collections.Counter)
         self.odd = []  # broker misbehaviours that are not crashes
         self.max_rss = 0
+        self.rss_by_quarter = {}  # 0..4 -> RSS in kB when that share of the run was first done
         self.max_probe = 0.0
         self.probe_failures = 0
         self.died = False
@@ -836,6 +871,9 @@ class Run:
         while not self.stop.is_set():
             rss = self.broker.rss_kb()
             self.max_rss = max(self.max_rss, rss)
+            quarter = self.done_count * 4 // max(1, self.args.count)
+            if rss and quarter not in self.rss_by_quarter:
+                self.rss_by_quarter[quarter] = rss
             if not self.broker.is_alive():
                 self.died = True
                 self.stop.set()
@@ -922,6 +960,8 @@ def main():
     ap.add_argument("--rss-limit-mb", type=int, default=300)
     ap.add_argument("--captures", default=CAPTURE_DIR)
     ap.add_argument("--crash-dir", default=CRASHER_DIR, help="where crash/hang inputs are saved")
+    ap.add_argument("--mgmt-json", action="store_true",
+                    help="also run the management API and check its listings are valid JSON")
     ap.add_argument("--conv", type=int, action="append", help="replay only these conversations")
     ap.add_argument("--replay-file", action="append", default=[],
                     help="play a saved input file (e.g. a crasher) alone on a fresh broker")
@@ -1007,6 +1047,9 @@ def main():
     else:
         fresh_ok, fresh_err = False, "broker not running"
     check("a fresh connection works after the fuzzing", fresh_ok, fresh_err)
+    if args.mgmt_json:
+        problems = mgmt_json_problems(run.broker.mgmt_port) if run.broker.is_alive() else ["down"]
+        check("the management API still answers valid JSON", not problems, "; ".join(problems))
     mb = good.bytes / 1e6
     gsecs = max(good.seconds, 0.001)
     print("good client: %d published with confirms, %d consumed and acked, %.1f msg/s, %.1f MB/s, "
@@ -1016,6 +1059,8 @@ def main():
           not good.errors and good.sent > 0 and good.sent == good.received,
           "; ".join(good.errors[:3]))
     rss_end = run.broker.rss_kb()
+    print("broker RSS as the run went: %s" % ", ".join(
+        "%d%% %.1f MB" % (q * 25, kb / 1024) for q, kb in sorted(run.rss_by_quarter.items())))
     check("broker RSS stayed under %d MB (start %.1f MB, max %.1f MB, end %.1f MB)"
           % (args.rss_limit_mb, rss_start / 1024, run.max_rss / 1024, rss_end / 1024),
           0 < run.max_rss < args.rss_limit_mb * 1024)
@@ -1057,4 +1102,5 @@ def replay_only(args, captures):
 
 
 if __name__ == "__main__":
+    atexit.register(brokers_kill_leftovers)
     sys.exit(main())
