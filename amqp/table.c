@@ -691,3 +691,22 @@ void amqp_buf_put_table(struct amqp_buf *b, struct amqp_table t)
 	amqp_buf_put_u32(b, t.len);
 	amqp_buf_put(b, t.ptr, t.len);
 }
+
+void amqp_buf_put_entries_except(struct amqp_buf *b, struct amqp_table t,
+				 const char *const *skip)
+{
+	struct amqp_table_iter it;
+	struct amqp_str key;
+	struct amqp_value v;
+
+	amqp_table_iter_init(&it, t);
+	while (amqp_table_next(&it, &key, &v) == 1) {
+		bool skipped = false;
+		for (size_t i = 0; skip && skip[i] && !skipped; i++)
+			skipped = amqp_str_eq_c(key, skip[i]);
+		if (skipped)
+			continue;
+		amqp_buf_put_shortstr(b, key);
+		amqp_buf_put_value(b, &v);
+	}
+}

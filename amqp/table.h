@@ -107,6 +107,10 @@ void amqp_buf_put_value_longstr(struct amqp_buf *b, struct amqp_str s);
 void amqp_buf_put_value_bool(struct amqp_buf *b, bool v);
 void amqp_buf_put_value_long(struct amqp_buf *b, int64_t v);     /* 'l' */
 void amqp_buf_put_value_timestamp(struct amqp_buf *b, uint64_t v); /* 'T' */
+/* Re-encodes the entries of t into b (no length prefix), leaving out the keys listed in skip
+ * (NULL-terminated; NULL skips nothing). For rewriting message headers. */
+void amqp_buf_put_entries_except(struct amqp_buf *b, struct amqp_table t,
+				 const char *const *skip);
 /* Copies an already-encoded table (entries) with its 4-byte length: an 'F' value needs the
  * type octet first (amqp_buf_put_u8(b, 'F')). */
 void amqp_buf_put_table(struct amqp_buf *b, struct amqp_table t);

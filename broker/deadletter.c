@@ -144,7 +144,6 @@ static void deadletter_headers(struct amqp_buf *b, struct queue *q, const struct
 								     (struct amqp_table){ 0 };
 	struct amqp_value xdeath = { 0 }, cc = { 0 }, v;
 	struct amqp_table_iter it;
-	struct amqp_str key;
 	bool has_xdeath = amqp_table_get(headers, "x-death", &xdeath) && xdeath.type == 'A';
 	bool keep_cc = !q->lim.dlrk;
 	bool found = false;
@@ -159,14 +158,9 @@ static void deadletter_headers(struct amqp_buf *b, struct queue *q, const struct
 			if (death_read(&v, &d) && death_is(&d, q->name, reason))
 				found = true;
 	}
-	amqp_table_iter_init(&it, headers);
-	while (amqp_table_next(&it, &key, &v) == 1) {
-		if (amqp_str_eq_c(key, "x-death") || (!keep_cc && amqp_str_eq_c(key, "CC")) ||
-		    amqp_str_eq_c(key, "BCC"))
-			continue;
-		amqp_buf_put_shortstr(b, key);
-		amqp_buf_put_value(b, &v);
-	}
+	static const char *const skip_keep_cc[] = { "x-death", "BCC", NULL };
+	static const char *const skip_drop_cc[] = { "x-death", "BCC", "CC", NULL };
+	amqp_buf_put_entries_except(b, headers, keep_cc ? skip_keep_cc : skip_drop_cc);
 	if (!amqp_table_get(headers, "x-first-death-reason", &v)) {
 		put_str(b, "x-first-death-reason", amqp_str_c(reason));
 		put_str(b, "x-first-death-queue", q->name);

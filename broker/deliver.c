@@ -128,24 +128,17 @@ static int deliver_method(struct channel *ch, const struct amqp_method *method, 
 static int deliver_with_count(struct channel *ch, const struct amqp_method *method,
 			      struct message *m, int64_t count)
 {
+	static const char *const skip[] = { "x-delivery-count", NULL };
 	struct amqp_basic_props p;
 	struct amqp_buf hb, out;
-	struct amqp_table_iter it;
-	struct amqp_str key;
-	struct amqp_value v;
 	int rc;
 
 	if (amqp_props_decode(&p, m->props, m->props_len) != 0)
 		return deliver_method(ch, method, m);
 	amqp_buf_init(&hb);
 	amqp_buf_init(&out);
-	amqp_table_iter_init(&it, p.headers);
-	while ((p.flags & AMQP_PROP_HEADERS) && amqp_table_next(&it, &key, &v) == 1) {
-		if (amqp_str_eq_c(key, "x-delivery-count"))
-			continue;
-		amqp_buf_put_shortstr(&hb, key);
-		amqp_buf_put_value(&hb, &v);
-	}
+	if (p.flags & AMQP_PROP_HEADERS)
+		amqp_buf_put_entries_except(&hb, p.headers, skip);
 	amqp_buf_put_shortstr(&hb, AMQP_STR_LIT("x-delivery-count"));
 	amqp_buf_put_value_long(&hb, count);
 	p.headers = (struct amqp_table){ hb.data, (uint32_t)hb.len };

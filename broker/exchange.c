@@ -320,22 +320,14 @@ void exchange_route(struct exchange *x, struct amqp_str rk, struct amqp_table he
 /* Rewrites m's properties without the BCC header (never delivered). */
 static int exchange_drop_bcc(struct message *m, const struct amqp_basic_props *in)
 {
+	static const char *const skip[] = { "BCC", NULL };
 	struct amqp_basic_props p = *in;
 	struct amqp_buf hb, out;
-	struct amqp_table_iter it;
-	struct amqp_str key;
-	struct amqp_value v;
 	int rc = -1;
 
 	amqp_buf_init(&hb);
 	amqp_buf_init(&out);
-	amqp_table_iter_init(&it, in->headers);
-	while (amqp_table_next(&it, &key, &v) == 1) {
-		if (amqp_str_eq_c(key, "BCC"))
-			continue;
-		amqp_buf_put_shortstr(&hb, key);
-		amqp_buf_put_value(&hb, &v);
-	}
+	amqp_buf_put_entries_except(&hb, in->headers, skip);
 	p.headers = (struct amqp_table){ hb.data, (uint32_t)hb.len };
 	amqp_props_encode(&p, &out);
 	if (!hb.oom && !out.oom)

@@ -174,20 +174,33 @@ static int bind_perms(struct channel *ch, struct amqp_str queue, struct amqp_str
 	return 0;
 }
 
+/* The checks queue.bind and queue.unbind share, in RabbitMQ's order: permissions, the queue,
+ * the default exchange, the exchange. NULL after a channel error. */
+static struct exchange *bind_target(struct channel *ch, struct amqp_str queue,
+				    struct amqp_str exchange, struct queue **q)
+{
+	if ((queue.len || ch->last_queue.ptr) && bind_perms(ch, queue, exchange) != 0)
+		return NULL;
+	*q = handle_queue_lookup(ch, queue, NULL);
+	if (!*q)
+		return NULL;
+	if (exchange.len == 0) {
+		channel_fail(ch, AMQP_ACCESS_REFUSED, "operation not permitted on the default exchange");
+		return NULL;
+	}
+	struct exchange *x = vhost_exchange_find(ch->conn->vhost, exchange);
+	if (!x)
+		channel_fail(ch, AMQP_NOT_FOUND, "no exchange '%.*s' in vhost '%s'",
+			     AMQP_STR_ARGS(exchange), vname(ch));
+	return x;
+}
+
 static int handle_queue_bind(struct channel *ch, const struct amqp_queue_bind *m)
 {
-	if ((m->queue.len || ch->last_queue.ptr) && bind_perms(ch, m->queue, m->exchange) != 0)
-		return 0;
-	struct queue *q = handle_queue_lookup(ch, m->queue, NULL);
-	if (!q)
-		return 0;
-	if (m->exchange.len == 0)
-		return channel_fail(ch, AMQP_ACCESS_REFUSED,
-				    "operation not permitted on the default exchange");
-	struct exchange *x = vhost_exchange_find(ch->conn->vhost, m->exchange);
+	struct queue *q;
+	struct exchange *x = bind_target(ch, m->queue, m->exchange, &q);
 	if (!x)
-		return channel_fail(ch, AMQP_NOT_FOUND, "no exchange '%.*s' in vhost '%s'",
-				    AMQP_STR_ARGS(m->exchange), vname(ch));
+		return 0;
 	if (channel_check_topic(ch, channel_topic_perm(ch, x), AUTH_READ, m->exchange,
 				m->routing_key) != 0)
 		return 0;
@@ -205,18 +218,10 @@ static int handle_queue_bind(struct channel *ch, const struct amqp_queue_bind *m
 
 static int handle_queue_unbind(struct channel *ch, const struct amqp_queue_unbind *m)
 {
-	if ((m->queue.len || ch->last_queue.ptr) && bind_perms(ch, m->queue, m->exchange) != 0)
-		return 0;
-	struct queue *q = handle_queue_lookup(ch, m->queue, NULL);
-	if (!q)
-		return 0;
-	if (m->exchange.len == 0)
-		return channel_fail(ch, AMQP_ACCESS_REFUSED,
-				    "operation not permitted on the default exchange");
-	struct exchange *x = vhost_exchange_find(ch->conn->vhost, m->exchange);
+	struct queue *q;
+	struct exchange *x = bind_target(ch, m->queue, m->exchange, &q);
 	if (!x)
-		return channel_fail(ch, AMQP_NOT_FOUND, "no exchange '%.*s' in vhost '%s'",
-				    AMQP_STR_ARGS(m->exchange), vname(ch));
+		return 0;
 	exchange_unbind(x, q, NULL, m->routing_key, m->arguments);
 	struct amqp_method ok = { .id = AMQP_QUEUE_UNBIND_OK };
 	return channel_send(ch, &ok);
