@@ -1,5 +1,6 @@
 /* Unit tests for broker/auth.c: RabbitMQ password hashes, SASL PLAIN and AMQPLAIN, tags. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,6 +97,40 @@ START_TEST(sasl_plain_and_amqplain_log_in_and_wrong_passwords_do_not)
 }
 END_TEST
 
+START_TEST(login_failures_after_the_third_in_a_minute_wait_longer_each_time)
+{
+	static const uint32_t want[] = { 0, 0, 0, 250, 500, 1000, 2000, 4000, 5000, 5000 };
+	uint64_t now = 1000000;
+	bool first;
+
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		ck_assert_uint_eq(auth_failure_note("192.0.2.1", now, &first), want[i]);
+		ck_assert(first == (i == 3)); /* logged once, at the first delay */
+		now += 1000;
+	}
+	now += 60001; /* a quiet minute starts a new run */
+	ck_assert_uint_eq(auth_failure_note("192.0.2.1", now, &first), 0);
+	ck_assert(!first);
+}
+END_TEST
+
+START_TEST(login_failure_counts_are_per_address_and_bounded)
+{
+	char ip[64];
+	bool first;
+
+	for (int i = 0; i < 3; i++)
+		ck_assert_uint_eq(auth_failure_note("198.51.100.7", 5000, &first), 0);
+	ck_assert_uint_eq(auth_failure_note("198.51.100.8", 5000, &first), 0);
+	ck_assert_uint_eq(auth_failure_note("198.51.100.7", 5000, &first), 250);
+	/* Far more addresses than slots: each new one starts at zero, memory stays fixed. */
+	for (int i = 0; i < 5000; i++) {
+		snprintf(ip, sizeof ip, "10.%d.%d.1", i / 256, i % 256);
+		ck_assert_uint_eq(auth_failure_note(ip, 6000 + (uint64_t)i, &first), 0);
+	}
+}
+END_TEST
+
 static Suite *auth_suite(void)
 {
 	Suite *s = suite_create("auth");
@@ -104,6 +139,8 @@ static Suite *auth_suite(void)
 	tcase_add_test(tc, a_new_password_is_salted_and_checks);
 	tcase_add_test(tc, bad_hashes_and_algorithms_are_refused_with_a_message);
 	tcase_add_test(tc, sasl_plain_and_amqplain_log_in_and_wrong_passwords_do_not);
+	tcase_add_test(tc, login_failures_after_the_third_in_a_minute_wait_longer_each_time);
+	tcase_add_test(tc, login_failure_counts_are_per_address_and_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }
