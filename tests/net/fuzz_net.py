@@ -12,8 +12,8 @@ confirms on its own connection. Every conversation is derived from (seed, index)
 writes its bytes); `--replay-file F` plays a saved input (a crasher) alone. Checks: the broker
 stays alive and accepts a fresh connection at the end, the good client sees no error and gets
 every message back, RSS stays under the limit, all conversations ran in the budget, the broker
-exits 0 on SIGTERM. A crash or hang saves the inputs that were in flight under captures/crashers/ and
-tries each alone on a fresh broker to name the one that reproduces it.
+exits 0 on SIGTERM. A crash or hang saves the inputs that were in flight under
+captures/crashers/ and tries each alone on a fresh broker to name the one that reproduces it.
 """
 import argparse
 import atexit
@@ -613,7 +613,8 @@ class ServerReader:
                 if chan == 0 and (cls, meth) == (10, 50) and size >= 7:
                     code = struct.unpack_from(">H", self.buf, pos + 11)[0]
                     n = self.buf[pos + 13]
-                    self.conn_close = (code, bytes(self.buf[pos + 14:pos + 14 + n]).decode("latin-1"))
+                    text = bytes(self.buf[pos + 14:pos + 14 + n]).decode("latin-1")
+                    self.conn_close = (code, text)
                 elif chan == 0 and (cls, meth) == (10, 51):
                     self.close_ok = True
                 elif (cls, meth) == (20, 40) and size >= 6:
@@ -1030,7 +1031,8 @@ def main():
         culprits = reproduce(args, captures, suspects)
         if culprits:
             for conv, what, log in culprits:
-                saved = save_inputs(args.crash_dir, prefix, [conv], "reproduces alone: %s\n%s" % (what, log))
+                saved = save_inputs(args.crash_dir, prefix, [conv],
+                                    "reproduces alone: %s\n%s" % (what, log))
                 print("REPRODUCES (%s): %s -> %s" % (what, conv.describe(), saved[0]))
         else:
             saved = save_inputs(args.crash_dir, "suspect-" + prefix, convs, note)

@@ -12,9 +12,12 @@ File format (all integers big-endian):
 Each record is what the proxy received from the client in one read, so the records follow the
 client's writes closely; replied is 1 when the broker sent something before the client's next
 write (the client was waiting for an answer). fuzz_net.py replays the records one by one, waiting
-for an answer where the real client did, or all at once, or in many tiny writes. Queue and exchange names hold the 9-byte placeholder FUZZTOKEN, which
-fuzz_net.py replaces with a same-length per-conversation number so that concurrent replays do not
-collide and frame lengths stay right. Every queue is exclusive, so a replay leaves nothing behind.
+for an answer where the real client did, or all at once, or in many tiny writes.
+
+Queue and exchange names hold the 9-byte placeholder FUZZTOKEN, which fuzz_net.py replaces with a
+same-length per-conversation number so that concurrent replays do not collide and frame lengths
+stay right. Every queue is exclusive, so a replay leaves no queue behind (exchanges are deleted at
+the end of the session, unless a mutation cuts the conversation short).
 
 Re-run this script (and commit the files) when a session changes; the fuzz test reads the
 committed files and only records afresh into a temporary directory if they are missing.
@@ -23,7 +26,6 @@ import datetime
 import decimal
 import os
 import socket
-import struct
 import sys
 import tempfile
 import threading
@@ -153,7 +155,8 @@ def session_declares_binds(port):
     xs = {}
     for kind in ("direct", "topic", "fanout", "headers"):
         xs[kind] = "fuzz.x.%s.%s" % (kind[:3], TOKEN)
-        ch.exchange_declare(xs[kind], kind, auto_delete=True, arguments={"alternate-exchange": "amq.fanout"})
+        ch.exchange_declare(xs[kind], kind, auto_delete=True,
+                            arguments={"alternate-exchange": "amq.fanout"})
     ch.exchange_declare(xs["direct"], "direct", passive=True)
     ch.exchange_bind(xs["fanout"], xs["topic"], routing_key="a.*.c")
     name = ch.queue_declare(q("dcl"), exclusive=True, arguments={
@@ -215,7 +218,8 @@ def session_tx(port):
 
 def session_headers_tables(port):
     c = pika.BlockingConnection(params(port, client_properties={
-        "connection_name": "fuzz capture", "nested": {"list": [1, "two", decimal.Decimal("3.5"), True, None]}}))
+        "connection_name": "fuzz capture",
+        "nested": {"list": [1, "two", decimal.Decimal("3.5"), True, None]}}))
     ch = c.channel()
     x = "fuzz.x.hdr.%s" % TOKEN
     ch.exchange_declare(x, "headers", auto_delete=True)
@@ -297,7 +301,8 @@ def record_all(binary, out_dir):
             path = os.path.join(out_dir, name + ".wcap")
             fuzz_net.capture_write(path, chunks)
             paths.append(path)
-            print("recorded %-22s %3d writes %7d bytes" % (name, len(chunks), sum(len(d) for d, _ in chunks)))
+            print("recorded %-22s %3d writes %7d bytes"
+                  % (name, len(chunks), sum(len(d) for d, _ in chunks)))
         proxy.listener.close()
     finally:
         broker.stop()
