@@ -144,12 +144,13 @@ def capture_read(path):
 
 
 def captures_load(directory, binary):
+    wanted = directory
     names = sorted(n for n in os.listdir(directory) if n.endswith(".wcap")) \
         if os.path.isdir(directory) else []
     if not names:
         import make_captures  # records afresh with pika through a proxy
         directory = tempfile.mkdtemp(prefix="warren-captures-")
-        print("no captures in %s: recording them into %s" % (CAPTURE_DIR, directory))
+        print("no captures in %s: recording them into %s" % (wanted, directory))
         make_captures.record_all(binary, directory)
         names = sorted(n for n in os.listdir(directory) if n.endswith(".wcap"))
     return [(n[:-5], capture_read(os.path.join(directory, n))) for n in names]
