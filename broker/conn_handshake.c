@@ -147,7 +147,8 @@ static int handshake_refuse_login(struct conn *c, struct amqp_str mechanism, con
 	if (ms == 0)
 		return handshake_send_refusal(c, name);
 	if (first_delay)
-		log_warn("repeated login failures from %s: further refusals are delayed", c->peer_host);
+		log_warn("repeated login failures from %s: further refusals are delayed",
+			 c->peer_host);
 	event_callback_fn cb = name[0] == 'P' ? handshake_on_held_plain :
 			       name[0] == 'A' ? handshake_on_held_amqplain :
 						handshake_on_held_external;

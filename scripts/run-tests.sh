@@ -39,11 +39,12 @@ fuzz_one() {
 	mkdir -p "$out" "build-fuzz/fuzz-scratch/$t"
 	if ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		"build-fuzz/tests/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-		-print_final_stats=1 -artifact_prefix="$out/$t-" "build-fuzz/fuzz-scratch/$t" \
-		"tests/fuzz/corpus/$t" >"$out/$t.log" 2>&1; then
-		echo "fuzz_$t: $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$out/$t.log" |
-			grep -o '[0-9]*$') runs in ${secs}s, no crash"
+		"build-fuzz/tests/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 \
+		-rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$out/$t-" \
+		"build-fuzz/fuzz-scratch/$t" "tests/fuzz/corpus/$t" >"$out/$t.log" 2>&1; then
+		local runs
+		runs=$(grep -m1 -o 'executed_units: *[0-9]*' "$out/$t.log" | grep -o '[0-9]*$')
+		echo "fuzz_$t: ${runs:-?} runs in ${secs}s, no crash"
 		return 0
 	fi
 	tail -n 40 "$out/$t.log"
