@@ -645,6 +645,50 @@ int admin_table_from_json(json_t *obj, struct amqp_buf *out, char *err, size_t e
 
 static json_t *value_to_json(const struct amqp_value *v);
 
+/* Length of the valid UTF-8 sequence at p (1..4), or 0. */
+static size_t utf8_seq_len(const uint8_t *p, size_t left)
+{
+	size_t n = p[0] < 0x80 ? 1 : (p[0] & 0xE0) == 0xC0 ? 2 : (p[0] & 0xF0) == 0xE0 ? 3 :
+					(p[0] & 0xF8) == 0xF0 ? 4 : 0;
+	if (n == 0 || n > left || (n == 2 && p[0] < 0xC2))
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+	if ((n == 3 && p[0] == 0xE0 && p[1] < 0xA0) || (n == 3 && p[0] == 0xED && p[1] >= 0xA0) ||
+	    (n == 4 && p[0] == 0xF0 && p[1] < 0x90) || (n == 4 && (p[0] > 0xF4 || (p[0] == 0xF4 && p[1] >= 0x90))))
+		return 0;
+	return n;
+}
+
+/* JSON strings must be UTF-8 without NUL: AMQP strings may be any bytes. Invalid bytes and
+ * NUL become U+FFFD, so the JSON (and the definitions file written from it) stays valid. */
+json_t *admin_json_string(const uint8_t *p, size_t len)
+{
+	json_t *s = memchr(p, 0, len) ? NULL : json_stringn((const char *)p, len);
+	if (s)
+		return s;
+	char *buf = malloc(len * 3 + 1);
+	size_t o = 0;
+	if (!buf)
+		return json_null();
+	for (size_t i = 0; i < len;) {
+		size_t n = p[i] ? utf8_seq_len(p + i, len - i) : 0;
+		if (n) {
+			memcpy(buf + o, p + i, n);
+			o += n;
+			i += n;
+		} else {
+			memcpy(buf + o, "\xEF\xBF\xBD", 3);
+			o += 3;
+			i++;
+		}
+	}
+	s = json_stringn(buf, o);
+	free(buf);
+	return s ? s : json_null();
+}
+
 static json_t *array_to_json(struct amqp_table a)
 {
 	json_t *arr = json_array();
@@ -684,10 +728,7 @@ static json_t *value_to_json(const struct amqp_value *v)
 	}
 	case 'S':
 	case 'x':
-	{
-		json_t *s = json_stringn((const char *)v->v.str.ptr, v->v.str.len);
-		return s ? s : json_null(); /* not UTF-8: JSON cannot carry it as a string */
-	}
+		return admin_json_string(v->v.str.ptr, v->v.str.len);
 	case 'F':
 		return admin_table_to_json(v->v.table);
 	case 'A':
@@ -703,11 +744,12 @@ json_t *admin_table_to_json(struct amqp_table t)
 	struct amqp_table_iter it;
 	struct amqp_str k;
 	struct amqp_value v;
-	char key[256];
 	amqp_table_iter_init(&it, t);
 	while (amqp_table_next(&it, &k, &v) == 1) {
-		snprintf(key, sizeof key, "%.*s", AMQP_STR_ARGS(k));
-		json_object_set_new_nocheck(obj, key, value_to_json(&v));
+		json_t *key = admin_json_string(k.ptr, k.len);
+		if (json_is_string(key))
+			json_object_set_new(obj, json_string_value(key), value_to_json(&v));
+		json_decref(key);
 	}
 	return obj;
 }

@@ -83,6 +83,10 @@ int admin_table_from_json(struct json_t *obj, struct amqp_buf *out, char *err, s
 /* A table as a JSON object (new reference), as RabbitMQ renders arguments and headers. */
 struct json_t *admin_table_to_json(struct amqp_table t);
 
+/* A JSON string from AMQP bytes: invalid UTF-8 and NUL become U+FFFD, so the document stays
+ * valid JSON (management replies, the definitions file). */
+struct json_t *admin_json_string(const uint8_t *p, size_t len);
+
 struct admin_dlq_result {
 	uint64_t moved, kept, unroutable;
 };

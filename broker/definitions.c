@@ -40,8 +40,7 @@ static json_t *definitions_tags(const char *tags)
 
 static json_t *definitions_str(struct amqp_str s)
 {
-	json_t *j = json_stringn((const char *)s.ptr, s.len);
-	return j ? j : json_string("");
+	return admin_json_string(s.ptr, s.len);
 }
 
 /* {"max-connections": N, ...} of the limits that are set; NULL when none is and !always. */
