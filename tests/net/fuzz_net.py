@@ -481,7 +481,8 @@ def mutate_channel_flood(r, s):
     off, chan, size = opens[0]
     count = r.choice((50, 2046, 2047, 2100))
     frame = bytes(s.data[off:off + 8 + size])
-    flood = b"".join(frame[:1] + struct.pack(">H", c) + frame[3:]
+    # Channel ids are 16 bits: an earlier mutation may already have put chan near the top.
+    flood = b"".join(frame[:1] + struct.pack(">H", c & 0xFFFF) + frame[3:]
                      for c in range(chan + 1, chan + 1 + count))
     s.replace(off + 8 + size, 0, flood)
     return "%d more channel.open after channel %d" % (count, chan)
