@@ -16,7 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "amqp/frame.h"
 #include "amqp/reply_codes.h"
@@ -34,6 +37,7 @@
 #define CONN_HEARTBEAT_MISSES 4 /* ticks of heartbeat/2 without input: two heartbeats */
 
 static void conn_on_read(struct bufferevent *bev, void *arg);
+static void conn_process_input(struct conn *c, struct evbuffer *in);
 static void conn_on_write(struct bufferevent *bev, void *arg);
 static void conn_on_event(struct bufferevent *bev, short what, void *arg);
 static void conn_on_timer(evutil_socket_t fd, short what, void *arg);
@@ -499,12 +503,81 @@ ssize_t conn_expect_protocol_header(struct conn *c, const uint8_t *p, size_t len
 	return AMQP_PROTOCOL_HEADER_SIZE;
 }
 
+/* libevent 2.1's evbuffer_read reads at most 4096 bytes per call (EVBUFFER_MAX_READ), which
+ * costs a loop iteration (epoll_wait, ioctl, readv, writev, epoll_ctl) per few messages. Plain
+ * TCP connections therefore drain the socket themselves in large reads once the bufferevent
+ * has delivered its first chunk. Returns bytes read, 0 when nothing is waiting, -1 on EOF or
+ * error (the caller releases the connection). */
+static ssize_t conn_read_more(struct conn *c, struct evbuffer *in)
+{
+	struct evbuffer_iovec v[2];
+	/* bufferevent_socket freezes the end of its input buffer; only its reader adds there. */
+	evbuffer_unfreeze(in, 0);
+	int n = evbuffer_reserve_space(in, CONN_READ_MAX, v, 2);
+	if (n <= 0) {
+		evbuffer_freeze(in, 0);
+		return 0;
+	}
+	struct iovec iov[2];
+	for (int i = 0; i < n; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+	}
+	ssize_t got = readv(bufferevent_getfd(c->bev), iov, n);
+	if (got <= 0) {
+		evbuffer_commit_space(in, v, 0);
+		evbuffer_freeze(in, 0);
+		if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return 0;
+		return -1;
+	}
+	size_t left = (size_t)got;
+	for (int i = 0; i < n; i++) {
+		size_t take = left < v[i].iov_len ? left : v[i].iov_len;
+		v[i].iov_len = take;
+		left -= take;
+	}
+	evbuffer_commit_space(in, v, n);
+	evbuffer_freeze(in, 0);
+	return got;
+}
+
 static void conn_on_read(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
+	bool eof = false;
 
 	c->in_callback = true;
+	conn_process_input(c, in);
+	/* One large read more per callback (more would let publishers outrun consumers); every
+	 * byte read is processed before returning, or complete frames could wait for input that
+	 * never comes. The socket stays readable, so the loop calls back for the rest. */
+	if (!c->tls && !c->dead && c->state != CONN_CLOSED && !c->blocked &&
+	    !(c->published && c->broker->alarm_reason)) {
+		ssize_t got = conn_read_more(c, in);
+		if (got < 0)
+			eof = true;
+		else if (got > 0)
+			conn_process_input(c, in);
+	}
+	if (c->dead || c->state == CONN_CLOSED)
+		evbuffer_drain(in, evbuffer_get_length(in));
+	else if (c->published && c->broker->alarm_reason)
+		conn_block(c, c->broker->alarm_reason);
+	c->in_callback = false;
+	if (eof && !c->dead) {
+		if (c->state != CONN_CLOSED && c->state != CONN_CLOSING)
+			log_info("client %s closed the connection%s", c->name,
+				 c->state == CONN_OPEN ? " abruptly" : "");
+		conn_release(c);
+		conn_schedule_free(c);
+	}
+}
+
+/* Runs the connection's phase over every complete frame in the input buffer. */
+static void conn_process_input(struct conn *c, struct evbuffer *in)
+{
 	while (!c->dead && c->state != CONN_CLOSED) {
 		size_t avail = evbuffer_get_length(in);
 		if (avail == 0)
@@ -535,11 +608,6 @@ static void conn_on_read(struct bufferevent *bev, void *arg)
 			}
 		}
 	}
-	if (c->dead || c->state == CONN_CLOSED)
-		evbuffer_drain(in, evbuffer_get_length(in));
-	else if (c->published && c->broker->alarm_reason)
-		conn_block(c, c->broker->alarm_reason);
-	c->in_callback = false;
 }
 
 void conn_block(struct conn *c, const char *reason)
