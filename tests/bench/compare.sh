@@ -20,7 +20,7 @@ perf=""
 reps=3
 duration=10
 only=""
-scenarios="connections backlog throughput throughput-ack confirm latency fanout bindings"
+scenarios="connections backlog throughput throughput-1k throughput-ack ack-each confirm confirm-1k latency fanout bindings"
 out=""
 
 while [ $# -gt 0 ]; do
@@ -109,10 +109,13 @@ start_rabbitmq() {
 scenario_args() {
 	case "$1" in
 	throughput) echo "--scenario throughput --duration $duration" ;;
+	throughput-1k) echo "--scenario throughput --duration $duration --size 1024" ;;
 	throughput-ack) echo "--scenario throughput --duration $duration --ack-every 100 --prefetch 1000" ;;
-	confirm) echo "--scenario confirm --duration $duration --confirm 128" ;;
+	ack-each) echo "--scenario throughput --duration $duration --ack-every 1 --prefetch 100" ;;
+	confirm) echo "--scenario confirm --duration $duration --confirm 1000 --persistent" ;;
+	confirm-1k) echo "--scenario confirm --duration $duration --confirm 1000 --persistent --size 1024" ;;
 	latency) echo "--scenario latency --duration $duration --rate 10000" ;;
-	fanout) echo "--scenario fanout --duration $duration --queues 4" ;;
+	fanout) echo "--scenario fanout --duration $duration --queues 10" ;;
 	connections) echo "--scenario connections --connections 1000" ;;
 	backlog) echo "--scenario backlog --count 200000" ;;
 	bindings) echo "--scenario bindings --queues 500 --count 2000" ;;
@@ -160,13 +163,16 @@ rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 metrics = {
     "throughput": [("consumed msgs/s", ("consume_rate",), True),
                    ("published msgs/s", ("publish_rate",), True)],
+    "throughput-1k": [("consumed msgs/s (1 KiB)", ("consume_rate",), True)],
     "throughput-ack": [("consumed msgs/s", ("consume_rate",), True)],
-    "confirm": [("confirmed msgs/s", ("publish_rate",), True),
+    "ack-each": [("consumed msgs/s (ack each, prefetch 100)", ("consume_rate",), True)],
+    "confirm": [("confirmed msgs/s (persistent, fsync)", ("publish_rate",), True),
                 ("confirm p99 us", ("confirm_latency", "p99_us"), False)],
+    "confirm-1k": [("confirmed msgs/s (1 KiB, persistent)", ("publish_rate",), True)],
     "latency": [("p50 us", ("latency", "p50_us"), False),
                 ("p99 us", ("latency", "p99_us"), False),
                 ("p99.9 us", ("latency", "p999_us"), False)],
-    "fanout": [("consumed msgs/s (4 queues)", ("consume_rate",), True)],
+    "fanout": [("consumed msgs/s (10 queues)", ("consume_rate",), True)],
     "connections": [("broker bytes/connection", ("broker_bytes_per_item",), False),
                     ("connections opened/s", ("ops", "connections opened"), True)],
     "backlog": [("broker bytes/message", ("broker_bytes_per_item",), False),
