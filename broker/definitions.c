@@ -94,6 +94,30 @@ static bool definitions_list_ready(const struct list *l)
 	return l->next != NULL && !list_is_empty(l);
 }
 
+/* The durable bindings whose source is x (durable destinations only), in RabbitMQ's shape. */
+static void definitions_export_bindings(struct exchange *x, bool with_vhost, json_t *bindings)
+{
+	struct list *pos;
+	list_for_each(pos, &x->bindings)
+	{
+		struct binding *bd = list_entry(pos, struct binding, source_link);
+		bool durable = bd->dest_q ? bd->dest_q->durable && !bd->dest_q->exclusive :
+					    bd->dest_x->durable;
+		if (!durable)
+			continue;
+		json_t *b = json_object();
+		json_object_set_new(b, "source", definitions_str(x->name));
+		if (with_vhost)
+			json_object_set_new(b, "vhost", json_string(x->vhost->name));
+		json_object_set_new(b, "destination",
+				    definitions_str(bd->dest_q ? bd->dest_q->name : bd->dest_x->name));
+		json_object_set_new(b, "destination_type", json_string(bd->dest_q ? "queue" : "exchange"));
+		json_object_set_new(b, "routing_key", definitions_str(bd->key));
+		json_object_set_new(b, "arguments", admin_table_to_json(bd->args));
+		json_array_append_new(bindings, b);
+	}
+}
+
 static void definitions_export_vhost(struct vhost *v, bool with_vhost, json_t *policies,
 				     json_t *queues, json_t *exchanges, json_t *bindings)
 {
@@ -152,25 +176,7 @@ static void definitions_export_vhost(struct vhost *v, bool with_vhost, json_t *p
 		json_object_set_new(o, "internal", json_boolean(x->internal));
 		json_object_set_new(o, "arguments", admin_table_to_json(x->args));
 		json_array_append_new(exchanges, o);
-		list_for_each(pos, &x->bindings)
-		{
-			struct binding *bd = list_entry(pos, struct binding, source_link);
-			bool durable = bd->dest_q ? bd->dest_q->durable && !bd->dest_q->exclusive :
-						    bd->dest_x->durable;
-			if (!durable)
-				continue;
-			json_t *b = json_object();
-			json_object_set_new(b, "source", definitions_str(x->name));
-			SET_VHOST(b);
-			json_object_set_new(b, "destination",
-					    definitions_str(bd->dest_q ? bd->dest_q->name :
-									 bd->dest_x->name));
-			json_object_set_new(b, "destination_type",
-					    json_string(bd->dest_q ? "queue" : "exchange"));
-			json_object_set_new(b, "routing_key", definitions_str(bd->key));
-			json_object_set_new(b, "arguments", admin_table_to_json(bd->args));
-			json_array_append_new(bindings, b);
-		}
+		definitions_export_bindings(x, with_vhost, bindings);
 	}
 	/* Bindings from the predeclared amq.* exchanges to durable destinations are also part
 	 * of what an operator set up. */
@@ -179,25 +185,7 @@ static void definitions_export_vhost(struct vhost *v, bool with_vhost, json_t *p
 		struct exchange *x = e->value;
 		if (x->is_default || !(x->name.len >= 4 && memcmp(x->name.ptr, "amq.", 4) == 0))
 			continue;
-		list_for_each(pos, &x->bindings)
-		{
-			struct binding *bd = list_entry(pos, struct binding, source_link);
-			bool durable = bd->dest_q ? bd->dest_q->durable && !bd->dest_q->exclusive :
-						    bd->dest_x->durable;
-			if (!durable)
-				continue;
-			json_t *b = json_object();
-			json_object_set_new(b, "source", definitions_str(x->name));
-			SET_VHOST(b);
-			json_object_set_new(b, "destination",
-					    definitions_str(bd->dest_q ? bd->dest_q->name :
-									 bd->dest_x->name));
-			json_object_set_new(b, "destination_type",
-					    json_string(bd->dest_q ? "queue" : "exchange"));
-			json_object_set_new(b, "routing_key", definitions_str(bd->key));
-			json_object_set_new(b, "arguments", admin_table_to_json(bd->args));
-			json_array_append_new(bindings, b);
-		}
+		definitions_export_bindings(x, with_vhost, bindings);
 	}
 #undef SET_VHOST
 }
