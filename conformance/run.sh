@@ -103,7 +103,7 @@ run_client() {
 		;;
 	rabbitmq-c)
 		cc -std=c11 -O1 -Wall -Wextra -o "$WORK/rabbitmq-c-scenarios" \
-			"$HERE/rabbitmq-c/scenarios.c" -lrabbitmq ||
+			"$HERE/rabbitmq-c/scenarios.c" "$HERE/rabbitmq-c/harness.c" -lrabbitmq ||
 			{ echo "rabbitmq-c: build failed"; return 1; }
 		timeout -k 5 "$CLIENT_TIMEOUT" "$WORK/rabbitmq-c-scenarios" "$URL"
 		;;
