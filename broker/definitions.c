@@ -328,6 +328,14 @@ static const char *definitions_item_vhost(struct definitions_ctx *c, json_t *o,
 	return definitions_get_str(c, o, section, "vhost", true);
 }
 
+/* The vhost an item applies to during import (validated before): the import's own vhost, or
+ * the item's "vhost". */
+static struct vhost *definitions_target_vhost(struct definitions_ctx *c, json_t *o)
+{
+	const char *v = c->vhost ? c->vhost : json_string_value(json_object_get(o, "vhost"));
+	return v ? admin_vhost_find(c->b, v) : NULL;
+}
+
 static bool definitions_vhost_known(struct definitions_ctx *c, const char *name)
 {
 	if (admin_vhost_find(c->b, name))
@@ -726,18 +734,14 @@ static int definitions_apply(struct definitions_ctx *c)
 			if (!json_is_string(comp) || strcmp(json_string_value(comp), "vhost-limits") ||
 			    !json_is_object(val))
 				continue; /* other runtime parameters are not supported */
-			const char *v = c->vhost ? c->vhost :
-						   json_string_value(json_object_get(o, "vhost"));
-			struct vhost *vh = v ? admin_vhost_find(c->b, v) : NULL;
+			struct vhost *vh = definitions_target_vhost(c, o);
 			if (vh)
 				definitions_import_limits(vh->limits, val, true);
 		}
 	if ((s = json_object_get(c->doc, "exchanges")))
 		json_array_foreach(s, i, o)
 		{
-			const char *v = c->vhost ? c->vhost :
-						   json_string_value(json_object_get(o, "vhost"));
-			struct vhost *vh = admin_vhost_find(c->b, v);
+			struct vhost *vh = definitions_target_vhost(c, o);
 			struct amqp_buf args;
 			amqp_buf_init(&args);
 			admin_table_from_json(json_object_get(o, "arguments"), &args, err, sizeof err);
@@ -757,9 +761,7 @@ static int definitions_apply(struct definitions_ctx *c)
 	if ((s = json_object_get(c->doc, "queues")))
 		json_array_foreach(s, i, o)
 		{
-			const char *v = c->vhost ? c->vhost :
-						   json_string_value(json_object_get(o, "vhost"));
-			struct vhost *vh = admin_vhost_find(c->b, v);
+			struct vhost *vh = definitions_target_vhost(c, o);
 			struct amqp_buf args;
 			amqp_buf_init(&args);
 			admin_table_from_json(json_object_get(o, "arguments"), &args, err, sizeof err);
@@ -775,9 +777,7 @@ static int definitions_apply(struct definitions_ctx *c)
 	if ((s = json_object_get(c->doc, "bindings")))
 		json_array_foreach(s, i, o)
 		{
-			const char *v = c->vhost ? c->vhost :
-						   json_string_value(json_object_get(o, "vhost"));
-			struct vhost *vh = admin_vhost_find(c->b, v);
+			struct vhost *vh = definitions_target_vhost(c, o);
 			json_t *rk = json_object_get(o, "routing_key");
 			struct amqp_buf args;
 			amqp_buf_init(&args);
@@ -796,9 +796,7 @@ static int definitions_apply(struct definitions_ctx *c)
 	if ((s = json_object_get(c->doc, "policies")))
 		json_array_foreach(s, i, o)
 		{
-			const char *v = c->vhost ? c->vhost :
-						   json_string_value(json_object_get(o, "vhost"));
-			struct vhost *vh = admin_vhost_find(c->b, v);
+			struct vhost *vh = definitions_target_vhost(c, o);
 			json_t *at = json_object_get(o, "apply-to"), *pr = json_object_get(o, "priority");
 			char *def = json_dumps(json_object_get(o, "definition"), JSON_COMPACT);
 			if (!def)
