@@ -64,8 +64,20 @@ struct store_message {
 	uint64_t body_len;
 };
 
-/* 64-bit id of a durable queue: a hash of vhost and name. */
+/* 64-bit id of a durable queue: a hash of vhost and name; its top bit is clear. */
 uint64_t store_queue_id(const char *vhost, const uint8_t *name, size_t name_len);
+
+/* Queue ids with the top bit set are volatile: the broker uses them for messages it pages out
+ * of memory that must not survive a restart (transient messages, or any message in a
+ * non-durable queue). store_enqueue, store_dequeue and store_queue_purge on a volatile id
+ * update the in-memory index only, so the message record stays alive while it is held, but no
+ * enqueue, dequeue or purge record is written and recovery never hands the message back. */
+#define STORE_QUEUE_VOLATILE (1ull << 63)
+
+static inline bool store_queue_is_volatile(uint64_t queue_id)
+{
+	return (queue_id & STORE_QUEUE_VOLATILE) != 0;
+}
 
 /* Appends a message record; returns its id (> 0), or 0 when the store refuses (disk full or an
  * earlier write failed). The record is durable after the next completed sync. */
@@ -90,6 +102,15 @@ uint64_t store_synced_ticket(const struct store *s);
 /* Reads a message back (exchange, routing key, props, body) into one malloc'd block; the
  * fields of *out point into *block. 0, or -1 when the id is unknown or the record is corrupt. */
 int store_message_read(struct store *s, uint64_t msg_id, struct store_message *out, void **block);
+
+/* Reads many messages back in one pass (a queue paging messages in): records that lie next to
+ * each other on disk are read with one pread, records not yet on disk are copied from the
+ * pending batches. fn gets each message in the order of ids, or NULL when it cannot be read
+ * (unknown id, corrupt record: logged); the message borrows memory valid during the call, and
+ * fn must not call into the store. */
+typedef void (*store_read_fn)(void *arg, size_t i, const struct store_message *m);
+void store_message_read_many(struct store *s, const uint64_t *ids, size_t n, store_read_fn fn,
+			     void *arg);
 
 /* ---- recovery ---- */
 

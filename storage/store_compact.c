@@ -101,11 +101,13 @@ static void store_compact_one(void *arg, uint64_t msg_id, struct store_index_ent
 	struct store_record rec;
 	struct store_record_message rm;
 	uint8_t *old = NULL, *p;
-	uint64_t len;
+	uint64_t len, *logged = NULL;
+	const uint64_t *qs;
+	uint32_t nq, durable;
 	struct store_pos where;
 	struct store_move *mv;
 
-	if (c->rc != 0 || e->segment != c->seg || e->queue_count == 0)
+	if (c->rc != 0 || e->segment != c->seg || !store_index_live(e))
 		return;
 	c->rc = -1;
 	if (s->move_count == s->move_cap) {
@@ -127,13 +129,24 @@ static void store_compact_one(void *arg, uint64_t msg_id, struct store_index_ent
 		c->rc = 0; /* leave it where it is */
 		goto out;
 	}
-	len = store_record_message_len(&rm.m, (uint16_t)(e->queue_count > 65535 ? 0 :
-								 e->queue_count));
-	if (len == 0 || e->queue_count > 65535 || !(p = store_append(s, len, true, &where)))
+	/* the moved record names the queues a restart must find it in: volatile ones (paged
+	 * transient messages) are left out */
+	nq = store_index_queue_count(&s->index, msg_id, e);
+	qs = store_index_queues(&s->index, msg_id, e);
+	durable = 0;
+	for (uint32_t i = 0; i < nq; i++)
+		durable += !store_queue_is_volatile(qs[i]);
+	if (durable > 65535 || !(logged = malloc((durable ? durable : 1) * sizeof *logged)))
 		goto out;
-	store_record_message_encode(p + STORE_RECORD_HEADER_SIZE, msg_id, &rm.m,
-				    store_index_queues(&s->index, msg_id, e),
-				    (uint16_t)e->queue_count);
+	durable = 0;
+	for (uint32_t i = 0; i < nq; i++)
+		if (!store_queue_is_volatile(qs[i]))
+			logged[durable++] = qs[i];
+	len = store_record_message_len(&rm.m, (uint16_t)durable);
+	if (len == 0 || !(p = store_append(s, len, true, &where)))
+		goto out;
+	store_record_message_encode(p + STORE_RECORD_HEADER_SIZE, msg_id, &rm.m, logged,
+				    (uint16_t)durable);
 	store_record_seal(p, STORE_RECORD_MOVED, (uint32_t)len);
 	mv = &s->moves[s->move_count++];
 	mv->msg_id = msg_id;
@@ -144,6 +157,7 @@ static void store_compact_one(void *arg, uint64_t msg_id, struct store_index_ent
 	s->compact_end.off = where.off + mv->len;
 	c->rc = 0;
 out:
+	free(logged);
 	free(old);
 }
 
@@ -186,7 +200,7 @@ void store_compact_finish(struct store *s)
 		struct store_index_entry *e = store_index_get(&s->index, mv->msg_id);
 		struct store_segment *to;
 
-		if (!e || e->segment != s->compact_seg || e->queue_count == 0)
+		if (!e || e->segment != s->compact_seg || !store_index_live(e))
 			continue;
 		store_segment_account(s, e, -1);
 		e->segment = mv->seg;

@@ -627,6 +627,7 @@ void store_close(struct store *s)
 	free(s->segs);
 	free(s->moves);
 	free(s->dir);
+	free(s->readbuf);
 	free(s->msgs_dir);
 	free(s);
 }
@@ -645,7 +646,8 @@ uint64_t store_queue_id(const char *vhost, const uint8_t *name, size_t name_len)
 	h ^= h >> 33;
 	h *= 0xc4ceb9fe1a85ec53ull;
 	h ^= h >> 33;
-	return h ? h : 1; /* 0 means "several queues" inside the index */
+	h &= ~STORE_QUEUE_VOLATILE;
+	return h ? h : 1; /* 0 means "no queue" */
 }
 
 static bool store_can_add(struct store *s)
@@ -724,14 +726,16 @@ int store_enqueue(struct store *s, uint64_t queue_id, uint64_t msg_id)
 	}
 	if (store_index_holds(&s->index, msg_id, e, queue_id))
 		return 0;
-	if (!store_append_pair(s, STORE_RECORD_ENQUEUE, queue_id, msg_id))
+	if (!store_queue_is_volatile(queue_id) &&
+	    !store_append_pair(s, STORE_RECORD_ENQUEUE, queue_id, msg_id))
 		return -1;
 	rc = store_index_enqueue(&s->index, msg_id, e, queue_id);
 	if (rc < 0) {
-		store_unappend(s, STORE_RECORD_PAIR_SIZE);
+		if (!store_queue_is_volatile(queue_id))
+			store_unappend(s, STORE_RECORD_PAIR_SIZE);
 		return -1;
 	}
-	if (e->queue_count == 1)
+	if (store_index_queue_count(&s->index, msg_id, e) == 1)
 		store_segment_account(s, e, 1);
 	return 0;
 }
@@ -743,10 +747,11 @@ int store_dequeue(struct store *s, uint64_t queue_id, uint64_t msg_id)
 	if (!e || !store_index_holds(&s->index, msg_id, e, queue_id))
 		return -1;
 	/* allowed while writes fail: acks must not come back after the disk recovers */
-	if (!store_append_pair(s, STORE_RECORD_DEQUEUE, queue_id, msg_id))
+	if (!store_queue_is_volatile(queue_id) &&
+	    !store_append_pair(s, STORE_RECORD_DEQUEUE, queue_id, msg_id))
 		return -1;
 	store_index_dequeue(&s->index, msg_id, e, queue_id);
-	if (e->queue_count == 0) {
+	if (!store_index_live(e)) {
 		store_segment_account(s, e, -1);
 		store_index_remove(&s->index, msg_id);
 	}
@@ -766,7 +771,7 @@ static void store_purge_one(void *arg, uint64_t msg_id, struct store_index_entry
 	struct store_purge_ctx *c = arg;
 
 	if (c->oom || store_index_dequeue(&c->s->index, msg_id, e, c->queue_id) != 1 ||
-	    e->queue_count > 0)
+	    store_index_live(e))
 		return;
 	store_segment_account(c->s, e, -1);
 	if (c->dead_count == c->dead_cap) {
@@ -786,12 +791,14 @@ int store_queue_purge(struct store *s, uint64_t queue_id)
 {
 	struct store_purge_ctx c = { .s = s, .queue_id = queue_id };
 	struct store_pos where;
-	uint8_t *p = store_append(s, STORE_RECORD_PURGE_SIZE, true, &where);
 
-	if (!p)
-		return -1;
-	store_record_put_u64(p + STORE_RECORD_HEADER_SIZE, queue_id);
-	store_record_seal(p, STORE_RECORD_PURGE, STORE_RECORD_PURGE_SIZE);
+	if (!store_queue_is_volatile(queue_id)) {
+		uint8_t *p = store_append(s, STORE_RECORD_PURGE_SIZE, true, &where);
+		if (!p)
+			return -1;
+		store_record_put_u64(p + STORE_RECORD_HEADER_SIZE, queue_id);
+		store_record_seal(p, STORE_RECORD_PURGE, STORE_RECORD_PURGE_SIZE);
+	}
 	/* a walk over the whole index: purges and queue deletions are rare */
 	store_index_visit(&s->index, 0, UINT64_MAX, store_purge_one, &c);
 	for (size_t i = 0; i < c.dead_count; i++)
@@ -848,6 +855,87 @@ int store_message_read(struct store *s, uint64_t msg_id, struct store_message *o
 	*out = rm.m;
 	*block = buf;
 	return 0;
+}
+
+#define STORE_READ_RUN_MAX (1u << 20)
+
+static uint8_t *store_readbuf(struct store *s, size_t len)
+{
+	if (len > s->readbuf_cap) {
+		uint8_t *b = realloc(s->readbuf, len);
+		if (!b)
+			return NULL;
+		s->readbuf = b;
+		s->readbuf_cap = len;
+	}
+	return s->readbuf;
+}
+
+static bool store_decode_message(const uint8_t *p, uint32_t len, uint64_t msg_id,
+				 struct store_message *out)
+{
+	struct store_record rec;
+	struct store_record_message rm;
+
+	if (store_record_check(p, len, &rec) != (int64_t)len ||
+	    (rec.type != STORE_RECORD_MESSAGE && rec.type != STORE_RECORD_MOVED) ||
+	    store_record_message_decode(rec.payload, rec.len, &rm) != 0 || rm.msg_id != msg_id)
+		return false;
+	*out = rm.m;
+	return true;
+}
+
+void store_message_read_many(struct store *s, const uint64_t *ids, size_t n, store_read_fn fn,
+			     void *arg)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		struct store_index_entry *e = store_index_get(&s->index, ids[i]);
+		struct store_message m;
+		size_t j = i + 1;
+		uint64_t end;
+		uint8_t *buf;
+
+		if (!e) {
+			log_error("storage: message %llu is not in the index", (unsigned long long)ids[i]);
+			fn(arg, i++, NULL);
+			continue;
+		}
+		/* extend the run while the next record follows on disk in the same segment */
+		end = (uint64_t)e->offset + e->len;
+		while (j < n) {
+			struct store_index_entry *f = store_index_get(&s->index, ids[j]);
+			if (!f || f->segment != e->segment || f->offset != end ||
+			    end + f->len - e->offset > STORE_READ_RUN_MAX)
+				break;
+			end += f->len;
+			j++;
+		}
+		/* a run reaching past what is durable may sit in a batch: one record at a time */
+		if (store_pos_cmp((struct store_pos){ e->segment, end }, s->durable) > 0)
+			j = i + 1, end = (uint64_t)e->offset + e->len;
+		buf = store_readbuf(s, (size_t)(end - e->offset));
+		if (!buf || store_read_record(s, e->segment, e->offset, (uint32_t)(end - e->offset),
+					      buf) != 0) {
+			log_error("storage: cannot read segment %u at offset %u", e->segment, e->offset);
+			for (; i < j; i++)
+				fn(arg, i, NULL);
+			continue;
+		}
+		/* fn must not call into the store, so the entries stay where they are */
+		for (uint64_t base = e->offset, off = base; i < j; i++) {
+			struct store_index_entry *f = store_index_get(&s->index, ids[i]);
+			if (store_decode_message(buf + (off - base), f->len, ids[i], &m)) {
+				fn(arg, i, &m);
+			} else {
+				log_error("storage: message %llu at segment %u offset %u cannot be read back",
+					  (unsigned long long)ids[i], f->segment, f->offset);
+				fn(arg, i, NULL);
+			}
+			off += f->len;
+		}
+	}
 }
 
 void store_get_stats(const struct store *s, struct store_stats *st)

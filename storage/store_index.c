@@ -18,6 +18,9 @@ void store_index_free(struct store_index *ix)
 	for (size_t i = 0; i < ix->slot_count; i++)
 		free(ix->slots[i].multi);
 	free(ix->slots);
+	free(ix->qtab);
+	free(ix->qfree);
+	free(ix->qmap);
 	memset(ix, 0, sizeof *ix);
 }
 
@@ -101,6 +104,104 @@ static void store_index_slot_del(struct store_index *ix, struct store_index_slot
 	ix->slot_used--;
 }
 
+/* ---- the queue table ---- */
+
+static size_t store_index_qmap_find(const struct store_index *ix, uint64_t queue_id)
+{
+	size_t mask = ix->qmap_count - 1;
+	size_t i = store_index_hash(queue_id) & mask;
+
+	while (ix->qmap[i] && ix->qtab[ix->qmap[i] - 1].queue_id != queue_id)
+		i = (i + 1) & mask;
+	return i;
+}
+
+static int store_index_qmap_grow(struct store_index *ix)
+{
+	size_t n = ix->qmap_count ? ix->qmap_count * 2 : 64;
+	uint32_t *map = calloc(n, sizeof *map);
+
+	if (!map)
+		return -1;
+	for (size_t i = 0; i < ix->qmap_count; i++) {
+		size_t j;
+
+		if (!ix->qmap[i])
+			continue;
+		for (j = store_index_hash(ix->qtab[ix->qmap[i] - 1].queue_id) & (n - 1); map[j];
+		     j = (j + 1) & (n - 1))
+			;
+		map[j] = ix->qmap[i];
+	}
+	free(ix->qmap);
+	ix->qmap = map;
+	ix->qmap_count = n;
+	return 0;
+}
+
+/* The slot of queue_id with one more reference, created on first use; UINT32_MAX when out of
+ * memory. */
+static uint32_t store_index_qref(struct store_index *ix, uint64_t queue_id)
+{
+	size_t i;
+	uint32_t slot;
+
+	if ((ix->qmap_used + 1) * 2 > ix->qmap_count && store_index_qmap_grow(ix) != 0)
+		return UINT32_MAX;
+	i = store_index_qmap_find(ix, queue_id);
+	if (ix->qmap[i]) {
+		ix->qtab[ix->qmap[i] - 1].refs++;
+		return ix->qmap[i] - 1;
+	}
+	if (ix->qfree_count) {
+		slot = ix->qfree[--ix->qfree_count];
+	} else {
+		if (ix->qtab_count == ix->qtab_cap) {
+			uint32_t cap = ix->qtab_cap ? ix->qtab_cap * 2 : 16;
+			struct store_index_qslot *t = realloc(ix->qtab, cap * sizeof *t);
+			uint32_t *f;
+
+			if (!t)
+				return UINT32_MAX;
+			ix->qtab = t;
+			f = realloc(ix->qfree, cap * sizeof *f);
+			if (!f)
+				return UINT32_MAX;
+			ix->qfree = f;
+			ix->qtab_cap = cap;
+		}
+		slot = ix->qtab_count++;
+	}
+	ix->qtab[slot].queue_id = queue_id;
+	ix->qtab[slot].refs = 1;
+	ix->qmap[i] = slot + 1;
+	ix->qmap_used++;
+	return slot;
+}
+
+static void store_index_qunref(struct store_index *ix, uint32_t slot)
+{
+	size_t mask = ix->qmap_count - 1;
+	size_t i;
+
+	if (--ix->qtab[slot].refs > 0)
+		return;
+	i = store_index_qmap_find(ix, ix->qtab[slot].queue_id);
+	/* backward-shift deletion, as for the side table */
+	for (size_t j = (i + 1) & mask; ix->qmap[j]; j = (j + 1) & mask) {
+		size_t home = store_index_hash(ix->qtab[ix->qmap[j] - 1].queue_id) & mask;
+		bool stays = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
+		if (stays)
+			continue;
+		ix->qmap[i] = ix->qmap[j];
+		i = j;
+	}
+	ix->qmap[i] = 0;
+	ix->qmap_used--;
+	ix->qtab[slot].queue_id = 0;
+	ix->qfree[ix->qfree_count++] = slot;
+}
+
 struct store_index_entry *store_index_get(const struct store_index *ix, uint64_t msg_id)
 {
 	uint64_t k;
@@ -178,10 +279,12 @@ void store_index_remove(struct store_index *ix, uint64_t msg_id)
 
 	if (!e)
 		return;
-	if (e->queue_id == 0 && e->queue_count > 0) {
+	if (e->qref == STORE_INDEX_MULTI) {
 		struct store_index_slot *slot = store_index_slot_find(ix, msg_id);
 		if (slot)
 			store_index_slot_del(ix, slot);
+	} else if (e->qref != STORE_INDEX_NO_QUEUE) {
+		store_index_qunref(ix, e->qref - 1);
 	}
 	memset(e, 0, sizeof *e);
 	ix->entries--;
@@ -200,15 +303,29 @@ void store_index_remove(struct store_index *ix, uint64_t msg_id)
 	ix->base += (uint64_t)drop * STORE_INDEX_CHUNK;
 }
 
+uint32_t store_index_queue_count(const struct store_index *ix, uint64_t msg_id,
+				 const struct store_index_entry *e)
+{
+	struct store_index_slot *slot;
+
+	if (e->qref == STORE_INDEX_NO_QUEUE)
+		return 0;
+	if (e->qref != STORE_INDEX_MULTI)
+		return 1;
+	slot = store_index_slot_find(ix, msg_id);
+	assert(slot && slot->multi);
+	return slot->multi->count;
+}
+
 const uint64_t *store_index_queues(const struct store_index *ix, uint64_t msg_id,
 				   const struct store_index_entry *e)
 {
 	struct store_index_slot *slot;
 
-	if (e->queue_count == 0)
+	if (e->qref == STORE_INDEX_NO_QUEUE)
 		return NULL;
-	if (e->queue_id != 0)
-		return &e->queue_id;
+	if (e->qref != STORE_INDEX_MULTI)
+		return &ix->qtab[e->qref - 1].queue_id;
 	slot = store_index_slot_find(ix, msg_id);
 	assert(slot && slot->multi);
 	return slot->multi->queue_ids;
@@ -218,8 +335,9 @@ bool store_index_holds(const struct store_index *ix, uint64_t msg_id,
 		       const struct store_index_entry *e, uint64_t queue_id)
 {
 	const uint64_t *q = store_index_queues(ix, msg_id, e);
+	uint32_t n = store_index_queue_count(ix, msg_id, e);
 
-	for (uint32_t i = 0; q && i < e->queue_count; i++)
+	for (uint32_t i = 0; q && i < n; i++)
 		if (q[i] == queue_id)
 			return true;
 	return false;
@@ -230,16 +348,19 @@ int store_index_enqueue(struct store_index *ix, uint64_t msg_id, struct store_in
 {
 	struct store_index_slot *slot;
 	struct store_index_multi *mq;
+	uint32_t q;
 
 	assert(queue_id != 0);
 	if (store_index_holds(ix, msg_id, e, queue_id))
 		return 0;
-	if (e->queue_count == 0) {
-		e->queue_id = queue_id;
-		e->queue_count = 1;
+	if (e->qref == STORE_INDEX_NO_QUEUE) {
+		q = store_index_qref(ix, queue_id);
+		if (q == UINT32_MAX)
+			return -1;
+		e->qref = q + 1;
 		return 1;
 	}
-	if (e->queue_id != 0) {
+	if (e->qref != STORE_INDEX_MULTI) {
 		/* second queue: move to the side table */
 		mq = malloc(sizeof *mq + 4 * sizeof(uint64_t));
 		if (!mq)
@@ -251,9 +372,10 @@ int store_index_enqueue(struct store_index *ix, uint64_t msg_id, struct store_in
 		}
 		mq->count = 1;
 		mq->cap = 4;
-		mq->queue_ids[0] = e->queue_id;
+		mq->queue_ids[0] = ix->qtab[e->qref - 1].queue_id;
 		slot->multi = mq;
-		e->queue_id = 0;
+		store_index_qunref(ix, e->qref - 1);
+		e->qref = STORE_INDEX_MULTI;
 	} else {
 		slot = store_index_slot_find(ix, msg_id);
 		assert(slot);
@@ -268,7 +390,6 @@ int store_index_enqueue(struct store_index *ix, uint64_t msg_id, struct store_in
 		mq->cap *= 2;
 	}
 	mq->queue_ids[mq->count++] = queue_id;
-	e->queue_count = mq->count;
 	return 1;
 }
 
@@ -277,15 +398,15 @@ int store_index_dequeue(struct store_index *ix, uint64_t msg_id, struct store_in
 {
 	struct store_index_slot *slot;
 	struct store_index_multi *mq;
-	uint32_t i;
+	uint32_t i, q;
 
-	if (e->queue_count == 0)
+	if (e->qref == STORE_INDEX_NO_QUEUE)
 		return 0;
-	if (e->queue_id != 0) {
-		if (e->queue_id != queue_id)
+	if (e->qref != STORE_INDEX_MULTI) {
+		if (ix->qtab[e->qref - 1].queue_id != queue_id)
 			return 0;
-		e->queue_id = 0;
-		e->queue_count = 0;
+		store_index_qunref(ix, e->qref - 1);
+		e->qref = STORE_INDEX_NO_QUEUE;
 		return 1;
 	}
 	slot = store_index_slot_find(ix, msg_id);
@@ -299,10 +420,12 @@ int store_index_dequeue(struct store_index *ix, uint64_t msg_id, struct store_in
 	memmove(&mq->queue_ids[i], &mq->queue_ids[i + 1], (mq->count - i - 1) * sizeof(uint64_t));
 	mq->count--;
 	if (mq->count == 1) {
-		e->queue_id = mq->queue_ids[0];
+		q = store_index_qref(ix, mq->queue_ids[0]);
+		if (q == UINT32_MAX)
+			return 1; /* stays in the side table, one queue long */
+		e->qref = q + 1;
 		store_index_slot_del(ix, slot);
 	}
-	e->queue_count--;
 	return 1;
 }
 
@@ -340,5 +463,7 @@ size_t store_index_memory(const struct store_index *ix)
 	for (size_t i = 0; i < ix->slot_count; i++)
 		if (ix->slots[i].multi)
 			n += sizeof *ix->slots[i].multi + ix->slots[i].multi->cap * sizeof(uint64_t);
+	n += ix->qtab_cap * (sizeof *ix->qtab + sizeof *ix->qfree) +
+	     ix->qmap_count * sizeof *ix->qmap;
 	return n;
 }

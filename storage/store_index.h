@@ -1,8 +1,10 @@
 /* storage/store_index.h: the in-memory index of the message log, msg_id -> where the record is
  * and which queues still hold it. Ids only grow, so the index is a dense array cut into chunks of
- * STORE_INDEX_CHUNK entries: 24 bytes per live message, a chunk is freed when its last entry
- * goes, and the chunk table shifts forward as old chunks empty. A message live in more than one
- * queue keeps its queue ids in a side table (the common single-queue case costs nothing more). */
+ * STORE_INDEX_CHUNK entries: 16 bytes per live message, a chunk is freed when its last entry
+ * goes, and the chunk table shifts forward as old chunks empty. An entry names its one queue by
+ * a 32-bit reference into a table of queue ids (refcounted, so queues that come and go do not
+ * grow it); a message live in more than one queue keeps its queue ids in a side table (the
+ * common single-queue case costs nothing more). */
 #ifndef STORAGE_STORE_INDEX_H
 #define STORAGE_STORE_INDEX_H
 
@@ -12,12 +14,20 @@
 
 #define STORE_INDEX_CHUNK 4096
 
+/* qref values besides 1 + a slot of the queue table */
+#define STORE_INDEX_NO_QUEUE 0u           /* right after store_message_add, or dead */
+#define STORE_INDEX_MULTI UINT32_MAX      /* several queues: see the side table */
+
 struct store_index_entry {
-	uint64_t queue_id;    /* the one queue holding it; 0 when several (see the side table) */
+	uint32_t qref;    /* which queue(s) hold it, see above */
 	uint32_t segment;
 	uint32_t offset;
-	uint32_t len;         /* whole record, header included; 0: no entry */
-	uint32_t queue_count; /* queues it is live in; 0 right after store_message_add */
+	uint32_t len;     /* whole record, header included; 0: no entry */
+};
+
+struct store_index_qslot {
+	uint64_t queue_id; /* 0: free */
+	uint64_t refs;     /* entries naming this slot */
 };
 
 struct store_index_chunk {
@@ -42,6 +52,13 @@ struct store_index {
 	struct store_index_slot *slots; /* open addressing, linear probing */
 	size_t slot_count, slot_used;
 	uint64_t entries;
+	/* the queue table: slot i holds a queue id; qmap finds the slot of an id */
+	struct store_index_qslot *qtab;
+	uint32_t qtab_count, qtab_cap;
+	uint32_t *qfree;                 /* free slots, a stack */
+	uint32_t qfree_count;
+	uint32_t *qmap;                  /* open addressing: slot + 1, 0 = empty */
+	size_t qmap_count, qmap_used;
 };
 
 void store_index_init(struct store_index *ix);
@@ -65,6 +82,15 @@ bool store_index_holds(const struct store_index *ix, uint64_t msg_id,
 /* The queue ids the message is live in (queue_count of them); borrowed. */
 const uint64_t *store_index_queues(const struct store_index *ix, uint64_t msg_id,
 				   const struct store_index_entry *e);
+
+static inline bool store_index_live(const struct store_index_entry *e)
+{
+	return e->qref != STORE_INDEX_NO_QUEUE;
+}
+
+/* How many queues hold the message. */
+uint32_t store_index_queue_count(const struct store_index *ix, uint64_t msg_id,
+				 const struct store_index_entry *e);
 
 /* Calls fn for every entry with lo <= id < hi, in id order. fn may dequeue but not remove. */
 typedef void (*store_index_visit_fn)(void *arg, uint64_t msg_id, struct store_index_entry *e);

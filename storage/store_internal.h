@@ -96,6 +96,10 @@ struct store {
 	uint32_t wseg_dir_synced; /* highest segment whose directory entry was fsynced */
 
 	uint64_t syncs, synced_records;
+
+	/* store_message_read_many's buffer, kept between calls */
+	uint8_t *readbuf;
+	size_t readbuf_cap;
 };
 
 struct store_segment *store_segment_find(struct store *s, uint32_t no);

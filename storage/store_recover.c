@@ -129,7 +129,7 @@ static void store_recover_enqueue(struct store_recover_ctx *c, uint64_t queue_id
 		c->oom = c->oom || rc < 0;
 		return;
 	}
-	if (e->queue_count == 1)
+	if (store_index_queue_count(&c->s->index, msg_id, e) == 1)
 		store_segment_account(c->s, e, 1);
 	if (store_recover_push(q, msg_id) != 0) {
 		/* not listed, so not handed to the broker: take it back out */
@@ -144,7 +144,7 @@ static void store_recover_dequeue(struct store_recover_ctx *c, uint64_t queue_id
 	struct store_index_entry *e = store_index_get(&c->s->index, msg_id);
 
 	if (!e || store_index_dequeue(&c->s->index, msg_id, e, queue_id) != 1 ||
-	    e->queue_count > 0)
+	    store_index_live(e))
 		return;
 	store_segment_account(c->s, e, -1);
 	store_index_remove(&c->s->index, msg_id);
@@ -182,7 +182,7 @@ static bool store_recover_apply(struct store_recover_ctx *c, struct store_segmen
 		e = store_index_get(&s->index, id);
 		if (e && rec->type == STORE_RECORD_MESSAGE)
 			return false; /* an id is given once */
-		if (e && e->queue_count > 0)
+		if (e && store_index_live(e))
 			store_segment_account(s, e, -1);
 		e = store_index_put(&s->index, id, sg->no, (uint32_t)off,
 				    STORE_RECORD_HEADER_SIZE + rec->len);
@@ -190,7 +190,7 @@ static bool store_recover_apply(struct store_recover_ctx *c, struct store_segmen
 			c->oom = true;
 			return true;
 		}
-		if (e->queue_count > 0)
+		if (store_index_live(e))
 			store_segment_account(s, e, 1);
 		for (uint16_t i = 0; i < rm.queue_count; i++)
 			store_recover_enqueue(c, store_record_get_u64(rm.queue_ids + 8 * i), id, e);
@@ -381,7 +381,7 @@ static void store_recover_drop_unqueued(void *arg, uint64_t msg_id, struct store
 	struct store_recover_ctx *c = arg;
 	struct store_recover_queue *q;
 
-	if (e->queue_count > 0)
+	if (store_index_live(e))
 		return;
 	/* reuse a scratch queue with id 0 (never a real queue id) as the list of ids to drop */
 	q = store_recover_queue_get(c, 0);

@@ -359,6 +359,117 @@ START_TEST(queue_ids_depend_on_vhost_and_name_and_are_never_zero)
 }
 END_TEST
 
+#define QV (STORE_QUEUE_VOLATILE | 0x4444)
+
+START_TEST(messages_held_only_by_volatile_queues_never_come_back)
+{
+	struct harness *h = harness_new(4096);
+	struct recovered *r = malloc(sizeof *r);
+	static const uint64_t only_qv[] = { QV, 0 };
+	static const uint64_t q1_qv[] = { Q1, QV, 0 };
+	struct store_stats st;
+	uint64_t paged[50], shared;
+
+	ck_assert(harness_recover(h, r, NULL) == 0);
+	for (int i = 0; i < 50; i++)
+		paged[i] = harness_publish(h, "paged transient message body", only_qv);
+	shared = harness_publish(h, "durable and paged", q1_qv);
+	/* enough traffic to roll and compact the segments the paged messages live in */
+	for (int round = 0; round < 100; round++) {
+		uint64_t ids[10];
+		for (int i = 0; i < 10; i++)
+			ids[i] = harness_publish(h, "traffic traffic traffic traffic traffic", only_q2);
+		sync_and_wait(h);
+		for (int i = 0; i < 10; i++)
+			ck_assert_int_eq(store_dequeue(h->store, Q2, ids[i]), 0);
+		sync_and_wait(h);
+	}
+	store_get_stats(h->store, &st);
+	ck_assert_uint_eq(st.live_messages, 51);
+	for (int i = 0; i < 50; i++) {
+		struct store_message m;
+		void *block;
+		ck_assert_int_eq(store_message_read(h->store, paged[i], &m, &block), 0);
+		ck_assert_int_eq(memcmp(m.body, "paged transient", 15), 0);
+		free(block);
+	}
+	ck_assert_int_eq(store_dequeue(h->store, QV, paged[0]), 0);
+	ck_assert_int_eq(store_dequeue(h->store, QV, paged[0]), -1);
+	sync_and_wait(h);
+	harness_reopen(h);
+	ck_assert_int_eq(harness_recover(h, r, NULL), 0);
+	ck_assert_uint_eq(r->count, 1); /* only the durable queue's message */
+	ck_assert_uint_eq(r->queue_ids[0], Q1);
+	ck_assert_uint_eq(r->msg_ids[0], shared);
+	free(r);
+	harness_free(h);
+}
+END_TEST
+
+struct read_many_ctx {
+	unsigned calls, missing;
+	char bodies[300][64];
+};
+
+static void read_many_one(void *arg, size_t i, const struct store_message *m)
+{
+	struct read_many_ctx *c = arg;
+
+	ck_assert_uint_eq(i, c->calls);
+	c->calls++;
+	if (!m) {
+		c->missing++;
+		return;
+	}
+	ck_assert_uint_lt(m->body_len, 64);
+	memcpy(c->bodies[i], m->body, m->body_len);
+	c->bodies[i][m->body_len] = '\0';
+}
+
+START_TEST(many_messages_read_back_in_order_on_disk_and_in_the_batch)
+{
+	struct harness *h = harness_new(8192);
+	struct read_many_ctx *c = calloc(1, sizeof *c);
+	uint64_t ids[300];
+	char body[32];
+
+	ck_assert(harness_recover(h, NULL, NULL) == 0);
+	for (int i = 0; i < 300; i++) {
+		snprintf(body, sizeof body, "body %d", i);
+		ids[i] = harness_publish(h, body, only_q1);
+		if (i == 199)
+			sync_and_wait(h); /* the last 100 are still in the pending batch */
+	}
+	ids[7] = ids[7] + 100000; /* unknown: reported, the rest still read */
+	store_message_read_many(h->store, ids, 300, read_many_one, c);
+	ck_assert_uint_eq(c->calls, 300);
+	ck_assert_uint_eq(c->missing, 1);
+	for (int i = 0; i < 300; i++) {
+		if (i == 7)
+			continue;
+		snprintf(body, sizeof body, "body %d", i);
+		ck_assert_str_eq(c->bodies[i], body);
+	}
+	free(c);
+	harness_free(h);
+}
+END_TEST
+
+START_TEST(the_index_costs_sixteen_bytes_per_message)
+{
+	struct harness *h = harness_new(0);
+	size_t before;
+
+	ck_assert(harness_recover(h, NULL, NULL) == 0);
+	before = store_index_bytes(h->store);
+	for (int i = 0; i < 100000; i++)
+		ck_assert_uint_gt(harness_publish(h, "x", only_q1), 0);
+	/* whole chunks of 4096 entries, plus the chunk table and the queue table */
+	ck_assert_uint_le(store_index_bytes(h->store) - before, (100000 / 4096 + 1) * 4096 * 16 + 4096);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *store_file_suite(void)
 {
 	Suite *s = suite_create("store_file");
@@ -375,6 +486,9 @@ static Suite *store_file_suite(void)
 	tcase_add_test(tc, one_stuck_message_does_not_make_disk_use_grow);
 	tcase_add_test(tc, a_full_disk_fails_the_ticket_refuses_appends_and_keeps_synced_data);
 	tcase_add_test(tc, queue_ids_depend_on_vhost_and_name_and_are_never_zero);
+	tcase_add_test(tc, messages_held_only_by_volatile_queues_never_come_back);
+	tcase_add_test(tc, many_messages_read_back_in_order_on_disk_and_in_the_batch);
+	tcase_add_test(tc, the_index_costs_sixteen_bytes_per_message);
 	suite_add_tcase(s, tc);
 	return s;
 }
