@@ -17,6 +17,7 @@
 #include "broker/message.h"
 #include "broker/queue.h"
 #include "broker/queue_args.h"
+#include "broker/topic_perm.h"
 #include "broker/vhost.h"
 
 static const char *tf(bool b)
@@ -58,8 +59,10 @@ int admin_vhost_delete(struct broker *b, const char *name)
 		c->vhost = NULL; /* its channels are released; nothing may reach the vhost now */
 	}
 	for (struct strmap_entry *e = strmap_first(&b->users, &i); e;
-	     e = strmap_next(&b->users, e, &i))
+	     e = strmap_next(&b->users, e, &i)) {
 		auth_permission_clear(e->value, name);
+		topic_perm_clear(e->value, name, NULL); /* as RabbitMQ: none outlive their vhost */
+	}
 	strmap_del(&b->vhosts, name, strlen(name));
 	vhost_free(v);
 	return ADMIN_OK;

@@ -160,10 +160,11 @@ static int handle_exchange_bind_unbind(struct channel *ch, struct amqp_str dest_
 		return not_found(ch, src_name);
 	if (!dx)
 		return not_found(ch, dest_name);
+	/* RabbitMQ's binding_action checks the source's topic read permission for both. */
+	if (channel_check_topic(ch, channel_topic_perm(ch, sx), AUTH_READ, src_name, key) != 0)
+		return 0;
 	if (bind) {
 		char err[256];
-		if (channel_check_topic(ch, channel_topic_perm(ch, sx), AUTH_READ, src_name, key) != 0)
-			return 0;
 		int rc = exchange_bind(sx, NULL, dx, key, args, err, sizeof err);
 		if (rc == -2)
 			return channel_fail(ch, AMQP_PRECONDITION_FAILED, "%s", err);

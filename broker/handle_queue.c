@@ -222,6 +222,10 @@ static int handle_queue_unbind(struct channel *ch, const struct amqp_queue_unbin
 	struct exchange *x = bind_target(ch, m->queue, m->exchange, &q);
 	if (!x)
 		return 0;
+	/* RabbitMQ's binding_action checks the topic read permission for unbind too. */
+	if (channel_check_topic(ch, channel_topic_perm(ch, x), AUTH_READ, m->exchange,
+				m->routing_key) != 0)
+		return 0;
 	exchange_unbind(x, q, NULL, m->routing_key, m->arguments);
 	struct amqp_method ok = { .id = AMQP_QUEUE_UNBIND_OK };
 	return channel_send(ch, &ok);

@@ -19,6 +19,50 @@ static size_t topic_perm_key(char *buf, size_t cap, const char *vhost, const cha
 	return vl + 1 + exchange_len;
 }
 
+/* Appends n bytes to the growing string *out (len, cap); -1 on out of memory. */
+static int topic_perm_append(char **out, size_t *len, size_t *cap, const char *s, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		size_t ncap = (*len + n + 1) * 2;
+		char *grown = realloc(*out, ncap);
+		if (!grown)
+			return -1;
+		*out = grown;
+		*cap = ncap;
+	}
+	memcpy(*out + *len, s, n);
+	*len += n;
+	(*out)[*len] = '\0';
+	return 0;
+}
+
+char *topic_perm_expand(const char *pattern, const char *username, const char *vhost)
+{
+	static const char *const names[] = { "{username}", "{vhost}" };
+	const char *values[] = { username, vhost };
+	size_t len = 0, cap = 0;
+	char *out = NULL;
+	if (topic_perm_append(&out, &len, &cap, "", 0) != 0)
+		return NULL;
+	for (const char *s = pattern; *s;) {
+		const char *from = s, *value = NULL;
+		size_t n = 1;
+		for (size_t i = 0; i < 2 && !value; i++)
+			if (strncmp(s, names[i], strlen(names[i])) == 0) {
+				value = values[i];
+				n = strlen(names[i]);
+			}
+		if (value)
+			from = value;
+		if (topic_perm_append(&out, &len, &cap, from, value ? strlen(value) : 1) != 0) {
+			free(out);
+			return NULL;
+		}
+		s += n;
+	}
+	return out;
+}
+
 static void topic_perm_free(struct topic_perm *p)
 {
 	if (!p)
@@ -55,10 +99,16 @@ int topic_perm_set(struct user *u, const char *vhost, const char *exchange, cons
 	}
 	const char *pats[2] = { p->write, p->read };
 	for (int i = 0; i < 2; i++) {
-		bool all = strcmp(pats[i], ".*") == 0;
-		/* "" denies everything, as for vhost permissions. */
-		if (!all && regcomp(&p->re[i], pats[i][0] ? pats[i] : "$^a",
-				    REG_EXTENDED | REG_NOSUB) != 0) {
+		/* RabbitMQ turns "" into "^$" (only the empty key), then expands the variables. */
+		char *re = topic_perm_expand(pats[i][0] ? pats[i] : "^$", u->name, vhost);
+		if (!re) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		bool all = strcmp(re, ".*") == 0;
+		int bad = !all && regcomp(&p->re[i], re, REG_EXTENDED | REG_NOSUB) != 0;
+		free(re);
+		if (bad) {
 			snprintf(err, errlen, "invalid regular expression '%s'", pats[i]);
 			goto out;
 		}

@@ -1,6 +1,6 @@
 /* broker/topic_perm.h: RabbitMQ's topic permissions: per user, vhost and topic exchange, a
  * write and a read regular expression matched against routing keys (basic.publish) and
- * binding keys (queue.bind, exchange.bind with a topic source).
+ * binding keys (queue.bind/unbind, exchange.bind/unbind with a topic source).
  *
  * A user with no topic permission for an exchange may use every key on it, as in RabbitMQ.
  * Every change bumps auth_generation, so channels may cache a found permission. */
@@ -21,7 +21,14 @@ struct topic_perm {
 	bool all[2];    /* ".*": no regexec needed */
 };
 
-/* Adds or replaces the user's permission for vhost/exchange. 0, or -1 with err set (bad
+/* The pattern with RabbitMQ's variables "{username}" and "{vhost}" replaced by the values,
+ * literally (no regex quoting, as rabbit_auth_backend_internal:expand_topic_permission). An AMQP
+ * 0-9-1 connection has no other variables ("{client_id}" comes from MQTT only), so the result
+ * depends on the user and vhost alone and is compiled once, when the permission is set.
+ * Caller frees; NULL on out of memory. */
+char *topic_perm_expand(const char *pattern, const char *username, const char *vhost);
+/* Adds or replaces the user's permission for vhost/exchange; the stored write and read keep
+ * the unexpanded text (as listed and exported), the compiled expressions are expanded. 0, or -1 with err set (bad
  * regular expression, out of memory). */
 int topic_perm_set(struct user *u, const char *vhost, const char *exchange, const char *write,
 		   const char *read, char *err, size_t errlen);

@@ -194,6 +194,79 @@ def run(amqp_port, api):
         ch.queue_declare("", exclusive=True)
         c.close()
 
+    def topic_read_permission_refuses_an_unbind_with_403():
+        api.call("PUT", "/topic-permissions/%s/%s" % (VHOST, USER),
+                 {"exchange": "amq.topic", "write": ".*", "read": "^r"})
+        c = pika.BlockingConnection(params())
+        try:
+            ch = c.channel()
+            q = ch.queue_declare("", exclusive=True).method.queue
+            ch.queue_bind(q, "amq.topic", "r.allowed")
+            ch.queue_unbind(q, "amq.topic", "r.allowed")
+            try:  # RabbitMQ checks unbind like bind, even for a binding that does not exist
+                ch.queue_unbind(q, "amq.topic", "nope.x")
+                raise AssertionError("unbind allowed")
+            except ChannelClosedByBroker as e:
+                expect((e.reply_code, e.reply_text),
+                       (403, "ACCESS_REFUSED - access to topic 'nope.x' in exchange 'amq.topic' in "
+                             "vhost '%s' refused for user '%s'" % (VHOST, USER)))
+            ch = c.channel()
+            ch.exchange_declare("tp-dest", "fanout", auto_delete=True)
+            ch.exchange_bind("tp-dest", "amq.topic", "r.x")
+            ch.exchange_unbind("tp-dest", "amq.topic", "r.x")
+            try:
+                ch.exchange_unbind("tp-dest", "amq.topic", "nope.y")
+                raise AssertionError("exchange.unbind allowed")
+            except ChannelClosedByBroker as e:
+                expect((e.reply_code, e.reply_text[:48]),
+                       (403, "ACCESS_REFUSED - access to topic 'nope.y' in exc"))
+            c.channel().exchange_delete("tp-dest")
+        finally:
+            c.close()
+        expect(api.call("DELETE", "/topic-permissions/%s/%s" % (VHOST, USER))[0], 204)
+
+    def topic_permission_variables_expand_to_the_user_and_vhost():
+        api.call("PUT", "/topic-permissions/%s/%s" % (VHOST, USER),
+                 {"exchange": "amq.topic", "write": "^{username}\\.", "read": "^{vhost}\\."})
+        c = pika.BlockingConnection(params())
+        try:
+            ch = c.channel()
+            ch.basic_publish("amq.topic", USER + ".a", b"x")
+            q = ch.queue_declare("", exclusive=True).method.queue
+            ch.queue_bind(q, "amq.topic", VHOST + ".b")
+            try:
+                ch.basic_publish("amq.topic", "{username}.a", b"x")
+                ch.queue_declare("", exclusive=True)
+                raise AssertionError("unexpanded key allowed")
+            except ChannelClosedByBroker as e:
+                expect(e.reply_code, 403)
+            ch = c.channel()
+            try:
+                ch.queue_bind(q, "amq.topic", "other-vhost.b")
+                raise AssertionError("bind allowed")
+            except ChannelClosedByBroker as e:
+                expect(e.reply_code, 403)
+        finally:
+            c.close()
+        # Listed and exported as written, not expanded.
+        expect(api.call("GET", "/topic-permissions/%s/%s" % (VHOST, USER))[1][0]["write"],
+               "^{username}\\.")
+        expect(api.call("DELETE", "/topic-permissions/%s/%s" % (VHOST, USER))[0], 204)
+
+    def deleting_a_vhost_deletes_its_topic_permissions():
+        v2 = VHOST + "-gone"
+        expect(api.call("PUT", "/vhosts/" + v2, {})[0], 201)
+        tp = {"exchange": "amq.topic", "write": "^w", "read": "^r"}
+        expect(api.call("PUT", "/topic-permissions/%s/%s" % (v2, USER), tp)[0], 201)
+        expect(api.call("DELETE", "/vhosts/" + v2)[0], 204)
+        listed = api.call("GET", "/users/%s/topic-permissions" % USER)[1]
+        assert not [p for p in listed if p["vhost"] == v2], listed
+        defs = api.call("GET", "/definitions")[1]
+        assert not [p for p in defs["topic_permissions"] if p["vhost"] == v2], defs
+        expect(api.call("PUT", "/vhosts/" + v2, {})[0], 201)
+        expect(api.call("GET", "/topic-permissions/%s/%s" % (v2, USER))[0], 404)
+        api.call("DELETE", "/vhosts/" + v2)
+
     def limits_and_topic_permissions_round_trip_through_definitions():
         api.call("PUT", "/vhost-limits/%s/max-queues" % VHOST, {"value": 3})
         api.call("PUT", "/user-limits/%s/max-channels" % USER, {"value": 4})
@@ -230,6 +303,12 @@ def run(amqp_port, api):
         check("a topic read permission refuses a bind with 403",
               topic_read_permission_refuses_a_bind_with_403)
         check("topic permissions are listed and deleted", topic_permissions_are_listed_and_deleted)
+        check("a topic read permission refuses an unbind with 403",
+              topic_read_permission_refuses_an_unbind_with_403)
+        check("topic permission variables expand to the user and vhost",
+              topic_permission_variables_expand_to_the_user_and_vhost)
+        check("deleting a vhost deletes its topic permissions",
+              deleting_a_vhost_deletes_its_topic_permissions)
         check("limits and topic permissions round-trip through definitions",
               limits_and_topic_permissions_round_trip_through_definitions)
     finally:

@@ -6,6 +6,7 @@
 
 #include "broker/auth.h"
 #include "broker/broker.h"
+#include "broker/topic_perm.h"
 
 static struct broker *auth_test_broker(void)
 {
@@ -131,6 +132,51 @@ START_TEST(login_failure_counts_are_per_address_and_bounded)
 }
 END_TEST
 
+static bool topic_ok(const struct topic_perm *p, enum auth_perm kind, const char *key)
+{
+	return topic_perm_permitted(p, kind, (const uint8_t *)key, strlen(key));
+}
+
+START_TEST(topic_permission_variables_expand_to_the_user_and_vhost)
+{
+	char *e = topic_perm_expand("^{username}\\.{vhost}\\.{client_id}{user", "ann", "v1");
+	ck_assert_str_eq(e, "^ann\\.v1\\.{client_id}{user");
+	free(e);
+	struct broker *b = auth_test_broker();
+	struct user *u = auth_user_add(b, "ann", "pw", "");
+	char err[128];
+	ck_assert_int_eq(topic_perm_set(u, "v1", "amq.topic", "^{username}\\.", "^{vhost}\\.",
+				       err, sizeof err), 0);
+	const struct topic_perm *p = topic_perm_find(u, "v1", "amq.topic", 9);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_str_eq(p->write, "^{username}\\."); /* listed and exported unexpanded */
+	ck_assert(topic_ok(p, AUTH_WRITE, "ann.x"));
+	ck_assert(!topic_ok(p, AUTH_WRITE, "bob.x"));
+	ck_assert(!topic_ok(p, AUTH_WRITE, "{username}.x"));
+	ck_assert(topic_ok(p, AUTH_READ, "v1.x"));
+	ck_assert(!topic_ok(p, AUTH_READ, "v2.x"));
+	auth_test_broker_free(b);
+}
+END_TEST
+
+START_TEST(an_empty_topic_pattern_allows_only_the_empty_key)
+{
+	struct broker *b = auth_test_broker();
+	struct user *u = auth_user_add(b, "ann", "pw", "");
+	char err[128];
+	ck_assert_int_eq(topic_perm_set(u, "/", "t", "", ".*", err, sizeof err), 0);
+	const struct topic_perm *p = topic_perm_find(u, "/", "t", 1);
+	ck_assert(topic_ok(p, AUTH_WRITE, "")); /* RabbitMQ compiles "" as "^$" */
+	ck_assert(!topic_ok(p, AUTH_WRITE, "a"));
+	ck_assert(topic_ok(p, AUTH_READ, "anything"));
+	ck_assert_int_ne(topic_perm_set(u, "/", "t", "(", ".*", err, sizeof err), 0);
+	ck_assert_ptr_nonnull(strstr(err, "invalid regular expression '('"));
+	ck_assert_uint_eq(topic_perm_clear(u, "/", NULL), 1);
+	ck_assert_ptr_null(topic_perm_find(u, "/", "t", 1));
+	auth_test_broker_free(b);
+}
+END_TEST
+
 static Suite *auth_suite(void)
 {
 	Suite *s = suite_create("auth");
@@ -141,6 +187,8 @@ static Suite *auth_suite(void)
 	tcase_add_test(tc, sasl_plain_and_amqplain_log_in_and_wrong_passwords_do_not);
 	tcase_add_test(tc, login_failures_after_the_third_in_a_minute_wait_longer_each_time);
 	tcase_add_test(tc, login_failure_counts_are_per_address_and_bounded);
+	tcase_add_test(tc, topic_permission_variables_expand_to_the_user_and_vhost);
+	tcase_add_test(tc, an_empty_topic_pattern_allows_only_the_empty_key);
 	suite_add_tcase(s, tc);
 	return s;
 }
