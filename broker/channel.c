@@ -257,6 +257,8 @@ void channel_release(struct channel *ch)
 	free(ch->unacked.buf);
 	memset(&ch->unacked, 0, sizeof ch->unacked);
 	strmap_clear(&ch->consumers);
+	if (ch->pub_msg)
+		ch->conn->partial_bytes -= ch->pub_msg->body_len;
 	message_unref(ch->pub_msg);
 	ch->pub_msg = NULL;
 	while (ch->tx_head) {

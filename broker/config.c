@@ -455,6 +455,8 @@ static const struct config_key config_keys[] = {
 	  UINT32_MAX - 1, W(max_connections), NULL },
 	{ "max_message_size", config_apply_uint, OFF(max_message_size), 1, 536870912,
 	  W(max_message_size), NULL },
+	{ "max_partial_message_bytes_per_connection", config_apply_uint, OFF(max_partial_bytes), 0,
+	  UINT64_MAX, W(max_partial_bytes), NULL },
 	{ "consumer_timeout", config_apply_uint, OFF(consumer_timeout), 1, UINT32_MAX,
 	  W(consumer_timeout), NULL },
 	{ "collect_statistics_interval", config_apply_uint, OFF(collect_statistics_interval), 1,
@@ -502,6 +504,7 @@ void config_init_defaults(struct config *c)
 	c->channel_max = 2047;
 	c->max_connections = CONFIG_UNLIMITED;
 	c->max_message_size = 134217728;
+	c->max_partial_bytes = 268435456;
 	c->consumer_timeout = 1800000;
 	c->collect_statistics_interval = 5000;
 	c->log_level = strdup("info");

@@ -54,6 +54,9 @@ struct config {
 	uint16_t channel_max;       /* 2047; 0 = 65535 */
 	uint32_t max_connections;   /* connection_max, CONFIG_UNLIMITED ("infinity") */
 	uint64_t max_message_size;  /* 134217728; 1 .. 536870912 */
+	/* max_partial_message_bytes_per_connection (Warren's own key): declared body sizes of the
+	 * messages a connection is still receiving, over all its channels; 268435456, 0 = none */
+	uint64_t max_partial_bytes;
 	uint32_t consumer_timeout;  /* ms, 1800000 */
 	uint32_t collect_statistics_interval; /* ms, 5000 (management sampling) */
 

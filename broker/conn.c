@@ -553,7 +553,7 @@ static void conn_on_read(struct bufferevent *bev, void *arg)
 	/* One large read more per callback (more would let publishers outrun consumers); every
 	 * byte read is processed before returning, or complete frames could wait for input that
 	 * never comes. The socket stays readable, so the loop calls back for the rest. */
-	if (!c->tls && !c->dead && c->state != CONN_CLOSED && !c->blocked &&
+	if (!c->tls && !c->dead && c->state != CONN_CLOSED && !c->blocked && !c->input_paused &&
 	    !(c->published && c->broker->alarm_reason)) {
 		ssize_t got = conn_read_more(c, in);
 		if (got < 0)
@@ -575,10 +575,25 @@ static void conn_on_read(struct bufferevent *bev, void *arg)
 	}
 }
 
-/* Runs the connection's phase over every complete frame in the input buffer. */
+/* True (and reading stops) when the replies waiting for the client pass CONN_INPUT_PAUSE:
+ * without it a client that pipelines basic.get and never reads could make the broker copy
+ * 100 KiB of properties per 40 bytes it sends. conn_on_write reads again. */
+static bool conn_input_should_pause(struct conn *c)
+{
+	if (c->input_paused)
+		return true;
+	if (evbuffer_get_length(conn_output(c)) <= CONN_INPUT_PAUSE)
+		return false;
+	c->input_paused = true;
+	bufferevent_disable(c->bev, EV_READ);
+	return true;
+}
+
+/* Runs the connection's phase over every complete frame in the input buffer, or until the
+ * output is too far behind (what is left stays buffered). */
 static void conn_process_input(struct conn *c, struct evbuffer *in)
 {
-	while (!c->dead && c->state != CONN_CLOSED) {
+	while (!c->dead && c->state != CONN_CLOSED && !conn_input_should_pause(c)) {
 		size_t avail = evbuffer_get_length(in);
 		if (avail == 0)
 			break;
@@ -588,7 +603,8 @@ static void conn_process_input(struct conn *c, struct evbuffer *in)
 		const uint8_t *p = v.iov_base;
 		size_t len = v.iov_len, used = 0;
 		ssize_t r = 1;
-		while (used < len && !c->dead && c->state != CONN_CLOSED) {
+		while (used < len && !c->dead && c->state != CONN_CLOSED &&
+		       !conn_input_should_pause(c)) {
 			r = c->expect(c, p + used, len - used);
 			if (r <= 0)
 				break;
@@ -631,7 +647,8 @@ void conn_unblock(struct conn *c)
 	c->hb_misses = 0;
 	if (c->state != CONN_OPEN)
 		return;
-	bufferevent_enable(c->bev, EV_READ);
+	if (!c->input_paused)
+		bufferevent_enable(c->bev, EV_READ);
 	if (c->cap_blocked) {
 		struct amqp_method m = { .id = AMQP_CONNECTION_UNBLOCKED };
 		conn_send_method(c, 0, &m);
@@ -665,6 +682,13 @@ static void conn_on_write(struct bufferevent *bev, void *arg)
 	if (c->output_blocked && left <= CONN_OUTPUT_LOW) {
 		c->output_blocked = false;
 		conn_kick_consumers(c);
+	}
+	if (c->input_paused && left <= CONN_OUTPUT_LOW) {
+		c->input_paused = false;
+		if (!c->blocked)
+			bufferevent_enable(c->bev, EV_READ);
+		/* Frames already buffered would otherwise wait for more input. */
+		conn_on_read(bev, c);
 	}
 }
 
@@ -707,7 +731,7 @@ static void conn_on_timer(evutil_socket_t fd, short what, void *arg)
 		c->send_oct += sizeof amqp_heartbeat_frame;
 	}
 	c->hb_sent_mark = c->send_oct;
-	if (c->recv_oct == c->hb_recv_mark && !c->blocked) {
+	if (c->recv_oct == c->hb_recv_mark && !c->blocked && !c->input_paused) {
 		if (++c->hb_misses >= CONN_HEARTBEAT_MISSES) {
 			log_warn("closing AMQP connection %s: missed heartbeats from client, "
 				 "timeout: %us",

@@ -32,6 +32,10 @@ enum conn_state {
 
 #define CONN_OUTPUT_HIGH (4u << 20) /* stop delivering above this many buffered bytes */
 #define CONN_OUTPUT_LOW (1u << 20)  /* resume below this */
+/* Stop reading a connection while more than this waits to be written to it (a client that
+ * pipelines requests and never reads the replies); read again below CONN_OUTPUT_LOW. Higher
+ * than CONN_OUTPUT_HIGH so that deliveries alone never stop a consumer's acks being read. */
+#define CONN_INPUT_PAUSE (16u << 20)
 
 struct conn {
 	struct broker *broker;
@@ -52,6 +56,9 @@ struct conn {
 	struct channel **channels; /* by id, grown on demand */
 	uint32_t channels_cap;
 	uint32_t channel_count;
+	/* Declared body sizes of the messages its channels are still receiving (the broker has
+	 * allocated them): at most max_partial_message_bytes_per_connection. */
+	uint64_t partial_bytes;
 
 	struct user *user;
 	struct vhost *vhost;
@@ -73,6 +80,7 @@ struct conn {
 	bool lingering;      /* closed; waiting for the client to hang up */
 	bool published;      /* has sent basic.publish: blocked under a resource alarm */
 	bool blocked;        /* not read because of a resource alarm */
+	bool input_paused;   /* not read: output above CONN_INPUT_PAUSE */
 	struct list exclusive_queues;
 };
 

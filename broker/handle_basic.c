@@ -148,6 +148,17 @@ int handle_basic_content_header(struct channel *ch, const struct amqp_content_he
 				    "message size %llu is larger than configured max size %llu",
 				    (unsigned long long)h->body_size,
 				    (unsigned long long)cfg->max_message_size);
+	/* Bodies are allocated at their declared size: bound what one connection may have
+	 * outstanding over all its channels (a client could declare large bodies on many channels
+	 * and trickle them). Closer to RabbitMQ's resource errors than to its per-message 406. */
+	struct conn *c = ch->conn;
+	uint64_t cap = cfg->max_partial_bytes;
+	if (cap && (c->partial_bytes > cap || h->body_size > cap - c->partial_bytes))
+		return conn_fail(c, AMQP_RESOURCE_ERROR, 60, 40,
+				 "message bodies being received on this connection would take %llu "
+				 "bytes, more than max_partial_message_bytes_per_connection (%llu)",
+				 (unsigned long long)(c->partial_bytes + h->body_size),
+				 (unsigned long long)cap);
 	if (amqp_props_decode(&p, h->props, h->props_len) != 0)
 		return conn_fail(ch->conn, AMQP_SYNTAX_ERROR, 60, 40, "malformed content header");
 	int64_t expiration = -1;
@@ -181,6 +192,7 @@ int handle_basic_content_header(struct channel *ch, const struct amqp_content_he
 	m->priority = (p.flags & AMQP_PROP_PRIORITY) ? p.priority : 0;
 	m->expiration_ms = expiration;
 	ch->pub_msg = m;
+	c->partial_bytes += m->body_len;
 	return 0;
 }
 
@@ -196,6 +208,7 @@ int handle_basic_content_body(struct channel *ch, const uint8_t *p, size_t len, 
 	if (!complete)
 		return 0;
 	ch->pub_msg = NULL;
+	ch->conn->partial_bytes -= m->body_len;
 	ch->broker->stats.published++;
 	uint64_t seq = ch->confirm ? ++ch->publish_seq : 0;
 	if (ch->tx) {
