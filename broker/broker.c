@@ -21,6 +21,7 @@
 #include "broker/config.h"
 #include "broker/conn.h"
 #include "broker/log.h"
+#include "broker/queue.h"
 #include "broker/tls.h"
 #include "broker/vhost.h"
 #include "storage/store.h"
@@ -303,6 +304,25 @@ static uint64_t broker_total_ram(void)
 	return pages > 0 ? (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
 }
 
+/* vm_memory_high_watermark_paging_ratio: RabbitMQ's default. */
+#define BROKER_PAGING_RATIO 0.5
+
+/* Every queue moves what it holds in memory beyond a small window to disk. */
+static void broker_page_out(struct broker *b)
+{
+	size_t vi, qi;
+	uint64_t moved = 0;
+	for (struct strmap_entry *ve = strmap_first(&b->vhosts, &vi); ve;
+	     ve = strmap_next(&b->vhosts, ve, &vi)) {
+		struct vhost *v = ve->value;
+		for (struct strmap_entry *qe = strmap_first(&v->queues, &qi); qe;
+		     qe = strmap_next(&v->queues, qe, &qi))
+			moved += queue_page_out(qe->value);
+	}
+	if (moved)
+		log_info("paged %llu messages out of memory", (unsigned long long)moved);
+}
+
 void broker_check_alarms(struct broker *b)
 {
 	const struct config *cfg = b->cfg;
@@ -318,6 +338,16 @@ void broker_check_alarms(struct broker *b)
 				       cfg->vm_memory_high_watermark_absolute;
 	b->mem_used = broker_rss_bytes();
 	mem = b->mem_limit && b->mem_used > b->mem_limit;
+	b->paging_bytes = (uint64_t)((double)b->mem_limit * BROKER_PAGING_RATIO);
+	bool paging = b->paging_bytes && b->mem_used > b->paging_bytes;
+	if (paging != b->mem_paging)
+		log_info("memory use %llu bytes is %s the paging threshold %llu: queues %s",
+			 (unsigned long long)b->mem_used, paging ? "above" : "back under",
+			 (unsigned long long)b->paging_bytes,
+			 paging ? "page messages out to disk" : "keep messages in memory again");
+	b->mem_paging = paging;
+	if (paging)
+		broker_page_out(b);
 	disk = false;
 	if (cfg->data_dir && statvfs(cfg->data_dir, &sv) == 0) {
 		b->disk_free = (uint64_t)sv.f_bavail * sv.f_frsize;

@@ -78,6 +78,11 @@ struct broker {
 	const char *alarm_reason; /* NULL, or "memory" / "disk" while a resource alarm is on */
 	bool mem_alarm, disk_alarm;
 	uint64_t mem_limit, mem_used, disk_free;
+	/* Paging: past vm_memory_high_watermark_paging_ratio of the limit (RSS at the last check,
+	 * or live message bytes at any moment), queues move messages to disk. */
+	bool mem_paging;
+	uint64_t paging_bytes;
+	uint64_t page_qid_seq;    /* numbers queues' volatile store ids */
 	struct event *tick_ev;
 };
 
@@ -109,6 +114,15 @@ int broker_open_store(struct broker *b);
 void broker_definitions_dirty(struct broker *b);
 /* Appends were made to the store: request one group sync at the end of the loop turn. */
 void broker_store_touched(struct broker *b);
+
+extern uint64_t message_live_count, message_live_bytes; /* broker/message.c */
+
+/* Queues should page messages out: memory passed the paging threshold at the last check, or
+ * message bodies alone pass it now (between checks a fast publisher can add a lot). */
+static inline bool broker_short_of_memory(const struct broker *b)
+{
+	return b->mem_paging || (b->paging_bytes && message_live_bytes > b->paging_bytes);
+}
 /* The ticket a confirm for a publish stored now must wait for. */
 uint64_t broker_store_next_ticket(const struct broker *b);
 

@@ -94,18 +94,10 @@ static int durable_recover_one(void *arg, uint64_t queue_id, uint64_t msg_id,
 		strmap_put(&r->orphans, &queue_id, sizeof queue_id, r);
 		return 0;
 	}
-	struct amqp_str x = { sm->exchange, sm->exchange_len }, rk = { sm->routing_key,
-								       sm->routing_key_len };
-	struct message *m = message_new(x, rk, sm->props, sm->props_len, sm->body_len);
+	struct message *m = message_from_store(sm, msg_id);
 	if (!m)
 		return -1;
-	memcpy(m->body, sm->body, sm->body_len);
-	m->body_filled = sm->body_len;
-	m->store_id = msg_id;
-	m->persistent = true;
-	struct amqp_basic_props p;
-	if (amqp_props_decode(&p, m->props, m->props_len) == 0 && (p.flags & AMQP_PROP_PRIORITY))
-		m->priority = p.priority;
+	m->persistent = true; /* only persistent messages are logged into durable queues */
 	queue_push(q, m);
 	message_unref(m);
 	r->messages++;

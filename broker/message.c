@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "amqp/props.h"
+#include "storage/store.h"
+
 uint64_t message_live_count, message_live_bytes;
 
 struct message *message_new(struct amqp_str exchange, struct amqp_str routing_key,
@@ -38,6 +41,32 @@ struct message *message_new(struct amqp_str exchange, struct amqp_str routing_ke
 	m->body_len = body_len;
 	message_live_count++;
 	message_live_bytes += body_len;
+	return m;
+}
+
+struct message *message_from_store(const struct store_message *sm, uint64_t store_id)
+{
+	struct amqp_str x = { sm->exchange, sm->exchange_len };
+	struct amqp_str rk = { sm->routing_key, sm->routing_key_len };
+	struct message *m = message_new(x, rk, sm->props, sm->props_len, sm->body_len);
+	struct amqp_basic_props p;
+
+	if (!m)
+		return NULL;
+	if (sm->body_len)
+		memcpy(m->body, sm->body, sm->body_len);
+	m->body_filled = sm->body_len;
+	m->store_id = store_id;
+	if (amqp_props_decode(&p, m->props, m->props_len) != 0)
+		return m; /* it was decoded when published: cannot happen */
+	m->persistent = (p.flags & AMQP_PROP_DELIVERY_MODE) && p.delivery_mode == 2;
+	m->priority = (p.flags & AMQP_PROP_PRIORITY) ? p.priority : 0;
+	if (p.flags & AMQP_PROP_EXPIRATION) {
+		int64_t ms = 0;
+		for (uint32_t i = 0; i < p.expiration.len && i < 18; i++)
+			ms = ms * 10 + (p.expiration.ptr[i] - '0'); /* digits: checked at publish */
+		m->expiration_ms = ms;
+	}
 	return m;
 }
 

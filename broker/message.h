@@ -32,6 +32,11 @@ struct message {
  * NULL on out of memory. The caller holds the one ref. */
 struct message *message_new(struct amqp_str exchange, struct amqp_str routing_key,
 			    const uint8_t *props, size_t props_len, uint64_t body_len);
+struct store_message;
+/* A message read back from the store (paged in, or recovered at start-up), with persistent,
+ * priority and expiration decoded from its properties as a publish decodes them. NULL on out
+ * of memory. */
+struct message *message_from_store(const struct store_message *sm, uint64_t store_id);
 /* Replaces the property bytes (copies). 0 or -1 on out of memory. */
 int message_set_props(struct message *m, const uint8_t *props, size_t props_len);
 

@@ -14,6 +14,7 @@
 #include "broker/deadletter.h"
 #include "broker/deliver.h"
 #include "broker/exchange.h"
+#include "broker/log.h"
 #include "broker/message.h"
 #include "broker/policy.h"
 #include "broker/vhost.h"
@@ -109,7 +110,7 @@ static void queue_on_expires_timer(struct broker_timer *t)
 
 static void level_mark(struct queue *q, unsigned lvl)
 {
-	if (q->levels[lvl].count)
+	if (q->levels[lvl].count || q->paged[lvl].count)
 		q->nonempty[lvl / 64] |= 1ULL << (lvl % 64);
 	else
 		q->nonempty[lvl / 64] &= ~(1ULL << (lvl % 64));
@@ -138,6 +139,11 @@ static int queue_set_levels(struct queue *q, unsigned count)
 		return -1;
 	memset(lv + q->level_count, 0, (count - q->level_count) * sizeof *lv);
 	q->levels = lv;
+	struct qpage_list *pg = realloc(q->paged, count * sizeof *pg);
+	if (!pg)
+		return -1; /* level_count stays: the next call retries */
+	memset(pg + q->level_count, 0, (count - q->level_count) * sizeof *pg);
+	q->paged = pg;
 	q->level_count = (uint16_t)count;
 	return 0;
 }
@@ -292,6 +298,7 @@ fail:
 	broker_timer_free(&q->expires_timer);
 	broker_timer_free(&q->ttl_timer);
 	free(q->levels);
+	free(q->paged);
 	free(q->lim.dlx);
 	free(q->lim.dlrk);
 	free(n);
@@ -309,9 +316,12 @@ void queue_unref(struct queue *q)
 {
 	if (--q->refs > 0)
 		return;
-	for (unsigned i = 0; i < q->level_count; i++)
+	for (unsigned i = 0; i < q->level_count; i++) {
 		free(q->levels[i].buf);
+		qpage_clear(&q->paged[i]);
+	}
 	free(q->levels);
+	free(q->paged);
 	free(q->lim.dlx);
 	free(q->lim.dlrk);
 	free((void *)q->name.ptr);
@@ -329,9 +339,13 @@ void queue_schedule_dispatch(struct queue *q)
 
 void queue_unstore(struct queue *q, const struct message *m)
 {
-	if (m->store_id && q->store_id && !q->broker->recovering) {
+	if (!m->store_id || q->broker->recovering)
+		return;
+	if (m->persistent && q->store_id) {
 		store_dequeue(q->broker->store, q->store_id, m->store_id);
 		broker_store_touched(q->broker);
+	} else if (q->page_qid) {
+		store_dequeue(q->broker->store, q->page_qid, m->store_id); /* never logged */
 	}
 }
 
@@ -356,6 +370,193 @@ static bool queue_store(struct queue *q, struct message *m)
 	b->store_appends++;
 	broker_store_touched(b);
 	return true;
+}
+
+/* ---- paging ---- */
+
+/* Makes sure the message is on disk and held there for this queue, so the queue may let go
+ * of its body. Persistent messages of a durable queue already are (queue_store); others are
+ * written as plain records (never fsynced on their own, never recovered) and held under the
+ * queue's volatile id. false when the store refuses. */
+static bool queue_page_store(struct queue *q, struct message *m)
+{
+	struct broker *b = q->broker;
+	if (!b->store)
+		return false;
+	if (!m->store_id) {
+		struct store_message sm = {
+			m->exchange.ptr, m->exchange.len, m->routing_key.ptr, m->routing_key.len,
+			m->props, m->props_len, m->body, m->body_len,
+		};
+		m->store_id = store_message_add(b->store, &sm);
+		if (!m->store_id)
+			return false;
+		broker_store_touched(b);
+	}
+	if (m->persistent && q->store_id)
+		return true;
+	if (!q->page_qid)
+		q->page_qid = STORE_QUEUE_VOLATILE | ++b->page_qid_seq;
+	if (store_enqueue(b->store, q->page_qid, m->store_id) != 0)
+		return false;
+	q->page_holds = true;
+	return true;
+}
+
+static struct qpage_entry queue_page_entry(const struct qentry *e)
+{
+	struct qpage_entry pe = { e->msg->store_id, e->seq, e->expires_at, e->delivery_count,
+				  e->redelivered };
+	return pe;
+}
+
+/* Whether a message pushed at level lvl goes to disk rather than memory. */
+static bool queue_should_page(const struct queue *q, unsigned lvl, const struct message *m)
+{
+	struct broker *b = q->broker;
+	if (!b->store || (b->recovering && !m->store_id))
+		return false;
+	if (q->paged[lvl].count)
+		return true; /* behind entries already paged: order */
+	bool short_of_memory = broker_short_of_memory(b);
+	uint32_t window = short_of_memory ? QUEUE_WINDOW_PRESSURE : QUEUE_WINDOW;
+	if (q->levels[lvl].count < window && q->mem_bytes < QUEUE_WINDOW_BYTES)
+		return false;
+	return m->store_id != 0 || short_of_memory;
+}
+
+/* The TTL that decided an entry's deadline: the queue's or the message's, whichever is less. */
+static int64_t queue_ttl(const struct queue *q, const struct message *m)
+{
+	int64_t ttl = q->lim.message_ttl;
+	if (m->expiration_ms >= 0 && (ttl < 0 || m->expiration_ms < ttl))
+		ttl = m->expiration_ms;
+	return ttl;
+}
+
+#define QUEUE_PAGE_IN_MAX 256
+
+struct page_in {
+	uint64_t ids[QUEUE_PAGE_IN_MAX];
+	struct qpage_entry es[QUEUE_PAGE_IN_MAX];
+	struct message *msgs[QUEUE_PAGE_IN_MAX];
+};
+
+static void queue_page_in_one(void *arg, size_t i, const struct store_message *sm)
+{
+	struct page_in *pi = arg;
+	pi->msgs[i] = sm ? message_from_store(sm, pi->ids[i]) : NULL;
+}
+
+/* Reads the next paged entries of a level back into memory (after its loaded ones). A message
+ * that cannot be read back (a corrupt record, or no memory) is dropped with a log line. false
+ * when nothing could be loaded. */
+static bool queue_page_in(struct queue *q, unsigned lvl)
+{
+	struct qpage_list *pl = &q->paged[lvl];
+	struct qdeque *d = &q->levels[lvl];
+	struct broker *b = q->broker;
+	struct page_in *pi;
+	size_t n = 0, want = QUEUE_PAGE_IN_MAX, lost = 0;
+
+	if (!pl->count)
+		return false;
+	/* about a quarter of QUEUE_WINDOW_BYTES at a time, judging by the queue's average */
+	uint64_t avg = q->ready_count ? q->ready_bytes / q->ready_count : 0;
+	if (avg && (QUEUE_WINDOW_BYTES / 4) / avg < want)
+		want = (size_t)((QUEUE_WINDOW_BYTES / 4) / avg);
+	if (broker_short_of_memory(b) && want > QUEUE_WINDOW_PRESSURE / 2)
+		want = QUEUE_WINDOW_PRESSURE / 2;
+	if (want == 0)
+		want = 1;
+	while (d->cap < d->count + want)
+		if (qdeque_grow(d) != 0)
+			return false;
+	if (!(pi = malloc(sizeof *pi)))
+		return false;
+	while (n < want && qpage_pop(pl, &pi->es[n])) {
+		pi->ids[n] = pi->es[n].msg_id;
+		n++;
+	}
+	q->paged_count -= n;
+	store_message_read_many(b->store, pi->ids, n, queue_page_in_one, pi);
+	for (size_t i = 0; i < n; i++) {
+		struct message *m = pi->msgs[i];
+		const struct qpage_entry *pe = &pi->es[i];
+		if (!m) {
+			/* its holds go; the log line came from the store (or here: no memory) */
+			lost++;
+			q->ready_count--;
+			if (q->store_id)
+				store_dequeue(b->store, q->store_id, pe->msg_id);
+			if (q->page_qid)
+				store_dequeue(b->store, q->page_qid, pe->msg_id);
+			continue;
+		}
+		struct qentry e = { .msg = m, .seq = pe->seq, .expires_at = pe->expires_at,
+				    .delivery_count = pe->delivery_count,
+				    .redelivered = pe->redelivered };
+		int64_t ttl = queue_ttl(q, m);
+		if (e.expires_at && ttl >= 0 && e.expires_at >= (uint64_t)ttl)
+			m->publish_time_ms = e.expires_at - (uint64_t)ttl; /* requeues keep the deadline */
+		qdeque_push_back(d, &e); /* room reserved above */
+		q->mem_count++;
+		q->mem_bytes += message_size(m);
+	}
+	free(pi);
+	if (lost) {
+		log_error("queue '%s' in vhost '%s': %zu paged messages could not be read back and "
+			  "were dropped", (const char *)q->name.ptr, q->vhost->name, lost);
+		broker_store_touched(b);
+	}
+	level_mark(q, lvl);
+	return n > lost;
+}
+
+uint64_t queue_page_out(struct queue *q)
+{
+	uint64_t moved = 0;
+	if (!q->broker->store || q->broker->recovering || q->deleted)
+		return 0;
+	for (unsigned l = 0; l < q->level_count; l++) {
+		struct qdeque *d = &q->levels[l];
+		struct qpage_list front = { 0 };
+		size_t first = QUEUE_WINDOW_PRESSURE;
+		if (d->count <= first)
+			continue;
+		/* only a tail of stored entries may go: stop short of the last refusal */
+		for (size_t i = first; i < d->count; i++)
+			if (!queue_page_store(q, qdeque_at(d, i)->msg))
+				first = i + 1;
+		for (size_t i = first; i < d->count; i++) {
+			struct qpage_entry pe = queue_page_entry(qdeque_at(d, i));
+			if (qpage_push(&front, &pe) != 0) {
+				qpage_clear(&front);
+				first = d->count;
+				break;
+			}
+		}
+		for (size_t i = first; i < d->count; i++) {
+			struct message *m = qdeque_at(d, i)->msg;
+			q->mem_bytes -= message_size(m);
+			message_unref(m);
+		}
+		size_t n = d->count - first;
+		d->count = first;
+		q->mem_count -= (uint32_t)n;
+		q->paged_count += n;
+		qpage_prepend(&q->paged[l], &front);
+		moved += n;
+	}
+	return moved;
+}
+
+size_t queue_paged_memory(const struct queue *q)
+{
+	size_t n = 0;
+	for (unsigned l = 0; l < q->level_count; l++)
+		n += qpage_memory(&q->paged[l]);
+	return n;
 }
 
 /* ---- expiry ---- */
@@ -383,12 +584,23 @@ static void queue_arm_ttl(struct queue *q)
 		broker_timer_set(q->broker, &q->ttl_timer, due);
 }
 
-static void queue_take(struct queue *q, unsigned lvl, struct qentry *out)
+/* Takes the head of a level, reading paged entries back first when none is loaded; the next
+ * ones are read back as soon as the last loaded one goes, so the head is always in memory
+ * (TTL expiry looks at it). false when nothing could be taken. */
+static bool queue_take(struct queue *q, unsigned lvl, struct qentry *out)
 {
-	qdeque_pop_front(&q->levels[lvl], out);
-	level_mark(q, lvl);
+	struct qdeque *d = &q->levels[lvl];
+	if (!d->count && !queue_page_in(q, lvl))
+		return false;
+	qdeque_pop_front(d, out);
+	q->mem_count--;
+	q->mem_bytes -= message_size(out->msg);
 	q->ready_count--;
 	q->ready_bytes -= message_size(out->msg);
+	if (!d->count && q->paged[lvl].count)
+		queue_page_in(q, lvl);
+	level_mark(q, lvl);
+	return true;
 }
 
 void queue_expire(struct queue *q)
@@ -398,7 +610,8 @@ void queue_expire(struct queue *q)
 	for (unsigned l = 0; l < q->level_count && !q->deleted; l++) {
 		struct qdeque *d = &q->levels[l];
 		while (d->count && qdeque_at(d, 0)->expires_at && qdeque_at(d, 0)->expires_at <= now) {
-			queue_take(q, l, &e);
+			if (!queue_take(q, l, &e))
+				break;
 			q->broker->stats.expired++;
 			deadletter(q, e.msg, DEADLETTER_EXPIRED);
 			queue_unstore(q, e.msg);
@@ -460,9 +673,23 @@ enum queue_push_result queue_push(struct queue *q, struct message *m)
 		e.redelivered = true; /* it may have been delivered before the restart */
 	unsigned lvl = level_of(q, m);
 	e.seq = q->next_seq++;
-	if (qdeque_push_back(&q->levels[lvl], &e) != 0)
-		return QUEUE_PUSH_OOM;
-	message_ref(m);
+	bool paged = false;
+	if (queue_should_page(q, lvl, m)) {
+		struct qpage_entry pe;
+		paged = queue_page_store(q, m) &&
+			(pe = queue_page_entry(&e), qpage_push(&q->paged[lvl], &pe) == 0);
+		if (!paged && q->paged[lvl].count)
+			return QUEUE_REJECTED; /* cannot queue it in order: the publisher gets a nack */
+	}
+	if (paged) {
+		q->paged_count++;
+	} else {
+		if (qdeque_push_back(&q->levels[lvl], &e) != 0)
+			return QUEUE_PUSH_OOM;
+		message_ref(m);
+		q->mem_count++;
+		q->mem_bytes += message_size(m);
+	}
 	level_mark(q, lvl);
 	q->ready_count++;
 	q->ready_bytes += message_size(m);
@@ -504,6 +731,8 @@ void queue_requeue(struct queue *q, struct message *m, uint64_t seq, uint32_t de
 		message_unref(m);
 		return;
 	}
+	q->mem_count++;
+	q->mem_bytes += message_size(m);
 	level_mark(q, lvl);
 	q->ready_count++;
 	q->ready_bytes += message_size(m);
@@ -515,11 +744,15 @@ void queue_requeue(struct queue *q, struct message *m, uint64_t seq, uint32_t de
 
 bool queue_pop(struct queue *q, struct qentry *out)
 {
-	int lvl = level_top(q);
-	if (lvl < 0)
-		return false;
-	queue_take(q, (unsigned)lvl, out);
-	return true;
+	int lvl;
+	while ((lvl = level_top(q)) >= 0) {
+		if (queue_take(q, (unsigned)lvl, out))
+			return true;
+		if (q->levels[lvl].count || q->paged[lvl].count)
+			return false; /* out of memory paging in */
+		/* every paged entry read was lost: look again */
+	}
+	return false;
 }
 
 /* Pops the next message that has not expired, dead-lettering expired ones on the way. */
@@ -553,14 +786,27 @@ uint32_t queue_purge(struct queue *q)
 {
 	uint32_t n = 0;
 	struct qentry e = { 0 };
+	/* paged entries go without being read back */
+	for (unsigned l = 0; l < q->level_count; l++) {
+		n += (uint32_t)q->paged[l].count;
+		q->ready_count -= (uint32_t)q->paged[l].count;
+		qpage_clear(&q->paged[l]);
+		level_mark(q, l);
+	}
+	q->paged_count = 0;
 	while (queue_pop(q, &e)) {
 		message_unref(e.msg);
 		n++;
 	}
 	q->ready_bytes = 0;
+	q->mem_bytes = 0;
 	if (n && q->store_id && !q->broker->recovering) {
 		store_queue_purge(q->broker->store, q->store_id);
 		broker_store_touched(q->broker);
+	}
+	if (q->page_holds && !q->broker->recovering) {
+		store_queue_purge(q->broker->store, q->page_qid); /* volatile: index only */
+		q->page_holds = false;
 	}
 	queue_arm_ttl(q);
 	return n;

@@ -14,6 +14,7 @@
 #include "amqp/wire.h"
 #include "broker/broker.h"
 #include "broker/list.h"
+#include "broker/queue_page.h"
 
 struct vhost;
 struct conn;
@@ -54,6 +55,16 @@ struct qdeque {
 	size_t head, count, cap; /* cap is a power of two */
 };
 
+/* A queue holds its ready messages in memory up to a window (QUEUE_WINDOW entries or
+ * QUEUE_WINDOW_BYTES of bodies, QUEUE_WINDOW_PRESSURE entries while the broker is short of
+ * memory); beyond it, messages that are on disk (persistent ones in durable queues), or any
+ * message while memory is short, are paged out: the queue keeps a queue_page entry and reads
+ * the body back when the message nears the head. Per priority level the loaded entries come
+ * first, then the paged ones, in seq order. */
+#define QUEUE_WINDOW 2048
+#define QUEUE_WINDOW_BYTES (8u << 20)
+#define QUEUE_WINDOW_PRESSURE 64
+
 struct queue {
 	struct vhost *vhost;
 	struct amqp_str name; /* owned, NUL-terminated */
@@ -62,7 +73,13 @@ struct queue {
 	struct list owner_link;
 	struct amqp_table args; /* owned */
 	struct qdeque *levels;  /* one ring per priority level (1 without x-max-priority) */
+	struct qpage_list *paged; /* per level: entries whose bodies are on disk only */
 	uint16_t level_count;
+	uint32_t mem_count;     /* ready entries loaded in memory */
+	uint64_t mem_bytes;     /* their body bytes */
+	uint64_t paged_count;   /* ready entries paged out */
+	uint64_t page_qid;      /* volatile store queue id for paged messages; 0 until needed */
+	bool page_holds;        /* the store may hold messages under page_qid */
 	uint64_t nonempty[4];   /* bitmap of non-empty levels */
 	uint32_t ready_count;
 	uint64_t ready_bytes;
@@ -129,6 +146,11 @@ void queue_schedule_dispatch(struct queue *q);
 void queue_dispatch(struct queue *q);
 /* Auto-delete rule: deletes the queue if it is auto-delete, had consumers and has none now. */
 void queue_check_auto_delete(struct queue *q);
+/* The broker is short of memory: moves loaded ready messages beyond QUEUE_WINDOW_PRESSURE to
+ * disk. Returns how many were paged out. */
+uint64_t queue_page_out(struct queue *q);
+/* Heap bytes of the paged entries' lists. */
+size_t queue_paged_memory(const struct queue *q);
 
 static inline uint32_t queue_ready_count(const struct queue *q)
 {
