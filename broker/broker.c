@@ -3,6 +3,7 @@
 #include "broker/broker.h"
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -304,9 +305,6 @@ static uint64_t broker_total_ram(void)
 	return pages > 0 ? (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
 }
 
-/* vm_memory_high_watermark_paging_ratio: RabbitMQ's default. */
-#define BROKER_PAGING_RATIO 0.5
-
 /* Every queue moves what it holds in memory beyond a small window to disk. */
 static void broker_page_out(struct broker *b)
 {
@@ -337,8 +335,14 @@ void broker_check_alarms(struct broker *b)
 						  (double)broker_total_ram()) :
 				       cfg->vm_memory_high_watermark_absolute;
 	b->mem_used = broker_rss_bytes();
+	if (b->paging_bytes && b->mem_used > b->paging_bytes) {
+		/* memory freed by paging may sit in the allocator's free lists, and RSS would keep
+		 * the alarm up with nothing left to free: hand free pages back, then measure */
+		malloc_trim(0);
+		b->mem_used = broker_rss_bytes();
+	}
 	mem = b->mem_limit && b->mem_used > b->mem_limit;
-	b->paging_bytes = (uint64_t)((double)b->mem_limit * BROKER_PAGING_RATIO);
+	b->paging_bytes = (uint64_t)((double)b->mem_limit * cfg->vm_memory_paging_ratio);
 	bool paging = b->paging_bytes && b->mem_used > b->paging_bytes;
 	if (paging != b->mem_paging)
 		log_info("memory use %llu bytes is %s the paging threshold %llu: queues %s",

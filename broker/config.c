@@ -340,6 +340,16 @@ static int config_apply_relative(struct config *c, const struct config_key *k, c
 	return 0;
 }
 
+static int config_apply_ratio(struct config *c, const struct config_key *k, const char *value,
+			      char *err, size_t errlen)
+{
+	double v;
+	if (config_parse_double(value, &v) != 0 || v < 0 || v > 1)
+		return config_bad(k, value, "a number from 0 to 1 such as 0.5", err, errlen);
+	*(double *)((char *)c + k->offset) = v;
+	return 0;
+}
+
 static int config_apply_listener(struct config *c, const struct config_key *k, const char *value,
 				 char *err, size_t errlen)
 {
@@ -442,6 +452,8 @@ static const struct config_key config_keys[] = {
 	  OFF(vm_memory_high_watermark_relative), 0, 0, 0, NULL },
 	{ "vm_memory_high_watermark.absolute", config_apply_memory,
 	  OFF(vm_memory_high_watermark_absolute), 0, 0, 0, NULL },
+	{ "vm_memory_high_watermark_paging_ratio", config_apply_ratio, OFF(vm_memory_paging_ratio),
+	  0, 0, 0, NULL },
 	{ "memory_monitor_interval", config_apply_uint, OFF(memory_monitor_interval), 1,
 	  UINT32_MAX, W(memory_monitor_interval), NULL },
 	{ "disk_free_limit.relative", config_apply_relative, OFF(disk_free_limit_relative), 0, 0,
@@ -497,6 +509,7 @@ void config_init_defaults(struct config *c)
 	c->default_perm_write = strdup(".*");
 	c->loopback_users_guest = true;
 	c->vm_memory_high_watermark_relative = 0.4;
+	c->vm_memory_paging_ratio = 0.5;
 	c->memory_monitor_interval = 2500;
 	c->disk_free_limit_absolute = 50000000;
 	c->heartbeat = 60;

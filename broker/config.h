@@ -46,6 +46,9 @@ struct config {
 	double vm_memory_high_watermark_relative;   /* 0.4 */
 	uint64_t vm_memory_high_watermark_absolute; /* 0 = unset; 1024, 1k, 2MB, 1GiB ... */
 	uint32_t memory_monitor_interval;           /* ms, 2500 */
+	/* vm_memory_high_watermark_paging_ratio: queues page messages to disk past this fraction
+	 * of the memory limit; 0.5 */
+	double vm_memory_paging_ratio;
 	uint64_t disk_free_limit_absolute;          /* 50000000 */
 	double disk_free_limit_relative;            /* 0 = unset */
 

@@ -53,8 +53,10 @@ json_t *mgmt_queue_json(struct mgmt_req *r, struct queue *q)
 	mgmt_stat_set(o, "messages", (uint64_t)ready + unacked, 0);
 	mgmt_stat_set(o, "messages_ready", ready, 0);
 	mgmt_stat_set(o, "messages_unacknowledged", unacked, 0);
-	json_object_set_new(o, "messages_ram", json_integer((json_int_t)ready + unacked));
-	json_object_set_new(o, "messages_ready_ram", json_integer(ready));
+	/* RabbitMQ's names: messages whose bodies are in memory, and those paged out to disk */
+	json_object_set_new(o, "messages_ram", json_integer((json_int_t)q->mem_count + unacked));
+	json_object_set_new(o, "messages_ready_ram", json_integer(q->mem_count));
+	json_object_set_new(o, "messages_paged_out", json_integer((json_int_t)q->paged_count));
 	json_object_set_new(o, "messages_unacknowledged_ram", json_integer(unacked));
 	json_object_set_new(o, "message_bytes", json_integer((json_int_t)q->ready_bytes));
 	json_object_set_new(o, "message_bytes_ready", json_integer((json_int_t)q->ready_bytes));
@@ -66,9 +68,11 @@ json_t *mgmt_queue_json(struct mgmt_req *r, struct queue *q)
 			    mgmt_str_or_null(mgmt_policy_name(v, q->name, true, false)));
 	json_object_set_new(o, "operator_policy",
 			    mgmt_str_or_null(mgmt_policy_name(v, q->name, true, true)));
-	/* The structures the queue owns: its record, the ready ring and the bodies it keeps. */
+	/* The structures the queue owns: its record, the loaded entries and their bodies, and
+	 * the list of paged ones (their bodies are on disk). */
 	uint64_t memory = sizeof *q + q->name.len + q->args.len +
-			  (uint64_t)ready * sizeof(struct qentry) + q->ready_bytes;
+			  (uint64_t)q->mem_count * sizeof(struct qentry) + q->mem_bytes +
+			  queue_paged_memory(q);
 	json_object_set_new(o, "memory", json_integer((json_int_t)memory));
 	json_t *ms = json_object();
 	mgmt_stat_set(ms, "publish", q->stat_published, rate[0]);

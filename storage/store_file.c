@@ -99,6 +99,8 @@ int store_pos_cmp(struct store_pos a, struct store_pos b)
 
 /* ---- batches ---- */
 
+#define STORE_BATCH_KEEP (4u << 20)
+
 static void store_batch_free(struct store_batch *b)
 {
 	free(b->buf);
@@ -364,6 +366,10 @@ static void store_complete(struct store *s, bool callbacks)
 		if (s->retry_ev)
 			event_del(s->retry_ev);
 		store_batch_reset(b);
+		/* a burst (pages written under memory pressure) can grow a batch a lot: give that
+		 * memory back rather than keep the peak for good */
+		if (b->cap > STORE_BATCH_KEEP)
+			store_batch_free(b);
 	} else {
 		struct timeval sec = { 1, 0 };
 

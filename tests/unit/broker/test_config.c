@@ -165,6 +165,10 @@ START_TEST(every_key_sets_its_field)
 	ck_assert_uint_eq(cfg.ssl_versions, CONFIG_TLS_1_2 | CONFIG_TLS_1_3);
 	ck_assert_int_eq(set("vm_memory_high_watermark.relative", "0.6"), 0);
 	ck_assert_double_eq(cfg.vm_memory_high_watermark_relative, 0.6);
+	ck_assert_double_eq(cfg.vm_memory_paging_ratio, 0.5);
+	ck_assert_int_eq(set("vm_memory_high_watermark_paging_ratio", "0.75"), 0);
+	ck_assert_double_eq(cfg.vm_memory_paging_ratio, 0.75);
+	ck_assert_int_eq(set("vm_memory_high_watermark_paging_ratio", "1.5"), -1);
 	ck_assert_int_eq(set("disk_free_limit.absolute", "1GB"), 0);
 	ck_assert_uint_eq(cfg.disk_free_limit_absolute, 1000000000);
 }
