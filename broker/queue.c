@@ -678,8 +678,12 @@ enum queue_push_result queue_push(struct queue *q, struct message *m)
 		struct qpage_entry pe;
 		paged = queue_page_store(q, m) &&
 			(pe = queue_page_entry(&e), qpage_push(&q->paged[lvl], &pe) == 0);
-		if (!paged && q->paged[lvl].count)
-			return QUEUE_REJECTED; /* cannot queue it in order: the publisher gets a nack */
+		if (!paged && q->paged[lvl].count) {
+			/* cannot queue it in order: the publisher gets a nack, and a restart must
+			 * not find it either */
+			queue_unstore(q, m);
+			return QUEUE_REJECTED;
+		}
 	}
 	if (paged) {
 		q->paged_count++;
