@@ -188,9 +188,15 @@ int admin_exchange_declare(struct vhost *v, struct amqp_str name, struct amqp_st
 			   bool durable, bool auto_delete, bool internal, struct amqp_table args,
 			   char *err, size_t errlen)
 {
-	const struct exchange_type *type = exchange_type_find(type_name);
+	bool delayed;
+	const struct exchange_type *type = exchange_type_declared(type_name, args, &delayed);
 	if (!type) {
-		snprintf(err, errlen, "unknown exchange type '%.*s'", AMQP_STR_ARGS(type_name));
+		if (delayed)
+			snprintf(err, errlen, "Invalid argument, 'x-delayed-type' must be an "
+					      "existing exchange type");
+		else
+			snprintf(err, errlen, "unknown exchange type '%.*s'",
+				 AMQP_STR_ARGS(type_name));
 		return ADMIN_BAD;
 	}
 	if (name.len == 0 || amqp_str_eq_c(name, "amq.default")) {
@@ -216,15 +222,17 @@ int admin_exchange_declare(struct vhost *v, struct amqp_str name, struct amqp_st
 				 amqp_value_type_name(ae.type), AMQP_STR_ARGS(name), v->name);
 			return ADMIN_BAD;
 		}
-		if (!exchange_new(v, name, type, durable, auto_delete, internal, args))
+		x = exchange_new(v, name, type, durable, auto_delete, internal, args);
+		if (!x)
 			return ADMIN_NO_MEMORY;
+		x->delayed = delayed;
 		return ADMIN_CREATED;
 	}
 	const char *arg = NULL, *received = NULL, *current = NULL;
 	char rbuf[300];
-	if (x->type != type) {
+	if (x->type != type || x->delayed != delayed) {
 		snprintf(rbuf, sizeof rbuf, "%.*s", AMQP_STR_ARGS(type_name));
-		arg = "type", received = rbuf, current = x->type->name;
+		arg = "type", received = rbuf, current = exchange_type_name(x);
 	} else if (x->durable != durable) {
 		arg = "durable", received = tf(durable), current = tf(x->durable);
 	} else if (x->auto_delete != auto_delete) {

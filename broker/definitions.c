@@ -170,7 +170,7 @@ static void definitions_export_vhost(struct vhost *v, bool with_vhost, json_t *p
 		json_t *o = json_object();
 		json_object_set_new(o, "name", definitions_str(x->name));
 		SET_VHOST(o);
-		json_object_set_new(o, "type", json_string(x->type->name));
+		json_object_set_new(o, "type", json_string(exchange_type_name(x)));
 		json_object_set_new(o, "durable", json_true());
 		json_object_set_new(o, "auto_delete", json_boolean(x->auto_delete));
 		json_object_set_new(o, "internal", json_boolean(x->internal));
@@ -512,7 +512,18 @@ static int definitions_validate(struct definitions_ctx *c)
 			    definitions_check_bool(c, o, "exchanges", "auto_delete") ||
 			    definitions_check_bool(c, o, "exchanges", "internal"))
 				return -1;
-			if (!exchange_type_find(amqp_str_c(t))) {
+			if (strcmp(t, "x-delayed-message") == 0) {
+				json_t *dt = json_object_get(json_object_get(o, "arguments"),
+							     "x-delayed-type");
+				if (!json_is_string(dt) ||
+				    !exchange_type_find(amqp_str_c(json_string_value(dt)))) {
+					snprintf(c->err, c->errlen,
+						 "exchanges: x-delayed-message exchange '%s' needs an "
+						 "existing x-delayed-type",
+						 n);
+					return -1;
+				}
+			} else if (!exchange_type_find(amqp_str_c(t))) {
 				snprintf(c->err, c->errlen, "exchanges: unknown exchange type '%s'", t);
 				return -1;
 			}
@@ -527,11 +538,11 @@ static int definitions_validate(struct definitions_ctx *c)
 			}
 			struct vhost *vh = admin_vhost_find(c->b, v);
 			struct exchange *x = vh ? vhost_exchange_find(vh, amqp_str_c(n)) : NULL;
-			if (x && strcmp(x->type->name, t) != 0) {
+			if (x && strcmp(exchange_type_name(x), t) != 0) {
 				snprintf(c->err, c->errlen,
 					 "inequivalent arg 'type' for exchange '%s' in vhost '%s': "
 					 "received '%s' but current is '%s'",
-					 n, v, t, x->type->name);
+					 n, v, t, exchange_type_name(x));
 				return -1;
 			}
 		}

@@ -1,7 +1,8 @@
 /* broker/durable.c: the broker's side of durability. Definitions are saved through the store
  * once per loop turn when a durable object changed; persistent messages on durable queues are
- * written by queue.c; this file issues the per-turn group sync, turns sync completions into
- * publisher confirms, and replays the store at start-up. */
+ * written by queue.c, those held by durable delayed exchanges by exchange_delayed.c; this file
+ * issues the per-turn group sync, turns sync completions into publisher confirms, and replays
+ * the store at start-up (into queues, and into delayed exchanges' heaps). */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "broker/channel.h"
 #include "broker/config.h"
 #include "broker/definitions.h"
+#include "broker/exchange.h"
 #include "broker/log.h"
 #include "broker/message.h"
 #include "broker/queue.h"
@@ -79,8 +81,9 @@ void broker_definitions_dirty(struct broker *b)
 struct durable_recovery {
 	struct broker *b;
 	struct strmap queues;  /* 8-byte store queue id -> struct queue */
-	struct strmap orphans; /* store queue ids whose queue no longer exists */
-	uint64_t messages, orphan_messages;
+	struct strmap delayed; /* 8-byte hold id -> durable x-delayed-message exchange */
+	struct strmap orphans; /* store queue ids whose queue (or exchange) no longer exists */
+	uint64_t messages, delayed_messages, orphan_messages;
 };
 
 static int durable_recover_one(void *arg, uint64_t queue_id, uint64_t msg_id,
@@ -88,6 +91,14 @@ static int durable_recover_one(void *arg, uint64_t queue_id, uint64_t msg_id,
 {
 	struct durable_recovery *r = arg;
 	struct queue *q = strmap_get(&r->queues, &queue_id, sizeof queue_id);
+	struct exchange *x = q ? NULL : strmap_get(&r->delayed, &queue_id, sizeof queue_id);
+	if (x) {
+		int rc = exchange_delay_recover(x, sm, msg_id);
+		if (rc < 0)
+			return -1;
+		r->delayed_messages += rc == 0;
+		return 0;
+	}
 	if (!q) {
 		/* Its queue is gone from the definitions: purged after recovery. */
 		r->orphan_messages++;
@@ -131,6 +142,7 @@ int broker_open_store(struct broker *b)
 	}
 	struct durable_recovery r = { .b = b };
 	strmap_init(&r.queues);
+	strmap_init(&r.delayed);
 	strmap_init(&r.orphans);
 	for (struct strmap_entry *ve = strmap_first(&b->vhosts, &vi); ve;
 	     ve = strmap_next(&b->vhosts, ve, &vi)) {
@@ -141,10 +153,19 @@ int broker_open_store(struct broker *b)
 			if (q->store_id)
 				strmap_put(&r.queues, &q->store_id, sizeof q->store_id, q);
 		}
+		for (struct strmap_entry *e = strmap_first(&v->exchanges, &i); e;
+		     e = strmap_next(&v->exchanges, e, &i)) {
+			struct exchange *x = e->value;
+			if (x->delayed && x->durable) {
+				uint64_t id = exchange_delay_store_qid(x);
+				strmap_put(&r.delayed, &id, sizeof id, x);
+			}
+		}
 	}
 	struct store_recovery_stats st;
 	int rc = store_recover(b->store, durable_recover_one, &r, &st);
 	strmap_clear(&r.queues);
+	strmap_clear(&r.delayed);
 	b->recovering = false;
 	for (struct strmap_entry *e = strmap_first(&r.orphans, &i); e; e = strmap_next(&r.orphans, e, &i)) {
 		uint64_t qid;
@@ -157,9 +178,11 @@ int broker_open_store(struct broker *b)
 		log_error("cannot recover the message store in %s", dir);
 		return -1;
 	}
-	log_info("recovered %llu messages into their queues from %llu segments in %llu ms "
-		 "(%llu corrupt records skipped, %llu torn bytes truncated, %llu for deleted queues)",
-		 (unsigned long long)r.messages, (unsigned long long)st.segments,
+	log_info("recovered %llu messages into their queues and %llu into delayed exchanges from "
+		 "%llu segments in %llu ms (%llu corrupt records skipped, %llu torn bytes "
+		 "truncated, %llu for deleted queues)",
+		 (unsigned long long)r.messages, (unsigned long long)r.delayed_messages,
+		 (unsigned long long)st.segments,
 		 (unsigned long long)st.elapsed_ms, (unsigned long long)st.corrupt_records_skipped,
 		 (unsigned long long)st.torn_bytes_truncated, (unsigned long long)r.orphan_messages);
 	return 0;

@@ -112,9 +112,26 @@ void exchange_publish(struct exchange *x, struct message *m,
 		      bool (*accept)(struct queue *q, void *arg), void *arg,
 		      struct publish_result *r);
 /* x-delayed-message: holds m (+1 ref) until its x-delay header's milliseconds have passed,
- * then publishes it through x. false (not held) when the header is absent or not positive. */
-bool exchange_delay(struct exchange *x, struct message *m);
+ * then publishes it through x. NONE (not held) when the header is absent or not positive.
+ * A persistent message held by a durable exchange is written to the store first (the
+ * publish's confirm then waits for the sync, through broker->store_appends); REFUSED (not
+ * held: nack it) when the store refuses or memory runs out. */
+enum exchange_delay_result { EXCHANGE_DELAY_NONE, EXCHANGE_DELAY_HELD, EXCHANGE_DELAY_REFUSED };
+enum exchange_delay_result exchange_delay(struct exchange *x, struct message *m);
+/* Drops the held messages; a durable exchange's stored holds are purged unless the broker is
+ * shutting down (broker->recovering). */
 void exchange_delay_free(struct exchange *x);
+/* The store queue id under which the durable delayed exchange x keeps its held messages. */
+uint64_t exchange_delay_store_qid(const struct exchange *x);
+struct store_message;
+/* Start-up: a record recovered under x's hold id goes back into x's heap, due at the time
+ * stored with it (at once when that has passed). 0, 1 unreadable record (logged, skipped), -1
+ * out of memory. */
+int exchange_delay_recover(struct exchange *x, const struct store_message *sm, uint64_t msg_id);
+/* The type an exchange declared as type_name with args routes by: for "x-delayed-message",
+ * the x-delayed-type argument's type (NULL when missing or unknown) and *delayed = true. */
+const struct exchange_type *exchange_type_declared(struct amqp_str type_name,
+						   struct amqp_table args, bool *delayed);
 /* The type name clients declared: "x-delayed-message" for delayed exchanges. */
 const char *exchange_type_name(const struct exchange *x);
 

@@ -250,7 +250,8 @@ int handle_basic_route(struct channel *ch, struct message *m, bool mandatory, ui
 {
 	struct vhost *v = ch->conn->vhost;
 	struct publish_result r = { 0 };
-	uint64_t ticket = 0;
+	uint64_t ticket = 0, appends = ch->broker->store_appends;
+	enum exchange_delay_result held = EXCHANGE_DELAY_NONE;
 	int rc = 0;
 
 	struct exchange *x = channel_exchange(ch, m->exchange);
@@ -264,15 +265,19 @@ int handle_basic_route(struct channel *ch, struct message *m, bool mandatory, ui
 	    memcmp(m->routing_key.ptr, REPLY_TO_PREFIX, sizeof REPLY_TO_PREFIX - 1) == 0) {
 		route_reply_to(ch, m, mandatory);
 		r.routed = 1;
-	} else if (x->delayed && exchange_delay(x, m)) {
-		r.routed = 1; /* held until due; like the plugin, never returned */
+	} else if (x->delayed && (held = exchange_delay(x, m)) != EXCHANGE_DELAY_NONE) {
+		/* Held until due; like the plugin, never returned. Refused: nacked. */
+		if (held == EXCHANGE_DELAY_HELD)
+			r.routed = 1;
+		else
+			r.rejected = 1;
 	} else {
-		uint64_t appends = ch->broker->store_appends;
 		exchange_publish(x, m, NULL, NULL, &r);
-		/* Written to the store: its confirm waits for this turn's group sync. */
-		if (ch->broker->store_appends != appends)
-			ticket = broker_store_next_ticket(ch->broker);
 	}
+	/* Written to the store (durable queues, or held by a durable delayed exchange): its
+	 * confirm waits for this turn's group sync. */
+	if (ch->broker->store_appends != appends)
+		ticket = broker_store_next_ticket(ch->broker);
 	if (r.oom) {
 		message_unref(m);
 		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 60, 40, "out of memory routing");

@@ -55,18 +55,12 @@ static int handle_exchange_declare(struct channel *ch, const struct amqp_exchang
 			return not_found(ch, m->exchange);
 		return reply(ch, AMQP_EXCHANGE_DECLARE_OK, m->nowait);
 	}
-	const struct exchange_type *type = exchange_type_find(m->type);
-	bool delayed = amqp_str_eq_c(m->type, "x-delayed-message");
-	if (delayed) {
-		/* rabbitmq-delayed-message-exchange: routing by the x-delayed-type argument. */
-		struct amqp_value dt;
-		if (amqp_table_get(m->arguments, "x-delayed-type", &dt) && dt.type == 'S')
-			type = exchange_type_find(dt.v.str);
-		if (!type)
-			return channel_fail(ch, AMQP_PRECONDITION_FAILED,
-					    "Invalid argument, 'x-delayed-type' must be an existing "
-					    "exchange type");
-	}
+	bool delayed;
+	const struct exchange_type *type = exchange_type_declared(m->type, m->arguments, &delayed);
+	if (delayed && !type)
+		return channel_fail(ch, AMQP_PRECONDITION_FAILED,
+				    "Invalid argument, 'x-delayed-type' must be an existing "
+				    "exchange type");
 	if (!type)
 		return channel_fail(ch, AMQP_PRECONDITION_FAILED,
 				    "unknown exchange type '%.*s'", AMQP_STR_ARGS(m->type));
