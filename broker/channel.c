@@ -86,7 +86,12 @@ uint64_t channel_track(struct channel *ch, struct message *m, struct queue *q,
 	/* Tags of no-ack deliveries in between become settled slots. */
 	while (r->base_tag + r->count <= tag) {
 		if (r->count == r->cap && ring_grow(r) != 0) {
-			conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 0, 0, "out of memory tracking a delivery");
+			/* Not conn_fail: the caller (queue_dispatch) still holds ch and its
+			 * consumer. The message goes back to its queue (the slot would have
+			 * owned the queue's reference); the delivery still goes out, but the
+			 * connection is dropped on the next loop turn and takes no more. */
+			conn_fail_soon(ch->conn, "out of memory tracking a delivery");
+			queue_requeue(q, m, seq, delivery_count);
 			return tag;
 		}
 		ring_at(r, r->count)->msg = NULL;
@@ -291,6 +296,7 @@ void channel_free(struct channel *ch)
 bool channel_can_deliver(const struct channel *ch)
 {
 	return ch->state == CHANNEL_OPEN && ch->flow_active && !ch->conn->output_blocked &&
+	       !ch->conn->fail_soon &&
 	       !ch->conn->dead && ch->conn->state == CONN_OPEN;
 }
 
@@ -326,9 +332,10 @@ int channel_check_perm(struct channel *ch, int perm, const char *kind_name, stru
 
 int channel_send(struct channel *ch, const struct amqp_method *m)
 {
-	if (conn_send_method(ch->conn, ch->id, m) != 0)
-		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 0, 0, "out of memory writing");
-	return 0;
+	/* On failure conn_send_method has called conn_fail_soon: the channel and its consumers
+	 * stay valid for the caller (conn_fail here freed them under
+	 * channel_consumer_cancelled_by_server and others), and the connection goes next turn. */
+	return conn_send_method(ch->conn, ch->id, m);
 }
 
 int channel_fail(struct channel *ch, int code, const char *fmt, ...)

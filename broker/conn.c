@@ -45,6 +45,10 @@ static ssize_t conn_expect_frame(struct conn *c, const uint8_t *p, size_t len);
 
 static void conn_timer_arm(struct conn *c, uint64_t ms, bool persist)
 {
+	if (c->fail_soon) { /* a drop is due on the next loop turn: nothing may postpone it */
+		ms = 0;
+		persist = false;
+	}
 	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000) };
 	event_del(c->timer);
 	event_assign(c->timer, bufferevent_get_base(c->bev), -1, persist ? EV_PERSIST : 0,
@@ -231,6 +235,14 @@ void conn_note_output(struct conn *c)
 		c->output_blocked = true;
 }
 
+void conn_fail_soon(struct conn *c, const char *why)
+{
+	if (c->dead || c->fail_soon)
+		return;
+	c->fail_soon = why;
+	conn_timer_arm(c, 0, false);
+}
+
 int conn_send_method(struct conn *c, uint16_t channel, const struct amqp_method *m)
 {
 	uint8_t buf[8192];
@@ -243,8 +255,11 @@ int conn_send_method(struct conn *c, uint16_t channel, const struct amqp_method 
 	amqp_frame_header_encode(buf, AMQP_FRAME_METHOD, channel, (uint32_t)n);
 	buf[AMQP_FRAME_HEADER_SIZE + (size_t)n] = AMQP_FRAME_END;
 	size_t total = (size_t)n + AMQP_FRAME_OVERHEAD;
-	if (evbuffer_add(conn_output(c), buf, total) != 0)
+	if (evbuffer_add(conn_output(c), buf, total) != 0) {
+		/* A frame is missing from the stream: the client would wait for it forever. */
+		conn_fail_soon(c, "out of memory writing");
 		return -1;
+	}
 	c->send_oct += total;
 	return 0;
 }
@@ -593,7 +608,7 @@ static bool conn_input_should_pause(struct conn *c)
  * output is too far behind (what is left stays buffered). */
 static void conn_process_input(struct conn *c, struct evbuffer *in)
 {
-	while (!c->dead && c->state != CONN_CLOSED && !conn_input_should_pause(c)) {
+	while (!c->dead && c->state != CONN_CLOSED && !c->fail_soon && !conn_input_should_pause(c)) {
 		size_t avail = evbuffer_get_length(in);
 		if (avail == 0)
 			break;
@@ -603,7 +618,7 @@ static void conn_process_input(struct conn *c, struct evbuffer *in)
 		const uint8_t *p = v.iov_base;
 		size_t len = v.iov_len, used = 0;
 		ssize_t r = 1;
-		while (used < len && !c->dead && c->state != CONN_CLOSED &&
+		while (used < len && !c->dead && c->state != CONN_CLOSED && !c->fail_soon &&
 		       !conn_input_should_pause(c)) {
 			r = c->expect(c, p + used, len - used);
 			if (r <= 0)
@@ -709,6 +724,10 @@ static void conn_on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
 	struct conn *c = arg;
+	if (c->fail_soon && c->state != CONN_CLOSED) {
+		conn_drop(c, c->fail_soon);
+		return;
+	}
 	switch (c->state) {
 	case CONN_CLOSED:
 		conn_schedule_free(c);
@@ -747,6 +766,8 @@ static void conn_on_timer(evutil_socket_t fd, short what, void *arg)
 
 void conn_start_heartbeat(struct conn *c)
 {
+	if (c->fail_soon)
+		return; /* open-ok could not be written: the drop stays armed */
 	event_del(c->timer);
 	if (c->heartbeat == 0)
 		return;

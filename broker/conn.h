@@ -81,6 +81,7 @@ struct conn {
 	bool published;      /* has sent basic.publish: blocked under a resource alarm */
 	bool blocked;        /* not read because of a resource alarm */
 	bool input_paused;   /* not read: output above CONN_INPUT_PAUSE */
+	const char *fail_soon; /* set by conn_fail_soon: not read, dropped on the next loop turn */
 	struct list exclusive_queues;
 };
 
@@ -91,6 +92,10 @@ struct conn *conn_new(struct broker *b, int fd, const struct sockaddr *peer, int
  * for close-ok (or a timeout) and closes. Returns -1 so callers can `return conn_fail(...)`. */
 int conn_fail(struct conn *c, int code, uint16_t class_id, uint16_t method_id, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
+/* For failures (out of memory) in the middle of work that still uses the connection's channels,
+ * where conn_fail would free them under the caller: input stops now, and the socket is closed
+ * (without a close frame, which may not fit either) on the next loop turn. */
+void conn_fail_soon(struct conn *c, const char *why);
 /* After connection.close-ok to the client: the socket stays open until the client hangs up
  * (or a timeout), as RabbitMQ does; input is discarded. */
 void conn_linger(struct conn *c);
