@@ -92,6 +92,8 @@ def collect(ch, q, until):
 
 def on_time(got, body, due):
     at = [t for t, b in got if b == body]
+    if len(at) == 1:
+        print("     %s came %+d ms from its due time" % (body.decode(), (at[0] - due) * 1000))
     return len(at) == 1 and due - EARLY <= at[0] <= due + LATE
 
 
