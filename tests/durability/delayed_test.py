@@ -6,6 +6,8 @@ message or a deleted exchange's messages never come back. Bounded: about 15 s.
 
 usage: delayed_test.py path/to/warren
 """
+import json
+import os
 import shutil
 import signal
 import socket
@@ -114,6 +116,11 @@ def main():
         publish(ch, "dx", b"t4000", 4000, persistent=False)
         conn.close()
         b.stop()
+        with open(os.path.join(data, "definitions.json")) as f:
+            saved = [x for x in json.load(f)["exchanges"] if x["name"] == "dx"]
+        check(saved and saved[0]["type"] == "x-delayed-message"
+              and saved[0]["arguments"].get("x-delayed-type") == "direct",
+              "the definitions keep the exchange as x-delayed-message with its x-delayed-type")
         b.start()
         conn, ch = b.channel()
         check(ch.queue_declare("dq", passive=True).method.message_count == 0,
