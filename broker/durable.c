@@ -33,9 +33,12 @@ void broker_store_touched(struct broker *b)
 		broker_defer(b, &b->store_sync_task);
 }
 
+/* Not sync_issued + 1: appends made while the pending batch already has a ticket (the one
+ * before is still being written) ride along with that ticket, and a later store_sync returns it
+ * again; waiting for the next one would leave the last publishes of a burst unconfirmed. */
 uint64_t broker_store_next_ticket(const struct broker *b)
 {
-	return b->sync_issued + 1;
+	return store_next_ticket(b->store);
 }
 
 static void durable_on_synced(void *arg, uint64_t ticket, bool ok)

@@ -92,6 +92,10 @@ int store_queue_purge(struct store *s, uint64_t queue_id);
 /* Requests a sync of everything appended so far; returns its ticket (increasing). When nothing
  * is pending it returns the last ticket and its callback has already run or is coming. */
 uint64_t store_sync(struct store *s);
+/* The ticket whose completion will cover an append made now: the pending batch's, when a
+ * store_sync already gave it one and it has not left yet (the append rides along), else the
+ * ticket the next store_sync will return. */
+uint64_t store_next_ticket(const struct store *s);
 /* Appends waiting for a sync (the broker calls store_sync once per loop turn when > 0).
  * Appends made after a store_sync whose batch has not left yet ride along with that ticket. */
 bool store_has_pending(const struct store *s);

@@ -829,6 +829,11 @@ uint64_t store_sync(struct store *s)
 	return ticket;
 }
 
+uint64_t store_next_ticket(const struct store *s)
+{
+	return s->pending.ticket ? s->pending.ticket : s->last_ticket + 1;
+}
+
 bool store_has_pending(const struct store *s)
 {
 	return s->unsynced_appends > 0;

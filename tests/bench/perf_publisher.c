@@ -160,6 +160,10 @@ void *perf_publisher_main(void *arg)
 			perf_publisher_wait(&c, c.out_len > c.out_off, deadline);
 	}
 	atomic_store(&w->last_ns, perf_now_ns());
+	if (confirm && perf_window_outstanding(&win) > 0 && !atomic_load(&run->failed))
+		/* a broker that never confirms some publishes is broken, not slow */
+		perf_run_fail(run, "publisher: %llu confirms never arrived (30 s after the last publish)",
+			      (unsigned long long)perf_window_outstanding(&win));
 	goto out;
 fail:
 	perf_run_fail(run, "publisher: %s", c.error);

@@ -107,6 +107,9 @@ check throughput-large-bodies consume_rate --scenario throughput --count 300 --s
 	--ack-every 1 --prefetch 10
 check throughput-tiny-bodies consume_rate --scenario throughput --count 1000 --size 0
 check confirm confirmed --scenario confirm --duration 1 --confirm 32
+# persistent bursts: the last confirms of a burst must come even when they were appended while
+# the previous batch was still being synced (a lost-confirm bug once hid here)
+check confirm-persistent-1k confirmed --scenario confirm --duration 2 --confirm 1000 --persistent --size 1024
 check latency consume_rate --scenario latency --duration 1 --rate 2000
 check fanout consume_rate --scenario fanout --duration 1 --queues 3
 check connections "connections opened" --scenario connections --connections 50
