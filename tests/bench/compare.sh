@@ -20,7 +20,7 @@ perf=""
 reps=3
 duration=10
 only=""
-scenarios="connections backlog throughput throughput-1k throughput-ack ack-each confirm confirm-1k latency fanout bindings"
+scenarios="connections backlog backlog-persistent throughput throughput-1k throughput-ack ack-each confirm confirm-1k latency fanout bindings"
 out=""
 
 while [ $# -gt 0 ]; do
@@ -118,6 +118,7 @@ scenario_args() {
 	fanout) echo "--scenario fanout --duration $duration --queues 10" ;;
 	connections) echo "--scenario connections --connections 1000" ;;
 	backlog) echo "--scenario backlog --count 200000" ;;
+	backlog-persistent) echo "--scenario backlog --count 200000 --persistent --confirm 1000" ;;
 	bindings) echo "--scenario bindings --queues 500 --count 2000" ;;
 	*) echo "compare.sh: unknown scenario $1" >&2; exit 2 ;;
 	esac
@@ -175,6 +176,8 @@ metrics = {
     "fanout": [("consumed msgs/s (10 queues)", ("consume_rate",), True)],
     "connections": [("broker bytes/connection", ("broker_bytes_per_item",), False),
                     ("connections opened/s", ("ops", "connections opened"), True)],
+    "backlog-persistent": [("broker bytes/message (persistent, durable queue)",
+                            ("broker_bytes_per_item",), False)],
     "backlog": [("broker bytes/message", ("broker_bytes_per_item",), False),
                 ("drain msgs/s", ("drain_rate",), True)],
     "bindings": [("queues declared/s", ("ops", "queues declared"), True),

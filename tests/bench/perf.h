@@ -166,6 +166,7 @@ struct perf_opts {
 	uint32_t ack_every;  /* 0: no-ack consumers */
 	uint32_t confirm;    /* outstanding confirms window; 0: no confirms */
 	bool persistent;     /* delivery_mode 2 and durable queues */
+	bool keep;           /* backlog: leave the queue full (no drain, no delete) */
 	double rate;         /* msgs/s per publisher; 0: as fast as possible */
 	int connections;
 	pid_t broker_pid;

@@ -508,6 +508,11 @@ static int perf_run_backlog(struct perf_run *run, struct perf_result *r)
 		r->per_item_bytes =
 			(double)(r->rss_after_kb - r->rss_before_kb) * 1024.0 / (double)depth;
 
+	if (o->keep) {
+		perf_cpu_end(o, r, cpu_self, cpu_broker);
+		perf_conn_close(&setup);
+		return 0;
+	}
 	con.run = run;
 	memcpy(con.queue, pub.queue, sizeof con.queue);
 	uint64_t t0 = perf_now_ns();

@@ -49,6 +49,7 @@ static void perf_usage(FILE *f)
 	      "  --ack-every K        manual ack with multiple every K messages (0 = no-ack)\n"
 	      "  --confirm W          publisher confirms, at most W outstanding (confirm: 128)\n"
 	      "  --persistent         delivery_mode 2 and durable queues (confirm: on)\n"
+	      "  --keep               backlog: leave the queue full (no drain, no delete)\n"
 	      "  --rate R             msgs/s per publisher (latency: 10000; 0 = unlimited)\n"
 	      "  --connections C      idle connections to open (connections: 1000)\n"
 	      "  --broker-pid PID     report the broker's CPU and RSS from /proc/PID\n"
@@ -91,7 +92,7 @@ static void perf_raise_nofile(void)
 
 enum {
 	OPT_URI = 256, OPT_SCENARIO, OPT_PUBLISHERS, OPT_CONSUMERS, OPT_QUEUES, OPT_SIZE,
-	OPT_DURATION, OPT_COUNT, OPT_PREFETCH, OPT_ACK_EVERY, OPT_CONFIRM, OPT_PERSISTENT,
+	OPT_DURATION, OPT_COUNT, OPT_PREFETCH, OPT_ACK_EVERY, OPT_CONFIRM, OPT_PERSISTENT, OPT_KEEP,
 	OPT_RATE, OPT_CONNECTIONS, OPT_BROKER_PID, OPT_JSON, OPT_HELP,
 };
 
@@ -108,6 +109,7 @@ static const struct option perf_options[] = {
 	{ "ack-every", required_argument, NULL, OPT_ACK_EVERY },
 	{ "confirm", required_argument, NULL, OPT_CONFIRM },
 	{ "persistent", no_argument, NULL, OPT_PERSISTENT },
+	{ "keep", no_argument, NULL, OPT_KEEP },
 	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "connections", required_argument, NULL, OPT_CONNECTIONS },
 	{ "broker-pid", required_argument, NULL, OPT_BROKER_PID },
@@ -122,7 +124,7 @@ struct perf_flags {
 	int64_t publishers, consumers, queues, size, count, prefetch, ack_every, confirm;
 	int64_t connections, broker_pid;
 	double duration, rate;
-	bool persistent, json;
+	bool persistent, json, keep;
 };
 
 static int64_t perf_pick(int64_t given, int64_t fallback)
@@ -151,6 +153,7 @@ static int perf_opts_defaults(struct perf_opts *o, const struct perf_flags *fl, 
 	o->connections = (int)perf_pick(fl->connections, 1000);
 	o->broker_pid = (pid_t)perf_pick(fl->broker_pid, 0);
 	o->json = fl->json;
+	o->keep = fl->keep;
 	if (o->queues < 1 || o->publishers < 0 || o->consumers < 0 || o->connections < 1) {
 		snprintf(err, err_len, "--queues and --connections must be >= 1");
 		return -1;
@@ -328,6 +331,9 @@ int main(int argc, char **argv)
 			continue;
 		case OPT_PERSISTENT:
 			fl.persistent = true;
+			continue;
+		case OPT_KEEP:
+			fl.keep = true;
 			continue;
 		case OPT_JSON:
 			fl.json = true;
