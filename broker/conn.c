@@ -139,7 +139,8 @@ struct conn *conn_new(struct broker *b, int fd, const struct sockaddr *peer, int
 	list_append(&b->conns, &c->link);
 	b->conn_count++;
 	b->stats.connections_opened++;
-	conn_timer_arm(c, b->cfg->handshake_timeout ? b->cfg->handshake_timeout : 10000, false);
+	if (b->cfg->handshake_timeout) /* 0: handshake_timeout = infinity */
+		conn_timer_arm(c, b->cfg->handshake_timeout, false);
 	log_debug("accepting AMQP connection %s", c->name);
 	return c;
 }
