@@ -223,7 +223,7 @@ void broker_free(struct broker *b)
 	list_for_each_safe(pos, tmp, &b->conns)
 	{
 		struct conn *c = list_entry(pos, struct conn, link);
-		conn_drop(c, "broker stopping");
+		conn_destroy(c);
 	}
 	/* Flush what is pending before the queues go: their teardown writes nothing. */
 	b->recovering = true;

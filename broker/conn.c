@@ -225,6 +225,13 @@ void conn_drop(struct conn *c, const char *why)
 	conn_close_after_flush(c);
 }
 
+void conn_destroy(struct conn *c)
+{
+	if (!c->dead)
+		conn_release(c);
+	conn_free(c);
+}
+
 struct evbuffer *conn_output(struct conn *c)
 {
 	return bufferevent_get_output(c->bev);
@@ -284,6 +291,12 @@ static void conn_vclose(struct conn *c, int code, uint16_t class_id, uint16_t me
 	if (conn_send_method(c, 0, &m) != 0) {
 		conn_close_after_flush(c);
 		return;
+	}
+	if (c->blocked) {
+		/* a connection blocked by an alarm must still be read for its close-ok */
+		c->blocked = false;
+		if (!c->input_paused)
+			bufferevent_enable(c->bev, EV_READ);
 	}
 	c->state = CONN_CLOSING;
 	c->expect = conn_expect_frame;

@@ -101,6 +101,9 @@ void conn_fail_soon(struct conn *c, const char *why);
 void conn_linger(struct conn *c);
 /* Closes the socket without a close frame (after flushing what is queued). */
 void conn_drop(struct conn *c, const char *why);
+/* The broker is stopping and its loop will not run again: releases and frees the connection
+ * now (conn_drop would leave the freeing to the loop). */
+void conn_destroy(struct conn *c);
 /* Broker-initiated close (shutdown, management API): 320 CONNECTION_FORCED. */
 void conn_force_close(struct conn *c, const char *text);
 
