@@ -14,20 +14,13 @@
 #include "amqp/wire.h"
 #include "broker/broker.h"
 #include "broker/list.h"
+#include "broker/qdeque.h"
 #include "broker/queue_page.h"
 
 struct vhost;
 struct conn;
 struct message;
 struct consumer;
-
-struct qentry {
-	struct message *msg;
-	uint64_t seq;            /* publish order within this queue */
-	uint64_t expires_at;     /* broker_now_ms() deadline, 0 = never */
-	uint32_t delivery_count; /* deliveries so far */
-	bool redelivered;
-};
 
 enum queue_overflow { QUEUE_DROP_HEAD, QUEUE_REJECT_PUBLISH, QUEUE_REJECT_PUBLISH_DLX };
 
@@ -48,12 +41,6 @@ struct queue_limits {
 };
 
 enum queue_push_result { QUEUE_PUSHED = 0, QUEUE_REJECTED = 1, QUEUE_PUSH_OOM = -1 };
-
-/* Ring buffer of entries ordered by seq. */
-struct qdeque {
-	struct qentry *buf;
-	size_t head, count, cap; /* cap is a power of two */
-};
 
 /* A queue holds its ready messages in memory up to a window (QUEUE_WINDOW entries or
  * QUEUE_WINDOW_BYTES of bodies, QUEUE_WINDOW_PRESSURE entries while the broker is short of
