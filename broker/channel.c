@@ -444,7 +444,7 @@ static void channel_on_confirm_flush(struct deferred *d)
 		channel_flush_confirms(ch);
 }
 
-static void channel_confirm_add(struct channel *ch, uint64_t seq, uint64_t ticket, bool nack)
+static int channel_confirm_add(struct channel *ch, uint64_t seq, uint64_t ticket, bool nack)
 {
 	if (ch->confirm_count) {
 		struct confirm_range *last = confirm_at(ch, ch->confirm_count - 1);
@@ -456,10 +456,9 @@ static void channel_confirm_add(struct channel *ch, uint64_t seq, uint64_t ticke
 	if (ch->confirm_count == ch->confirm_cap) {
 		size_t cap = ch->confirm_cap ? ch->confirm_cap * 2 : 8;
 		struct confirm_range *rs = malloc(cap * sizeof *rs);
-		if (!rs) {
-			conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 0, 0, "out of memory tracking confirms");
-			return;
-		}
+		if (!rs)
+			return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 0, 0,
+					 "out of memory tracking confirms");
 		for (size_t i = 0; i < ch->confirm_count; i++)
 			rs[i] = *confirm_at(ch, i);
 		free(ch->confirms);
@@ -470,17 +469,18 @@ static void channel_confirm_add(struct channel *ch, uint64_t seq, uint64_t ticke
 	*confirm_at(ch, ch->confirm_count++) = (struct confirm_range){ seq, ticket, nack };
 out:
 	broker_defer(ch->broker, &ch->confirm_flush);
+	return 0;
 }
 
-void channel_confirm_ack(struct channel *ch, uint64_t seq, uint64_t ticket)
+int channel_confirm_ack(struct channel *ch, uint64_t seq, uint64_t ticket)
 {
-	channel_confirm_add(ch, seq, ticket, false);
+	return channel_confirm_add(ch, seq, ticket, false);
 }
 
-void channel_confirm_nack(struct channel *ch, uint64_t seq)
+int channel_confirm_nack(struct channel *ch, uint64_t seq)
 {
 	ch->broker->stats.nacked++;
-	channel_confirm_add(ch, seq, 0, true);
+	return channel_confirm_add(ch, seq, 0, true);
 }
 
 void channel_confirms_synced(struct channel *ch, uint64_t ticket, bool ok)

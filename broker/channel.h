@@ -146,9 +146,10 @@ void channel_cancel_consumer(struct channel *ch, struct consumer *cons);
 /* Ends direct reply-to on this channel (its pseudo-consumer and token). */
 void channel_drop_reply_consumer(struct channel *ch);
 /* Confirms: one more publish has been handled; ticket > 0 when it must wait for that store
- * sync (persistent message on a durable queue). Confirms leave in seq order, coalesced. */
-void channel_confirm_ack(struct channel *ch, uint64_t seq, uint64_t ticket);
-void channel_confirm_nack(struct channel *ch, uint64_t seq);
+ * sync (persistent message on a durable queue). Confirms leave in seq order, coalesced.
+ * 0, or -1 after a connection error (out of memory: the confirm could not be recorded). */
+int channel_confirm_ack(struct channel *ch, uint64_t seq, uint64_t ticket);
+int channel_confirm_nack(struct channel *ch, uint64_t seq);
 /* The store synced (or failed to sync) everything up to ticket. */
 void channel_confirms_synced(struct channel *ch, uint64_t ticket, bool ok);
 bool channel_can_deliver(const struct channel *ch);

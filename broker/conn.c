@@ -42,6 +42,7 @@ static void conn_on_write(struct bufferevent *bev, void *arg);
 static void conn_on_event(struct bufferevent *bev, short what, void *arg);
 static void conn_on_timer(evutil_socket_t fd, short what, void *arg);
 static ssize_t conn_expect_frame(struct conn *c, const uint8_t *p, size_t len);
+static void conn_on_release(struct deferred *d);
 
 static void conn_timer_arm(struct conn *c, uint64_t ms, bool persist)
 {
@@ -71,6 +72,7 @@ struct conn *conn_new(struct broker *b, int fd, const struct sockaddr *peer, int
 	c->expect = conn_expect_protocol_header;
 	c->frame_max = b->cfg->frame_max;
 	c->channel_max = b->cfg->channel_max;
+	c->release_task.fn = conn_on_release;
 	list_init(&c->exclusive_queues);
 	c->opened_ms = broker_now_ms();
 
@@ -145,9 +147,12 @@ struct conn *conn_new(struct broker *b, int fd, const struct sockaddr *peer, int
 	return c;
 }
 
+static void conn_release_now(struct conn *c);
+
 static void conn_free(struct conn *c)
 {
 	struct broker *b = c->broker;
+	conn_release_now(c);
 	list_remove(&c->link);
 	b->conn_count--;
 	b->stats.connections_closed++;
@@ -177,10 +182,15 @@ static void conn_schedule_free(struct conn *c)
 		log_error("cannot schedule freeing connection %s", c->name);
 }
 
-/* Channels, consumers, unacked deliveries (requeued) and exclusive queues go now, when the
- * connection stops being usable, not when the socket finally closes. */
-static void conn_release(struct conn *c)
+/* Channels, consumers, unacked deliveries (requeued) and exclusive queues go when the
+ * connection stops being usable, not when the socket finally closes; but never under a caller:
+ * conn_release only schedules it for the end of the loop turn. */
+static void conn_release_now(struct conn *c)
 {
+	if (c->released)
+		return;
+	c->released = true;
+	broker_cancel_deferred(c->broker, &c->release_task);
 	for (uint32_t i = 0; i < c->channels_cap; i++) {
 		struct channel *ch = c->channels[i];
 		if (ch) {
@@ -193,6 +203,17 @@ static void conn_release(struct conn *c)
 		struct queue *q = list_entry(c->exclusive_queues.next, struct queue, owner_link);
 		queue_delete(q);
 	}
+}
+
+static void conn_on_release(struct deferred *d)
+{
+	conn_release_now((struct conn *)((char *)d - offsetof(struct conn, release_task)));
+}
+
+static void conn_release(struct conn *c)
+{
+	if (!c->released)
+		broker_defer(c->broker, &c->release_task);
 }
 
 static void conn_close_after_flush(struct conn *c)
@@ -227,9 +248,7 @@ void conn_drop(struct conn *c, const char *why)
 
 void conn_destroy(struct conn *c)
 {
-	if (!c->dead)
-		conn_release(c);
-	conn_free(c);
+	conn_free(c); /* releases what is left */
 }
 
 struct evbuffer *conn_output(struct conn *c)

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "amqp/methods_gen.h"
+#include "broker/broker.h"
 #include "broker/list.h"
 
 struct broker;
@@ -82,19 +83,26 @@ struct conn {
 	bool blocked;        /* not read because of a resource alarm */
 	bool input_paused;   /* not read: output above CONN_INPUT_PAUSE */
 	const char *fail_soon; /* set by conn_fail_soon: not read, dropped on the next loop turn */
+	/* Failing or closing a connection only marks it; its channels, consumers and exclusive
+	 * queues are released by this deferred task, after every caller that still holds one of
+	 * them has returned (or by conn_free, whichever comes first). */
+	struct deferred release_task;
+	bool released;
 	struct list exclusive_queues;
 };
 
 /* Takes ownership of fd. ssl_ctx (an SSL_CTX *) makes it a TLS connection. */
 struct conn *conn_new(struct broker *b, int fd, const struct sockaddr *peer, int peerlen,
 		      void *ssl_ctx);
-/* Sends connection.close(code, "<NAME> - text", class, method), releases every channel, waits
- * for close-ok (or a timeout) and closes. Returns -1 so callers can `return conn_fail(...)`. */
+/* Sends connection.close(code, "<NAME> - text", class, method), waits for close-ok (or a
+ * timeout) and closes. The connection stops delivering and reading at once; its channels,
+ * consumers and exclusive queues stay valid until the end of the loop turn (release_task), so
+ * a caller deep in the stack never sees them vanish. Returns -1 so callers can
+ * `return conn_fail(...)`. */
 int conn_fail(struct conn *c, int code, uint16_t class_id, uint16_t method_id, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
-/* For failures (out of memory) in the middle of work that still uses the connection's channels,
- * where conn_fail would free them under the caller: input stops now, and the socket is closed
- * (without a close frame, which may not fit either) on the next loop turn. */
+/* For failures where even a close frame may not fit (out of memory writing): input stops now,
+ * and the socket is closed without a close frame on the next loop turn. */
 void conn_fail_soon(struct conn *c, const char *why);
 /* After connection.close-ok to the client: the socket stays open until the client hangs up
  * (or a timeout), as RabbitMQ does; input is discarded. */

@@ -293,9 +293,9 @@ int handle_basic_route(struct channel *ch, struct message *m, bool mandatory, ui
 	if (rc == 0 && seq) {
 		/* Any queue refusing it (reject-publish) makes the publish a nack (RabbitMQ). */
 		if (r.rejected)
-			channel_confirm_nack(ch, seq);
+			rc = channel_confirm_nack(ch, seq);
 		else
-			channel_confirm_ack(ch, seq, ticket);
+			rc = channel_confirm_ack(ch, seq, ticket);
 	}
 	return rc;
 }
@@ -530,22 +530,25 @@ int handle_tx(struct channel *ch, const struct amqp_method *m)
 		bool commit = m->id == AMQP_TX_COMMIT;
 		struct tx_op *op = ch->tx_head;
 		ch->tx_head = ch->tx_tail = NULL;
+		/* A failing step ends the commit; the rest is dropped. Failing the connection or
+		 * the channel never frees ch under this loop (both only mark it). */
+		bool failed = false;
 		while (op) {
 			struct tx_op *next = op->next;
-			if (commit && ch->state == CHANNEL_OPEN && !ch->conn->dead) {
-				if (op->kind == TX_PUBLISH)
-					handle_basic_route(ch, op->msg, op->mandatory, 0);
-				else
-					channel_settle(ch, op->tag, op->multiple, op->kind == TX_ACK,
-						       op->requeue);
+			if (commit && !failed) {
+				int rc = op->kind == TX_PUBLISH ?
+						 handle_basic_route(ch, op->msg, op->mandatory, 0) :
+						 channel_settle(ch, op->tag, op->multiple,
+								op->kind == TX_ACK, op->requeue);
+				failed = rc != 0 || ch->state != CHANNEL_OPEN;
 			} else {
 				message_unref(op->msg);
 			}
 			free(op);
 			op = next;
 		}
-		if (ch->state != CHANNEL_OPEN)
-			return 0;
+		if (failed || ch->state != CHANNEL_OPEN)
+			return failed && ch->conn->state != CONN_OPEN ? -1 : 0;
 		struct amqp_method ok = { .id = commit ? AMQP_TX_COMMIT_OK : AMQP_TX_ROLLBACK_OK };
 		return channel_send(ch, &ok);
 	}

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "broker/log.h"
 #include "broker/exchange.h"
 #include "broker/queue.h"
 #include "broker/vhost.h"
@@ -166,8 +167,13 @@ static void policy_reapply(struct vhost *v)
 {
 	size_t i;
 	broker_definitions_dirty(v->broker);
-	for (struct strmap_entry *e = strmap_first(&v->queues, &i); e; e = strmap_next(&v->queues, e, &i))
-		queue_apply_policy(e->value);
+	for (struct strmap_entry *e = strmap_first(&v->queues, &i); e;
+	     e = strmap_next(&v->queues, e, &i)) {
+		struct queue *q = e->value;
+		if (queue_apply_policy(q) != 0) /* keeps its previous settings */
+			log_error("out of memory applying policies to queue '%s' in vhost '%s'",
+				  (const char *)q->name.ptr, v->name);
+	}
 	for (struct strmap_entry *e = strmap_first(&v->exchanges, &i); e;
 	     e = strmap_next(&v->exchanges, e, &i))
 		exchange_apply_policy(e->value);

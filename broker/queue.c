@@ -91,17 +91,21 @@ static int64_t arg_int(struct amqp_table args, const char *key)
 	return -1;
 }
 
-static char *arg_str(struct amqp_table args, const char *key)
+/* The string argument key, copied into *out (NULL when absent or not a string). -1 out of
+ * memory: absent and unallocatable must not look alike, or a queue declared with
+ * x-overflow = reject-publish would silently drop heads instead. */
+static int arg_str(struct amqp_table args, const char *key, char **out)
 {
 	struct amqp_value v;
+	*out = NULL;
 	if (!amqp_table_get(args, key, &v) || v.type != 'S')
-		return NULL;
-	char *s = malloc((size_t)v.v.str.len + 1);
-	if (s) {
-		memcpy(s, v.v.str.ptr, v.v.str.len);
-		s[v.v.str.len] = '\0';
-	}
-	return s;
+		return 0;
+	*out = malloc((size_t)v.v.str.len + 1);
+	if (!*out)
+		return -1;
+	memcpy(*out, v.v.str.ptr, v.v.str.len);
+	(*out)[v.v.str.len] = '\0';
+	return 0;
 }
 
 /* Numeric limits: the smallest of argument, policy and operator policy wins, as RabbitMQ's
@@ -116,11 +120,15 @@ static int64_t limit_pick(int64_t arg, int64_t pol, int64_t op)
 	return v;
 }
 
-static char *str_pick(char *arg, const char *pol)
+/* The argument's string, else a copy of the policy's; -1 out of memory. */
+static int str_pick(struct amqp_table args, const char *key, const char *pol, char **out)
 {
-	if (arg || !pol)
-		return arg;
-	return strdup(pol);
+	if (arg_str(args, key, out) != 0)
+		return -1;
+	if (*out || !pol)
+		return 0;
+	*out = strdup(pol);
+	return *out ? 0 : -1;
 }
 
 int queue_apply_policy(struct queue *q)
@@ -146,15 +154,21 @@ int queue_apply_policy(struct queue *q)
 				      od->delivery_limit);
 	l.consumer_timeout = limit_pick(arg_int(q->args, "x-consumer-timeout"),
 					pd->consumer_timeout, od->consumer_timeout);
-	char *overflow = str_pick(arg_str(q->args, "x-overflow"), pd->overflow);
+	char *overflow = NULL;
+	if (str_pick(q->args, "x-overflow", pd->overflow, &overflow) != 0 ||
+	    str_pick(q->args, "x-dead-letter-exchange", pd->dead_letter_exchange, &l.dlx) != 0 ||
+	    str_pick(q->args, "x-dead-letter-routing-key", pd->dead_letter_routing_key,
+		     &l.dlrk) != 0) {
+		free(overflow);
+		free(l.dlx);
+		free(l.dlrk);
+		return -1;
+	}
 	l.overflow = !overflow ? QUEUE_DROP_HEAD :
 		     strcmp(overflow, "reject-publish") == 0 ? QUEUE_REJECT_PUBLISH :
 		     strcmp(overflow, "reject-publish-dlx") == 0 ? QUEUE_REJECT_PUBLISH_DLX :
 								      QUEUE_DROP_HEAD;
 	free(overflow);
-	l.dlx = str_pick(arg_str(q->args, "x-dead-letter-exchange"), pd->dead_letter_exchange);
-	l.dlrk = str_pick(arg_str(q->args, "x-dead-letter-routing-key"),
-			  pd->dead_letter_routing_key);
 	int64_t mp = arg_int(q->args, "x-max-priority");
 	l.max_priority = mp > 0 ? (uint8_t)(mp > 255 ? 255 : mp) : 0;
 	l.single_active = amqp_table_get(q->args, "x-single-active-consumer", &v) &&
@@ -850,7 +864,10 @@ void queue_dispatch(struct queue *q)
 	struct qentry e = { 0 };
 	struct consumer *c;
 
-	while (q->ready_count && (c = queue_pick(q)) != NULL) {
+	/* Held for the pass: whatever a delivery sets off (a connection failing, its consumers
+	 * going, an auto-delete rule) cannot free the queue under this loop. */
+	queue_ref(q);
+	while (!q->deleted && q->ready_count && (c = queue_pick(q)) != NULL) {
 		if (!queue_pop_live(q, &e))
 			break;
 		struct channel *ch = c->ch;
@@ -864,7 +881,7 @@ void queue_dispatch(struct queue *q)
 			message_unref(e.msg);
 		}
 		if (rc != 0)
-			break; /* the connection failed; its channels were released */
+			break; /* the connection failed: it takes no more deliveries */
 		q->stat_delivered++;
 		q->broker->stats.delivered++;
 		if (e.redelivered)
@@ -872,4 +889,5 @@ void queue_dispatch(struct queue *q)
 		queue_rotate(q, c);
 	}
 	queue_arm_ttl(q);
+	queue_unref(q);
 }
