@@ -488,7 +488,7 @@ static bool dlq_target(const struct message *m, bool to_original, struct amqp_st
 }
 
 int admin_dlq_replay(struct vhost *v, struct amqp_str queue, int64_t limit, bool to_original,
-		     struct admin_dlq_result *res, char *err, size_t errlen)
+		     const struct user *u, struct admin_dlq_result *res, char *err, size_t errlen)
 {
 	struct queue *q = find_queue(v, queue, err, errlen);
 	memset(res, 0, sizeof *res);
@@ -511,6 +511,11 @@ int admin_dlq_replay(struct vhost *v, struct amqp_str queue, int64_t limit, bool
 		struct exchange *x = NULL;
 		if (dlq_target(e.msg, to_original, &xname, &rk, &keys))
 			x = vhost_exchange_find(v, xname);
+		if (x && u && !auth_permitted(u, v->name, AUTH_WRITE, AUTH_RESOURCE_EXCHANGE, xname)) {
+			keep[kept++] = e;
+			res->refused++;
+			continue;
+		}
 		struct message *nm = x ? message_new(x->name, rk, e.msg->props, e.msg->props_len,
 						     e.msg->body_len) :
 					 NULL;

@@ -16,6 +16,7 @@
 struct broker;
 struct vhost;
 struct message;
+struct user;
 struct json_t;
 
 enum admin_status {
@@ -89,14 +90,16 @@ struct json_t *admin_json_string(const uint8_t *p, size_t len);
 
 struct admin_dlq_result {
 	uint64_t moved, kept, unroutable;
+	uint64_t refused; /* kept because the user may not write to the target exchange */
 };
 
 /* Moves up to limit (-1 = all present now) dead-lettered messages of a queue back where their
  * newest x-death entry says they came from: the queue that dead-lettered them, or with
  * to_original the exchange and routing keys they had been published with. Each message moves
  * once: the copy is routed and the original removed in the same loop turn (and the same
- * store sync). Messages without x-death, or that route nowhere, stay (requeued in place). */
+ * store sync). Messages without x-death, or that route nowhere, stay (requeued in place), and
+ * so do those whose exchange u may not write to (u NULL: no permission checks). */
 int admin_dlq_replay(struct vhost *v, struct amqp_str queue, int64_t limit, bool to_original,
-		     struct admin_dlq_result *res, char *err, size_t errlen);
+		     const struct user *u, struct admin_dlq_result *res, char *err, size_t errlen);
 
 #endif

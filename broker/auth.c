@@ -287,20 +287,36 @@ void auth_permission_clear(struct user *u, const char *vhost)
 	auth_generation++;
 }
 
-bool auth_permitted(const struct user *u, const char *vhost, enum auth_perm kind,
-		    const uint8_t *name, size_t len)
+struct amqp_str auth_resource_name(enum auth_resource kind, struct amqp_str name)
+{
+	if (kind == AUTH_RESOURCE_EXCHANGE && name.len == 0)
+		return AMQP_STR_LIT("amq.default");
+	return name;
+}
+
+bool auth_permitted(const struct user *u, const char *vhost, enum auth_perm perm,
+		    enum auth_resource kind, struct amqp_str name)
 {
 	const struct permission *p = auth_permission_find(u, vhost);
 	char buf[256];
 	if (!p)
 		return false;
-	if (p->all[kind])
+	if (p->all[perm])
 		return true;
-	if (len >= sizeof buf)
-		len = sizeof buf - 1;
-	memcpy(buf, name, len);
+	name = auth_resource_name(kind, name);
+	size_t len = name.len < sizeof buf ? name.len : sizeof buf - 1;
+	memcpy(buf, name.ptr, len);
 	buf[len] = '\0';
-	return regexec(&p->re[kind], buf, 0, NULL, 0) == 0;
+	return regexec(&p->re[perm], buf, 0, NULL, 0) == 0;
+}
+
+void auth_refusal_text(char *out, size_t cap, const struct user *u, const char *vhost,
+		       enum auth_resource kind, struct amqp_str name)
+{
+	name = auth_resource_name(kind, name);
+	snprintf(out, cap, "access to %s '%.*s' in vhost '%s' refused for user '%s'",
+		 kind == AUTH_RESOURCE_EXCHANGE ? "exchange" : "queue", AMQP_STR_ARGS(name), vhost,
+		 u->name);
 }
 
 const struct permission *auth_permission_find(const struct user *u, const char *vhost)

@@ -67,11 +67,22 @@ int auth_permission_set(struct user *u, const char *vhost, const char *configure
 			const char *write, const char *read);
 void auth_permission_clear(struct user *u, const char *vhost);
 const struct permission *auth_permission_find(const struct user *u, const char *vhost);
-/* Whether the user may configure/write/read the resource `name` in vhost: the permission's
- * regular expression must match the name (unanchored, as RabbitMQ's re:run); "" matches
- * nothing. */
-bool auth_permitted(const struct user *u, const char *vhost, enum auth_perm kind,
-		    const uint8_t *name, size_t len);
+/* What a permission is checked on. */
+enum auth_resource { AUTH_RESOURCE_QUEUE, AUTH_RESOURCE_EXCHANGE };
+
+/* The name a resource's permissions are checked (and refusals worded) under: the default
+ * exchange "" is "amq.default", as rabbit_access_control:check_resource_access renames it, so a
+ * pattern such as "^$" never grants it. */
+struct amqp_str auth_resource_name(enum auth_resource kind, struct amqp_str name);
+/* Whether the user may configure/write/read the resource in vhost: the permission's regular
+ * expression must match the resource name (unanchored, as RabbitMQ's re:run); a pattern ""
+ * matches nothing. */
+bool auth_permitted(const struct user *u, const char *vhost, enum auth_perm perm,
+		    enum auth_resource kind, struct amqp_str name);
+/* RabbitMQ's refusal text, without the "ACCESS_REFUSED - " prefix:
+ * "access to exchange 'amq.default' in vhost '/' refused for user 'ro'". */
+void auth_refusal_text(char *out, size_t cap, const struct user *u, const char *vhost,
+		       enum auth_resource kind, struct amqp_str name);
 
 /* Parses a SASL response for mechanism PLAIN or AMQPLAIN and checks the password.
  * Returns the user or NULL; *name_out receives the attempted user name for the log. */

@@ -60,15 +60,11 @@ uint64_t broker_random_u64(void)
 	return result;
 }
 
-void broker_random_name(const char *prefix, char *out, size_t cap)
+/* prefix + 22 characters of URL-safe base64 for 128 bits, like RabbitMQ's base64url names. */
+static void broker_name_encode(const char *prefix, const uint8_t bytes[18], char *out, size_t cap)
 {
 	static const char b64[] =
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	uint8_t bytes[18];
-	uint64_t r0 = broker_random_u64(), r1 = broker_random_u64(), r2 = broker_random_u64();
-	memcpy(bytes, &r0, 8);
-	memcpy(bytes + 8, &r1, 8);
-	memcpy(bytes + 16, &r2, 2);
 	size_t n = strlen(prefix);
 	if (cap < n + 23) {
 		if (cap)
@@ -76,13 +72,38 @@ void broker_random_name(const char *prefix, char *out, size_t cap)
 		return;
 	}
 	memcpy(out, prefix, n);
-	/* 16 bytes -> 22 characters (the last of 128 bits padded), like RabbitMQ's base64url. */
+	/* 16 bytes -> 22 characters (the last of 128 bits padded). */
 	for (int i = 0; i < 22; i++) {
 		int bit = i * 6, byte = bit / 8, shift = bit % 8;
 		unsigned v = ((unsigned)bytes[byte] << 8 | bytes[byte + 1]) >> (10 - shift);
 		out[n + (size_t)i] = b64[v & 63];
 	}
 	out[n + 22] = '\0';
+}
+
+void broker_random_name(const char *prefix, char *out, size_t cap)
+{
+	uint8_t bytes[18] = { 0 };
+	uint64_t r0 = broker_random_u64(), r1 = broker_random_u64();
+	memcpy(bytes, &r0, 8);
+	memcpy(bytes + 8, &r1, 8);
+	broker_name_encode(prefix, bytes, out, cap);
+}
+
+int broker_secret_name(const char *prefix, char *out, size_t cap)
+{
+	uint8_t bytes[18] = { 0 };
+	size_t got = 0;
+	while (got < 16) { /* getrandom returns at most what was asked; EINTR before any byte */
+		ssize_t n = getrandom(bytes + got, 16 - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	broker_name_encode(prefix, bytes, out, cap);
+	return 0;
 }
 
 static void broker_on_timer(evutil_socket_t fd, short what, void *arg)

@@ -129,8 +129,13 @@ uint64_t broker_store_next_ticket(const struct broker *b);
 /* Re-evaluates the memory and disk alarms (also run once a second). */
 void broker_check_alarms(struct broker *b);
 /* prefix followed by 22 URL-safe base64 characters of 16 random bytes ("amq.gen-...").
- * out must hold strlen(prefix) + 23 bytes. */
+ * out must hold strlen(prefix) + 23 bytes. Unique, not secret: a client that sees a few names
+ * can predict the next ones. */
 void broker_random_name(const char *prefix, char *out, size_t cap);
+/* The same shape from the kernel's CSPRNG (getrandom), for names that act as capabilities
+ * (direct reply-to tokens): nothing a client sees predicts them. 0, or -1 when the kernel gives
+ * no random bytes. */
+int broker_secret_name(const char *prefix, char *out, size_t cap);
 uint64_t broker_random_u64(void);
 
 #endif

@@ -320,13 +320,21 @@ int channel_check_topic(struct channel *ch, const struct topic_perm *p, int perm
 	return -1;
 }
 
-int channel_check_perm(struct channel *ch, int perm, const char *kind_name, struct amqp_str name)
+struct amqp_str channel_queue_name(const struct channel *ch, struct amqp_str name)
+{
+	return name.len ? name : ch->last_queue;
+}
+
+int channel_check_perm(struct channel *ch, int perm, int kind, struct amqp_str name)
 {
 	struct conn *c = ch->conn;
-	if (auth_permitted(c->user, c->vhost->name, (enum auth_perm)perm, name.ptr, name.len))
+	char text[512];
+	if (auth_permitted(c->user, c->vhost->name, (enum auth_perm)perm, (enum auth_resource)kind,
+			   name))
 		return 0;
-	channel_fail(ch, AMQP_ACCESS_REFUSED, "access to %s '%.*s' in vhost '%s' refused for user '%s'",
-		     kind_name, AMQP_STR_ARGS(name), c->vhost->name, c->user->name);
+	auth_refusal_text(text, sizeof text, c->user, c->vhost->name, (enum auth_resource)kind,
+			  name);
+	channel_fail(ch, AMQP_ACCESS_REFUSED, "%s", text);
 	return -1;
 }
 

@@ -118,9 +118,12 @@ int channel_on_frame(struct channel *ch, const struct amqp_frame *f);
  * could not be written. */
 int channel_fail(struct channel *ch, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* Checks the user's configure/write/read permission on a queue or exchange name
- * (kind_name "queue" or "exchange"); on refusal sends RabbitMQ's 403 and returns -1. */
-int channel_check_perm(struct channel *ch, int perm, const char *kind_name, struct amqp_str name);
+/* Checks the user's configure/write/read permission (enum auth_perm) on a queue or exchange
+ * (enum auth_resource) by name, the default exchange as "amq.default"; on refusal sends
+ * RabbitMQ's 403 and returns -1. */
+int channel_check_perm(struct channel *ch, int perm, int kind, struct amqp_str name);
+/* A queue name as a method names it: "" means the channel's last declared queue. */
+struct amqp_str channel_queue_name(const struct channel *ch, struct amqp_str name);
 /* The user's topic permission for x when x is a topic exchange, else NULL (no restriction). */
 const struct topic_perm *channel_topic_perm(const struct channel *ch, const struct exchange *x);
 /* Checks key against p's write or read expression (perm: AUTH_WRITE or AUTH_READ): 0, or -1

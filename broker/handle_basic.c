@@ -53,7 +53,7 @@ int handle_basic_content_start(struct channel *ch, const struct amqp_method *m)
 	struct exchange *x = channel_exchange(ch, p->exchange);
 	/* Write permission, checked once per exchange until permissions change. */
 	if (!x || ch->write_ok_exchange != x || ch->write_ok_generation != auth_generation) {
-		if (channel_check_perm(ch, AUTH_WRITE, "exchange", p->exchange) != 0)
+		if (channel_check_perm(ch, AUTH_WRITE, AUTH_RESOURCE_EXCHANGE, p->exchange) != 0)
 			return 0;
 		ch->write_ok_exchange = x;
 		ch->write_ok_generation = auth_generation;
@@ -236,6 +236,9 @@ static int route_reply_to(struct channel *ch, struct message *m, bool mandatory)
 {
 	struct channel *dest = strmap_get(&ch->broker->reply_to, m->routing_key.ptr,
 					  m->routing_key.len);
+	/* A token names a channel in one vhost: from any other, it routes nowhere. */
+	if (dest && dest->conn->vhost != ch->conn->vhost)
+		dest = NULL;
 	if (!dest || !dest->reply_consumer || !channel_can_deliver(dest)) {
 		if (mandatory)
 			deliver_return(ch, AMQP_NO_ROUTE, "NO_ROUTE", m);
@@ -309,8 +312,12 @@ static int consume_reply_to(struct channel *ch, const struct amqp_basic_consume 
 		return channel_fail(ch, AMQP_PRECONDITION_FAILED, "reply consumer cannot acknowledge");
 	if (ch->reply_consumer)
 		return channel_fail(ch, AMQP_PRECONDITION_FAILED, "reply consumer already set");
+	/* The token lets whoever knows it deliver to this channel: it must not be guessable from
+	 * the names the broker hands out (those come from a fast, predictable generator). */
 	char token[64];
-	broker_random_name(REPLY_TO_PREFIX, token, sizeof token);
+	if (broker_secret_name(REPLY_TO_PREFIX, token, sizeof token) != 0)
+		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 60, 20,
+				 "no random bytes for a reply-to token");
 	ch->reply_to_token = strdup(token);
 	if (!ch->reply_to_token ||
 	    strmap_put(&ch->broker->reply_to, token, strlen(token), ch) != 0)
@@ -356,7 +363,7 @@ static int handle_basic_consume(struct channel *ch, const struct amqp_basic_cons
 				 "attempt to reuse consumer tag '%.*s'", AMQP_STR_ARGS(tag));
 	if (amqp_str_eq_c(m->queue, REPLY_TO_QUEUE))
 		return consume_reply_to(ch, m, tag);
-	if (channel_check_perm(ch, AUTH_READ, "queue", m->queue.len ? m->queue : ch->last_queue))
+	if (channel_check_perm(ch, AUTH_READ, AUTH_RESOURCE_QUEUE, channel_queue_name(ch, m->queue)))
 		return 0;
 	struct queue *q = handle_queue_lookup(ch, m->queue, NULL);
 	if (!q)
@@ -404,7 +411,7 @@ static int handle_basic_cancel(struct channel *ch, const struct amqp_basic_cance
 
 static int handle_basic_get(struct channel *ch, const struct amqp_basic_get *m)
 {
-	if (channel_check_perm(ch, AUTH_READ, "queue", m->queue.len ? m->queue : ch->last_queue))
+	if (channel_check_perm(ch, AUTH_READ, AUTH_RESOURCE_QUEUE, channel_queue_name(ch, m->queue)))
 		return 0;
 	struct queue *q = handle_queue_lookup(ch, m->queue, NULL);
 	struct qentry e = { 0 };

@@ -67,7 +67,7 @@ static int handle_exchange_declare(struct channel *ch, const struct amqp_exchang
 	if (m->exchange.len == 0)
 		return channel_fail(ch, AMQP_ACCESS_REFUSED,
 				    "operation not permitted on the default exchange");
-	if (channel_check_perm(ch, AUTH_CONFIGURE, "exchange", m->exchange) != 0)
+	if (channel_check_perm(ch, AUTH_CONFIGURE, AUTH_RESOURCE_EXCHANGE, m->exchange) != 0)
 		return 0;
 	x = vhost_exchange_find(v, m->exchange);
 	if (!x) {
@@ -120,7 +120,7 @@ static int handle_exchange_delete(struct channel *ch, const struct amqp_exchange
 	if (m->exchange.len == 0)
 		return channel_fail(ch, AMQP_ACCESS_REFUSED,
 				    "operation not permitted on the default exchange");
-	if (channel_check_perm(ch, AUTH_CONFIGURE, "exchange", m->exchange) != 0)
+	if (channel_check_perm(ch, AUTH_CONFIGURE, AUTH_RESOURCE_EXCHANGE, m->exchange) != 0)
 		return 0;
 	struct exchange *x = vhost_exchange_find(ch->conn->vhost, m->exchange);
 	if (x && exchange_is_system(x))
@@ -142,11 +142,15 @@ static int handle_exchange_bind_unbind(struct channel *ch, struct amqp_str dest_
 				       struct amqp_table args, bool nowait, bool bind)
 {
 	struct vhost *v = ch->conn->vhost;
+	/* RabbitMQ's order (rabbit_channel:binding_action): write on the destination (the default
+	 * exchange checked as amq.default), neither may be the default exchange, read on the
+	 * source. */
+	if (channel_check_perm(ch, AUTH_WRITE, AUTH_RESOURCE_EXCHANGE, dest_name) != 0)
+		return 0;
 	if (dest_name.len == 0 || src_name.len == 0)
 		return channel_fail(ch, AMQP_ACCESS_REFUSED,
 				    "operation not permitted on the default exchange");
-	if (channel_check_perm(ch, AUTH_WRITE, "exchange", dest_name) != 0 ||
-	    channel_check_perm(ch, AUTH_READ, "exchange", src_name) != 0)
+	if (channel_check_perm(ch, AUTH_READ, AUTH_RESOURCE_EXCHANGE, src_name) != 0)
 		return 0;
 	struct exchange *dx = vhost_exchange_find(v, dest_name);
 	struct exchange *sx = vhost_exchange_find(v, src_name);

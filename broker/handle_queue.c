@@ -115,7 +115,7 @@ static int handle_queue_declare(struct channel *ch, const struct amqp_queue_decl
 				    "queue name '%.*s' contains reserved prefix 'amq.*'",
 				    AMQP_STR_ARGS(name));
 	}
-	if (channel_check_perm(ch, AUTH_CONFIGURE, "queue", name) != 0)
+	if (channel_check_perm(ch, AUTH_CONFIGURE, AUTH_RESOURCE_QUEUE, name) != 0)
 		return 0;
 	struct queue *q = vhost_queue_find(v, name);
 	if (q) {
@@ -163,23 +163,22 @@ static int handle_queue_declare(struct channel *ch, const struct amqp_queue_decl
 	return declare_ok(ch, q, m->nowait);
 }
 
-/* queue.bind and queue.unbind: write on the queue, read on the exchange (RabbitMQ). */
-static int bind_perms(struct channel *ch, struct amqp_str queue, struct amqp_str exchange)
-{
-	if (queue.len == 0)
-		queue = ch->last_queue;
-	if (channel_check_perm(ch, AUTH_WRITE, "queue", queue) != 0 ||
-	    channel_check_perm(ch, AUTH_READ, "exchange", exchange) != 0)
-		return -1;
-	return 0;
-}
-
-/* The checks queue.bind and queue.unbind share, in RabbitMQ's order: permissions, the queue,
- * the default exchange, the exchange. NULL after a channel error. */
+/* The checks queue.bind and queue.unbind share, in RabbitMQ's order
+ * (rabbit_channel:binding_action): write on the queue, not the default exchange, read on the
+ * exchange (the default one named amq.default), then the queue and the exchange exist. NULL
+ * after a channel error. */
 static struct exchange *bind_target(struct channel *ch, struct amqp_str queue,
 				    struct amqp_str exchange, struct queue **q)
 {
-	if ((queue.len || ch->last_queue.ptr) && bind_perms(ch, queue, exchange) != 0)
+	bool named = queue.len || ch->last_queue.ptr;
+	if (named && channel_check_perm(ch, AUTH_WRITE, AUTH_RESOURCE_QUEUE,
+					channel_queue_name(ch, queue)) != 0)
+		return NULL;
+	if (named && exchange.len == 0) {
+		channel_fail(ch, AMQP_ACCESS_REFUSED, "operation not permitted on the default exchange");
+		return NULL;
+	}
+	if (named && channel_check_perm(ch, AUTH_READ, AUTH_RESOURCE_EXCHANGE, exchange) != 0)
 		return NULL;
 	*q = handle_queue_lookup(ch, queue, NULL);
 	if (!*q)
@@ -233,7 +232,7 @@ static int handle_queue_unbind(struct channel *ch, const struct amqp_queue_unbin
 
 static int handle_queue_purge(struct channel *ch, const struct amqp_queue_purge *m)
 {
-	if (channel_check_perm(ch, AUTH_READ, "queue", m->queue.len ? m->queue : ch->last_queue))
+	if (channel_check_perm(ch, AUTH_READ, AUTH_RESOURCE_QUEUE, channel_queue_name(ch, m->queue)))
 		return 0;
 	struct queue *q = handle_queue_lookup(ch, m->queue, NULL);
 	if (!q)
@@ -250,7 +249,7 @@ static int handle_queue_delete(struct channel *ch, const struct amqp_queue_delet
 {
 	bool missing = false;
 	uint32_t n = 0;
-	if (channel_check_perm(ch, AUTH_CONFIGURE, "queue", m->queue.len ? m->queue : ch->last_queue))
+	if (channel_check_perm(ch, AUTH_CONFIGURE, AUTH_RESOURCE_QUEUE, channel_queue_name(ch, m->queue)))
 		return 0;
 	struct queue *q = handle_queue_lookup(ch, m->queue, &missing);
 	if (!q && !missing)

@@ -197,6 +197,25 @@ bool mgmt_can_see_vhost(struct mgmt_req *r, const char *vhost)
 	return auth_permission_find(r->user, vhost) != NULL;
 }
 
+bool mgmt_permitted(struct mgmt_req *r, struct vhost *v, int perm, int kind,
+		    struct amqp_str name, char *text, size_t cap)
+{
+	if (auth_permitted(r->user, v->name, (enum auth_perm)perm, (enum auth_resource)kind, name))
+		return true;
+	auth_refusal_text(text, cap, r->user, v->name, (enum auth_resource)kind, name);
+	return false;
+}
+
+bool mgmt_require_perm(struct mgmt_req *r, struct vhost *v, int perm, int kind,
+		       struct amqp_str name)
+{
+	char text[512];
+	if (mgmt_permitted(r, v, perm, kind, name, text, sizeof text))
+		return true;
+	mgmt_reply_error(r, 401, "not_authorised", "Access refused.");
+	return false;
+}
+
 struct vhost *mgmt_vhost_arg(struct mgmt_req *r, int i)
 {
 	if (i >= r->nseg) {

@@ -9,9 +9,11 @@
 
 #include "amqp/props.h"
 #include "broker/admin.h"
+#include "broker/auth.h"
 #include "broker/broker.h"
 #include "broker/exchange.h"
 #include "broker/queue.h"
+#include "broker/topic_perm.h"
 #include "broker/vhost.h"
 #include "mgmt/mgmt_internal.h"
 
@@ -201,7 +203,17 @@ static int mgmt_props_from_json(struct mgmt_req *r, json_t *props, struct amqp_b
 	return 0;
 }
 
-static void mgmt_exchange_publish(struct mgmt_req *r, struct vhost *v, struct amqp_str name)
+/* The user's topic permission on x, when it is a topic exchange: NULL allows every key. */
+static const struct topic_perm *mgmt_topic_perm(struct mgmt_req *r, struct vhost *v,
+						const struct exchange *x)
+{
+	if (!x || x->type != &exchange_type_topic)
+		return NULL;
+	return topic_perm_find(r->user, v->name, (const char *)x->name.ptr, x->name.len);
+}
+
+static void mgmt_exchange_publish(struct mgmt_req *r, struct vhost *v, struct exchange *x,
+				  struct amqp_str name)
 {
 	struct amqp_buf props, headers;
 	uint8_t *decoded = NULL;
@@ -240,6 +252,14 @@ static void mgmt_exchange_publish(struct mgmt_req *r, struct vhost *v, struct am
 		len = (size_t)n;
 	} else if (strcmp(json_string_value(enc), "string") != 0) {
 		mgmt_reply_bad(r, "payload_encoding must be string or base64");
+		goto out;
+	}
+	const struct topic_perm *tp = mgmt_topic_perm(r, v, x);
+	if (tp && !topic_perm_permitted(tp, AUTH_WRITE, (const uint8_t *)json_string_value(rk),
+					json_string_length(rk))) {
+		mgmt_reply_bad(r, "403 ACCESS_REFUSED - access to topic '%s' in exchange '%.*s' in "
+				  "vhost '%s' refused for user '%s'", json_string_value(rk),
+			       AMQP_STR_ARGS(x->name), v->name, r->user->name);
 		goto out;
 	}
 	if (mgmt_props_from_json(r, jp, &props, &headers) != 0)
@@ -436,8 +456,12 @@ void mgmt_exchanges_handle(struct mgmt_req *r)
 				{ mgmt_reply_not_found(r); return; }
 			{ mgmt_object_reply(r, mgmt_exchange_json(r, x)); return; }
 		case EVHTTP_REQ_PUT:
+			if (!mgmt_require_perm(r, v, AUTH_CONFIGURE, AUTH_RESOURCE_EXCHANGE, lookup))
+				return;
 			{ mgmt_exchange_put(r, v, name); return; }
 		case EVHTTP_REQ_DELETE: {
+			if (!mgmt_require_perm(r, v, AUTH_CONFIGURE, AUTH_RESOURCE_EXCHANGE, lookup))
+				return;
 			int rc = admin_exchange_delete(v, name, mgmt_query_true(r, "if-unused"), err,
 						       sizeof err);
 			{ mgmt_reply_admin(r, rc, err, 204); return; }
@@ -451,7 +475,11 @@ void mgmt_exchanges_handle(struct mgmt_req *r)
 			{ mgmt_reply_method_not_allowed(r); return; }
 		if (!x)
 			{ mgmt_reply_not_found(r); return; }
-		{ mgmt_exchange_publish(r, v, name); return; }
+		/* As RabbitMQ reports the channel error of its management connection. */
+		char text[512];
+		if (!mgmt_permitted(r, v, AUTH_WRITE, AUTH_RESOURCE_EXCHANGE, lookup, text, sizeof text))
+			{ mgmt_reply_bad(r, "403 ACCESS_REFUSED - %s", text); return; }
+		{ mgmt_exchange_publish(r, v, x, name); return; }
 	}
 	if (r->nseg == 6 && strcmp(r->seg[4], "bindings") == 0 &&
 	    (strcmp(r->seg[5], "source") == 0 || strcmp(r->seg[5], "destination") == 0)) {
@@ -485,7 +513,8 @@ static struct binding *mgmt_binding_find(struct exchange *sx, bool to_queue, con
 	return NULL;
 }
 
-static void mgmt_binding_post(struct mgmt_req *r, struct vhost *v, bool to_queue)
+static void mgmt_binding_post(struct mgmt_req *r, struct vhost *v, struct exchange *sx,
+			      bool to_queue)
 {
 	struct amqp_buf args;
 	char err[512], pk[1024], loc[4300], enc_dst[1100], enc_pk[3100];
@@ -509,6 +538,11 @@ static void mgmt_binding_post(struct mgmt_req *r, struct vhost *v, bool to_queue
 	struct amqp_str key = rk ? (struct amqp_str){ (const uint8_t *)json_string_value(rk),
 						      (uint32_t)json_string_length(rk) } :
 				   AMQP_STR_LIT("");
+	const struct topic_perm *tp = mgmt_topic_perm(r, v, sx);
+	if (tp && !topic_perm_permitted(tp, AUTH_READ, key.ptr, key.len)) {
+		mgmt_reply_error(r, 401, "not_authorised", "Access refused.");
+		goto out;
+	}
 	int rc = admin_bind(v, (struct amqp_str){ (const uint8_t *)r->seg[4], (uint32_t)r->seg_len[4] },
 			    to_queue,
 			    (struct amqp_str){ (const uint8_t *)r->seg[6], (uint32_t)r->seg_len[6] },
@@ -547,8 +581,15 @@ void mgmt_bindings_handle(struct mgmt_req *r)
 		{ mgmt_reply_not_found(r); return; }
 	bool to_queue = r->seg[5][0] == 'q';
 	struct amqp_str src = { (const uint8_t *)r->seg[4], (uint32_t)r->seg_len[4] };
+	struct amqp_str dst = { (const uint8_t *)r->seg[6], (uint32_t)r->seg_len[6] };
 	if (amqp_str_eq_c(src, "amq.default"))
 		src = AMQP_STR_LIT("");
+	/* Binding and unbinding: write on the destination, read on the source (RabbitMQ). */
+	if ((r->method == EVHTTP_REQ_POST || r->method == EVHTTP_REQ_DELETE) &&
+	    (!mgmt_require_perm(r, v, AUTH_WRITE,
+				to_queue ? AUTH_RESOURCE_QUEUE : AUTH_RESOURCE_EXCHANGE, dst) ||
+	     !mgmt_require_perm(r, v, AUTH_READ, AUTH_RESOURCE_EXCHANGE, src)))
+		return;
 	struct exchange *sx = vhost_exchange_find(v, src);
 	bool dest_exists = to_queue ?
 				   vhost_queue_find(v, (struct amqp_str){ (const uint8_t *)r->seg[6],
@@ -557,7 +598,7 @@ void mgmt_bindings_handle(struct mgmt_req *r)
 									     (uint32_t)r->seg_len[6] }) != NULL;
 	if (r->nseg == 7) {
 		if (r->method == EVHTTP_REQ_POST)
-			{ mgmt_binding_post(r, v, to_queue); return; }
+			{ mgmt_binding_post(r, v, sx, to_queue); return; }
 		if (r->method != EVHTTP_REQ_GET)
 			{ mgmt_reply_method_not_allowed(r); return; }
 		if (!sx || !dest_exists)
@@ -585,6 +626,9 @@ void mgmt_bindings_handle(struct mgmt_req *r)
 		{ mgmt_reply_method_not_allowed(r); return; }
 	if (!bd)
 		{ mgmt_reply_not_found(r); return; }
+	const struct topic_perm *tp = mgmt_topic_perm(r, v, sx);
+	if (tp && !topic_perm_permitted(tp, AUTH_READ, bd->key.ptr, bd->key.len))
+		{ mgmt_reply_error(r, 401, "not_authorised", "Access refused."); return; }
 	struct queue *dq = bd->dest_q;
 	struct exchange *dx = bd->dest_x;
 	(void)dq, (void)dx;

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "amqp/wire.h"
 #include "broker/strmap.h"
 
 struct broker;
@@ -74,6 +75,16 @@ bool mgmt_query_true(struct mgmt_req *r, const char *key);
 
 /* ---- access (mgmt.c) ---- */
 bool mgmt_can_see_vhost(struct mgmt_req *r, const char *vhost);
+/* The requesting user's configure/write/read permission (enum auth_perm) on a queue or
+ * exchange (enum auth_resource) in v, the default exchange checked as amq.default. RabbitMQ's
+ * management API acts through an AMQP connection as that user, so administrators too need the
+ * vhost permission. On refusal replies 401 {"error":"not_authorised","reason":"Access
+ * refused."} and returns false. */
+bool mgmt_require_perm(struct mgmt_req *r, struct vhost *v, int perm, int kind,
+		       struct amqp_str name);
+/* The same check without a reply: false, with RabbitMQ's refusal text in text. */
+bool mgmt_permitted(struct mgmt_req *r, struct vhost *v, int perm, int kind,
+		    struct amqp_str name, char *text, size_t cap);
 /* The vhost named by segment i, with a 404 (missing) or 401 (no access) replied otherwise. */
 struct vhost *mgmt_vhost_arg(struct mgmt_req *r, int i);
 /* 401 "Not administrator user" etc.; true when allowed. */

@@ -7,6 +7,7 @@
 
 #include "amqp/props.h"
 #include "broker/admin.h"
+#include "broker/auth.h"
 #include "broker/broker.h"
 #include "broker/consumer.h"
 #include "broker/message.h"
@@ -278,7 +279,7 @@ static void mgmt_queue_dlq_replay(struct mgmt_req *r, struct vhost *v, struct am
 	}
 	struct admin_dlq_result res;
 	int rc = admin_dlq_replay(v, name, json_is_integer(limit) ? json_integer_value(limit) : -1,
-				  json_is_true(orig), &res, err, sizeof err);
+				  json_is_true(orig), r->user, &res, err, sizeof err);
 	if (rc != ADMIN_OK) {
 		mgmt_reply_admin(r, rc, err, 200);
 		goto out;
@@ -287,6 +288,7 @@ static void mgmt_queue_dlq_replay(struct mgmt_req *r, struct vhost *v, struct am
 	json_object_set_new(o, "moved", json_integer((json_int_t)res.moved));
 	json_object_set_new(o, "kept", json_integer((json_int_t)res.kept));
 	json_object_set_new(o, "unroutable", json_integer((json_int_t)res.unroutable));
+	json_object_set_new(o, "refused", json_integer((json_int_t)res.refused));
 	mgmt_reply_json(r, 200, o);
 out:
 	json_decref(body);
@@ -374,8 +376,12 @@ void mgmt_queues_handle(struct mgmt_req *r)
 				{ mgmt_reply_not_found(r); return; }
 			{ mgmt_object_reply(r, mgmt_queue_detail(r, q)); return; }
 		case EVHTTP_REQ_PUT:
+			if (!mgmt_require_perm(r, v, AUTH_CONFIGURE, AUTH_RESOURCE_QUEUE, name))
+				return;
 			{ mgmt_queue_put(r, v, name); return; }
 		case EVHTTP_REQ_DELETE: {
+			if (!mgmt_require_perm(r, v, AUTH_CONFIGURE, AUTH_RESOURCE_QUEUE, name))
+				return;
 			int rc = admin_queue_delete(v, name, mgmt_query_true(r, "if-unused"),
 						    mgmt_query_true(r, "if-empty"), err, sizeof err);
 			{ mgmt_reply_admin(r, rc, err, 204); return; }
@@ -390,6 +396,8 @@ void mgmt_queues_handle(struct mgmt_req *r)
 	if (strcmp(sub, "contents") == 0) {
 		if (r->method != EVHTTP_REQ_DELETE)
 			{ mgmt_reply_method_not_allowed(r); return; }
+		if (!mgmt_require_perm(r, v, AUTH_READ, AUTH_RESOURCE_QUEUE, name))
+			return;
 		{ mgmt_reply_admin(r, admin_queue_purge(v, name, err, sizeof err), err, 204); return; }
 	}
 	if (strcmp(sub, "get") == 0) {
@@ -397,6 +405,10 @@ void mgmt_queues_handle(struct mgmt_req *r)
 			{ mgmt_reply_method_not_allowed(r); return; }
 		if (!q)
 			{ mgmt_reply_not_found(r); return; }
+		/* As RabbitMQ words a basic.get refused on its management connection. */
+		char text[512];
+		if (!mgmt_permitted(r, v, AUTH_READ, AUTH_RESOURCE_QUEUE, name, text, sizeof text))
+			{ mgmt_reply_error(r, 401, "not_authorised", "ACCESS_REFUSED - %s", text); return; }
 		{ mgmt_queue_get(r, v, name); return; }
 	}
 	if (strcmp(sub, "dlq-replay") == 0) {
@@ -404,6 +416,10 @@ void mgmt_queues_handle(struct mgmt_req *r)
 			{ mgmt_reply_method_not_allowed(r); return; }
 		if (!q)
 			{ mgmt_reply_not_found(r); return; }
+		/* It takes the messages (read on the queue); each republish needs write on its
+		 * exchange (admin_dlq_replay leaves refused ones in place). */
+		if (!mgmt_require_perm(r, v, AUTH_READ, AUTH_RESOURCE_QUEUE, name))
+			return;
 		{ mgmt_queue_dlq_replay(r, v, name); return; }
 	}
 	if (strcmp(sub, "bindings") == 0) {

@@ -3,68 +3,18 @@
 (or RabbitMQ with --rabbitmq AMQP_PORT MGMT_PORT): the codes and texts RabbitMQ 3.10 answers
 with, and the management endpoints that set them.
 Usage: test_limits.py WARREN_BINARY | test_limits.py --rabbitmq 5673 15673"""
-import base64
-import json
 import os
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.error
-import urllib.request
 
 import pika
 from pika.exceptions import ChannelClosedByBroker, ConnectionClosedByBroker, ProbableAccessDeniedError
 
-results = []
+from nettest import check, expect, main
+
 VHOST = "limits-test-%d" % os.getpid()
 USER = "limits-user-%d" % os.getpid()
 
 
-def check(name, fn):
-    try:
-        fn()
-        results.append(True)
-        print("ok -", name)
-    except Exception as e:  # report and go on
-        results.append(False)
-        print("FAIL -", name, ":", repr(e))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Api:
-    def __init__(self, port):
-        self.base = "http://127.0.0.1:%d/api" % port
-        self.auth = "Basic " + base64.b64encode(b"guest:guest").decode()
-
-    def call(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base + path, method=method, data=data,
-                                     headers={"Authorization": self.auth,
-                                              "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                raw = resp.read()
-                return resp.status, json.loads(raw) if raw else None
-        except urllib.error.HTTPError as e:
-            raw = e.read()
-            return e.code, json.loads(raw) if raw else None
-
-
-def expect(got, want):
-    if got != want:
-        raise AssertionError("got %r, want %r" % (got, want))
-
-
-def run(amqp_port, api):
+def run(amqp_port, api, is_rabbitmq=False):
     def params():
         return pika.ConnectionParameters("127.0.0.1", amqp_port, VHOST, pika.PlainCredentials(USER, "pw"),
                                          connection_attempts=1)
@@ -316,30 +266,5 @@ def run(amqp_port, api):
         api.call("DELETE", "/users/" + USER)
 
 
-def main():
-    if len(sys.argv) == 4 and sys.argv[1] == "--rabbitmq":
-        run(int(sys.argv[2]), Api(int(sys.argv[3])))
-    else:
-        binary = sys.argv[1]
-        d = tempfile.mkdtemp(prefix="warren-limits-")
-        port, mgmt_port = free_port(), free_port()
-        log = open(os.path.join(d, "warren.log"), "w+")
-        proc = subprocess.Popen([binary, "--port", str(port), "--mgmt-port", str(mgmt_port),
-                                 "--data-dir", os.path.join(d, "data")], stderr=log)
-        try:
-            deadline = time.time() + 10
-            while time.time() < deadline:
-                log.seek(0)
-                if "ready" in log.read():
-                    break
-                time.sleep(0.05)
-            run(port, Api(mgmt_port))
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-    print("%d/%d passed" % (sum(results), len(results)))
-    sys.exit(0 if results and all(results) else 1)
-
-
 if __name__ == "__main__":
-    main()
+    main(run, "warren-limits-")
