@@ -10,10 +10,11 @@
  * exponential on "#.#.#.#...". */
 #include "broker/topic_trie.h"
 
-#include <assert.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "broker/bug.h"
 
 enum topic_edge {
 	TOPIC_EDGE_ROOT,
@@ -387,7 +388,7 @@ int topic_trie_bind(struct topic_trie *t, const uint8_t *key, size_t len, void *
 	size_t word_len;
 	struct topic_node *n = t->root;
 
-	assert(dest); /* NULL marks an empty slot in the dest set */
+	BUG_ON(!dest); /* NULL marks an empty slot in the dest set */
 	topic_words_init(&w, key, len);
 	while (topic_words_next(&w, &word, &word_len)) {
 		struct topic_node *k = topic_node_child(n, word, word_len);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs whatever Debian packages are missing and builds Warren into build/ (gcc) and, with
 # --asan, also build-asan/ (clang, AddressSanitizer + UndefinedBehaviorSanitizer).
-# Safe to run repeatedly: it only installs and configures what is not there yet.
+# Safe to run repeatedly: it only installs and configures what is not there yet. Both directories
+# treat warnings as errors (-Dwerror=true, also turned on in directories configured before).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,15 +29,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 		"${missing[@]}" >&2
 fi
 
-if [ ! -f build/build.ninja ]; then
-	meson setup build --buildtype=debugoptimized >&2
-fi
+source scripts/builddir.sh
+builddir_setup build --buildtype=debugoptimized
 ninja -C build >&2
 
 if [ "$asan" = 1 ]; then
-	if [ ! -f build-asan/build.ninja ]; then
-		CC=clang meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
-			--buildtype=debug >&2
-	fi
+	CC=clang builddir_setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+		--buildtype=debug
 	ninja -C build-asan >&2
 fi

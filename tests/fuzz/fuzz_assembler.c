@@ -1,13 +1,13 @@
 /* tests/fuzz/fuzz_assembler.c: a byte stream cut into frames by amqp_frame_decode and fed to
  * one channel's assembler, as channel.c does. After an error the assembler starts over (the
  * real connection would close). Checks that body chunks never exceed the declared size. */
-#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "amqp/assembler.h"
 #include "amqp/frame.h"
+#include "broker/bug.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -31,27 +31,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue; /* never fed to the assembler */
 		switch (amqp_assembler_feed(&a, &f, &out)) {
 		case AMQP_ASM_ERROR:
-			assert(out.error_code >= 501 && out.error_code <= 541);
-			assert(memchr(out.error_text, '\0', sizeof out.error_text) != NULL);
-			assert(a.state == AMQP_ASM_EXPECT_METHOD);
+			WARREN_CHECK(out.error_code >= 501 && out.error_code <= 541);
+			WARREN_CHECK(memchr(out.error_text, '\0', sizeof out.error_text) != NULL);
+			WARREN_CHECK(a.state == AMQP_ASM_EXPECT_METHOD);
 			declared = received = 0;
 			break;
 		case AMQP_ASM_METHOD:
-			assert(!amqp_method_has_content(out.method.id));
+			WARREN_CHECK(!amqp_method_has_content(out.method.id));
 			break;
 		case AMQP_ASM_CONTENT_METHOD:
-			assert(amqp_method_has_content(out.method.id));
-			assert(a.state == AMQP_ASM_EXPECT_HEADER);
+			WARREN_CHECK(amqp_method_has_content(out.method.id));
+			WARREN_CHECK(a.state == AMQP_ASM_EXPECT_HEADER);
 			break;
 		case AMQP_ASM_HEADER:
 			declared = out.header.body_size;
 			received = 0;
-			assert(out.complete == (declared == 0));
+			WARREN_CHECK(out.complete == (declared == 0));
 			break;
 		case AMQP_ASM_BODY:
 			received += out.body_len;
-			assert(received <= declared);
-			assert(out.complete == (received == declared));
+			WARREN_CHECK(received <= declared);
+			WARREN_CHECK(out.complete == (received == declared));
 			break;
 		}
 	}

@@ -1,10 +1,10 @@
 /* tests/fuzz/fuzz_frame.c: amqp_protocol_header_check and amqp_frame_decode over arbitrary
  * bytes. The first byte picks the frame_max (none, the 4096 minimum, RabbitMQ's 131072). */
-#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "amqp/frame.h"
+#include "broker/bug.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -25,12 +25,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ssize_t n = amqp_frame_decode(&f, data, size, frame_max, &err);
 
 		if (n <= 0) {
-			assert(n == 0 || err != AMQP_FRAME_ERR_NONE);
+			WARREN_CHECK(n == 0 || err != AMQP_FRAME_ERR_NONE);
 			break;
 		}
-		assert((size_t)n <= size && (size_t)n == AMQP_FRAME_OVERHEAD + (size_t)f.size);
-		assert(f.payload == data + AMQP_FRAME_HEADER_SIZE);
-		assert(frame_max == 0 || f.size <= frame_max - AMQP_FRAME_OVERHEAD);
+		WARREN_CHECK((size_t)n <= size);
+		WARREN_CHECK((size_t)n == AMQP_FRAME_OVERHEAD + (size_t)f.size);
+		WARREN_CHECK(f.payload == data + AMQP_FRAME_HEADER_SIZE);
+		WARREN_CHECK(frame_max == 0 || f.size <= frame_max - AMQP_FRAME_OVERHEAD);
 		data += n;
 		size -= (size_t)n;
 	}

@@ -1,13 +1,13 @@
 /* tests/fuzz/fuzz_method.c: amqp_method_decode over an arbitrary method frame payload. What
  * decodes must re-encode, decode again to the same method and re-encode to the same bytes;
  * decoded tables must iterate without error. */
-#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "amqp/methods_gen.h"
 #include "amqp/table.h"
+#include "broker/bug.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -22,7 +22,7 @@ static void walk_table(struct amqp_table t)
 	amqp_table_iter_init(&it, t);
 	while ((rc = amqp_table_next(&it, &key, &v)) == 1)
 		(void)amqp_value_format(&v, text, sizeof text);
-	assert(rc == 0); /* validated during decode */
+	WARREN_CHECK(rc == 0); /* validated during decode */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -35,8 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (amqp_method_decode(&m, data, size) != AMQP_DECODE_OK)
 		return 0;
 	d = amqp_method_desc_find(m.id);
-	assert(d != NULL);
-	assert(amqp_method_name(m.id) != NULL);
+	WARREN_CHECK(d != NULL);
+	WARREN_CHECK(amqp_method_name(m.id) != NULL);
 	for (unsigned i = 0; i < d->field_count; i++) {
 		if (d->fields[i].type == AMQP_FIELD_TABLE)
 			walk_table(*(const struct amqp_table *)(const void *)
@@ -44,9 +44,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	n1 = amqp_method_encode(&m, once, sizeof once);
 	/* only unused bits of a bit octet can differ from the input */
-	assert(n1 == (ssize_t)size);
-	assert(amqp_method_decode(&again, once, (size_t)n1) == AMQP_DECODE_OK);
+	WARREN_CHECK(n1 == (ssize_t)size);
+	WARREN_CHECK(amqp_method_decode(&again, once, (size_t)n1) == AMQP_DECODE_OK);
 	n2 = amqp_method_encode(&again, twice, sizeof twice);
-	assert(n2 == n1 && memcmp(once, twice, (size_t)n1) == 0);
+	WARREN_CHECK(n2 == n1 && memcmp(once, twice, (size_t)n1) == 0);
 	return 0;
 }

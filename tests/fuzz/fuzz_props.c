@@ -1,12 +1,12 @@
 /* tests/fuzz/fuzz_props.c: amqp_content_header_decode + amqp_props_decode over an arbitrary
  * content header payload. Properties that decode must re-encode to the same bytes (the unused
  * flag bit 1 aside) and decode again. */
-#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "amqp/props.h"
+#include "broker/bug.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -22,13 +22,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	amqp_buf_init(&b);
 	amqp_props_encode(&p, &b);
-	assert(!b.oom && b.len == h.props_len);
-	assert(memcmp(b.data + 2, h.props + 2, b.len - 2) == 0);
-	assert(amqp_props_decode(&again, b.data, b.len) == 0);
-	assert(again.flags == (p.flags & 0xfffc));
+	WARREN_CHECK(!b.oom && b.len == h.props_len);
+	WARREN_CHECK(memcmp(b.data + 2, h.props + 2, b.len - 2) == 0);
+	WARREN_CHECK(amqp_props_decode(&again, b.data, b.len) == 0);
+	WARREN_CHECK(again.flags == (p.flags & 0xfffc));
 	amqp_buf_reset(&b);
 	amqp_content_header_encode(&b, h.body_size, h.props, h.props_len);
-	assert(b.len == size);
+	WARREN_CHECK(b.len == size);
 	amqp_buf_free(&b);
 	return 0;
 }

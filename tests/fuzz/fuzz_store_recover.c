@@ -2,7 +2,6 @@
  * written as msgs/00000001.seg of a scratch data directory, then the store is opened and
  * recovered (every recovered message is read end to end, so ASan sees any bad pointer), one
  * message is appended and synced, and the store is closed. */
-#include <assert.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -12,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "broker/bug.h"
 #include "broker/log.h"
 #include "storage/store.h"
 
@@ -23,7 +23,7 @@ static int fuzz_on_message(void *arg, uint64_t queue_id, uint64_t msg_id,
 			   const struct store_message *m)
 {
 	(void)arg;
-	assert(queue_id != 0 && msg_id != 0);
+	WARREN_CHECK(queue_id != 0 && msg_id != 0);
 	for (uint32_t i = 0; i < m->exchange_len; i++)
 		fuzz_sum += m->exchange[i];
 	for (uint32_t i = 0; i < m->routing_key_len; i++)
@@ -55,20 +55,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!base) {
 		log_set_level(LOG_NONE);
 		snprintf(dir, sizeof dir, "/tmp/warren-fuzz-store-XXXXXX");
-		if (!mkdtemp(dir) || !(base = event_base_new()))
-			abort();
+		WARREN_CHECK(mkdtemp(dir) && (base = event_base_new()));
 	}
 	snprintf(path, sizeof path, "%s/msgs", dir);
 	mkdir(path, 0755);
 	snprintf(path, sizeof path, "%s/msgs/00000001.seg", dir);
 	f = fopen(path, "wb");
-	if (!f || fwrite(data, 1, size, f) != size || fclose(f) != 0)
-		abort();
+	WARREN_CHECK(f && fwrite(data, 1, size, f) == size && fclose(f) == 0);
 	s = store_open(base, dir, &opt, err, sizeof err);
 	if (!s)
-		abort();
-	if (store_recover(s, fuzz_on_message, NULL, NULL) != 0)
-		abort();
+		fprintf(stderr, "store_open: %s\n", err);
+	WARREN_CHECK(s != NULL);
+	WARREN_CHECK(store_recover(s, fuzz_on_message, NULL, NULL) == 0);
 	uint64_t id = store_message_add(s, &m);
 	if (id) {
 		uint64_t ticket;

@@ -2,12 +2,12 @@
  * (first byte: table or array). Whatever validates must iterate, look up, compare and format
  * without error at every nesting level, and re-encode value by value to a valid table of the
  * same size. */
-#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "amqp/table.h"
+#include "broker/bug.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -19,7 +19,7 @@ static void walk(struct amqp_table t, bool is_array, struct amqp_buf *copy, unsi
 	char text[128];
 	int rc;
 
-	assert(depth <= AMQP_TABLE_MAX_DEPTH);
+	WARREN_CHECK(depth <= AMQP_TABLE_MAX_DEPTH);
 	amqp_table_iter_init(&it, t);
 	for (;;) {
 		rc = is_array ? amqp_array_next(&it, &v) : amqp_table_next(&it, &key, &v);
@@ -27,7 +27,7 @@ static void walk(struct amqp_table t, bool is_array, struct amqp_buf *copy, unsi
 			break;
 		(void)amqp_value_format(&v, text, sizeof text);
 		(void)amqp_value_type_name(v.type);
-		assert(amqp_value_equal(&v, &v) || v.type == 'f' || v.type == 'd'); /* NaN */
+		WARREN_CHECK(amqp_value_equal(&v, &v) || v.type == 'f' || v.type == 'd'); /* NaN */
 		if (copy) {
 			if (!is_array)
 				amqp_buf_put_shortstr(copy, key);
@@ -36,7 +36,7 @@ static void walk(struct amqp_table t, bool is_array, struct amqp_buf *copy, unsi
 		if (v.type == 'F' || v.type == 'A')
 			walk(v.v.table, v.type == 'A', NULL, depth + 1);
 	}
-	assert(rc == 0);
+	WARREN_CHECK(rc == 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -56,10 +56,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	amqp_buf_init(&copy);
 	walk(t, is_array, &copy, 1);
-	assert(!copy.oom);
+	WARREN_CHECK(!copy.oom);
 	/* same size; bytes may differ only where a bool octet other than 0/1 became 1 */
-	assert(copy.len == t.len);
-	assert((is_array ? amqp_array_validate(copy.data, copy.len)
+	WARREN_CHECK(copy.len == t.len);
+	WARREN_CHECK((is_array ? amqp_array_validate(copy.data, copy.len)
 			 : amqp_table_validate(copy.data, copy.len)) == 0);
 	amqp_buf_free(&copy);
 	if (!is_array) {
