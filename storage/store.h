@@ -47,9 +47,12 @@ void store_close(struct store *s);
  * previous good copy is kept as a fallback. Synchronous (definitions change rarely).
  * 0 or -1 with a message. */
 int store_definitions_save(struct store *s, const char *json, size_t len, char *err, size_t errlen);
-/* The current document, or the last good copy when the current one is missing or does not
- * parse as JSON (a log line says which). malloc'd, NUL-terminated; NULL when there is none. */
-char *store_definitions_load(struct store *s, size_t *len);
+/* Loads the definitions into *doc (malloc'd, NUL-terminated; NULL when the store never saved
+ * any) and returns 0; or returns 1 with the last good copy when the current one is missing or
+ * does not parse as JSON (a log line says so: the copy may lack the latest changes); or -1
+ * with a message when there are definitions the broker must not start without: neither copy
+ * is usable. */
+int store_definitions_load(struct store *s, char **doc, size_t *len, char *err, size_t errlen);
 
 /* ---- messages ---- */
 
@@ -134,9 +137,14 @@ typedef int (*store_recover_fn)(void *arg, uint64_t queue_id, uint64_t msg_id,
 				const struct store_message *m);
 
 /* Replays the log: truncates a torn tail, skips corrupt records with a log line naming file
- * and offset, and never fails because of one bad record. -1 only for I/O errors on the
- * directory itself. Call it once, after store_open and before the first append: until then
- * a store that found segments on disk refuses appends (their ids are not known yet). */
+ * and offset, and never fails because of one bad record. Call it once, after store_open and
+ * before the first append: until then a store that found segments on disk refuses appends,
+ * dequeues and purges (their ids are not known yet).
+ * Either everything is handed over or it fails: -1 when a segment cannot be opened or mapped,
+ * when memory runs out, or when fn returned -1, with a log line saying what was not loaded
+ * (file and offset, or message, queue id and how many messages were not handed over). The
+ * store then keeps refusing writes, so nothing on disk changes (beyond the truncation of a
+ * torn tail): close it, and a later start recovers the same messages. */
 int store_recover(struct store *s, store_recover_fn fn, void *arg,
 		  struct store_recovery_stats *stats);
 

@@ -138,34 +138,45 @@ out:
 	return rc;
 }
 
-char *store_definitions_load(struct store *s, size_t *len)
+int store_definitions_load(struct store *s, char **out, size_t *len, char *err, size_t errlen)
 {
 	char cur[4096], prev[4096];
 	char *doc;
 	size_t n = 0;
+	int cur_errno, rc = 0;
+	bool cur_exists, prev_exists;
 
+	*out = NULL;
 	store_definitions_path(s, "", cur, sizeof cur);
 	store_definitions_path(s, ".prev", prev, sizeof prev);
 	doc = store_definitions_read(cur, &n);
+	cur_errno = errno;
+	cur_exists = doc || cur_errno != ENOENT;
 	if (doc && store_definitions_valid(doc, n))
 		goto out;
 	if (doc)
 		log_warn("storage: %s is not a valid JSON document; trying %s", cur, prev);
-	else if (errno != ENOENT)
-		log_warn("storage: cannot read %s: %s; trying %s", cur, strerror(errno), prev);
+	else if (cur_exists)
+		log_warn("storage: cannot read %s: %s; trying %s", cur, strerror(cur_errno), prev);
 	free(doc);
 	doc = store_definitions_read(prev, &n);
 	if (doc && store_definitions_valid(doc, n)) {
 		log_warn("storage: using the last good definitions, %s", prev);
+		rc = 1;
 		goto out;
 	}
-	if (doc)
-		log_error("storage: %s is not valid JSON either; starting without definitions",
-			  prev);
+	prev_exists = doc || errno != ENOENT;
 	free(doc);
-	return NULL;
+	if (!cur_exists && !prev_exists)
+		return 0; /* a store that never saved definitions */
+	/* Starting without them would drop every durable queue, and with them their messages. */
+	snprintf(err, errlen, "neither %s nor %s is a usable definitions document; move them away "
+		 "to start with no definitions (the messages of the queues they define are then "
+		 "dropped)", cur, prev);
+	return -1;
 out:
+	*out = doc;
 	if (len)
 		*len = n;
-	return doc;
+	return rc;
 }

@@ -597,7 +597,7 @@ void store_close(struct store *s)
 		return;
 	if (s->thread_started) {
 		store_wait(s);
-		if (s->pending.len > 0) {
+		if (s->pending.len > 0 && !s->recovery_failed) {
 			store_dispatch(s);
 			store_wait(s);
 			if (s->failed)
@@ -750,7 +750,7 @@ int store_dequeue(struct store *s, uint64_t queue_id, uint64_t msg_id)
 {
 	struct store_index_entry *e = store_index_get(&s->index, msg_id);
 
-	if (!e || !store_index_holds(&s->index, msg_id, e, queue_id))
+	if (!e || !s->recovered || !store_index_holds(&s->index, msg_id, e, queue_id))
 		return -1;
 	/* allowed while writes fail: acks must not come back after the disk recovers */
 	if (!store_queue_is_volatile(queue_id) &&
@@ -798,6 +798,9 @@ int store_queue_purge(struct store *s, uint64_t queue_id)
 	struct store_purge_ctx c = { .s = s, .queue_id = queue_id };
 	struct store_pos where;
 
+	/* before a successful recovery a purge record could cancel enqueues never replayed */
+	if (!s->recovered)
+		return -1;
 	if (!store_queue_is_volatile(queue_id)) {
 		uint8_t *p = store_append(s, STORE_RECORD_PURGE_SIZE, true, &where);
 		if (!p)
@@ -816,7 +819,7 @@ int store_queue_purge(struct store *s, uint64_t queue_id)
 uint64_t store_sync(struct store *s)
 {
 	s->unsynced_appends = 0;
-	if (s->pending.len == 0)
+	if (s->pending.len == 0 || s->recovery_failed)
 		return s->last_ticket;
 	uint64_t ticket;
 

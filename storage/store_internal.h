@@ -65,6 +65,7 @@ struct store {
 	struct store_segment *segs;
 	size_t seg_count, seg_cap;
 	bool recovered;
+	bool recovery_failed; /* what was appended meanwhile is never written */
 	uint64_t next_id;
 	struct store_index index;
 

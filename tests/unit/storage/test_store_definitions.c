@@ -18,6 +18,19 @@ static void write_file(const struct harness *h, const char *name, const char *te
 	fclose(f);
 }
 
+/* store_definitions_load, checking it returns want (0 current, 1 fallback copy, -1 refused). */
+static char *load(struct harness *h, int want, size_t *len)
+{
+	char err[512] = "", *doc = (char *)"untouched";
+	int rc = store_definitions_load(h->store, &doc, len, err, sizeof err);
+
+	ck_assert_msg(rc == want, "store_definitions_load returned %d (%s), not %d", rc, err,
+		      want);
+	if (rc < 0)
+		ck_assert_ptr_null(doc);
+	return doc;
+}
+
 static void save(struct harness *h, const char *json)
 {
 	char err[256] = "";
@@ -35,7 +48,7 @@ START_TEST(saved_definitions_load_back_byte_for_byte)
 
 	save(h, doc);
 	harness_reopen(h);
-	got = store_definitions_load(h->store, &len);
+	got = load(h, 0, &len);
 	ck_assert_ptr_nonnull(got);
 	ck_assert_uint_eq(len, strlen(doc));
 	ck_assert_str_eq(got, doc);
@@ -49,7 +62,7 @@ START_TEST(a_store_without_definitions_loads_null)
 	struct harness *h = harness_new(0);
 	size_t len = 99;
 
-	ck_assert_ptr_null(store_definitions_load(h->store, &len));
+	ck_assert_ptr_null(load(h, 0, &len));
 	harness_free(h);
 }
 END_TEST
@@ -62,14 +75,14 @@ START_TEST(a_garbage_current_file_falls_back_to_the_previous_good_copy)
 	save(h, "{\"v\":1}");
 	save(h, "{\"v\":2}");
 	write_file(h, "definitions.json", "{\"v\":3, trunc");
-	got = store_definitions_load(h->store, NULL);
+	got = load(h, 1, NULL);
 	ck_assert_ptr_nonnull(got);
 	ck_assert_str_eq(got, "{\"v\":1}");
 	free(got);
 	/* saving over garbage keeps the good fallback instead of copying the garbage */
 	save(h, "{\"v\":4}");
 	write_file(h, "definitions.json", "");
-	got = store_definitions_load(h->store, NULL);
+	got = load(h, 1, NULL);
 	ck_assert_str_eq(got, "{\"v\":1}");
 	free(got);
 	harness_free(h);
@@ -86,7 +99,7 @@ START_TEST(a_missing_current_file_falls_back_to_the_previous_copy)
 	save(h, "{\"v\":2}");
 	snprintf(path, sizeof path, "%s/definitions.json", h->dir);
 	ck_assert_int_eq(remove(path), 0);
-	got = store_definitions_load(h->store, NULL);
+	got = load(h, 1, NULL);
 	ck_assert_str_eq(got, "{\"v\":1}");
 	free(got);
 	harness_free(h);
@@ -100,13 +113,36 @@ START_TEST(a_leftover_temp_file_from_a_crashed_save_is_ignored)
 
 	save(h, "{\"v\":1}");
 	write_file(h, "definitions.json.tmp", "{\"v\":\"half writ");
-	got = store_definitions_load(h->store, NULL);
+	got = load(h, 0, NULL);
 	ck_assert_str_eq(got, "{\"v\":1}");
 	free(got);
 	save(h, "{\"v\":2}"); /* and the next save overwrites it */
-	got = store_definitions_load(h->store, NULL);
+	got = load(h, 0, NULL);
 	ck_assert_str_eq(got, "{\"v\":2}");
 	free(got);
+	harness_free(h);
+}
+END_TEST
+
+START_TEST(definitions_that_exist_but_cannot_be_used_are_refused_rather_than_dropped)
+{
+	struct harness *h = harness_new(0);
+	char path[300];
+
+	/* both copies garbage: starting without them would drop every durable queue */
+	save(h, "{\"v\":1}");
+	save(h, "{\"v\":2}");
+	write_file(h, "definitions.json", "{\"v\":");
+	write_file(h, "definitions.json.prev", "garbage");
+	load(h, -1, NULL);
+	/* only a garbage previous copy, the current one gone */
+	snprintf(path, sizeof path, "%s/definitions.json", h->dir);
+	ck_assert_int_eq(remove(path), 0);
+	load(h, -1, NULL);
+	/* neither file: a store that never had definitions */
+	snprintf(path, sizeof path, "%s/definitions.json.prev", h->dir);
+	ck_assert_int_eq(remove(path), 0);
+	ck_assert_ptr_null(load(h, 0, NULL));
 	harness_free(h);
 }
 END_TEST
@@ -122,6 +158,7 @@ static Suite *store_definitions_suite(void)
 	tcase_add_test(tc, a_garbage_current_file_falls_back_to_the_previous_good_copy);
 	tcase_add_test(tc, a_missing_current_file_falls_back_to_the_previous_copy);
 	tcase_add_test(tc, a_leftover_temp_file_from_a_crashed_save_is_ignored);
+	tcase_add_test(tc, definitions_that_exist_but_cannot_be_used_are_refused_rather_than_dropped);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "storage/store_record.h"
@@ -248,6 +249,93 @@ START_TEST(a_store_with_old_segments_refuses_appends_until_recovered)
 }
 END_TEST
 
+struct failing_emit {
+	unsigned calls, fail_at;
+};
+
+static int fail_on_nth(void *arg, uint64_t queue_id, uint64_t msg_id,
+		       const struct store_message *m)
+{
+	struct failing_emit *f = arg;
+
+	(void)queue_id, (void)msg_id, (void)m;
+	return ++f->calls == f->fail_at ? -1 : 0;
+}
+
+START_TEST(recovery_fails_when_the_broker_cannot_take_a_message_and_changes_nothing)
+{
+	static const uint64_t q1_q2[] = { Q1, 0x2222, 0 };
+	struct harness *h = harness_new(0);
+	struct recovered *r = malloc(sizeof *r);
+	struct store_recovery_stats st;
+	struct failing_emit f = { 0, 4 };
+	char body[16], err[256];
+	uint64_t id;
+
+	ck_assert_int_eq(harness_recover(h, NULL, NULL), 0);
+	for (unsigned i = 1; i <= 10; i++) {
+		snprintf(body, sizeof body, "m%u", i);
+		id = harness_publish(h, body, q1_q2);
+		ck_assert_uint_gt(id, 0);
+	}
+	ck_assert(harness_wait(h, store_sync(h->store)));
+	harness_reopen(h);
+	/* the 4th message handed over is refused (out of memory in the broker) */
+	ck_assert_int_eq(store_recover(h->store, fail_on_nth, &f, &st), -1);
+	ck_assert_uint_eq(f.calls, 4); /* and nothing more is handed over */
+	/* nothing may be written over what was not loaded: no appends, acks or purges */
+	ck_assert_uint_eq(harness_publish(h, "after", only_q1), 0);
+	ck_assert_int_eq(store_dequeue(h->store, Q1, 1), -1);
+	ck_assert_int_eq(store_queue_purge(h->store, Q1), -1);
+	/* the next start gets everything */
+	harness_reopen(h);
+	ck_assert_int_eq(harness_recover(h, r, &st), 0);
+	ck_assert_uint_eq(r->count, 20);
+	for (unsigned i = 0; i < 10; i++) {
+		snprintf(body, sizeof body, "m%u", i + 1);
+		ck_assert_uint_eq(r->queue_ids[i], Q1);
+		ck_assert_str_eq(r->bodies[i], body);
+		ck_assert_uint_eq(r->queue_ids[10 + i], 0x2222);
+		ck_assert_str_eq(r->bodies[10 + i], body);
+	}
+	(void)err;
+	free(r);
+	harness_free(h);
+}
+END_TEST
+
+START_TEST(a_segment_that_cannot_be_read_fails_recovery_instead_of_being_skipped)
+{
+	struct image img;
+	struct harness *h = harness_new(0);
+	struct recovered *r = malloc(sizeof *r);
+	char err[256], path[300];
+
+	if (geteuid() == 0) {
+		/* root reads a mode-000 file anyway: make the segment a directory instead */
+		make_image(3, &img);
+		store_close(h->store);
+		write_segment(h, 1, img.bytes, img.len);
+		harness_segment_path(h, 2, path, sizeof path);
+		ck_assert_int_eq(mkdir(path, 0755), 0);
+	} else {
+		make_image(3, &img);
+		store_close(h->store);
+		write_segment(h, 1, img.bytes, img.len);
+		write_segment(h, 2, img.bytes, img.len);
+		harness_segment_path(h, 2, path, sizeof path);
+		ck_assert_int_eq(chmod(path, 0), 0);
+	}
+	h->store = store_open(h->base, h->dir, &h->opt, err, sizeof err);
+	ck_assert_ptr_nonnull(h->store);
+	ck_assert_int_eq(harness_recover(h, r, NULL), -1);
+	ck_assert_uint_eq(harness_publish(h, "after", only_q1), 0);
+	free(img.bytes);
+	free(r);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *store_recover_suite(void)
 {
 	Suite *s = suite_create("store_recover");
@@ -259,6 +347,8 @@ static Suite *store_recover_suite(void)
 	tcase_add_test(tc, zero_length_segments_are_harmless);
 	tcase_add_test(tc, foreign_files_and_a_garbage_segment_do_not_stop_recovery);
 	tcase_add_test(tc, a_store_with_old_segments_refuses_appends_until_recovered);
+	tcase_add_test(tc, recovery_fails_when_the_broker_cannot_take_a_message_and_changes_nothing);
+	tcase_add_test(tc, a_segment_that_cannot_be_read_fails_recovery_instead_of_being_skipped);
 	suite_add_tcase(s, tc);
 	return s;
 }
