@@ -105,6 +105,7 @@ static void store_compact_one(void *arg, uint64_t msg_id, struct store_index_ent
 	const uint64_t *qs;
 	uint32_t nq, durable;
 	struct store_pos where;
+	struct store_salt salt;
 	struct store_move *mv;
 
 	if (c->rc != 0 || e->segment != c->seg || !store_index_live(e))
@@ -121,7 +122,7 @@ static void store_compact_one(void *arg, uint64_t msg_id, struct store_index_ent
 	old = malloc(e->len);
 	if (!old || store_read_record(s, e->segment, e->offset, e->len, old) != 0)
 		goto out;
-	if (store_record_check(old, e->len, &rec) <= 0 ||
+	if (store_record_check(old, e->len, &rec, store_segment_salt(s, e->segment)) <= 0 ||
 	    (rec.type != STORE_RECORD_MESSAGE && rec.type != STORE_RECORD_MOVED) ||
 	    store_record_message_decode(rec.payload, rec.len, &rm) != 0 || rm.msg_id != msg_id) {
 		log_error("storage: compaction cannot read message %llu in segment %u",
@@ -143,11 +144,11 @@ static void store_compact_one(void *arg, uint64_t msg_id, struct store_index_ent
 		if (!store_queue_is_volatile(qs[i]))
 			logged[durable++] = qs[i];
 	len = store_record_message_len(&rm.m, (uint16_t)durable);
-	if (len == 0 || !(p = store_append(s, len, true, &where)))
+	if (len == 0 || !(p = store_append(s, len, true, &where, &salt)))
 		goto out;
 	store_record_message_encode(p + STORE_RECORD_HEADER_SIZE, msg_id, &rm.m, logged,
 				    (uint16_t)durable);
-	store_record_seal(p, STORE_RECORD_MOVED, (uint32_t)len);
+	store_record_seal(p, STORE_RECORD_MOVED, (uint32_t)len, salt);
 	mv = &s->moves[s->move_count++];
 	mv->msg_id = msg_id;
 	mv->seg = where.seg;

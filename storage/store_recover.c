@@ -36,6 +36,8 @@ struct store_recover_map {
 	const uint8_t *data;
 	size_t size;
 	int fd;
+	enum store_segment_kind kind;
+	uint32_t version; /* of a damaged header; 0 when it has none */
 };
 
 struct store_recover_ctx {
@@ -243,28 +245,30 @@ static bool store_recover_apply(struct store_recover_ctx *c, struct store_segmen
 }
 
 /* The first offset after pos where a whole valid record starts, or size. */
-static size_t store_recover_hunt(const uint8_t *p, size_t size, size_t pos)
+static size_t store_recover_hunt(const uint8_t *p, size_t size, size_t pos, struct store_salt salt)
 {
 	struct store_record rec;
 
 	for (size_t q = pos + 1; q + STORE_RECORD_HEADER_SIZE <= size; q++) {
 		if (p[q + 4] != STORE_RECORD_MAGIC)
 			continue;
-		if (store_record_check(p + q, size - q, &rec) > 0)
+		if (store_record_check(p + q, size - q, &rec, salt) > 0)
 			return q;
 	}
 	return size;
 }
 
+/* Replays the records of one segment from offset pos (after its header). */
 static void store_recover_segment(struct store_recover_ctx *c, struct store_segment *sg,
-				  struct store_recover_map *map, bool last, const char *path)
+				  struct store_recover_map *map, size_t pos, bool last,
+				  const char *path)
 {
 	const uint8_t *p = map->data;
-	size_t size = map->size, pos = 0;
+	size_t size = map->size;
 
 	while (pos < size) {
 		struct store_record rec;
-		int64_t n = store_record_check(p + pos, size - pos, &rec);
+		int64_t n = store_record_check(p + pos, size - pos, &rec, sg->salt);
 		size_t next;
 
 		if (n > 0) {
@@ -284,7 +288,7 @@ static void store_recover_segment(struct store_recover_ctx *c, struct store_segm
 			pos += (size_t)n;
 			continue;
 		}
-		next = store_recover_hunt(p, size, pos);
+		next = store_recover_hunt(p, size, pos, sg->salt);
 		if (next < size) {
 			log_warn("storage: %s offset %zu: corrupt record, skipped %zu bytes to the "
 				 "next valid record", path, pos, next - pos);
@@ -389,7 +393,8 @@ static int store_recover_emit(struct store_recover_ctx *c, store_recover_fn fn, 
 			}
 			map = store_recover_map_find(c, e->segment);
 			if (!map || (uint64_t)e->offset + e->len > map->size ||
-			    store_record_check(map->data + e->offset, e->len, &rec) <= 0 ||
+			    store_record_check(map->data + e->offset, e->len, &rec,
+					       store_segment_salt(s, e->segment)) <= 0 ||
 			    store_record_message_decode(rec.payload, rec.len, &rm) != 0)
 				continue; /* cannot happen: the replay checked it */
 			if (fn && fn(arg, q->queue_id, id, &rm.m) != 0) {
@@ -453,11 +458,14 @@ int store_recover(struct store *s, store_recover_fn fn, void *arg,
 		log_error("storage: out of memory starting recovery of %s", s->msgs_dir);
 		goto out;
 	}
+	/* map every segment and read its header before replaying anything: a file of a newer
+	 * format stops the start before this build changes a byte */
 	for (size_t i = 0; i < n; i++) {
 		struct store_segment *sg = &s->segs[i];
 		struct store_recover_map *map = &c.maps[c.map_count++];
 		char path[4096];
 		struct stat sb;
+		uint32_t version = 0;
 
 		map->segno = sg->no;
 		map->fd = -1;
@@ -485,7 +493,49 @@ int store_recover(struct store *s, store_recover_fn fn, void *arg,
 			}
 			map->data = m;
 		}
-		store_recover_segment(&c, sg, map, i + 1 == n, path);
+		map->kind = map->size == 0 ? STORE_SEGMENT_EMPTY
+					   : store_segment_header_decode(map->data, map->size,
+									 &version, &sg->salt);
+		if (map->kind == STORE_SEGMENT_NEWER) {
+			log_error("storage: recovery failed: %s was written by a newer Warren (data "
+				  "format %u; this build reads formats 1 to %u); refusing to start "
+				  "rather than misread it", path, version, STORE_FORMAT_VERSION);
+			goto out;
+		}
+		if (map->kind == STORE_SEGMENT_DAMAGED)
+			map->version = version;
+		if (map->kind == STORE_SEGMENT_V1 && i > 0 && c.maps[i - 1].kind != STORE_SEGMENT_V1)
+			/* format 1 files all predate the first format 2 one: this one lost its
+			 * header, and reading it unsalted would accept records forged in bodies */
+			map->kind = STORE_SEGMENT_DAMAGED;
+		if (map->kind != STORE_SEGMENT_V2)
+			sg->salt = STORE_SALT_NONE;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct store_segment *sg = &s->segs[i];
+		struct store_recover_map *map = &c.maps[i];
+		char path[4096];
+
+		store_segment_path(s, sg->no, path, sizeof path);
+		switch (map->kind) {
+		case STORE_SEGMENT_V1:
+			store_recover_segment(&c, sg, map, 0, i + 1 == n, path);
+			break;
+		case STORE_SEGMENT_V2:
+			store_recover_segment(&c, sg, map, STORE_SEGMENT_HEADER_SIZE, i + 1 == n,
+					      path);
+			break;
+		case STORE_SEGMENT_EMPTY:
+		case STORE_SEGMENT_NEWER:
+			break;
+		case STORE_SEGMENT_DAMAGED:
+			log_error("storage: %s: the segment header is damaged (%s); its %zu bytes "
+				  "cannot be checked and are skipped", path,
+				  map->version ? "bad checksum" : "missing after a format 2 segment",
+				  map->size);
+			st->corrupt_records_skipped++;
+			break;
+		}
 		if (c.oom) {
 			log_error("storage: recovery failed: out of memory replaying %s at offset %zu "
 				  "(record %llu of the log); segments %08u.seg to %08u.seg not "

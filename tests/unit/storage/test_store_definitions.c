@@ -147,6 +147,77 @@ START_TEST(definitions_that_exist_but_cannot_be_used_are_refused_rather_than_dro
 }
 END_TEST
 
+static char *read_file(const struct harness *h, const char *name)
+{
+	char path[300], *buf = calloc(1, 4096);
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", h->dir, name);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_gt(fread(buf, 1, 4095, f), 0);
+	fclose(f);
+	return buf;
+}
+
+START_TEST(the_saved_file_carries_the_data_format_and_loads_back_without_it)
+{
+	struct harness *h = harness_new(0);
+	char *got, *file;
+
+	save(h, "{\"queues\":[]}");
+	file = read_file(h, "definitions.json");
+	ck_assert_str_eq(file, "{\"warren_data_format\":2,\"queues\":[]}");
+	free(file);
+	got = load(h, 0, NULL);
+	ck_assert_str_eq(got, "{\"queues\":[]}");
+	free(got);
+	save(h, " { } ");
+	file = read_file(h, "definitions.json");
+	ck_assert_str_eq(file, " {\"warren_data_format\":2 } ");
+	free(file);
+	got = load(h, 0, NULL);
+	ck_assert_str_eq(got, " { } ");
+	free(got);
+	harness_free(h);
+}
+END_TEST
+
+START_TEST(format_1_definitions_from_0_1_0_load_as_they_are)
+{
+	struct harness *h = harness_new(0);
+	const char *v1 = "{\"rabbit_version\":\"3.10.8\",\"queues\":[{\"name\":\"q\"}]}";
+	char *got;
+
+	write_file(h, "definitions.json", v1);
+	got = load(h, 0, NULL);
+	ck_assert_str_eq(got, v1);
+	free(got);
+	harness_free(h);
+}
+END_TEST
+
+START_TEST(definitions_of_a_newer_format_are_refused_with_a_clear_message)
+{
+	struct harness *h = harness_new(0);
+	char err[512] = "", *doc = NULL;
+
+	save(h, "{\"v\":1}");
+	write_file(h, "definitions.json", "{\"warren_data_format\":3,\"v\":2,\"new\":{}}");
+	ck_assert_int_eq(store_definitions_load(h->store, &doc, NULL, err, sizeof err), -1);
+	ck_assert_ptr_null(doc);
+	ck_assert_ptr_nonnull(strstr(err, "definitions.json was written by a newer Warren "
+					 "(data format 3; this build reads formats 1 to 2)"));
+	/* not even through the previous copy when the current one is unreadable */
+	save(h, "{\"v\":1}");
+	write_file(h, "definitions.json.prev", "{\"warren_data_format\":9}");
+	write_file(h, "definitions.json", "garbage");
+	ck_assert_int_eq(store_definitions_load(h->store, &doc, NULL, err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "definitions.json.prev was written by a newer Warren"));
+	harness_free(h);
+}
+END_TEST
+
 static Suite *store_definitions_suite(void)
 {
 	Suite *s = suite_create("store_definitions");
@@ -159,6 +230,9 @@ static Suite *store_definitions_suite(void)
 	tcase_add_test(tc, a_missing_current_file_falls_back_to_the_previous_copy);
 	tcase_add_test(tc, a_leftover_temp_file_from_a_crashed_save_is_ignored);
 	tcase_add_test(tc, definitions_that_exist_but_cannot_be_used_are_refused_rather_than_dropped);
+	tcase_add_test(tc, the_saved_file_carries_the_data_format_and_loads_back_without_it);
+	tcase_add_test(tc, format_1_definitions_from_0_1_0_load_as_they_are);
+	tcase_add_test(tc, definitions_of_a_newer_format_are_refused_with_a_clear_message);
 	suite_add_tcase(s, tc);
 	return s;
 }
