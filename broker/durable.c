@@ -93,7 +93,8 @@ struct durable_recovery {
 };
 
 static int durable_recover_failed(struct durable_recovery *r, const char *kind,
-				  const struct vhost *v, const struct amqp_str *name, uint64_t msg_id)
+				  const struct vhost *v, const struct amqp_str *name,
+				  uint64_t msg_id)
 {
 	r->failed_kind = kind;
 	r->failed_vhost = v->name;
@@ -134,6 +135,18 @@ static int durable_recover_one(void *arg, uint64_t queue_id, uint64_t msg_id,
 	return 0;
 }
 
+/* storage/ logs through this (store_set_log): its levels are the broker's, in the same order. */
+static void durable_store_log(void *arg, int level, const char *msg)
+{
+	static const enum log_level levels[] = { [STORE_LOG_DEBUG] = LOG_DEBUG,
+						 [STORE_LOG_INFO] = LOG_INFO,
+						 [STORE_LOG_WARNING] = LOG_WARNING,
+						 [STORE_LOG_ERROR] = LOG_ERROR };
+
+	(void)arg;
+	log_msg(level >= 0 && level <= STORE_LOG_ERROR ? levels[level] : LOG_ERROR, "%s", msg);
+}
+
 /* Start-up: definitions, then the message log into the queues they define. Either everything
  * comes back or the broker does not start (-1, after a log line saying what could not be
  * loaded): starting with a queue missing messages, or without a queue, would drop them for
@@ -147,6 +160,7 @@ int broker_open_store(struct broker *b)
 	b->store_sync_task.fn = durable_on_sync_task;
 	b->defs_flush.fn = durable_on_defs_flush;
 	snprintf(dir, sizeof dir, "%s", b->cfg->data_dir ? b->cfg->data_dir : "./data");
+	store_set_log(durable_store_log, NULL);
 	b->store = store_open(b->base, dir, &opt, err, sizeof err);
 	if (!b->store) {
 		log_error("cannot open the store in %s: %s", dir, err);
@@ -166,8 +180,8 @@ int broker_open_store(struct broker *b)
 		json_decref(doc);
 		free(text);
 		if (rc != 0) {
-			log_error("cannot start: the saved definitions in %s cannot be imported: %s; "
-				  "starting without them would drop their queues and messages",
+			log_error("cannot start: the saved definitions in %s cannot be imported: "
+				  "%s; starting without them would drop their queues and messages",
 				  dir, doc ? err : jerr.text);
 			return -1;
 		}
@@ -205,8 +219,8 @@ int broker_open_store(struct broker *b)
 		strmap_clear(&r.orphans);
 		if (r.failed_kind)
 			log_error("cannot start: out of memory loading message %llu of %s '%s' in "
-				  "vhost '%s' (%llu messages were loaded before it); the data in %s "
-				  "is untouched",
+				  "vhost '%s' (%llu messages were loaded before it); the data in "
+				  "%s is untouched",
 				  (unsigned long long)r.failed_msg, r.failed_kind, r.failed_name,
 				  r.failed_vhost, (unsigned long long)r.messages, dir);
 		else
@@ -216,8 +230,8 @@ int broker_open_store(struct broker *b)
 	}
 	if (loaded == 1 && r.orphans.count > 0)
 		/* the fallback copy may predate the queues these messages are in */
-		log_warn("%llu messages of %zu queues missing from the definitions are kept on disk "
-			 "(the definitions came from the previous copy)",
+		log_warn("%llu messages of %zu queues missing from the definitions are kept on "
+			 "disk (the definitions came from the previous copy)",
 			 (unsigned long long)r.orphan_messages, r.orphans.count);
 	else
 		for (struct strmap_entry *e = strmap_first(&r.orphans, &i); e;

@@ -1,4 +1,4 @@
-/* storage/store.h: durable storage, the only storage header broker/ includes.
+/* storage/store.h: durable storage, the only storage header the broker includes.
  *
  * Two things live under the data directory:
  *  - the definitions document (vhosts, users, permissions, exchanges, queues, bindings,
@@ -21,6 +21,19 @@
 
 struct event_base;
 struct store;
+
+/* ---- logging ---- */
+
+enum store_log_level { STORE_LOG_DEBUG, STORE_LOG_INFO, STORE_LOG_WARNING, STORE_LOG_ERROR };
+
+/* Receives each log line of storage/ (level is an enum store_log_level; msg has no newline and
+ * is valid during the call). Called from the thread that logs: the loop thread today. */
+typedef void (*store_log_fn)(void *arg, int level, const char *msg);
+
+/* Installs the log function for every store of the process (as SQLite's
+ * sqlite3_config(SQLITE_CONFIG_LOG)); NULL, the default, drops the lines. Call it before the
+ * first store_open, not while stores are in use. */
+void store_set_log(store_log_fn fn, void *arg);
 
 /* Called on the loop thread when every append made before the store_sync() that returned
  * `ticket` is on disk (or failed: ok = false, e.g. disk full; then those publishes must be

@@ -1,6 +1,7 @@
 /* storage/store_definitions.c: the definitions document (RabbitMQ's definitions-export JSON,
  * stored as given but for one key the store adds in front on save and takes out on load,
- * "warren_data_format", the data directory format that wrote it), replaced atomically. Files in the data directory:
+ * "warren_data_format", the data directory format that wrote it), replaced atomically. Files
+ * in the data directory:
  *   definitions.json       the current document
  *   definitions.json.prev  the previous good copy (a hard link taken before each replace)
  *   definitions.json.tmp   a save in progress; never read, overwritten by the next save
@@ -17,8 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "broker/log.h"
 #include "storage/store_internal.h"
+#include "storage/store_log.h"
 #include "storage/store_record.h"
 
 #define DEFS_NAME "definitions.json"
@@ -203,8 +204,8 @@ int store_definitions_save(struct store *s, const char *json, size_t len, char *
 	if (old && store_definitions_check(old, old_len, &old_format) == DEFS_OK) {
 		unlink(prev_tmp);
 		if (link(cur, prev_tmp) != 0 || rename(prev_tmp, prev) != 0)
-			log_warn("storage: cannot keep the previous definitions as %s: %s", prev,
-				 strerror(errno));
+			store_log_warn("storage: cannot keep the previous definitions as %s: %s",
+				       prev, strerror(errno));
 	}
 	if (rename(tmp, cur) != 0) {
 		snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, cur, strerror(errno));
@@ -246,13 +247,14 @@ int store_definitions_load(struct store *s, char **out, size_t *len, char *err, 
 	if (st == DEFS_NEWER)
 		goto newer;
 	if (doc)
-		log_warn("storage: %s is not a valid JSON document; trying %s", cur, prev);
+		store_log_warn("storage: %s is not a valid JSON document; trying %s", cur, prev);
 	else if (cur_exists)
-		log_warn("storage: cannot read %s: %s; trying %s", cur, strerror(cur_errno), prev);
+		store_log_warn("storage: cannot read %s: %s; trying %s", cur, strerror(cur_errno),
+			       prev);
 	free(doc);
 	doc = store_definitions_read(prev, &n);
 	if (doc && (st = store_definitions_check(doc, n, &format)) == DEFS_OK) {
-		log_warn("storage: using the last good definitions, %s", prev);
+		store_log_warn("storage: using the last good definitions, %s", prev);
 		rc = 1;
 		goto out;
 	}
@@ -271,8 +273,8 @@ int store_definitions_load(struct store *s, char **out, size_t *len, char *err, 
 	return -1;
 newer:
 	free(doc);
-	snprintf(err, errlen, "%s was written by a newer Warren (data format %lld; this build reads "
-		 "formats 1 to %d); refusing to start rather than misread it", cur,
+	snprintf(err, errlen, "%s was written by a newer Warren (data format %lld; this build "
+		 "reads formats 1 to %d); refusing to start rather than misread it", cur,
 		 (long long)format, STORE_FORMAT_VERSION);
 	return -1;
 out:

@@ -20,8 +20,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "broker/log.h"
 #include "storage/store_internal.h"
+#include "storage/store_log.h"
 #include "storage/store_record.h"
 
 /* ---- segments ---- */
@@ -204,8 +204,8 @@ static int store_head_start(struct store *s, struct store_segment *head)
 	uint8_t hdr[STORE_SEGMENT_HEADER_SIZE];
 
 	if (!store_salt_new(&head->salt))
-		log_warn("storage: getrandom failed; segment %u's checksum salt comes from the "
-			 "clock", head->no);
+		store_log_warn("storage: getrandom failed; segment %u's checksum salt comes from "
+			       "the clock", head->no);
 	store_segment_header_encode(hdr, head->salt);
 	if (!store_batch_add(&s->pending, head->no, 0, hdr, sizeof hdr))
 		return -1;
@@ -410,7 +410,7 @@ static void store_complete(struct store *s, bool callbacks)
 		s->durable.off = last->file_off + last->len;
 		s->synced_records += b->records;
 		if (s->failed)
-			log_info("storage: writes to %s succeed again", s->msgs_dir);
+			store_log_info("storage: writes to %s succeed again", s->msgs_dir);
 		s->failed = false;
 		if (s->retry_ev)
 			event_del(s->retry_ev);
@@ -423,13 +423,14 @@ static void store_complete(struct store *s, bool callbacks)
 		struct timeval sec = { 1, 0 };
 
 		if (!s->failed)
-			log_error("storage: writing to %s failed: %s; refusing new messages until "
-				  "a write succeeds", s->msgs_dir, strerror(b->err));
+			store_log_error("storage: writing to %s failed: %s; refusing new messages "
+					"until a write succeeds", s->msgs_dir, strerror(b->err));
 		s->failed = true;
 		/* keep every byte for the retry, in order: flight first, then what came after */
 		b->ticket = s->pending.ticket;
 		if (store_batch_concat(b, &s->pending) != 0)
-			log_error("storage: out of memory keeping a failed batch; records lost");
+			store_log_error("storage: out of memory keeping a failed batch; records "
+					"lost");
 		{
 			struct store_batch tmp = s->pending;
 			s->pending = *b;
@@ -650,8 +651,8 @@ void store_close(struct store *s)
 			store_dispatch(s);
 			store_wait(s);
 			if (s->failed)
-				log_error("storage: closing with %zu bytes that could not be written",
-					  s->pending.len);
+				store_log_error("storage: closing with %zu bytes that could not be "
+						"written", s->pending.len);
 		}
 		pthread_mutex_lock(&s->lock);
 		s->stop = true;
@@ -710,7 +711,7 @@ static bool store_can_add(struct store *s)
 	if (s->failed)
 		return false;
 	if (!s->recovered) {
-		log_error("storage: append before store_recover; refused");
+		store_log_error("storage: append before store_recover; refused");
 		return false;
 	}
 	return true;
@@ -729,8 +730,8 @@ uint64_t store_message_add(struct store *s, const struct store_message *m)
 	if (!store_can_add(s))
 		return 0;
 	if (len == 0 || STORE_RECORD_HEADER_SIZE + len > UINT32_MAX) {
-		log_warn("storage: message too large to store (%llu body bytes)",
-			 (unsigned long long)m->body_len);
+		store_log_warn("storage: message too large to store (%llu body bytes)",
+			       (unsigned long long)m->body_len);
 		return 0;
 	}
 	p = store_append(s, len, true, &where, &salt);

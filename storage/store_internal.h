@@ -1,6 +1,6 @@
 /* storage/store_internal.h: struct store, shared by store_file.c (appends, group commit, the
  * storage thread, segment deletion and compaction), store_recover.c and store_definitions.c.
- * Not for broker/: it includes only store.h. */
+ * Not for the broker, which includes only store.h. */
 #ifndef STORAGE_STORE_INTERNAL_H
 #define STORAGE_STORE_INTERNAL_H
 

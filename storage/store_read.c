@@ -4,8 +4,8 @@
 
 #include <stdlib.h>
 
-#include "broker/log.h"
 #include "storage/store_internal.h"
+#include "storage/store_log.h"
 #include "storage/store_record.h"
 
 #define STORE_READ_RUN_MAX (1u << 20)
@@ -46,8 +46,8 @@ int store_message_read(struct store *s, uint64_t msg_id, struct store_message *o
 		return -1;
 	if (store_read_record(s, e->segment, e->offset, e->len, buf) != 0 ||
 	    !store_decode_message(buf, e->len, msg_id, store_segment_salt(s, e->segment), out)) {
-		log_error("storage: message %llu at segment %u offset %u cannot be read back",
-			  (unsigned long long)msg_id, e->segment, e->offset);
+		store_log_error("storage: message %llu at segment %u offset %u cannot be read back",
+				(unsigned long long)msg_id, e->segment, e->offset);
 		free(buf);
 		return -1;
 	}
@@ -69,7 +69,8 @@ void store_message_read_many(struct store *s, const uint64_t *ids, size_t n, sto
 		uint8_t *buf;
 
 		if (!e) {
-			log_error("storage: message %llu is not in the index", (unsigned long long)ids[i]);
+			store_log_error("storage: message %llu is not in the index",
+					(unsigned long long)ids[i]);
 			fn(arg, i++, NULL);
 			continue;
 		}
@@ -89,7 +90,8 @@ void store_message_read_many(struct store *s, const uint64_t *ids, size_t n, sto
 		buf = store_readbuf(s, (size_t)(end - e->offset));
 		if (!buf || store_read_record(s, e->segment, e->offset, (uint32_t)(end - e->offset),
 					      buf) != 0) {
-			log_error("storage: cannot read segment %u at offset %u", e->segment, e->offset);
+			store_log_error("storage: cannot read segment %u at offset %u", e->segment,
+					e->offset);
 			for (; i < j; i++)
 				fn(arg, i, NULL);
 			continue;
@@ -101,8 +103,9 @@ void store_message_read_many(struct store *s, const uint64_t *ids, size_t n, sto
 			if (store_decode_message(buf + (off - base), f->len, ids[i], salt, &m)) {
 				fn(arg, i, &m);
 			} else {
-				log_error("storage: message %llu at segment %u offset %u cannot be read back",
-					  (unsigned long long)ids[i], f->segment, f->offset);
+				store_log_error("storage: message %llu at segment %u offset "
+						"%u cannot be read back",
+						(unsigned long long)ids[i], f->segment, f->offset);
 				fn(arg, i, NULL);
 			}
 			off += f->len;

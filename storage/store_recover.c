@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "broker/log.h"
 #include "storage/store_internal.h"
+#include "storage/store_log.h"
 #include "storage/store_record.h"
 
 /* An id this far from the ones already seen is taken for garbage with a valid checksum: it
@@ -280,9 +280,9 @@ static void store_recover_segment(struct store_recover_ctx *c, struct store_segm
 				return;
 			}
 			if (!sane) {
-				log_warn("storage: %s offset %zu: record type %d with a valid "
-					 "checksum but impossible contents; skipped", path, pos,
-					 (int)rec.type);
+				store_log_warn("storage: %s offset %zu: record type %d with a "
+					       "valid checksum but impossible contents; "
+					       "skipped", path, pos, (int)rec.type);
 				c->st->corrupt_records_skipped++;
 			}
 			pos += (size_t)n;
@@ -290,22 +290,23 @@ static void store_recover_segment(struct store_recover_ctx *c, struct store_segm
 		}
 		next = store_recover_hunt(p, size, pos, sg->salt);
 		if (next < size) {
-			log_warn("storage: %s offset %zu: corrupt record, skipped %zu bytes to the "
-				 "next valid record", path, pos, next - pos);
+			store_log_warn("storage: %s offset %zu: corrupt record, skipped %zu "
+				       "bytes to the next valid record", path, pos, next - pos);
 			c->st->corrupt_records_skipped++;
 			pos = next;
 			continue;
 		}
 		if (last) {
-			log_warn("storage: %s: torn tail of %zu bytes at offset %zu truncated", path,
-				 size - pos, pos);
+			store_log_warn("storage: %s: torn tail of %zu bytes at offset %zu "
+				       "truncated", path, size - pos, pos);
 			c->st->torn_bytes_truncated += size - pos;
 			if (map->fd >= 0 && ftruncate(map->fd, (off_t)pos) != 0)
-				log_warn("storage: cannot truncate %s: %s", path, strerror(errno));
+				store_log_warn("storage: cannot truncate %s: %s", path,
+					       strerror(errno));
 			sg->size = pos;
 		} else {
-			log_warn("storage: %s offset %zu: %zu corrupt bytes up to the end of the "
-				 "segment skipped", path, pos, size - pos);
+			store_log_warn("storage: %s offset %zu: %zu corrupt bytes up to the end of "
+				       "the segment skipped", path, pos, size - pos);
 			c->st->corrupt_records_skipped++;
 		}
 		break;
@@ -326,7 +327,7 @@ static void store_recover_unknown_files(struct store *s)
 			   strspn(n, "0123456789") == 8;
 		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || seg)
 			continue;
-		log_warn("storage: ignoring unknown file %s/%s", s->msgs_dir, n);
+		store_log_warn("storage: ignoring unknown file %s/%s", s->msgs_dir, n);
 	}
 	closedir(d);
 }
@@ -411,13 +412,12 @@ static int store_recover_emit(struct store_recover_ctx *c, store_recover_fn fn, 
 	}
 	if (!failed_id)
 		return 0;
-	log_error(
-		  "storage: recovery failed: the broker could not load message %llu (segment "
-		  "%08u.seg offset %u) of queue id %016llx; %llu messages in %zu queue(s) were not "
-		  "loaded (%llu were)",
-		  (unsigned long long)failed_id, failed_e->segment, failed_e->offset,
-		  (unsigned long long)failed_queue, (unsigned long long)left, queues_left + 1,
-		  (unsigned long long)handed);
+	store_log_error("storage: recovery failed: the broker could not load message %llu (segment "
+			"%08u.seg offset %u) of queue id %016llx; %llu messages in %zu queue(s) "
+			"were not loaded (%llu were)",
+			(unsigned long long)failed_id, failed_e->segment, failed_e->offset,
+			(unsigned long long)failed_queue, (unsigned long long)left,
+			queues_left + 1, (unsigned long long)handed);
 	return -1;
 }
 
@@ -447,7 +447,7 @@ int store_recover(struct store *s, store_recover_fn fn, void *arg,
 	memset(st, 0, sizeof *st);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (s->recovered && (s->next_id > 1 || s->pending.len > 0 || s->busy)) {
-		log_error("storage: store_recover after appends; refused");
+		store_log_error("storage: store_recover after appends; refused");
 		return -1;
 	}
 	if (s->recovered && s->seg_count > 1)
@@ -455,7 +455,7 @@ int store_recover(struct store *s, store_recover_fn fn, void *arg,
 	store_recover_unknown_files(s);
 	c.maps = calloc(n ? n : 1, sizeof *c.maps);
 	if (!c.maps) {
-		log_error("storage: out of memory starting recovery of %s", s->msgs_dir);
+		store_log_error("storage: out of memory starting recovery of %s", s->msgs_dir);
 		goto out;
 	}
 	/* map every segment and read its header before replaying anything: a file of a newer
@@ -476,8 +476,8 @@ int store_recover(struct store *s, store_recover_fn fn, void *arg,
 		/* A segment that cannot be read is not one bad record: starting without it would
 		 * drop its messages and, once nothing else held them live, delete the file. */
 		if (map->fd < 0 || fstat(map->fd, &sb) != 0) {
-			log_error("storage: recovery failed: cannot open %s: %s", path,
-				  strerror(errno));
+			store_log_error("storage: recovery failed: cannot open %s: %s", path,
+					strerror(errno));
 			goto out;
 		}
 		map->size = (size_t)sb.st_size;
@@ -486,8 +486,8 @@ int store_recover(struct store *s, store_recover_fn fn, void *arg,
 		if (map->size > 0) {
 			void *m = mmap(NULL, map->size, PROT_READ, MAP_PRIVATE, map->fd, 0);
 			if (m == MAP_FAILED) {
-				log_error("storage: recovery failed: cannot map %s (%zu bytes): %s",
-					  path, map->size, strerror(errno));
+				store_log_error("storage: recovery failed: cannot map %s (%zu "
+						"bytes): %s", path, map->size, strerror(errno));
 				map->size = 0;
 				goto out;
 			}
@@ -497,14 +497,16 @@ int store_recover(struct store *s, store_recover_fn fn, void *arg,
 					   : store_segment_header_decode(map->data, map->size,
 									 &version, &sg->salt);
 		if (map->kind == STORE_SEGMENT_NEWER) {
-			log_error("storage: recovery failed: %s was written by a newer Warren (data "
-				  "format %u; this build reads formats 1 to %u); refusing to start "
-				  "rather than misread it", path, version, STORE_FORMAT_VERSION);
+			store_log_error("storage: recovery failed: %s was written by a newer "
+					"Warren (data format %u; this build reads formats 1 to "
+					"%u); refusing to start rather than misread it", path,
+					version, STORE_FORMAT_VERSION);
 			goto out;
 		}
 		if (map->kind == STORE_SEGMENT_DAMAGED)
 			map->version = version;
-		if (map->kind == STORE_SEGMENT_V1 && i > 0 && c.maps[i - 1].kind != STORE_SEGMENT_V1)
+		if (map->kind == STORE_SEGMENT_V1 && i > 0 &&
+		    c.maps[i - 1].kind != STORE_SEGMENT_V1)
 			/* format 1 files all predate the first format 2 one: this one lost its
 			 * header, and reading it unsalted would accept records forged in bodies */
 			map->kind = STORE_SEGMENT_DAMAGED;
@@ -529,26 +531,27 @@ int store_recover(struct store *s, store_recover_fn fn, void *arg,
 		case STORE_SEGMENT_NEWER:
 			break;
 		case STORE_SEGMENT_DAMAGED:
-			log_error("storage: %s: the segment header is damaged (%s); its %zu bytes "
-				  "cannot be checked and are skipped", path,
-				  map->version ? "bad checksum" : "missing after a format 2 segment",
-				  map->size);
+			store_log_error("storage: %s: the segment header is damaged (%s); its %zu "
+					"bytes cannot be checked and are skipped", path,
+					map->version ? "bad checksum"
+						     : "missing after a format 2 segment",
+					map->size);
 			st->corrupt_records_skipped++;
 			break;
 		}
 		if (c.oom) {
-			log_error("storage: recovery failed: out of memory replaying %s at offset %zu "
-				  "(record %llu of the log); segments %08u.seg to %08u.seg not "
-				  "replayed", c.oom_path, c.oom_off, (unsigned long long)st->records,
-				  sg->no, s->segs[n - 1].no);
+			store_log_error("storage: recovery failed: out of memory replaying %s at "
+					"offset %zu (record %llu of the log); segments %08u.seg to "
+					"%08u.seg not replayed", c.oom_path, c.oom_off,
+					(unsigned long long)st->records, sg->no, s->segs[n - 1].no);
 			goto out;
 		}
 	}
 	/* a message added but never queued before the crash is not live */
 	store_index_visit(&s->index, 0, UINT64_MAX, store_recover_drop_unqueued, &c);
 	if (c.oom) {
-		log_error("storage: recovery failed: out of memory listing the messages of %s that "
-			  "no queue holds", s->msgs_dir);
+		store_log_error("storage: recovery failed: out of memory listing the messages of "
+				"%s that no queue holds", s->msgs_dir);
 		goto out;
 	}
 	if (c.queue_count > 0 && c.queues[c.queue_count - 1].queue_id == 0) {
@@ -589,10 +592,11 @@ out:
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	st->elapsed_ms = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000 +
 			 (uint64_t)((t1.tv_nsec - t0.tv_nsec) / 1000000);
-	log_msg(rc == 0 ? LOG_INFO : LOG_ERROR,
+	store_log_msg(rc == 0 ? STORE_LOG_INFO : STORE_LOG_ERROR,
 		"storage: %s %llu segments, %llu records, %llu live messages (%llu bytes), "
 		"%llu corrupt records skipped, %llu torn bytes truncated, in %llu ms",
-		rc == 0 ? "recovered" : "recovery FAILED after", (unsigned long long)st->segments, (unsigned long long)st->records,
+		rc == 0 ? "recovered" : "recovery FAILED after", (unsigned long long)st->segments,
+		(unsigned long long)st->records,
 		(unsigned long long)st->messages_live, (unsigned long long)st->bytes_live,
 		(unsigned long long)st->corrupt_records_skipped,
 		(unsigned long long)st->torn_bytes_truncated, (unsigned long long)st->elapsed_ms);

@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "broker/log.h"
 #include "storage/store.h"
 #include "storage/store_record.h"
 
@@ -55,7 +54,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FILE *f;
 
 	if (!base) {
-		log_set_level(LOG_NONE);
 		snprintf(dir, sizeof dir, "/tmp/warren-fuzz-store-XXXXXX");
 		if (!mkdtemp(dir) || !(base = event_base_new()))
 			abort();

@@ -124,7 +124,7 @@ START_TEST(a_leftover_temp_file_from_a_crashed_save_is_ignored)
 }
 END_TEST
 
-START_TEST(definitions_that_exist_but_cannot_be_used_are_refused_rather_than_dropped)
+START_TEST(unusable_definitions_are_refused_rather_than_dropped)
 {
 	struct harness *h = harness_new(0);
 	char path[300];
@@ -229,7 +229,7 @@ static Suite *store_definitions_suite(void)
 	tcase_add_test(tc, a_garbage_current_file_falls_back_to_the_previous_good_copy);
 	tcase_add_test(tc, a_missing_current_file_falls_back_to_the_previous_copy);
 	tcase_add_test(tc, a_leftover_temp_file_from_a_crashed_save_is_ignored);
-	tcase_add_test(tc, definitions_that_exist_but_cannot_be_used_are_refused_rather_than_dropped);
+	tcase_add_test(tc, unusable_definitions_are_refused_rather_than_dropped);
 	tcase_add_test(tc, the_saved_file_carries_the_data_format_and_loads_back_without_it);
 	tcase_add_test(tc, format_1_definitions_from_0_1_0_load_as_they_are);
 	tcase_add_test(tc, definitions_of_a_newer_format_are_refused_with_a_clear_message);

@@ -224,11 +224,15 @@ START_TEST(foreign_files_and_a_garbage_segment_do_not_stop_recovery)
 	fclose(f);
 	h->store = store_open(h->base, h->dir, &h->opt, err, sizeof err);
 	ck_assert_ptr_nonnull(h->store);
+	harness_log_clear();
 	ck_assert_int_eq(harness_recover(h, r, &st), 0);
 	ck_assert_uint_eq(st.segments, 2);
 	ck_assert_uint_eq(st.corrupt_records_skipped, 1);
 	ck_assert_uint_eq(r->count, 4);
 	ck_assert_str_eq(r->bodies[3], "m4");
+	/* storage logs through the function the program installed (storage_helpers.c) */
+	ck_assert_ptr_nonnull(harness_log_find("ignoring unknown file"));
+	ck_assert_ptr_nonnull(harness_log_find("notes.txt"));
 	free(img.bytes);
 	free(r);
 	harness_free(h);
@@ -266,7 +270,7 @@ static int fail_on_nth(void *arg, uint64_t queue_id, uint64_t msg_id,
 	return ++f->calls == f->fail_at ? -1 : 0;
 }
 
-START_TEST(recovery_fails_when_the_broker_cannot_take_a_message_and_changes_nothing)
+START_TEST(a_message_the_broker_cannot_take_fails_recovery_and_changes_nothing)
 {
 	static const uint64_t q1_q2[] = { Q1, 0x2222, 0 };
 	struct harness *h = harness_new(0);
@@ -285,8 +289,14 @@ START_TEST(recovery_fails_when_the_broker_cannot_take_a_message_and_changes_noth
 	ck_assert(harness_wait(h, store_sync(h->store)));
 	harness_reopen(h);
 	/* the 4th message handed over is refused (out of memory in the broker) */
+	harness_log_clear();
 	ck_assert_int_eq(store_recover(h->store, fail_on_nth, &f, &st), -1);
 	ck_assert_uint_eq(f.calls, 4); /* and nothing more is handed over */
+	/* the log says which message of which queue, and how many were not loaded */
+	ck_assert_ptr_nonnull(harness_log_find(
+		"recovery failed: the broker could not load message 4 (segment 00000001.seg"));
+	ck_assert_ptr_nonnull(harness_log_find(
+		"of queue id 0000000000001111; 17 messages in 2 queue(s) were not loaded (3 were)"));
 	/* nothing may be written over what was not loaded: no appends, acks or purges */
 	ck_assert_uint_eq(harness_publish(h, "after", only_q1), 0);
 	ck_assert_int_eq(store_dequeue(h->store, Q1, 1), -1);
@@ -332,7 +342,9 @@ START_TEST(a_segment_that_cannot_be_read_fails_recovery_instead_of_being_skipped
 	}
 	h->store = store_open(h->base, h->dir, &h->opt, err, sizeof err);
 	ck_assert_ptr_nonnull(h->store);
+	harness_log_clear();
 	ck_assert_int_eq(harness_recover(h, r, NULL), -1);
+	ck_assert_ptr_nonnull(harness_log_find("storage: recovery failed: cannot "));
 	ck_assert_uint_eq(harness_publish(h, "after", only_q1), 0);
 	free(img.bytes);
 	free(r);
@@ -560,7 +572,11 @@ START_TEST(a_segment_of_a_newer_format_is_refused_and_left_as_it_is)
 	write_segment(h, 1, before, len);
 	h->store = store_open(h->base, h->dir, &h->opt, err, sizeof err);
 	ck_assert_ptr_nonnull(h->store);
+	harness_log_clear();
 	ck_assert_int_eq(harness_recover(h, NULL, NULL), -1);
+	ck_assert_ptr_nonnull(harness_log_find("00000001.seg was written by a newer Warren (data "
+					       "format 3; this build reads formats 1 to 2); "
+					       "refusing to start rather than misread it"));
 	ck_assert_uint_eq(harness_publish(h, "refused", only_q1), 0);
 	store_close(h->store);
 	h->store = NULL;
@@ -575,7 +591,7 @@ START_TEST(a_segment_of_a_newer_format_is_refused_and_left_as_it_is)
 }
 END_TEST
 
-START_TEST(a_file_without_a_header_after_a_format_2_segment_is_not_read_as_format_1)
+START_TEST(a_headerless_file_after_a_format_2_segment_is_not_read_as_format_1)
 {
 	struct harness *h = harness_new(0);
 	struct recovered *r = malloc(sizeof *r);
@@ -614,12 +630,12 @@ static Suite *store_recover_suite(void)
 	tcase_add_test(tc, zero_length_segments_are_harmless);
 	tcase_add_test(tc, foreign_files_and_a_garbage_segment_do_not_stop_recovery);
 	tcase_add_test(tc, a_store_with_old_segments_refuses_appends_until_recovered);
-	tcase_add_test(tc, recovery_fails_when_the_broker_cannot_take_a_message_and_changes_nothing);
+	tcase_add_test(tc, a_message_the_broker_cannot_take_fails_recovery_and_changes_nothing);
 	tcase_add_test(tc, a_segment_that_cannot_be_read_fails_recovery_instead_of_being_skipped);
 	tcase_add_test(tc, a_record_forged_inside_a_message_body_is_never_replayed);
 	tcase_add_test(tc, a_format_1_message_log_written_by_0_1_0_still_recovers);
 	tcase_add_test(tc, a_segment_of_a_newer_format_is_refused_and_left_as_it_is);
-	tcase_add_test(tc, a_file_without_a_header_after_a_format_2_segment_is_not_read_as_format_1);
+	tcase_add_test(tc, a_headerless_file_after_a_format_2_segment_is_not_read_as_format_1);
 	suite_add_tcase(s, tc);
 	return s;
 }
