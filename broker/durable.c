@@ -87,7 +87,21 @@ struct durable_recovery {
 	struct strmap delayed; /* 8-byte hold id -> durable x-delayed-message exchange */
 	struct strmap orphans; /* store queue ids whose queue (or exchange) no longer exists */
 	uint64_t messages, delayed_messages, orphan_messages;
+	/* the message the broker could not take (recovery then fails) */
+	const char *failed_kind, *failed_vhost, *failed_name;
+	uint64_t failed_msg;
 };
+
+static int durable_recover_failed(struct durable_recovery *r, const char *kind,
+				  const struct vhost *v, const struct amqp_str *name,
+				  uint64_t msg_id)
+{
+	r->failed_kind = kind;
+	r->failed_vhost = v->name;
+	r->failed_name = (const char *)name->ptr;
+	r->failed_msg = msg_id;
+	return -1;
+}
 
 static int durable_recover_one(void *arg, uint64_t queue_id, uint64_t msg_id,
 			       const struct store_message *sm)
@@ -98,7 +112,8 @@ static int durable_recover_one(void *arg, uint64_t queue_id, uint64_t msg_id,
 	if (x) {
 		int rc = exchange_delay_recover(x, sm, msg_id);
 		if (rc < 0)
-			return -1;
+			return durable_recover_failed(r, "delayed exchange", x->vhost, &x->name,
+						      msg_id);
 		r->delayed_messages += rc == 0;
 		return 0;
 	}
@@ -110,38 +125,66 @@ static int durable_recover_one(void *arg, uint64_t queue_id, uint64_t msg_id,
 	}
 	struct message *m = message_from_store(sm, msg_id);
 	if (!m)
-		return -1;
+		return durable_recover_failed(r, "queue", q->vhost, &q->name, msg_id);
 	m->persistent = true; /* only persistent messages are logged into durable queues */
-	queue_push(q, m);
+	enum queue_push_result pushed = queue_push(q, m);
 	message_unref(m);
+	if (pushed == QUEUE_PUSH_OOM)
+		return durable_recover_failed(r, "queue", q->vhost, &q->name, msg_id);
 	r->messages++;
 	return 0;
 }
 
+/* storage/ logs through this (store_set_log): its levels are the broker's, in the same order. */
+static void durable_store_log(void *arg, int level, const char *msg)
+{
+	static const enum log_level levels[] = { [STORE_LOG_DEBUG] = LOG_DEBUG,
+						 [STORE_LOG_INFO] = LOG_INFO,
+						 [STORE_LOG_WARNING] = LOG_WARNING,
+						 [STORE_LOG_ERROR] = LOG_ERROR };
+
+	(void)arg;
+	log_msg(level >= 0 && level <= STORE_LOG_ERROR ? levels[level] : LOG_ERROR, "%s", msg);
+}
+
+/* Start-up: definitions, then the message log into the queues they define. Either everything
+ * comes back or the broker does not start (-1, after a log line saying what could not be
+ * loaded): starting with a queue missing messages, or without a queue, would drop them for
+ * good, because the purges and acks that follow would be written over them. */
 int broker_open_store(struct broker *b)
 {
-	char dir[4096], err[256];
+	char dir[4096], err[512];
 	size_t len = 0, i, vi;
 	struct store_options opt = { .synced = durable_on_synced, .synced_arg = b };
 
 	b->store_sync_task.fn = durable_on_sync_task;
 	b->defs_flush.fn = durable_on_defs_flush;
 	snprintf(dir, sizeof dir, "%s", b->cfg->data_dir ? b->cfg->data_dir : "./data");
+	store_set_log(durable_store_log, NULL);
 	b->store = store_open(b->base, dir, &opt, err, sizeof err);
 	if (!b->store) {
 		log_error("cannot open the store in %s: %s", dir, err);
 		return -1;
 	}
 	b->recovering = true;
-	char *text = store_definitions_load(b->store, &len);
+	char *text = NULL;
+	int loaded = store_definitions_load(b->store, &text, &len, err, sizeof err);
+	if (loaded < 0) {
+		log_error("cannot start: %s", err);
+		return -1;
+	}
 	if (text) {
 		json_error_t jerr;
 		json_t *doc = json_loadb(text, len, 0, &jerr);
-		if (!doc || definitions_import(b, doc, NULL, err, sizeof err) != 0)
-			log_error("cannot import the saved definitions: %s",
-				  doc ? err : jerr.text);
+		int rc = doc ? definitions_import(b, doc, NULL, err, sizeof err) : -1;
 		json_decref(doc);
 		free(text);
+		if (rc != 0) {
+			log_error("cannot start: the saved definitions in %s cannot be imported: "
+				  "%s; starting without them would drop their queues and messages",
+				  dir, doc ? err : jerr.text);
+			return -1;
+		}
 	}
 	struct durable_recovery r = { .b = b };
 	strmap_init(&r.queues);
@@ -153,15 +196,17 @@ int broker_open_store(struct broker *b)
 		for (struct strmap_entry *e = strmap_first(&v->queues, &i); e;
 		     e = strmap_next(&v->queues, e, &i)) {
 			struct queue *q = e->value;
-			if (q->store_id)
-				strmap_put(&r.queues, &q->store_id, sizeof q->store_id, q);
+			if (q->store_id &&
+			    strmap_put(&r.queues, &q->store_id, sizeof q->store_id, q) != 0)
+				goto oom;
 		}
 		for (struct strmap_entry *e = strmap_first(&v->exchanges, &i); e;
 		     e = strmap_next(&v->exchanges, e, &i)) {
 			struct exchange *x = e->value;
 			if (x->delayed && x->durable) {
 				uint64_t id = exchange_delay_store_qid(x);
-				strmap_put(&r.delayed, &id, sizeof id, x);
+				if (strmap_put(&r.delayed, &id, sizeof id, x) != 0)
+					goto oom;
 			}
 		}
 	}
@@ -170,17 +215,33 @@ int broker_open_store(struct broker *b)
 	strmap_clear(&r.queues);
 	strmap_clear(&r.delayed);
 	b->recovering = false;
-	for (struct strmap_entry *e = strmap_first(&r.orphans, &i); e; e = strmap_next(&r.orphans, e, &i)) {
-		uint64_t qid;
-		memcpy(&qid, e->key, sizeof qid);
-		store_queue_purge(b->store, qid);
-	}
-	strmap_clear(&r.orphans);
-	broker_store_touched(b);
 	if (rc != 0) {
-		log_error("cannot recover the message store in %s", dir);
+		strmap_clear(&r.orphans);
+		if (r.failed_kind)
+			log_error("cannot start: out of memory loading message %llu of %s '%s' in "
+				  "vhost '%s' (%llu messages were loaded before it); the data in "
+				  "%s is untouched",
+				  (unsigned long long)r.failed_msg, r.failed_kind, r.failed_name,
+				  r.failed_vhost, (unsigned long long)r.messages, dir);
+		else
+			log_error("cannot start: the message store in %s could not be recovered "
+				  "(see above); the data is untouched", dir);
 		return -1;
 	}
+	if (loaded == 1 && r.orphans.count > 0)
+		/* the fallback copy may predate the queues these messages are in */
+		log_warn("%llu messages of %zu queues missing from the definitions are kept on "
+			 "disk (the definitions came from the previous copy)",
+			 (unsigned long long)r.orphan_messages, r.orphans.count);
+	else
+		for (struct strmap_entry *e = strmap_first(&r.orphans, &i); e;
+		     e = strmap_next(&r.orphans, e, &i)) {
+			uint64_t qid;
+			memcpy(&qid, e->key, sizeof qid);
+			store_queue_purge(b->store, qid);
+		}
+	strmap_clear(&r.orphans);
+	broker_store_touched(b);
 	log_info("recovered %llu messages into their queues and %llu into delayed exchanges from "
 		 "%llu segments in %llu ms (%llu corrupt records skipped, %llu torn bytes "
 		 "truncated, %llu for deleted queues)",
@@ -189,4 +250,10 @@ int broker_open_store(struct broker *b)
 		 (unsigned long long)st.elapsed_ms, (unsigned long long)st.corrupt_records_skipped,
 		 (unsigned long long)st.torn_bytes_truncated, (unsigned long long)r.orphan_messages);
 	return 0;
+oom:
+	strmap_clear(&r.queues);
+	strmap_clear(&r.delayed);
+	strmap_clear(&r.orphans);
+	log_error("cannot start: out of memory listing the durable queues");
+	return -1;
 }

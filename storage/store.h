@@ -1,4 +1,4 @@
-/* storage/store.h: durable storage, the only storage header broker/ includes.
+/* storage/store.h: durable storage, the only storage header the broker includes.
  *
  * Two things live under the data directory:
  *  - the definitions document (vhosts, users, permissions, exchanges, queues, bindings,
@@ -21,6 +21,19 @@
 
 struct event_base;
 struct store;
+
+/* ---- logging ---- */
+
+enum store_log_level { STORE_LOG_DEBUG, STORE_LOG_INFO, STORE_LOG_WARNING, STORE_LOG_ERROR };
+
+/* Receives each log line of storage/ (level is an enum store_log_level; msg has no newline and
+ * is valid during the call). Called from the thread that logs: the loop thread today. */
+typedef void (*store_log_fn)(void *arg, int level, const char *msg);
+
+/* Installs the log function for every store of the process (as SQLite's
+ * sqlite3_config(SQLITE_CONFIG_LOG)); NULL, the default, drops the lines. Call it before the
+ * first store_open, not while stores are in use. */
+void store_set_log(store_log_fn fn, void *arg);
 
 /* Called on the loop thread when every append made before the store_sync() that returned
  * `ticket` is on disk (or failed: ok = false, e.g. disk full; then those publishes must be
@@ -47,9 +60,12 @@ void store_close(struct store *s);
  * previous good copy is kept as a fallback. Synchronous (definitions change rarely).
  * 0 or -1 with a message. */
 int store_definitions_save(struct store *s, const char *json, size_t len, char *err, size_t errlen);
-/* The current document, or the last good copy when the current one is missing or does not
- * parse as JSON (a log line says which). malloc'd, NUL-terminated; NULL when there is none. */
-char *store_definitions_load(struct store *s, size_t *len);
+/* Loads the definitions into *doc (malloc'd, NUL-terminated; NULL when the store never saved
+ * any) and returns 0; or returns 1 with the last good copy when the current one is missing or
+ * does not parse as JSON (a log line says so: the copy may lack the latest changes); or -1
+ * with a message when there are definitions the broker must not start without: neither copy
+ * is usable. */
+int store_definitions_load(struct store *s, char **doc, size_t *len, char *err, size_t errlen);
 
 /* ---- messages ---- */
 
@@ -134,9 +150,14 @@ typedef int (*store_recover_fn)(void *arg, uint64_t queue_id, uint64_t msg_id,
 				const struct store_message *m);
 
 /* Replays the log: truncates a torn tail, skips corrupt records with a log line naming file
- * and offset, and never fails because of one bad record. -1 only for I/O errors on the
- * directory itself. Call it once, after store_open and before the first append: until then
- * a store that found segments on disk refuses appends (their ids are not known yet). */
+ * and offset, and never fails because of one bad record. Call it once, after store_open and
+ * before the first append: until then a store that found segments on disk refuses appends,
+ * dequeues and purges (their ids are not known yet).
+ * Either everything is handed over or it fails: -1 when a segment cannot be opened or mapped,
+ * when memory runs out, or when fn returned -1, with a log line saying what was not loaded
+ * (file and offset, or message, queue id and how many messages were not handed over). The
+ * store then keeps refusing writes, so nothing on disk changes (beyond the truncation of a
+ * torn tail): close it, and a later start recovers the same messages. */
 int store_recover(struct store *s, store_recover_fn fn, void *arg,
 		  struct store_recovery_stats *stats);
 

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "broker/log.h"
 #include "storage/store_internal.h"
+#include "storage/store_log.h"
 #include "storage/store_record.h"
 
 void store_delete_segments(struct store *s)
@@ -30,7 +30,7 @@ void store_delete_segments(struct store *s)
 			break;
 		store_segment_path(s, sg->no, path, sizeof path);
 		if (unlink(path) != 0 && errno != ENOENT) {
-			log_warn("storage: cannot delete %s: %s", path, strerror(errno));
+			store_log_warn("storage: cannot delete %s: %s", path, strerror(errno));
 			break;
 		}
 		if (sg->rfd >= 0)
@@ -42,7 +42,7 @@ void store_delete_segments(struct store *s)
 	/* an unlink that a crash forgets would bring old enqueue records back without the
 	 * dequeues of the segments deleted after it */
 	if (deleted && !s->opt.no_fsync && fsync(s->msgs_dirfd) != 0)
-		log_warn("storage: fsync of %s: %s", s->msgs_dir, strerror(errno));
+		store_log_warn("storage: fsync of %s: %s", s->msgs_dir, strerror(errno));
 }
 
 static int store_read_fd(struct store *s, struct store_segment *sg)
@@ -105,6 +105,7 @@ static void store_compact_one(void *arg, uint64_t msg_id, struct store_index_ent
 	const uint64_t *qs;
 	uint32_t nq, durable;
 	struct store_pos where;
+	struct store_salt salt;
 	struct store_move *mv;
 
 	if (c->rc != 0 || e->segment != c->seg || !store_index_live(e))
@@ -121,11 +122,11 @@ static void store_compact_one(void *arg, uint64_t msg_id, struct store_index_ent
 	old = malloc(e->len);
 	if (!old || store_read_record(s, e->segment, e->offset, e->len, old) != 0)
 		goto out;
-	if (store_record_check(old, e->len, &rec) <= 0 ||
+	if (store_record_check(old, e->len, &rec, store_segment_salt(s, e->segment)) <= 0 ||
 	    (rec.type != STORE_RECORD_MESSAGE && rec.type != STORE_RECORD_MOVED) ||
 	    store_record_message_decode(rec.payload, rec.len, &rm) != 0 || rm.msg_id != msg_id) {
-		log_error("storage: compaction cannot read message %llu in segment %u",
-			  (unsigned long long)msg_id, e->segment);
+		store_log_error("storage: compaction cannot read message %llu in segment %u",
+				(unsigned long long)msg_id, e->segment);
 		c->rc = 0; /* leave it where it is */
 		goto out;
 	}
@@ -143,11 +144,11 @@ static void store_compact_one(void *arg, uint64_t msg_id, struct store_index_ent
 		if (!store_queue_is_volatile(qs[i]))
 			logged[durable++] = qs[i];
 	len = store_record_message_len(&rm.m, (uint16_t)durable);
-	if (len == 0 || !(p = store_append(s, len, true, &where)))
+	if (len == 0 || !(p = store_append(s, len, true, &where, &salt)))
 		goto out;
 	store_record_message_encode(p + STORE_RECORD_HEADER_SIZE, msg_id, &rm.m, logged,
 				    (uint16_t)durable);
-	store_record_seal(p, STORE_RECORD_MOVED, (uint32_t)len);
+	store_record_seal(p, STORE_RECORD_MOVED, (uint32_t)len, salt);
 	mv = &s->moves[s->move_count++];
 	mv->msg_id = msg_id;
 	mv->seg = where.seg;
@@ -182,12 +183,13 @@ void store_compact(struct store *s)
 	s->compact_seg = sg->no;
 	s->compact_end = s->durable;
 	s->move_count = 0;
-	log_info("storage: compacting segment %u (%llu live messages, %llu of %llu bytes)", sg->no,
-		 (unsigned long long)sg->live_count, (unsigned long long)sg->live_bytes,
-		 (unsigned long long)sg->size);
+	store_log_info("storage: compacting segment %u (%llu live messages, %llu of %llu bytes)",
+		       sg->no, (unsigned long long)sg->live_count,
+		       (unsigned long long)sg->live_bytes, (unsigned long long)sg->size);
 	store_index_visit(&s->index, sg->min_id, sg->max_id + 1, store_compact_one, &c);
 	if (c.rc != 0)
-		log_warn("storage: compaction of segment %u stopped early (out of memory)", c.seg);
+		store_log_warn("storage: compaction of segment %u stopped early (out of memory)",
+			       c.seg);
 }
 
 /* Moved records are on disk: point the index at them. */

@@ -20,8 +20,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "broker/log.h"
 #include "storage/store_internal.h"
+#include "storage/store_log.h"
 #include "storage/store_record.h"
 
 /* ---- segments ---- */
@@ -191,10 +191,32 @@ static int store_batch_concat(struct store_batch *dst, const struct store_batch 
 	return 0;
 }
 
+struct store_salt store_segment_salt(struct store *s, uint32_t no)
+{
+	struct store_segment *sg = store_segment_find(s, no);
+
+	return sg ? sg->salt : STORE_SALT_NONE;
+}
+
+/* Starts the head's file with a segment header carrying fresh salts. */
+static int store_head_start(struct store *s, struct store_segment *head)
+{
+	uint8_t hdr[STORE_SEGMENT_HEADER_SIZE];
+
+	if (!store_salt_new(&head->salt))
+		store_log_warn("storage: getrandom failed; segment %u's checksum salt comes from "
+			       "the clock", head->no);
+	store_segment_header_encode(hdr, head->salt);
+	if (!store_batch_add(&s->pending, head->no, 0, hdr, sizeof hdr))
+		return -1;
+	head->size = sizeof hdr;
+	return 0;
+}
+
 /* Reserves room for one record of payload_len bytes in the head segment, rolling to a new
  * segment first when may_roll and the head is full. Returns the header's address. */
 uint8_t *store_append(struct store *s, uint64_t payload_len, bool may_roll,
-			     struct store_pos *where)
+		      struct store_pos *where, struct store_salt *salt)
 {
 	uint64_t n = STORE_RECORD_HEADER_SIZE + payload_len;
 	struct store_segment *head = store_head(s);
@@ -202,16 +224,20 @@ uint8_t *store_append(struct store *s, uint64_t payload_len, bool may_roll,
 
 	if (n > SIZE_MAX)
 		return NULL;
-	if (may_roll && head->size > 0 && head->size + n > s->opt.segment_size) {
+	if (may_roll && head->size > STORE_SEGMENT_HEADER_SIZE &&
+	    head->size + n > s->opt.segment_size) {
 		if (!store_segment_add(s, head->no + 1))
 			return NULL;
 		head = store_head(s);
 	}
+	if (head->size == 0 && store_head_start(s, head) != 0)
+		return NULL;
 	p = store_batch_add(&s->pending, head->no, head->size, NULL, (size_t)n);
 	if (!p)
 		return NULL;
 	where->seg = head->no;
 	where->off = head->size;
+	*salt = head->salt;
 	head->size += n;
 	s->pending.records++;
 	s->unsynced_appends++;
@@ -255,6 +281,24 @@ static int store_thread_open(struct store *s, uint32_t seg)
 	return 0;
 }
 
+static int store_thread_pwrite(struct store *s, const uint8_t *p, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pwrite(s->wfd, p + done, len - done, (off_t)(off + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = ENOSPC;
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	return 0;
+}
+
 /* One pwrite per part (one per batch unless it crosses a segment boundary), one fdatasync. */
 static void store_thread_write(struct store *s, struct store_batch *b)
 {
@@ -264,24 +308,29 @@ static void store_thread_write(struct store *s, struct store_batch *b)
 	b->ok = false;
 	for (i = 0; i < b->part_count; i++) {
 		const struct store_part *pt = &b->parts[i];
-		size_t done = 0;
+		const uint8_t *p = b->buf + pt->buf_off;
+		size_t skip = 0;
 
 		if (store_thread_open(s, pt->seg) != 0)
 			goto fail;
+		if (pt->file_off == 0 && pt->len >= STORE_SEGMENT_HEADER_SIZE) {
+			/* A new segment: its header (with the salts) and its directory entry are
+			 * on disk before any record, so a crash never leaves records in a file
+			 * without its header, which would read as format 1, whose unsalted
+			 * checksums a message body could forge. Once per segment. */
+			if (store_thread_pwrite(s, p, STORE_SEGMENT_HEADER_SIZE, 0) != 0)
+				goto fail;
+			if (!s->opt.no_fsync &&
+			    (fdatasync(s->wfd) != 0 || fsync(s->msgs_dirfd) != 0))
+				goto fail;
+			if (pt->seg > s->wseg_dir_synced)
+				s->wseg_dir_synced = pt->seg;
+			skip = STORE_SEGMENT_HEADER_SIZE;
+		}
 		if (pt->seg > s->wseg_dir_synced)
 			new_file = true;
-		while (done < pt->len) {
-			ssize_t n = pwrite(s->wfd, b->buf + pt->buf_off + done, pt->len - done,
-					   (off_t)(pt->file_off + done));
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				if (n == 0)
-					errno = ENOSPC;
-				goto fail;
-			}
-			done += (size_t)n;
-		}
+		if (store_thread_pwrite(s, p + skip, pt->len - skip, pt->file_off + skip) != 0)
+			goto fail;
 	}
 	if (!s->opt.no_fsync) {
 		if (s->wfd >= 0 && fdatasync(s->wfd) != 0)
@@ -361,7 +410,7 @@ static void store_complete(struct store *s, bool callbacks)
 		s->durable.off = last->file_off + last->len;
 		s->synced_records += b->records;
 		if (s->failed)
-			log_info("storage: writes to %s succeed again", s->msgs_dir);
+			store_log_info("storage: writes to %s succeed again", s->msgs_dir);
 		s->failed = false;
 		if (s->retry_ev)
 			event_del(s->retry_ev);
@@ -374,13 +423,14 @@ static void store_complete(struct store *s, bool callbacks)
 		struct timeval sec = { 1, 0 };
 
 		if (!s->failed)
-			log_error("storage: writing to %s failed: %s; refusing new messages until "
-				  "a write succeeds", s->msgs_dir, strerror(b->err));
+			store_log_error("storage: writing to %s failed: %s; refusing new messages "
+					"until a write succeeds", s->msgs_dir, strerror(b->err));
 		s->failed = true;
 		/* keep every byte for the retry, in order: flight first, then what came after */
 		b->ticket = s->pending.ticket;
 		if (store_batch_concat(b, &s->pending) != 0)
-			log_error("storage: out of memory keeping a failed batch; records lost");
+			store_log_error("storage: out of memory keeping a failed batch; records "
+					"lost");
 		{
 			struct store_batch tmp = s->pending;
 			s->pending = *b;
@@ -597,12 +647,12 @@ void store_close(struct store *s)
 		return;
 	if (s->thread_started) {
 		store_wait(s);
-		if (s->pending.len > 0) {
+		if (s->pending.len > 0 && !s->recovery_failed) {
 			store_dispatch(s);
 			store_wait(s);
 			if (s->failed)
-				log_error("storage: closing with %zu bytes that could not be written",
-					  s->pending.len);
+				store_log_error("storage: closing with %zu bytes that could not be "
+						"written", s->pending.len);
 		}
 		pthread_mutex_lock(&s->lock);
 		s->stop = true;
@@ -661,7 +711,7 @@ static bool store_can_add(struct store *s)
 	if (s->failed)
 		return false;
 	if (!s->recovered) {
-		log_error("storage: append before store_recover; refused");
+		store_log_error("storage: append before store_recover; refused");
 		return false;
 	}
 	return true;
@@ -671,6 +721,7 @@ uint64_t store_message_add(struct store *s, const struct store_message *m)
 {
 	uint64_t len = store_record_message_len(m, 0);
 	struct store_pos where;
+	struct store_salt salt;
 	struct store_index_entry *e;
 	struct store_segment *sg;
 	uint8_t *p;
@@ -679,11 +730,11 @@ uint64_t store_message_add(struct store *s, const struct store_message *m)
 	if (!store_can_add(s))
 		return 0;
 	if (len == 0 || STORE_RECORD_HEADER_SIZE + len > UINT32_MAX) {
-		log_warn("storage: message too large to store (%llu body bytes)",
-			 (unsigned long long)m->body_len);
+		store_log_warn("storage: message too large to store (%llu body bytes)",
+			       (unsigned long long)m->body_len);
 		return 0;
 	}
-	p = store_append(s, len, true, &where);
+	p = store_append(s, len, true, &where, &salt);
 	if (!p)
 		return 0;
 	id = s->next_id;
@@ -695,7 +746,7 @@ uint64_t store_message_add(struct store *s, const struct store_message *m)
 	}
 	s->next_id++;
 	store_record_message_encode(p + STORE_RECORD_HEADER_SIZE, id, m, NULL, 0);
-	store_record_seal(p, STORE_RECORD_MESSAGE, (uint32_t)len);
+	store_record_seal(p, STORE_RECORD_MESSAGE, (uint32_t)len, salt);
 	sg = store_segment_find(s, where.seg);
 	if (id < sg->min_id)
 		sg->min_id = id;
@@ -708,13 +759,14 @@ static uint8_t *store_append_pair(struct store *s, enum store_record_type type, 
 				  uint64_t msg_id)
 {
 	struct store_pos where;
-	uint8_t *p = store_append(s, STORE_RECORD_PAIR_SIZE, true, &where);
+	struct store_salt salt;
+	uint8_t *p = store_append(s, STORE_RECORD_PAIR_SIZE, true, &where, &salt);
 
 	if (!p)
 		return NULL;
 	store_record_put_u64(p + STORE_RECORD_HEADER_SIZE, queue_id);
 	store_record_put_u64(p + STORE_RECORD_HEADER_SIZE + 8, msg_id);
-	store_record_seal(p, type, STORE_RECORD_PAIR_SIZE);
+	store_record_seal(p, type, STORE_RECORD_PAIR_SIZE, salt);
 	return p;
 }
 
@@ -750,7 +802,7 @@ int store_dequeue(struct store *s, uint64_t queue_id, uint64_t msg_id)
 {
 	struct store_index_entry *e = store_index_get(&s->index, msg_id);
 
-	if (!e || !store_index_holds(&s->index, msg_id, e, queue_id))
+	if (!e || !s->recovered || !store_index_holds(&s->index, msg_id, e, queue_id))
 		return -1;
 	/* allowed while writes fail: acks must not come back after the disk recovers */
 	if (!store_queue_is_volatile(queue_id) &&
@@ -797,13 +849,17 @@ int store_queue_purge(struct store *s, uint64_t queue_id)
 {
 	struct store_purge_ctx c = { .s = s, .queue_id = queue_id };
 	struct store_pos where;
+	struct store_salt salt;
 
+	/* before a successful recovery a purge record could cancel enqueues never replayed */
+	if (!s->recovered)
+		return -1;
 	if (!store_queue_is_volatile(queue_id)) {
-		uint8_t *p = store_append(s, STORE_RECORD_PURGE_SIZE, true, &where);
+		uint8_t *p = store_append(s, STORE_RECORD_PURGE_SIZE, true, &where, &salt);
 		if (!p)
 			return -1;
 		store_record_put_u64(p + STORE_RECORD_HEADER_SIZE, queue_id);
-		store_record_seal(p, STORE_RECORD_PURGE, STORE_RECORD_PURGE_SIZE);
+		store_record_seal(p, STORE_RECORD_PURGE, STORE_RECORD_PURGE_SIZE, salt);
 	}
 	/* a walk over the whole index: purges and queue deletions are rare */
 	store_index_visit(&s->index, 0, UINT64_MAX, store_purge_one, &c);
@@ -816,7 +872,7 @@ int store_queue_purge(struct store *s, uint64_t queue_id)
 uint64_t store_sync(struct store *s)
 {
 	s->unsynced_appends = 0;
-	if (s->pending.len == 0)
+	if (s->pending.len == 0 || s->recovery_failed)
 		return s->last_ticket;
 	uint64_t ticket;
 

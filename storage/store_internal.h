@@ -1,6 +1,6 @@
 /* storage/store_internal.h: struct store, shared by store_file.c (appends, group commit, the
  * storage thread, segment deletion and compaction), store_recover.c and store_definitions.c.
- * Not for broker/: it includes only store.h. */
+ * Not for the broker, which includes only store.h. */
 #ifndef STORAGE_STORE_INTERNAL_H
 #define STORAGE_STORE_INTERNAL_H
 
@@ -10,6 +10,7 @@
 
 #include "storage/store.h"
 #include "storage/store_index.h"
+#include "storage/store_record.h"
 
 #define STORE_DEFAULT_SEGMENT_SIZE (64ull << 20)
 #define STORE_MIN_SEGMENT_SIZE 256ull
@@ -23,6 +24,7 @@ struct store_segment {
 	uint64_t live_count; /* messages whose current record is here and still queued */
 	uint64_t live_bytes;
 	uint64_t min_id, max_id; /* ids of message records placed here (for compaction) */
+	struct store_salt salt;  /* the checksum seeds of its records ({0, 0}: format 1) */
 };
 
 /* A run of bytes of the batch buffer that goes to one segment at one file offset. */
@@ -65,6 +67,7 @@ struct store {
 	struct store_segment *segs;
 	size_t seg_count, seg_cap;
 	bool recovered;
+	bool recovery_failed; /* what was appended meanwhile is never written */
 	uint64_t next_id;
 	struct store_index index;
 
@@ -112,9 +115,12 @@ void store_segment_account(struct store *s, const struct store_index_entry *e, i
 /* store_file.c */
 int store_pos_cmp(struct store_pos a, struct store_pos b);
 /* Reserves a record of payload_len bytes at the head (rolling first when may_roll and the head
- * is full); returns the header's address in the pending batch, where says where it lands. */
+ * is full; a new head gets its segment header first); returns the header's address in the
+ * pending batch, where says where it lands and *salt what to seal it with. */
 uint8_t *store_append(struct store *s, uint64_t payload_len, bool may_roll,
-		      struct store_pos *where);
+		      struct store_pos *where, struct store_salt *salt);
+/* The checksum seeds of segment no's records ({0, 0} when it is unknown). */
+struct store_salt store_segment_salt(struct store *s, uint32_t no);
 
 /* store_compact.c */
 /* Copies the record at (seg, off, len) from a batch still in memory, or preads it. */

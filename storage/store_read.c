@@ -4,8 +4,8 @@
 
 #include <stdlib.h>
 
-#include "broker/log.h"
 #include "storage/store_internal.h"
+#include "storage/store_log.h"
 #include "storage/store_record.h"
 
 #define STORE_READ_RUN_MAX (1u << 20)
@@ -23,12 +23,12 @@ static uint8_t *store_readbuf(struct store *s, size_t len)
 }
 
 static bool store_decode_message(const uint8_t *p, uint32_t len, uint64_t msg_id,
-				 struct store_message *out)
+				 struct store_salt salt, struct store_message *out)
 {
 	struct store_record rec;
 	struct store_record_message rm;
 
-	if (store_record_check(p, len, &rec) != (int64_t)len ||
+	if (store_record_check(p, len, &rec, salt) != (int64_t)len ||
 	    (rec.type != STORE_RECORD_MESSAGE && rec.type != STORE_RECORD_MOVED) ||
 	    store_record_message_decode(rec.payload, rec.len, &rm) != 0 || rm.msg_id != msg_id)
 		return false;
@@ -45,9 +45,9 @@ int store_message_read(struct store *s, uint64_t msg_id, struct store_message *o
 	if (!e || !(buf = malloc(e->len)))
 		return -1;
 	if (store_read_record(s, e->segment, e->offset, e->len, buf) != 0 ||
-	    !store_decode_message(buf, e->len, msg_id, out)) {
-		log_error("storage: message %llu at segment %u offset %u cannot be read back",
-			  (unsigned long long)msg_id, e->segment, e->offset);
+	    !store_decode_message(buf, e->len, msg_id, store_segment_salt(s, e->segment), out)) {
+		store_log_error("storage: message %llu at segment %u offset %u cannot be read back",
+				(unsigned long long)msg_id, e->segment, e->offset);
 		free(buf);
 		return -1;
 	}
@@ -63,12 +63,14 @@ void store_message_read_many(struct store *s, const uint64_t *ids, size_t n, sto
 	while (i < n) {
 		struct store_index_entry *e = store_index_get(&s->index, ids[i]);
 		struct store_message m;
+		struct store_salt salt;
 		size_t j = i + 1;
 		uint64_t end;
 		uint8_t *buf;
 
 		if (!e) {
-			log_error("storage: message %llu is not in the index", (unsigned long long)ids[i]);
+			store_log_error("storage: message %llu is not in the index",
+					(unsigned long long)ids[i]);
 			fn(arg, i++, NULL);
 			continue;
 		}
@@ -88,19 +90,22 @@ void store_message_read_many(struct store *s, const uint64_t *ids, size_t n, sto
 		buf = store_readbuf(s, (size_t)(end - e->offset));
 		if (!buf || store_read_record(s, e->segment, e->offset, (uint32_t)(end - e->offset),
 					      buf) != 0) {
-			log_error("storage: cannot read segment %u at offset %u", e->segment, e->offset);
+			store_log_error("storage: cannot read segment %u at offset %u", e->segment,
+					e->offset);
 			for (; i < j; i++)
 				fn(arg, i, NULL);
 			continue;
 		}
 		/* fn must not call into the store, so the entries stay where they are */
+		salt = store_segment_salt(s, e->segment);
 		for (uint64_t base = e->offset, off = base; i < j; i++) {
 			struct store_index_entry *f = store_index_get(&s->index, ids[i]);
-			if (store_decode_message(buf + (off - base), f->len, ids[i], &m)) {
+			if (store_decode_message(buf + (off - base), f->len, ids[i], salt, &m)) {
 				fn(arg, i, &m);
 			} else {
-				log_error("storage: message %llu at segment %u offset %u cannot be read back",
-					  (unsigned long long)ids[i], f->segment, f->offset);
+				store_log_error("storage: message %llu at segment %u offset "
+						"%u cannot be read back",
+						(unsigned long long)ids[i], f->segment, f->offset);
 				fn(arg, i, NULL);
 			}
 			off += f->len;

@@ -1,9 +1,15 @@
-/* storage/store_record.c: CRC32C (Castagnoli, software slice-by-8) and the record codec shared
- * by the writer (store_file.c) and recovery (store_recover.c). No I/O here. */
+/* storage/store_record.c: CRC32C (Castagnoli, software slice-by-8), the segment header and the
+ * record codec shared by the writer (store_file.c) and recovery (store_recover.c). No file I/O
+ * here. */
 #include "storage/store_record.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #define CRC32C_POLY 0x82f63b78u /* reflected Castagnoli polynomial */
 
@@ -52,15 +58,72 @@ uint32_t store_record_crc32c(uint32_t crc, const void *data, size_t len)
 	return ~crc;
 }
 
-void store_record_seal(uint8_t *hdr, enum store_record_type type, uint32_t len)
+void store_record_seal(uint8_t *hdr, enum store_record_type type, uint32_t len,
+		       struct store_salt salt)
 {
 	hdr[4] = STORE_RECORD_MAGIC;
 	hdr[5] = (uint8_t)type;
 	store_record_put_u16(hdr + 6, 0);
 	store_record_put_u32(hdr + 8, len);
-	store_record_put_u32(hdr + 12,
-			     store_record_crc32c(0, hdr + STORE_RECORD_HEADER_SIZE, len));
-	store_record_put_u32(hdr, store_record_crc32c(0, hdr + 4, STORE_RECORD_HEADER_SIZE - 4));
+	store_record_put_u32(hdr + 12, store_record_crc32c(salt.payload,
+							   hdr + STORE_RECORD_HEADER_SIZE, len));
+	store_record_put_u32(hdr, store_record_crc32c(salt.header, hdr + 4,
+						      STORE_RECORD_HEADER_SIZE - 4));
+}
+
+void store_segment_header_encode(uint8_t *p, struct store_salt salt)
+{
+	memcpy(p, STORE_SEGMENT_MAGIC, 8);
+	store_record_put_u32(p + 8, STORE_FORMAT_VERSION);
+	store_record_put_u32(p + 12, salt.header);
+	store_record_put_u32(p + 16, salt.payload);
+	memset(p + 20, 0, 8);
+	store_record_put_u32(p + 28, store_record_crc32c(0, p, 28));
+}
+
+enum store_segment_kind store_segment_header_decode(const uint8_t *p, size_t avail,
+						    uint32_t *version, struct store_salt *salt)
+{
+	if (avail < 8 || memcmp(p, STORE_SEGMENT_MAGIC, 8) != 0)
+		return STORE_SEGMENT_V1;
+	if (avail < STORE_SEGMENT_HEADER_SIZE)
+		return STORE_SEGMENT_EMPTY; /* written with its header first: no record yet */
+	*version = store_record_get_u32(p + 8);
+	/* a newer release may lay its header out differently: only magic and version count */
+	if (*version > STORE_FORMAT_VERSION)
+		return STORE_SEGMENT_NEWER;
+	if (*version < 2 || store_record_get_u32(p + 28) != store_record_crc32c(0, p, 28))
+		return STORE_SEGMENT_DAMAGED;
+	salt->header = store_record_get_u32(p + 12);
+	salt->payload = store_record_get_u32(p + 16);
+	return STORE_SEGMENT_V2;
+}
+
+bool store_salt_new(struct store_salt *salt)
+{
+	uint32_t v[2] = { 0, 0 };
+	size_t done = 0;
+	bool ok = true;
+
+	while (done < sizeof v) {
+		ssize_t n = getrandom((char *)v + done, sizeof v - done, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			v[0] ^= (uint32_t)ts.tv_nsec * 2654435761u ^ (uint32_t)getpid();
+			v[1] ^= (uint32_t)ts.tv_sec * 2246822519u ^ (uint32_t)(uintptr_t)&ts;
+			ok = false;
+			break;
+		}
+		done += (size_t)n;
+	}
+	if (v[0] == 0 && v[1] == 0)
+		v[1] = 1; /* {0, 0} is format 1's */
+	salt->header = v[0];
+	salt->payload = v[1];
+	return ok;
 }
 
 uint64_t store_record_message_len(const struct store_message *m, uint16_t queue_count)
@@ -129,7 +192,8 @@ int store_record_message_decode(const uint8_t *p, uint32_t len, struct store_rec
 	return 0;
 }
 
-int64_t store_record_check(const uint8_t *p, size_t avail, struct store_record *rec)
+int64_t store_record_check(const uint8_t *p, size_t avail, struct store_record *rec,
+			   struct store_salt salt)
 {
 	uint32_t len;
 
@@ -137,13 +201,14 @@ int64_t store_record_check(const uint8_t *p, size_t avail, struct store_record *
 		return 0;
 	if (p[4] != STORE_RECORD_MAGIC || p[5] < STORE_RECORD_MESSAGE || p[5] > STORE_RECORD_MOVED)
 		return -1;
-	if (store_record_get_u32(p) != store_record_crc32c(0, p + 4, STORE_RECORD_HEADER_SIZE - 4))
+	if (store_record_get_u32(p) !=
+	    store_record_crc32c(salt.header, p + 4, STORE_RECORD_HEADER_SIZE - 4))
 		return -1;
 	len = store_record_get_u32(p + 8);
 	if (avail - STORE_RECORD_HEADER_SIZE < len)
 		return 0;
 	if (store_record_get_u32(p + 12) !=
-	    store_record_crc32c(0, p + STORE_RECORD_HEADER_SIZE, len))
+	    store_record_crc32c(salt.payload, p + STORE_RECORD_HEADER_SIZE, len))
 		return -1;
 	rec->type = (enum store_record_type)p[5];
 	rec->len = len;

@@ -1,16 +1,30 @@
-/* storage/store_record.h: the on-disk record of the message log, and CRC32C.
+/* storage/store_record.h: the on-disk format of the message log (segment header, records) and
+ * CRC32C.
  *
- * Every record is a 16-byte header and a payload, all little-endian:
+ * A segment file of format 2 starts with a 32-byte header, all little-endian:
  *
- *   0  u32 header_crc   CRC32C of header bytes 4..15
+ *   0  u8[8] magic        STORE_SEGMENT_MAGIC ("\x89WRN\r\n\x1a\n"; byte 4 is never a
+ *                         record's magic, so a format 1 file is never taken for format 2)
+ *   8  u32 version        STORE_FORMAT_VERSION
+ *  12  u32 header_salt    seed of the record header checksums in this file
+ *  16  u32 payload_salt   seed of the payload checksums in this file
+ *  20  u8[8] reserved     0
+ *  28  u32 crc            CRC32C of bytes 0..27
+ *
+ * and records follow. Format 1 (Warren 0.1.0) files have no header and salts of 0. Every record
+ * is a 16-byte header and a payload:
+ *
+ *   0  u32 header_crc   CRC32C of header bytes 4..15, seeded with header_salt
  *   4  u8  magic        STORE_RECORD_MAGIC
  *   5  u8  type         enum store_record_type
  *   6  u16 reserved     0
  *   8  u32 len          payload bytes
- *  12  u32 payload_crc  CRC32C of the payload
+ *  12  u32 payload_crc  CRC32C of the payload, seeded with payload_salt
  *
  * The header has its own checksum so that recovery can hunt for the next record after a corrupt
  * one byte by byte without checksumming whole payloads at every offset (linear, not quadratic).
+ * The salts are random and never leave the file, so bytes a client put in a message body cannot
+ * pass for a record of the file (SQLite's WAL salts its frame checksums the same way).
  * docs/storage-format.md describes the payloads.
  */
 #ifndef STORAGE_STORE_RECORD_H
@@ -21,6 +35,12 @@
 #include <stdint.h>
 
 #include "storage/store.h"
+
+/* The data directory format this build writes (segment headers, the definitions document);
+ * it reads this one and every older one. */
+#define STORE_FORMAT_VERSION 2
+#define STORE_SEGMENT_HEADER_SIZE 32
+#define STORE_SEGMENT_MAGIC "\x89WRN\r\n\x1a\n"
 
 #define STORE_RECORD_HEADER_SIZE 16
 #define STORE_RECORD_MAGIC 0x57 /* 'W' */
@@ -37,6 +57,22 @@ enum store_record_type {
 	STORE_RECORD_PURGE = 4,   /* queue_id: every message enqueued on it before is gone */
 	STORE_RECORD_MOVED = 5,   /* compaction: a message re-written at the head with the
 				   * queues it is live in; same id, same payload shape */
+};
+
+/* Checksum seeds of one segment; {0, 0} for format 1. */
+struct store_salt {
+	uint32_t header, payload;
+};
+
+#define STORE_SALT_NONE ((struct store_salt){ 0, 0 })
+
+/* What the first bytes of a segment file say. */
+enum store_segment_kind {
+	STORE_SEGMENT_V1,      /* no magic: format 1, records from offset 0, unsalted */
+	STORE_SEGMENT_V2,      /* a checked format 2 header: records from offset 32 */
+	STORE_SEGMENT_EMPTY,   /* the magic but not yet a whole header: nothing in it */
+	STORE_SEGMENT_DAMAGED, /* the magic, a known version, a bad checksum */
+	STORE_SEGMENT_NEWER,   /* the magic and a version this build does not know */
 };
 
 /* A record whose header was checked. */
@@ -90,7 +126,8 @@ static inline uint64_t store_record_get_u64(const uint8_t *p)
 }
 
 /* Writes the header for a payload already in place at hdr + STORE_RECORD_HEADER_SIZE. */
-void store_record_seal(uint8_t *hdr, enum store_record_type type, uint32_t len);
+void store_record_seal(uint8_t *hdr, enum store_record_type type, uint32_t len,
+		       struct store_salt salt);
 
 /* Payload size of a message record with queue_count queue ids; 0 when too large. */
 uint64_t store_record_message_len(const struct store_message *m, uint16_t queue_count);
@@ -103,6 +140,17 @@ int store_record_message_decode(const uint8_t *p, uint32_t len, struct store_rec
 /* Is there a complete, checksummed record at p (avail bytes)? Returns its total size (> 0) and
  * fills *rec; 0 when the header is fine but the record runs past avail; -1 when the bytes at p
  * are not a record (bad header checksum, magic, type, or payload checksum). */
-int64_t store_record_check(const uint8_t *p, size_t avail, struct store_record *rec);
+int64_t store_record_check(const uint8_t *p, size_t avail, struct store_record *rec,
+			   struct store_salt salt);
+
+/* Writes a format STORE_FORMAT_VERSION segment header (STORE_SEGMENT_HEADER_SIZE bytes). */
+void store_segment_header_encode(uint8_t *p, struct store_salt salt);
+/* Reads the start of a segment file (avail bytes): its kind, and for V2 its salt; *version is
+ * set for V2, DAMAGED and NEWER. */
+enum store_segment_kind store_segment_header_decode(const uint8_t *p, size_t avail,
+						    uint32_t *version, struct store_salt *salt);
+/* Fresh random salts (getrandom), never {0, 0}. false when the kernel's generator failed and
+ * the salt was made from the clock instead (the caller logs it). */
+bool store_salt_new(struct store_salt *salt);
 
 #endif

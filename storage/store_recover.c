@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "broker/log.h"
 #include "storage/store_internal.h"
+#include "storage/store_log.h"
 #include "storage/store_record.h"
 
 /* An id this far from the ones already seen is taken for garbage with a valid checksum: it
@@ -36,6 +36,8 @@ struct store_recover_map {
 	const uint8_t *data;
 	size_t size;
 	int fd;
+	enum store_segment_kind kind;
+	uint32_t version; /* of a damaged header; 0 when it has none */
 };
 
 struct store_recover_ctx {
@@ -49,6 +51,10 @@ struct store_recover_ctx {
 	size_t map_count;
 	uint64_t id_lo, id_hi;
 	bool oom;
+	/* where replay ran out of memory first (for the log line); oom_path is empty when it was
+	 * not in a record */
+	char oom_path[4096];
+	size_t oom_off;
 };
 
 static uint64_t store_recover_hash(uint64_t x)
@@ -239,59 +245,68 @@ static bool store_recover_apply(struct store_recover_ctx *c, struct store_segmen
 }
 
 /* The first offset after pos where a whole valid record starts, or size. */
-static size_t store_recover_hunt(const uint8_t *p, size_t size, size_t pos)
+static size_t store_recover_hunt(const uint8_t *p, size_t size, size_t pos, struct store_salt salt)
 {
 	struct store_record rec;
 
 	for (size_t q = pos + 1; q + STORE_RECORD_HEADER_SIZE <= size; q++) {
 		if (p[q + 4] != STORE_RECORD_MAGIC)
 			continue;
-		if (store_record_check(p + q, size - q, &rec) > 0)
+		if (store_record_check(p + q, size - q, &rec, salt) > 0)
 			return q;
 	}
 	return size;
 }
 
+/* Replays the records of one segment from offset pos (after its header). */
 static void store_recover_segment(struct store_recover_ctx *c, struct store_segment *sg,
-				  struct store_recover_map *map, bool last, const char *path)
+				  struct store_recover_map *map, size_t pos, bool last,
+				  const char *path)
 {
 	const uint8_t *p = map->data;
-	size_t size = map->size, pos = 0;
+	size_t size = map->size;
 
 	while (pos < size) {
 		struct store_record rec;
-		int64_t n = store_record_check(p + pos, size - pos, &rec);
+		int64_t n = store_record_check(p + pos, size - pos, &rec, sg->salt);
 		size_t next;
 
 		if (n > 0) {
 			c->st->records++;
-			if (!store_recover_apply(c, sg, pos, &rec)) {
-				log_warn("storage: %s offset %zu: record type %d with a valid "
-					 "checksum but impossible contents; skipped", path, pos,
-					 (int)rec.type);
+			bool sane = store_recover_apply(c, sg, pos, &rec);
+			if (c->oom) {
+				snprintf(c->oom_path, sizeof c->oom_path, "%s", path);
+				c->oom_off = pos;
+				return;
+			}
+			if (!sane) {
+				store_log_warn("storage: %s offset %zu: record type %d with a "
+					       "valid checksum but impossible contents; "
+					       "skipped", path, pos, (int)rec.type);
 				c->st->corrupt_records_skipped++;
 			}
 			pos += (size_t)n;
 			continue;
 		}
-		next = store_recover_hunt(p, size, pos);
+		next = store_recover_hunt(p, size, pos, sg->salt);
 		if (next < size) {
-			log_warn("storage: %s offset %zu: corrupt record, skipped %zu bytes to the "
-				 "next valid record", path, pos, next - pos);
+			store_log_warn("storage: %s offset %zu: corrupt record, skipped %zu "
+				       "bytes to the next valid record", path, pos, next - pos);
 			c->st->corrupt_records_skipped++;
 			pos = next;
 			continue;
 		}
 		if (last) {
-			log_warn("storage: %s: torn tail of %zu bytes at offset %zu truncated", path,
-				 size - pos, pos);
+			store_log_warn("storage: %s: torn tail of %zu bytes at offset %zu "
+				       "truncated", path, size - pos, pos);
 			c->st->torn_bytes_truncated += size - pos;
 			if (map->fd >= 0 && ftruncate(map->fd, (off_t)pos) != 0)
-				log_warn("storage: cannot truncate %s: %s", path, strerror(errno));
+				store_log_warn("storage: cannot truncate %s: %s", path,
+					       strerror(errno));
 			sg->size = pos;
 		} else {
-			log_warn("storage: %s offset %zu: %zu corrupt bytes up to the end of the "
-				 "segment skipped", path, pos, size - pos);
+			store_log_warn("storage: %s offset %zu: %zu corrupt bytes up to the end of "
+				       "the segment skipped", path, pos, size - pos);
 			c->st->corrupt_records_skipped++;
 		}
 		break;
@@ -312,7 +327,7 @@ static void store_recover_unknown_files(struct store *s)
 			   strspn(n, "0123456789") == 8;
 		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || seg)
 			continue;
-		log_warn("storage: ignoring unknown file %s/%s", s->msgs_dir, n);
+		store_log_warn("storage: ignoring unknown file %s/%s", s->msgs_dir, n);
 	}
 	closedir(d);
 }
@@ -341,14 +356,20 @@ static const struct store_recover_map *store_recover_map_find(const struct store
 	return NULL;
 }
 
-/* Hands the live messages to the broker queue by queue. 0, or -1 when fn asked to stop. */
+/* Hands the live messages to the broker queue by queue. 0, or -1 when fn failed: then it logs
+ * which message of which queue the broker could not take and how many were not handed over,
+ * because the caller must not start with a queue silently missing messages. */
 static int store_recover_emit(struct store_recover_ctx *c, store_recover_fn fn, void *arg)
 {
 	struct store *s = c->s;
+	uint64_t handed = 0, left = 0, failed_id = 0, failed_queue = 0;
+	size_t queues_left = 0;
+	const struct store_index_entry *failed_e = NULL;
+	struct store_index_entry failed_copy;
 
 	for (size_t k = 0; k < c->queue_count; k++) {
 		struct store_recover_queue *q = &c->queues[k];
-		bool sorted = true;
+		bool sorted = true, counted = false;
 
 		for (size_t i = 1; i < q->count && sorted; i++)
 			sorted = q->ids[i - 1] <= q->ids[i];
@@ -364,16 +385,40 @@ static int store_recover_emit(struct store_recover_ctx *c, store_recover_fn fn, 
 			if ((i > 0 && q->ids[i - 1] == id) || !e ||
 			    !store_index_holds(&s->index, id, e, q->queue_id))
 				continue;
+			if (failed_id) {
+				/* only counting what the broker will not get */
+				left++;
+				queues_left += !counted;
+				counted = true;
+				continue;
+			}
 			map = store_recover_map_find(c, e->segment);
 			if (!map || (uint64_t)e->offset + e->len > map->size ||
-			    store_record_check(map->data + e->offset, e->len, &rec) <= 0 ||
+			    store_record_check(map->data + e->offset, e->len, &rec,
+					       store_segment_salt(s, e->segment)) <= 0 ||
 			    store_record_message_decode(rec.payload, rec.len, &rm) != 0)
 				continue; /* cannot happen: the replay checked it */
-			if (fn && fn(arg, q->queue_id, id, &rm.m) != 0)
-				return -1;
+			if (fn && fn(arg, q->queue_id, id, &rm.m) != 0) {
+				failed_id = id;
+				failed_queue = q->queue_id;
+				failed_copy = *e;
+				failed_e = &failed_copy;
+				left++;
+				counted = true;
+				continue;
+			}
+			handed++;
 		}
 	}
-	return 0;
+	if (!failed_id)
+		return 0;
+	store_log_error("storage: recovery failed: the broker could not load message %llu (segment "
+			"%08u.seg offset %u) of queue id %016llx; %llu messages in %zu queue(s) "
+			"were not loaded (%llu were)",
+			(unsigned long long)failed_id, failed_e->segment, failed_e->offset,
+			(unsigned long long)failed_queue, (unsigned long long)left,
+			queues_left + 1, (unsigned long long)handed);
+	return -1;
 }
 
 static void store_recover_drop_unqueued(void *arg, uint64_t msg_id, struct store_index_entry *e)
@@ -402,20 +447,25 @@ int store_recover(struct store *s, store_recover_fn fn, void *arg,
 	memset(st, 0, sizeof *st);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (s->recovered && (s->next_id > 1 || s->pending.len > 0 || s->busy)) {
-		log_error("storage: store_recover after appends; refused");
+		store_log_error("storage: store_recover after appends; refused");
 		return -1;
 	}
 	if (s->recovered && s->seg_count > 1)
 		return 0; /* already done */
 	store_recover_unknown_files(s);
 	c.maps = calloc(n ? n : 1, sizeof *c.maps);
-	if (!c.maps)
+	if (!c.maps) {
+		store_log_error("storage: out of memory starting recovery of %s", s->msgs_dir);
 		goto out;
+	}
+	/* map every segment and read its header before replaying anything: a file of a newer
+	 * format stops the start before this build changes a byte */
 	for (size_t i = 0; i < n; i++) {
 		struct store_segment *sg = &s->segs[i];
 		struct store_recover_map *map = &c.maps[c.map_count++];
 		char path[4096];
 		struct stat sb;
+		uint32_t version = 0;
 
 		map->segno = sg->no;
 		map->fd = -1;
@@ -423,10 +473,12 @@ int store_recover(struct store *s, store_recover_fn fn, void *arg,
 		map->fd = open(path, O_RDWR | O_CLOEXEC);
 		if (map->fd < 0)
 			map->fd = open(path, O_RDONLY | O_CLOEXEC);
+		/* A segment that cannot be read is not one bad record: starting without it would
+		 * drop its messages and, once nothing else held them live, delete the file. */
 		if (map->fd < 0 || fstat(map->fd, &sb) != 0) {
-			log_error("storage: cannot open %s: %s", path, strerror(errno));
-			sg->size = 0;
-			continue;
+			store_log_error("storage: recovery failed: cannot open %s: %s", path,
+					strerror(errno));
+			goto out;
 		}
 		map->size = (size_t)sb.st_size;
 		sg->size = map->size;
@@ -434,32 +486,96 @@ int store_recover(struct store *s, store_recover_fn fn, void *arg,
 		if (map->size > 0) {
 			void *m = mmap(NULL, map->size, PROT_READ, MAP_PRIVATE, map->fd, 0);
 			if (m == MAP_FAILED) {
-				log_error("storage: cannot map %s: %s", path, strerror(errno));
+				store_log_error("storage: recovery failed: cannot map %s (%zu "
+						"bytes): %s", path, map->size, strerror(errno));
 				map->size = 0;
-				continue;
+				goto out;
 			}
 			map->data = m;
 		}
-		store_recover_segment(&c, sg, map, i + 1 == n, path);
+		map->kind = map->size == 0 ? STORE_SEGMENT_EMPTY
+					   : store_segment_header_decode(map->data, map->size,
+									 &version, &sg->salt);
+		if (map->kind == STORE_SEGMENT_NEWER) {
+			store_log_error("storage: recovery failed: %s was written by a newer "
+					"Warren (data format %u; this build reads formats 1 to "
+					"%u); refusing to start rather than misread it", path,
+					version, STORE_FORMAT_VERSION);
+			goto out;
+		}
+		if (map->kind == STORE_SEGMENT_DAMAGED)
+			map->version = version;
+		if (map->kind == STORE_SEGMENT_V1 && i > 0 &&
+		    c.maps[i - 1].kind != STORE_SEGMENT_V1)
+			/* format 1 files all predate the first format 2 one: this one lost its
+			 * header, and reading it unsalted would accept records forged in bodies */
+			map->kind = STORE_SEGMENT_DAMAGED;
+		if (map->kind != STORE_SEGMENT_V2)
+			sg->salt = STORE_SALT_NONE;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct store_segment *sg = &s->segs[i];
+		struct store_recover_map *map = &c.maps[i];
+		char path[4096];
+
+		store_segment_path(s, sg->no, path, sizeof path);
+		switch (map->kind) {
+		case STORE_SEGMENT_V1:
+			store_recover_segment(&c, sg, map, 0, i + 1 == n, path);
+			break;
+		case STORE_SEGMENT_V2:
+			store_recover_segment(&c, sg, map, STORE_SEGMENT_HEADER_SIZE, i + 1 == n,
+					      path);
+			break;
+		case STORE_SEGMENT_EMPTY:
+		case STORE_SEGMENT_NEWER:
+			break;
+		case STORE_SEGMENT_DAMAGED:
+			store_log_error("storage: %s: the segment header is damaged (%s); its %zu "
+					"bytes cannot be checked and are skipped", path,
+					map->version ? "bad checksum"
+						     : "missing after a format 2 segment",
+					map->size);
+			st->corrupt_records_skipped++;
+			break;
+		}
+		if (c.oom) {
+			store_log_error("storage: recovery failed: out of memory replaying %s at "
+					"offset %zu (record %llu of the log); segments %08u.seg to "
+					"%08u.seg not replayed", c.oom_path, c.oom_off,
+					(unsigned long long)st->records, sg->no, s->segs[n - 1].no);
+			goto out;
+		}
 	}
 	/* a message added but never queued before the crash is not live */
 	store_index_visit(&s->index, 0, UINT64_MAX, store_recover_drop_unqueued, &c);
+	if (c.oom) {
+		store_log_error("storage: recovery failed: out of memory listing the messages of "
+				"%s that no queue holds", s->msgs_dir);
+		goto out;
+	}
 	if (c.queue_count > 0 && c.queues[c.queue_count - 1].queue_id == 0) {
 		struct store_recover_queue *q = &c.queues[c.queue_count - 1];
 		for (size_t i = 0; i < q->count; i++)
 			store_index_remove(&s->index, q->ids[i]);
 		q->count = 0;
 	}
-	if (c.oom)
-		log_error("storage: out of memory during recovery; some messages were not "
-			  "recovered");
 	for (size_t i = 0; i < n; i++) {
-		s->segs[i].unrecovered = false;
 		st->messages_live += s->segs[i].live_count;
 		st->bytes_live += s->segs[i].live_bytes;
 	}
+	/* the broker may append while it takes the messages (a dead-lettered or dropped one) */
+	for (size_t i = 0; i < n; i++)
+		s->segs[i].unrecovered = false;
 	s->recovered = true;
-	store_recover_emit(&c, fn, arg);
+	if (store_recover_emit(&c, fn, arg) != 0) {
+		/* nothing of this attempt may reach the disk: the next start replays it all */
+		for (size_t i = 0; i < n; i++)
+			s->segs[i].unrecovered = true;
+		s->recovered = false;
+		s->recovery_failed = true;
+		goto out;
+	}
 	rc = 0;
 out:
 	for (size_t i = 0; i < c.map_count; i++) {
@@ -476,11 +592,13 @@ out:
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	st->elapsed_ms = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000 +
 			 (uint64_t)((t1.tv_nsec - t0.tv_nsec) / 1000000);
-	log_info("storage: recovered %llu segments, %llu records, %llu live messages (%llu bytes), "
-		 "%llu corrupt records skipped, %llu torn bytes truncated, in %llu ms",
-		 (unsigned long long)st->segments, (unsigned long long)st->records,
-		 (unsigned long long)st->messages_live, (unsigned long long)st->bytes_live,
-		 (unsigned long long)st->corrupt_records_skipped,
-		 (unsigned long long)st->torn_bytes_truncated, (unsigned long long)st->elapsed_ms);
+	store_log_msg(rc == 0 ? STORE_LOG_INFO : STORE_LOG_ERROR,
+		"storage: %s %llu segments, %llu records, %llu live messages (%llu bytes), "
+		"%llu corrupt records skipped, %llu torn bytes truncated, in %llu ms",
+		rc == 0 ? "recovered" : "recovery FAILED after", (unsigned long long)st->segments,
+		(unsigned long long)st->records,
+		(unsigned long long)st->messages_live, (unsigned long long)st->bytes_live,
+		(unsigned long long)st->corrupt_records_skipped,
+		(unsigned long long)st->torn_bytes_truncated, (unsigned long long)st->elapsed_ms);
 	return rc;
 }

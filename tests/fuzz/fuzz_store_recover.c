@@ -1,6 +1,7 @@
 /* tests/fuzz/fuzz_store_recover.c: storage recovery over arbitrary segment bytes. The input is
- * written as msgs/00000001.seg of a scratch data directory, then the store is opened and
- * recovered (every recovered message is read end to end, so ASan sees any bad pointer), one
+ * written as msgs/00000001.seg of a scratch data directory (seeds of both formats: seed-*.seg
+ * without "v2" are format 1 logs of Warren 0.1.0, seed-v2-* format 2 ones with salted
+ * checksums), then the store is opened and recovered (every recovered message is read end to end, so ASan sees any bad pointer), one
  * message is appended and synced, and the store is closed. */
 #include <event2/event.h>
 #include <fcntl.h>
@@ -12,8 +13,8 @@
 #include <unistd.h>
 
 #include "broker/bug.h"
-#include "broker/log.h"
 #include "storage/store.h"
+#include "storage/store_record.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -53,7 +54,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FILE *f;
 
 	if (!base) {
-		log_set_level(LOG_NONE);
 		snprintf(dir, sizeof dir, "/tmp/warren-fuzz-store-XXXXXX");
 		WARREN_CHECK(mkdtemp(dir) && (base = event_base_new()));
 	}
@@ -66,8 +66,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!s)
 		fprintf(stderr, "store_open: %s\n", err);
 	WARREN_CHECK(s != NULL);
-	WARREN_CHECK(store_recover(s, fuzz_on_message, NULL, NULL) == 0);
-	uint64_t id = store_message_add(s, &m);
+	/* recovery never fails on damaged bytes; only a header of a newer format is refused */
+	bool newer = size >= 12 && memcmp(data, STORE_SEGMENT_MAGIC, 8) == 0 &&
+		     store_record_get_u32(data + 8) > STORE_FORMAT_VERSION;
+	WARREN_CHECK(store_recover(s, fuzz_on_message, NULL, NULL) == (newer ? -1 : 0));
+	uint64_t id = newer ? 0 : store_message_add(s, &m);
 	if (id) {
 		uint64_t ticket;
 		store_enqueue(s, 1, id);

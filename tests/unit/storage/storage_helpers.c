@@ -11,6 +11,36 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static char harness_log_lines[HARNESS_LOG_KEEP][1024];
+static unsigned harness_log_count;
+
+static void harness_on_log(void *arg, int level, const char *msg)
+{
+	static const char *const names[] = { "debug", "info", "warning", "error" };
+
+	(void)arg;
+	fprintf(stderr, "[%s] %s\n", level >= 0 && level <= 3 ? names[level] : "?", msg);
+	snprintf(harness_log_lines[harness_log_count++ % HARNESS_LOG_KEEP],
+		 sizeof harness_log_lines[0], "%s", msg);
+}
+
+const char *harness_log_find(const char *needle)
+{
+	unsigned n = harness_log_count < HARNESS_LOG_KEEP ? harness_log_count : HARNESS_LOG_KEEP;
+
+	for (unsigned i = 1; i <= n; i++) {
+		const char *line = harness_log_lines[(harness_log_count - i) % HARNESS_LOG_KEEP];
+		if (strstr(line, needle))
+			return line;
+	}
+	return NULL;
+}
+
+void harness_log_clear(void)
+{
+	harness_log_count = 0;
+}
+
 static void harness_on_synced(void *arg, uint64_t ticket, bool ok)
 {
 	struct harness *h = arg;
@@ -37,6 +67,7 @@ struct harness *harness_new(uint64_t segment_size)
 	struct harness *h = calloc(1, sizeof *h);
 
 	ck_assert_ptr_nonnull(h);
+	store_set_log(harness_on_log, NULL);
 	snprintf(h->dir, sizeof h->dir, "/tmp/warren-storage-test-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(h->dir));
 	h->base = event_base_new();

@@ -23,6 +23,13 @@ struct harness {
 	unsigned synced_count;
 };
 
+/* The storage log: harness_new installs a log function that prints each line to stderr and
+ * keeps the last HARNESS_LOG_KEEP; harness_log_find returns the newest kept line containing
+ * needle (NULL when none), harness_log_clear forgets them. */
+#define HARNESS_LOG_KEEP 64
+const char *harness_log_find(const char *needle);
+void harness_log_clear(void);
+
 /* A fresh temp directory and a store in it (recovered, empty). */
 struct harness *harness_new(uint64_t segment_size);
 /* Closes the store (as a clean shutdown) and opens it again without recovering. */

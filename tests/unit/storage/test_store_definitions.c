@@ -18,6 +18,19 @@ static void write_file(const struct harness *h, const char *name, const char *te
 	fclose(f);
 }
 
+/* store_definitions_load, checking it returns want (0 current, 1 fallback copy, -1 refused). */
+static char *load(struct harness *h, int want, size_t *len)
+{
+	char err[512] = "", *doc = (char *)"untouched";
+	int rc = store_definitions_load(h->store, &doc, len, err, sizeof err);
+
+	ck_assert_msg(rc == want, "store_definitions_load returned %d (%s), not %d", rc, err,
+		      want);
+	if (rc < 0)
+		ck_assert_ptr_null(doc);
+	return doc;
+}
+
 static void save(struct harness *h, const char *json)
 {
 	char err[256] = "";
@@ -35,7 +48,7 @@ START_TEST(saved_definitions_load_back_byte_for_byte)
 
 	save(h, doc);
 	harness_reopen(h);
-	got = store_definitions_load(h->store, &len);
+	got = load(h, 0, &len);
 	ck_assert_ptr_nonnull(got);
 	ck_assert_uint_eq(len, strlen(doc));
 	ck_assert_str_eq(got, doc);
@@ -49,7 +62,7 @@ START_TEST(a_store_without_definitions_loads_null)
 	struct harness *h = harness_new(0);
 	size_t len = 99;
 
-	ck_assert_ptr_null(store_definitions_load(h->store, &len));
+	ck_assert_ptr_null(load(h, 0, &len));
 	harness_free(h);
 }
 END_TEST
@@ -62,14 +75,14 @@ START_TEST(a_garbage_current_file_falls_back_to_the_previous_good_copy)
 	save(h, "{\"v\":1}");
 	save(h, "{\"v\":2}");
 	write_file(h, "definitions.json", "{\"v\":3, trunc");
-	got = store_definitions_load(h->store, NULL);
+	got = load(h, 1, NULL);
 	ck_assert_ptr_nonnull(got);
 	ck_assert_str_eq(got, "{\"v\":1}");
 	free(got);
 	/* saving over garbage keeps the good fallback instead of copying the garbage */
 	save(h, "{\"v\":4}");
 	write_file(h, "definitions.json", "");
-	got = store_definitions_load(h->store, NULL);
+	got = load(h, 1, NULL);
 	ck_assert_str_eq(got, "{\"v\":1}");
 	free(got);
 	harness_free(h);
@@ -86,7 +99,7 @@ START_TEST(a_missing_current_file_falls_back_to_the_previous_copy)
 	save(h, "{\"v\":2}");
 	snprintf(path, sizeof path, "%s/definitions.json", h->dir);
 	ck_assert_int_eq(remove(path), 0);
-	got = store_definitions_load(h->store, NULL);
+	got = load(h, 1, NULL);
 	ck_assert_str_eq(got, "{\"v\":1}");
 	free(got);
 	harness_free(h);
@@ -100,13 +113,107 @@ START_TEST(a_leftover_temp_file_from_a_crashed_save_is_ignored)
 
 	save(h, "{\"v\":1}");
 	write_file(h, "definitions.json.tmp", "{\"v\":\"half writ");
-	got = store_definitions_load(h->store, NULL);
+	got = load(h, 0, NULL);
 	ck_assert_str_eq(got, "{\"v\":1}");
 	free(got);
 	save(h, "{\"v\":2}"); /* and the next save overwrites it */
-	got = store_definitions_load(h->store, NULL);
+	got = load(h, 0, NULL);
 	ck_assert_str_eq(got, "{\"v\":2}");
 	free(got);
+	harness_free(h);
+}
+END_TEST
+
+START_TEST(unusable_definitions_are_refused_rather_than_dropped)
+{
+	struct harness *h = harness_new(0);
+	char path[300];
+
+	/* both copies garbage: starting without them would drop every durable queue */
+	save(h, "{\"v\":1}");
+	save(h, "{\"v\":2}");
+	write_file(h, "definitions.json", "{\"v\":");
+	write_file(h, "definitions.json.prev", "garbage");
+	load(h, -1, NULL);
+	/* only a garbage previous copy, the current one gone */
+	snprintf(path, sizeof path, "%s/definitions.json", h->dir);
+	ck_assert_int_eq(remove(path), 0);
+	load(h, -1, NULL);
+	/* neither file: a store that never had definitions */
+	snprintf(path, sizeof path, "%s/definitions.json.prev", h->dir);
+	ck_assert_int_eq(remove(path), 0);
+	ck_assert_ptr_null(load(h, 0, NULL));
+	harness_free(h);
+}
+END_TEST
+
+static char *read_file(const struct harness *h, const char *name)
+{
+	char path[300], *buf = calloc(1, 4096);
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", h->dir, name);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_gt(fread(buf, 1, 4095, f), 0);
+	fclose(f);
+	return buf;
+}
+
+START_TEST(the_saved_file_carries_the_data_format_and_loads_back_without_it)
+{
+	struct harness *h = harness_new(0);
+	char *got, *file;
+
+	save(h, "{\"queues\":[]}");
+	file = read_file(h, "definitions.json");
+	ck_assert_str_eq(file, "{\"warren_data_format\":2,\"queues\":[]}");
+	free(file);
+	got = load(h, 0, NULL);
+	ck_assert_str_eq(got, "{\"queues\":[]}");
+	free(got);
+	save(h, " { } ");
+	file = read_file(h, "definitions.json");
+	ck_assert_str_eq(file, " {\"warren_data_format\":2 } ");
+	free(file);
+	got = load(h, 0, NULL);
+	ck_assert_str_eq(got, " { } ");
+	free(got);
+	harness_free(h);
+}
+END_TEST
+
+START_TEST(format_1_definitions_from_0_1_0_load_as_they_are)
+{
+	struct harness *h = harness_new(0);
+	const char *v1 = "{\"rabbit_version\":\"3.10.8\",\"queues\":[{\"name\":\"q\"}]}";
+	char *got;
+
+	write_file(h, "definitions.json", v1);
+	got = load(h, 0, NULL);
+	ck_assert_str_eq(got, v1);
+	free(got);
+	harness_free(h);
+}
+END_TEST
+
+START_TEST(definitions_of_a_newer_format_are_refused_with_a_clear_message)
+{
+	struct harness *h = harness_new(0);
+	char err[512] = "", *doc = NULL;
+
+	save(h, "{\"v\":1}");
+	write_file(h, "definitions.json", "{\"warren_data_format\":3,\"v\":2,\"new\":{}}");
+	ck_assert_int_eq(store_definitions_load(h->store, &doc, NULL, err, sizeof err), -1);
+	ck_assert_ptr_null(doc);
+	ck_assert_ptr_nonnull(strstr(err, "definitions.json was written by a newer Warren "
+					 "(data format 3; this build reads formats 1 to 2)"));
+	/* not even through the previous copy when the current one is unreadable */
+	save(h, "{\"v\":1}");
+	write_file(h, "definitions.json.prev", "{\"warren_data_format\":9}");
+	write_file(h, "definitions.json", "garbage");
+	ck_assert_int_eq(store_definitions_load(h->store, &doc, NULL, err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "definitions.json.prev was written by a newer Warren"));
 	harness_free(h);
 }
 END_TEST
@@ -122,6 +229,10 @@ static Suite *store_definitions_suite(void)
 	tcase_add_test(tc, a_garbage_current_file_falls_back_to_the_previous_good_copy);
 	tcase_add_test(tc, a_missing_current_file_falls_back_to_the_previous_copy);
 	tcase_add_test(tc, a_leftover_temp_file_from_a_crashed_save_is_ignored);
+	tcase_add_test(tc, unusable_definitions_are_refused_rather_than_dropped);
+	tcase_add_test(tc, the_saved_file_carries_the_data_format_and_loads_back_without_it);
+	tcase_add_test(tc, format_1_definitions_from_0_1_0_load_as_they_are);
+	tcase_add_test(tc, definitions_of_a_newer_format_are_refused_with_a_clear_message);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -36,6 +36,8 @@ START_TEST(crc32c_chains_across_split_buffers_at_any_alignment)
 }
 END_TEST
 
+static const struct store_salt salt = { 0x1234abcd, 0x9876fedc };
+
 static uint8_t *encode_message(const char *body, const uint64_t *queues, uint16_t nq, size_t *len)
 {
 	struct store_message m = {
@@ -53,7 +55,7 @@ static uint8_t *encode_message(const char *body, const uint64_t *queues, uint16_
 
 	ck_assert_uint_gt(plen, 0);
 	store_record_message_encode(p + STORE_RECORD_HEADER_SIZE, 42, &m, queues, nq);
-	store_record_seal(p, nq ? STORE_RECORD_MOVED : STORE_RECORD_MESSAGE, (uint32_t)plen);
+	store_record_seal(p, nq ? STORE_RECORD_MOVED : STORE_RECORD_MESSAGE, (uint32_t)plen, salt);
 	*len = STORE_RECORD_HEADER_SIZE + plen;
 	return p;
 }
@@ -66,7 +68,7 @@ START_TEST(a_message_record_decodes_to_what_was_encoded)
 	struct store_record rec;
 	struct store_record_message rm;
 
-	ck_assert_int_eq(store_record_check(p, len, &rec), (int64_t)len);
+	ck_assert_int_eq(store_record_check(p, len, &rec, salt), (int64_t)len);
 	ck_assert_int_eq(rec.type, STORE_RECORD_MOVED);
 	ck_assert_int_eq(store_record_message_decode(rec.payload, rec.len, &rm), 0);
 	ck_assert_uint_eq(rm.msg_id, 42);
@@ -89,11 +91,11 @@ START_TEST(every_flipped_bit_makes_the_record_invalid_and_every_cut_incomplete)
 
 	for (size_t i = 0; i < len * 8; i++) {
 		p[i / 8] ^= (uint8_t)(1u << (i % 8));
-		ck_assert_int_le(store_record_check(p, len, &rec), 0);
+		ck_assert_int_le(store_record_check(p, len, &rec, salt), 0);
 		p[i / 8] ^= (uint8_t)(1u << (i % 8));
 	}
 	for (size_t cut = 0; cut < len; cut++)
-		ck_assert_int_eq(store_record_check(p, cut, &rec), 0);
+		ck_assert_int_eq(store_record_check(p, cut, &rec, salt), 0);
 	free(p);
 }
 END_TEST
@@ -109,6 +111,70 @@ START_TEST(names_longer_than_a_shortstr_are_refused)
 }
 END_TEST
 
+START_TEST(a_record_checks_only_under_the_salts_it_was_sealed_with)
+{
+	size_t len;
+	uint8_t *p = encode_message("body", NULL, 0, &len);
+	struct store_record rec;
+	struct store_salt other = salt;
+
+	ck_assert_int_eq(store_record_check(p, len, &rec, salt), (int64_t)len);
+	ck_assert_int_eq(store_record_check(p, len, &rec, STORE_SALT_NONE), -1);
+	for (int bit = 0; bit < 32; bit++) { /* either salt alone is not enough */
+		other.header = salt.header ^ (1u << bit);
+		ck_assert_int_eq(store_record_check(p, len, &rec, other), -1);
+		other.header = salt.header;
+		other.payload = salt.payload ^ (1u << bit);
+		ck_assert_int_eq(store_record_check(p, len, &rec, other), -1);
+		other.payload = salt.payload;
+	}
+	/* format 1 records are the {0, 0} case */
+	store_record_seal(p, STORE_RECORD_MESSAGE, (uint32_t)(len - STORE_RECORD_HEADER_SIZE),
+			  STORE_SALT_NONE);
+	ck_assert_uint_eq(store_record_get_u32(p), store_record_crc32c(0, p + 4, 12));
+	ck_assert_int_eq(store_record_check(p, len, &rec, STORE_SALT_NONE), (int64_t)len);
+	free(p);
+}
+END_TEST
+
+START_TEST(a_segment_header_round_trips_and_says_what_it_is)
+{
+	uint8_t h[STORE_SEGMENT_HEADER_SIZE + 4];
+	struct store_salt got = { 0, 0 }, fresh;
+	uint32_t version = 0;
+
+	ck_assert(store_salt_new(&fresh));
+	ck_assert(fresh.header != 0 || fresh.payload != 0);
+	store_segment_header_encode(h, fresh);
+	ck_assert_int_eq(store_segment_header_decode(h, sizeof h, &version, &got),
+			 STORE_SEGMENT_V2);
+	ck_assert_uint_eq(version, STORE_FORMAT_VERSION);
+	ck_assert_uint_eq(got.header, fresh.header);
+	ck_assert_uint_eq(got.payload, fresh.payload);
+	/* only part of it written yet: nothing in the file */
+	ck_assert_int_eq(store_segment_header_decode(h, 20, &version, &got), STORE_SEGMENT_EMPTY);
+	/* a flipped bit in the salt */
+	h[13] ^= 4;
+	ck_assert_int_eq(store_segment_header_decode(h, sizeof h, &version, &got),
+			 STORE_SEGMENT_DAMAGED);
+	h[13] ^= 4;
+	/* a newer format is recognised by magic and version alone, whatever follows */
+	store_record_put_u32(h + 8, STORE_FORMAT_VERSION + 1);
+	ck_assert_int_eq(store_segment_header_decode(h, sizeof h, &version, &got),
+			 STORE_SEGMENT_NEWER);
+	ck_assert_uint_eq(version, STORE_FORMAT_VERSION + 1);
+	/* a format 1 file starts with a record, whose byte 4 is never the header's */
+	ck_assert_int_ne(((const uint8_t *)STORE_SEGMENT_MAGIC)[4], STORE_RECORD_MAGIC);
+	{
+		size_t len;
+		uint8_t *p = encode_message("x", NULL, 0, &len);
+		ck_assert_int_eq(store_segment_header_decode(p, len, &version, &got),
+				 STORE_SEGMENT_V1);
+		free(p);
+	}
+}
+END_TEST
+
 static Suite *store_record_suite(void)
 {
 	Suite *s = suite_create("store_record");
@@ -119,6 +185,8 @@ static Suite *store_record_suite(void)
 	tcase_add_test(tc, a_message_record_decodes_to_what_was_encoded);
 	tcase_add_test(tc, every_flipped_bit_makes_the_record_invalid_and_every_cut_incomplete);
 	tcase_add_test(tc, names_longer_than_a_shortstr_are_refused);
+	tcase_add_test(tc, a_record_checks_only_under_the_salts_it_was_sealed_with);
+	tcase_add_test(tc, a_segment_header_round_trips_and_says_what_it_is);
 	suite_add_tcase(s, tc);
 	return s;
 }
