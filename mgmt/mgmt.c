@@ -267,13 +267,10 @@ static bool mgmt_authenticate(struct mgmt_req *r)
 		mgmt_reply_error(r, 401, "not_authorized", "Login failed");
 		return false;
 	}
-	const struct config *cfg = r->b->cfg;
-	const char *peer = NULL;
-	ev_uint16_t port;
-	evhttp_connection_get_peer(evhttp_request_get_connection(r->req), (char **)&peer, &port);
-	if (cfg->loopback_users_guest && strcmp(name, "guest") == 0 && peer &&
-	    strcmp(peer, "127.0.0.1") != 0 && strcmp(peer, "::1") != 0 &&
-	    strncmp(peer, "::ffff:127.", 10) != 0) {
+	/* The same loopback rule as AMQP (conn_new): 127.0.0.0/8, ::1, ::ffff:127.0.0.0/104. */
+	if (r->b->cfg->loopback_users_guest && strcmp(name, "guest") == 0 &&
+	    !auth_addr_is_loopback(
+		    evhttp_connection_get_addr(evhttp_request_get_connection(r->req)))) {
 		mgmt_reply_error(r, 401, "not_authorized", "User can only log in via localhost");
 		return false;
 	}
