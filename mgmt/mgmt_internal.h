@@ -17,6 +17,7 @@ struct user;
 struct vhost;
 struct queue;
 struct exchange;
+struct conn;
 
 #define MGMT_MAX_SEGMENTS 12
 #define MGMT_BODY_MAX (1u << 20)            /* 1 MiB */
@@ -116,6 +117,8 @@ void mgmt_binding_props_key(const char *key, size_t key_len, const void *args, s
 			    char *out, size_t cap);
 json_t *mgmt_bindings_of_queue(struct mgmt_req *r, struct queue *q);
 const char *mgmt_node_name(void);
+/* Whether /api/connections shows c: not once it is closing (mgmt_overview.c). */
+bool mgmt_conn_is_listed(const struct conn *c);
 /* {"max-connections": N, ...}: the user's limits that are set (mgmt_limits.c). */
 json_t *mgmt_user_limits_json(const struct user *u);
 

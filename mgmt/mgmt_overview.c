@@ -97,12 +97,14 @@ void mgmt_overview_handle(struct mgmt_req *r)
 	struct broker *b = r->b;
 	const double *g = r->m->global.rate;
 	uint64_t ready, unacked;
-	size_t queues, exchanges, consumers, channels = 0;
+	size_t queues, exchanges, consumers, channels = 0, connections = 0;
 	struct list *pos;
 	mgmt_totals(r, &ready, &unacked, &queues, &exchanges, &consumers);
 	list_for_each(pos, &b->conns)
 	{
-		channels += list_entry(pos, struct conn, link)->channel_count;
+		struct conn *c = list_entry(pos, struct conn, link);
+		channels += c->channel_count;
+		connections += mgmt_conn_is_listed(c);
 	}
 	json_t *o = json_object();
 	json_object_set_new(o, "management_version", json_string("3.10.8"));
@@ -151,7 +153,7 @@ void mgmt_overview_handle(struct mgmt_req *r)
 	json_object_set_new(o, "queue_totals", qt);
 	json_t *ot = json_object();
 	json_object_set_new(ot, "channels", json_integer((json_int_t)channels));
-	json_object_set_new(ot, "connections", json_integer(b->conn_count));
+	json_object_set_new(ot, "connections", json_integer((json_int_t)connections));
 	json_object_set_new(ot, "consumers", json_integer((json_int_t)consumers));
 	json_object_set_new(ot, "exchanges", json_integer((json_int_t)exchanges));
 	json_object_set_new(ot, "queues", json_integer((json_int_t)queues));
@@ -315,9 +317,17 @@ void mgmt_extensions_handle(struct mgmt_req *r)
 
 /* ---- connections, channels, consumers ---- */
 
+bool mgmt_conn_is_listed(const struct conn *c)
+{
+	/* Closing (close sent, waiting for close-ok) and closed connections are gone as far as
+	 * the API is concerned: DELETE /api/connections/{name} answers after the close frame is
+	 * queued, and a client that polls the list next must not find the old connection. */
+	return !c->dead && c->state < CONN_CLOSING;
+}
+
 static bool mgmt_conn_visible(struct mgmt_req *r, struct conn *c)
 {
-	if (c->dead)
+	if (!mgmt_conn_is_listed(c))
 		return false;
 	if (r->is_admin || r->is_monitor)
 		return true;
@@ -326,15 +336,7 @@ static bool mgmt_conn_visible(struct mgmt_req *r, struct conn *c)
 
 static const char *mgmt_conn_state(struct conn *c)
 {
-	switch (c->state) {
-	case CONN_OPEN:
-		return "running";
-	case CONN_CLOSING:
-	case CONN_CLOSED:
-		return "closing";
-	default:
-		return "starting";
-	}
+	return c->state == CONN_OPEN ? "running" : "starting";
 }
 
 static json_t *mgmt_conn_json(struct mgmt_req *r, void *obj)
