@@ -42,6 +42,124 @@ int admin_vhost_add(struct broker *b, const char *name)
 	return vhost_new(b, name) ? ADMIN_CREATED : ADMIN_NO_MEMORY;
 }
 
+static const char *admin_json_str_or_null(json_t *md, json_t *o, const char *key,
+					   bool *bad)
+{
+	json_t *v = json_object_get(md, key);
+	if (!v)
+		v = json_object_get(o, key);
+	if (v && !json_is_string(v) && !json_is_null(v))
+		*bad = true;
+	return json_string_value(v);
+}
+
+/* RabbitMQ splits a tags string at commas and trims spaces: " a , b,," is a, b, "", "". */
+static int admin_tags_split(const char *s, struct admin_vhost_meta *m)
+{
+	size_t n = 1;
+	if (!*s)
+		return 0;
+	for (const char *p = s; *p; p++)
+		n += *p == ',';
+	m->tags = calloc(n, sizeof *m->tags);
+	if (!m->tags)
+		return -1;
+	for (const char *p = s;; p++) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		while (len && *p == ' ')
+			p++, len--;
+		while (len && p[len - 1] == ' ')
+			len--;
+		if (!(m->tags[m->tag_count] = strndup(p, len)))
+			return -1;
+		m->tag_count++;
+		if (!end)
+			return 0;
+		p = end;
+	}
+}
+
+int admin_vhost_meta_parse(json_t *o, struct admin_vhost_meta *m, char *err, size_t errlen)
+{
+	json_t *md = json_object_get(o, "metadata"), *tags;
+	bool bad = false;
+
+	memset(m, 0, sizeof *m);
+	if (md && !json_is_object(md) && !json_is_null(md)) {
+		snprintf(err, errlen, "'metadata' must be an object");
+		return ADMIN_BAD;
+	}
+	m->description = admin_json_str_or_null(md, o, "description", &bad);
+	if (bad) {
+		snprintf(err, errlen, "'description' must be a string");
+		return ADMIN_BAD;
+	}
+	m->default_queue_type = admin_json_str_or_null(md, o, "default_queue_type", &bad);
+	if (!m->default_queue_type && !bad)
+		m->default_queue_type = admin_json_str_or_null(NULL, o, "defaultqueuetype", &bad);
+	/* Later RabbitMQs export "undefined" for a vhost without one (rabbitmq-server#10468). */
+	if (m->default_queue_type && strcmp(m->default_queue_type, "undefined") == 0)
+		m->default_queue_type = NULL;
+	if (bad || (m->default_queue_type && !vhost_queue_type_is_valid(m->default_queue_type))) {
+		snprintf(err, errlen, "invalid_queue_type");
+		return ADMIN_BAD;
+	}
+	if (!(tags = json_object_get(md, "tags")))
+		tags = json_object_get(o, "tags");
+	if (json_is_string(tags)) {
+		if (admin_tags_split(json_string_value(tags), m) != 0)
+			goto oom;
+	} else if (json_is_array(tags)) {
+		size_t i;
+		json_t *t;
+		m->tags = calloc(json_array_size(tags) + 1, sizeof *m->tags);
+		if (!m->tags)
+			goto oom;
+		json_array_foreach(tags, i, t)
+		{
+			if (!json_is_string(t)) {
+				admin_vhost_meta_free(m);
+				snprintf(err, errlen, "'tags' must be a string or an array of "
+						      "strings");
+				return ADMIN_BAD;
+			}
+			if (!(m->tags[m->tag_count] = strdup(json_string_value(t))))
+				goto oom;
+			m->tag_count++;
+		}
+	} else if (tags && !json_is_null(tags)) {
+		snprintf(err, errlen, "'tags' must be a string or an array of strings");
+		return ADMIN_BAD;
+	}
+	return ADMIN_OK;
+oom:
+	admin_vhost_meta_free(m);
+	snprintf(err, errlen, "out of memory");
+	return ADMIN_NO_MEMORY;
+}
+
+void admin_vhost_meta_free(struct admin_vhost_meta *m)
+{
+	for (size_t i = 0; m->tags && i < m->tag_count; i++)
+		free(m->tags[i]);
+	free(m->tags);
+	m->tags = NULL;
+	m->tag_count = 0;
+}
+
+int admin_vhost_put(struct broker *b, const char *name, const struct admin_vhost_meta *m)
+{
+	int rc = admin_vhost_add(b, name);
+	struct vhost *v = admin_vhost_find(b, name);
+	if (rc < 0 || !v)
+		return ADMIN_NO_MEMORY;
+	if (vhost_set_metadata(v, m->description, (const char *const *)m->tags, m->tag_count,
+			       m->default_queue_type) != 0)
+		return ADMIN_NO_MEMORY;
+	return rc;
+}
+
 int admin_vhost_delete(struct broker *b, const char *name)
 {
 	struct vhost *v = admin_vhost_find(b, name);
