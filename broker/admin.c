@@ -13,6 +13,7 @@
 #include "broker/auth.h"
 #include "broker/broker.h"
 #include "broker/conn.h"
+#include "broker/deadletter.h"
 #include "broker/exchange.h"
 #include "broker/message.h"
 #include "broker/queue.h"
@@ -527,7 +528,7 @@ int admin_get(struct vhost *v, struct amqp_str queue, uint32_t count, enum admin
 	      admin_get_fn fn, void *arg, char *err, size_t errlen)
 {
 	struct queue *q = find_queue(v, queue, err, errlen);
-	struct qentry *taken = NULL;
+	struct qentry *taken = NULL, e;
 	uint32_t n = 0;
 	bool requeue = mode == ADMIN_ACK_REQUEUE_TRUE || mode == ADMIN_REJECT_REQUEUE_TRUE;
 
@@ -543,13 +544,17 @@ int admin_get(struct vhost *v, struct amqp_str queue, uint32_t count, enum admin
 	/* Take them all first: requeued messages go back to their place at the head, so a
 	 * second pop would only see the first one again (RabbitMQ requeues when its temporary
 	 * channel closes, after the whole get). */
-	while (n < count && queue_pop(q, &taken[n])) {
-		struct qentry *e = &taken[n++];
+	while (n < count && queue_pop(q, &e)) {
+		bool redelivered = e.redelivered || e.delivery_count > 0;
+		if (!fn(arg, e.msg, redelivered, queue_ready_count(q))) {
+			queue_unpop(q, &e); /* no room in the reply: it was never taken */
+			break;
+		}
+		taken[n++] = e;
 		q->stat_delivered++;
 		v->broker->stats.delivered++;
-		if (e->redelivered || e->delivery_count > 0)
+		if (redelivered)
 			v->broker->stats.redelivered++; /* queue_requeue counts the queue's */
-		fn(arg, e->msg, e->redelivered || e->delivery_count > 0, queue_ready_count(q));
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		if (mode == ADMIN_ACK_REQUEUE_FALSE || mode == ADMIN_ACK_REQUEUE_TRUE) {
@@ -558,10 +563,14 @@ int admin_get(struct vhost *v, struct amqp_str queue, uint32_t count, enum admin
 		}
 		if (requeue) {
 			queue_requeue(q, taken[i].msg, taken[i].seq, taken[i].delivery_count + 1);
-		} else {
-			queue_unstore(q, taken[i].msg);
-			message_unref(taken[i].msg);
+			continue;
 		}
+		/* reject_requeue_false is a basic.reject(requeue=false): dead-lettered (reason
+		 * rejected) when the queue has a dead-letter exchange, as channel.c does. */
+		if (mode == ADMIN_REJECT_REQUEUE_FALSE)
+			deadletter(q, taken[i].msg, DEADLETTER_REJECTED);
+		queue_unstore(q, taken[i].msg);
+		message_unref(taken[i].msg);
 	}
 	free(taken);
 	return ADMIN_OK;

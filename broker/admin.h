@@ -87,11 +87,14 @@ int admin_publish(struct vhost *v, struct amqp_str exchange, struct amqp_str rk,
 		  const uint8_t *props, size_t props_len, const uint8_t *body, size_t body_len,
 		  bool *routed, char *err, size_t errlen);
 
-/* Called once per message taken by admin_get; the message is lent for the call. remaining is
- * the number of ready messages left after this one. */
-typedef void (*admin_get_fn)(void *arg, const struct message *m, bool redelivered,
+/* Called once per message admin_get takes; the message is lent for the call. remaining is the
+ * number of ready messages left after this one. Returning false refuses m (the reply has no
+ * room for it): m and the messages after it stay in the queue as they were. */
+typedef bool (*admin_get_fn)(void *arg, const struct message *m, bool redelivered,
 			     uint32_t remaining);
-/* Takes up to count messages, then requeues them (…_requeue_true) or drops them. */
+/* Takes up to count messages, then requeues them (…_requeue_true), drops them
+ * (ack_requeue_false) or rejects them (reject_requeue_false: dead-lettered as basic.reject
+ * would). */
 int admin_get(struct vhost *v, struct amqp_str queue, uint32_t count, enum admin_ackmode mode,
 	      admin_get_fn fn, void *arg, char *err, size_t errlen);
 
