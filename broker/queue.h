@@ -89,6 +89,7 @@ struct queue {
 	struct deferred dispatch;
 	struct broker *broker;
 	uint64_t stat_published, stat_delivered, stat_acked, stat_redelivered;
+	uint64_t stat_default_routed; /* put here by the default exchange (implicit bindings) */
 };
 
 struct queue *queue_new(struct vhost *v, struct amqp_str name, bool durable, bool exclusive,

@@ -361,7 +361,8 @@ static json_t *mgmt_conn_json(struct mgmt_req *r, void *obj)
 	json_object_set_new(o, "frame_max", json_integer(c->frame_max));
 	json_object_set_new(o, "channel_max", json_integer(c->channel_max));
 	json_object_set_new(o, "timeout", json_integer(c->heartbeat));
-	json_object_set_new(o, "connected_at", json_integer((json_int_t)c->opened_ms));
+	json_object_set_new(o, "connected_at",
+			    json_integer((json_int_t)mgmt_wall_ms(c->opened_ms)));
 	mgmt_stat_set(o, "recv_oct", c->recv_oct, 0);
 	mgmt_stat_set(o, "send_oct", c->send_oct, 0);
 	json_t *cp = c->client_props ?
@@ -428,7 +429,6 @@ static json_t *mgmt_channel_json(struct mgmt_req *r, struct channel *ch)
 	struct conn *c = ch->conn;
 	char name[200];
 	json_t *o = json_object();
-	(void)r;
 	snprintf(name, sizeof name, "%s (%u)", c->name, (unsigned)ch->id);
 	json_object_set_new(o, "name", json_string(name));
 	json_object_set_new(o, "node", json_string(mgmt_node_name()));
@@ -449,6 +449,9 @@ static json_t *mgmt_channel_json(struct mgmt_req *r, struct channel *ch)
 	json_object_set_new(o, "transactional", json_boolean(ch->tx));
 	json_object_set_new(o, "state", json_string(ch->state == CHANNEL_OPEN ? "running" :
 										 "closing"));
+	json_t *idle = mgmt_flows_idle_since(r, ch);
+	if (idle) /* RabbitMQ shows it only while the channel is idle */
+		json_object_set_new(o, "idle_since", idle);
 	json_t *cd = json_object();
 	json_object_set_new(cd, "name", json_string(c->name));
 	json_object_set_new(cd, "peer_host", json_string(c->peer_host));

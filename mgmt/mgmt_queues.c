@@ -124,7 +124,7 @@ static json_t *mgmt_queue_detail(struct mgmt_req *r, struct queue *q)
 		json_array_append_new(cd, co);
 	}
 	json_object_set_new(o, "consumer_details", cd);
-	json_object_set_new(o, "incoming", json_array());
+	json_object_set_new(o, "incoming", mgmt_flows_queue_incoming(r, q));
 	json_object_set_new(o, "deliveries", json_array());
 	return o;
 }
