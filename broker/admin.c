@@ -13,6 +13,7 @@
 #include "broker/auth.h"
 #include "broker/broker.h"
 #include "broker/conn.h"
+#include "broker/deadletter.h"
 #include "broker/exchange.h"
 #include "broker/message.h"
 #include "broker/queue.h"
@@ -40,6 +41,124 @@ int admin_vhost_add(struct broker *b, const char *name)
 	if (admin_vhost_find(b, name))
 		return ADMIN_OK;
 	return vhost_new(b, name) ? ADMIN_CREATED : ADMIN_NO_MEMORY;
+}
+
+static const char *admin_json_str_or_null(json_t *md, json_t *o, const char *key,
+					   bool *bad)
+{
+	json_t *v = json_object_get(md, key);
+	if (!v)
+		v = json_object_get(o, key);
+	if (v && !json_is_string(v) && !json_is_null(v))
+		*bad = true;
+	return json_string_value(v);
+}
+
+/* RabbitMQ splits a tags string at commas and trims spaces: " a , b,," is a, b, "", "". */
+static int admin_tags_split(const char *s, struct admin_vhost_meta *m)
+{
+	size_t n = 1;
+	if (!*s)
+		return 0;
+	for (const char *p = s; *p; p++)
+		n += *p == ',';
+	m->tags = calloc(n, sizeof *m->tags);
+	if (!m->tags)
+		return -1;
+	for (const char *p = s;; p++) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		while (len && *p == ' ')
+			p++, len--;
+		while (len && p[len - 1] == ' ')
+			len--;
+		if (!(m->tags[m->tag_count] = strndup(p, len)))
+			return -1;
+		m->tag_count++;
+		if (!end)
+			return 0;
+		p = end;
+	}
+}
+
+int admin_vhost_meta_parse(json_t *o, struct admin_vhost_meta *m, char *err, size_t errlen)
+{
+	json_t *md = json_object_get(o, "metadata"), *tags;
+	bool bad = false;
+
+	memset(m, 0, sizeof *m);
+	if (md && !json_is_object(md) && !json_is_null(md)) {
+		snprintf(err, errlen, "'metadata' must be an object");
+		return ADMIN_BAD;
+	}
+	m->description = admin_json_str_or_null(md, o, "description", &bad);
+	if (bad) {
+		snprintf(err, errlen, "'description' must be a string");
+		return ADMIN_BAD;
+	}
+	m->default_queue_type = admin_json_str_or_null(md, o, "default_queue_type", &bad);
+	if (!m->default_queue_type && !bad)
+		m->default_queue_type = admin_json_str_or_null(NULL, o, "defaultqueuetype", &bad);
+	/* Later RabbitMQs export "undefined" for a vhost without one (rabbitmq-server#10468). */
+	if (m->default_queue_type && strcmp(m->default_queue_type, "undefined") == 0)
+		m->default_queue_type = NULL;
+	if (bad || (m->default_queue_type && !vhost_queue_type_is_valid(m->default_queue_type))) {
+		snprintf(err, errlen, "invalid_queue_type");
+		return ADMIN_BAD;
+	}
+	if (!(tags = json_object_get(md, "tags")))
+		tags = json_object_get(o, "tags");
+	if (json_is_string(tags)) {
+		if (admin_tags_split(json_string_value(tags), m) != 0)
+			goto oom;
+	} else if (json_is_array(tags)) {
+		size_t i;
+		json_t *t;
+		m->tags = calloc(json_array_size(tags) + 1, sizeof *m->tags);
+		if (!m->tags)
+			goto oom;
+		json_array_foreach(tags, i, t)
+		{
+			if (!json_is_string(t)) {
+				admin_vhost_meta_free(m);
+				snprintf(err, errlen, "'tags' must be a string or an array of "
+						      "strings");
+				return ADMIN_BAD;
+			}
+			if (!(m->tags[m->tag_count] = strdup(json_string_value(t))))
+				goto oom;
+			m->tag_count++;
+		}
+	} else if (tags && !json_is_null(tags)) {
+		snprintf(err, errlen, "'tags' must be a string or an array of strings");
+		return ADMIN_BAD;
+	}
+	return ADMIN_OK;
+oom:
+	admin_vhost_meta_free(m);
+	snprintf(err, errlen, "out of memory");
+	return ADMIN_NO_MEMORY;
+}
+
+void admin_vhost_meta_free(struct admin_vhost_meta *m)
+{
+	for (size_t i = 0; m->tags && i < m->tag_count; i++)
+		free(m->tags[i]);
+	free(m->tags);
+	m->tags = NULL;
+	m->tag_count = 0;
+}
+
+int admin_vhost_put(struct broker *b, const char *name, const struct admin_vhost_meta *m)
+{
+	int rc = admin_vhost_add(b, name);
+	struct vhost *v = admin_vhost_find(b, name);
+	if (rc < 0 || !v)
+		return ADMIN_NO_MEMORY;
+	if (vhost_set_metadata(v, m->description, (const char *const *)m->tags, m->tag_count,
+			       m->default_queue_type) != 0)
+		return ADMIN_NO_MEMORY;
+	return rc;
 }
 
 int admin_vhost_delete(struct broker *b, const char *name)
@@ -409,7 +528,7 @@ int admin_get(struct vhost *v, struct amqp_str queue, uint32_t count, enum admin
 	      admin_get_fn fn, void *arg, char *err, size_t errlen)
 {
 	struct queue *q = find_queue(v, queue, err, errlen);
-	struct qentry *taken = NULL;
+	struct qentry *taken = NULL, e;
 	uint32_t n = 0;
 	bool requeue = mode == ADMIN_ACK_REQUEUE_TRUE || mode == ADMIN_REJECT_REQUEUE_TRUE;
 
@@ -425,13 +544,17 @@ int admin_get(struct vhost *v, struct amqp_str queue, uint32_t count, enum admin
 	/* Take them all first: requeued messages go back to their place at the head, so a
 	 * second pop would only see the first one again (RabbitMQ requeues when its temporary
 	 * channel closes, after the whole get). */
-	while (n < count && queue_pop(q, &taken[n])) {
-		struct qentry *e = &taken[n++];
+	while (n < count && queue_pop(q, &e)) {
+		bool redelivered = e.redelivered || e.delivery_count > 0;
+		if (!fn(arg, e.msg, redelivered, queue_ready_count(q))) {
+			queue_unpop(q, &e); /* no room in the reply: it was never taken */
+			break;
+		}
+		taken[n++] = e;
 		q->stat_delivered++;
 		v->broker->stats.delivered++;
-		if (e->redelivered || e->delivery_count > 0)
+		if (redelivered)
 			v->broker->stats.redelivered++; /* queue_requeue counts the queue's */
-		fn(arg, e->msg, e->redelivered || e->delivery_count > 0, queue_ready_count(q));
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		if (mode == ADMIN_ACK_REQUEUE_FALSE || mode == ADMIN_ACK_REQUEUE_TRUE) {
@@ -440,10 +563,14 @@ int admin_get(struct vhost *v, struct amqp_str queue, uint32_t count, enum admin
 		}
 		if (requeue) {
 			queue_requeue(q, taken[i].msg, taken[i].seq, taken[i].delivery_count + 1);
-		} else {
-			queue_unstore(q, taken[i].msg);
-			message_unref(taken[i].msg);
+			continue;
 		}
+		/* reject_requeue_false is a basic.reject(requeue=false): dead-lettered (reason
+		 * rejected) when the queue has a dead-letter exchange, as channel.c does. */
+		if (mode == ADMIN_REJECT_REQUEUE_FALSE)
+			deadletter(q, taken[i].msg, DEADLETTER_REJECTED);
+		queue_unstore(q, taken[i].msg);
+		message_unref(taken[i].msg);
 	}
 	free(taken);
 	return ADMIN_OK;
@@ -564,208 +691,4 @@ int admin_dlq_replay(struct vhost *v, struct amqp_str queue, int64_t limit, bool
 		queue_requeue(q, keep[i].msg, keep[i].seq, keep[i].delivery_count);
 	free(keep);
 	return ADMIN_OK;
-}
-
-/* ---- JSON <-> AMQP tables ---- */
-
-static int put_json_value(struct amqp_buf *out, json_t *v, int depth, char *err, size_t errlen);
-
-static int put_json_table(struct amqp_buf *out, json_t *obj, int depth, char *err, size_t errlen)
-{
-	const char *k;
-	json_t *v;
-	json_object_foreach(obj, k, v)
-	{
-		if (strlen(k) > 255) {
-			snprintf(err, errlen, "argument name too long");
-			return -1;
-		}
-		amqp_buf_put_shortstr(out, amqp_str_c(k));
-		if (put_json_value(out, v, depth + 1, err, errlen) != 0)
-			return -1;
-	}
-	return 0;
-}
-
-static int put_json_value(struct amqp_buf *out, json_t *v, int depth, char *err, size_t errlen)
-{
-	if (depth >= AMQP_TABLE_MAX_DEPTH) {
-		snprintf(err, errlen, "arguments nested too deeply");
-		return -1;
-	}
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		amqp_buf_put_value_longstr(out, (struct amqp_str){
-			(const uint8_t *)json_string_value(v), (uint32_t)json_string_length(v) });
-		return 0;
-	case JSON_INTEGER:
-		amqp_buf_put_value_long(out, json_integer_value(v));
-		return 0;
-	case JSON_REAL: {
-		double d = json_real_value(v);
-		uint64_t bits;
-		memcpy(&bits, &d, sizeof bits);
-		amqp_buf_put_u8(out, 'd');
-		amqp_buf_put_u64(out, bits);
-		return 0;
-	}
-	case JSON_TRUE:
-	case JSON_FALSE:
-		amqp_buf_put_value_bool(out, json_is_true(v));
-		return 0;
-	case JSON_NULL:
-		amqp_buf_put_u8(out, 'V');
-		return 0;
-	case JSON_OBJECT: {
-		amqp_buf_put_u8(out, 'F');
-		size_t at = amqp_buf_table_begin(out);
-		if (put_json_table(out, v, depth, err, errlen) != 0)
-			return -1;
-		amqp_buf_table_end(out, at);
-		return 0;
-	}
-	case JSON_ARRAY: {
-		size_t i;
-		json_t *item;
-		amqp_buf_put_u8(out, 'A');
-		size_t at = amqp_buf_table_begin(out);
-		json_array_foreach(v, i, item)
-		{
-			if (put_json_value(out, item, depth + 1, err, errlen) != 0)
-				return -1;
-		}
-		amqp_buf_table_end(out, at);
-		return 0;
-	}
-	}
-	snprintf(err, errlen, "unsupported argument value");
-	return -1;
-}
-
-int admin_table_from_json(json_t *obj, struct amqp_buf *out, char *err, size_t errlen)
-{
-	if (!obj || json_is_null(obj))
-		return 0;
-	if (!json_is_object(obj)) {
-		snprintf(err, errlen, "arguments must be an object");
-		return -1;
-	}
-	if (put_json_table(out, obj, 0, err, errlen) != 0)
-		return -1;
-	if (out->oom) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	return 0;
-}
-
-static json_t *value_to_json(const struct amqp_value *v);
-
-/* Length of the valid UTF-8 sequence at p (1..4), or 0. */
-static size_t utf8_seq_len(const uint8_t *p, size_t left)
-{
-	size_t n = p[0] < 0x80 ? 1 : (p[0] & 0xE0) == 0xC0 ? 2 : (p[0] & 0xF0) == 0xE0 ? 3 :
-					(p[0] & 0xF8) == 0xF0 ? 4 : 0;
-	if (n == 0 || n > left || (n == 2 && p[0] < 0xC2))
-		return 0;
-	for (size_t i = 1; i < n; i++)
-		if ((p[i] & 0xC0) != 0x80)
-			return 0;
-	if ((n == 3 && p[0] == 0xE0 && p[1] < 0xA0) || (n == 3 && p[0] == 0xED && p[1] >= 0xA0) ||
-	    (n == 4 && p[0] == 0xF0 && p[1] < 0x90) || (n == 4 && (p[0] > 0xF4 || (p[0] == 0xF4 && p[1] >= 0x90))))
-		return 0;
-	return n;
-}
-
-/* JSON strings must be UTF-8 without NUL: AMQP strings may be any bytes. Invalid bytes and
- * NUL become U+FFFD, so the JSON (and the definitions file written from it) stays valid. */
-json_t *admin_json_string(const uint8_t *p, size_t len)
-{
-	json_t *s = memchr(p, 0, len) ? NULL : json_stringn((const char *)p, len);
-	if (s)
-		return s;
-	char *buf = malloc(len * 3 + 1);
-	size_t o = 0;
-	if (!buf)
-		return json_null();
-	for (size_t i = 0; i < len;) {
-		size_t n = p[i] ? utf8_seq_len(p + i, len - i) : 0;
-		if (n) {
-			memcpy(buf + o, p + i, n);
-			o += n;
-			i += n;
-		} else {
-			memcpy(buf + o, "\xEF\xBF\xBD", 3);
-			o += 3;
-			i++;
-		}
-	}
-	s = json_stringn(buf, o);
-	free(buf);
-	return s ? s : json_null();
-}
-
-static json_t *array_to_json(struct amqp_table a)
-{
-	json_t *arr = json_array();
-	struct amqp_table_iter it;
-	struct amqp_value v;
-	amqp_array_iter_init(&it, a);
-	while (amqp_array_next(&it, &v) == 1)
-		json_array_append_new(arr, value_to_json(&v));
-	return arr;
-}
-
-static json_t *value_to_json(const struct amqp_value *v)
-{
-	switch (v->type) {
-	case 't':
-		return json_boolean(v->v.b);
-	case 'b':
-	case 's':
-	case 'I':
-	case 'l':
-	case 'L':
-		return json_integer(v->v.i);
-	case 'B':
-	case 'u':
-	case 'i':
-	case 'T':
-		return json_integer((json_int_t)v->v.u);
-	case 'f':
-		return json_real(v->v.f);
-	case 'd':
-		return json_real(v->v.d);
-	case 'D': {
-		double d = v->v.dec.value;
-		for (int i = 0; i < v->v.dec.scale; i++)
-			d /= 10;
-		return json_real(d);
-	}
-	case 'S':
-	case 'x':
-		return admin_json_string(v->v.str.ptr, v->v.str.len);
-	case 'F':
-		return admin_table_to_json(v->v.table);
-	case 'A':
-		return array_to_json(v->v.table);
-	default:
-		return json_null();
-	}
-}
-
-json_t *admin_table_to_json(struct amqp_table t)
-{
-	json_t *obj = json_object();
-	struct amqp_table_iter it;
-	struct amqp_str k;
-	struct amqp_value v;
-	amqp_table_iter_init(&it, t);
-	while (amqp_table_next(&it, &k, &v) == 1) {
-		json_t *key = admin_json_string(k.ptr, k.len);
-		if (json_is_string(key))
-			json_object_set_new(obj, json_string_value(key), value_to_json(&v));
-		json_decref(key);
-	}
-	return obj;
 }

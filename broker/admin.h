@@ -41,6 +41,24 @@ struct vhost *admin_vhost_find(struct broker *b, const char *name);
 int admin_vhost_add(struct broker *b, const char *name);
 /* Closes the vhost's connections (320), deletes everything in it, drops permissions on it. */
 int admin_vhost_delete(struct broker *b, const char *name);
+/* A vhost's metadata as PUT /api/vhosts/{name} or a definitions "vhosts" entry gives it:
+ * "description", "tags" (a comma-separated string or an array of strings) and
+ * "default_queue_type" (also read as 3.10's "defaultqueuetype"), each also read from a
+ * "metadata" object, which wins. Strings borrow from the JSON; tags are owned. */
+struct admin_vhost_meta {
+	const char *description;
+	char **tags;
+	size_t tag_count;
+	const char *default_queue_type; /* NULL: not given, or "undefined" */
+};
+/* ADMIN_OK, ADMIN_BAD (err says which key is wrong) or ADMIN_NO_MEMORY. */
+int admin_vhost_meta_parse(struct json_t *o, struct admin_vhost_meta *m, char *err,
+			   size_t errlen);
+void admin_vhost_meta_free(struct admin_vhost_meta *m);
+/* Creates the vhost if needed and sets its metadata: ADMIN_CREATED, ADMIN_OK or
+ * ADMIN_NO_MEMORY. */
+int admin_vhost_put(struct broker *b, const char *name, const struct admin_vhost_meta *m);
+
 /* Closes the user's connections (320) and deletes the user. ADMIN_NOT_FOUND when absent. */
 int admin_user_delete(struct broker *b, const char *name);
 
@@ -70,11 +88,14 @@ int admin_publish(struct vhost *v, struct amqp_str exchange, struct amqp_str rk,
 		  const uint8_t *props, size_t props_len, const uint8_t *body, size_t body_len,
 		  bool *routed, char *err, size_t errlen);
 
-/* Called once per message taken by admin_get; the message is lent for the call. remaining is
- * the number of ready messages left after this one. */
-typedef void (*admin_get_fn)(void *arg, const struct message *m, bool redelivered,
+/* Called once per message admin_get takes; the message is lent for the call. remaining is the
+ * number of ready messages left after this one. Returning false refuses m (the reply has no
+ * room for it): m and the messages after it stay in the queue as they were. */
+typedef bool (*admin_get_fn)(void *arg, const struct message *m, bool redelivered,
 			     uint32_t remaining);
-/* Takes up to count messages, then requeues them (…_requeue_true) or drops them. */
+/* Takes up to count messages, then requeues them (…_requeue_true), drops them
+ * (ack_requeue_false) or rejects them (reject_requeue_false: dead-lettered as basic.reject
+ * would). */
 int admin_get(struct vhost *v, struct amqp_str queue, uint32_t count, enum admin_ackmode mode,
 	      admin_get_fn fn, void *arg, char *err, size_t errlen);
 

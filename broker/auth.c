@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 
 #include "amqp/table.h"
 #include "broker/broker.h"
@@ -422,4 +424,20 @@ uint32_t auth_failure_note(const char *ip, uint64_t now_ms, bool *first_delay)
 		return 0;
 	uint32_t shift = f->count - AUTH_FAILURE_FREE - 1;
 	return shift >= 5 ? AUTH_FAILURE_DELAY_MAX_MS : AUTH_FAILURE_DELAY_MS << shift;
+}
+
+bool auth_addr_is_loopback(const struct sockaddr *sa)
+{
+	if (!sa)
+		return false;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return false;
 }

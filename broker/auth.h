@@ -17,6 +17,7 @@
 #include "broker/strmap.h"
 
 struct broker;
+struct sockaddr;
 
 enum auth_hash { AUTH_HASH_SHA256, AUTH_HASH_SHA512, AUTH_HASH_MD5 };
 
@@ -93,5 +94,10 @@ struct user *auth_sasl(struct broker *b, struct amqp_str mechanism, struct amqp_
  * should wait, in ms: 0 for the first 3 failures within a minute, then 250 doubling up to 5000.
  * *first_delay is true for the first delayed failure of a run, so the caller logs once. */
 uint32_t auth_failure_note(const char *ip, uint64_t now_ms, bool *first_delay);
+
+/* Whether a peer address is loopback as RabbitMQ decides it for loopback_users (guest): any of
+ * 127.0.0.0/8, ::1, or an IPv4-mapped loopback address (::ffff:127.0.0.0/104). AMQP and the
+ * management API both ask this, so guest is refused or let in the same way on both. */
+bool auth_addr_is_loopback(const struct sockaddr *sa);
 
 #endif

@@ -219,7 +219,8 @@ struct broker *broker_new(struct event_base *base, const struct config *cfg)
 
 	const char *vname = cfg->default_vhost ? cfg->default_vhost : "/";
 	struct vhost *v = vhost_new(b, vname);
-	if (!v)
+	/* RabbitMQ describes the vhost it creates at first start so */
+	if (!v || vhost_set_metadata(v, "Default virtual host", NULL, 0, NULL) != 0)
 		goto fail;
 	struct user *u = auth_user_add(b, cfg->default_user ? cfg->default_user : "guest",
 				       cfg->default_pass ? cfg->default_pass : "guest",

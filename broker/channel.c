@@ -289,6 +289,7 @@ void channel_free(struct channel *ch)
 	if (!ch)
 		return;
 	channel_release(ch);
+	channel_stats_free(&ch->stats);
 	ch->broker->stats.channels_closed++;
 	free(ch);
 }

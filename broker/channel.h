@@ -10,6 +10,7 @@
 #include "amqp/assembler.h"
 #include "amqp/frame.h"
 #include "broker/broker.h"
+#include "broker/channel_stats.h"
 #include "broker/list.h"
 #include "broker/strmap.h"
 
@@ -99,6 +100,8 @@ struct channel {
 	uint64_t write_ok_generation;
 	/* topic permission of write_ok_exchange (NULL: none, or not a topic exchange) */
 	const struct topic_perm *write_topic;
+
+	struct channel_stats stats; /* publishes per exchange (management API) */
 
 	char *reply_to_token;   /* direct reply-to: set once a reply consumer exists */
 	struct consumer *reply_consumer;

@@ -84,15 +84,12 @@ struct conn *conn_new(struct broker *b, int fd, const struct sockaddr *peer, int
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)peer;
 		inet_ntop(AF_INET, &sin->sin_addr, c->peer_host, sizeof c->peer_host);
 		c->peer_port = ntohs(sin->sin_port);
-		c->peer_loopback = (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
 	} else if (peer->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)peer;
 		inet_ntop(AF_INET6, &sin6->sin6_addr, c->peer_host, sizeof c->peer_host);
 		c->peer_port = ntohs(sin6->sin6_port);
-		c->peer_loopback = IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr) ||
-				   (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) &&
-				    sin6->sin6_addr.s6_addr[12] == 127);
 	}
+	c->peer_loopback = auth_addr_is_loopback(peer);
 	if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0) {
 		if (local.ss_family == AF_INET) {
 			struct sockaddr_in *sin = (struct sockaddr_in *)&local;

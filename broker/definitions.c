@@ -261,9 +261,16 @@ json_t *definitions_export(struct broker *b, const char *vhost)
 		json_t *o = json_object();
 		json_object_set_new(o, "name", json_string(v->name));
 		json_object_set_new(o, "limits", json_array());
-		json_t *md = json_object();
-		json_object_set_new(md, "description", json_string(""));
-		json_object_set_new(md, "tags", json_array());
+		/* Metadata as later RabbitMQs export it (3.10 exports none, but imports these
+		 * keys): what PUT /api/vhosts set survives export, import and restarts. */
+		json_t *md = json_object(), *tags = json_array();
+		for (size_t t = 0; t < v->tag_count; t++)
+			json_array_append_new(tags, json_string(v->tags[t]));
+		json_object_set_new(md, "description", json_string(v->description));
+		json_object_set_new(md, "tags", tags);
+		if (v->default_queue_type)
+			json_object_set_new(md, "default_queue_type",
+					    json_string(v->default_queue_type));
 		json_object_set_new(o, "metadata", md);
 		json_array_append_new(vhosts, o);
 		definitions_export_vhost(v, true, policies, queues, exchanges, bindings);
@@ -444,6 +451,13 @@ static int definitions_validate(struct definitions_ctx *c)
 				return -1;
 			if (!*n || strlen(n) > 255) {
 				snprintf(c->err, c->errlen, "vhosts: invalid name");
+				return -1;
+			}
+			struct admin_vhost_meta meta;
+			int mrc = admin_vhost_meta_parse(o, &meta, err, sizeof err);
+			admin_vhost_meta_free(&meta);
+			if (mrc != ADMIN_OK) {
+				snprintf(c->err, c->errlen, "vhosts: vhost '%s': %s", n, err);
 				return -1;
 			}
 		}
@@ -663,7 +677,13 @@ static int definitions_apply(struct definitions_ctx *c)
 	if (!c->vhost && (s = json_object_get(c->doc, "vhosts")))
 		json_array_foreach(s, i, o)
 		{
-			if (admin_vhost_add(c->b, json_string_value(json_object_get(o, "name"))) < 0)
+			struct admin_vhost_meta meta;
+			int vrc = admin_vhost_meta_parse(o, &meta, err, sizeof err);
+			const char *name = json_string_value(json_object_get(o, "name"));
+			if (vrc == ADMIN_OK)
+				vrc = admin_vhost_put(c->b, name, &meta);
+			admin_vhost_meta_free(&meta);
+			if (vrc < 0)
 				goto oom;
 		}
 	if (!c->vhost && (s = json_object_get(c->doc, "users")))

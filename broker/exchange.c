@@ -16,6 +16,7 @@
 #define ROUTE_MAX_DEPTH 64
 
 static uint64_t route_epoch_counter;
+static uint64_t exchange_serial_counter;
 
 const struct exchange_type *exchange_type_find(struct amqp_str name)
 {
@@ -59,6 +60,7 @@ struct exchange *exchange_new(struct vhost *v, struct amqp_str name,
 	if (!x)
 		return NULL;
 	x->vhost = v;
+	x->serial = ++exchange_serial_counter;
 	x->type = type;
 	x->durable = durable;
 	x->auto_delete = auto_delete;
@@ -241,23 +243,25 @@ void route_set_free(struct route_set *set)
 	set->count = set->cap = 0;
 }
 
-static void route_set_add(struct route_set *set, struct queue *q)
+/* true when q is new to the set. */
+static bool route_set_add(struct route_set *set, struct queue *q)
 {
 	set->routed_somewhere = true;
 	if (q->deleted || q->route_epoch == set->epoch)
-		return;
+		return false;
 	q->route_epoch = set->epoch;
 	if (set->count == set->cap) {
 		size_t cap = set->cap ? set->cap * 2 : 8;
 		struct queue **qs = realloc(set->queues, cap * sizeof *qs);
 		if (!qs) {
 			set->oom = true;
-			return;
+			return false;
 		}
 		set->queues = qs;
 		set->cap = cap;
 	}
 	set->queues[set->count++] = q;
+	return true;
 }
 
 static void exchange_route_depth(struct exchange *x, struct amqp_str rk, struct amqp_table headers,
@@ -267,7 +271,10 @@ void exchange_route_to(struct route_set *set, struct binding *b, struct amqp_str
 		       struct amqp_table headers)
 {
 	if (b->dest_q) {
-		route_set_add(set, b->dest_q);
+		/* Counted once per message and queue (the management API's outgoing/incoming):
+		 * a second binding to a queue already in the set adds nothing. */
+		if (route_set_add(set, b->dest_q))
+			b->routed++;
 		return;
 	}
 	set->routed_somewhere = true;
@@ -281,7 +288,11 @@ static void exchange_route_depth(struct exchange *x, struct amqp_str rk, struct 
 	if (x->route_epoch == set->x_epoch || depth > ROUTE_MAX_DEPTH)
 		return;
 	x->route_epoch = set->x_epoch;
-	x->publish_in++;
+	/* As RabbitMQ counts them: publishes to x, and the queues they reached through x's
+	 * bindings, exchange-to-exchange and alternate routes included; an exchange reached
+	 * that way counts nothing. */
+	if (depth == 0)
+		x->publish_in++;
 	size_t before = set->count;
 	bool routed_before = set->routed_somewhere;
 	set->routed_somewhere = false;
@@ -297,8 +308,8 @@ static void exchange_route_depth(struct exchange *x, struct amqp_str rk, struct 
 			v->cache_queue = q;
 			v->cache_gen = v->broker->topology_gen;
 		}
-		if (q)
-			route_set_add(set, q);
+		if (q && route_set_add(set, q))
+			q->stat_default_routed++;
 	} else {
 		x->type->route(x, rk, headers, set);
 	}
@@ -307,7 +318,8 @@ static void exchange_route_depth(struct exchange *x, struct amqp_str rk, struct 
 		if (ae)
 			exchange_route_depth(ae, rk, headers, set, depth + 1);
 	}
-	x->publish_out += set->count - before;
+	if (depth == 0)
+		x->publish_out += set->count - before;
 	set->routed_somewhere = set->routed_somewhere || routed_before;
 }
 

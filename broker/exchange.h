@@ -25,6 +25,7 @@ struct binding {
 	struct amqp_str key;     /* owned copy */
 	struct amqp_table args;  /* owned copy */
 	int mode;                /* type-private (headers: match mode) */
+	uint64_t routed;         /* messages it put into dest_q (management API statistics) */
 	struct list source_link; /* in source->bindings */
 	struct list dest_link;   /* in dest_x->bound_here or dest_q->bindings */
 };
@@ -53,6 +54,7 @@ struct exchange_type {
 
 struct exchange {
 	struct vhost *vhost;
+	uint64_t serial; /* unique over the process's life: tells apart exchanges at one address */
 	struct amqp_str name; /* owned, NUL-terminated */
 	const struct exchange_type *type;
 	bool durable, auto_delete, internal, is_default;

@@ -285,7 +285,10 @@ int handle_basic_route(struct channel *ch, struct message *m, bool mandatory, ui
 		message_unref(m);
 		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 60, 40, "out of memory routing");
 	}
-	if (r.routed == 0 && r.rejected == 0) {
+	bool unroutable = r.routed == 0 && r.rejected == 0;
+	channel_stats_publish(&ch->stats, x, seq && !r.rejected, unroutable && !mandatory,
+			      unroutable && mandatory);
+	if (unroutable) {
 		ch->broker->stats.dropped_unroutable++;
 		if (mandatory) {
 			ch->broker->stats.returned++;

@@ -658,6 +658,27 @@ enum queue_push_result queue_push(struct queue *q, struct message *m)
 	return QUEUE_PUSHED;
 }
 
+/* Puts a ready entry back at its place by seq (requeue, unpop). Consumes the entry's ref; false
+ * when out of memory (the message is dropped). */
+static bool queue_reinsert(struct queue *q, const struct qentry *e)
+{
+	struct message *m = e->msg;
+	unsigned lvl = level_of(q, m);
+	if (qdeque_insert_sorted(&q->levels[lvl], e) != 0) {
+		message_unref(m);
+		return false;
+	}
+	q->mem_count++;
+	q->mem_bytes += message_size(m);
+	level_mark(q, lvl);
+	q->ready_count++;
+	q->ready_bytes += message_size(m);
+	if (e->expires_at)
+		queue_arm_ttl(q);
+	queue_schedule_dispatch(q);
+	return true;
+}
+
 void queue_requeue(struct queue *q, struct message *m, uint64_t seq, uint32_t delivery_count)
 {
 	if (q->deleted) {
@@ -676,20 +697,17 @@ void queue_requeue(struct queue *q, struct message *m, uint64_t seq, uint32_t de
 	if (q->lim.message_ttl >= 0 || m->expiration_ms >= 0)
 		e.expires_at = queue_deadline(q, m, m->publish_time_ms ? m->publish_time_ms :
 									  broker_now_ms());
-	unsigned lvl = level_of(q, m);
-	if (qdeque_insert_sorted(&q->levels[lvl], &e) != 0) {
-		message_unref(m);
+	if (queue_reinsert(q, &e))
+		q->stat_redelivered++;
+}
+
+void queue_unpop(struct queue *q, const struct qentry *e)
+{
+	if (q->deleted) {
+		message_unref(e->msg);
 		return;
 	}
-	q->mem_count++;
-	q->mem_bytes += message_size(m);
-	level_mark(q, lvl);
-	q->ready_count++;
-	q->ready_bytes += message_size(m);
-	q->stat_redelivered++;
-	if (e.expires_at)
-		queue_arm_ttl(q);
-	queue_schedule_dispatch(q);
+	queue_reinsert(q, e);
 }
 
 bool queue_pop(struct queue *q, struct qentry *out)

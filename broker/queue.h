@@ -89,6 +89,7 @@ struct queue {
 	struct deferred dispatch;
 	struct broker *broker;
 	uint64_t stat_published, stat_delivered, stat_acked, stat_redelivered;
+	uint64_t stat_default_routed; /* put here by the default exchange (implicit bindings) */
 };
 
 struct queue *queue_new(struct vhost *v, struct amqp_str name, bool durable, bool exclusive,
@@ -114,6 +115,9 @@ void queue_consumer_removed(struct queue *q, struct consumer *c);
 /* Puts a delivered message back at its original position with redelivered set. Drops the
  * message if the queue was deleted. Consumes the caller's ref on the message. */
 void queue_requeue(struct queue *q, struct message *m, uint64_t seq, uint32_t delivery_count);
+/* Puts an entry queue_pop returned back where it was, unchanged (not marked redelivered): the
+ * message was never delivered. Consumes the entry's ref. */
+void queue_unpop(struct queue *q, const struct qentry *e);
 /* Removes the head (highest priority first). false when empty. The caller receives the
  * entry's ref. */
 bool queue_pop(struct queue *q, struct qentry *out);

@@ -1,4 +1,5 @@
-/* broker/vhost.c: vhost creation with RabbitMQ's predeclared exchanges, lookups, teardown. */
+/* broker/vhost.c: vhost creation with RabbitMQ's predeclared exchanges, lookups, metadata,
+ * teardown. */
 #include "broker/vhost.h"
 
 #include <stdlib.h>
@@ -8,6 +9,13 @@
 #include "broker/exchange.h"
 #include "broker/policy.h"
 #include "broker/queue.h"
+
+static void vhost_tags_free(char **tags, size_t count)
+{
+	for (size_t i = 0; tags && i < count; i++)
+		free(tags[i]);
+	free(tags);
+}
 
 struct vhost *vhost_new(struct broker *b, const char *name)
 {
@@ -29,11 +37,12 @@ struct vhost *vhost_new(struct broker *b, const char *name)
 		return NULL;
 	v->broker = b;
 	v->name = strdup(name);
+	v->description = strdup("");
 	strmap_init(&v->exchanges);
 	strmap_init(&v->queues);
 	list_init(&v->policies);
 	list_init(&v->operator_policies);
-	if (!v->name || strmap_put(&b->vhosts, name, strlen(name), v) != 0)
+	if (!v->name || !v->description || strmap_put(&b->vhosts, name, strlen(name), v) != 0)
 		goto fail;
 	for (size_t i = 0; i < sizeof predeclared / sizeof predeclared[0]; i++) {
 		struct exchange *x = exchange_new(v, amqp_str_c(predeclared[i].name),
@@ -70,8 +79,44 @@ void vhost_free(struct vhost *v)
 	policy_free_all(v);
 	strmap_clear(&v->queues);
 	strmap_clear(&v->exchanges);
+	vhost_tags_free(v->tags, v->tag_count);
+	free(v->description);
+	free(v->default_queue_type);
 	free(v->name);
 	free(v);
+}
+
+bool vhost_queue_type_is_valid(const char *name)
+{
+	return name && (strcmp(name, "classic") == 0 || strcmp(name, "quorum") == 0 ||
+			strcmp(name, "stream") == 0);
+}
+
+int vhost_set_metadata(struct vhost *v, const char *description, const char *const *tags,
+		       size_t tag_count, const char *default_queue_type)
+{
+	char *desc = strdup(description ? description : "");
+	if (v->default_queue_type)
+		default_queue_type = NULL; /* set once */
+	char *dqt = default_queue_type ? strdup(default_queue_type) : NULL;
+	char **t = tag_count ? calloc(tag_count, sizeof *t) : NULL;
+	bool oom = !desc || (default_queue_type && !dqt) || (tag_count && !t);
+	for (size_t i = 0; i < tag_count && !oom; i++)
+		oom = !(t[i] = strdup(tags[i]));
+	if (oom) {
+		free(desc);
+		free(dqt);
+		vhost_tags_free(t, tag_count);
+		return -1;
+	}
+	free(v->description);
+	v->description = desc;
+	vhost_tags_free(v->tags, v->tag_count);
+	v->tags = t;
+	v->tag_count = tag_count;
+	if (dqt)
+		v->default_queue_type = dqt;
+	return 0;
 }
 
 struct exchange *vhost_exchange_find(const struct vhost *v, struct amqp_str name)

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "broker/admin.h"
 #include "broker/auth.h"
@@ -286,13 +287,10 @@ static bool mgmt_authenticate(struct mgmt_req *r)
 		mgmt_reply_error(r, 401, "not_authorized", "Login failed");
 		return false;
 	}
-	const struct config *cfg = r->b->cfg;
-	const char *peer = NULL;
-	ev_uint16_t port;
-	evhttp_connection_get_peer(evhttp_request_get_connection(r->req), (char **)&peer, &port);
-	if (cfg->loopback_users_guest && strcmp(name, "guest") == 0 && peer &&
-	    strcmp(peer, "127.0.0.1") != 0 && strcmp(peer, "::1") != 0 &&
-	    strncmp(peer, "::ffff:127.", 10) != 0) {
+	/* The same loopback rule as AMQP (conn_new): 127.0.0.0/8, ::1, ::ffff:127.0.0.0/104. */
+	if (r->b->cfg->loopback_users_guest && strcmp(name, "guest") == 0 &&
+	    !auth_addr_is_loopback(
+		    evhttp_connection_get_addr(evhttp_request_get_connection(r->req)))) {
 		mgmt_reply_error(r, 401, "not_authorized", "User can only log in via localhost");
 		return false;
 	}
@@ -466,6 +464,21 @@ static void mgmt_on_prometheus(struct evhttp_request *req, void *arg)
 
 /* ---- sampling ---- */
 
+/* The broker's clock is monotonic; the API shows wall-clock times. The difference is taken once,
+ * so a time shows the same on every request. */
+static int64_t mgmt_wall_offset_ms;
+
+uint64_t mgmt_wall_ms(uint64_t mono_ms)
+{
+	if (!mgmt_wall_offset_ms) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		int64_t wall = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		mgmt_wall_offset_ms = wall - (int64_t)broker_now_ms();
+	}
+	return (uint64_t)((int64_t)mono_ms + mgmt_wall_offset_ms);
+}
+
 static void mgmt_sample_update(struct mgmt_sample *s, void *obj, const uint64_t *now, size_t n,
 			       double secs, uint64_t epoch)
 {
@@ -482,8 +495,8 @@ static void mgmt_sample_update(struct mgmt_sample *s, void *obj, const uint64_t 
 	s->epoch = epoch;
 }
 
-static struct mgmt_sample *mgmt_sample_get(struct mgmt *m, char kind, const char *vhost,
-					   const char *name, size_t name_len, bool create)
+struct mgmt_sample *mgmt_sample_get(struct mgmt *m, char kind, const char *vhost,
+				    const char *name, size_t name_len, bool create)
 {
 	char stack[512];
 	size_t vlen = strlen(vhost), klen = 1 + vlen + 1 + name_len;
@@ -512,6 +525,14 @@ const struct mgmt_sample *mgmt_sample_find(struct mgmt *m, char kind, const char
 					   const char *name, size_t name_len)
 {
 	return mgmt_sample_get(m, kind, vhost, name, name_len, false);
+}
+
+void mgmt_sample_record(struct mgmt *m, char kind, const char *vhost, const char *name,
+			size_t name_len, void *obj, const uint64_t *now, size_t n, double secs)
+{
+	struct mgmt_sample *s = mgmt_sample_get(m, kind, vhost, name, name_len, true);
+	if (s)
+		mgmt_sample_update(s, obj, now, n, secs, m->epoch);
 }
 
 void mgmt_stat_set(json_t *obj, const char *key, uint64_t n, double rate)
@@ -561,6 +582,7 @@ void mgmt_sample_now(struct mgmt *m)
 				mgmt_sample_update(s, x, c, 2, secs, m->epoch);
 		}
 	}
+	mgmt_flows_sample(m, secs);
 	/* Forget objects that are gone: collect them first (no deletion while iterating). */
 	size_t stale = 0, k = 0;
 	for (struct strmap_entry *e = strmap_first(&m->samples, &i); e;

@@ -41,6 +41,16 @@ json_t *mgmt_exchange_json(struct mgmt_req *r, struct exchange *x)
 	return o;
 }
 
+/* GET of one exchange adds, as RabbitMQ's detailed statistics do, where its messages came
+ * from (per channel) and went (per queue); lists leave them out, as RabbitMQ's do. */
+static json_t *mgmt_exchange_detail(struct mgmt_req *r, struct exchange *x)
+{
+	json_t *o = mgmt_exchange_json(r, x);
+	json_object_set_new(o, "incoming", mgmt_flows_exchange_incoming(r, x));
+	json_object_set_new(o, "outgoing", mgmt_flows_exchange_outgoing(r, x));
+	return o;
+}
+
 static json_t *mgmt_exchange_render(struct mgmt_req *r, void *obj)
 {
 	return mgmt_exchange_json(r, obj);
@@ -454,7 +464,7 @@ void mgmt_exchanges_handle(struct mgmt_req *r)
 		case EVHTTP_REQ_GET:
 			if (!x)
 				{ mgmt_reply_not_found(r); return; }
-			{ mgmt_object_reply(r, mgmt_exchange_json(r, x)); return; }
+			{ mgmt_object_reply(r, mgmt_exchange_detail(r, x)); return; }
 		case EVHTTP_REQ_PUT:
 			if (!mgmt_require_perm(r, v, AUTH_CONFIGURE, AUTH_RESOURCE_EXCHANGE, lookup))
 				return;

@@ -18,6 +18,7 @@ struct user;
 struct vhost;
 struct queue;
 struct exchange;
+struct conn;
 
 #define MGMT_MAX_SEGMENTS 12
 #define MGMT_BODY_MAX (1u << 20)            /* 1 MiB */
@@ -29,6 +30,7 @@ struct mgmt_sample {
 	uint64_t epoch;   /* last sample that saw it */
 	uint64_t prev[6]; /* counters at the previous sample */
 	double rate[6];   /* per second */
+	bool idle;        /* channels: no activity over the last interval (since prev[1]) */
 };
 
 struct mgmt {
@@ -115,9 +117,30 @@ void mgmt_object_reply(struct mgmt_req *r, json_t *obj);
 /* ---- rates (mgmt.c) ---- */
 const struct mgmt_sample *mgmt_sample_find(struct mgmt *m, char kind, const char *vhost,
 					   const char *name, size_t name_len);
+struct mgmt_sample *mgmt_sample_get(struct mgmt *m, char kind, const char *vhost,
+				    const char *name, size_t name_len, bool create);
+/* Records obj's counters now[0..n) under (kind, vhost, name) for this sample: rates follow. */
+void mgmt_sample_record(struct mgmt *m, char kind, const char *vhost, const char *name,
+			size_t name_len, void *obj, const uint64_t *now, size_t n, double secs);
+/* Wall-clock milliseconds since the epoch of a broker_now_ms() time. */
+uint64_t mgmt_wall_ms(uint64_t mono_ms);
 /* Adds "<key>": n and "<key>_details": {"rate": r} to obj. */
 void mgmt_stat_set(json_t *obj, const char *key, uint64_t n, double rate);
 void mgmt_sample_now(struct mgmt *m);
+
+/* ---- publish flows and channel activity (mgmt_flows.c) ---- */
+struct channel;
+/* Samples (at the statistics interval) every exchange -> queue flow, every channel's publishes
+ * per exchange, and whether each channel did anything since the last sample. */
+void mgmt_flows_sample(struct mgmt *m, double secs);
+/* An exchange's "outgoing" (per queue) and "incoming" (per channel) publish statistics, and a
+ * queue's "incoming" (per exchange), as RabbitMQ's detailed statistics shape them. */
+json_t *mgmt_flows_exchange_outgoing(struct mgmt_req *r, struct exchange *x);
+json_t *mgmt_flows_exchange_incoming(struct mgmt_req *r, struct exchange *x);
+json_t *mgmt_flows_queue_incoming(struct mgmt_req *r, struct queue *q);
+/* The channel's idle_since ("2026-11-22T15:49:43.778+00:00"), or NULL while it is busy: it
+ * did something in the last statistics interval. */
+json_t *mgmt_flows_idle_since(struct mgmt_req *r, struct channel *ch);
 
 /* ---- shared renderers ---- */
 json_t *mgmt_queue_json(struct mgmt_req *r, struct queue *q);
@@ -127,6 +150,8 @@ void mgmt_binding_props_key(const char *key, size_t key_len, const void *args, s
 			    char *out, size_t cap);
 json_t *mgmt_bindings_of_queue(struct mgmt_req *r, struct queue *q);
 const char *mgmt_node_name(void);
+/* Whether /api/connections shows c: not once it is closing (mgmt_overview.c). */
+bool mgmt_conn_is_listed(const struct conn *c);
 /* {"max-connections": N, ...}: the user's limits that are set (mgmt_limits.c). */
 json_t *mgmt_user_limits_json(const struct user *u);
 

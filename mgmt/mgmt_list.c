@@ -1,16 +1,28 @@
-/* mgmt/mgmt_list.c: list replies as RabbitMQ shapes them: ?name= (substring, or a regular
- * expression with use_regex=true), ?sort= and sort_reverse, ?page= and page_size (the paged
- * object), ?columns= (dotted names become nested objects). Lists are sorted by vhost then name
- * by default; for that order only the items of the requested page are rendered, which keeps a
- * page of 10,000 queues cheap. */
+/* mgmt/mgmt_list.c: list replies as RabbitMQ shapes them: ?sort= and sort_reverse, ?page= and
+ * page_size (the paged object), ?name= with a page (a case-insensitive substring, or a regular
+ * expression with use_regex=true), ?columns= (dotted names become nested objects). Lists are
+ * sorted by vhost then name by default; for that order only the items of the requested page are
+ * rendered, which keeps a page of 10,000 queues cheap.
+ *
+ * A regular expression is a client's program run over every name on the loop, so it is
+ * bounded: at most MGMT_REGEX_LEN_MAX bytes, no back-references and at most MGMT_REGEX_SIZE_MAX
+ * atoms once bounded repetitions are copied out (glibc's matcher takes seconds per name for
+ * "(a*)*\\1b" or "(a{1,255}){1,255}b"), and matching stops with a 400 after
+ * MGMT_REGEX_BUDGET_MS. */
 #include <regex.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/broker.h"
 #include "mgmt/mgmt_internal.h"
 
 #define MGMT_PAGE_SIZE_DEFAULT 100
 #define MGMT_PAGE_SIZE_MAX 500
+#define MGMT_REGEX_LEN_MAX 256
+#define MGMT_REGEX_SIZE_MAX 512
+#define MGMT_REGEX_DEPTH_MAX 32
+#define MGMT_REGEX_BUDGET_MS 250
 
 void mgmt_items_add(struct mgmt_items *it, const char *vhost, const char *name, size_t name_len,
 		    void *obj)
@@ -55,6 +67,102 @@ static int mgmt_item_cmp_name(const void *a, const void *b)
 		return c;
 	c = x->name_len < y->name_len ? -1 : x->name_len > y->name_len;
 	return c ? c : strcmp(x->vhost, y->vhost);
+}
+
+/* Skips a bracket expression starting at p ('['); returns its closing ']' or NULL. */
+static const char *mgmt_regex_bracket_end(const char *p)
+{
+	p++;
+	if (*p == '^')
+		p++;
+	if (*p == ']')
+		p++; /* a leading ']' is literal */
+	for (; *p && *p != ']'; p++) {
+		if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+			char close = p[1];
+			for (p += 2; *p && !(*p == close && p[1] == ']'); p++)
+				;
+			if (!*p)
+				return NULL;
+			p++;
+		}
+	}
+	return *p ? p : NULL;
+}
+
+/* Why an extended regular expression is refused before it is compiled, or NULL. Its size is
+ * counted in atoms as glibc expands it: x{m,n} is n copies of x, nested ones multiply. */
+static const char *mgmt_regex_refusal(const char *p)
+{
+	uint64_t size[MGMT_REGEX_DEPTH_MAX + 1] = { 0 }; /* per open group */
+	uint64_t last = 0; /* the atom a repetition applies to */
+	int depth = 0;
+
+	if (strlen(p) > MGMT_REGEX_LEN_MAX)
+		return "the expression is longer than 256 bytes";
+	for (; *p; p++) {
+		switch (*p) {
+		case '\\':
+			if (p[1] >= '1' && p[1] <= '9')
+				return "back-references are not supported";
+			if (p[1])
+				p++;
+			last = 1;
+			break;
+		case '[': {
+			const char *end = mgmt_regex_bracket_end(p);
+			if (!end)
+				return NULL; /* regcomp refuses it */
+			p = end;
+			last = 1;
+			break;
+		}
+		case '(':
+			if (depth == MGMT_REGEX_DEPTH_MAX)
+				return "the expression nests too deeply";
+			size[++depth] = 0;
+			last = 0;
+			continue;
+		case ')':
+			last = depth ? size[depth--] + 1 : 1;
+			break;
+		case '|':
+		case '*':
+		case '+':
+		case '?':
+			size[depth]++;
+			if (*p == '|')
+				last = 0;
+			continue;
+		case '{': {
+			char *end;
+			unsigned long m = strtoul(p + 1, &end, 10), n = m;
+			if (*end == ',')
+				n = end[1] == '}' ? m + 1 : strtoul(end + 1, &end, 10);
+			else if (*end != '}')
+				return NULL; /* regcomp decides */
+			end = strchr(p, '}');
+			if (!end)
+				return NULL;
+			p = end;
+			n = n > m ? n : m;
+			if (n > MGMT_REGEX_SIZE_MAX)
+				n = MGMT_REGEX_SIZE_MAX + 1;
+			size[depth] += last * (n ? n - 1 : 0); /* copies beyond the one counted */
+			last *= n ? n : 1;
+			if (size[depth] > MGMT_REGEX_SIZE_MAX)
+				return "the expression is too complex";
+			continue;
+		}
+		default:
+			last = 1;
+			break;
+		}
+		size[depth] += last;
+		if (size[depth] > MGMT_REGEX_SIZE_MAX)
+			return "the expression is too complex";
+	}
+	return NULL;
 }
 
 static json_t *mgmt_json_path(json_t *obj, const char *path)
@@ -182,24 +290,37 @@ void mgmt_list_reply(struct mgmt_req *r, struct mgmt_items *items, mgmt_render_f
 			goto out;
 		}
 	}
-	if (name && *name) {
+	/* As RabbitMQ, name filters only a paged list, and ignores case. */
+	if (page_s && name && *name) {
 		if (use_regex) {
-			if (regcomp(&re, name, REG_EXTENDED | REG_NOSUB) != 0) {
+			const char *why = mgmt_regex_refusal(name);
+			if (why) {
+				mgmt_reply_bad(r, "Pagination parameters are invalid: %s", why);
+				goto out;
+			}
+			if (regcomp(&re, name, REG_EXTENDED | REG_NOSUB | REG_ICASE) != 0) {
 				mgmt_reply_bad(r, "Pagination parameters are invalid");
 				goto out;
 			}
 			have_re = true;
 		}
 		char buf[1024];
+		uint64_t deadline = broker_now_ms() + MGMT_REGEX_BUDGET_MS;
 		for (size_t i = 0; i < items->count; i++) {
 			struct mgmt_item *it = &items->v[i];
 			size_t n = it->name_len < sizeof buf - 1 ? it->name_len : sizeof buf - 1;
 			memcpy(buf, it->name, n);
 			buf[n] = '\0';
 			bool match = have_re ? regexec(&re, buf, 0, NULL, 0) == 0 :
-					       strstr(buf, name) != NULL;
+					       strcasestr(buf, name) != NULL;
 			if (match)
 				items->v[kept++] = *it;
+			if (have_re && broker_now_ms() > deadline) {
+				mgmt_reply_bad(r, "Pagination parameters are invalid: matching the "
+						  "expression took more than %d ms",
+					       MGMT_REGEX_BUDGET_MS);
+				goto out;
+			}
 		}
 		items->count = kept;
 	}

@@ -71,7 +71,7 @@ static uint64_t mgmt_queue_value(const struct queue *q, int k)
 void mgmt_metrics_render(struct mgmt *m, struct evbuffer *buf, bool per_object)
 {
 	struct broker *b = m->b;
-	size_t i, j, queues = 0, channels = 0, consumers = 0;
+	size_t i, j, queues = 0, channels = 0, consumers = 0, connections = 0;
 	uint64_t sums[QM_COUNT] = { 0 };
 	struct list *pos;
 
@@ -88,7 +88,9 @@ void mgmt_metrics_render(struct mgmt *m, struct evbuffer *buf, bool per_object)
 	}
 	list_for_each(pos, &b->conns)
 	{
-		channels += list_entry(pos, struct conn, link)->channel_count;
+		struct conn *c = list_entry(pos, struct conn, link);
+		channels += c->channel_count;
+		connections += mgmt_conn_is_listed(c);
 	}
 	for (int k = 0; k < QM_COUNT; k++) {
 		mgmt_metric_head(buf, mgmt_queue_metrics[k].name, mgmt_queue_metrics[k].type,
@@ -129,7 +131,7 @@ void mgmt_metrics_render(struct mgmt *m, struct evbuffer *buf, bool per_object)
 	mgmt_metric(buf, "rabbitmq_global_messages_unroutable_dropped_total", "counter",
 		    "Total number of messages dropped as unroutable", s->dropped_unroutable);
 	mgmt_metric(buf, "rabbitmq_connections", "gauge", "Connections currently open",
-		    b->conn_count);
+		    connections);
 	mgmt_metric(buf, "rabbitmq_connections_opened_total", "counter",
 		    "Total number of connections opened", s->connections_opened);
 	mgmt_metric(buf, "rabbitmq_connections_closed_total", "counter",

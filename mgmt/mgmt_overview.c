@@ -97,12 +97,14 @@ void mgmt_overview_handle(struct mgmt_req *r)
 	struct broker *b = r->b;
 	const double *g = r->m->global.rate;
 	uint64_t ready, unacked;
-	size_t queues, exchanges, consumers, channels = 0;
+	size_t queues, exchanges, consumers, channels = 0, connections = 0;
 	struct list *pos;
 	mgmt_totals(r, &ready, &unacked, &queues, &exchanges, &consumers);
 	list_for_each(pos, &b->conns)
 	{
-		channels += list_entry(pos, struct conn, link)->channel_count;
+		struct conn *c = list_entry(pos, struct conn, link);
+		channels += c->channel_count;
+		connections += mgmt_conn_is_listed(c);
 	}
 	json_t *o = json_object();
 	json_object_set_new(o, "management_version", json_string("3.10.8"));
@@ -151,7 +153,7 @@ void mgmt_overview_handle(struct mgmt_req *r)
 	json_object_set_new(o, "queue_totals", qt);
 	json_t *ot = json_object();
 	json_object_set_new(ot, "channels", json_integer((json_int_t)channels));
-	json_object_set_new(ot, "connections", json_integer(b->conn_count));
+	json_object_set_new(ot, "connections", json_integer((json_int_t)connections));
 	json_object_set_new(ot, "consumers", json_integer((json_int_t)consumers));
 	json_object_set_new(ot, "exchanges", json_integer((json_int_t)exchanges));
 	json_object_set_new(ot, "queues", json_integer((json_int_t)queues));
@@ -315,9 +317,17 @@ void mgmt_extensions_handle(struct mgmt_req *r)
 
 /* ---- connections, channels, consumers ---- */
 
+bool mgmt_conn_is_listed(const struct conn *c)
+{
+	/* Closing (close sent, waiting for close-ok) and closed connections are gone as far as
+	 * the API is concerned: DELETE /api/connections/{name} answers after the close frame is
+	 * queued, and a client that polls the list next must not find the old connection. */
+	return !c->dead && c->state < CONN_CLOSING;
+}
+
 static bool mgmt_conn_visible(struct mgmt_req *r, struct conn *c)
 {
-	if (c->dead)
+	if (!mgmt_conn_is_listed(c))
 		return false;
 	if (r->is_admin || r->is_monitor)
 		return true;
@@ -326,15 +336,7 @@ static bool mgmt_conn_visible(struct mgmt_req *r, struct conn *c)
 
 static const char *mgmt_conn_state(struct conn *c)
 {
-	switch (c->state) {
-	case CONN_OPEN:
-		return "running";
-	case CONN_CLOSING:
-	case CONN_CLOSED:
-		return "closing";
-	default:
-		return "starting";
-	}
+	return c->state == CONN_OPEN ? "running" : "starting";
 }
 
 static json_t *mgmt_conn_json(struct mgmt_req *r, void *obj)
@@ -359,7 +361,8 @@ static json_t *mgmt_conn_json(struct mgmt_req *r, void *obj)
 	json_object_set_new(o, "frame_max", json_integer(c->frame_max));
 	json_object_set_new(o, "channel_max", json_integer(c->channel_max));
 	json_object_set_new(o, "timeout", json_integer(c->heartbeat));
-	json_object_set_new(o, "connected_at", json_integer((json_int_t)c->opened_ms));
+	json_object_set_new(o, "connected_at",
+			    json_integer((json_int_t)mgmt_wall_ms(c->opened_ms)));
 	mgmt_stat_set(o, "recv_oct", c->recv_oct, 0);
 	mgmt_stat_set(o, "send_oct", c->send_oct, 0);
 	json_t *cp = c->client_props ?
@@ -426,7 +429,6 @@ static json_t *mgmt_channel_json(struct mgmt_req *r, struct channel *ch)
 	struct conn *c = ch->conn;
 	char name[200];
 	json_t *o = json_object();
-	(void)r;
 	snprintf(name, sizeof name, "%s (%u)", c->name, (unsigned)ch->id);
 	json_object_set_new(o, "name", json_string(name));
 	json_object_set_new(o, "node", json_string(mgmt_node_name()));
@@ -447,6 +449,9 @@ static json_t *mgmt_channel_json(struct mgmt_req *r, struct channel *ch)
 	json_object_set_new(o, "transactional", json_boolean(ch->tx));
 	json_object_set_new(o, "state", json_string(ch->state == CHANNEL_OPEN ? "running" :
 										 "closing"));
+	json_t *idle = mgmt_flows_idle_since(r, ch);
+	if (idle) /* RabbitMQ shows it only while the channel is idle */
+		json_object_set_new(o, "idle_since", idle);
 	json_t *cd = json_object();
 	json_object_set_new(cd, "name", json_string(c->name));
 	json_object_set_new(cd, "peer_host", json_string(c->peer_host));

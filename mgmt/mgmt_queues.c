@@ -125,7 +125,7 @@ static json_t *mgmt_queue_detail(struct mgmt_req *r, struct queue *q)
 		json_array_append_new(cd, co);
 	}
 	json_object_set_new(o, "consumer_details", cd);
-	json_object_set_new(o, "incoming", json_array());
+	json_object_set_new(o, "incoming", mgmt_flows_queue_incoming(r, q));
 	json_object_set_new(o, "deliveries", json_array());
 	return o;
 }
@@ -176,11 +176,48 @@ out:
 
 /* ---- POST .../get ---- */
 
+/* The reply is built in memory (JSON objects, then their text, then the HTTP buffer), so its
+ * size is capped: one request must not make the loop build hundreds of MB. Messages are taken
+ * while the reply's size (an upper bound of its JSON text) stays within MGMT_GET_REPLY_MAX; the
+ * first is always answered, its payload cut to fit as `truncate` cuts it (payload_bytes tells
+ * the whole size), and those that do not fit stay in the queue as they were. */
+#define MGMT_GET_REPLY_MAX (16u << 20)
+/* Keys, punctuation and numbers of one message's object beside what its bytes become: the fixed
+ * keys take ~150 bytes, and a property name can outgrow its one-byte value by ~15. */
+#define MGMT_GET_MESSAGE_OVERHEAD 512u
+/* No byte becomes more than this in JSON text: a control byte is "\u0001", and a 4-byte UTF-8
+ * character a 12-byte surrogate pair. Properties decode to at most as much, per byte. */
+#define MGMT_JSON_BYTE_MAX 6u
+
 struct mgmt_get_ctx {
 	json_t *out;
 	bool base64;
 	long truncate;
+	size_t reply_len; /* upper bound of the reply's JSON text so far */
 };
+
+/* Length of valid UTF-8 p[0..n) as JSON string text, as jansson writes it with
+ * JSON_ENSURE_ASCII. */
+static size_t mgmt_json_text_len(const uint8_t *p, size_t n)
+{
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = p[i];
+		if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' ||
+		    c == '\t')
+			len += 2;
+		else if (c < 0x20 || c == 0x7f)
+			len += 6;
+		else if (c < 0x80)
+			len += 1;
+		else if (c >= 0xf0)
+			len += 12; /* a surrogate pair */
+		else if (c >= 0xc0)
+			len += 6;
+		/* continuation bytes add nothing */
+	}
+	return len;
+}
 
 static bool mgmt_is_utf8_text(const uint8_t *p, size_t n)
 {
@@ -228,27 +265,41 @@ static json_t *mgmt_props_json(const struct message *m)
 	return o;
 }
 
-static void mgmt_get_one(void *arg, const struct message *m, bool redelivered, uint32_t remaining)
+static bool mgmt_get_one(void *arg, const struct message *m, bool redelivered, uint32_t remaining)
 {
 	struct mgmt_get_ctx *g = arg;
-	json_t *o = json_object();
 	size_t n = m->body_len;
 	if (g->truncate >= 0 && (size_t)g->truncate < n)
 		n = (size_t)g->truncate;
+	size_t fixed = MGMT_GET_MESSAGE_OVERHEAD +
+		       MGMT_JSON_BYTE_MAX * ((size_t)m->exchange.len + m->routing_key.len +
+					     m->props_len);
+	bool text = !g->base64 && mgmt_is_utf8_text(m->body, n);
+	size_t payload = text ? mgmt_json_text_len(m->body, n) : (n + 2) / 3 * 4;
+	if (g->reply_len + fixed + payload > MGMT_GET_REPLY_MAX) {
+		if (g->reply_len > 0)
+			return false; /* stays in the queue for another request */
+		/* The first message is answered, cut to what fits. */
+		size_t room = MGMT_GET_REPLY_MAX > fixed ? MGMT_GET_REPLY_MAX - fixed : 0;
+		n = n < room / MGMT_JSON_BYTE_MAX ? n : room / MGMT_JSON_BYTE_MAX;
+		text = !g->base64 && mgmt_is_utf8_text(m->body, n);
+		payload = text ? mgmt_json_text_len(m->body, n) : (n + 2) / 3 * 4;
+	}
+	g->reply_len += fixed + payload;
+
+	json_t *o = json_object();
 	json_object_set_new(o, "payload_bytes", json_integer((json_int_t)m->body_len));
 	json_object_set_new(o, "redelivered", json_boolean(redelivered));
-	json_object_set_new(o, "exchange",
-			    json_stringn((const char *)m->exchange.ptr, m->exchange.len));
+	json_object_set_new(o, "exchange", admin_json_string(m->exchange.ptr, m->exchange.len));
 	json_object_set_new(o, "routing_key",
-			    json_stringn((const char *)m->routing_key.ptr, m->routing_key.len));
+			    admin_json_string(m->routing_key.ptr, m->routing_key.len));
 	json_object_set_new(o, "message_count", json_integer(remaining));
 	json_object_set_new(o, "properties", mgmt_props_json(m));
-	if (!g->base64 && mgmt_is_utf8_text(m->body, n)) {
+	if (text) {
 		json_object_set_new(o, "payload", json_stringn((const char *)m->body, n));
 		json_object_set_new(o, "payload_encoding", json_string("string"));
 	} else {
-		size_t cap = (n + 2) / 3 * 4 + 1;
-		char *b64 = malloc(cap);
+		char *b64 = malloc(payload + 1);
 		if (b64) {
 			EVP_EncodeBlock((unsigned char *)b64, m->body, (int)n);
 			json_object_set_new(o, "payload", json_string(b64));
@@ -257,6 +308,7 @@ static void mgmt_get_one(void *arg, const struct message *m, bool redelivered, u
 		json_object_set_new(o, "payload_encoding", json_string("base64"));
 	}
 	json_array_append_new(g->out, o);
+	return true;
 }
 
 /* POST /api/queues/{vhost}/{name}/dlq-replay {"limit": N, "to_original": bool}: Warren's

@@ -41,6 +41,14 @@ void mgmt_whoami_handle(struct mgmt_req *r)
 
 /* ---- vhosts ---- */
 
+static json_t *mgmt_vhost_tags_json(const struct vhost *v)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < v->tag_count; i++)
+		json_array_append_new(a, json_string(v->tags[i]));
+	return a;
+}
+
 static json_t *mgmt_vhost_json(struct mgmt_req *r, void *obj)
 {
 	struct vhost *v = obj;
@@ -58,12 +66,16 @@ static json_t *mgmt_vhost_json(struct mgmt_req *r, void *obj)
 	}
 	(void)r;
 	json_object_set_new(o, "name", json_string(v->name));
-	json_object_set_new(o, "description", json_string(""));
-	json_object_set_new(o, "tags", json_array());
-	json_object_set_new(o, "default_queue_type", json_string("classic"));
+	json_object_set_new(o, "description", json_string(v->description));
+	json_object_set_new(o, "tags", mgmt_vhost_tags_json(v));
+	json_object_set_new(o, "default_queue_type",
+			    json_string(v->default_queue_type ? v->default_queue_type :
+								 "undefined"));
 	json_t *md = json_object();
-	json_object_set_new(md, "description", json_string(""));
-	json_object_set_new(md, "tags", json_array());
+	if (v->default_queue_type)
+		json_object_set_new(md, "default_queue_type", json_string(v->default_queue_type));
+	json_object_set_new(md, "description", json_string(v->description));
+	json_object_set_new(md, "tags", mgmt_vhost_tags_json(v));
 	json_object_set_new(o, "metadata", md);
 	json_object_set_new(o, "tracing", json_false());
 	json_t *cs = json_object();
@@ -151,15 +163,22 @@ void mgmt_vhosts_handle(struct mgmt_req *r)
 		if (!mgmt_require_admin(r) || !mgmt_name_ok(r, name, r->seg_len[2]))
 			return;
 		json_t *body = mgmt_body_json(r, MGMT_BODY_MAX, true);
+		struct admin_vhost_meta meta;
+		char err[256] = "";
 		if (!body)
 			return;
+		/* As RabbitMQ: a PUT replaces the description and tags (absent: none); the
+		 * default queue type is set once. */
+		int rc = admin_vhost_meta_parse(body, &meta, err, sizeof err);
+		if (rc == ADMIN_OK)
+			rc = admin_vhost_put(r->b, name, &meta);
+		admin_vhost_meta_free(&meta);
 		json_decref(body);
-		int rc = admin_vhost_add(r->b, name);
 		if (rc == ADMIN_CREATED) {
 			/* RabbitMQ gives the creating user full permissions on it. */
 			auth_permission_set(r->user, name, ".*", ".*", ".*");
 		}
-		{ mgmt_reply_admin(r, rc, "", 204); return; }
+		{ mgmt_reply_admin(r, rc, err, 204); return; }
 	}
 	case EVHTTP_REQ_DELETE:
 		if (!mgmt_require_admin(r))

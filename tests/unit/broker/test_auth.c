@@ -1,8 +1,11 @@
 /* Unit tests for broker/auth.c: RabbitMQ password hashes, SASL PLAIN and AMQPLAIN, tags. */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "broker/auth.h"
 #include "broker/broker.h"
@@ -177,6 +180,43 @@ START_TEST(an_empty_topic_pattern_allows_only_the_empty_key)
 }
 END_TEST
 
+static bool loopback4(const char *ip)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	ck_assert_int_eq(inet_pton(AF_INET, ip, &sin.sin_addr), 1);
+	return auth_addr_is_loopback((const struct sockaddr *)&sin);
+}
+
+static bool loopback6(const char *ip)
+{
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
+	ck_assert_int_eq(inet_pton(AF_INET6, ip, &sin6.sin6_addr), 1);
+	return auth_addr_is_loopback((const struct sockaddr *)&sin6);
+}
+
+START_TEST(loopback_is_127_slash_8_ipv6_loopback_and_ipv4_mapped_loopback)
+{
+	/* RabbitMQ's rule (rabbit_net:is_loopback): the whole of 127.0.0.0/8, ::1, ::ffff:127.x */
+	ck_assert(loopback4("127.0.0.1"));
+	ck_assert(loopback4("127.0.0.2"));
+	ck_assert(loopback4("127.255.255.254"));
+	ck_assert(!loopback4("128.0.0.1"));
+	ck_assert(!loopback4("10.0.0.1"));
+	ck_assert(!loopback4("0.0.0.0"));
+	ck_assert(loopback6("::1"));
+	ck_assert(loopback6("::ffff:127.0.0.1"));
+	ck_assert(loopback6("::ffff:127.3.2.1"));
+	ck_assert(!loopback6("::ffff:10.0.0.1"));
+	ck_assert(!loopback6("::2"));
+	ck_assert(!loopback6("::"));
+	ck_assert(!loopback6("::127.0.0.1")); /* IPv4-compatible, not mapped */
+	ck_assert(!loopback6("fe80::1"));
+	struct sockaddr unix_sa = { .sa_family = AF_UNIX };
+	ck_assert(!auth_addr_is_loopback(&unix_sa));
+	ck_assert(!auth_addr_is_loopback(NULL));
+}
+END_TEST
+
 static Suite *auth_suite(void)
 {
 	Suite *s = suite_create("auth");
@@ -189,6 +229,7 @@ static Suite *auth_suite(void)
 	tcase_add_test(tc, login_failure_counts_are_per_address_and_bounded);
 	tcase_add_test(tc, topic_permission_variables_expand_to_the_user_and_vhost);
 	tcase_add_test(tc, an_empty_topic_pattern_allows_only_the_empty_key);
+	tcase_add_test(tc, loopback_is_127_slash_8_ipv6_loopback_and_ipv4_mapped_loopback);
 	suite_add_tcase(s, tc);
 	return s;
 }
