@@ -17,14 +17,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "broker/auth.h"
-#include "broker/channel.h"
-#include "broker/config.h"
-#include "broker/conn.h"
-#include "broker/log.h"
-#include "broker/queue.h"
-#include "broker/tls.h"
-#include "broker/vhost.h"
+#include "broker/auth/auth.h"
+#include "broker/net/channel.h"
+#include "broker/core/config.h"
+#include "broker/net/conn.h"
+#include "broker/core/log.h"
+#include "broker/queue/queue.h"
+#include "broker/net/tls.h"
+#include "broker/vhost/vhost.h"
 #include "storage/store.h"
 
 uint64_t broker_now_ms(void)

@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "broker/list.h"
-#include "broker/strmap.h"
+#include "broker/core/list.h"
+#include "broker/core/strmap.h"
 
 struct event_base;
 struct event;

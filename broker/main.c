@@ -11,9 +11,9 @@
 #include <sys/stat.h>
 
 #include "broker/broker.h"
-#include "broker/config.h"
-#include "broker/log.h"
-#include "mgmt/mgmt.h"
+#include "broker/core/config.h"
+#include "broker/core/log.h"
+#include "mgmt/api/mgmt.h"
 
 #ifndef WARREN_VERSION
 #define WARREN_VERSION "0.1.0"

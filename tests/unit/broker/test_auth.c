@@ -7,9 +7,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "broker/auth.h"
+#include "broker/auth/auth.h"
 #include "broker/broker.h"
-#include "broker/topic_perm.h"
+#include "broker/auth/topic_perm.h"
 
 static struct broker *auth_test_broker(void)
 {

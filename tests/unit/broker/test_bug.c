@@ -6,7 +6,7 @@
 #error "test_bug.c must be compiled with NDEBUG, as in a release build"
 #endif
 
-#include "broker/bug.h"
+#include "broker/core/bug.h"
 
 #include <check.h>
 #include <signal.h>

@@ -1,6 +1,6 @@
 /* tests/unit/broker/test_config.c: broker/config.c, the warren.conf parser (rabbitmq.conf's format
  * and key names). */
-#include "broker/config.h"
+#include "broker/core/config.h"
 
 #include <check.h>
 #include <stdio.h>
