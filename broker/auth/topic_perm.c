@@ -180,7 +180,10 @@ bool topic_perm_permitted(const struct topic_perm *p, enum auth_perm kind, const
 		len = sizeof buf - 1;
 	memcpy(buf, key, len);
 	buf[len] = '\0';
-	return regexec(&p->re[i], buf, 0, NULL, 0) == 0;
+	/* The key is binary: REG_STARTEND matches all len bytes, so a NUL in the key cannot end
+	 * it early and let "a\0.secret" pass for "a" under "^a$". */
+	regmatch_t whole = { .rm_so = 0, .rm_eo = (regoff_t)len };
+	return regexec(&p->re[i], buf, 1, &whole, REG_STARTEND) == 0;
 }
 
 void topic_perm_free_all(struct user *u)

@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <string.h>
 
+/* RabbitMQ 3.10's order (rabbit_amqqueue:declare_args/0), which decides the argument a 406 names
+ * when several are bad or inequivalent; then x-queue-master-locator and Warren's own. */
 static const char *const queue_args_known[] = {
-	"x-message-ttl", "x-expires", "x-max-length", "x-max-length-bytes", "x-overflow",
-	"x-dead-letter-exchange", "x-dead-letter-routing-key", "x-max-priority", "x-queue-mode",
-	"x-queue-type", "x-single-active-consumer", "x-queue-version", "x-delivery-limit",
-	"x-queue-master-locator", "x-max-in-memory-length", "x-max-in-memory-bytes",
+	"x-expires", "x-message-ttl", "x-dead-letter-exchange", "x-dead-letter-routing-key",
+	"x-max-length", "x-max-length-bytes", "x-max-in-memory-length", "x-max-in-memory-bytes",
+	"x-max-priority", "x-overflow", "x-queue-mode", "x-queue-version",
+	"x-single-active-consumer", "x-queue-type", "x-queue-master-locator", "x-delivery-limit",
 	"x-consumer-timeout",
 };
 
@@ -72,7 +74,11 @@ static int check_one(struct amqp_str key, const struct amqp_value *v, struct amq
 	if (amqp_str_eq_c(key, "x-max-priority"))
 		return check_int(v, INT_PRIORITY, reason, cap);
 	if (amqp_str_eq_c(key, "x-overflow")) {
-		if (v->type != 'S' || !str_in(v->v.str, overflow, 3)) {
+		if (v->type != 'S') {
+			snprintf(reason, cap, "{unacceptable_type,%s}", amqp_value_type_name(v->type));
+			return -1;
+		}
+		if (!str_in(v->v.str, overflow, 3)) {
 			snprintf(reason, cap, "invalid_overflow");
 			return -1;
 		}
@@ -103,10 +109,12 @@ static int check_one(struct amqp_str key, const struct amqp_value *v, struct amq
 		return 0;
 	}
 	if (amqp_str_eq_c(key, "x-queue-version")) {
-		if (!amqp_value_as_int(v, &i) || (i != 1 && i != 2)) {
-			char val[64];
-			amqp_value_format(v, val, sizeof val);
-			snprintf(reason, cap, "\"unsupported queue version '%s'\"", val);
+		/* check_queue_version: a non-negative integer first, then 1 or 2 */
+		if (check_int(v, INT_NON_NEG, reason, cap) != 0)
+			return -1;
+		amqp_value_as_int(v, &i);
+		if (i != 1 && i != 2) {
+			snprintf(reason, cap, "\"unsupported queue version '%lld'\"", (long long)i);
 			return -1;
 		}
 		return 0;
@@ -128,8 +136,7 @@ static int check_one(struct amqp_str key, const struct amqp_value *v, struct amq
 	}
 	if (amqp_str_eq_c(key, "x-dead-letter-routing-key")) {
 		if (v->type != 'S') {
-			*layout_type = true;
-			snprintf(reason, cap, "%s", amqp_value_type_name(v->type));
+			snprintf(reason, cap, "{unacceptable_type,%s}", amqp_value_type_name(v->type));
 			return -1;
 		}
 		if (!amqp_table_get(args, "x-dead-letter-exchange", &dlx)) {
@@ -144,22 +151,26 @@ static int check_one(struct amqp_str key, const struct amqp_value *v, struct amq
 int queue_args_validate(struct amqp_table args, struct amqp_str queue, const char *vhost, char *err,
 			size_t errlen)
 {
-	struct amqp_table_iter it;
-	struct amqp_str key;
-	struct amqp_value v;
 	char reason[160];
 	bool layout_type;
 
-	amqp_table_iter_init(&it, args);
-	while (amqp_table_next(&it, &key, &v) == 1) {
-		if (check_one(key, &v, args, reason, sizeof reason, &layout_type) == 0)
+	/* RabbitMQ checks the dead-letter exchange's type in the channel, before the queue type,
+	 * and the queue type before declare_args/0; checking those two again in the list is
+	 * harmless. Unknown arguments are not checked. */
+	for (size_t k = 0; k < 2 + sizeof queue_args_known / sizeof queue_args_known[0]; k++) {
+		const char *name = k == 0 ? "x-dead-letter-exchange" :
+				   k == 1 ? "x-queue-type" :
+					    queue_args_known[k - 2];
+		struct amqp_value v;
+		if (!amqp_table_get(args, name, &v) ||
+		    check_one(amqp_str_c(name), &v, args, reason, sizeof reason, &layout_type) == 0)
 			continue;
 		if (layout_type)
-			snprintf(err, errlen, "invalid type '%s' for arg '%.*s' in queue '%.*s' in vhost '%s'",
-				 reason, AMQP_STR_ARGS(key), AMQP_STR_ARGS(queue), vhost);
+			snprintf(err, errlen, "invalid type '%s' for arg '%s' in queue '%.*s' in vhost '%s'",
+				 reason, name, AMQP_STR_ARGS(queue), vhost);
 		else
-			snprintf(err, errlen, "invalid arg '%.*s' for queue '%.*s' in vhost '%s': %s",
-				 AMQP_STR_ARGS(key), AMQP_STR_ARGS(queue), vhost, reason);
+			snprintf(err, errlen, "invalid arg '%s' for queue '%.*s' in vhost '%s': %s",
+				 name, AMQP_STR_ARGS(queue), vhost, reason);
 		return -1;
 	}
 	return 0;
@@ -174,6 +185,14 @@ static bool values_equivalent(const struct amqp_value *a, const struct amqp_valu
 	return a->type == b->type && amqp_value_equal(a, b);
 }
 
+/* x-queue-type: absent means "classic", so the two are equivalent (RabbitMQ 3.10 accepts either
+ * on redeclare); any other difference is reported with the values as given. */
+static bool queue_args_is_classic(const char *key, bool present, const struct amqp_value *v)
+{
+	return strcmp(key, "x-queue-type") == 0 &&
+	       (!present || (v->type == 'S' && amqp_str_eq_c(v->v.str, "classic")));
+}
+
 int queue_args_equivalent(struct amqp_table current, struct amqp_table received,
 			  struct amqp_str queue, const char *vhost, char *err, size_t errlen)
 {
@@ -186,6 +205,8 @@ int queue_args_equivalent(struct amqp_table current, struct amqp_table received,
 		if (!has_c && !has_r)
 			continue;
 		if (has_c && has_r && values_equivalent(&cv, &rv))
+			continue;
+		if (queue_args_is_classic(key, has_c, &cv) && queue_args_is_classic(key, has_r, &rv))
 			continue;
 		if (has_c)
 			amqp_value_format(&cv, cs, sizeof cs);
