@@ -309,7 +309,10 @@ bool auth_permitted(const struct user *u, const char *vhost, enum auth_perm perm
 	size_t len = name.len < sizeof buf ? name.len : sizeof buf - 1;
 	memcpy(buf, name.ptr, len);
 	buf[len] = '\0';
-	return regexec(&p->re[perm], buf, 0, NULL, 0) == 0;
+	/* The name is binary (an AMQP shortstr may hold NUL): REG_STARTEND matches all len bytes,
+	 * so "ok\0other" is not taken for "ok" under "^ok$". */
+	regmatch_t whole = { .rm_so = 0, .rm_eo = (regoff_t)len };
+	return regexec(&p->re[perm], buf, 1, &whole, REG_STARTEND) == 0;
 }
 
 void auth_refusal_text(char *out, size_t cap, const struct user *u, const char *vhost,

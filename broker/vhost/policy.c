@@ -269,11 +269,16 @@ const struct policy *policy_match(struct vhost *v, const char *name, size_t name
 	char buf[256];
 	if (list_is_empty(head))
 		return NULL;
-	snprintf(buf, sizeof buf, "%.*s", (int)name_len, name);
+	size_t len = name_len < sizeof buf ? name_len : sizeof buf - 1;
+	memcpy(buf, name, len);
+	buf[len] = '\0';
 	list_for_each(pos, head)
 	{
 		struct policy *p = list_entry(pos, struct policy, link);
-		if (policy_applies(p, is_queue) && regexec(&p->re, buf, 0, NULL, 0) == 0)
+		/* all len bytes: a NUL inside a name must not end it early */
+		regmatch_t whole = { .rm_so = 0, .rm_eo = (regoff_t)len };
+		if (policy_applies(p, is_queue) &&
+		    regexec(&p->re, buf, 1, &whole, REG_STARTEND) == 0)
 			return p;
 	}
 	return NULL;

@@ -180,6 +180,38 @@ START_TEST(an_empty_topic_pattern_allows_only_the_empty_key)
 }
 END_TEST
 
+START_TEST(a_nul_inside_a_name_does_not_end_it_for_permission_patterns)
+{
+	struct broker *b = auth_test_broker();
+	struct user *u = auth_user_add(b, "ann", "pw", "");
+	ck_assert_int_eq(auth_permission_set(u, "/", "^ok$", "^ok$", "^ok$"), 0);
+	static const uint8_t forged[] = { 'o', 'k', 0, 'x' };
+	struct amqp_str ok = AMQP_STR_LIT("ok"), bad = { forged, sizeof forged };
+	ck_assert(auth_permitted(u, "/", AUTH_CONFIGURE, AUTH_RESOURCE_QUEUE, ok));
+	/* a queue named "ok\0x" is another queue: "^ok$" must not grant it */
+	ck_assert(!auth_permitted(u, "/", AUTH_CONFIGURE, AUTH_RESOURCE_QUEUE, bad));
+	ck_assert(!auth_permitted(u, "/", AUTH_WRITE, AUTH_RESOURCE_EXCHANGE, bad));
+	auth_test_broker_free(b);
+}
+END_TEST
+
+START_TEST(the_default_exchange_is_checked_as_amq_default)
+{
+	struct broker *b = auth_test_broker();
+	struct user *u = auth_user_add(b, "ann", "pw", "");
+	struct amqp_str dflt = AMQP_STR_LIT("");
+	char text[256];
+	ck_assert_int_eq(auth_permission_set(u, "/", "^$", "^$", "^$"), 0);
+	ck_assert(!auth_permitted(u, "/", AUTH_WRITE, AUTH_RESOURCE_EXCHANGE, dflt));
+	ck_assert(auth_permitted(u, "/", AUTH_WRITE, AUTH_RESOURCE_QUEUE, dflt)); /* a queue "" */
+	auth_refusal_text(text, sizeof text, u, "/", AUTH_RESOURCE_EXCHANGE, dflt);
+	ck_assert_str_eq(text, "access to exchange 'amq.default' in vhost '/' refused for user 'ann'");
+	ck_assert_int_eq(auth_permission_set(u, "/", "^$", "^amq\\.default$", "^$"), 0);
+	ck_assert(auth_permitted(u, "/", AUTH_WRITE, AUTH_RESOURCE_EXCHANGE, dflt));
+	auth_test_broker_free(b);
+}
+END_TEST
+
 static bool loopback4(const char *ip)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
@@ -230,6 +262,8 @@ static Suite *auth_suite(void)
 	tcase_add_test(tc, topic_permission_variables_expand_to_the_user_and_vhost);
 	tcase_add_test(tc, an_empty_topic_pattern_allows_only_the_empty_key);
 	tcase_add_test(tc, loopback_is_127_slash_8_ipv6_loopback_and_ipv4_mapped_loopback);
+	tcase_add_test(tc, a_nul_inside_a_name_does_not_end_it_for_permission_patterns);
+	tcase_add_test(tc, the_default_exchange_is_checked_as_amq_default);
 	suite_add_tcase(s, tc);
 	return s;
 }
