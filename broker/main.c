@@ -10,9 +10,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "broker/broker.h"
+#include "broker/admin/durable.h"
+#include "broker/core/broker.h"
 #include "broker/core/config.h"
 #include "broker/core/log.h"
+#include "broker/server.h"
 #include "mgmt/api/mgmt.h"
 
 #ifndef WARREN_VERSION
@@ -176,15 +178,15 @@ int main(int argc, char **argv)
 		log_error("cannot create the event loop");
 		goto out;
 	}
-	struct broker *b = broker_new(base, &cfg);
-	if (!b || broker_open_store(b) != 0 || broker_start(b) != 0) {
-		broker_free(b);
+	struct broker *b = server_new(base, &cfg);
+	if (!b || durable_open(b) != 0 || server_start(b) != 0) {
+		server_free(b);
 		event_base_free(base);
 		goto out;
 	}
 	if (cfg.mgmt_port != 0 && !(b->mgmt = mgmt_start(b, err, sizeof err))) {
 		log_error("%s", err);
-		broker_free(b);
+		server_free(b);
 		event_base_free(base);
 		goto out;
 	}
@@ -194,7 +196,7 @@ int main(int argc, char **argv)
 	log_info("stopped");
 	mgmt_free(b->mgmt);
 	b->mgmt = NULL;
-	broker_free(b);
+	server_free(b);
 	event_base_free(base);
 	rc = 0;
 out:

@@ -11,7 +11,7 @@
 
 #include "amqp/props.h"
 #include "broker/auth/auth.h"
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 #include "broker/net/conn.h"
 #include "broker/exchange/deadletter.h"
 #include "broker/exchange/exchange.h"
@@ -20,6 +20,7 @@
 #include "broker/queue/queue_args.h"
 #include "broker/auth/topic_perm.h"
 #include "broker/vhost/vhost.h"
+#include "broker/core/time.h"
 
 static const char *tf(bool b)
 {
@@ -488,7 +489,7 @@ int admin_publish(struct vhost *v, struct amqp_str exchange, struct amqp_str rk,
 	m->body_filled = body_len;
 	m->persistent = (p.flags & AMQP_PROP_DELIVERY_MODE) && p.delivery_mode == 2;
 	m->priority = (p.flags & AMQP_PROP_PRIORITY) ? p.priority : 0;
-	m->publish_time_ms = broker_now_ms();
+	m->publish_time_ms = time_now_ms();
 	m->expiration_ms = -1;
 	if (p.flags & AMQP_PROP_EXPIRATION) {
 		int64_t ms = 0;

@@ -13,7 +13,7 @@
 
 #include "broker/admin/admin.h"
 #include "broker/auth/auth.h"
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 #include "broker/exchange/exchange.h"
 #include "broker/auth/limits.h"
 #include "broker/vhost/policy.h"

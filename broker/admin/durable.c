@@ -9,10 +9,11 @@
 #include <string.h>
 
 #include "amqp/props.h"
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 #include "broker/net/channel.h"
 #include "broker/core/config.h"
 #include "broker/admin/definitions.h"
+#include "broker/admin/durable.h"
 #include "broker/exchange/exchange.h"
 #include "broker/core/log.h"
 #include "broker/queue/message.h"
@@ -25,20 +26,6 @@ static void durable_on_sync_task(struct deferred *d)
 	struct broker *b = (struct broker *)((char *)d - offsetof(struct broker, store_sync_task));
 	if (b->store && store_has_pending(b->store))
 		b->sync_issued = store_sync(b->store);
-}
-
-void broker_store_touched(struct broker *b)
-{
-	if (b->store && !b->recovering)
-		broker_defer(b, &b->store_sync_task);
-}
-
-/* Not sync_issued + 1: appends made while the pending batch already has a ticket (the one
- * before is still being written) ride along with that ticket, and a later store_sync returns it
- * again; waiting for the next one would leave the last publishes of a burst unconfirmed. */
-uint64_t broker_store_next_ticket(const struct broker *b)
-{
-	return store_next_ticket(b->store);
 }
 
 static void durable_on_synced(void *arg, uint64_t ticket, bool ok)
@@ -71,14 +58,6 @@ static void durable_on_defs_flush(struct deferred *d)
 	if (!text || store_definitions_save(b->store, text, strlen(text), err, sizeof err) != 0)
 		log_error("cannot save definitions: %s", text ? err : "out of memory");
 	free(text);
-}
-
-void broker_definitions_dirty(struct broker *b)
-{
-	if (!b->store || b->recovering)
-		return;
-	b->defs_dirty = true;
-	broker_defer(b, &b->defs_flush);
 }
 
 struct durable_recovery {
@@ -151,7 +130,7 @@ static void durable_store_log(void *arg, int level, const char *msg)
  * comes back or the broker does not start (-1, after a log line saying what could not be
  * loaded): starting with a queue missing messages, or without a queue, would drop them for
  * good, because the purges and acks that follow would be written over them. */
-int broker_open_store(struct broker *b)
+int durable_open(struct broker *b)
 {
 	char dir[4096], err[512];
 	size_t len = 0, i, vi;

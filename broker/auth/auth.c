@@ -12,7 +12,7 @@
 #include <sys/socket.h>
 
 #include "amqp/table.h"
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 #include "broker/auth/topic_perm.h"
 
 uint64_t auth_generation = 1;

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "broker/auth/auth.h"
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 #include "broker/net/conn.h"
 #include "broker/vhost/vhost.h"
 

@@ -13,7 +13,7 @@
 
 #include "amqp/props.h"
 #include "amqp/table.h"
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 #include "broker/exchange/exchange.h"
 #include "broker/core/log.h"
 #include "broker/queue/message.h"

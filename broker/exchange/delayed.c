@@ -16,11 +16,12 @@
 #include <time.h>
 
 #include "amqp/props.h"
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 #include "broker/exchange/exchange.h"
 #include "broker/core/log.h"
 #include "broker/queue/message.h"
 #include "broker/vhost/vhost.h"
+#include "broker/core/time.h"
 #include "storage/store.h"
 
 /* Bytes of due time stored in front of a held message's property bytes. */
@@ -102,7 +103,7 @@ static void delay_on_timer(struct broker_timer *t)
 {
 	struct exchange_delay *d = (struct exchange_delay *)((char *)t -
 							     offsetof(struct exchange_delay, timer));
-	uint64_t now = broker_now_ms();
+	uint64_t now = time_now_ms();
 	while (d->count && d->items[0].due <= now) {
 		struct message *m = d->items[0].msg;
 		uint64_t hold = d->items[0].hold;
@@ -199,7 +200,7 @@ enum exchange_delay_result exchange_delay(struct exchange *x, struct message *m)
 		if (!hold)
 			return EXCHANGE_DELAY_REFUSED;
 	}
-	delay_push(d, m, broker_now_ms() + (uint64_t)ms, hold);
+	delay_push(d, m, time_now_ms() + (uint64_t)ms, hold);
 	return EXCHANGE_DELAY_HELD;
 }
 
@@ -222,7 +223,7 @@ int exchange_delay_recover(struct exchange *x, const struct store_message *sm, u
 		return -1;
 	m->store_id = 0; /* routed as a new publish when due; the record is the hold */
 	/* Wall-clock due time back to the monotonic clock the timers use; past due: now. */
-	uint64_t wall = delay_wall_ms(), now = broker_now_ms();
+	uint64_t wall = delay_wall_ms(), now = time_now_ms();
 	delay_push(d, m, now + (due_wall > wall ? due_wall - wall : 0), msg_id);
 	message_unref(m);
 	return 0;

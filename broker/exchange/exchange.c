@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "amqp/props.h"
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 #include "broker/queue/message.h"
 #include "broker/vhost/policy.h"
 #include "broker/queue/queue.h"

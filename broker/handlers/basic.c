@@ -318,7 +318,7 @@ static int consume_reply_to(struct channel *ch, const struct amqp_basic_consume 
 	/* The token lets whoever knows it deliver to this channel: it must not be guessable from
 	 * the names the broker hands out (those come from a fast, predictable generator). */
 	char token[64];
-	if (broker_secret_name(REPLY_TO_PREFIX, token, sizeof token) != 0)
+	if (rng_secret_name(REPLY_TO_PREFIX, token, sizeof token) != 0)
 		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 60, 20,
 				 "no random bytes for a reply-to token");
 	ch->reply_to_token = strdup(token);
@@ -358,7 +358,7 @@ static int handle_basic_consume(struct channel *ch, const struct amqp_basic_cons
 	char tag_buf[64];
 	struct amqp_str tag = m->consumer_tag;
 	if (tag.len == 0) {
-		broker_random_name("amq.ctag-", tag_buf, sizeof tag_buf);
+		rng_name(&ch->broker->rng, "amq.ctag-", tag_buf, sizeof tag_buf);
 		tag = amqp_str_c(tag_buf);
 	}
 	if (strmap_get(&ch->consumers, tag.ptr, tag.len))

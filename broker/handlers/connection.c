@@ -11,13 +11,14 @@
 #include "amqp/reply_codes.h"
 #include "amqp/table.h"
 #include "broker/auth/auth.h"
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 #include "broker/core/config.h"
 #include "broker/net/conn.h"
 #include "broker/auth/limits.h"
 #include "broker/core/log.h"
 #include "broker/net/tls.h"
 #include "broker/vhost/vhost.h"
+#include "broker/core/time.h"
 
 #ifndef WARREN_VERSION
 #define WARREN_VERSION "0.1.0"
@@ -139,7 +140,7 @@ static int handshake_refuse_login(struct conn *c, struct amqp_str mechanism, con
 				  const char *why)
 {
 	bool first_delay;
-	uint32_t ms = auth_failure_note(c->peer_host, broker_now_ms(), &first_delay);
+	uint32_t ms = auth_failure_note(c->peer_host, time_now_ms(), &first_delay);
 	const char *name = amqp_str_eq_c(mechanism, "PLAIN")	? "PLAIN" :
 			   amqp_str_eq_c(mechanism, "AMQPLAIN") ? "AMQPLAIN" :
 								  "EXTERNAL";

@@ -108,7 +108,7 @@ static int handle_queue_declare(struct channel *ch, const struct amqp_queue_decl
 		return declare_ok(ch, q, m->nowait);
 	}
 	if (name.len == 0) {
-		broker_random_name("amq.gen-", name_buf, sizeof name_buf);
+		rng_name(&ch->broker->rng, "amq.gen-", name_buf, sizeof name_buf);
 		name = amqp_str_c(name_buf);
 	} else if (name.len >= 4 && memcmp(name.ptr, "amq.", 4) == 0) {
 		return channel_fail(ch, AMQP_ACCESS_REFUSED,

@@ -9,7 +9,7 @@
 
 #include "amqp/assembler.h"
 #include "amqp/frame.h"
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 #include "broker/net/channel_stats.h"
 #include "broker/core/list.h"
 #include "broker/core/strmap.h"

@@ -24,13 +24,14 @@
 #include "amqp/frame.h"
 #include "amqp/reply_codes.h"
 #include "broker/auth/auth.h"
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 #include "broker/net/channel.h"
 #include "broker/core/config.h"
 #include "broker/queue/consumer.h"
 #include "broker/auth/limits.h"
 #include "broker/core/log.h"
 #include "broker/queue/queue.h"
+#include "broker/core/time.h"
 
 #define CONN_READ_MAX (256u << 10)
 #define CONN_CLOSE_TIMEOUT_MS 3000
@@ -74,7 +75,7 @@ struct conn *conn_new(struct broker *b, int fd, const struct sockaddr *peer, int
 	c->channel_max = b->cfg->channel_max;
 	c->release_task.fn = conn_on_release;
 	list_init(&c->exclusive_queues);
-	c->opened_ms = broker_now_ms();
+	c->opened_ms = time_now_ms();
 
 	struct sockaddr_storage local;
 	socklen_t llen = sizeof local;

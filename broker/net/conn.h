@@ -9,7 +9,7 @@
 #include <sys/types.h>
 
 #include "amqp/methods_gen.h"
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 #include "broker/core/list.h"
 
 struct broker;

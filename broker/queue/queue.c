@@ -18,6 +18,7 @@
 #include "broker/queue/message.h"
 #include "broker/vhost/policy.h"
 #include "broker/vhost/vhost.h"
+#include "broker/core/time.h"
 #include "storage/store.h"
 
 static void queue_on_dispatch(struct deferred *d)
@@ -193,7 +194,7 @@ void queue_touch(struct queue *q)
 		broker_timer_cancel(&q->expires_timer);
 		return;
 	}
-	broker_timer_set(q->broker, &q->expires_timer, broker_now_ms() + (uint64_t)q->lim.expires);
+	broker_timer_set(q->broker, &q->expires_timer, time_now_ms() + (uint64_t)q->lim.expires);
 }
 
 struct queue *queue_new(struct vhost *v, struct amqp_str name, bool durable, bool exclusive,
@@ -551,7 +552,7 @@ static bool queue_take(struct queue *q, unsigned lvl, struct qentry *out)
 
 void queue_expire(struct queue *q)
 {
-	uint64_t now = broker_now_ms();
+	uint64_t now = time_now_ms();
 	struct qentry e = { 0 };
 	for (unsigned l = 0; l < q->level_count && !q->deleted; l++) {
 		struct qdeque *d = &q->levels[l];
@@ -594,7 +595,7 @@ enum queue_push_result queue_push(struct queue *q, struct message *m)
 	struct qentry e = { .msg = m };
 
 	if (q->lim.message_ttl >= 0 || m->expiration_ms >= 0) {
-		now = broker_now_ms();
+		now = time_now_ms();
 		if (!m->publish_time_ms)
 			m->publish_time_ms = now; /* requeues keep this deadline */
 		e.expires_at = queue_deadline(q, m, m->publish_time_ms);
@@ -696,7 +697,7 @@ void queue_requeue(struct queue *q, struct message *m, uint64_t seq, uint32_t de
 			    .redelivered = true };
 	if (q->lim.message_ttl >= 0 || m->expiration_ms >= 0)
 		e.expires_at = queue_deadline(q, m, m->publish_time_ms ? m->publish_time_ms :
-									  broker_now_ms());
+									  time_now_ms());
 	if (queue_reinsert(q, &e))
 		q->stat_redelivered++;
 }
@@ -731,7 +732,7 @@ static bool queue_pop_live(struct queue *q, struct qentry *out)
 		if (!out->expires_at)
 			return true;
 		if (!now)
-			now = broker_now_ms();
+			now = time_now_ms();
 		if (out->expires_at > now)
 			return true;
 		q->broker->stats.expired++;

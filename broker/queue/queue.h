@@ -12,7 +12,7 @@
 
 #include "amqp/table.h"
 #include "amqp/wire.h"
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 #include "broker/core/list.h"
 #include "broker/queue/classic/qdeque.h"
 #include "broker/queue/classic/queue_page.h"

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 #include "broker/core/log.h"
 #include "broker/exchange/exchange.h"
 #include "broker/queue/queue.h"

@@ -20,13 +20,14 @@
 
 #include "broker/admin/admin.h"
 #include "broker/auth/auth.h"
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 #include "broker/core/config.h"
 #include "broker/exchange/exchange.h"
 #include "broker/core/log.h"
 #include "broker/queue/queue.h"
 #include "broker/net/tls.h"
 #include "broker/vhost/vhost.h"
+#include "broker/core/time.h"
 #include "mgmt/api/mgmt_internal.h"
 
 static const char *const mgmt_tags[] = { "administrator", "monitoring", "policymaker",
@@ -474,7 +475,7 @@ uint64_t mgmt_wall_ms(uint64_t mono_ms)
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		int64_t wall = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-		mgmt_wall_offset_ms = wall - (int64_t)broker_now_ms();
+		mgmt_wall_offset_ms = wall - (int64_t)time_now_ms();
 	}
 	return (uint64_t)((int64_t)mono_ms + mgmt_wall_offset_ms);
 }
@@ -548,7 +549,7 @@ void mgmt_stat_set(json_t *obj, const char *key, uint64_t n, double rate)
 void mgmt_sample_now(struct mgmt *m)
 {
 	struct broker *b = m->b;
-	uint64_t now_ms = broker_now_ms();
+	uint64_t now_ms = time_now_ms();
 	double secs = m->last_sample_ms ? (double)(now_ms - m->last_sample_ms) / 1000.0 : 0;
 	size_t i, j;
 

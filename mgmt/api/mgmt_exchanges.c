@@ -10,7 +10,7 @@
 #include "amqp/props.h"
 #include "broker/admin/admin.h"
 #include "broker/auth/auth.h"
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 #include "broker/exchange/exchange.h"
 #include "broker/queue/queue.h"
 #include "broker/auth/topic_perm.h"

@@ -15,12 +15,13 @@
 
 #include "broker/admin/admin.h"
 #include "broker/auth/auth.h"
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 #include "broker/net/channel.h"
 #include "broker/net/conn.h"
 #include "broker/exchange/exchange.h"
 #include "broker/queue/queue.h"
 #include "broker/vhost/vhost.h"
+#include "broker/core/time.h"
 #include "mgmt/api/mgmt_internal.h"
 
 /* Messages from one exchange into one queue, all their bindings summed. */
@@ -272,7 +273,7 @@ static void mgmt_flows_sample_channel(struct mgmt *m, struct channel *ch, double
 	char key[64];
 	size_t klen = mgmt_channel_key(key, sizeof key, ch, NULL);
 	struct mgmt_sample *s = klen ? mgmt_sample_get(m, 'h', "", key, klen, true) : NULL;
-	uint64_t activity = mgmt_channel_activity(ch), now = broker_now_ms();
+	uint64_t activity = mgmt_channel_activity(ch), now = time_now_ms();
 	if (s) {
 		if (s->obj != ch || s->prev[0] != activity) {
 			s->obj = ch;

@@ -122,7 +122,7 @@ struct mgmt_sample *mgmt_sample_get(struct mgmt *m, char kind, const char *vhost
 /* Records obj's counters now[0..n) under (kind, vhost, name) for this sample: rates follow. */
 void mgmt_sample_record(struct mgmt *m, char kind, const char *vhost, const char *name,
 			size_t name_len, void *obj, const uint64_t *now, size_t n, double secs);
-/* Wall-clock milliseconds since the epoch of a broker_now_ms() time. */
+/* Wall-clock milliseconds since the epoch of a time_now_ms() time. */
 uint64_t mgmt_wall_ms(uint64_t mono_ms);
 /* Adds "<key>": n and "<key>_details": {"rate": r} to obj. */
 void mgmt_stat_set(json_t *obj, const char *key, uint64_t n, double rate);

@@ -7,7 +7,7 @@
 
 #include "broker/admin/admin.h"
 #include "broker/auth/auth.h"
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 #include "broker/auth/limits.h"
 #include "broker/vhost/vhost.h"
 #include "mgmt/api/mgmt_internal.h"

@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/broker.h"
+#include "broker/core/broker.h"
+#include "broker/core/time.h"
 #include "mgmt/api/mgmt_internal.h"
 
 #define MGMT_PAGE_SIZE_DEFAULT 100
@@ -305,7 +306,7 @@ void mgmt_list_reply(struct mgmt_req *r, struct mgmt_items *items, mgmt_render_f
 			have_re = true;
 		}
 		char buf[1024];
-		uint64_t deadline = broker_now_ms() + MGMT_REGEX_BUDGET_MS;
+		uint64_t deadline = time_now_ms() + MGMT_REGEX_BUDGET_MS;
 		for (size_t i = 0; i < items->count; i++) {
 			struct mgmt_item *it = &items->v[i];
 			size_t n = it->name_len < sizeof buf - 1 ? it->name_len : sizeof buf - 1;
@@ -315,7 +316,7 @@ void mgmt_list_reply(struct mgmt_req *r, struct mgmt_items *items, mgmt_render_f
 					       strcasestr(buf, name) != NULL;
 			if (match)
 				items->v[kept++] = *it;
-			if (have_re && broker_now_ms() > deadline) {
+			if (have_re && time_now_ms() > deadline) {
 				mgmt_reply_bad(r, "Pagination parameters are invalid: matching the "
 						  "expression took more than %d ms",
 					       MGMT_REGEX_BUDGET_MS);

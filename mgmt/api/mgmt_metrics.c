@@ -5,7 +5,7 @@
 #include <event2/buffer.h>
 #include <string.h>
 
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 #include "broker/net/conn.h"
 #include "broker/queue/queue.h"
 #include "broker/vhost/vhost.h"

@@ -11,7 +11,7 @@
 
 #include "broker/admin/admin.h"
 #include "broker/auth/auth.h"
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 #include "broker/net/channel.h"
 #include "broker/core/config.h"
 #include "broker/net/conn.h"
@@ -19,6 +19,7 @@
 #include "broker/exchange/exchange.h"
 #include "broker/queue/queue.h"
 #include "broker/vhost/vhost.h"
+#include "broker/core/time.h"
 #include "mgmt/api/mgmt_internal.h"
 
 #ifndef WARREN_VERSION
@@ -207,7 +208,7 @@ static json_t *mgmt_node_json(struct mgmt_req *r)
 	json_object_set_new(o, "sockets_used", json_integer(r->b->conn_count));
 	json_object_set_new(o, "proc_used", json_integer(1));
 	json_object_set_new(o, "uptime",
-			    json_integer((json_int_t)(broker_now_ms() - r->b->start_ms)));
+			    json_integer((json_int_t)(time_now_ms() - r->b->start_ms)));
 	return o;
 }
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "broker/admin/admin.h"
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 #include "broker/admin/definitions.h"
 #include "broker/vhost/policy.h"
 #include "broker/vhost/vhost.h"

@@ -8,7 +8,7 @@
 #include "amqp/props.h"
 #include "broker/admin/admin.h"
 #include "broker/auth/auth.h"
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 #include "broker/queue/consumer.h"
 #include "broker/queue/message.h"
 #include "broker/vhost/policy.h"

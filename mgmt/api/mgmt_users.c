@@ -7,7 +7,7 @@
 
 #include "broker/admin/admin.h"
 #include "broker/auth/auth.h"
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 #include "broker/queue/queue.h"
 #include "broker/auth/topic_perm.h"
 #include "broker/vhost/vhost.h"

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "amqp/frame.h"
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 #include "broker/core/bug.h"
 #include "broker/net/conn.h"
 #include "broker/exchange/exchange.h"
@@ -20,6 +20,7 @@
 #include "broker/queue/message.h"
 #include "broker/queue/queue.h"
 #include "broker/vhost/vhost.h"
+#include "broker/server.h"
 
 struct fixture *fixture_new(void)
 {
@@ -29,7 +30,7 @@ struct fixture *fixture_new(void)
 	config_init_defaults(&f->cfg);
 	f->base = event_base_new();
 	WARREN_CHECK(f->base != NULL);
-	f->b = broker_new(f->base, &f->cfg);
+	f->b = server_new(f->base, &f->cfg);
 	WARREN_CHECK(f->b != NULL);
 	f->v = strmap_get(&f->b->vhosts, "/", 1);
 	f->guest = strmap_get(&f->b->users, "guest", 5);
@@ -39,7 +40,7 @@ struct fixture *fixture_new(void)
 
 void fixture_free(struct fixture *f)
 {
-	broker_free(f->b);
+	server_free(f->b);
 	event_base_free(f->base);
 	config_free(&f->cfg);
 	for (size_t i = 0; i < f->peer_count; i++)

@@ -12,7 +12,7 @@ struct message;
 struct qentry {
 	struct message *msg;
 	uint64_t seq;            /* publish order within this queue */
-	uint64_t expires_at;     /* broker_now_ms() deadline, 0 = never */
+	uint64_t expires_at;     /* time_now_ms() deadline, 0 = never */
 	uint32_t delivery_count; /* deliveries so far */
 	bool redelivered;
 };

@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 
 #include "broker/auth/auth.h"
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 #include "broker/auth/topic_perm.h"
 
 static struct broker *auth_test_broker(void)

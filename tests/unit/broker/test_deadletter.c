@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "amqp/props.h"
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 #include "broker/exchange/exchange.h"
 #include "broker/queue/message.h"
 #include "broker/queue/queue.h"

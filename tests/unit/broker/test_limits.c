@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 #include "broker/auth/auth.h"
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 #include "broker/net/conn.h"
 #include "broker/queue/queue.h"
 #include "broker/vhost/vhost.h"

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/broker.h"
+#include "broker/core/broker.h"
 
 static struct broker *b;
 static struct user *u;

@@ -1,13 +1,21 @@
-/* broker/broker.h: the root object. One event loop owns all broker state; nothing in the core
- * is a global singleton, so every function that needs the world takes a struct broker *. */
-#ifndef BROKER_BROKER_H
-#define BROKER_BROKER_H
+/* broker/core/broker.h: the root object, which every layer receives. One event loop owns all
+ * broker state; nothing is a global singleton, so every function that needs the world takes a
+ * struct broker *. Its fields are plain data and pointers to types the layers above define
+ * (forward-declared here), so this header depends on nothing above core/.
+ *
+ * The loop services every layer uses live here too: deferred tasks (run once per loop turn,
+ * after the turn's input), one-shot timers for modules that must not include libevent, and the
+ * per-turn store sync and definitions flush, whose work admin/durable.c installs. The broker's
+ * lifecycle (creating it, listeners, signals, the one-second tick) is broker/server.c's. */
+#ifndef BROKER_CORE_BROKER_H
+#define BROKER_CORE_BROKER_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "broker/core/list.h"
+#include "broker/core/rng.h"
 #include "broker/core/strmap.h"
 
 struct event_base;
@@ -64,6 +72,7 @@ struct broker {
 	uint64_t start_ms;
 	uint32_t tick;          /* seconds since start, advanced by the housekeeping timer */
 	uint64_t topology_gen;  /* bumped when a queue or exchange is deleted: lookup caches */
+	struct rng rng;         /* server-generated names */
 
 	/* durability */
 	struct store *store;
@@ -86,29 +95,21 @@ struct broker {
 	struct event *tick_ev;
 };
 
-/* Creates vhosts and users from the config. NULL on failure (logged). */
-struct broker *broker_new(struct event_base *base, const struct config *cfg);
-void broker_free(struct broker *b);
-/* Opens the listeners and installs signal handlers. 0 or -1 (logged). */
-int broker_start(struct broker *b);
-/* Closes every connection with 320 CONNECTION_FORCED and stops the loop once they are flushed. */
-void broker_shutdown(struct broker *b);
-
 void broker_defer(struct broker *b, struct deferred *d);
 void broker_run_deferred(struct broker *b);
 /* Removes d from the deferred list if it is queued (before freeing its owner). */
 void broker_cancel_deferred(struct broker *b, struct deferred *d);
 
-/* Arms (or re-arms) t to fire at due_ms (broker_now_ms clock). 0 or -1 out of memory. */
+/* Arms (or re-arms) t to fire at due_ms (time_now_ms clock). 0 or -1 out of memory. */
 int broker_timer_set(struct broker *b, struct broker_timer *t, uint64_t due_ms);
 void broker_timer_cancel(struct broker_timer *t);
 /* Cancels and releases the event; t may be armed again later. */
 void broker_timer_free(struct broker_timer *t);
 
-uint64_t broker_now_ms(void);
-/* Opens the store under cfg->data_dir, imports the saved definitions and replays persistent
- * messages into their queues. 0, or -1 (logged). */
-int broker_open_store(struct broker *b);
+/* Creates the loop's deferred-task event; the rest of the struct is zeroed by its creator.
+ * 0, or -1 out of memory. */
+int broker_loop_init(struct broker *b, struct event_base *base);
+void broker_loop_free(struct broker *b);
 /* A durable definition changed: the definitions document is rewritten (and fsynced) before
  * this loop turn's replies leave, so a declare-ok is never sent for an object not on disk. */
 void broker_definitions_dirty(struct broker *b);
@@ -125,17 +126,5 @@ static inline bool broker_short_of_memory(const struct broker *b)
 }
 /* The ticket a confirm for a publish stored now must wait for. */
 uint64_t broker_store_next_ticket(const struct broker *b);
-
-/* Re-evaluates the memory and disk alarms (also run once a second). */
-void broker_check_alarms(struct broker *b);
-/* prefix followed by 22 URL-safe base64 characters of 16 random bytes ("amq.gen-...").
- * out must hold strlen(prefix) + 23 bytes. Unique, not secret: a client that sees a few names
- * can predict the next ones. */
-void broker_random_name(const char *prefix, char *out, size_t cap);
-/* The same shape from the kernel's CSPRNG (getrandom), for names that act as capabilities
- * (direct reply-to tokens): nothing a client sees predicts them. 0, or -1 when the kernel gives
- * no random bytes. */
-int broker_secret_name(const char *prefix, char *out, size_t cap);
-uint64_t broker_random_u64(void);
 
 #endif

@@ -1,6 +1,7 @@
-/* broker/broker.c: the root object: vhosts, users, the listener, signals, and the deferred
- * task list that runs once per loop turn after input has been processed. */
-#include "broker/broker.h"
+/* broker/server.c: the broker's lifecycle: created from the configuration with its default vhost
+ * and user, listeners and signals, the one-second tick (resource alarms, paging, consumer
+ * acknowledgement timeouts), and shutdown. The loop services themselves are core/broker.c's. */
+#include "broker/server.h"
 
 #include <arpa/inet.h>
 #include <malloc.h>
@@ -18,6 +19,9 @@
 #include <unistd.h>
 
 #include "broker/auth/auth.h"
+#include "broker/core/broker.h"
+#include "broker/core/time.h"
+#include "broker/net/listener.h"
 #include "broker/net/channel.h"
 #include "broker/core/config.h"
 #include "broker/net/conn.h"
@@ -27,195 +31,15 @@
 #include "broker/vhost/vhost.h"
 #include "storage/store.h"
 
-uint64_t broker_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* xoshiro256** seeded from the kernel: names need uniqueness, not secrecy. */
-static uint64_t rng_state[4];
-
-static uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-uint64_t broker_random_u64(void)
-{
-	if (!(rng_state[0] | rng_state[1] | rng_state[2] | rng_state[3])) {
-		if (getrandom(rng_state, sizeof rng_state, 0) != sizeof rng_state)
-			rng_state[0] = (uint64_t)time(NULL) | 1;
-	}
-	uint64_t *s = rng_state;
-	uint64_t result = rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return result;
-}
-
-/* prefix + 22 characters of URL-safe base64 for 128 bits, like RabbitMQ's base64url names. */
-static void broker_name_encode(const char *prefix, const uint8_t bytes[18], char *out, size_t cap)
-{
-	static const char b64[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	size_t n = strlen(prefix);
-	if (cap < n + 23) {
-		if (cap)
-			out[0] = '\0';
-		return;
-	}
-	memcpy(out, prefix, n);
-	/* 16 bytes -> 22 characters (the last of 128 bits padded). */
-	for (int i = 0; i < 22; i++) {
-		int bit = i * 6, byte = bit / 8, shift = bit % 8;
-		unsigned v = ((unsigned)bytes[byte] << 8 | bytes[byte + 1]) >> (10 - shift);
-		out[n + (size_t)i] = b64[v & 63];
-	}
-	out[n + 22] = '\0';
-}
-
-void broker_random_name(const char *prefix, char *out, size_t cap)
-{
-	uint8_t bytes[18] = { 0 };
-	uint64_t r0 = broker_random_u64(), r1 = broker_random_u64();
-	memcpy(bytes, &r0, 8);
-	memcpy(bytes + 8, &r1, 8);
-	broker_name_encode(prefix, bytes, out, cap);
-}
-
-int broker_secret_name(const char *prefix, char *out, size_t cap)
-{
-	uint8_t bytes[18] = { 0 };
-	size_t got = 0;
-	while (got < 16) { /* getrandom returns at most what was asked; EINTR before any byte */
-		ssize_t n = getrandom(bytes + got, 16 - got, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-	}
-	broker_name_encode(prefix, bytes, out, cap);
-	return 0;
-}
-
-static void broker_on_timer(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd, (void)what;
-	struct broker_timer *t = arg;
-	t->due_ms = 0;
-	t->fn(t);
-}
-
-int broker_timer_set(struct broker *b, struct broker_timer *t, uint64_t due_ms)
-{
-	if (!t->ev) {
-		t->ev = event_new(b->base, -1, 0, broker_on_timer, t);
-		if (!t->ev)
-			return -1;
-	}
-	if (t->due_ms == due_ms && due_ms)
-		return 0;
-	uint64_t now = broker_now_ms();
-	uint64_t wait = due_ms > now ? due_ms - now : 0;
-	struct timeval tv = { (time_t)(wait / 1000), (suseconds_t)((wait % 1000) * 1000) };
-	t->due_ms = due_ms ? due_ms : 1;
-	return event_add(t->ev, &tv);
-}
-
-void broker_timer_cancel(struct broker_timer *t)
-{
-	if (t->ev)
-		event_del(t->ev);
-	t->due_ms = 0;
-}
-
-void broker_timer_free(struct broker_timer *t)
-{
-	if (t->ev)
-		event_free(t->ev);
-	t->ev = NULL;
-	t->due_ms = 0;
-}
-
-static void broker_on_defer(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd, (void)what;
-	broker_run_deferred(arg);
-}
-
-void broker_defer(struct broker *b, struct deferred *d)
-{
-	if (d->queued)
-		return;
-	d->queued = true;
-	d->next = NULL;
-	if (b->defer_tail)
-		b->defer_tail->next = d;
-	else
-		b->defer_head = d;
-	b->defer_tail = d;
-	if (b->defer_ev)
-		event_active(b->defer_ev, EV_TIMEOUT, 0);
-}
-
-void broker_cancel_deferred(struct broker *b, struct deferred *d)
-{
-	if (!d->queued)
-		return;
-	struct deferred **pp = &b->defer_head, *prev = NULL;
-	for (; *pp; prev = *pp, pp = &(*pp)->next)
-		if (*pp == d) {
-			*pp = d->next;
-			if (b->defer_tail == d)
-				b->defer_tail = prev;
-			break;
-		}
-	d->queued = false;
-	d->next = NULL;
-}
-
-void broker_run_deferred(struct broker *b)
-{
-	/* Tasks may defer more tasks (dispatch -> confirm flush); they run in this same pass. */
-	for (int rounds = 0; b->defer_head && rounds < 64; rounds++) {
-		struct deferred *d = b->defer_head;
-		b->defer_head = d->next;
-		if (!b->defer_head)
-			b->defer_tail = NULL;
-		d->queued = false;
-		d->next = NULL;
-		d->fn(d);
-	}
-	if (b->defer_head && b->defer_ev)
-		event_active(b->defer_ev, EV_TIMEOUT, 0);
-}
-
-struct broker *broker_new(struct event_base *base, const struct config *cfg)
+struct broker *server_new(struct event_base *base, const struct config *cfg)
 {
 	struct broker *b = calloc(1, sizeof *b);
 	if (!b)
 		return NULL;
-	b->base = base;
 	b->cfg = cfg;
-	b->start_ms = broker_now_ms();
-	strmap_init(&b->vhosts);
-	strmap_init(&b->users);
-	strmap_init(&b->reply_to);
-	list_init(&b->conns);
-	list_init(&b->confirm_waiting);
-	b->defer_ev = event_new(base, -1, 0, broker_on_defer, b);
-	if (!b->defer_ev)
+	b->start_ms = time_now_ms();
+	if (broker_loop_init(b, base) != 0)
 		goto fail;
-	/* Activated from I/O callbacks, so it runs after the I/O events already active in
-	 * this loop turn: one dispatch per batch of input. */
 
 	const char *vname = cfg->default_vhost ? cfg->default_vhost : "/";
 	struct vhost *v = vhost_new(b, vname);
@@ -232,11 +56,11 @@ struct broker *broker_new(struct event_base *base, const struct config *cfg)
 	return b;
 fail:
 	log_error("out of memory creating the broker");
-	broker_free(b);
+	server_free(b);
 	return NULL;
 }
 
-void broker_free(struct broker *b)
+void server_free(struct broker *b)
 {
 	size_t i;
 	if (!b)
@@ -266,8 +90,7 @@ void broker_free(struct broker *b)
 	if (b->tls_listener)
 		evconnlistener_free(b->tls_listener);
 	tls_ctx_free(b->tls_ctx);
-	if (b->defer_ev)
-		event_free(b->defer_ev);
+	broker_loop_free(b);
 	if (b->tick_ev)
 		event_free(b->tick_ev);
 	if (b->sig_term)
@@ -277,36 +100,12 @@ void broker_free(struct broker *b)
 	free(b);
 }
 
-static void broker_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-			     int salen, void *arg)
-{
-	struct broker *b = arg;
-	if (b->shutting_down) {
-		evutil_closesocket(fd);
-		return;
-	}
-	if (b->cfg->max_connections != CONFIG_UNLIMITED && b->conn_count >= b->cfg->max_connections) {
-		log_warn("refusing a connection: connection_max (%u) reached",
-			 (unsigned)b->cfg->max_connections);
-		evutil_closesocket(fd);
-		return;
-	}
-	if (!conn_new(b, fd, sa, salen, l == b->tls_listener ? b->tls_ctx : NULL))
-		log_warn("out of memory accepting a connection");
-}
-
-static void broker_on_accept_error(struct evconnlistener *l, void *arg)
-{
-	(void)l, (void)arg;
-	log_warn("accept failed: %s", strerror(errno));
-}
-
 static void broker_on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
 	struct broker *b = arg;
 	log_info("received signal %d, shutting down", (int)sig);
-	broker_shutdown(b);
+	server_shutdown(b);
 }
 
 static uint64_t broker_rss_bytes(void)
@@ -343,7 +142,7 @@ static void broker_page_out(struct broker *b)
 		log_info("paged %llu messages out of memory", (unsigned long long)moved);
 }
 
-void broker_check_alarms(struct broker *b)
+void server_check_alarms(struct broker *b)
 {
 	const struct config *cfg = b->cfg;
 	struct statvfs sv;
@@ -415,7 +214,7 @@ static void broker_on_tick(evutil_socket_t fd, short what, void *arg)
 	struct broker *b = arg;
 	struct list *pos, *tmp;
 	b->tick++;
-	broker_check_alarms(b);
+	server_check_alarms(b);
 	list_for_each_safe(pos, tmp, &b->conns)
 	{
 		struct conn *c = list_entry(pos, struct conn, link);
@@ -427,42 +226,12 @@ static void broker_on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static struct evconnlistener *broker_listen(struct broker *b, const char *host, int port,
-					    uint16_t *bound_port)
-{
-	struct sockaddr_storage ss;
-	int sslen = sizeof ss;
-	char addr[160];
-
-	snprintf(addr, sizeof addr, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
-	memset(&ss, 0, sizeof ss);
-	if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &sslen) != 0) {
-		log_error("cannot parse listen address %s", addr);
-		return NULL;
-	}
-	struct evconnlistener *l = evconnlistener_new_bind(
-		b->base, broker_on_accept, b, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
-		b->cfg->tcp_backlog ? (int)b->cfg->tcp_backlog : 1024, (struct sockaddr *)&ss, sslen);
-	if (!l) {
-		log_error("cannot listen on %s: %s", addr, strerror(errno));
-		return NULL;
-	}
-	evconnlistener_set_error_cb(l, broker_on_accept_error);
-	struct sockaddr_storage bound;
-	socklen_t blen = sizeof bound;
-	if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&bound, &blen) == 0)
-		*bound_port = ntohs(bound.ss_family == AF_INET6 ?
-					    ((struct sockaddr_in6 *)&bound)->sin6_port :
-					    ((struct sockaddr_in *)&bound)->sin_port);
-	return l;
-}
-
-int broker_start(struct broker *b)
+int server_start(struct broker *b)
 {
 	const struct config *cfg = b->cfg;
 	char err[256];
 
-	b->listener = broker_listen(b, cfg->bind, cfg->port, &b->port);
+	b->listener = listener_open(b, cfg->bind, cfg->port, &b->port);
 	if (!b->listener)
 		return -1;
 	if (cfg->tls_port) {
@@ -471,7 +240,7 @@ int broker_start(struct broker *b)
 			log_error("%s", err);
 			return -1;
 		}
-		b->tls_listener = broker_listen(b, cfg->tls_bind ? cfg->tls_bind : cfg->bind,
+		b->tls_listener = listener_open(b, cfg->tls_bind ? cfg->tls_bind : cfg->bind,
 						cfg->tls_port, &b->tls_port);
 		if (!b->tls_listener)
 			return -1;
@@ -483,7 +252,7 @@ int broker_start(struct broker *b)
 	if (!b->sig_term || !b->sig_int || evsignal_add(b->sig_term, NULL) != 0 ||
 	    evsignal_add(b->sig_int, NULL) != 0)
 		return -1;
-	broker_check_alarms(b);
+	server_check_alarms(b);
 	b->tick_ev = event_new(b->base, -1, EV_PERSIST, broker_on_tick, b);
 	struct timeval second = { 1, 0 };
 	if (!b->tick_ev || event_add(b->tick_ev, &second) != 0)
@@ -499,7 +268,7 @@ static void broker_on_shutdown_timeout(evutil_socket_t fd, short what, void *arg
 	event_base_loopexit(b->base, NULL);
 }
 
-void broker_shutdown(struct broker *b)
+void server_shutdown(struct broker *b)
 {
 	if (b->shutting_down) {
 		event_base_loopexit(b->base, NULL);
