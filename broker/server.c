@@ -21,6 +21,7 @@
 #include "broker/auth/auth.h"
 #include "broker/core/broker.h"
 #include "broker/core/time.h"
+#include "broker/exchange/exchange.h"
 #include "broker/net/listener.h"
 #include "broker/net/channel.h"
 #include "broker/core/config.h"
@@ -40,6 +41,7 @@ struct broker *server_new(struct event_base *base, const struct config *cfg)
 	b->start_ms = time_now_ms();
 	if (broker_loop_init(b, base) != 0)
 		goto fail;
+	b->queue_hooks = &exchange_queue_hooks;
 
 	const char *vname = cfg->default_vhost ? cfg->default_vhost : "/";
 	struct vhost *v = vhost_new(b, vname);

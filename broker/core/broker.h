@@ -25,6 +25,7 @@ struct config;
 struct channel;
 struct mgmt;
 struct store;
+struct queue_hooks;
 
 /* Work that must run once per loop turn (queue dispatch, confirm flush), after the current
  * batch of input has been processed. */
@@ -73,6 +74,7 @@ struct broker {
 	uint32_t tick;          /* seconds since start, advanced by the housekeeping timer */
 	uint64_t topology_gen;  /* bumped when a queue or exchange is deleted: lookup caches */
 	struct rng rng;         /* server-generated names */
+	const struct queue_hooks *queue_hooks; /* routing for queues (exchange/exchange.c) */
 
 	/* durability */
 	struct store *store;

@@ -4,15 +4,9 @@
 #ifndef BROKER_DEADLETTER_H
 #define BROKER_DEADLETTER_H
 
-struct queue;
-struct message;
+#include "broker/queue/queue.h" /* enum deadletter_reason */
 
-enum deadletter_reason {
-	DEADLETTER_REJECTED,
-	DEADLETTER_EXPIRED,
-	DEADLETTER_MAXLEN,
-	DEADLETTER_DELIVERY_LIMIT,
-};
+struct message;
 
 const char *deadletter_reason_name(enum deadletter_reason r);
 /* Republishes a copy of m (borrowed) from q to q's dead-letter exchange. Without a DLX, or when

@@ -8,6 +8,7 @@
 
 #include "amqp/props.h"
 #include "broker/core/broker.h"
+#include "broker/exchange/deadletter.h"
 #include "broker/queue/message.h"
 #include "broker/vhost/policy.h"
 #include "broker/queue/queue.h"
@@ -132,6 +133,17 @@ void exchange_binding_remove(struct binding *b)
 	binding_free(b);
 	exchange_check_auto_delete(x);
 }
+
+void exchange_unbind_queue(struct queue *q)
+{
+	while (!list_is_empty(&q->bindings))
+		exchange_binding_remove(list_entry(q->bindings.next, struct binding, dest_link));
+}
+
+const struct queue_hooks exchange_queue_hooks = {
+	.dead_letter = deadletter,
+	.unbind_all = exchange_unbind_queue,
+};
 
 void exchange_delete(struct exchange *x)
 {

@@ -89,6 +89,10 @@ int exchange_unbind(struct exchange *src, struct queue *dq, struct exchange *dx,
 		    struct amqp_str key, struct amqp_table args);
 /* Removes one binding (queue or exchange deletion). Runs the auto-delete rule for the source. */
 void exchange_binding_remove(struct binding *b);
+/* Removes every binding whose destination is q (q is being deleted). */
+void exchange_unbind_queue(struct queue *q);
+/* The routing queues need (dead-lettering, unbinding a deleted queue), for b->queue_hooks. */
+extern const struct queue_hooks exchange_queue_hooks;
 
 void route_set_init(struct route_set *set);
 void route_set_free(struct route_set *set);

@@ -382,12 +382,13 @@ static int handle_basic_consume(struct channel *ch, const struct amqp_basic_cons
 				    "invalid arg 'x-priority' for queue '%.*s' in vhost '%s': "
 				    "\"expected integer, got %s\"",
 				    AMQP_STR_ARGS(q->name), vname(ch), amqp_value_type_name(v.type));
-	struct consumer *c = consumer_new(ch, q, tag, m->no_ack, m->exclusive,
-					  ch->prefetch_consumer, (int32_t)priority);
+	struct consumer *c = consumer_new(&channel_consumer_ops, ch, q, tag, m->no_ack,
+					  m->exclusive, ch->prefetch_consumer, (int32_t)priority);
 	if (!c || strmap_put(&ch->consumers, c->tag.ptr, c->tag.len, c) != 0) {
 		consumer_free(c);
 		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 60, 20, "out of memory consuming");
 	}
+	list_append(&ch->consumer_list, &c->channel_link);
 	if (!m->nowait) {
 		struct amqp_method ok = { .id = AMQP_BASIC_CONSUME_OK };
 		ok.u.basic_consume_ok.consumer_tag = c->tag;

@@ -160,6 +160,8 @@ static int handle_queue_declare(struct channel *ch, const struct amqp_queue_decl
 	if (!q)
 		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 50, 10,
 				 "out of memory declaring a queue");
+	if (m->exclusive) /* deleted with the connection */
+		list_append(&ch->conn->exclusive_queues, &q->owner_link);
 	return declare_ok(ch, q, m->nowait);
 }
 

@@ -12,6 +12,7 @@
 #include "broker/auth/auth.h"
 #include "broker/core/config.h"
 #include "broker/net/conn.h"
+#include "broker/net/deliver.h"
 #include "broker/queue/consumer.h"
 #include "broker/exchange/deadletter.h"
 #include "broker/exchange/exchange.h"
@@ -228,6 +229,37 @@ void channel_cancel_consumer(struct channel *ch, struct consumer *cons)
 	consumer_free(cons);
 	queue_check_auto_delete(q);
 }
+
+/* The consumer ops queues call (queue/consumer.h). */
+
+static bool channel_consumer_can_take(const struct consumer *cons)
+{
+	const struct channel *ch = cons->ch;
+	if (ch->prefetch_global && ch->unacked_from_consumers >= ch->prefetch_global)
+		return false;
+	return channel_can_deliver(ch);
+}
+
+static int channel_consumer_deliver(struct consumer *cons, struct queue *q,
+				    const struct qentry *e, uint32_t delivery_count)
+{
+	struct channel *ch = cons->ch;
+	uint64_t tag = channel_track(ch, e->msg, q, cons, e->seq, delivery_count, cons->no_ack);
+	/* queues with a delivery limit show how often a message came back (x-delivery-count) */
+	int64_t shown = q->lim.delivery_limit >= 0 ? (int64_t)delivery_count - 1 : -1;
+	return deliver_basic_deliver(ch, cons->tag, tag, e->redelivered, e->msg, shown);
+}
+
+static void channel_consumer_cancelled(struct consumer *cons)
+{
+	channel_consumer_cancelled_by_server(cons->ch, cons);
+}
+
+const struct consumer_ops channel_consumer_ops = {
+	.can_take = channel_consumer_can_take,
+	.deliver = channel_consumer_deliver,
+	.cancelled = channel_consumer_cancelled,
+};
 
 /* ---- lifecycle ---- */
 

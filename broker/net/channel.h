@@ -145,6 +145,8 @@ void channel_requeue_all(struct channel *ch);
 /* Settles deliveries: ack, or nack/reject with requeue or drop. -1 with channel_fail already
  * sent for an unknown tag. */
 int channel_settle(struct channel *ch, uint64_t tag, bool multiple, bool ack, bool requeue);
+/* How queues reach a channel's consumers (installed by consumer_new's caller). */
+extern const struct consumer_ops channel_consumer_ops;
 /* The queue went away: tell the client (basic.cancel) when it asked for that, forget it. */
 void channel_consumer_cancelled_by_server(struct channel *ch, struct consumer *cons);
 /* basic.cancel from the client, or the channel closing; runs the queue's auto-delete rule. */

@@ -4,12 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/net/channel.h"
-#include "broker/net/conn.h"
 #include "broker/queue/queue.h"
 
-struct consumer *consumer_new(struct channel *ch, struct queue *q, struct amqp_str tag,
-			      bool no_ack, bool exclusive, uint16_t prefetch, int32_t priority)
+struct consumer *consumer_new(const struct consumer_ops *ops, struct channel *ch, struct queue *q,
+			      struct amqp_str tag, bool no_ack, bool exclusive, uint16_t prefetch,
+			      int32_t priority)
 {
 	struct consumer *c = calloc(1, sizeof *c);
 	uint8_t *t = malloc((size_t)tag.len + 1);
@@ -21,6 +20,7 @@ struct consumer *consumer_new(struct channel *ch, struct queue *q, struct amqp_s
 	memcpy(t, tag.ptr, tag.len);
 	t[tag.len] = '\0';
 	c->tag = (struct amqp_str){ t, tag.len };
+	c->ops = ops;
 	c->ch = ch;
 	c->q = q;
 	c->no_ack = no_ack;
@@ -36,7 +36,7 @@ struct consumer *consumer_new(struct channel *ch, struct queue *q, struct amqp_s
 			break;
 	}
 	list_insert_before(pos, &c->queue_link);
-	list_append(&ch->consumer_list, &c->channel_link);
+	list_init(&c->channel_link);
 	q->consumer_count++;
 	q->had_consumer = true;
 	if (exclusive)
@@ -64,12 +64,9 @@ void consumer_free(struct consumer *c)
 
 bool consumer_can_take(const struct consumer *c)
 {
-	const struct channel *ch = c->ch;
 	if (c->prefetch && c->unacked >= c->prefetch)
-		return false;
-	if (ch->prefetch_global && ch->unacked_from_consumers >= ch->prefetch_global)
 		return false;
 	if (c->q->lim.single_active && !queue_consumer_is_active(c->q, c))
 		return false;
-	return channel_can_deliver(ch);
+	return c->ops->can_take(c);
 }

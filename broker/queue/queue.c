@@ -8,12 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/net/channel.h"
-#include "broker/net/conn.h"
 #include "broker/queue/consumer.h"
-#include "broker/exchange/deadletter.h"
-#include "broker/net/deliver.h"
-#include "broker/exchange/exchange.h"
 #include "broker/core/log.h"
 #include "broker/queue/message.h"
 #include "broker/vhost/policy.h"
@@ -235,8 +230,6 @@ struct queue *queue_new(struct vhost *v, struct amqp_str name, bool durable, boo
 		q->store_id = store_queue_id(v->name, name.ptr, name.len);
 		broker_definitions_dirty(v->broker);
 	}
-	if (owner)
-		list_append(&owner->exclusive_queues, &q->owner_link);
 	/* Every queue is bound to the default exchange by its name; that binding is implicit
 	 * (routing looks the queue up by name), as RabbitMQ's is. */
 	v->broker->stats.queues_declared++;
@@ -560,7 +553,7 @@ void queue_expire(struct queue *q)
 			if (!queue_take(q, l, &e))
 				break;
 			q->broker->stats.expired++;
-			deadletter(q, e.msg, DEADLETTER_EXPIRED);
+			queue_dead_letter(q, e.msg, DEADLETTER_EXPIRED);
 			queue_unstore(q, e.msg);
 			message_unref(e.msg);
 		}
@@ -603,7 +596,7 @@ enum queue_push_result queue_push(struct queue *q, struct message *m)
 		if (e.expires_at == now && !queue_has_ready_consumer(q)) {
 			q->stat_published++;
 			q->broker->stats.expired++;
-			deadletter(q, m, DEADLETTER_EXPIRED);
+			queue_dead_letter(q, m, DEADLETTER_EXPIRED);
 			return QUEUE_PUSHED;
 		}
 		if (e.expires_at == now)
@@ -611,7 +604,7 @@ enum queue_push_result queue_push(struct queue *q, struct message *m)
 	}
 	if (q->lim.overflow != QUEUE_DROP_HEAD && queue_over_limit(q, 1, message_size(m))) {
 		if (q->lim.overflow == QUEUE_REJECT_PUBLISH_DLX)
-			deadletter(q, m, DEADLETTER_MAXLEN);
+			queue_dead_letter(q, m, DEADLETTER_MAXLEN);
 		return QUEUE_REJECTED;
 	}
 	if (!queue_store(q, m))
@@ -648,7 +641,7 @@ enum queue_push_result queue_push(struct queue *q, struct message *m)
 	if (q->lim.overflow == QUEUE_DROP_HEAD) {
 		struct qentry old = { 0 };
 		while (q->ready_count && queue_over_limit(q, 0, 0) && queue_pop(q, &old)) {
-			deadletter(q, old.msg, DEADLETTER_MAXLEN);
+			queue_dead_letter(q, old.msg, DEADLETTER_MAXLEN);
 			queue_unstore(q, old.msg);
 			message_unref(old.msg);
 		}
@@ -687,7 +680,7 @@ void queue_requeue(struct queue *q, struct message *m, uint64_t seq, uint32_t de
 		return;
 	}
 	if (q->lim.delivery_limit >= 0 && delivery_count > (uint64_t)q->lim.delivery_limit) {
-		deadletter(q, m, DEADLETTER_DELIVERY_LIMIT);
+		queue_dead_letter(q, m, DEADLETTER_DELIVERY_LIMIT);
 		queue_unstore(q, m);
 		message_unref(m);
 		return;
@@ -736,7 +729,7 @@ static bool queue_pop_live(struct queue *q, struct qentry *out)
 		if (out->expires_at > now)
 			return true;
 		q->broker->stats.expired++;
-		deadletter(q, out->msg, DEADLETTER_EXPIRED);
+		queue_dead_letter(q, out->msg, DEADLETTER_EXPIRED);
 		queue_unstore(q, out->msg);
 		message_unref(out->msg);
 	}
@@ -797,12 +790,9 @@ uint32_t queue_delete(struct queue *q)
 	broker_timer_free(&q->expires_timer);
 	while (!list_is_empty(&q->consumers)) {
 		struct consumer *c = list_entry(q->consumers.next, struct consumer, queue_link);
-		channel_consumer_cancelled_by_server(c->ch, c);
+		c->ops->cancelled(c);
 	}
-	while (!list_is_empty(&q->bindings)) {
-		struct binding *b = list_entry(q->bindings.next, struct binding, dest_link);
-		exchange_binding_remove(b);
-	}
+	queue_hook(q)->unbind_all(q);
 	list_remove(&q->owner_link);
 	uint32_t n = queue_purge(q);
 	strmap_del(&q->vhost->queues, q->name.ptr, q->name.len);
@@ -889,12 +879,8 @@ void queue_dispatch(struct queue *q)
 	while (!q->deleted && q->ready_count && (c = queue_pick(q)) != NULL) {
 		if (!queue_pop_live(q, &e))
 			break;
-		struct channel *ch = c->ch;
 		bool no_ack = c->no_ack;
-		uint32_t dc = e.delivery_count + 1;
-		uint64_t tag = channel_track(ch, e.msg, q, c, e.seq, dc, no_ack);
-		int rc = deliver_basic_deliver(ch, c->tag, tag, e.redelivered, e.msg,
-					       q->lim.delivery_limit >= 0 ? (int64_t)dc - 1 : -1);
+		int rc = c->ops->deliver(c, q, &e, e.delivery_count + 1);
 		if (no_ack) {
 			queue_unstore(q, e.msg);
 			message_unref(e.msg);

@@ -21,8 +21,27 @@ struct vhost;
 struct conn;
 struct message;
 struct consumer;
+struct queue;
 
 enum queue_overflow { QUEUE_DROP_HEAD, QUEUE_REJECT_PUBLISH, QUEUE_REJECT_PUBLISH_DLX };
+
+/* Why a message leaves a queue without being consumed: x-death's reason. */
+enum deadletter_reason {
+	DEADLETTER_REJECTED,
+	DEADLETTER_EXPIRED,
+	DEADLETTER_MAXLEN,
+	DEADLETTER_DELIVERY_LIMIT,
+};
+
+/* What a queue needs from the layer above it, which routes: installed once in struct broker
+ * (b->queue_hooks) by the exchange layer, so queue/ never calls routing itself. */
+struct queue_hooks {
+	/* Republishes a copy of m (borrowed) from q to q's dead-letter exchange, if it has one
+	 * (exchange/deadletter.c). */
+	void (*dead_letter)(struct queue *q, struct message *m, enum deadletter_reason why);
+	/* q is being deleted: every binding whose destination it is goes. */
+	void (*unbind_all)(struct queue *q);
+};
 
 /* Effective settings: queue arguments, then the policy, capped by an operator policy.
  * Recomputed on declare and when policies change (queue_apply_policy), never per message. */
@@ -92,6 +111,8 @@ struct queue {
 	uint64_t stat_default_routed; /* put here by the default exchange (implicit bindings) */
 };
 
+/* A queue registered in v. owner: the exclusive owner (an opaque identity here), which links
+ * q->owner_link into its own list. NULL out of memory. */
 struct queue *queue_new(struct vhost *v, struct amqp_str name, bool durable, bool exclusive,
 			bool auto_delete, struct conn *owner, struct amqp_table args);
 /* Adds a message (+1 ref) at the tail, applies TTL and length limits (dropping or
@@ -142,6 +163,18 @@ void queue_check_auto_delete(struct queue *q);
 uint64_t queue_page_out(struct queue *q);
 /* Heap bytes of the paged entries' lists. */
 size_t queue_paged_memory(const struct queue *q);
+
+static inline const struct queue_hooks *queue_hook(const struct queue *q)
+{
+	return q->broker->queue_hooks;
+}
+
+/* Hands m (borrowed) to dead-lettering. */
+static inline void queue_dead_letter(struct queue *q, struct message *m,
+				     enum deadletter_reason why)
+{
+	queue_hook(q)->dead_letter(q, m, why);
+}
 
 static inline uint32_t queue_ready_count(const struct queue *q)
 {

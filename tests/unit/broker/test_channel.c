@@ -430,7 +430,8 @@ START_TEST(consumer_deliveries_are_tracked_against_the_consumer_and_its_prefetch
 {
 	uint16_t chan;
 	struct amqp_method m;
-	struct consumer *cons = consumer_new(ch, q, AMQP_STR_LIT("ctag"), false, false, 2, 0);
+	struct consumer *cons = consumer_new(&channel_consumer_ops, ch, q, AMQP_STR_LIT("ctag"),
+					     false, false, 2, 0);
 	ck_assert_ptr_nonnull(cons);
 	publish(3);
 	broker_run_deferred(f->b); /* the queue's dispatch */
