@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker/admin/admin.h"
 #include "broker/auth/auth.h"
 #include "broker/core/broker.h"
 #include "broker/core/time.h"
@@ -44,7 +45,7 @@ struct broker *server_new(struct event_base *base, const struct config *cfg)
 	b->queue_hooks = &exchange_queue_hooks;
 
 	const char *vname = cfg->default_vhost ? cfg->default_vhost : "/";
-	struct vhost *v = vhost_new(b, vname);
+	struct vhost *v = admin_vhost_create(b, vname);
 	/* RabbitMQ describes the vhost it creates at first start so */
 	if (!v || vhost_set_metadata(v, "Default virtual host", NULL, 0, NULL) != 0)
 		goto fail;
@@ -80,7 +81,7 @@ void server_free(struct broker *b)
 	b->store = NULL;
 	for (struct strmap_entry *e = strmap_first(&b->vhosts, &i); e;
 	     e = strmap_next(&b->vhosts, e, &i))
-		vhost_free(e->value);
+		admin_vhost_destroy(e->value);
 	strmap_clear(&b->vhosts);
 	for (struct strmap_entry *e = strmap_first(&b->users, &i); e;
 	     e = strmap_next(&b->users, e, &i))

@@ -17,11 +17,20 @@ cycle. The layers, lowest first, and what each may include (docs/architecture.md
     mgmt/warrenctl/                 nothing of broker/ or mgmt/api/ (a client of the HTTP API)
 
 A file may include files of its own layer (a cycle inside one folder is allowed where two files
-are one concept) and of any layer below it. Usage: check-layering.py [ROOT] (default: the
-repository holding this script). Prints each offending include and exits 1, or prints a summary
-and exits 0."""
+are one concept) and of any layer below it.
+
+Includes alone can hide an upward call: a function declared in a lower layer's header but defined
+above it. With --objects BUILDDIR the script also reads the compiled objects (compile_commands.json
+names each one's source, nm their symbols) and fails when code of one layer references a symbol
+that only a higher layer defines; calls that must go up (net/ reaching the method handlers, a
+queue reaching its consumers) go through function pointers the higher layer installs.
+
+Usage: check-layering.py [--objects BUILDDIR] [ROOT] (ROOT defaults to the repository holding
+this script). Prints each offence and exits 1, or prints a summary and exits 0."""
+import json
 import os
 import re
+import subprocess
 import sys
 
 # (layer name, path prefixes, rank). A deeper prefix wins (broker/main.c over broker/).
@@ -71,9 +80,51 @@ def sources(root):
                     yield os.path.relpath(full, root)
 
 
+def check_objects(root, build):
+    """Symbol references from a layer to a symbol defined only above it."""
+    db = json.load(open(os.path.join(build, "compile_commands.json")))
+    objs = {}  # object path -> source path relative to root
+    for e in db:
+        src = os.path.relpath(os.path.normpath(os.path.join(e["directory"], e["file"])), root)
+        out = e.get("output")
+        if not out:
+            m = re.search(r"-o (\S+)", e.get("command", ""))
+            out = m.group(1) if m else None
+        if out and layer_of(src)[0] and not src.startswith(("tests/", "mgmt/warrenctl/")):
+            objs[os.path.join(e["directory"], out)] = src
+    defined, undefined = {}, {}
+    for obj, src in objs.items():
+        if not os.path.exists(obj):
+            continue
+        text = subprocess.run(["nm", "--defined-only", "-g", obj], capture_output=True,
+                              text=True).stdout
+        for line in text.splitlines():
+            parts = line.split()
+            if len(parts) == 3:
+                defined.setdefault(parts[2], set()).add(src)
+        text = subprocess.run(["nm", "-u", obj], capture_output=True, text=True).stdout
+        undefined[src] = {line.split()[-1] for line in text.splitlines() if line.strip()}
+    bad = []
+    for src, syms in sorted(undefined.items()):
+        src_layer, src_rank = layer_of(src)
+        for sym in sorted(syms):
+            for dst in sorted(defined.get(sym, ())):
+                dst_layer, dst_rank = layer_of(dst)
+                if dst_layer == src_layer or src_rank is None or dst_rank is None:
+                    continue
+                if dst_rank > src_rank or dst_layer in MAY_ALSO_NOT.get(src_layer, ()):
+                    bad.append("%s uses %s, defined in %s: %s is above %s" %
+                               (src, sym, dst, dst_layer, src_layer))
+    return bad, len(objs)
+
+
 def main():
-    root = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(
-        os.path.dirname(os.path.abspath(__file__)))
+    args = sys.argv[1:]
+    build = None
+    if len(args) >= 2 and args[0] == "--objects":
+        build = args[1]
+        args = args[2:]
+    root = args[0] if args else os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     bad = []
     edges = {}
     files = 0
@@ -105,13 +156,18 @@ def main():
                 bad.append("%s includes %s: %s is above %s (layers run %s)" %
                            (path, inc, dst_layer, src_layer,
                             " < ".join(n for n, _, _ in LAYERS)))
+    nobj = 0
+    if build:
+        obad, nobj = check_objects(root, build)
+        bad += obad
     for line in bad:
         print("check-layering:", line)
     if bad:
-        print("check-layering: %d includes cross a layer the wrong way" % len(bad))
+        print("check-layering: %d references cross a layer the wrong way" % len(bad))
         return 1
-    print("check-layering: %d files, %d layer-to-layer dependencies, all downward, no cycles" %
-          (files, sum(len(v) for v in edges.values())))
+    print("check-layering: %d files, %d layer-to-layer dependencies, all downward, no cycles%s" %
+          (files, sum(len(v) for v in edges.values()),
+           "; %d objects' symbol references too" % nobj if build else ""))
     return 0
 
 

@@ -19,7 +19,9 @@
 #include "broker/queue/queue.h"
 #include "broker/queue/queue_args.h"
 #include "broker/auth/topic_perm.h"
+#include "broker/vhost/policy.h"
 #include "broker/vhost/vhost.h"
+#include "broker/core/log.h"
 #include "broker/core/time.h"
 
 static const char *tf(bool b)
@@ -37,11 +39,34 @@ struct vhost *admin_vhost_find(struct broker *b, const char *name)
 	return strmap_get(&b->vhosts, name, strlen(name));
 }
 
+struct vhost *admin_vhost_create(struct broker *b, const char *name)
+{
+	struct vhost *v = vhost_new(b, name);
+	if (v && exchange_predeclare(v) != 0) {
+		strmap_del(&b->vhosts, name, strlen(name));
+		admin_vhost_destroy(v);
+		return NULL;
+	}
+	return v;
+}
+
+void admin_vhost_destroy(struct vhost *v)
+{
+	size_t i;
+	struct strmap_entry *e;
+	/* Queues first: deleting them removes their bindings from the exchanges. */
+	while ((e = strmap_first(&v->queues, &i)) != NULL)
+		queue_delete(e->value);
+	while ((e = strmap_first(&v->exchanges, &i)) != NULL)
+		exchange_delete(e->value);
+	vhost_free(v);
+}
+
 int admin_vhost_add(struct broker *b, const char *name)
 {
 	if (admin_vhost_find(b, name))
 		return ADMIN_OK;
-	return vhost_new(b, name) ? ADMIN_CREATED : ADMIN_NO_MEMORY;
+	return admin_vhost_create(b, name) ? ADMIN_CREATED : ADMIN_NO_MEMORY;
 }
 
 static const char *admin_json_str_or_null(json_t *md, json_t *o, const char *key,
@@ -184,7 +209,7 @@ int admin_vhost_delete(struct broker *b, const char *name)
 		topic_perm_clear(e->value, name, NULL); /* as RabbitMQ: none outlive their vhost */
 	}
 	strmap_del(&b->vhosts, name, strlen(name));
-	vhost_free(v);
+	admin_vhost_destroy(v);
 	return ADMIN_OK;
 }
 
@@ -692,4 +717,43 @@ int admin_dlq_replay(struct vhost *v, struct amqp_str queue, int64_t limit, bool
 		queue_requeue(q, keep[i].msg, keep[i].seq, keep[i].delivery_count);
 	free(keep);
 	return ADMIN_OK;
+}
+
+/* ---- policies ---- */
+
+/* Policies changed in v: every queue and exchange recomputes its settings, and the change is
+ * saved. */
+static void admin_policies_reapply(struct vhost *v)
+{
+	size_t i;
+	broker_definitions_dirty(v->broker);
+	for (struct strmap_entry *e = strmap_first(&v->queues, &i); e;
+	     e = strmap_next(&v->queues, e, &i)) {
+		struct queue *q = e->value;
+		if (queue_apply_policy(q) != 0) /* keeps its previous settings */
+			log_error("out of memory applying policies to queue '%s' in vhost '%s'",
+				  (const char *)q->name.ptr, v->name);
+	}
+	for (struct strmap_entry *e = strmap_first(&v->exchanges, &i); e;
+	     e = strmap_next(&v->exchanges, e, &i))
+		exchange_apply_policy(e->value);
+}
+
+int admin_policy_set(struct vhost *v, const char *name, const char *pattern,
+		     const char *apply_to, int priority, const char *definition_json,
+		     bool is_operator, char *err, size_t errlen)
+{
+	if (policy_set(v, name, pattern, apply_to, priority, definition_json, is_operator, err,
+		       errlen) != 0)
+		return -1;
+	admin_policies_reapply(v);
+	return 0;
+}
+
+int admin_policy_delete(struct vhost *v, const char *name, bool is_operator)
+{
+	if (policy_delete(v, name, is_operator) != 0)
+		return -1;
+	admin_policies_reapply(v);
+	return 0;
 }

@@ -37,6 +37,11 @@ enum admin_ackmode {
 };
 
 struct vhost *admin_vhost_find(struct broker *b, const char *name);
+/* A new vhost with RabbitMQ's predeclared exchanges, registered in b. NULL out of memory. */
+struct vhost *admin_vhost_create(struct broker *b, const char *name);
+/* Deletes everything in v (queues, then exchanges) and frees it; the caller has unregistered it
+ * from b->vhosts (or is freeing the broker). */
+void admin_vhost_destroy(struct vhost *v);
 /* ADMIN_CREATED or ADMIN_OK when it exists. */
 int admin_vhost_add(struct broker *b, const char *name);
 /* Closes the vhost's connections (320), deletes everything in it, drops permissions on it. */
@@ -98,6 +103,14 @@ typedef bool (*admin_get_fn)(void *arg, const struct message *m, bool redelivere
  * would). */
 int admin_get(struct vhost *v, struct amqp_str queue, uint32_t count, enum admin_ackmode mode,
 	      admin_get_fn fn, void *arg, char *err, size_t errlen);
+
+/* Adds or replaces a policy (operator policy when is_operator) and applies it to v's queues and
+ * exchanges: 0, or -1 with RabbitMQ's validation text in err. */
+int admin_policy_set(struct vhost *v, const char *name, const char *pattern,
+		     const char *apply_to, int priority, const char *definition_json,
+		     bool is_operator, char *err, size_t errlen);
+/* 0, or -1 when there is no such policy. */
+int admin_policy_delete(struct vhost *v, const char *name, bool is_operator);
 
 /* JSON arguments object -> AMQP table entries (ints as 'l', reals 'd', strings 'S', bools 't',
  * objects 'F', arrays 'A', null 'V') into out, without the length prefix. 0 or -1 with err. */

@@ -832,7 +832,7 @@ static int definitions_apply(struct definitions_ctx *c)
 			char *def = json_dumps(json_object_get(o, "definition"), JSON_COMPACT);
 			if (!def)
 				goto oom;
-			int r = policy_set(vh, json_string_value(json_object_get(o, "name")),
+			int r = admin_policy_set(vh, json_string_value(json_object_get(o, "name")),
 					   json_string_value(json_object_get(o, "pattern")),
 					   json_is_string(at) ? json_string_value(at) : "all",
 					   json_is_integer(pr) ? (int)json_integer_value(pr) : 0, def,

@@ -9,10 +9,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct broker;
-struct conn;
-struct user;
-struct vhost;
 
 struct limit {
 	bool set;
@@ -30,13 +26,8 @@ int limits_user_index(const char *name);
 const char *limits_vhost_name(enum limits_vhost which);
 const char *limits_user_name(enum limits_user which);
 
-/* Whether one more connection / queue / channel would go beyond the limit; *limit receives
- * the limit's value for the error text. `self` (the connection asking) is not counted. */
-bool limits_vhost_connections_reached(struct broker *b, const struct vhost *v,
-				      const struct conn *self, int64_t *limit);
-bool limits_vhost_queues_reached(const struct vhost *v, int64_t *limit);
-bool limits_user_connections_reached(struct broker *b, const struct user *u,
-				     const struct conn *self, int64_t *limit);
-bool limits_user_channels_reached(struct broker *b, const struct user *u, int64_t *limit);
+/* Whether count is at l (so one more would pass it); *limit receives l's value for the error
+ * text. Unset and negative limits are never reached. */
+bool limit_reached(const struct limit *l, uint64_t count, int64_t *limit);
 
 #endif

@@ -435,3 +435,32 @@ void exchange_apply_policy(struct exchange *x)
 	if (name)
 		exchange_copy_str(&x->alternate, (struct amqp_str){ (const uint8_t *)name, (uint32_t)len });
 }
+
+int exchange_predeclare(struct vhost *v)
+{
+	static const struct {
+		const char *name;
+		const struct exchange_type *type;
+		bool internal;
+	} predeclared[] = {
+		{ "", &exchange_type_direct, false },
+		{ "amq.direct", &exchange_type_direct, false },
+		{ "amq.fanout", &exchange_type_fanout, false },
+		{ "amq.topic", &exchange_type_topic, false },
+		{ "amq.headers", &exchange_type_headers, false },
+		{ "amq.match", &exchange_type_headers, false },
+		{ "amq.rabbitmq.trace", &exchange_type_topic, true },
+	};
+	for (size_t i = 0; i < sizeof predeclared / sizeof predeclared[0]; i++) {
+		struct exchange *x = exchange_new(v, amqp_str_c(predeclared[i].name),
+						  predeclared[i].type, true, false,
+						  predeclared[i].internal, (struct amqp_table){ 0 });
+		if (!x)
+			return -1;
+		if (i == 0) {
+			x->is_default = true;
+			v->default_exchange = x;
+		}
+	}
+	return 0;
+}

@@ -77,6 +77,10 @@ extern const struct exchange_type exchange_type_direct, exchange_type_fanout,
 struct exchange *exchange_new(struct vhost *v, struct amqp_str name,
 			      const struct exchange_type *type, bool durable, bool auto_delete,
 			      bool internal, struct amqp_table args);
+/* Declares RabbitMQ's predeclared exchanges in a new vhost: the default exchange "", amq.direct,
+ * amq.fanout, amq.topic, amq.headers, amq.match and the internal amq.rabbitmq.trace. 0 or -1
+ * out of memory. */
+int exchange_predeclare(struct vhost *v);
 /* Removes every binding (both directions), unregisters from the vhost and frees. */
 void exchange_delete(struct exchange *x);
 

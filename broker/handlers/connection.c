@@ -243,12 +243,12 @@ static int handshake_open(struct conn *c, const struct amqp_connection_open *m)
 	if (!v)
 		return conn_fail(c, AMQP_NOT_ALLOWED, 10, 40, "vhost %s not found", name);
 	int64_t limit;
-	if (limits_vhost_connections_reached(c->broker, v, c, &limit))
+	if (conn_limits_vhost_connections(c->broker, v, c, &limit))
 		return conn_fail(c, AMQP_NOT_ALLOWED, 10, 40,
 				 "access to vhost '%s' refused for user '%s': connection limit "
 				 "(%lld) is reached",
 				 name, c->user->name, (long long)limit);
-	if (limits_user_connections_reached(c->broker, c->user, c, &limit))
+	if (conn_limits_user_connections(c->broker, c->user, c, &limit))
 		return conn_fail(c, AMQP_NOT_ALLOWED, 10, 40,
 				 "connection refused for user '%s': user connection limit (%lld) "
 				 "is reached",

@@ -140,7 +140,7 @@ static int handle_queue_declare(struct channel *ch, const struct amqp_queue_decl
 	if (queue_args_validate(m->arguments, name, vname(ch), err, sizeof err) != 0)
 		return channel_fail(ch, AMQP_PRECONDITION_FAILED, "%s", err);
 	int64_t limit;
-	if (limits_vhost_queues_reached(v, &limit))
+	if (vhost_queue_limit_reached(v, &limit))
 		return channel_fail(ch, AMQP_PRECONDITION_FAILED,
 				    "cannot declare queue '%.*s': queue limit in vhost '%s' (%lld) is "
 				    "reached",

@@ -408,7 +408,7 @@ static int conn_on_channel_frame(struct conn *c, const struct amqp_frame *f)
 		enum amqp_decode_status st = amqp_method_decode(&m, f->payload, f->size);
 		if (st == AMQP_DECODE_OK && m.id == AMQP_CHANNEL_OPEN) {
 			int64_t limit;
-			if (limits_user_channels_reached(c->broker, c->user, &limit))
+			if (conn_limits_user_channels(c->broker, c->user, &limit))
 				return conn_fail(c, AMQP_NOT_ALLOWED, 20, 10,
 						 "number of channels opened for user '%s' has "
 						 "reached the maximum allowed user limit of (%lld)",

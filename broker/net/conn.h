@@ -132,6 +132,14 @@ void conn_start_heartbeat(struct conn *c);
 void conn_block(struct conn *c, const char *reason);
 void conn_unblock(struct conn *c);
 
+/* conn_limits.c: whether one more connection to v, connection of u, or channel of u would pass
+ * that limit; *limit receives its value for the error text. self is not counted. */
+bool conn_limits_vhost_connections(struct broker *b, const struct vhost *v,
+				   const struct conn *self, int64_t *limit);
+bool conn_limits_user_connections(struct broker *b, const struct user *u,
+				  const struct conn *self, int64_t *limit);
+bool conn_limits_user_channels(struct broker *b, const struct user *u, int64_t *limit);
+
 /* conn_handshake.c */
 int conn_handshake_start(struct conn *c);
 int conn_handshake_on_method(struct conn *c, const struct amqp_method *m);

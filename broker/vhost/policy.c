@@ -9,9 +9,6 @@
 #include <string.h>
 
 #include "broker/core/broker.h"
-#include "broker/core/log.h"
-#include "broker/exchange/exchange.h"
-#include "broker/queue/queue.h"
 #include "broker/vhost/vhost.h"
 
 static void policy_def_free(struct policy_def *d)
@@ -163,22 +160,6 @@ out:
 	return rc;
 }
 
-static void policy_reapply(struct vhost *v)
-{
-	size_t i;
-	broker_definitions_dirty(v->broker);
-	for (struct strmap_entry *e = strmap_first(&v->queues, &i); e;
-	     e = strmap_next(&v->queues, e, &i)) {
-		struct queue *q = e->value;
-		if (queue_apply_policy(q) != 0) /* keeps its previous settings */
-			log_error("out of memory applying policies to queue '%s' in vhost '%s'",
-				  (const char *)q->name.ptr, v->name);
-	}
-	for (struct strmap_entry *e = strmap_first(&v->exchanges, &i); e;
-	     e = strmap_next(&v->exchanges, e, &i))
-		exchange_apply_policy(e->value);
-}
-
 struct policy *policy_find(struct vhost *v, const char *name, bool is_operator)
 {
 	struct list *head = is_operator ? &v->operator_policies : &v->policies, *pos;
@@ -240,7 +221,6 @@ int policy_set(struct vhost *v, const char *name, const char *pattern, const cha
 			break;
 	}
 	list_insert_before(pos, &p->link);
-	policy_reapply(v);
 	return 0;
 }
 
@@ -250,7 +230,6 @@ int policy_delete(struct vhost *v, const char *name, bool is_operator)
 	if (!p)
 		return -1;
 	policy_free(p);
-	policy_reapply(v);
 	return 0;
 }
 

@@ -46,8 +46,8 @@ struct policy {
 	struct policy_def def;
 };
 
-/* Creates or replaces a policy and re-applies policies to the vhost's queues and exchanges.
- * apply_to: "all", "queues", "classic_queues", "quorum_queues", "exchanges". definition_json: a
+/* Creates or replaces a policy in v's list (admin_policy_set applies it to the vhost's queues
+ * and exchanges). apply_to: "all", "queues", "classic_queues", "quorum_queues", "exchanges". definition_json: a
  * JSON object with RabbitMQ's policy keys (message-ttl, expires, max-length, max-length-bytes,
  * overflow, dead-letter-exchange, dead-letter-routing-key, alternate-exchange, delivery-limit,
  * queue-mode, consumer-timeout). 0, or -1 with a one-line reason in err (bad regex, unknown or

@@ -1,14 +1,16 @@
-/* broker/vhost/vhost.c: vhost creation with RabbitMQ's predeclared exchanges, lookups, metadata,
- * teardown. */
+/* broker/vhost/vhost.c: a vhost as a registry: its exchanges and queues by name, its policies,
+ * limits and metadata. What lives in it is created and deleted by the layers that own those
+ * objects (admin_vhost_create declares the predeclared exchanges; admin_vhost_destroy empties
+ * it before vhost_free). */
 #include "broker/vhost/vhost.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/auth/limits.h"
 #include "broker/core/broker.h"
-#include "broker/exchange/exchange.h"
+#include "broker/core/bug.h"
 #include "broker/vhost/policy.h"
-#include "broker/queue/queue.h"
 
 static void vhost_tags_free(char **tags, size_t count)
 {
@@ -19,19 +21,6 @@ static void vhost_tags_free(char **tags, size_t count)
 
 struct vhost *vhost_new(struct broker *b, const char *name)
 {
-	static const struct {
-		const char *name;
-		const struct exchange_type *type;
-		bool internal;
-	} predeclared[] = {
-		{ "", &exchange_type_direct, false },
-		{ "amq.direct", &exchange_type_direct, false },
-		{ "amq.fanout", &exchange_type_fanout, false },
-		{ "amq.topic", &exchange_type_topic, false },
-		{ "amq.headers", &exchange_type_headers, false },
-		{ "amq.match", &exchange_type_headers, false },
-		{ "amq.rabbitmq.trace", &exchange_type_topic, true },
-	};
 	struct vhost *v = calloc(1, sizeof *v);
 	if (!v)
 		return NULL;
@@ -42,40 +31,20 @@ struct vhost *vhost_new(struct broker *b, const char *name)
 	strmap_init(&v->queues);
 	list_init(&v->policies);
 	list_init(&v->operator_policies);
-	if (!v->name || !v->description || strmap_put(&b->vhosts, name, strlen(name), v) != 0)
-		goto fail;
-	for (size_t i = 0; i < sizeof predeclared / sizeof predeclared[0]; i++) {
-		struct exchange *x = exchange_new(v, amqp_str_c(predeclared[i].name),
-						  predeclared[i].type, true, false,
-						  predeclared[i].internal, (struct amqp_table){ 0 });
-		if (!x)
-			goto fail;
-		if (i == 0) {
-			x->is_default = true;
-			v->default_exchange = x;
-		}
+	if (!v->name || !v->description || strmap_put(&b->vhosts, name, strlen(name), v) != 0) {
+		if (v->name)
+			strmap_del(&b->vhosts, name, strlen(name));
+		vhost_free(v);
+		return NULL;
 	}
 	return v;
-fail:
-	if (v->name)
-		strmap_del(&b->vhosts, name, strlen(name));
-	vhost_free(v);
-	return NULL;
 }
 
 void vhost_free(struct vhost *v)
 {
-	size_t i;
-	struct strmap_entry *e;
 	if (!v)
 		return;
-	/* Queues first: deleting them removes their bindings from the exchanges. */
-	while ((e = strmap_first(&v->queues, &i)) != NULL) {
-		struct queue *q = e->value;
-		queue_delete(q);
-	}
-	while ((e = strmap_first(&v->exchanges, &i)) != NULL)
-		exchange_delete(e->value);
+	BUG_ON(v->queues.count || v->exchanges.count); /* admin_vhost_destroy empties it */
 	policy_free_all(v);
 	strmap_clear(&v->queues);
 	strmap_clear(&v->exchanges);
@@ -127,4 +96,9 @@ struct exchange *vhost_exchange_find(const struct vhost *v, struct amqp_str name
 struct queue *vhost_queue_find(const struct vhost *v, struct amqp_str name)
 {
 	return strmap_get(&v->queues, name.ptr, name.len);
+}
+
+bool vhost_queue_limit_reached(const struct vhost *v, int64_t *limit)
+{
+	return limit_reached(&v->limits[LIMITS_VHOST_MAX_QUEUES], v->queues.count, limit);
 }

@@ -47,4 +47,7 @@ bool vhost_queue_type_is_valid(const char *name);
 struct exchange *vhost_exchange_find(const struct vhost *v, struct amqp_str name);
 struct queue *vhost_queue_find(const struct vhost *v, struct amqp_str name);
 
+/* Whether one more queue would pass v's max-queues; *limit receives it for the error text. */
+bool vhost_queue_limit_reached(const struct vhost *v, int64_t *limit);
+
 #endif

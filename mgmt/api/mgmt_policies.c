@@ -61,7 +61,7 @@ static void mgmt_policy_put(struct mgmt_req *r, struct vhost *v, const char *nam
 	def_text = json_dumps(def, JSON_COMPACT);
 	bool existed = policy_find(v, name, op) != NULL;
 	if (!def_text ||
-	    policy_set(v, name, json_string_value(pat), at ? json_string_value(at) : "all",
+	    admin_policy_set(v, name, json_string_value(pat), at ? json_string_value(at) : "all",
 		       pr ? (int)json_integer_value(pr) : 0, def_text, op, err, sizeof err) != 0) {
 		mgmt_reply_bad(r, "Validation failed\n\n%s\n", def_text ? err : "out of memory");
 		goto out;
@@ -111,7 +111,7 @@ static void mgmt_policies_common(struct mgmt_req *r, bool op)
 			return;
 		if (!p)
 			{ mgmt_reply_not_found(r); return; }
-		policy_delete(v, name, op);
+		admin_policy_delete(v, name, op);
 		{ mgmt_reply_empty(r, 204); return; }
 	default:
 		{ mgmt_reply_method_not_allowed(r); return; }

@@ -43,12 +43,12 @@ static void set_limit(struct limit *l, int64_t value)
 
 static bool vhost_conns_reached(const struct vhost *v, const struct conn *self)
 {
-	return limits_vhost_connections_reached(f->b, v, self, &limit);
+	return conn_limits_vhost_connections(f->b, v, self, &limit);
 }
 
 static bool user_conns_reached(const struct user *u, const struct conn *self)
 {
-	return limits_user_connections_reached(f->b, u, self, &limit);
+	return conn_limits_user_connections(f->b, u, self, &limit);
 }
 
 START_TEST(limit_names_are_rabbitmqs)
@@ -73,9 +73,9 @@ START_TEST(a_limit_that_is_not_set_is_never_reached)
 		fixture_conn(f, f->v, ann);
 	fixture_queue(f->v, "q", (struct amqp_table){ 0 });
 	ck_assert(!vhost_conns_reached(f->v, NULL));
-	ck_assert(!limits_vhost_queues_reached(f->v, &limit));
+	ck_assert(!vhost_queue_limit_reached(f->v, &limit));
 	ck_assert(!user_conns_reached(ann, NULL));
-	ck_assert(!limits_user_channels_reached(f->b, ann, &limit));
+	ck_assert(!conn_limits_user_channels(f->b, ann, &limit));
 }
 END_TEST
 
@@ -115,27 +115,27 @@ START_TEST(a_negative_limit_is_no_limit_and_zero_allows_nothing)
 		fixture_conn(f, f->v, f->guest);
 	fixture_queue(f->v, "q", (struct amqp_table){ 0 });
 	ck_assert(!vhost_conns_reached(f->v, NULL));
-	ck_assert(!limits_vhost_queues_reached(f->v, &limit));
+	ck_assert(!vhost_queue_limit_reached(f->v, &limit));
 	set_limit(&other->limits[LIMITS_VHOST_MAX_CONNECTIONS], 0);
 	set_limit(&other->limits[LIMITS_VHOST_MAX_QUEUES], 0);
 	ck_assert(vhost_conns_reached(other, NULL)); /* not even the first */
 	ck_assert_int_eq(limit, 0);
-	ck_assert(limits_vhost_queues_reached(other, &limit));
+	ck_assert(vhost_queue_limit_reached(other, &limit));
 }
 END_TEST
 
 START_TEST(vhost_max_queues_refuses_the_queue_beyond_the_limit)
 {
 	set_limit(&f->v->limits[LIMITS_VHOST_MAX_QUEUES], 2);
-	ck_assert(!limits_vhost_queues_reached(f->v, &limit));
+	ck_assert(!vhost_queue_limit_reached(f->v, &limit));
 	fixture_queue(f->v, "a", (struct amqp_table){ 0 });
-	ck_assert(!limits_vhost_queues_reached(f->v, &limit));
+	ck_assert(!vhost_queue_limit_reached(f->v, &limit));
 	struct queue *b = fixture_queue(f->v, "b", (struct amqp_table){ 0 });
-	ck_assert(limits_vhost_queues_reached(f->v, &limit));
+	ck_assert(vhost_queue_limit_reached(f->v, &limit));
 	ck_assert_int_eq(limit, 2);
-	ck_assert(!limits_vhost_queues_reached(other, &limit)); /* per vhost */
+	ck_assert(!vhost_queue_limit_reached(other, &limit)); /* per vhost */
 	queue_delete(b);
-	ck_assert(!limits_vhost_queues_reached(f->v, &limit));
+	ck_assert(!vhost_queue_limit_reached(f->v, &limit));
 }
 END_TEST
 
@@ -163,18 +163,18 @@ START_TEST(user_max_channels_sums_channels_over_all_the_users_connections)
 	c1->channel_count = 2;
 	c2->channel_count = 2;
 	guest->channel_count = 100; /* someone else's */
-	ck_assert(!limits_user_channels_reached(f->b, ann, &limit));
+	ck_assert(!conn_limits_user_channels(f->b, ann, &limit));
 	c2->channel_count = 3;
-	ck_assert(limits_user_channels_reached(f->b, ann, &limit));
+	ck_assert(conn_limits_user_channels(f->b, ann, &limit));
 	ck_assert_int_eq(limit, 5);
 	conn_drop(c2, "test"); /* its channels go with it */
-	ck_assert(!limits_user_channels_reached(f->b, ann, &limit));
+	ck_assert(!conn_limits_user_channels(f->b, ann, &limit));
 	set_limit(&ann->limits[LIMITS_USER_MAX_CHANNELS], -5);
 	c1->channel_count = 1000;
-	ck_assert(!limits_user_channels_reached(f->b, ann, &limit));
+	ck_assert(!conn_limits_user_channels(f->b, ann, &limit));
 	set_limit(&ann->limits[LIMITS_USER_MAX_CHANNELS], 0);
 	c1->channel_count = 0;
-	ck_assert(limits_user_channels_reached(f->b, ann, &limit));
+	ck_assert(conn_limits_user_channels(f->b, ann, &limit));
 }
 END_TEST
 

@@ -4,6 +4,7 @@
  * RabbitMQ 3.10's args_policy_lookup with erlang:min does), string settings filling in what
  * arguments leave out, re-application to existing queues and exchanges on set and delete, and
  * the texts a bad definition is refused with (docs/queues.md, "Policies"). */
+#include "broker/admin/admin.h"
 #include "broker/vhost/policy.h"
 
 #include <check.h>
@@ -33,7 +34,7 @@ static void teardown(void)
 static void set(const char *name, const char *pattern, const char *apply_to, int priority,
 		const char *definition)
 {
-	ck_assert_msg(policy_set(f->v, name, pattern, apply_to, priority, definition, false, err,
+	ck_assert_msg(admin_policy_set(f->v, name, pattern, apply_to, priority, definition, false, err,
 				 sizeof err) == 0,
 		      "%s", err);
 }
@@ -41,7 +42,7 @@ static void set(const char *name, const char *pattern, const char *apply_to, int
 static void set_operator(const char *name, const char *pattern, int priority,
 			 const char *definition)
 {
-	ck_assert_msg(policy_set(f->v, name, pattern, "queues", priority, definition, true, err,
+	ck_assert_msg(admin_policy_set(f->v, name, pattern, "queues", priority, definition, true, err,
 				 sizeof err) == 0,
 		      "%s", err);
 }
@@ -129,7 +130,7 @@ END_TEST
 START_TEST(a_missing_apply_to_means_all)
 {
 	ck_assert_int_eq(
-		policy_set(f->v, "p", "^x", NULL, 0, "{\"max-length\": 1}", false, err, sizeof err),
+		admin_policy_set(f->v, "p", "^x", NULL, 0, "{\"max-length\": 1}", false, err, sizeof err),
 		0);
 	ck_assert_int_eq(policy_find(f->v, "p", false)->apply_to, POLICY_APPLY_ALL);
 	ck_assert_str_eq(exchange_policy("x"), "p");
@@ -146,9 +147,9 @@ START_TEST(setting_and_deleting_a_policy_reapplies_it_to_existing_queues)
 	set("cap", "^jobs$", "queues", 0, "{\"max-length\": 4}"); /* replaced, not added */
 	ck_assert_int_eq(q->lim.max_length, 4);
 	ck_assert_int_eq(q->lim.overflow, QUEUE_DROP_HEAD);
-	ck_assert_int_eq(policy_delete(f->v, "cap", false), 0);
+	ck_assert_int_eq(admin_policy_delete(f->v, "cap", false), 0);
 	ck_assert_int_eq(q->lim.max_length, -1);
-	ck_assert_int_eq(policy_delete(f->v, "cap", false), -1);
+	ck_assert_int_eq(admin_policy_delete(f->v, "cap", false), -1);
 	ck_assert_ptr_null(policy_find(f->v, "cap", false));
 }
 END_TEST
@@ -167,11 +168,11 @@ START_TEST(numeric_limits_take_the_smallest_of_argument_policy_and_operator_poli
 	ck_assert_int_eq(arg5->lim.max_length, 5);
 	ck_assert_int_eq(none->lim.max_length, 10);
 	ck_assert_int_eq(none->lim.message_ttl, 6000);
-	ck_assert_int_eq(policy_delete(f->v, "pol", false), 0);
+	ck_assert_int_eq(admin_policy_delete(f->v, "pol", false), 0);
 	ck_assert_int_eq(none->lim.max_length, 10); /* the operator policy alone */
 	ck_assert_int_eq(none->lim.message_ttl, 60000);
-	ck_assert_int_eq(policy_delete(f->v, "op", false), -1); /* operator policies apart */
-	ck_assert_int_eq(policy_delete(f->v, "op", true), 0);
+	ck_assert_int_eq(admin_policy_delete(f->v, "op", false), -1); /* operator policies apart */
+	ck_assert_int_eq(admin_policy_delete(f->v, "op", true), 0);
 	ck_assert_int_eq(none->lim.max_length, -1);
 	ck_assert_int_eq(arg100->lim.max_length, 100);
 }
@@ -263,7 +264,7 @@ START_TEST(a_bad_definition_is_refused_with_a_validation_text)
 		{ "", "Validation failed: definition must be a JSON object" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		ck_assert_int_eq(policy_set(f->v, "p", "^", "all", 0, cases[i].definition, false,
+		ck_assert_int_eq(admin_policy_set(f->v, "p", "^", "all", 0, cases[i].definition, false,
 					    err, sizeof err),
 				 -1);
 		ck_assert_str_eq(err, cases[i].text);
@@ -275,10 +276,10 @@ END_TEST
 START_TEST(a_bad_pattern_or_apply_to_is_refused)
 {
 	ck_assert_int_eq(
-		policy_set(f->v, "p", "(", "all", 0, "{\"max-length\": 1}", false, err, sizeof err),
+		admin_policy_set(f->v, "p", "(", "all", 0, "{\"max-length\": 1}", false, err, sizeof err),
 		-1);
 	ck_assert_int_eq(strncmp(err, "Validation failed: pattern (: ", 30), 0);
-	ck_assert_int_eq(policy_set(f->v, "p", "^", "bogus", 0, "{\"max-length\": 1}", false, err,
+	ck_assert_int_eq(admin_policy_set(f->v, "p", "^", "bogus", 0, "{\"max-length\": 1}", false, err,
 				    sizeof err),
 			 -1);
 	ck_assert_str_eq(err, "Validation failed: 'bogus' is not a valid apply-to value");
@@ -290,7 +291,7 @@ START_TEST(a_refused_replacement_leaves_the_policy_in_force)
 {
 	struct queue *q = queue_with_max_length("q", -1);
 	set("p", "^q$", "queues", 0, "{\"max-length\": 7}");
-	ck_assert_int_eq(policy_set(f->v, "p", "^q$", "queues", 0, "{\"max-length\": -7}", false,
+	ck_assert_int_eq(admin_policy_set(f->v, "p", "^q$", "queues", 0, "{\"max-length\": -7}", false,
 				    err, sizeof err),
 			 -1);
 	ck_assert_int_eq(q->lim.max_length, 7);
