@@ -223,9 +223,13 @@ static void broker_on_tick(evutil_socket_t fd, short what, void *arg)
 		struct conn *c = list_entry(pos, struct conn, link);
 		if (c->state != CONN_OPEN)
 			continue;
-		for (uint32_t i = 0; i < c->channels_cap && c->state == CONN_OPEN; i++)
-			if (c->channels[i])
-				channel_check_timeout(c->channels[i]);
+		struct list *cpos;
+		list_for_each(cpos, &c->channel_list)
+		{
+			if (c->state != CONN_OPEN)
+				break;
+			channel_check_timeout(list_entry(cpos, struct channel, conn_link));
+		}
 	}
 }
 

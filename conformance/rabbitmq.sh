@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Start or stop a private, throw-away RabbitMQ node for the conformance suite.
 #
-#   conformance/rabbitmq.sh start   # prints AMQP_PORT=<n>, MGMT_PORT=<n>, RABBITMQ_DIR=<dir>
+#   conformance/rabbitmq.sh start [KEY=VALUE ...]  # prints AMQP_PORT=<n>, MGMT_PORT=<n>, RABBITMQ_DIR=<dir>
 #   conformance/rabbitmq.sh stop [DIR]
+#
+# Each KEY=VALUE is added to the node's rabbitmq.conf as `KEY = VALUE` (for example
+# channel_max=0), so a scenario can check what RabbitMQ does under a setting.
 #
 # The node runs from Debian's rabbitmq-server (installed with apt-get when missing) with a unique
 # node name, spare ports on 127.0.0.1 and every file (mnesia, logs, config, cookie) in a temp dir.
@@ -46,6 +49,13 @@ node_env() {
 }
 
 cmd_start() {
+	local setting
+	for setting in "$@"; do
+		case "$setting" in
+		*=*) ;;
+		*) die "start: expected KEY=VALUE, got '$setting'" ;;
+		esac
+	done
 	if [ ! -x "$RMQ_BIN/rabbitmq-server" ]; then
 		echo "rabbitmq.sh: installing rabbitmq-server from Debian" >&2
 		DEBIAN_FRONTEND=noninteractive apt-get install -y rabbitmq-server >&2 ||
@@ -72,6 +82,9 @@ cmd_start() {
 		log.console = false
 		log.file.level = info
 	EOF
+	for setting in "$@"; do
+		echo "${setting%%=*} = ${setting#*=}" >>"$dir/rabbitmq.conf"
+	done
 	echo "[rabbitmq_management]." >"$dir/enabled_plugins"
 	echo "[]." >"$dir/advanced.config"
 	: >"$dir/rabbitmq-env.conf"
@@ -121,7 +134,7 @@ cmd_stop() {
 }
 
 case "${1:-}" in
-start) cmd_start ;;
+start) shift; cmd_start "$@" ;;
 stop) shift; cmd_stop "$@" ;;
-*) die "usage: rabbitmq.sh start | stop [DIR]" ;;
+*) die "usage: rabbitmq.sh start [KEY=VALUE ...] | stop [DIR]" ;;
 esac

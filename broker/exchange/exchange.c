@@ -197,6 +197,12 @@ static struct binding *exchange_binding_find(struct exchange *src, struct queue 
 	return NULL;
 }
 
+bool exchange_has_binding(struct exchange *src, struct queue *dq, struct exchange *dx,
+			  struct amqp_str key, struct amqp_table args)
+{
+	return exchange_binding_find(src, dq, dx, key, args) != NULL;
+}
+
 int exchange_bind(struct exchange *src, struct queue *dq, struct exchange *dx, struct amqp_str key,
 		  struct amqp_table args, char *err, size_t errlen)
 {

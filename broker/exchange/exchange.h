@@ -88,6 +88,9 @@ void exchange_delete(struct exchange *x);
  * binding arguments (err holds the PRECONDITION_FAILED text). */
 int exchange_bind(struct exchange *src, struct queue *dq, struct exchange *dx, struct amqp_str key,
 		  struct amqp_table args, char *err, size_t errlen);
+/* Whether this exact binding (key and arguments) exists. */
+bool exchange_has_binding(struct exchange *src, struct queue *dq, struct exchange *dx,
+			  struct amqp_str key, struct amqp_table args);
 /* 0 removed, 1 no such binding. Runs the auto-delete rule for the source. */
 int exchange_unbind(struct exchange *src, struct queue *dq, struct exchange *dx,
 		    struct amqp_str key, struct amqp_table args);

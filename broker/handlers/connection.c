@@ -228,8 +228,14 @@ static int handshake_tune_ok(struct conn *c, const struct amqp_connection_tune_o
 		conn_drop(c, "channel_max negotiation failed");
 		return -1;
 	}
+	/* 0 is "no limit" (RabbitMQ's meaning of frame_max = 0 and channel_max = 0), allowed only
+	 * when the server has none either. A frame is still held whole before it is handled, so
+	 * "no limit" stops at conn_frame_ceiling. */
+	uint32_t ceiling = conn_frame_ceiling(c->broker);
 	c->frame_max = m->frame_max ? m->frame_max : cfg->frame_max;
-	c->channel_max = m->channel_max ? m->channel_max : cfg->channel_max;
+	if (cfg->frame_max == 0 && (c->frame_max == 0 || c->frame_max > ceiling))
+		c->frame_max = ceiling;
+	c->channel_max = m->channel_max;
 	c->heartbeat = m->heartbeat;
 	c->state = CONN_AWAIT_OPEN;
 	return 0;

@@ -50,6 +50,11 @@ static int handle_exchange_declare(struct channel *ch, const struct amqp_exchang
 	struct exchange *x;
 
 	if (m->passive) {
+		/* rabbit_channel: check_not_default_exchange, then lookup_or_die; no permission
+		 * check. nowait changes nothing: a refusal still closes the channel. */
+		if (m->exchange.len == 0)
+			return channel_fail(ch, AMQP_ACCESS_REFUSED,
+					    "operation not permitted on the default exchange");
 		x = vhost_exchange_find(v, m->exchange);
 		if (!x)
 			return not_found(ch, m->exchange);
@@ -154,13 +159,18 @@ static int handle_exchange_bind_unbind(struct channel *ch, struct amqp_str dest_
 		return 0;
 	struct exchange *dx = vhost_exchange_find(v, dest_name);
 	struct exchange *sx = vhost_exchange_find(v, src_name);
+	/* The source's topic read permission is checked for both, when the source exists, before
+	 * anything has to exist. */
+	if (sx && channel_check_topic(ch, channel_topic_perm(ch, sx), AUTH_READ, src_name, key) != 0)
+		return 0;
+	/* exchange.unbind with a missing source, destination or binding is unbind-ok
+	 * (rabbit_binding:remove), as clients unbind while cleaning up. */
+	if (!bind && (!sx || !dx))
+		return reply(ch, AMQP_EXCHANGE_UNBIND_OK, nowait);
 	if (!sx)
 		return not_found(ch, src_name);
 	if (!dx)
 		return not_found(ch, dest_name);
-	/* RabbitMQ's binding_action checks the source's topic read permission for both. */
-	if (channel_check_topic(ch, channel_topic_perm(ch, sx), AUTH_READ, src_name, key) != 0)
-		return 0;
 	if (bind) {
 		char err[256];
 		int rc = exchange_bind(sx, NULL, dx, key, args, err, sizeof err);

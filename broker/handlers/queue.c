@@ -1,5 +1,6 @@
 /* broker/handlers/queue.c: queue.declare/bind/unbind/purge/delete, with RabbitMQ's "last
- * declared queue" shorthand for empty names and its exclusive-access (405) rule. */
+ * declared queue" shorthand for empty names, its exclusive-access (405) rule, and its order of
+ * checks, so the same mistake gets the same reply. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,71 +166,70 @@ static int handle_queue_declare(struct channel *ch, const struct amqp_queue_decl
 	return declare_ok(ch, q, m->nowait);
 }
 
-/* The checks queue.bind and queue.unbind share, in RabbitMQ's order
- * (rabbit_channel:binding_action): write on the queue, not the default exchange, read on the
- * exchange (the default one named amq.default), then the queue and the exchange exist. NULL
- * after a channel error. */
-static struct exchange *bind_target(struct channel *ch, struct amqp_str queue,
-				    struct amqp_str exchange, struct queue **q)
+/* queue.bind and queue.unbind, in RabbitMQ 3.10's order (rabbit_channel:binding_action and
+ * rabbit_binding): the "" shorthand, write on the queue, not the default exchange, read on the
+ * exchange, the topic read permission when the exchange exists; only then do the queue and the
+ * exchange have to exist (the exchange is reported first), and then the queue's exclusivity.
+ * queue.unbind answers unbind-ok when the queue, the exchange or the binding is missing: client
+ * libraries unbind in clean-up paths, after a queue or exchange has gone. */
+static int handle_queue_binding(struct channel *ch, struct amqp_str queue, struct amqp_str exchange,
+				struct amqp_str key, struct amqp_table args, bool nowait, bool bind)
 {
-	bool named = queue.len || ch->last_queue.ptr;
-	if (named && channel_check_perm(ch, AUTH_WRITE, AUTH_RESOURCE_QUEUE,
-					channel_queue_name(ch, queue)) != 0)
-		return NULL;
-	if (named && exchange.len == 0) {
-		channel_fail(ch, AMQP_ACCESS_REFUSED, "operation not permitted on the default exchange");
-		return NULL;
-	}
-	if (named && channel_check_perm(ch, AUTH_READ, AUTH_RESOURCE_EXCHANGE, exchange) != 0)
-		return NULL;
-	*q = handle_queue_lookup(ch, queue, NULL);
-	if (!*q)
-		return NULL;
-	if (exchange.len == 0) {
-		channel_fail(ch, AMQP_ACCESS_REFUSED, "operation not permitted on the default exchange");
-		return NULL;
-	}
+	if (queue.len == 0 && !ch->last_queue.ptr)
+		return channel_fail(ch, AMQP_NOT_FOUND, "no previously declared queue");
+	queue = channel_queue_name(ch, queue);
+	if (channel_check_perm(ch, AUTH_WRITE, AUTH_RESOURCE_QUEUE, queue) != 0)
+		return 0;
+	if (exchange.len == 0)
+		return channel_fail(ch, AMQP_ACCESS_REFUSED,
+				    "operation not permitted on the default exchange");
+	if (channel_check_perm(ch, AUTH_READ, AUTH_RESOURCE_EXCHANGE, exchange) != 0)
+		return 0;
 	struct exchange *x = vhost_exchange_find(ch->conn->vhost, exchange);
-	if (!x)
-		channel_fail(ch, AMQP_NOT_FOUND, "no exchange '%.*s' in vhost '%s'",
-			     AMQP_STR_ARGS(exchange), vname(ch));
-	return x;
-}
-
-static int handle_queue_bind(struct channel *ch, const struct amqp_queue_bind *m)
-{
-	struct queue *q;
-	struct exchange *x = bind_target(ch, m->queue, m->exchange, &q);
-	if (!x)
+	if (x && channel_check_topic(ch, channel_topic_perm(ch, x), AUTH_READ, exchange, key) != 0)
 		return 0;
-	if (channel_check_topic(ch, channel_topic_perm(ch, x), AUTH_READ, m->exchange,
-				m->routing_key) != 0)
-		return 0;
+	struct queue *q = vhost_queue_find(ch->conn->vhost, queue);
+	if (!bind) {
+		/* Nothing to remove is success; only an existing binding meets the exclusive
+		 * check (rabbit_binding:remove looks the binding up first). */
+		if (x && q && exchange_has_binding(x, q, NULL, key, args)) {
+			if (q->exclusive && q->owner != ch->conn)
+				return locked(ch, q);
+			exchange_unbind(x, q, NULL, key, args);
+		}
+		struct amqp_method ok = { .id = AMQP_QUEUE_UNBIND_OK };
+		return channel_send(ch, &ok);
+	}
+	if (!x)
+		return channel_fail(ch, AMQP_NOT_FOUND, "no exchange '%.*s' in vhost '%s'",
+				    AMQP_STR_ARGS(exchange), vname(ch));
+	if (!q)
+		return channel_fail(ch, AMQP_NOT_FOUND, "no queue '%.*s' in vhost '%s'",
+				    AMQP_STR_ARGS(queue), vname(ch));
+	if (q->exclusive && q->owner != ch->conn)
+		return locked(ch, q);
 	char err[256];
-	int rc = exchange_bind(x, q, NULL, m->routing_key, m->arguments, err, sizeof err);
+	int rc = exchange_bind(x, q, NULL, key, args, err, sizeof err);
 	if (rc == -2)
 		return channel_fail(ch, AMQP_PRECONDITION_FAILED, "%s", err);
 	if (rc < 0)
 		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 50, 20, "out of memory binding");
-	if (m->nowait)
+	if (nowait)
 		return 0;
 	struct amqp_method ok = { .id = AMQP_QUEUE_BIND_OK };
 	return channel_send(ch, &ok);
 }
 
+static int handle_queue_bind(struct channel *ch, const struct amqp_queue_bind *m)
+{
+	return handle_queue_binding(ch, m->queue, m->exchange, m->routing_key, m->arguments,
+				    m->nowait, true);
+}
+
 static int handle_queue_unbind(struct channel *ch, const struct amqp_queue_unbind *m)
 {
-	struct queue *q;
-	struct exchange *x = bind_target(ch, m->queue, m->exchange, &q);
-	if (!x)
-		return 0;
-	/* RabbitMQ's binding_action checks the topic read permission for unbind too. */
-	if (channel_check_topic(ch, channel_topic_perm(ch, x), AUTH_READ, m->exchange,
-				m->routing_key) != 0)
-		return 0;
-	exchange_unbind(x, q, NULL, m->routing_key, m->arguments);
-	struct amqp_method ok = { .id = AMQP_QUEUE_UNBIND_OK };
-	return channel_send(ch, &ok);
+	return handle_queue_binding(ch, m->queue, m->exchange, m->routing_key, m->arguments, false,
+				    false);
 }
 
 static int handle_queue_purge(struct channel *ch, const struct amqp_queue_purge *m)

@@ -39,6 +39,7 @@ struct channel *channel_new(struct conn *c, uint16_t id)
 	list_init(&ch->consumer_list);
 	ch->confirm_flush.fn = channel_on_confirm_flush;
 	list_init(&ch->confirm_link);
+	list_init(&ch->conn_link);
 	return ch;
 }
 
@@ -557,7 +558,7 @@ static int channel_on_channel_method(struct channel *ch, const struct amqp_metho
 	case AMQP_CHANNEL_CLOSE: {
 		uint16_t id = ch->id;
 		struct amqp_method ok = { .id = AMQP_CHANNEL_CLOSE_OK };
-		conn_channel_remove(c, id);
+		conn_channel_remove(c, ch);
 		channel_free(ch);
 		return conn_send_method(c, id, &ok);
 	}
@@ -589,21 +590,28 @@ static int channel_dispatch(struct channel *ch, const struct amqp_method *m)
 	}
 }
 
+/* After our channel.close (spec 2.3.7 and rabbit_channel's closing state): everything but
+ * close and close-ok is dropped. A channel.close from the client crossed ours on the wire: it
+ * gets its close-ok, and the channel still waits for the close-ok to ours, which the client
+ * sends when ours arrives (pika, amqp091-go, bunny, aiormq all do). Freeing the channel at the
+ * crossing close made that close-ok hit a free number: 504 "expected 'channel.open'", and the
+ * connection with all its other channels was lost. A client that never sends that close-ok and
+ * opens the number again gets RabbitMQ's 504 "second 'channel.open' seen". */
 static int channel_on_closing_frame(struct channel *ch, const struct amqp_frame *f)
 {
 	struct amqp_method m;
 	if (f->type != AMQP_FRAME_METHOD ||
 	    amqp_method_decode(&m, f->payload, f->size) != AMQP_DECODE_OK)
 		return 0;
-	if (m.id == AMQP_CHANNEL_CLOSE_OK || m.id == AMQP_CHANNEL_CLOSE) {
-		struct conn *c = ch->conn;
-		uint16_t id = ch->id;
-		conn_channel_remove(c, id);
+	if (m.id == AMQP_CHANNEL_CLOSE) {
+		struct amqp_method ok = { .id = AMQP_CHANNEL_CLOSE_OK };
+		return channel_send(ch, &ok);
+	}
+	if (m.id == AMQP_CHANNEL_OPEN)
+		return conn_fail(ch->conn, AMQP_CHANNEL_ERROR, 20, 10, "second 'channel.open' seen");
+	if (m.id == AMQP_CHANNEL_CLOSE_OK) {
+		conn_channel_remove(ch->conn, ch);
 		channel_free(ch);
-		if (m.id == AMQP_CHANNEL_CLOSE) {
-			struct amqp_method ok = { .id = AMQP_CHANNEL_CLOSE_OK };
-			return conn_send_method(c, id, &ok);
-		}
 	}
 	return 0;
 }

@@ -55,6 +55,7 @@ struct tx_op {
 struct channel {
 	struct conn *conn;
 	struct broker *broker;
+	struct list conn_link; /* in conn->channel_list */
 	uint16_t id;
 	enum channel_state state;
 	struct amqp_assembler assembler;

@@ -34,6 +34,9 @@
 #include "broker/core/time.h"
 
 #define CONN_READ_MAX (256u << 10)
+/* Largest frame read before tune-ok when frame_max = 0 (no limit): the default frame_max, so a
+ * client that has not logged in cannot make the broker hold a huge frame. */
+#define CONN_FRAME_PRE_TUNE_MAX 131072u
 #define CONN_CLOSE_TIMEOUT_MS 3000
 #define CONN_HEARTBEAT_MISSES 4 /* ticks of heartbeat/2 without input: two heartbeats */
 
@@ -71,9 +74,11 @@ struct conn *conn_new(struct broker *b, int fd, const struct sockaddr *peer, int
 	c->id = ++b->next_conn_id;
 	c->state = CONN_AWAIT_HEADER;
 	c->expect = conn_expect_protocol_header;
-	c->frame_max = b->cfg->frame_max;
+	c->frame_max = b->cfg->frame_max ? b->cfg->frame_max : conn_frame_ceiling(b);
 	c->channel_max = b->cfg->channel_max;
 	c->release_task.fn = conn_on_release;
+	channel_table_init(&c->channels, rng_u64(&b->rng));
+	list_init(&c->channel_list);
 	list_init(&c->exclusive_queues);
 	c->opened_ms = time_now_ms();
 
@@ -156,7 +161,7 @@ static void conn_free(struct conn *c)
 	b->stats.connections_closed++;
 	event_free(c->timer);
 	bufferevent_free(c->bev);
-	free(c->channels);
+	channel_table_free(&c->channels);
 	free(c->client_props);
 	free(c);
 }
@@ -189,14 +194,11 @@ static void conn_release_now(struct conn *c)
 		return;
 	c->released = true;
 	broker_cancel_deferred(c->broker, &c->release_task);
-	for (uint32_t i = 0; i < c->channels_cap; i++) {
-		struct channel *ch = c->channels[i];
-		if (ch) {
-			c->channels[i] = NULL;
-			channel_free(ch);
-		}
+	while (!list_is_empty(&c->channel_list)) {
+		struct channel *ch = list_entry(c->channel_list.next, struct channel, conn_link);
+		conn_channel_remove(c, ch);
+		channel_free(ch);
 	}
-	c->channel_count = 0;
 	while (!list_is_empty(&c->exclusive_queues)) {
 		struct queue *q = list_entry(c->exclusive_queues.next, struct queue, owner_link);
 		queue_delete(q);
@@ -342,35 +344,29 @@ void conn_force_close(struct conn *c, const char *text)
 	conn_fail(c, AMQP_CONNECTION_FORCED, 0, 0, "%s", text);
 }
 
-struct channel *conn_channel(struct conn *c, uint16_t id)
+void conn_channel_remove(struct conn *c, struct channel *ch)
 {
-	return id < c->channels_cap ? c->channels[id] : NULL;
-}
-
-void conn_channel_remove(struct conn *c, uint16_t id)
-{
-	if (id < c->channels_cap && c->channels[id]) {
-		c->channels[id] = NULL;
+	if (channel_table_remove(&c->channels, ch->id) == ch) {
+		list_remove(&ch->conn_link);
 		c->channel_count--;
 	}
 }
 
-static int conn_channel_put(struct conn *c, uint16_t id, struct channel *ch)
+static int conn_channel_put(struct conn *c, struct channel *ch)
 {
-	if (id >= c->channels_cap) {
-		uint32_t cap = c->channels_cap ? c->channels_cap : 4;
-		while (cap <= id)
-			cap *= 2;
-		struct channel **chs = realloc(c->channels, cap * sizeof *chs);
-		if (!chs)
-			return -1;
-		memset(chs + c->channels_cap, 0, (cap - c->channels_cap) * sizeof *chs);
-		c->channels = chs;
-		c->channels_cap = cap;
-	}
-	c->channels[id] = ch;
+	if (channel_table_put(&c->channels, ch->id, ch) != 0)
+		return -1;
+	list_append(&c->channel_list, &ch->conn_link);
 	c->channel_count++;
 	return 0;
+}
+
+uint32_t conn_frame_ceiling(const struct broker *b)
+{
+	uint64_t body_max = b->cfg->max_message_size; /* at most 512 MiB */
+	if (body_max < CONN_FRAME_PRE_TUNE_MAX)
+		body_max = CONN_FRAME_PRE_TUNE_MAX;
+	return (uint32_t)body_max + AMQP_FRAME_OVERHEAD;
 }
 
 /* Erlang's rendering of a binary, as RabbitMQ puts frame bytes into FRAME_ERROR texts. */
@@ -400,13 +396,17 @@ static int conn_on_channel_frame(struct conn *c, const struct amqp_frame *f)
 	struct channel *ch = conn_channel(c, f->channel);
 	if (ch)
 		return channel_on_frame(ch, f);
-	if (f->channel > c->channel_max)
-		return conn_fail(c, AMQP_CHANNEL_ERROR, 0, 0, "channel %u is out of range",
-				 (unsigned)f->channel);
 	struct amqp_method m;
 	if (f->type == AMQP_FRAME_METHOD) {
 		enum amqp_decode_status st = amqp_method_decode(&m, f->payload, f->size);
 		if (st == AMQP_DECODE_OK && m.id == AMQP_CHANNEL_OPEN) {
+			/* RabbitMQ (rabbit_reader:create_channel) takes any number 1..65535 and caps
+			 * how many channels are open: closing ones count until their close-ok. */
+			if (c->channel_max && c->channel_count >= c->channel_max)
+				return conn_fail(c, AMQP_NOT_ALLOWED, 0, 0,
+						 "number of channels opened (%u) has reached the "
+						 "negotiated channel_max (%u)",
+						 (unsigned)c->channel_count, (unsigned)c->channel_max);
 			int64_t limit;
 			if (conn_limits_user_channels(c->broker, c->user, &limit))
 				return conn_fail(c, AMQP_NOT_ALLOWED, 20, 10,
@@ -414,7 +414,7 @@ static int conn_on_channel_frame(struct conn *c, const struct amqp_frame *f)
 						 "reached the maximum allowed user limit of (%lld)",
 						 c->user->name, (long long)limit);
 			ch = channel_new(c, f->channel);
-			if (!ch || conn_channel_put(c, f->channel, ch) != 0) {
+			if (!ch || conn_channel_put(c, ch) != 0) {
 				channel_free(ch);
 				return conn_fail(c, AMQP_INTERNAL_ERROR, 20, 10,
 						 "out of memory opening a channel");
@@ -490,9 +490,9 @@ static ssize_t conn_expect_frame(struct conn *c, const uint8_t *p, size_t len)
 	struct amqp_frame f;
 	enum amqp_frame_error err = AMQP_FRAME_ERR_NONE;
 	/* Before tune-ok the negotiated size is unknown: allow the server's maximum. */
-	uint32_t max = c->state < CONN_AWAIT_OPEN ? c->broker->cfg->frame_max : c->frame_max;
-	if (max == 0)
-		max = 131072;
+	uint32_t max = c->frame_max;
+	if (c->state < CONN_AWAIT_OPEN)
+		max = c->broker->cfg->frame_max ? c->broker->cfg->frame_max : CONN_FRAME_PRE_TUNE_MAX;
 	ssize_t n = amqp_frame_decode(&f, p, len, max, &err);
 	if (n == 0) {
 		c->need = len < AMQP_FRAME_HEADER_SIZE ?
@@ -703,10 +703,10 @@ void conn_unblock(struct conn *c)
 
 static void conn_kick_consumers(struct conn *c)
 {
-	for (uint32_t i = 0; i < c->channels_cap; i++) {
-		struct channel *ch = c->channels[i];
-		if (!ch)
-			continue;
+	struct list *cpos;
+	list_for_each(cpos, &c->channel_list)
+	{
+		struct channel *ch = list_entry(cpos, struct channel, conn_link);
 		struct list *pos;
 		list_for_each(pos, &ch->consumer_list)
 		{

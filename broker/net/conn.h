@@ -11,6 +11,7 @@
 #include "amqp/methods_gen.h"
 #include "broker/core/broker.h"
 #include "broker/core/list.h"
+#include "broker/net/channel_table.h"
 
 struct broker;
 struct bufferevent;
@@ -51,11 +52,14 @@ struct conn {
 	ssize_t (*expect)(struct conn *c, const uint8_t *p, size_t len);
 	size_t need; /* bytes the current expect() needs contiguous, set when it returns 0 */
 
+	/* Negotiated in tune-ok. frame_max is the largest frame read or written (a negotiated 0,
+	 * "no limit", becomes conn_frame_ceiling); channel_max caps how many channels are open at
+	 * once, whatever their numbers (0: no cap), as RabbitMQ does. */
 	uint32_t frame_max;
 	uint16_t channel_max;
 	uint16_t heartbeat;
-	struct channel **channels; /* by id, grown on demand */
-	uint32_t channels_cap;
+	struct channel_table channels; /* open (and closing) channels by number */
+	struct list channel_list;      /* the same channels, in the order they were opened */
 	uint32_t channel_count;
 	/* Declared body sizes of the messages its channels are still receiving (the broker has
 	 * allocated them): at most max_partial_message_bytes_per_connection. */
@@ -121,8 +125,17 @@ struct evbuffer *conn_output(struct conn *c);
 int conn_send_method(struct conn *c, uint16_t channel, const struct amqp_method *m);
 void conn_note_output(struct conn *c); /* checks the high watermark after writing */
 
-struct channel *conn_channel(struct conn *c, uint16_t id);
-void conn_channel_remove(struct conn *c, uint16_t id);
+/* The channel with this number (open or closing), or NULL. */
+static inline struct channel *conn_channel(struct conn *c, uint16_t id)
+{
+	return channel_table_find(&c->channels, id);
+}
+/* Forgets the channel (the caller frees it). */
+void conn_channel_remove(struct conn *c, struct channel *ch);
+/* With frame_max = 0 ("no limit") the broker still holds a whole frame in memory before it
+ * handles it: frames may then be as large as the largest message body it accepts
+ * (max_message_size) plus the frame overhead, and no larger. */
+uint32_t conn_frame_ceiling(const struct broker *b);
 
 /* Arms the heartbeat tick (heartbeat/2 s) once tune-ok has set c->heartbeat. */
 void conn_start_heartbeat(struct conn *c);

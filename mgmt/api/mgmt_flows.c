@@ -225,10 +225,12 @@ json_t *mgmt_flows_exchange_incoming(struct mgmt_req *r, struct exchange *x)
 		struct conn *c = list_entry(pos, struct conn, link);
 		if (c->vhost != x->vhost || !mgmt_flows_can_see(r, c))
 			continue;
-		for (uint32_t i = 0; i < c->channels_cap; i++) {
-			struct channel *ch = c->channels[i];
+		struct list *cpos;
+		list_for_each(cpos, &c->channel_list)
+		{
+			struct channel *ch = list_entry(cpos, struct channel, conn_link);
 			const struct channel_xstat *e;
-			if (!ch || !(e = channel_stats_find(&ch->stats, x)))
+			if (!(e = channel_stats_find(&ch->stats, x)))
 				continue;
 			char key[64], name[200];
 			size_t klen = mgmt_channel_key(key, sizeof key, ch, e);
@@ -322,9 +324,9 @@ void mgmt_flows_sample(struct mgmt *m, double secs)
 		struct conn *c = list_entry(pos, struct conn, link);
 		if (!mgmt_conn_is_listed(c))
 			continue;
-		for (uint32_t k = 0; k < c->channels_cap; k++)
-			if (c->channels[k])
-				mgmt_flows_sample_channel(m, c->channels[k], secs);
+		struct list *cpos;
+		list_for_each(cpos, &c->channel_list)
+			mgmt_flows_sample_channel(m, list_entry(cpos, struct channel, conn_link), secs);
 	}
 }
 

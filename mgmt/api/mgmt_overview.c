@@ -470,9 +470,10 @@ static void mgmt_channels_of(struct mgmt_req *r, struct conn *only, struct vhost
 		struct conn *c = list_entry(pos, struct conn, link);
 		if ((only && c != only) || !mgmt_conn_visible(r, c) || (vonly && c->vhost != vonly))
 			continue;
-		for (uint32_t i = 0; i < c->channels_cap; i++)
-			if (c->channels[i])
-				json_array_append_new(arr, mgmt_channel_json(r, c->channels[i]));
+		struct list *cpos;
+		list_for_each(cpos, &c->channel_list)
+			json_array_append_new(
+				arr, mgmt_channel_json(r, list_entry(cpos, struct channel, conn_link)));
 	}
 }
 
@@ -519,11 +520,10 @@ void mgmt_consumers_handle(struct mgmt_req *r)
 		struct conn *c = list_entry(pos, struct conn, link);
 		if (!mgmt_conn_visible(r, c) || !c->vhost || (only && c->vhost != only))
 			continue;
-		for (uint32_t i = 0; i < c->channels_cap; i++) {
-			struct channel *ch = c->channels[i];
+		struct list *chp;
+		list_for_each(chp, &c->channel_list) {
+			struct channel *ch = list_entry(chp, struct channel, conn_link);
 			struct list *cp;
-			if (!ch)
-				continue;
 			list_for_each(cp, &ch->consumer_list)
 			{
 				struct consumer *k = list_entry(cp, struct consumer, channel_link);

@@ -9,7 +9,7 @@
   its watermark, so VmRSS stays bounded while a publisher pushes far more than that, and other
   clients are unaffected; a client that pipelines requests and never reads the replies is not
   read from either once its replies pile up;
-- channel floods: channel_max channels opened and closed repeatedly, then one too many (504).
+- channel floods: channel_max channels opened and closed repeatedly, then one too many (530).
 
 Frames are built by hand (struct), not with a client library, so the tests say exactly what goes
 on the wire; a pika connection plays the good client. Usage: test_slow_clients.py WARREN_BINARY
@@ -432,7 +432,7 @@ def never_reading_client_that_pipelines_gets_is_not_read(b):
     r.close()
 
 
-def channel_flood_reaches_channel_max_then_504(b):
+def channel_flood_reaches_channel_max_then_530(b):
     r = Raw(b.port)
     n = r.channel_max
     t = time.monotonic()
@@ -450,11 +450,16 @@ def channel_flood_reaches_channel_max_then_504(b):
     code, text = r.until_close()
     assert (code, text) == (504, "CHANNEL_ERROR - second 'channel.open' seen"), (code, text)
     r.close()
+    # As in RabbitMQ, channel_max caps how many are open, whatever their numbers.
     r = Raw(b.port)
-    r.sock.sendall(channel_open(n + 1))
+    r.sock.sendall(b"".join(channel_open(65535 - i) for i in range(n)))
+    for _ in range(n):
+        r.expect(20, 11)
+    r.sock.sendall(channel_open(1))
     code, text = r.until_close()
-    want = "CHANNEL_ERROR - channel %d is out of range" % (n + 1)
-    assert (code, text) == (504, want), (code, text)
+    want = "NOT_ALLOWED - number of channels opened (%d) has reached the negotiated " \
+        "channel_max (%d)" % (n, n)
+    assert (code, text) == (530, want), (code, text)
     r.close()
     print("# %d channels opened and closed 3 times, then %d again, in %.1f s" %
           (n, n, time.monotonic() - t))
@@ -481,8 +486,8 @@ def main():
               lambda: never_reading_consumer_keeps_rss_bounded(default))
         check("a never-reading client that pipelines gets is not read",
               lambda: never_reading_client_that_pipelines_gets_is_not_read(default))
-        check("a channel flood reaches channel_max, then 504",
-              lambda: channel_flood_reaches_channel_max_then_504(default))
+        check("a channel flood reaches channel_max, then 530",
+              lambda: channel_flood_reaches_channel_max_then_530(default))
         for br in (small, default):
             assert br.alive(), "the broker died"
     finally:

@@ -267,6 +267,93 @@ struct frame *frame_queue_declare(uint16_t channel, const char *queue, uint8_t f
 	return frame_method(channel, p);
 }
 
+struct frame *frame_queue_bind(uint16_t channel, const char *queue, const char *exchange,
+			       const char *routing_key)
+{
+	struct frame *p = frame_method_payload(50, 20);
+
+	frame_put_u16(p, 0); /* reserved-1 (ticket) */
+	frame_put_shortstr(p, queue);
+	frame_put_shortstr(p, exchange);
+	frame_put_shortstr(p, routing_key);
+	frame_put_u8(p, 0);  /* no-wait */
+	frame_put_u32(p, 0); /* arguments */
+	return frame_method(channel, p);
+}
+
+struct frame *frame_queue_unbind(uint16_t channel, const char *queue, const char *exchange,
+				 const char *routing_key)
+{
+	struct frame *p = frame_method_payload(50, 50);
+
+	frame_put_u16(p, 0); /* reserved-1 (ticket) */
+	frame_put_shortstr(p, queue);
+	frame_put_shortstr(p, exchange);
+	frame_put_shortstr(p, routing_key);
+	frame_put_u32(p, 0); /* arguments (queue.unbind has no no-wait bit) */
+	return frame_method(channel, p);
+}
+
+struct frame *frame_queue_delete(uint16_t channel, const char *queue)
+{
+	struct frame *p = frame_method_payload(50, 40);
+
+	frame_put_u16(p, 0); /* reserved-1 (ticket) */
+	frame_put_shortstr(p, queue);
+	frame_put_u8(p, 0); /* if-unused, if-empty, no-wait */
+	return frame_method(channel, p);
+}
+
+struct frame *frame_exchange_declare(uint16_t channel, const char *exchange, const char *type,
+				     uint8_t flags)
+{
+	struct frame *p = frame_method_payload(40, 10);
+
+	frame_put_u16(p, 0); /* reserved-1 (ticket) */
+	frame_put_shortstr(p, exchange);
+	frame_put_shortstr(p, type);
+	frame_put_u8(p, flags);
+	frame_put_u32(p, 0); /* arguments */
+	return frame_method(channel, p);
+}
+
+struct frame *frame_exchange_delete(uint16_t channel, const char *exchange)
+{
+	struct frame *p = frame_method_payload(40, 20);
+
+	frame_put_u16(p, 0); /* reserved-1 (ticket) */
+	frame_put_shortstr(p, exchange);
+	frame_put_u8(p, 0); /* if-unused, no-wait */
+	return frame_method(channel, p);
+}
+
+static struct frame *frame_exchange_binding(uint16_t channel, uint16_t method_id,
+					    const char *destination, const char *source,
+					    const char *routing_key)
+{
+	struct frame *p = frame_method_payload(40, method_id);
+
+	frame_put_u16(p, 0); /* reserved-1 (ticket) */
+	frame_put_shortstr(p, destination);
+	frame_put_shortstr(p, source);
+	frame_put_shortstr(p, routing_key);
+	frame_put_u8(p, 0);  /* no-wait */
+	frame_put_u32(p, 0); /* arguments */
+	return frame_method(channel, p);
+}
+
+struct frame *frame_exchange_bind(uint16_t channel, const char *destination, const char *source,
+				  const char *routing_key)
+{
+	return frame_exchange_binding(channel, 30, destination, source, routing_key);
+}
+
+struct frame *frame_exchange_unbind(uint16_t channel, const char *destination, const char *source,
+				    const char *routing_key)
+{
+	return frame_exchange_binding(channel, 40, destination, source, routing_key);
+}
+
 struct frame *frame_basic_qos(uint16_t channel, uint32_t prefetch_size, uint16_t prefetch_count)
 {
 	struct frame *p = frame_method_payload(60, 10);

@@ -35,6 +35,13 @@
 #define CHANNEL_CLOSE_OK 20, 41
 #define QUEUE_DECLARE 50, 10
 #define QUEUE_DECLARE_OK 50, 11
+#define QUEUE_BIND_OK 50, 21
+#define QUEUE_UNBIND_OK 50, 51
+#define QUEUE_DELETE_OK 50, 41
+#define EXCHANGE_DECLARE_OK 40, 11
+#define EXCHANGE_DELETE_OK 40, 21
+#define EXCHANGE_BIND_OK 40, 31
+#define EXCHANGE_UNBIND_OK 40, 51
 #define BASIC_QOS 60, 10
 #define BASIC_QOS_OK 60, 11
 #define BASIC_CONSUME 60, 20
@@ -91,6 +98,21 @@ struct frame *frame_channel_close_ok(uint16_t channel);
 #define QUEUE_AUTO_DELETE 0x08
 struct frame *frame_queue_declare(uint16_t channel, const char *queue, uint8_t flags,
 				  struct frame *args);
+struct frame *frame_queue_bind(uint16_t channel, const char *queue, const char *exchange,
+			       const char *routing_key);
+struct frame *frame_queue_unbind(uint16_t channel, const char *queue, const char *exchange,
+				 const char *routing_key);
+struct frame *frame_queue_delete(uint16_t channel, const char *queue);
+/* flags: bit 0 passive, 1 durable, 2 auto-delete, 3 internal, 4 no-wait. */
+#define EXCHANGE_PASSIVE 0x01
+#define EXCHANGE_NOWAIT 0x10
+struct frame *frame_exchange_declare(uint16_t channel, const char *exchange, const char *type,
+				     uint8_t flags);
+struct frame *frame_exchange_delete(uint16_t channel, const char *exchange);
+struct frame *frame_exchange_bind(uint16_t channel, const char *destination, const char *source,
+				  const char *routing_key);
+struct frame *frame_exchange_unbind(uint16_t channel, const char *destination, const char *source,
+				    const char *routing_key);
 struct frame *frame_basic_qos(uint16_t channel, uint32_t prefetch_size, uint16_t prefetch_count);
 struct frame *frame_basic_consume(uint16_t channel, const char *queue, const char *tag);
 struct frame *frame_basic_publish(uint16_t channel, const char *exchange, const char *routing_key,

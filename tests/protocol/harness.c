@@ -115,7 +115,9 @@ static int harness_rm_entry(const char *path, const struct stat *st, int flag, s
 	return remove(path);
 }
 
-static pid_t harness_spawn(const char *bin, const char *data_dir)
+#define HARNESS_EXTRA_ARGS_MAX 8
+
+static pid_t harness_spawn(const char *bin, const char *data_dir, const char *const *extra_args)
 {
 	pid_t parent = getpid();
 	pid_t pid = fork();
@@ -133,8 +135,15 @@ static pid_t harness_spawn(const char *bin, const char *data_dir)
 	dup2(devnull, STDIN_FILENO);
 	dup2(fd, STDOUT_FILENO);
 	dup2(fd, STDERR_FILENO);
-	execl(bin, bin, "--port", harness.port, "--mgmt-port", "0", "--data-dir", data_dir, "--bind",
-	      "127.0.0.1", (char *)NULL);
+	const char *argv[10 + HARNESS_EXTRA_ARGS_MAX + 1] = {
+		bin, "--port", harness.port, "--mgmt-port", "0", "--data-dir", data_dir, "--bind",
+		"127.0.0.1",
+	};
+	size_t argc = 9;
+	for (size_t i = 0; extra_args && extra_args[i] && i < HARNESS_EXTRA_ARGS_MAX; i++)
+		argv[argc++] = extra_args[i];
+	argv[argc] = NULL;
+	execv(bin, (char *const *)argv);
 	fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
 	_exit(127);
 }
@@ -165,7 +174,7 @@ static int harness_wait_ready(void)
 	return -1;
 }
 
-int harness_start(void)
+int harness_start(const char *const *extra_args)
 {
 	const char *addr = getenv("WARREN_TEST_ADDR");
 	const char *bin = getenv("WARREN_BIN");
@@ -210,7 +219,7 @@ int harness_start(void)
 		if (port < 0)
 			continue;
 		snprintf(harness.port, sizeof harness.port, "%d", port);
-		harness.pid = harness_spawn(bin, data_dir);
+		harness.pid = harness_spawn(bin, data_dir, extra_args);
 		if (harness.pid < 0) {
 			perror("protocol-tests: fork");
 			return -1;
@@ -667,7 +676,13 @@ void harness_handshake_start(struct harness_conn *c, const char *password,
 
 void harness_handshake_finish(struct harness_conn *c, uint32_t frame_max, uint16_t heartbeat)
 {
-	harness_send(c, frame_connection_tune_ok(HARNESS_CHANNEL_MAX, frame_max, heartbeat));
+	harness_handshake_finish_tuned(c, HARNESS_CHANNEL_MAX, frame_max, heartbeat);
+}
+
+void harness_handshake_finish_tuned(struct harness_conn *c, uint16_t channel_max,
+				    uint32_t frame_max, uint16_t heartbeat)
+{
+	harness_send(c, frame_connection_tune_ok(channel_max, frame_max, heartbeat));
 	harness_send(c, frame_connection_open("/"));
 	harness_expect_method(c, 0, CONNECTION_OPEN_OK, NULL);
 }
@@ -678,6 +693,15 @@ struct harness_conn *harness_open_tuned(uint32_t frame_max, uint16_t heartbeat)
 
 	harness_handshake_start(c, "guest", NULL, NULL);
 	harness_handshake_finish(c, frame_max, heartbeat);
+	return c;
+}
+
+struct harness_conn *harness_open_channel_max(uint16_t channel_max, uint32_t frame_max)
+{
+	struct harness_conn *c = harness_connect();
+
+	harness_handshake_start(c, "guest", NULL, NULL);
+	harness_handshake_finish_tuned(c, channel_max, frame_max, 0);
 	return c;
 }
 

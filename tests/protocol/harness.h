@@ -23,7 +23,9 @@
 #define HARNESS_CHANNEL_MAX 2047
 #define HARNESS_FRAME_MAX 131072
 
-int harness_start(void);
+/* extra_args: NULL, or a NULL-terminated list of further broker arguments (at most 8), e.g.
+ * {"--set", "channel_max=0", NULL}; ignored for an external broker. */
+int harness_start(const char *const *extra_args);
 /* 0 when the broker shut down cleanly (or is external), -1 otherwise (its log is printed). */
 int harness_stop(void);
 /* True when WARREN_TEST_ADDR points the tests at some other broker (e.g. RabbitMQ). */
@@ -65,8 +67,13 @@ void harness_handshake_start(struct harness_conn *c, const char *password,
 			     struct harness_frame *start, struct harness_frame *tune);
 /* tune-ok with these values, then connection.open(vhost), expecting open-ok. */
 void harness_handshake_finish(struct harness_conn *c, uint32_t frame_max, uint16_t heartbeat);
+/* The same with the tune-ok's channel_max given too. */
+void harness_handshake_finish_tuned(struct harness_conn *c, uint16_t channel_max,
+				    uint32_t frame_max, uint16_t heartbeat);
 /* A connection that is open on vhost "/" with channel_max 2047, frame_max and heartbeat given. */
 struct harness_conn *harness_open_tuned(uint32_t frame_max, uint16_t heartbeat);
+/* Open on vhost "/" with this channel_max and frame_max in tune-ok, heartbeat 0. */
+struct harness_conn *harness_open_channel_max(uint16_t channel_max, uint32_t frame_max);
 /* The usual: frame_max 131072, heartbeat 0. */
 struct harness_conn *harness_open(void);
 /* harness_open() plus channel.open(channel) answered by open-ok. */

@@ -10,6 +10,9 @@
 Suite *suites_handshake(void);
 Suite *suites_frames(void);
 Suite *suites_channels(void);
+Suite *suites_bindings(void);
 Suite *suites_robustness(void);
+/* Only with PROTOCOL_PROFILE=zero-limits (a broker with channel_max = 0, frame_max = 0). */
+Suite *suites_zero_limits(void);
 
 #endif
