@@ -23,6 +23,7 @@
 #include "broker/core/broker.h"
 #include "broker/core/time.h"
 #include "broker/exchange/exchange.h"
+#include "broker/handlers/handlers.h"
 #include "broker/net/listener.h"
 #include "broker/net/channel.h"
 #include "broker/core/config.h"
@@ -43,6 +44,7 @@ struct broker *server_new(struct event_base *base, const struct config *cfg)
 	if (broker_loop_init(b, base) != 0)
 		goto fail;
 	b->queue_hooks = &exchange_queue_hooks;
+	b->handler = &handlers_amqp;
 
 	const char *vname = cfg->default_vhost ? cfg->default_vhost : "/";
 	struct vhost *v = admin_vhost_create(b, vname);

@@ -26,6 +26,7 @@ struct channel;
 struct mgmt;
 struct store;
 struct queue_hooks;
+struct handler;
 
 /* Work that must run once per loop turn (queue dispatch, confirm flush), after the current
  * batch of input has been processed. */
@@ -75,6 +76,7 @@ struct broker {
 	uint64_t topology_gen;  /* bumped when a queue or exchange is deleted: lookup caches */
 	struct rng rng;         /* server-generated names */
 	const struct queue_hooks *queue_hooks; /* routing for queues (exchange/exchange.c) */
+	const struct handler *handler;  /* the AMQP method handlers net/ calls (handlers/) */
 
 	/* durability */
 	struct store *store;

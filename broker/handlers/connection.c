@@ -1,5 +1,7 @@
 /* broker/handlers/connection.c: connection.* methods: start/start-ok (SASL), tune/tune-ok, open,
  * close both ways, blocked, update-secret. Values and texts follow RabbitMQ 3.10. */
+#include "broker/handlers/handlers.h"
+
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
@@ -62,7 +64,7 @@ static void handshake_server_properties(struct amqp_buf *b)
 	handshake_put_str(b, "version", WARREN_VERSION);
 }
 
-int conn_handshake_start(struct conn *c)
+int handle_connection_start(struct conn *c)
 {
 	struct amqp_buf props;
 	/* The TLS handshake is over once the protocol header has arrived. */
@@ -271,7 +273,7 @@ static int handshake_open(struct conn *c, const struct amqp_connection_open *m)
 	return conn_send_method(c, 0, &ok);
 }
 
-int conn_handshake_on_method(struct conn *c, const struct amqp_method *m)
+int handle_connection(struct conn *c, const struct amqp_method *m)
 {
 	switch (m->id) {
 	case AMQP_CONNECTION_START_OK:

@@ -1,6 +1,8 @@
 /* broker/handlers/exchange.c: exchange.declare/delete/bind/unbind. Checks run in RabbitMQ's
  * order (type, default exchange, lookup, reserved name, equivalence) so the same mistake gets
  * the same reply. */
+#include "broker/handlers/handlers.h"
+
 #include <stdio.h>
 #include <string.h>
 

@@ -1,6 +1,8 @@
 /* broker/handlers/queue.c: queue.declare/bind/unbind/purge/delete, with RabbitMQ's "last
  * declared queue" shorthand for empty names, its exclusive-access (405) rule, and its order of
  * checks, so the same mistake gets the same reply. */
+#include "broker/handlers/handlers.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -13,6 +13,7 @@
 #include "broker/core/config.h"
 #include "broker/net/conn.h"
 #include "broker/net/deliver.h"
+#include "broker/net/handler.h"
 #include "broker/queue/consumer.h"
 #include "broker/exchange/deadletter.h"
 #include "broker/exchange/exchange.h"
@@ -540,56 +541,6 @@ void channel_confirms_synced(struct channel *ch, uint64_t ticket, bool ok)
 
 /* ---- frames ---- */
 
-static int channel_on_channel_method(struct channel *ch, const struct amqp_method *m)
-{
-	struct conn *c = ch->conn;
-	switch (m->id) {
-	case AMQP_CHANNEL_OPEN:
-		return conn_fail(c, AMQP_CHANNEL_ERROR, 20, 10, "second 'channel.open' seen");
-	case AMQP_CHANNEL_FLOW: {
-		if (!m->u.channel_flow.active)
-			return conn_fail(c, AMQP_NOT_IMPLEMENTED, 20, 20, "active=false");
-		struct amqp_method ok = { .id = AMQP_CHANNEL_FLOW_OK };
-		ok.u.channel_flow_ok.active = true;
-		return channel_send(ch, &ok);
-	}
-	case AMQP_CHANNEL_FLOW_OK:
-		return 0;
-	case AMQP_CHANNEL_CLOSE: {
-		uint16_t id = ch->id;
-		struct amqp_method ok = { .id = AMQP_CHANNEL_CLOSE_OK };
-		conn_channel_remove(c, ch);
-		channel_free(ch);
-		return conn_send_method(c, id, &ok);
-	}
-	default:
-		return conn_fail(c, AMQP_COMMAND_INVALID, AMQP_METHOD_CLASS(m->id),
-				 AMQP_METHOD_INDEX(m->id), "unimplemented method");
-	}
-}
-
-static int channel_dispatch(struct channel *ch, const struct amqp_method *m)
-{
-	ch->method_id = m->id;
-	switch (AMQP_METHOD_CLASS(m->id)) {
-	case AMQP_CLASS_CHANNEL:
-		return channel_on_channel_method(ch, m);
-	case AMQP_CLASS_EXCHANGE:
-		return handle_exchange(ch, m);
-	case AMQP_CLASS_QUEUE:
-		return handle_queue(ch, m);
-	case AMQP_CLASS_BASIC:
-		return handle_basic(ch, m);
-	case AMQP_CLASS_TX:
-		return handle_tx(ch, m);
-	case AMQP_CLASS_CONFIRM:
-		return handle_confirm(ch, m);
-	default:
-		return conn_fail(ch->conn, AMQP_CHANNEL_ERROR, AMQP_METHOD_CLASS(m->id),
-				 AMQP_METHOD_INDEX(m->id), "unexpected method in connection state running");
-	}
-}
-
 /* After our channel.close (spec 2.3.7 and rabbit_channel's closing state): everything but
  * close and close-ok is dropped. A channel.close from the client crossed ours on the wire: it
  * gets its close-ok, and the channel still waits for the close-ok to ours, which the client
@@ -618,6 +569,7 @@ static int channel_on_closing_frame(struct channel *ch, const struct amqp_frame 
 
 int channel_on_frame(struct channel *ch, const struct amqp_frame *f)
 {
+	const struct handler *h = ch->broker->handler;
 	struct amqp_asm_out out;
 	if (ch->state == CHANNEL_CLOSING)
 		return channel_on_closing_frame(ch, f);
@@ -625,18 +577,19 @@ int channel_on_frame(struct channel *ch, const struct amqp_frame *f)
 	case AMQP_ASM_METHOD:
 		if (out.method.id == AMQP_CHANNEL_CLOSE_OK)
 			return conn_fail(ch->conn, AMQP_COMMAND_INVALID, 20, 41, "unimplemented method");
-		return channel_dispatch(ch, &out.method);
+		ch->method_id = out.method.id;
+		return h->method(ch, &out.method);
 	case AMQP_ASM_CONTENT_METHOD:
 		ch->method_id = out.method.id;
-		return handle_basic_content_start(ch, &out.method);
+		return h->content_start(ch, &out.method);
 	case AMQP_ASM_HEADER:
-		if (handle_basic_content_header(ch, &out.header) != 0)
+		if (h->content_header(ch, &out.header) != 0)
 			return -1;
 		if (out.complete && ch->state == CHANNEL_OPEN)
-			return handle_basic_content_body(ch, NULL, 0, true);
+			return h->content_body(ch, NULL, 0, true);
 		return 0;
 	case AMQP_ASM_BODY:
-		return handle_basic_content_body(ch, out.body, out.body_len, out.complete);
+		return h->content_body(ch, out.body, out.body_len, out.complete);
 	case AMQP_ASM_ERROR:
 	default: {
 		const char *text = strstr(out.error_text, " - ");

@@ -1,4 +1,4 @@
-/* broker/net/channel.h: a channel: content assembly, the dispatch table to handle_<class>.c,
+/* broker/net/channel.h: a channel: content assembly handed to the method handlers (net/handler.h),
  * delivery tags and the unacked map, prefetch, confirms, transactions, and channel errors. */
 #ifndef BROKER_CHANNEL_H
 #define BROKER_CHANNEL_H
@@ -165,20 +165,5 @@ bool channel_can_deliver(const struct channel *ch);
 /* Closes the channel (406) when its oldest unacked delivery is older than the consumer
  * timeout of its queue (x-consumer-timeout) or the broker's consumer_timeout. */
 void channel_check_timeout(struct channel *ch);
-
-/* handle_*.c entry points, called by channel_dispatch. */
-/* Queue by name for the queue and basic handlers ("" = the channel's last declared queue).
- * NULL after a channel error, or with *missing_ok set when given and the queue is absent. */
-struct queue *handle_queue_lookup(struct channel *ch, struct amqp_str name, bool *missing_ok);
-int handle_exchange(struct channel *ch, const struct amqp_method *m);
-int handle_queue(struct channel *ch, const struct amqp_method *m);
-int handle_basic(struct channel *ch, const struct amqp_method *m);
-int handle_basic_content_start(struct channel *ch, const struct amqp_method *m);
-int handle_basic_content_header(struct channel *ch, const struct amqp_content_header *h);
-int handle_basic_content_body(struct channel *ch, const uint8_t *p, size_t len, bool complete);
-int handle_tx(struct channel *ch, const struct amqp_method *m);
-int handle_confirm(struct channel *ch, const struct amqp_method *m);
-/* Routes a complete publish (also used by tx.commit). Consumes the message ref. */
-int handle_basic_route(struct channel *ch, struct message *msg, bool mandatory, uint64_t seq);
 
 #endif

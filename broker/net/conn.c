@@ -26,6 +26,7 @@
 #include "broker/auth/auth.h"
 #include "broker/core/broker.h"
 #include "broker/net/channel.h"
+#include "broker/net/handler.h"
 #include "broker/core/config.h"
 #include "broker/queue/consumer.h"
 #include "broker/auth/limits.h"
@@ -352,7 +353,7 @@ void conn_channel_remove(struct conn *c, struct channel *ch)
 	}
 }
 
-static int conn_channel_put(struct conn *c, struct channel *ch)
+int conn_channel_put(struct conn *c, struct channel *ch)
 {
 	if (channel_table_put(&c->channels, ch->id, ch) != 0)
 		return -1;
@@ -399,30 +400,8 @@ static int conn_on_channel_frame(struct conn *c, const struct amqp_frame *f)
 	struct amqp_method m;
 	if (f->type == AMQP_FRAME_METHOD) {
 		enum amqp_decode_status st = amqp_method_decode(&m, f->payload, f->size);
-		if (st == AMQP_DECODE_OK && m.id == AMQP_CHANNEL_OPEN) {
-			/* RabbitMQ (rabbit_reader:create_channel) takes any number 1..65535 and caps
-			 * how many channels are open: closing ones count until their close-ok. */
-			if (c->channel_max && c->channel_count >= c->channel_max)
-				return conn_fail(c, AMQP_NOT_ALLOWED, 0, 0,
-						 "number of channels opened (%u) has reached the "
-						 "negotiated channel_max (%u)",
-						 (unsigned)c->channel_count, (unsigned)c->channel_max);
-			int64_t limit;
-			if (conn_limits_user_channels(c->broker, c->user, &limit))
-				return conn_fail(c, AMQP_NOT_ALLOWED, 20, 10,
-						 "number of channels opened for user '%s' has "
-						 "reached the maximum allowed user limit of (%lld)",
-						 c->user->name, (long long)limit);
-			ch = channel_new(c, f->channel);
-			if (!ch || conn_channel_put(c, ch) != 0) {
-				channel_free(ch);
-				return conn_fail(c, AMQP_INTERNAL_ERROR, 20, 10,
-						 "out of memory opening a channel");
-			}
-			c->broker->stats.channels_opened++;
-			struct amqp_method ok = { .id = AMQP_CHANNEL_OPEN_OK };
-			return conn_send_method(c, f->channel, &ok);
-		}
+		if (st == AMQP_DECODE_OK && m.id == AMQP_CHANNEL_OPEN)
+			return c->broker->handler->channel_open(c, f->channel);
 		if (st != AMQP_DECODE_UNKNOWN || f->size >= 4)
 			return conn_fail(c, AMQP_CHANNEL_ERROR, AMQP_METHOD_CLASS(m.id),
 					 AMQP_METHOD_INDEX(m.id), "expected 'channel.open'");
@@ -476,7 +455,7 @@ static int conn_on_frame(struct conn *c, const struct amqp_frame *f)
 					 AMQP_METHOD_INDEX(m.id),
 					 "unexpected method in connection state %s",
 					 c->state == CONN_OPEN ? "running" : "opening");
-		return conn_handshake_on_method(c, &m);
+		return c->broker->handler->connection(c, &m);
 	}
 	if (c->state != CONN_OPEN)
 		return conn_fail(c, AMQP_COMMAND_INVALID, 0, 0,
@@ -544,7 +523,7 @@ ssize_t conn_expect_protocol_header(struct conn *c, const uint8_t *p, size_t len
 	}
 	c->expect = conn_expect_frame;
 	c->recv_oct += AMQP_PROTOCOL_HEADER_SIZE;
-	if (conn_handshake_start(c) != 0)
+	if (c->broker->handler->start(c) != 0)
 		return -1;
 	return AMQP_PROTOCOL_HEADER_SIZE;
 }

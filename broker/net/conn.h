@@ -132,6 +132,8 @@ static inline struct channel *conn_channel(struct conn *c, uint16_t id)
 }
 /* Forgets the channel (the caller frees it). */
 void conn_channel_remove(struct conn *c, struct channel *ch);
+/* Registers a new channel under ch->id. 0, or -1 out of memory. */
+int conn_channel_put(struct conn *c, struct channel *ch);
 /* With frame_max = 0 ("no limit") the broker still holds a whole frame in memory before it
  * handles it: frames may then be as large as the largest message body it accepts
  * (max_message_size) plus the frame overhead, and no larger. */
@@ -153,9 +155,8 @@ bool conn_limits_user_connections(struct broker *b, const struct user *u,
 				  const struct conn *self, int64_t *limit);
 bool conn_limits_user_channels(struct broker *b, const struct user *u, int64_t *limit);
 
-/* conn_handshake.c */
-int conn_handshake_start(struct conn *c);
-int conn_handshake_on_method(struct conn *c, const struct amqp_method *m);
+/* Reads the protocol header: then the handler's start (connection.start), or the right header
+ * back and a close for a bad one. */
 ssize_t conn_expect_protocol_header(struct conn *c, const uint8_t *p, size_t len);
 
 #endif
