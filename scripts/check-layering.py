@@ -93,17 +93,19 @@ def check_objects(root, build):
         if out and layer_of(src)[0] and not src.startswith(("tests/", "mgmt/warrenctl/")):
             objs[os.path.join(e["directory"], out)] = src
     defined, undefined = {}, {}
-    for obj, src in objs.items():
-        if not os.path.exists(obj):
+    present = [o for o in objs if os.path.exists(o)]
+    # One nm for all objects: "OBJECT: [VALUE] TYPE NAME" per symbol.
+    text = subprocess.run(["nm", "-A", "-g"] + present, capture_output=True, text=True).stdout
+    for line in text.splitlines():
+        obj, _, rest = line.partition(": ")
+        parts = rest.split()
+        if obj not in objs or len(parts) < 2:
             continue
-        text = subprocess.run(["nm", "--defined-only", "-g", obj], capture_output=True,
-                              text=True).stdout
-        for line in text.splitlines():
-            parts = line.split()
-            if len(parts) == 3:
-                defined.setdefault(parts[2], set()).add(src)
-        text = subprocess.run(["nm", "-u", obj], capture_output=True, text=True).stdout
-        undefined[src] = {line.split()[-1] for line in text.splitlines() if line.strip()}
+        src, kind, sym = objs[obj], parts[-2], parts[-1]
+        if kind == "U":
+            undefined.setdefault(src, set()).add(sym)
+        else:
+            defined.setdefault(sym, set()).add(src)
     bad = []
     for src, syms in sorted(undefined.items()):
         src_layer, src_rank = layer_of(src)
