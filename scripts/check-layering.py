@@ -97,8 +97,10 @@ def check_objects(root, build):
     # One nm for all objects: "OBJECT: [VALUE] TYPE NAME" per symbol.
     text = subprocess.run(["nm", "-A", "-g"] + present, capture_output=True, text=True).stdout
     for line in text.splitlines():
-        obj, _, rest = line.partition(": ")
-        parts = rest.split()
+        m = re.match(r"^(.*?\.o):\s*(.*)$", line)
+        if not m:
+            continue
+        obj, parts = m.group(1), m.group(2).split()
         if obj not in objs or len(parts) < 2:
             continue
         src, kind, sym = objs[obj], parts[-2], parts[-1]
