@@ -17,6 +17,7 @@
 #include "broker/exchange/exchange.h"
 #include "broker/queue/message.h"
 #include "broker/queue/queue.h"
+#include "broker/queue/queue_type.h"
 #include "broker/queue/queue_args.h"
 #include "broker/auth/topic_perm.h"
 #include "broker/vhost/policy.h"
@@ -128,7 +129,7 @@ int admin_vhost_meta_parse(json_t *o, struct admin_vhost_meta *m, char *err, siz
 	/* Later RabbitMQs export "undefined" for a vhost without one (rabbitmq-server#10468). */
 	if (m->default_queue_type && strcmp(m->default_queue_type, "undefined") == 0)
 		m->default_queue_type = NULL;
-	if (bad || (m->default_queue_type && !vhost_queue_type_is_valid(m->default_queue_type))) {
+	if (bad || (m->default_queue_type && !queue_type_find(amqp_str_c(m->default_queue_type)))) {
 		snprintf(err, errlen, "invalid_queue_type");
 		return ADMIN_BAD;
 	}
@@ -273,16 +274,11 @@ int admin_queue_declare(struct vhost *v, struct amqp_str name, bool durable, boo
 	}
 	if (queue_args_validate(args, name, v->name, err, errlen) != 0)
 		return ADMIN_BAD;
-	struct amqp_value qt;
-	if (amqp_table_get(args, "x-queue-type", &qt) && qt.type == 'S' &&
-	    amqp_str_eq_c(qt.v.str, "quorum") && (!durable || auto_delete)) {
-		snprintf(err, errlen, "invalid property '%s' for queue '%.*s' in vhost '%s'",
-			 !durable ? "non-durable" : "auto-delete", AMQP_STR_ARGS(name), v->name);
+	struct queue_declare d = { name, v->name, durable, false, auto_delete, args };
+	if (!queue_type_check(&d, v->default_queue_type, err, errlen))
 		return ADMIN_BAD;
-	}
 	if (!queue_new(v, name, durable, false, auto_delete, NULL, args))
 		return ADMIN_NO_MEMORY;
-	v->broker->stats.queues_declared++;
 	return ADMIN_CREATED;
 }
 
@@ -570,10 +566,10 @@ int admin_get(struct vhost *v, struct amqp_str queue, uint32_t count, enum admin
 	/* Take them all first: requeued messages go back to their place at the head, so a
 	 * second pop would only see the first one again (RabbitMQ requeues when its temporary
 	 * channel closes, after the whole get). */
-	while (n < count && queue_pop(q, &e)) {
+	while (n < count && queue_get(q, &e)) {
 		bool redelivered = e.redelivered || e.delivery_count > 0;
 		if (!fn(arg, e.msg, redelivered, queue_ready_count(q))) {
-			queue_unpop(q, &e); /* no room in the reply: it was never taken */
+			queue_untake(q, &e); /* no room in the reply: it was never taken */
 			break;
 		}
 		taken[n++] = e;
@@ -587,16 +583,11 @@ int admin_get(struct vhost *v, struct amqp_str queue, uint32_t count, enum admin
 			q->stat_acked++;
 			v->broker->stats.acked++;
 		}
-		if (requeue) {
-			queue_requeue(q, taken[i].msg, taken[i].seq, taken[i].delivery_count + 1);
-			continue;
-		}
 		/* reject_requeue_false is a basic.reject(requeue=false): dead-lettered (reason
-		 * rejected) when the queue has a dead-letter exchange, as channel.c does. */
-		if (mode == ADMIN_REJECT_REQUEUE_FALSE)
-			deadletter(q, taken[i].msg, DEADLETTER_REJECTED);
-		queue_unstore(q, taken[i].msg);
-		message_unref(taken[i].msg);
+		 * rejected) when the queue has a dead-letter exchange, as a channel's is. */
+		queue_settle(q, taken[i].msg, taken[i].seq, taken[i].delivery_count + 1,
+			     requeue ? QUEUE_SETTLE_REQUEUE :
+			     mode == ADMIN_REJECT_REQUEUE_FALSE ? QUEUE_SETTLE_REJECT : QUEUE_SETTLE_ACK);
 	}
 	free(taken);
 	return ADMIN_OK;
@@ -659,7 +650,7 @@ int admin_dlq_replay(struct vhost *v, struct amqp_str queue, int64_t limit, bool
 		struct qentry e;
 		struct amqp_str xname, rk;
 		struct amqp_table keys;
-		if (!queue_pop(q, &e))
+		if (!queue_get(q, &e))
 			break;
 		struct exchange *x = NULL;
 		if (dlq_target(e.msg, to_original, &xname, &rk, &keys))
@@ -709,12 +700,11 @@ int admin_dlq_replay(struct vhost *v, struct amqp_str queue, int64_t limit, bool
 			continue;
 		}
 		/* Moved: the copy is in its queues, the original leaves this one (same sync). */
-		queue_unstore(q, e.msg);
-		message_unref(e.msg);
+		queue_settle(q, e.msg, e.seq, e.delivery_count, QUEUE_SETTLE_ACK);
 		res->moved++;
 	}
-	for (size_t i = 0; i < kept; i++)
-		queue_requeue(q, keep[i].msg, keep[i].seq, keep[i].delivery_count);
+	for (size_t i = 0; i < kept; i++) /* never delivered: back in place, as they were */
+		queue_untake(q, &keep[i]);
 	free(keep);
 	return ADMIN_OK;
 }

@@ -433,10 +433,8 @@ static int handle_basic_get(struct channel *ch, const struct amqp_basic_get *m)
 				q->lim.delivery_limit >= 0 ? (int64_t)dc - 1 : -1);
 	q->stat_delivered++;
 	ch->broker->stats.delivered++;
-	if (m->no_ack) {
-		queue_unstore(q, e.msg);
-		message_unref(e.msg);
-	}
+	if (m->no_ack) /* consumed as it left */
+		queue_settle(q, e.msg, e.seq, dc, QUEUE_SETTLE_ACK);
 	return rc;
 }
 

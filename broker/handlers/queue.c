@@ -148,16 +148,10 @@ static int handle_queue_declare(struct channel *ch, const struct amqp_queue_decl
 				    "cannot declare queue '%.*s': queue limit in vhost '%s' (%lld) is "
 				    "reached",
 				    AMQP_STR_ARGS(name), vname(ch), (long long)limit);
-	struct amqp_value qt;
-	if (amqp_table_get(m->arguments, "x-queue-type", &qt) && qt.type == 'S' &&
-	    amqp_str_eq_c(qt.v.str, "quorum")) {
-		const char *bad = !m->durable ? "non-durable" : m->exclusive ? "exclusive-owner" :
-						  m->auto_delete ? "auto-delete" : NULL;
-		if (bad)
-			return channel_fail(ch, AMQP_PRECONDITION_FAILED,
-					    "invalid property '%s' for queue '%.*s' in vhost '%s'",
-					    bad, AMQP_STR_ARGS(name), vname(ch));
-	}
+	struct queue_declare d = { name, vname(ch), m->durable, m->exclusive, m->auto_delete,
+				   m->arguments };
+	if (!queue_type_check(&d, v->default_queue_type, err, sizeof err))
+		return channel_fail(ch, AMQP_PRECONDITION_FAILED, "%s", err);
 	q = queue_new(v, name, m->durable, m->exclusive, m->auto_delete,
 		      m->exclusive ? ch->conn : NULL, m->arguments);
 	if (!q)

@@ -129,15 +129,9 @@ static void channel_settle_slot(struct channel *ch, struct unacked *u, bool ack,
 	if (ack) {
 		q->stat_acked++;
 		ch->broker->stats.acked++;
-		queue_unstore(q, m);
-		message_unref(m);
-	} else if (requeue) {
-		queue_requeue(q, m, u->seq, u->delivery_count);
-	} else {
-		deadletter(q, m, DEADLETTER_REJECTED);
-		queue_unstore(q, m);
-		message_unref(m);
 	}
+	queue_settle(q, m, u->seq, u->delivery_count,
+		     ack ? QUEUE_SETTLE_ACK : requeue ? QUEUE_SETTLE_REQUEUE : QUEUE_SETTLE_REJECT);
 	queue_schedule_dispatch(q);
 	queue_unref(q);
 }

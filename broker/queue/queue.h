@@ -14,8 +14,7 @@
 #include "amqp/wire.h"
 #include "broker/core/broker.h"
 #include "broker/core/list.h"
-#include "broker/queue/classic/qdeque.h"
-#include "broker/queue/classic/queue_page.h"
+#include "broker/queue/queue_type.h"
 
 struct vhost;
 struct conn;
@@ -59,18 +58,6 @@ struct queue_limits {
 	bool single_active;
 };
 
-enum queue_push_result { QUEUE_PUSHED = 0, QUEUE_REJECTED = 1, QUEUE_PUSH_OOM = -1 };
-
-/* A queue holds its ready messages in memory up to a window (QUEUE_WINDOW entries or
- * QUEUE_WINDOW_BYTES of bodies, QUEUE_WINDOW_PRESSURE entries while the broker is short of
- * memory); beyond it, messages that are on disk (persistent ones in durable queues), or any
- * message while memory is short, are paged out: the queue keeps a queue_page entry and reads
- * the body back when the message nears the head. Per priority level the loaded entries come
- * first, then the paged ones, in seq order. */
-#define QUEUE_WINDOW 2048
-#define QUEUE_WINDOW_BYTES (8u << 20)
-#define QUEUE_WINDOW_PRESSURE 64
-
 struct queue {
 	struct vhost *vhost;
 	struct amqp_str name; /* owned, NUL-terminated */
@@ -78,19 +65,15 @@ struct queue {
 	struct conn *owner;   /* exclusive owner */
 	struct list owner_link;
 	struct amqp_table args; /* owned */
-	struct qdeque *levels;  /* one ring per priority level (1 without x-max-priority) */
-	struct qpage_list *paged; /* per level: entries whose bodies are on disk only */
-	uint16_t level_count;
-	uint32_t mem_count;     /* ready entries loaded in memory */
-	uint64_t mem_bytes;     /* their body bytes */
-	uint64_t paged_count;   /* ready entries paged out */
-	uint64_t page_qid;      /* volatile store queue id for paged messages; 0 until needed */
-	bool page_holds;        /* the store may hold messages under page_qid */
-	uint64_t nonempty[4];   /* bitmap of non-empty levels */
+	const struct queue_type *type; /* the kind: how messages are kept and delivered */
+	void *priv;             /* the kind's state */
+	/* Ready messages, kept by the kind: in all, in memory (and their body bytes), on disk. */
 	uint32_t ready_count;
 	uint64_t ready_bytes;
+	uint32_t mem_count;
+	uint64_t mem_bytes;
+	uint64_t paged_count;
 	struct queue_limits lim;
-	struct broker_timer ttl_timer;     /* earliest head expiry */
 	struct broker_timer expires_timer; /* x-expires: deletes the unused queue */
 	struct consumer *sac_active;       /* single active consumer */
 	uint64_t next_consumer_seq;
@@ -98,7 +81,6 @@ struct queue {
 	uint32_t consumer_count;
 	uint32_t unacked_count;
 	struct list bindings;  /* bindings whose destination is this queue */
-	uint64_t next_seq;
 	uint64_t route_epoch;   /* dedup mark for struct route_set */
 	uint64_t store_id;      /* store queue id; 0 unless durable, non-exclusive and a store is open */
 	uint32_t refs;         /* the vhost's + one per unacked delivery */
@@ -115,15 +97,12 @@ struct queue {
  * q->owner_link into its own list. NULL out of memory. */
 struct queue *queue_new(struct vhost *v, struct amqp_str name, bool durable, bool exclusive,
 			bool auto_delete, struct conn *owner, struct amqp_table args);
-/* Adds a message (+1 ref) at the tail, applies TTL and length limits (dropping or
- * dead-lettering the head, or refusing the message under reject-publish) and schedules
- * dispatch. */
+/* Adds a message (+1 ref when kept): the kind applies TTL and length limits (dropping or
+ * dead-lettering the head, or refusing the message under reject-publish) and dispatch is
+ * scheduled. */
 enum queue_push_result queue_push(struct queue *q, struct message *m);
-/* The message left the queue for good (ack, drop, dead-letter, expiry): on a durable queue a
- * persistent message gets its dequeue record. */
-void queue_unstore(struct queue *q, const struct message *m);
-/* Recomputes q->lim from arguments and policies; allocates priority levels on first use.
- * 0 or -1 out of memory. */
+/* Recomputes q->lim from arguments and policies (the kind prepares for them first). 0 or -1
+ * out of memory. */
 int queue_apply_policy(struct queue *q);
 /* The queue was used (declare, get, consumer change): re-arms x-expires. */
 void queue_touch(struct queue *q);
@@ -133,17 +112,18 @@ void queue_expire(struct queue *q);
 bool queue_consumer_is_active(const struct queue *q, const struct consumer *c);
 /* A consumer is going away: picks the next single active consumer. */
 void queue_consumer_removed(struct queue *q, struct consumer *c);
-/* Puts a delivered message back at its original position with redelivered set. Drops the
- * message if the queue was deleted. Consumes the caller's ref on the message. */
+/* The fate of a delivered message (seq and delivery_count as it was taken): acked, requeued
+ * (redelivered; dropped if the queue was deleted) or rejected (dead-lettered). Consumes the
+ * caller's ref on m. */
+void queue_settle(struct queue *q, struct message *m, uint64_t seq, uint32_t delivery_count,
+		  enum queue_settle how);
+/* queue_settle(..., QUEUE_SETTLE_REQUEUE). */
 void queue_requeue(struct queue *q, struct message *m, uint64_t seq, uint32_t delivery_count);
-/* Puts an entry queue_pop returned back where it was, unchanged (not marked redelivered): the
+/* Puts an entry queue_get returned back where it was, unchanged (not marked redelivered): the
  * message was never delivered. Consumes the entry's ref. */
-void queue_unpop(struct queue *q, const struct qentry *e);
-/* Removes the head (highest priority first). false when empty. The caller receives the
- * entry's ref. */
-bool queue_pop(struct queue *q, struct qentry *out);
-/* Like queue_pop, but skips (dead-letters) expired messages and counts as queue use
- * (basic.get). */
+void queue_untake(struct queue *q, const struct qentry *e);
+/* The next message for basic.get or the management API (expired ones dead-lettered on the
+ * way); counts as use of the queue (x-expires). The caller receives the entry's ref. */
 bool queue_get(struct queue *q, struct qentry *out);
 uint32_t queue_purge(struct queue *q);
 /* Cancels consumers (basic.cancel to those who asked for it), removes bindings, unregisters
@@ -158,8 +138,10 @@ void queue_schedule_dispatch(struct queue *q);
 void queue_dispatch(struct queue *q);
 /* Auto-delete rule: deletes the queue if it is auto-delete, had consumers and has none now. */
 void queue_check_auto_delete(struct queue *q);
-/* The broker is short of memory: moves loaded ready messages beyond QUEUE_WINDOW_PRESSURE to
- * disk. Returns how many were paged out. */
+/* Whether a consumer could take a message right now (TTL 0 delivers only then). */
+bool queue_has_ready_consumer(struct queue *q);
+/* The broker is short of memory: the kind moves what it can of its ready messages to disk.
+ * Returns how many were paged out. */
 uint64_t queue_page_out(struct queue *q);
 /* Heap bytes of the paged entries' lists. */
 size_t queue_paged_memory(const struct queue *q);

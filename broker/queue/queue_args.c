@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "broker/queue/queue_type.h"
+
 /* RabbitMQ 3.10's order (rabbit_amqqueue:declare_args/0), which decides the argument a 406 names
  * when several are bad or inequivalent; then x-queue-master-locator and Warren's own. */
 static const char *const queue_args_known[] = {
@@ -58,7 +60,6 @@ static int check_one(struct amqp_str key, const struct amqp_value *v, struct amq
 		     char *reason, size_t cap, bool *layout_type)
 {
 	static const char *const overflow[] = { "drop-head", "reject-publish", "reject-publish-dlx" };
-	static const char *const types[] = { "classic", "quorum" };
 	static const char *const modes[] = { "default", "lazy" };
 	struct amqp_value dlx;
 	int64_t i;
@@ -85,7 +86,7 @@ static int check_one(struct amqp_str key, const struct amqp_value *v, struct amq
 		return 0;
 	}
 	if (amqp_str_eq_c(key, "x-queue-type")) {
-		if (v->type != 'S' || !str_in(v->v.str, types, 2)) {
+		if (v->type != 'S' || !queue_type_find(v->v.str)) {
 			if (v->type == 'S')
 				snprintf(reason, cap, "\"unsupported queue type '%.*s'\"",
 					 AMQP_STR_ARGS(v->v.str));

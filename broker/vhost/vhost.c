@@ -55,12 +55,6 @@ void vhost_free(struct vhost *v)
 	free(v);
 }
 
-bool vhost_queue_type_is_valid(const char *name)
-{
-	return name && (strcmp(name, "classic") == 0 || strcmp(name, "quorum") == 0 ||
-			strcmp(name, "stream") == 0);
-}
-
 int vhost_set_metadata(struct vhost *v, const char *description, const char *const *tags,
 		       size_t tag_count, const char *default_queue_type)
 {

@@ -32,7 +32,7 @@ struct vhost {
 	char *description;        /* "" when unset */
 	char **tags;
 	size_t tag_count;
-	char *default_queue_type; /* "classic", "quorum" or "stream"; NULL when unset */
+	char *default_queue_type; /* a queue kind's name (queue_type_find); NULL when unset */
 };
 
 struct vhost *vhost_new(struct broker *b, const char *name);
@@ -42,8 +42,6 @@ void vhost_free(struct vhost *v);
  * 0, or -1 out of memory with v unchanged. */
 int vhost_set_metadata(struct vhost *v, const char *description, const char *const *tags,
 		       size_t tag_count, const char *default_queue_type);
-/* Whether name is a queue type a vhost may default to (RabbitMQ's: classic, quorum, stream). */
-bool vhost_queue_type_is_valid(const char *name);
 struct exchange *vhost_exchange_find(const struct vhost *v, struct amqp_str name);
 struct queue *vhost_queue_find(const struct vhost *v, struct amqp_str name);
 

@@ -48,7 +48,7 @@ json_t *mgmt_queue_json(struct mgmt_req *r, struct queue *q)
 	json_object_set_new(o, "auto_delete", json_boolean(q->auto_delete));
 	json_object_set_new(o, "exclusive", json_boolean(q->exclusive));
 	json_object_set_new(o, "arguments", admin_table_to_json(q->args));
-	json_object_set_new(o, "type", json_string("classic"));
+	json_object_set_new(o, "type", json_string(q->type->name));
 	json_object_set_new(o, "state", json_string("running"));
 	json_object_set_new(o, "node", json_string(mgmt_node_name()));
 	mgmt_stat_set(o, "messages", (uint64_t)ready + unacked, 0);

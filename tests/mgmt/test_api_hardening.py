@@ -261,9 +261,10 @@ def vhost_metadata_is_kept(api):
     check('a PUT replaces description and tags; the queue type stays as first set (3.10)',
           s == 200 and d['description'] == 'new' and d['tags'] == ['x'] and
           d['default_queue_type'] == 'quorum', d)
-    s, _, _ = api.req('PUT', '/api/vhosts/meta-vh3', {'defaultqueuetype': 'stream'})
+    # (a kind Warren has: it refuses to default to one it cannot create)
+    s, _, _ = api.req('PUT', '/api/vhosts/meta-vh3', {'defaultqueuetype': 'quorum'})
     s, _, d = api.req('GET', '/api/vhosts/meta-vh3')
-    check("3.10's defaultqueuetype key works too", d.get('default_queue_type') == 'stream', d)
+    check("3.10's defaultqueuetype key works too", d.get('default_queue_type') == 'quorum', d)
     s, _, d = api.req('PUT', '/api/vhosts/meta-bad', {'default_queue_type': 'bogus'})
     check('an unknown queue type is a 400 (RabbitMQ: 500)', s == 400 and
           d == {'error': 'bad_request', 'reason': 'invalid_queue_type'}, (s, d))
@@ -437,6 +438,31 @@ def publish_statistics(api, amqp):
     c.close()
 
 
+def default_queue_type_applies_to_declares(api, amqp):
+    """A declare without x-queue-type in a vhost whose default queue type is quorum makes a
+    quorum queue, with quorum's declare rules (RabbitMQ 3.10)."""
+    api.req('PUT', '/api/vhosts/dqt-vh', {'default_queue_type': 'quorum'})
+    api.req('PUT', '/api/permissions/dqt-vh/guest', {'configure': '.*', 'write': '.*',
+                                                      'read': '.*'})
+    conn = connect(amqp, virtual_host='dqt-vh')
+    try:
+        ch = conn.channel()
+        ch.queue_declare('dqt-q', durable=True)
+        try:
+            ch.queue_declare('dqt-transient', durable=False)
+            text = 'declared'
+        except pika.exceptions.ChannelClosedByBroker as e:
+            text = (e.reply_code, e.reply_text)
+        check('a non-durable declare follows the default kind\'s rule', text ==
+              (406, "PRECONDITION_FAILED - invalid property 'non-durable' for queue "
+                    "'dqt-transient' in vhost 'dqt-vh'"), text)
+    finally:
+        conn.close()
+    s, _, d = api.req('GET', '/api/queues/dqt-vh/dqt-q')
+    check('the queue is listed as quorum', s == 200 and d.get('type') == 'quorum', (s, d))
+    api.req('DELETE', '/api/vhosts/dqt-vh')
+
+
 SECTIONS = {
     'get_reply_is_capped': lambda api, amqp, mgmt: get_reply_is_capped(api, amqp),
     'regex_filters_are_bounded': lambda api, amqp, mgmt: regex_filters_are_bounded(api),
@@ -446,6 +472,8 @@ SECTIONS = {
     'vhost_metadata_is_kept': lambda api, amqp, mgmt: vhost_metadata_is_kept(api),
     'get_reject_dead_letters': lambda api, amqp, mgmt: get_reject_dead_letters(api),
     'publish_statistics': lambda api, amqp, mgmt: publish_statistics(api, amqp),
+    'default_queue_type_applies_to_declares': lambda api, amqp, mgmt:
+        default_queue_type_applies_to_declares(api, amqp),
 }
 
 

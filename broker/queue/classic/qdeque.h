@@ -7,15 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct message;
-
-struct qentry {
-	struct message *msg;
-	uint64_t seq;            /* publish order within this queue */
-	uint64_t expires_at;     /* time_now_ms() deadline, 0 = never */
-	uint32_t delivery_count; /* deliveries so far */
-	bool redelivered;
-};
+#include "broker/queue/queue_type.h" /* struct qentry */
 
 /* Ring buffer of entries ordered by seq. Zero-initialised is empty. */
 struct qdeque {
