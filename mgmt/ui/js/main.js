@@ -156,11 +156,11 @@ async function loadVhosts() {
 		ctx.vhosts.map(v => h('option', {value: v, selected: v === ctx.vhost}, v)));
 }
 
-function start() {
+async function start() {
 	$('top').hidden = false;
 	$('whoami').textContent = `${ctx.user.name} (${ctx.user.tags.join(', ') || 'no tags'})`;
 	navLinks();
-	loadVhosts();
+	await loadVhosts();
 	api.get('/api/overview?columns=product_name,product_version').then(o => {
 		$('version').textContent = `${o.product_name || 'Warren'} ${o.product_version || ''}`;
 	}).catch(() => {});
@@ -217,16 +217,18 @@ async function route() {
 		else
 			a.removeAttribute('aria-current');
 	}
-	$('nav').classList.remove('open');
+	$('top').classList.remove('open');
 	$('menu-toggle').setAttribute('aria-expanded', 'false');
 	if (!m) {
 		document.title = 'Warren: not found';
 		replace(main, h('h1', null, 'Not found'), h('p', null, 'No page at this address. ', h('a', {href: '#/'}, 'Overview')));
+		main.setAttribute('data-ready', location.hash || '#/');
 		return;
 	}
 	document.title = 'Warren: ' + (m.params.length ? m.params[m.params.length - 1] || '(default)' : m.r.title);
 	if (m.r.who && !ctx.can(m.r.who)) {
 		replace(main, h('h1', null, m.r.title), errorBox({reason: `This page needs the ${m.r.who} tag.`}));
+		main.setAttribute('data-ready', location.hash || '#/');
 		return;
 	}
 	const el = h('div', {'data-page': m.r.sub || m.r.nav, 'data-test': 'page-' + (m.r.sub || m.r.nav)});
@@ -310,7 +312,7 @@ function boot() {
 		route();
 	});
 	$('menu-toggle').addEventListener('click', () => {
-		const open = $('nav').classList.toggle('open');
+		const open = $('top').classList.toggle('open');
 		$('menu-toggle').setAttribute('aria-expanded', String(open));
 	});
 	window.addEventListener('hashchange', () => {

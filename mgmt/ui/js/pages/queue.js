@@ -201,6 +201,11 @@ function deadLetterPanel(vhost, queue, afterChange) {
 	const exchange = h('input', {type: 'text', placeholder: 'exchange', 'aria-label': 'Exchange', 'data-test': 'dlq-exchange'});
 	const rk = h('input', {type: 'text', placeholder: 'routing key (blank: original)', 'aria-label': 'Routing key',
 		'data-test': 'dlq-routing-key'});
+	const showTarget = () => {
+		exchange.hidden = rk.hidden = mode.value !== 'exchange';
+	};
+	mode.addEventListener('change', showTarget);
+	showTarget();
 
 	async function clientReplay(onlySelected) {
 		err.hidden = true;
