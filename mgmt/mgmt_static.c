@@ -133,6 +133,14 @@ static void mgmt_static_reply(struct evhttp_request *req, const char *path, cons
 		evhttp_add_header(h, "X-Frame-Options", "DENY");
 		evhttp_add_header(h, "Referrer-Policy", "same-origin");
 	}
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+		/* evhttp would send a body given one, even for HEAD: send only its length */
+		char n[32];
+		snprintf(n, sizeof n, "%zu", buf ? evbuffer_get_length(buf) : len);
+		evhttp_add_header(h, "Content-Length", n);
+		evhttp_send_reply(req, 200, "OK", NULL);
+		return;
+	}
 	struct evbuffer *body = buf ? buf : evbuffer_new();
 	if (!body || (!buf && evbuffer_add_reference(body, data, len, NULL, NULL) != 0)) {
 		if (body && !buf)
