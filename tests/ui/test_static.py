@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -197,7 +198,31 @@ def main():
                   status)
         finally:
             stop(p)
-        # 3. a ui_dir without index.html is a start-up error naming the key
+        # 3. the HTTPS listener (management.ssl.*) serves the same files
+        tls = os.path.join(tmp, 'tls')
+        os.makedirs(tls)
+        subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+                        '-subj', '/CN=localhost', '-keyout', os.path.join(tls, 'key.pem'),
+                        '-out', os.path.join(tls, 'cert.pem')], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        https = free_port()
+        p, port, log = start(binary, os.path.join(tmp, 'https'), [
+            '--set', 'management.ssl.port=%d' % https,
+            '--set', 'management.ssl.certfile=' + os.path.join(tls, 'cert.pem'),
+            '--set', 'management.ssl.keyfile=' + os.path.join(tls, 'key.pem')])
+        try:
+            ctx = ssl.create_default_context(cafile=os.path.join(tls, 'cert.pem'))
+            ctx.check_hostname = False
+            for path, name in [('/', 'index.html'), ('/js/main.js', 'js/main.js')]:
+                with urllib.request.urlopen('https://127.0.0.1:%d%s' % (https, path),
+                                            context=ctx, timeout=10) as resp:
+                    body, ctype = resp.read(), resp.headers['Content-Type']
+                with open(os.path.join(src, name), 'rb') as f:
+                    check('https serves ' + path, body == f.read() and ctype.startswith(
+                        'text/'), ctype)
+        finally:
+            stop(p)
+        # 4. a ui_dir without index.html is a start-up error naming the key
         p, port, log = start(binary, os.path.join(tmp, 'bad'),
                              ['--set', 'management.ui_dir=' + os.path.join(tmp, 'missing')])
         try:

@@ -42,7 +42,7 @@ PHONE = (390, 844)
 DOC_SHOTS = ['login', 'overview', 'connections', 'connection', 'channels', 'exchanges', 'exchange',
              'queues', 'queue', 'queue-get', 'dlq', 'users', 'user', 'vhosts', 'policies', 'limits',
              'definitions', 'nodes', 'queues-10000', 'phone-overview', 'phone-queue', 'error-inline',
-             'connection-lost']
+             'connection-lost', 'alarm']
 
 passed = 0
 failed = 0
@@ -791,8 +791,11 @@ def test_ten_thousand_queues_list_with_paging_under_a_second_per_page(b, br):
     sort_time = time.time() - t
     print('  10,000 queues: created by definitions import in %.2f s; page turns %s s; '
           'sorted by messages in %.2f s' % (made, ', '.join('%.3f' % x for x in timings), sort_time))
-    check(max(timings) < 1.0, 'every page under a second: %s' % timings)
-    check(sort_time < 3.0, 'sorting 10,000 queues by depth: %.2f s' % sort_time)
+    # A sanitizer build (run-tests.sh sets ASAN_OPTIONS for it) is several times slower: the
+    # second is the release figure; there the test only guards against a UI that loads everything.
+    slow = 3.0 if 'ASAN_OPTIONS' in os.environ else 1.0
+    check(max(timings) < slow, 'every page under %.0f s: %s' % (slow, timings))
+    check(sort_time < 3.0 * slow, 'sorting 10,000 queues by depth: %.2f s' % sort_time)
     Select(br.one(br.t('list-page-size'))).select_by_value('20')
     br.one(br.t('list-filter')).send_keys('bulk-0004')
     time.sleep(0.6)
@@ -859,15 +862,21 @@ def test_a_changed_password_returns_to_the_login_form(b, br):
         br.login()
 
 
-def test_a_lost_broker_shows_a_banner_and_the_page_recovers(b, br):
+def test_a_lost_broker_shows_a_banner_and_the_page_recovers_then_alarms_show_red(b, br):
     br.open('')
     b.stop()
     br.wait(lambda: 'Lost the connection' in (br.css('#banner:not([hidden])') or [None])[0].text
             if br.css('#banner:not([hidden])') else False, 15, 'the banner')
     br.shot('connection-lost')
-    b.start()
+    # back with a free-disk limit no disk meets: a disk alarm
+    b.start(['--set', 'disk_free_limit.absolute=1000000000000000000'])
     br.wait(lambda: br.css('#banner[hidden]'), 20, 'the banner to go')
     br.wait(lambda: br.text(br.t('node-facts')).find('Uptime') >= 0, 10, 'the page back')
+    alarm = br.one(br.t('alarm'), timeout=10)
+    check('Disk alarm' in alarm.text, 'the alarm: %r' % alarm.text)
+    check(alarm.value_of_css_property('color') == 'rgba(201, 42, 42, 1)', 'in red')
+    check('alarm' in br.one(br.t('disk')).get_attribute('class'), 'disk fact marked')
+    br.shot('alarm')
     br.drain_console()  # Chromium logs each refused request
 
 
@@ -924,7 +933,7 @@ TESTS = [
     test_phone_size_pages_are_readable,
     test_logout_forgets_the_credentials,
     test_ten_thousand_queues_list_with_paging_under_a_second_per_page,
-    test_a_lost_broker_shows_a_banner_and_the_page_recovers,
+    test_a_lost_broker_shows_a_banner_and_the_page_recovers_then_alarms_show_red,
 ]
 
 

@@ -1,7 +1,7 @@
 // pages/exchanges.js: exchanges (paged by the API) with the "add exchange" form, and one
 // exchange's page: facts, rates, arguments, policy, bindings in and out (add/remove), publish,
 // delete.
-import {h, replace, facts, panel, fold} from '../dom.js';
+import {h, replace, facts, panel, fold, table} from '../dom.js';
 import * as api from '../api.js';
 import {listView, serverList} from '../table.js';
 import {form, dangerButton, errorBox} from '../forms.js';
@@ -51,9 +51,11 @@ export async function detail(el, ctx, vhost, name) {
 	const apiName = exchangeApiName(name);
 	const info = h('div', {'data-test': 'exchange-facts'});
 	const args = h('div');
+	const flows = h('div', {'data-test': 'exchange-flows'});
 	const bindings = bindingsPanel({vhost, exchange: name});
 	el.append(h('h1', null, h('span', {class: 'kind'}, `Exchange in virtual host ${vhost}`), name === '' ? '(AMQP default)' : name),
 		h('div', {class: 'grid'}, panel('Details', info), panel('Arguments', args)),
+		flows,
 		bindings,
 		fold('Publish message', true, publishForm(vhost, name)));
 	if (name !== '' && !name.startsWith('amq.'))
@@ -73,16 +75,30 @@ export async function detail(el, ctx, vhost, name) {
 		replace(info, facts([
 			['Type', x.type], ['Features', features(x)], ['Policy', x.policy || 'none'],
 			...rateFacts(x.message_stats, [['Messages in', 'publish_in'], ['Messages out', 'publish_out']]),
-			['Incoming', x.incoming ? String(x.incoming.length) + ' channels' : null],
-			['Outgoing', x.outgoing ? String(x.outgoing.length) + ' queues' : null],
 		]));
 		replace(args, argsTable(x.arguments));
+		replace(flows, flowTables(x));
 	}
 	await refresh();
 	return {refresh: async () => {
 		await refresh();
 		await bindings.refresh();
 	}};
+}
+
+// Who publishes into the exchange and which queues it feeds, with rates (RabbitMQ's
+// incoming/outgoing), when the API reports them.
+function flowTables(x) {
+	const rate = st => fmt.rate(((st || {}).publish_details || {}).rate || 0);
+	const parts = [];
+	if (Array.isArray(x.incoming) && x.incoming.length)
+		parts.push(panel('Incoming', table([{label: 'Channel'}, {label: 'Publish rate', cls: 'num'}],
+			x.incoming.map(i => [(i.channel_details || {}).name ? h('a', {href: '#/channels/' + api.enc(i.channel_details.name)},
+				i.channel_details.name) : '', rate(i.stats)]))));
+	if (Array.isArray(x.outgoing) && x.outgoing.length)
+		parts.push(panel('Outgoing', table([{label: 'Queue'}, {label: 'Publish rate', cls: 'num'}],
+			x.outgoing.map(o => [o.queue ? link('queues', o.queue.vhost, o.queue.name) : '', rate(o.stats)]))));
+	return parts.length ? h('div', {class: 'grid'}, parts) : null;
 }
 
 export {href};

@@ -100,6 +100,15 @@ export async function page(el, ctx) {
 		if (!ctx.can('monitoring')) {
 			replace(node, facts([['Version', `${o.product_name || 'Warren'} ${o.product_version || ''}`],
 				['Node', o.node]]), h('p', {class: 'muted'}, 'Memory, disk and file descriptors need the monitoring tag.'));
+			// the health check answers 503 with the reason while an alarm is on
+			let reason = null;
+			try {
+				await api.get('/api/health/checks/alarms');
+			} catch (e) {
+				if (e.status === 503)
+					reason = `${e.reason}. Publishers are blocked.`;
+			}
+			replace(alarms, reason ? h('div', {class: 'alarm-box', role: 'alert', 'data-test': 'alarm'}, reason) : null);
 			return;
 		}
 		let n;

@@ -380,11 +380,14 @@ export async function detail(el, ctx, vhost, name) {
 		replace(rates, facts(rateFacts(q.message_stats, [['Publish', 'publish'], ['Deliver / get', 'deliver_get'],
 			['Ack', 'ack'], ['Redeliver', 'redeliver']])));
 		replace(args, argsTable(q.arguments));
-		replace(cons, (q.consumer_details || []).length ? table([{label: 'Consumer tag'}, {label: 'Channel'},
-			{label: 'Ack required'}, {label: 'Exclusive'}, {label: 'Prefetch', cls: 'num'}],
-		q.consumer_details.map(c => [c.consumer_tag,
-			c.channel_details ? h('a', {href: '#/channels/' + api.enc(c.channel_details.name)}, c.channel_details.name) : '',
-			fmt.bool(c.ack_required), fmt.bool(c.exclusive), fmt.num(c.prefetch_count)]))
+		const cd = q.consumer_details || [];
+		const withChannel = cd.some(c => c.channel_details);
+		replace(cons, cd.length ? table([{label: 'Consumer tag'}, withChannel ? {label: 'Channel'} : null,
+			{label: 'Ack required'}, {label: 'Exclusive'}, {label: 'Prefetch', cls: 'num'}].filter(Boolean),
+		cd.map(c => [c.consumer_tag,
+			withChannel ? (c.channel_details ? h('a', {href: '#/channels/' + api.enc(c.channel_details.name)},
+				c.channel_details.name) : '') : null,
+			fmt.bool(c.ack_required), fmt.bool(c.exclusive), fmt.num(c.prefetch_count)].filter(x => x !== null)))
 			: h('p', {class: 'empty'}, 'No consumers.'));
 		const key = JSON.stringify([q.policy, q.operator_policy, q.effective_policy_definition]);
 		if (key !== policyKey) {
