@@ -126,8 +126,8 @@ static void mgmt_history_series(const struct mgmt_history *h, size_t series, lon
 				long incr, json_t *details)
 {
 	const struct mgmt_history_slot *newest = mgmt_history_at(h, 0);
-	uint64_t from = newest->ts_ms > (uint64_t)age * 1000 ? newest->ts_ms - (uint64_t)age * 1000 :
-							       0;
+	uint64_t span = (uint64_t)age * 1000;
+	uint64_t from = newest->ts_ms > span ? newest->ts_ms - span : 0;
 	uint64_t next = newest->ts_ms, step = (uint64_t)incr * 1000, sum = 0;
 	const struct mgmt_history_slot *oldest = newest;
 	json_t *samples = json_array();

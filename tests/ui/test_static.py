@@ -173,6 +173,16 @@ def main():
         check('starts', 'ready' in log, log)
         try:
             common_checks('embedded', port, src)
+            # every file of mgmt/ui/ is embedded: one missing from mgmt/ui/meson.build would 404
+            for root, _, files in os.walk(src):
+                for name in files:
+                    if name == 'meson.build':
+                        continue
+                    rel = os.path.relpath(os.path.join(root, name), src)
+                    status, _, body = raw(port, 'GET', '/' + rel)
+                    with open(os.path.join(root, name), 'rb') as f:
+                        check('embedded: %s (list it in mgmt/ui/meson.build)' % rel,
+                              status == 200 and body == f.read(), status)
             api_checks(port)
         finally:
             stop(p)
