@@ -209,6 +209,7 @@ async function route() {
 		return;
 	stopPage();
 	const main = $('main');
+	main.removeAttribute('data-ready'); // set again once this page has rendered
 	clear(main);
 	const m = match(parseHash());
 	for (const a of document.querySelectorAll('#nav a')) {
