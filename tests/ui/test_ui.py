@@ -798,7 +798,7 @@ def test_ten_thousand_queues_list_with_paging_under_a_second_per_page(b, br):
     check(sort_time < 3.0 * slow, 'sorting 10,000 queues by depth: %.2f s' % sort_time)
     Select(br.one(br.t('list-page-size'))).select_by_value('20')
     br.one(br.t('list-filter')).send_keys('bulk-0004')
-    time.sleep(0.6)
+    br.wait(lambda: table.get_attribute('data-filter') == 'bulk-0004', 5, 'the filter')
     br.shot('queues-10000')
     Select(br.one(br.t('vhost-select'))).select_by_value('')
     br.no_console_errors('10,000 queues')
@@ -903,6 +903,43 @@ def test_phone_size_pages_are_readable(b, br):
         br.size(LAPTOP)
 
 
+def test_the_keyboard_alone_pages_opens_and_cancels(b, br):
+    for i in range(30):
+        b.ok('PUT', '/api/queues/%%2F/kb-%02d' % i, {'durable': False})
+    br.open('queues')
+    table = br.one(br.t('queues-table'))
+    Select(br.one(br.t('list-page-size'))).select_by_value('20')
+    flt = br.one(br.t('list-filter'))
+    flt.click()
+    flt.send_keys('kb-')  # the list reloads once typing pauses
+    br.wait(lambda: table.get_attribute('data-filter') == 'kb-' and
+            br.text(br.t('list-summary')).startswith('1–20 of 30'), 5, 'the kb- queues')
+    nxt = br.one(br.t('page-next'))
+    br.d.execute_script('arguments[0].focus()', nxt)
+    br.d.switch_to.active_element.send_keys(Keys.ENTER)
+    br.wait(lambda: table.get_attribute('data-page') == '2', 5, 'Enter on Next')
+    check(br.d.switch_to.active_element == nxt or not nxt.is_enabled(), 'focus stays on Next')
+    link = br.css(br.t('queues-table') + ' tbody a')[0]
+    href = link.get_attribute('href')
+    br.d.execute_script('arguments[0].focus()', link)
+    loaded = table.get_attribute('data-loaded')
+    br.wait(lambda: table.get_attribute('data-loaded') != loaded, 8, 'a periodic refresh')
+    check(br.d.switch_to.active_element.get_attribute('href') == href,
+          'a refresh keeps the focused row link focused')
+    br.d.switch_to.active_element.send_keys(Keys.ENTER)
+    br.ready('#/queues/%2F/kb-20')
+    purge = br.one(br.t('purge'))
+    br.d.execute_script('arguments[0].focus()', purge)
+    br.d.switch_to.active_element.send_keys(Keys.ENTER)
+    br.one('dialog[open]')
+    check(br.d.switch_to.active_element.get_attribute('data-test') == 'confirm-no',
+          'the dialog focuses Cancel')
+    br.d.switch_to.active_element.send_keys(Keys.ESCAPE)
+    br.wait(lambda: not br.css('dialog[open]'), 5, 'Escape closes the dialog')
+    check(b.api('GET', '/api/queues/%2F/kb-20')[0] == 200, 'nothing done')
+    br.no_console_errors('keyboard')
+
+
 def test_logout_forgets_the_credentials(b, br):
     br.open('')
     br.one(br.t('logout')).click()
@@ -931,6 +968,7 @@ TESTS = [
     test_tags_decide_what_a_user_sees,
     test_a_changed_password_returns_to_the_login_form,
     test_phone_size_pages_are_readable,
+    test_the_keyboard_alone_pages_opens_and_cancels,
     test_logout_forgets_the_credentials,
     test_ten_thousand_queues_list_with_paging_under_a_second_per_page,
     test_a_lost_broker_shows_a_banner_and_the_page_recovers_then_alarms_show_red,

@@ -24,7 +24,20 @@ export function listView(opts) {
 	const tbody = h('tbody');
 	const headRow = h('tr');
 	const tableEl = h('table', {'data-test': opts.test || 'list', 'data-page': '0'}, h('thead', null, headRow), tbody);
-	const pager = h('nav', {class: 'pager', 'aria-label': 'Pages'});
+	// The pager's buttons are made once and updated, so a refresh never takes the keyboard's
+	// focus away from them.
+	let pages = 1;
+	const pageButton = (label, test, target) => h('button', {type: 'button', class: 'secondary', 'data-test': test,
+		onclick: () => {
+			st.page = Math.max(1, Math.min(pages, target()));
+			load();
+		}}, label);
+	const toFirst = pageButton('« First', 'page-first', () => 1);
+	const toPrev = pageButton('‹ Previous', 'page-prev', () => st.page - 1);
+	const info = h('span', {'data-test': 'page-info'});
+	const toNext = pageButton('Next ›', 'page-next', () => st.page + 1);
+	const toLast = pageButton('Last »', 'page-last', () => pages);
+	const pager = h('nav', {class: 'pager', 'aria-label': 'Pages'}, toFirst, toPrev, info, toNext, toLast);
 	let seq = 0;
 
 	function header() {
@@ -54,14 +67,6 @@ export function listView(opts) {
 		}
 	}
 
-	function pageButton(label, page, disabled, test) {
-		return h('button', {type: 'button', class: 'secondary', disabled, 'data-test': test,
-			onclick: () => {
-				st.page = page;
-				load();
-			}}, label);
-	}
-
 	async function load() {
 		const mine = ++seq;
 		let res;
@@ -85,20 +90,26 @@ export function listView(opts) {
 		err.hidden = true;
 		const rows = res.items.map(item => h('tr', null, opts.columns.map(c =>
 			h('td', {class: c.cls || null}, c.render(item)))));
+		// keep the keyboard's place: a focused link in the table is focused again after the refresh
+		const focused = tbody.contains(document.activeElement) ? document.activeElement.getAttribute('href') : null;
 		replace(tbody, rows.length ? rows : h('tr', null, h('td', {colspan: opts.columns.length, class: 'empty'},
 			st.name ? 'Nothing matches the filter.' : (opts.empty || 'None.'))));
-		const pages = Math.max(1, res.page_count || 1);
+		if (focused)
+			for (const a of tbody.querySelectorAll('a[href]'))
+				if (a.getAttribute('href') === focused) {
+					a.focus();
+					break;
+				}
+		pages = Math.max(1, res.page_count || 1);
 		const first = res.filtered_count ? (st.page - 1) * st.pageSize + 1 : 0;
 		const last = Math.min(res.filtered_count, st.page * st.pageSize);
 		summary.textContent = `${num(first)}–${num(last)} of ${num(res.filtered_count)}` +
 			(res.filtered_count !== res.total_count ? ` (filtered from ${num(res.total_count)})` : '');
-		replace(pager,
-			pageButton('« First', 1, st.page <= 1, 'page-first'),
-			pageButton('‹ Previous', st.page - 1, st.page <= 1, 'page-prev'),
-			h('span', {'data-test': 'page-info'}, `Page ${num(st.page)} of ${num(pages)}`),
-			pageButton('Next ›', st.page + 1, st.page >= pages, 'page-next'),
-			pageButton('Last »', pages, st.page >= pages, 'page-last'));
+		toFirst.disabled = toPrev.disabled = st.page <= 1;
+		toNext.disabled = toLast.disabled = st.page >= pages;
+		info.textContent = `Page ${num(st.page)} of ${num(pages)}`;
 		tableEl.setAttribute('data-page', String(st.page));
+		tableEl.setAttribute('data-filter', st.name); // what this page was filtered by
 		tableEl.setAttribute('data-loaded', String(mine));
 	}
 

@@ -6,7 +6,8 @@ import * as api from '../api.js';
 import {listView, serverList} from '../table.js';
 import {form, dangerButton, errorBox} from '../forms.js';
 import * as fmt from '../format.js';
-import {link, href, features, argsTable, vhostField, bindingsPanel, publishForm, exchangeApiName, rateFacts} from './shared.js';
+import {link, href, features, argsTable, vhostField, bindingsPanel, publishForm, exchangeApiName, rateFacts,
+	policyPanel} from './shared.js';
 
 const COLUMNS = ['name', 'vhost', 'type', 'durable', 'auto_delete', 'internal', 'arguments', 'policy',
 	'message_stats.publish_in_details.rate', 'message_stats.publish_out_details.rate'];
@@ -52,9 +53,11 @@ export async function detail(el, ctx, vhost, name) {
 	const info = h('div', {'data-test': 'exchange-facts'});
 	const args = h('div');
 	const flows = h('div', {'data-test': 'exchange-flows'});
+	const pol = policyPanel(vhost, 'exchange');
 	const bindings = bindingsPanel({vhost, exchange: name});
 	el.append(h('h1', null, h('span', {class: 'kind'}, `Exchange in virtual host ${vhost}`), name === '' ? '(AMQP default)' : name),
 		h('div', {class: 'grid'}, panel('Details', info), panel('Arguments', args)),
+		panel('Effective policy', pol),
 		flows,
 		bindings,
 		fold('Publish message', true, publishForm(vhost, name)));
@@ -78,6 +81,7 @@ export async function detail(el, ctx, vhost, name) {
 		]));
 		replace(args, argsTable(x.arguments));
 		replace(flows, flowTables(x));
+		await pol.update(x);
 	}
 	await refresh();
 	return {refresh: async () => {

@@ -9,7 +9,7 @@ import {h, replace, facts, panel, fold, table} from '../dom.js';
 import * as api from '../api.js';
 import {form, dangerButton, errorBox, confirmAction, showError} from '../forms.js';
 import * as fmt from '../format.js';
-import {link, features, argsTable, bindingsPanel, publishForm, rateFacts, exchangeApiName} from './shared.js';
+import {link, features, argsTable, bindingsPanel, publishForm, rateFacts, exchangeApiName, policyPanel} from './shared.js';
 
 const ACKMODES = [['ack_requeue_true', 'Nack message requeue true'], ['reject_requeue_true', 'Reject requeue true'],
 	['ack_requeue_false', 'Automatic ack'], ['reject_requeue_false', 'Reject requeue false']];
@@ -307,33 +307,11 @@ function movePanel(vhost, queue, afterChange) {
 	return fold('Move messages', false, h('p', {class: 'hint'}, 'Messages are taken from the head of this queue one at a time and published to the destination through the default exchange.'), f, result);
 }
 
-async function effectivePolicy(vhost, q) {
-	const defs = [];
-	for (const [kind, name] of [['policies', q.policy], ['operator-policies', q.operator_policy]]) {
-		if (!name)
-			continue;
-		try {
-			defs.push([kind, name, (await api.get(api.path(kind, vhost, name))).definition || {}]);
-		} catch (e) {
-			defs.push([kind, name, null]);
-		}
-	}
-	if (q.effective_policy_definition)
-		return {defs, effective: q.effective_policy_definition};
-	// As RabbitMQ merges them: the operator policy wins, with the lower value for numeric limits.
-	const effective = {};
-	for (const [kind, , d] of defs)
-		for (const [k, v] of Object.entries(d || {}))
-			effective[k] = kind === 'operator-policies' && typeof v === 'number' && typeof effective[k] === 'number' ?
-				Math.min(v, effective[k]) : v;
-	return {defs, effective};
-}
-
 export async function detail(el, ctx, vhost, name) {
 	const info = h('div', {'data-test': 'queue-facts'});
 	const rates = h('div', {'data-test': 'queue-rates'});
 	const args = h('div');
-	const pol = h('div', {'data-test': 'effective-policy'});
+	const pol = policyPanel(vhost, 'queue');
 	const cons = h('div', {'data-test': 'consumers'});
 	const err = h('div');
 	const bindings = bindingsPanel({vhost, queue: name});
@@ -354,7 +332,6 @@ export async function detail(el, ctx, vhost, name) {
 			}, 'purge')),
 			deleteForm(ctx, vhost, name)));
 
-	let policyKey = null;
 	async function refresh() {
 		let q;
 		try {
@@ -389,15 +366,7 @@ export async function detail(el, ctx, vhost, name) {
 				c.channel_details.name) : '') : null,
 			fmt.bool(c.ack_required), fmt.bool(c.exclusive), fmt.num(c.prefetch_count)].filter(x => x !== null)))
 			: h('p', {class: 'empty'}, 'No consumers.'));
-		const key = JSON.stringify([q.policy, q.operator_policy, q.effective_policy_definition]);
-		if (key !== policyKey) {
-			policyKey = key;
-			const {defs, effective} = await effectivePolicy(vhost, q);
-			replace(pol, defs.length ? [
-				facts(defs.map(([kind, pname]) => [kind === 'policies' ? 'Policy' : 'Operator policy', pname])),
-				h('h3', null, 'Effective definition'), argsTable(effective)]
-				: h('p', {class: 'empty'}, 'No policy applies to this queue.'));
-		}
+		await pol.update(q);
 	}
 	await refresh();
 	return {refresh: async () => {

@@ -1,6 +1,6 @@
 // pages/shared.js: pieces several pages use: links to objects, feature badges, the bindings
 // panel, the publish form, and the vhost chooser of "add" forms.
-import {h, replace, table, fold} from '../dom.js';
+import {h, replace, table, fold, facts} from '../dom.js';
 import * as api from '../api.js';
 import {form, dangerButton, errorBox} from '../forms.js';
 import * as fmt from '../format.js';
@@ -173,4 +173,47 @@ export function rateFacts(stats, keys) {
 	const ms = stats || {};
 	return keys.map(([label, key]) => [label, ms[key + '_details'] ?
 		`${fmt.rate(ms[key + '_details'].rate)} (${fmt.num(ms[key])} total)` : fmt.num(ms[key] || 0)]);
+}
+
+// ---- policies ----
+
+export async function effectivePolicy(vhost, q) {
+	const defs = [];
+	for (const [kind, name] of [['policies', q.policy], ['operator-policies', q.operator_policy]]) {
+		if (!name)
+			continue;
+		try {
+			defs.push([kind, name, (await api.get(api.path(kind, vhost, name))).definition || {}]);
+		} catch (e) {
+			defs.push([kind, name, null]);
+		}
+	}
+	if (q.effective_policy_definition)
+		return {defs, effective: q.effective_policy_definition};
+	// As RabbitMQ merges them: the operator policy wins, with the lower value for numeric limits.
+	const effective = {};
+	for (const [kind, , d] of defs)
+		for (const [k, v] of Object.entries(d || {}))
+			effective[k] = kind === 'operator-policies' && typeof v === 'number' && typeof effective[k] === 'number' ?
+				Math.min(v, effective[k]) : v;
+	return {defs, effective};
+}
+
+// The policy and operator policy that apply to an object, and the definition they add up to;
+// update(obj) re-reads them only when the object's policy names change.
+export function policyPanel(vhost, kind) {
+	const el = h('div', {'data-test': 'effective-policy'});
+	let key = null;
+	el.update = async o => {
+		const k = JSON.stringify([o.policy, o.operator_policy, o.effective_policy_definition]);
+		if (k === key)
+			return;
+		key = k;
+		const {defs, effective} = await effectivePolicy(vhost, o);
+		replace(el, defs.length ? [
+			facts(defs.map(([pk, pname]) => [pk === 'policies' ? 'Policy' : 'Operator policy', pname])),
+			h('h3', null, 'Effective definition'), argsTable(effective)]
+			: h('p', {class: 'empty'}, `No policy applies to this ${kind}.`));
+	};
+	return el;
 }
