@@ -40,7 +40,7 @@ LAPTOP = (1366, 860)
 PHONE = (390, 844)
 # The screenshots docs/management-ui.md shows (artifact name -> docs image name).
 DOC_SHOTS = ['login', 'overview', 'connections', 'connection', 'channels', 'exchanges', 'exchange',
-             'queues', 'queue', 'queue-get', 'dlq', 'users', 'user', 'vhosts', 'policies', 'limits',
+             'queue', 'queue-get', 'dlq', 'users', 'user', 'vhosts', 'policies', 'limits',
              'definitions', 'nodes', 'queues-10000', 'phone-overview', 'phone-queue', 'error-inline',
              'connection-lost', 'alarm']
 
