@@ -428,6 +428,7 @@ static const struct config_key config_keys[] = {
 	{ "management.ssl.keyfile", config_apply_string, OFF(mgmt_ssl_keyfile), 0, 0, 0, NULL },
 	{ "management.ssl.cacertfile", config_apply_string, OFF(mgmt_ssl_cacertfile), 0, 0, 0,
 	  NULL },
+	{ "management.ui_dir", config_apply_string, OFF(mgmt_ui_dir), 0, 0, 0, NULL },
 	{ "prometheus.tcp.port", config_apply_uint, OFF(prometheus_port), 0, 65535, 0, NULL },
 	{ "prometheus.tcp.ip", config_apply_string, OFF(prometheus_bind), 0, 0, 0, NULL },
 	{ "tcp_listen_options.backlog", config_apply_uint, OFF(tcp_backlog), 1, 65535,
@@ -540,7 +541,7 @@ void config_free(struct config *c)
 		&c->default_user, &c->default_pass, &c->default_vhost, &c->default_perm_configure,
 		&c->default_perm_read, &c->default_perm_write, &c->log_level, &c->ssl_certfile,
 		&c->ssl_keyfile, &c->ssl_cacertfile, &c->ssl_verify, &c->mgmt_ssl_certfile,
-		&c->mgmt_ssl_keyfile, &c->mgmt_ssl_cacertfile,
+		&c->mgmt_ssl_keyfile, &c->mgmt_ssl_cacertfile, &c->mgmt_ui_dir,
 	};
 	for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
 		free(*strings[i]);

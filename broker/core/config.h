@@ -29,6 +29,7 @@ struct config {
 	char *mgmt_bind;            /* management.tcp.ip, "127.0.0.1" */
 	int mgmt_tls_port;          /* management.ssl.port, 0 = off; binds management.tcp.ip */
 	char *mgmt_ssl_certfile, *mgmt_ssl_keyfile, *mgmt_ssl_cacertfile; /* management.ssl.* */
+	char *mgmt_ui_dir;          /* management.ui_dir: serve the web UI from here; NULL = built in */
 	int prometheus_port;        /* prometheus.tcp.port, 0 = off */
 	char *prometheus_bind;      /* prometheus.tcp.ip, "127.0.0.1" */
 	uint32_t tcp_backlog;       /* tcp_listen_options.backlog, 128 */

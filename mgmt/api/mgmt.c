@@ -29,6 +29,7 @@
 #include "broker/vhost/vhost.h"
 #include "broker/core/time.h"
 #include "mgmt/api/mgmt_internal.h"
+#include "mgmt/api/mgmt_static.h"
 
 static const char *const mgmt_tags[] = { "administrator", "monitoring", "policymaker",
 					 "management" };
@@ -98,7 +99,11 @@ static void mgmt_reply_errorv(struct mgmt_req *r, int code, const char *error, c
 	json_object_set_new(o, "error", json_string(error));
 	json_t *rs = json_string(reason);
 	json_object_set_new(o, "reason", rs ? rs : json_string("(reason is not valid UTF-8)"));
-	if (code == 401)
+	/* The web UI sends X-Requested-With and shows its own login form: a WWW-Authenticate
+	 * there would pop the browser's Basic-auth dialog over it (Spring Security does the same). */
+	const char *xrw = evhttp_find_header(evhttp_request_get_input_headers(r->req),
+					     "X-Requested-With");
+	if (code == 401 && !(xrw && strcasecmp(xrw, "XMLHttpRequest") == 0))
 		evhttp_add_header(evhttp_request_get_output_headers(r->req), "WWW-Authenticate",
 				  "Basic realm=\"RabbitMQ Management\"");
 	mgmt_reply_json(r, code, o);
@@ -416,6 +421,11 @@ static void mgmt_on_request(struct evhttp_request *req, void *arg)
 		r.replied = true;
 		goto out;
 	}
+	if (mgmt_static_owns(r.seg, r.nseg)) { /* the web UI: mgmt_static.c */
+		mgmt_static_serve(req, m->b->cfg->mgmt_ui_dir, r.seg, r.nseg);
+		r.replied = true;
+		goto out;
+	}
 	if (r.nseg < 2 || strcmp(r.seg[0], "api") != 0) {
 		mgmt_reply_not_found(&r);
 		goto out;
@@ -558,6 +568,7 @@ void mgmt_sample_now(struct mgmt *m)
 	uint64_t g[6] = { b->stats.published, b->stats.delivered, b->stats.acked,
 			  b->stats.redelivered, b->stats.confirmed, b->stats.returned };
 	mgmt_sample_update(&m->global, &m->global, g, 6, secs, m->epoch);
+	mgmt_history_record(m);
 	for (struct strmap_entry *ve = strmap_first(&b->vhosts, &i); ve;
 	     ve = strmap_next(&b->vhosts, ve, &i)) {
 		struct vhost *v = ve->value;
@@ -678,6 +689,8 @@ struct mgmt *mgmt_start(struct broker *b, char *err, size_t errlen)
 	struct mgmt *m = &s->m;
 	m->b = b;
 	strmap_init(&m->samples);
+	if (!mgmt_static_check(cfg->mgmt_ui_dir, err, errlen))
+		goto fail;
 	const char *ip = cfg->mgmt_bind ? cfg->mgmt_bind : cfg->bind ? cfg->bind : "127.0.0.1";
 	m->http = mgmt_listen(m, ip, cfg->mgmt_port, mgmt_on_request, err, errlen);
 	if (!m->http)
@@ -737,5 +750,6 @@ void mgmt_free(struct mgmt *m)
 	     e = strmap_next(&m->samples, e, &i))
 		free(e->value);
 	strmap_clear(&m->samples);
+	mgmt_history_free(m->history);
 	free(s);
 }

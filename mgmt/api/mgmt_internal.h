@@ -41,6 +41,7 @@ struct mgmt {
 	uint64_t last_sample_ms;
 	struct strmap samples;     /* "q" or "x", vhost, NUL, name -> struct mgmt_sample */
 	struct mgmt_sample global; /* published, delivered, acked, redelivered, confirmed, returned */
+	struct mgmt_history *history; /* the overview's charts (mgmt_history.c); NULL until sampled */
 };
 
 enum mgmt_rate { MGMT_R_PUBLISH, MGMT_R_DELIVER, MGMT_R_ACK, MGMT_R_REDELIVER, MGMT_R_CONFIRM,
@@ -141,6 +142,16 @@ json_t *mgmt_flows_queue_incoming(struct mgmt_req *r, struct queue *q);
 /* The channel's idle_since ("2026-11-22T15:49:43.778+00:00"), or NULL while it is busy: it
  * did something in the last statistics interval. */
 json_t *mgmt_flows_idle_since(struct mgmt_req *r, struct channel *ch);
+
+/* ---- statistics history (mgmt_history.c) ---- */
+struct mgmt_history;
+/* Appends the node-wide counters and queue totals, stamped with the wall clock (called by
+ * mgmt_sample_now). */
+void mgmt_history_record(struct mgmt *m);
+/* Adds RabbitMQ's "samples", "avg" and "avg_rate" to the overview's message_stats and
+ * queue_totals details when the query asks for them (msg_rates_age/_incr, lengths_age/_incr). */
+void mgmt_history_add_samples(struct mgmt_req *r, json_t *overview);
+void mgmt_history_free(struct mgmt_history *h);
 
 /* ---- shared renderers ---- */
 json_t *mgmt_queue_json(struct mgmt_req *r, struct queue *q);

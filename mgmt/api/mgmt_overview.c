@@ -183,6 +183,7 @@ void mgmt_overview_handle(struct mgmt_req *r)
 	}
 	json_object_set_new(o, "listeners", listeners);
 	json_object_set_new(o, "contexts", json_array());
+	mgmt_history_add_samples(r, o);
 	mgmt_object_reply(r, o);
 }
 
