@@ -65,6 +65,11 @@ struct config {
 
 	char *log_level;            /* log.console.level, "info" */
 	bool log_console;           /* log.console, true */
+	char *log_file;             /* log.file: a path (relative: to log.dir); NULL = false = none */
+	char *log_file_level;       /* log.file.level, "info" */
+	char *log_dir;              /* log.dir: where a relative log.file goes; NULL = working dir */
+
+	char *load_definitions;     /* a definitions JSON file imported at start and on SIGHUP */
 
 	char *ssl_certfile, *ssl_keyfile, *ssl_cacertfile; /* ssl_options.*, NULL = unset */
 	char *ssl_verify;           /* "verify_none" (default) or "verify_peer" */
