@@ -136,7 +136,8 @@ check "/var/lib/warren, /var/log/warren and /etc/warren are gone" \
 check "no unit symlink is left" bash -c '[ -z "$(find /etc/systemd -name "warren*")" ]'
 check "no file is owned by warren" bash -c '[ -z "$(find / -xdev -user warren 2>/dev/null)" ]'
 check "no dpkg statoverride is left" bash -c '! dpkg-statoverride --list | grep -q warren'
-left=$(comm -13 /tmp/before.txt /tmp/after.txt)
+# adduser leaves backups of the account files it changed for the (kept) user
+left=$(comm -13 /tmp/before.txt /tmp/after.txt | grep -vxE '/etc/(passwd|group|shadow|gshadow)-' || true)
 gone=$(comm -23 /tmp/before.txt /tmp/after.txt)
 echo "paths added since before the install: ${left:-none}"
 echo "paths removed since before the install: ${gone:-none}"
