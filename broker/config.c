@@ -542,8 +542,8 @@ void config_init_defaults(struct config *c)
 	c->ssl_verify = strdup("verify_none");
 	if (!c->bind || !c->mgmt_bind || !c->prometheus_bind || !c->data_dir || !c->default_user ||
 	    !c->default_pass || !c->default_vhost || !c->default_perm_configure ||
-	    !c->default_perm_read || !c->default_perm_write || !c->log_level || !c->log_file_level ||
-	    !c->ssl_verify) {
+	    !c->default_perm_read || !c->default_perm_write || !c->log_level ||
+	    !c->log_file_level || !c->ssl_verify) {
 		fputs("warren: out of memory reading defaults\n", stderr);
 		abort(); /* startup only, before anything else could have allocated */
 	}

@@ -96,6 +96,12 @@ static void log_write_all(int fd, const char *p, size_t n)
 	}
 }
 
+/* What snprintf wrote into a buffer of cap bytes (it returns what it would have written). */
+static size_t log_line_len(int n, size_t cap)
+{
+	return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	/* sd-daemon(3) priorities: debug 7, info 6, warning 4, err 3 */
@@ -105,7 +111,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	struct timeval tv;
 	struct tm tm;
 	va_list ap;
-	int n;
+	int n, ms;
 
 	if (level >= LOG_NONE || level < log_get_level())
 		return;
@@ -119,6 +125,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
+	ms = (int)(tv.tv_usec / 1000);
 	bool journal = log_is_journal();
 
 	pthread_mutex_lock(&log_lock);
@@ -126,14 +133,13 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		if (journal)
 			n = snprintf(line, sizeof line, "<%d>%s\n", priorities[level], msg);
 		else
-			n = snprintf(line, sizeof line, "%s.%03d [%s] %s\n", stamp,
-				     (int)(tv.tv_usec / 1000), tags[level], msg);
-		log_write_all(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+			n = snprintf(line, sizeof line, "%s.%03d [%s] %s\n", stamp, ms, tags[level],
+				     msg);
+		log_write_all(STDERR_FILENO, line, log_line_len(n, sizeof line));
 	}
 	if (log_file_fd >= 0 && level >= log_file_level) {
-		n = snprintf(line, sizeof line, "%s.%03d [%s] %s\n", stamp, (int)(tv.tv_usec / 1000),
-			     tags[level], msg);
-		log_write_all(log_file_fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+		n = snprintf(line, sizeof line, "%s.%03d [%s] %s\n", stamp, ms, tags[level], msg);
+		log_write_all(log_file_fd, line, log_line_len(n, sizeof line));
 	}
 	pthread_mutex_unlock(&log_lock);
 }

@@ -103,8 +103,8 @@ static char *main_trim(char *s)
 /* 0: run; 1: done (version or help printed); 2: usage error (printed); -1: out of memory. */
 static int main_args_parse(struct main_args *a, int argc, char **argv)
 {
-	enum { OPT_CONFIG = 1, OPT_DATA, OPT_PORT, OPT_MGMT, OPT_TLS, OPT_BIND, OPT_SET, OPT_VERSION,
-	       OPT_HELP };
+	enum { OPT_CONFIG = 1, OPT_DATA, OPT_PORT, OPT_MGMT, OPT_TLS, OPT_BIND, OPT_SET,
+	       OPT_VERSION, OPT_HELP };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "data-dir", required_argument, NULL, OPT_DATA },
@@ -153,7 +153,8 @@ static int main_args_parse(struct main_args *a, int argc, char **argv)
 			a->copies[a->copy_count++] = copy;
 			eq = strchr(copy, '=');
 			if (!eq) {
-				fprintf(stderr, "warren: --set needs KEY=VALUE, got '%s'\n", optarg);
+				fprintf(stderr, "warren: --set needs KEY=VALUE, got '%s'\n",
+					optarg);
 				return 2;
 			}
 			*eq = '\0';
@@ -371,7 +372,8 @@ static int main_service_start(struct main_service *m)
 		return -1;
 	if (usec) {
 		/* twice per timeout, as sd_watchdog_enabled(3) advises */
-		struct timeval half = { (time_t)(usec / 2 / 1000000), (suseconds_t)(usec / 2 % 1000000) };
+		struct timeval half = { (time_t)(usec / 2 / 1000000),
+					(suseconds_t)(usec / 2 % 1000000) };
 		m->watchdog = event_new(m->base, -1, EV_PERSIST, main_on_watchdog, m);
 		if (!m->watchdog || event_add(m->watchdog, &half) != 0)
 			return -1;

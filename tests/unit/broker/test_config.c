@@ -527,7 +527,8 @@ START_TEST(the_shipped_example_sets_every_key_it_names_to_its_default)
 		&defaults.default_perm_configure, &defaults.default_perm_read,
 		&defaults.default_perm_write, &defaults.log_level, &defaults.ssl_certfile,
 		&defaults.ssl_keyfile, &defaults.ssl_cacertfile, &defaults.ssl_verify,
-		&defaults.mgmt_ssl_certfile, &defaults.mgmt_ssl_keyfile, &defaults.mgmt_ssl_cacertfile,
+		&defaults.mgmt_ssl_certfile, &defaults.mgmt_ssl_keyfile,
+		&defaults.mgmt_ssl_cacertfile,
 		&defaults.log_file, &defaults.log_file_level, &defaults.log_dir,
 		&defaults.load_definitions, &defaults.data_dir,
 	};
@@ -549,8 +550,8 @@ START_TEST(the_shipped_example_sets_every_key_it_names_to_its_default)
 	ck_assert_str_eq(example.data_dir, "./data");
 	for (size_t i = 0; i < sizeof def_strings / sizeof def_strings[0]; i++) {
 		const char *d = *def_strings[i], *e = *ex_strings[i];
-		ck_assert_msg((!d && !e) || (d && e && strcmp(d, e) == 0), "string %zu: '%s' vs '%s'",
-			      i, d ? d : "(null)", e ? e : "(null)");
+		ck_assert_msg((!d && !e) || (d && e && strcmp(d, e) == 0),
+			      "string %zu: '%s' vs '%s'", i, d ? d : "(null)", e ? e : "(null)");
 		/* same text: make the pointers equal too, so memcmp compares the rest */
 		free(*ex_strings[i]);
 		*ex_strings[i] = *def_strings[i];
@@ -608,8 +609,9 @@ START_TEST(log_file_dir_levels_and_load_definitions_take_rabbitmq_keys)
 	ck_assert_int_eq(set("log.file", "false"), 0);
 	ck_assert_ptr_null(cfg.log_file);
 	ck_assert_int_eq(set("log.file.level", "loud"), -1);
-	ck_assert_str_eq(err, "invalid value 'loud' for key 'log.file.level': expected one of debug, "
-			      "info, notice, warning, error, critical, alert, emergency, none");
+	ck_assert_str_eq(err, "invalid value 'loud' for key 'log.file.level': expected one of "
+			      "debug, info, notice, warning, error, critical, alert, "
+			      "emergency, none");
 	ck_assert_str_eq(cfg.log_file_level, "debug");
 }
 END_TEST
