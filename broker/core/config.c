@@ -373,6 +373,18 @@ static int config_apply_listener(struct config *c, const struct config_key *k, c
 	return 0;
 }
 
+/* log.file: a path, or false for no file (RabbitMQ's log.file = false). */
+static int config_apply_log_file(struct config *c, const struct config_key *k, const char *value,
+				 char *err, size_t errlen)
+{
+	if (strcmp(value, "false") == 0) {
+		free(c->log_file);
+		c->log_file = NULL;
+		return 0;
+	}
+	return config_apply_string(c, k, value, err, errlen);
+}
+
 /* listeners.tcp = none, listeners.ssl = none, loopback_users = none */
 static int config_apply_none(struct config *c, const struct config_key *k, const char *value,
 			     char *err, size_t errlen)
@@ -476,6 +488,10 @@ static const struct config_key config_keys[] = {
 	  UINT32_MAX, W(collect_statistics_interval), NULL },
 	{ "log.console", config_apply_bool, OFF(log_console), 0, 0, 0, NULL },
 	{ "log.console.level", config_apply_choice, OFF(log_level), 0, 0, 0, config_log_levels },
+	{ "log.file", config_apply_log_file, OFF(log_file), 0, 0, 0, NULL },
+	{ "log.file.level", config_apply_choice, OFF(log_file_level), 0, 0, 0, config_log_levels },
+	{ "log.dir", config_apply_string, OFF(log_dir), 0, 0, 0, NULL },
+	{ "load_definitions", config_apply_string, OFF(load_definitions), 0, 0, 0, NULL },
 	{ "ssl_options.certfile", config_apply_string, OFF(ssl_certfile), 0, 0, 0, NULL },
 	{ "ssl_options.keyfile", config_apply_string, OFF(ssl_keyfile), 0, 0, 0, NULL },
 	{ "ssl_options.cacertfile", config_apply_string, OFF(ssl_cacertfile), 0, 0, 0, NULL },
@@ -523,10 +539,12 @@ void config_init_defaults(struct config *c)
 	c->collect_statistics_interval = 5000;
 	c->log_level = strdup("info");
 	c->log_console = true;
+	c->log_file_level = strdup("info");
 	c->ssl_verify = strdup("verify_none");
 	if (!c->bind || !c->mgmt_bind || !c->prometheus_bind || !c->data_dir || !c->default_user ||
 	    !c->default_pass || !c->default_vhost || !c->default_perm_configure ||
-	    !c->default_perm_read || !c->default_perm_write || !c->log_level || !c->ssl_verify) {
+	    !c->default_perm_read || !c->default_perm_write || !c->log_level ||
+	    !c->log_file_level || !c->ssl_verify) {
 		fputs("warren: out of memory reading defaults\n", stderr);
 		abort(); /* startup only, before anything else could have allocated */
 	}
@@ -541,7 +559,8 @@ void config_free(struct config *c)
 		&c->default_user, &c->default_pass, &c->default_vhost, &c->default_perm_configure,
 		&c->default_perm_read, &c->default_perm_write, &c->log_level, &c->ssl_certfile,
 		&c->ssl_keyfile, &c->ssl_cacertfile, &c->ssl_verify, &c->mgmt_ssl_certfile,
-		&c->mgmt_ssl_keyfile, &c->mgmt_ssl_cacertfile, &c->mgmt_ui_dir,
+		&c->mgmt_ssl_keyfile, &c->mgmt_ssl_cacertfile, &c->mgmt_ui_dir, &c->log_file,
+		&c->log_file_level, &c->log_dir, &c->load_definitions,
 	};
 	for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
 		free(*strings[i]);

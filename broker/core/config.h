@@ -66,6 +66,11 @@ struct config {
 
 	char *log_level;            /* log.console.level, "info" */
 	bool log_console;           /* log.console, true */
+	char *log_file;             /* log.file: a path (relative: in log.dir); NULL = false */
+	char *log_file_level;       /* log.file.level, "info" */
+	char *log_dir;              /* log.dir: a relative log.file's directory; NULL = cwd */
+
+	char *load_definitions;     /* a definitions JSON file imported at start and on SIGHUP */
 
 	char *ssl_certfile, *ssl_keyfile, *ssl_cacertfile; /* ssl_options.*, NULL = unset */
 	char *ssl_verify;           /* "verify_none" (default) or "verify_peer" */

@@ -39,7 +39,8 @@ static struct child_result bug_run_child(void (*fn)(void))
 		_exit(0);
 	}
 	close(fds[1]);
-	while (len < sizeof r.err - 1 && (n = read(fds[0], r.err + len, sizeof r.err - 1 - len)) > 0)
+	while (len < sizeof r.err - 1 &&
+	       (n = read(fds[0], r.err + len, sizeof r.err - 1 - len)) > 0)
 		len += (size_t)n;
 	close(fds[0]);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
