@@ -103,7 +103,7 @@ static bool handshake_capability(struct amqp_table client_props, const char *nam
 static int handshake_send_refusal(struct conn *c, const char *mechanism)
 {
 	if (c->cap_auth_failure_close)
-		return conn_fail(c, AMQP_ACCESS_REFUSED, 0, 0,
+		return conn_fail(c, AMQP_ACCESS_REFUSED, 0,
 				 "Login was refused using authentication mechanism %s. For details "
 				 "see the broker logfile.",
 				 mechanism);
@@ -188,7 +188,7 @@ static int handshake_start_ok(struct conn *c, const struct amqp_connection_start
 	}
 	if (!amqp_str_eq_c(m->mechanism, "PLAIN") && !amqp_str_eq_c(m->mechanism, "AMQPLAIN")) {
 		log_warn("unsupported authentication mechanism from %s", c->name);
-		return conn_fail(c, AMQP_ACCESS_REFUSED, 0, 0,
+		return conn_fail(c, AMQP_ACCESS_REFUSED, 0,
 				 "unsupported authentication mechanism '%.*s'",
 				 AMQP_STR_ARGS(m->mechanism));
 	}
@@ -249,20 +249,20 @@ static int handshake_open(struct conn *c, const struct amqp_connection_open *m)
 	snprintf(name, sizeof name, "%.*s", AMQP_STR_ARGS(m->virtual_host));
 	struct vhost *v = strmap_get(&c->broker->vhosts, m->virtual_host.ptr, m->virtual_host.len);
 	if (!v)
-		return conn_fail(c, AMQP_NOT_ALLOWED, 10, 40, "vhost %s not found", name);
+		return conn_fail(c, AMQP_NOT_ALLOWED, AMQP_CONNECTION_OPEN, "vhost %s not found", name);
 	int64_t limit;
 	if (conn_limits_vhost_connections(c->broker, v, c, &limit))
-		return conn_fail(c, AMQP_NOT_ALLOWED, 10, 40,
+		return conn_fail(c, AMQP_NOT_ALLOWED, AMQP_CONNECTION_OPEN,
 				 "access to vhost '%s' refused for user '%s': connection limit "
 				 "(%lld) is reached",
 				 name, c->user->name, (long long)limit);
 	if (conn_limits_user_connections(c->broker, c->user, c, &limit))
-		return conn_fail(c, AMQP_NOT_ALLOWED, 10, 40,
+		return conn_fail(c, AMQP_NOT_ALLOWED, AMQP_CONNECTION_OPEN,
 				 "connection refused for user '%s': user connection limit (%lld) "
 				 "is reached",
 				 c->user->name, (long long)limit);
 	if (!auth_permission_find(c->user, v->name))
-		return conn_fail(c, AMQP_NOT_ALLOWED, 10, 40,
+		return conn_fail(c, AMQP_NOT_ALLOWED, AMQP_CONNECTION_OPEN,
 				 "access to vhost '%s' refused for user '%s'", name, c->user->name);
 	c->vhost = v;
 	c->state = CONN_OPEN;
@@ -313,7 +313,7 @@ int handle_connection(struct conn *c, const struct amqp_method *m)
 	default:
 		break;
 	}
-	return conn_fail(c, AMQP_COMMAND_INVALID, AMQP_METHOD_CLASS(m->id), AMQP_METHOD_INDEX(m->id),
+	return conn_fail(c, AMQP_COMMAND_INVALID, m->id,
 			 "unexpected method %s in connection state %s", amqp_method_name(m->id),
 			 c->state == CONN_OPEN ? "running" : "opening");
 }

@@ -271,7 +271,7 @@ void channel_drop_reply_consumer(struct channel *ch)
 		return;
 	strmap_del(&ch->consumers, c->tag.ptr, c->tag.len);
 	ch->reply_consumer = NULL;
-	free((void *)c->tag.ptr);
+	amqp_str_free(&c->tag);
 	free(c);
 }
 
@@ -308,8 +308,7 @@ void channel_release(struct channel *ch)
 	ch->confirms = NULL;
 	ch->confirm_head = ch->confirm_count = ch->confirm_cap = 0;
 	channel_drop_reply_consumer(ch);
-	free((void *)ch->last_queue.ptr);
-	ch->last_queue = (struct amqp_str){ 0 };
+	amqp_str_free(&ch->last_queue);
 }
 
 void channel_free(struct channel *ch)
@@ -384,8 +383,7 @@ int channel_fail(struct channel *ch, int code, const char *fmt, ...)
 	vsnprintf(text + n, sizeof text - (size_t)n, fmt, ap);
 	va_end(ap);
 	if (code >= 500)
-		return conn_fail(ch->conn, code, AMQP_METHOD_CLASS(ch->method_id),
-				 AMQP_METHOD_INDEX(ch->method_id), "%s", text + n);
+		return conn_fail(ch->conn, code, ch->method_id, "%s", text + n);
 	if (ch->state != CHANNEL_OPEN)
 		return 0;
 	log_info("channel %u on %s closed: %s", (unsigned)ch->id, ch->conn->name, text);
@@ -494,7 +492,7 @@ static int channel_confirm_add(struct channel *ch, uint64_t seq, uint64_t ticket
 		size_t cap = ch->confirm_cap ? ch->confirm_cap * 2 : 8;
 		struct confirm_range *rs = malloc(cap * sizeof *rs);
 		if (!rs)
-			return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 0, 0,
+			return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 0,
 					 "out of memory tracking confirms");
 		for (size_t i = 0; i < ch->confirm_count; i++)
 			rs[i] = *confirm_at(ch, i);
@@ -553,7 +551,7 @@ static int channel_on_closing_frame(struct channel *ch, const struct amqp_frame 
 		return channel_send(ch, &ok);
 	}
 	if (m.id == AMQP_CHANNEL_OPEN)
-		return conn_fail(ch->conn, AMQP_CHANNEL_ERROR, 20, 10, "second 'channel.open' seen");
+		return conn_fail(ch->conn, AMQP_CHANNEL_ERROR, AMQP_CHANNEL_OPEN, "second 'channel.open' seen");
 	if (m.id == AMQP_CHANNEL_CLOSE_OK) {
 		conn_channel_remove(ch->conn, ch);
 		channel_free(ch);
@@ -570,7 +568,7 @@ int channel_on_frame(struct channel *ch, const struct amqp_frame *f)
 	switch (amqp_assembler_feed(&ch->assembler, f, &out)) {
 	case AMQP_ASM_METHOD:
 		if (out.method.id == AMQP_CHANNEL_CLOSE_OK)
-			return conn_fail(ch->conn, AMQP_COMMAND_INVALID, 20, 41, "unimplemented method");
+			return conn_fail(ch->conn, AMQP_COMMAND_INVALID, AMQP_CHANNEL_CLOSE_OK, "unimplemented method");
 		ch->method_id = out.method.id;
 		return h->method(ch, &out.method);
 	case AMQP_ASM_CONTENT_METHOD:
@@ -587,7 +585,8 @@ int channel_on_frame(struct channel *ch, const struct amqp_frame *f)
 	case AMQP_ASM_ERROR:
 	default: {
 		const char *text = strstr(out.error_text, " - ");
-		return conn_fail(ch->conn, out.error_code, out.error_class, out.error_method, "%s",
+		return conn_fail(ch->conn, out.error_code,
+				 AMQP_METHOD_ID(out.error_class, out.error_method), "%s",
 				 text ? text + 3 : out.error_text);
 	}
 	}
