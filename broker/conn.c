@@ -408,7 +408,8 @@ static int conn_on_channel_frame(struct conn *c, const struct amqp_frame *f)
 				return conn_fail(c, AMQP_NOT_ALLOWED, 0, 0,
 						 "number of channels opened (%u) has reached the "
 						 "negotiated channel_max (%u)",
-						 (unsigned)c->channel_count, (unsigned)c->channel_max);
+						 (unsigned)c->channel_count,
+						 (unsigned)c->channel_max);
 			int64_t limit;
 			if (limits_user_channels_reached(c->broker, c->user, &limit))
 				return conn_fail(c, AMQP_NOT_ALLOWED, 20, 10,
@@ -494,7 +495,8 @@ static ssize_t conn_expect_frame(struct conn *c, const uint8_t *p, size_t len)
 	/* Before tune-ok the negotiated size is unknown: allow the server's maximum. */
 	uint32_t max = c->frame_max;
 	if (c->state < CONN_AWAIT_OPEN)
-		max = c->broker->cfg->frame_max ? c->broker->cfg->frame_max : CONN_FRAME_PRE_TUNE_MAX;
+		max = c->broker->cfg->frame_max ? c->broker->cfg->frame_max :
+						  CONN_FRAME_PRE_TUNE_MAX;
 	ssize_t n = amqp_frame_decode(&f, p, len, max, &err);
 	if (n == 0) {
 		c->need = len < AMQP_FRAME_HEADER_SIZE ?
