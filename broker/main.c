@@ -1,19 +1,30 @@
-/* broker/main.c: argv, config, signals, run; nothing else. */
+/* broker/main.c: argv, config, signals, run; nothing else. As a service: READY=1 to systemd
+ * once every listener accepts and WATCHDOG=1 from the event loop (broker/systemd.c speaks the
+ * protocol); SIGHUP re-reads the configuration exactly as at start (files, then flags) and
+ * applies what can change at run time: log outputs and levels, the AMQPS certificates and the
+ * load_definitions file; SIGUSR1 reopens the log file for logrotate. */
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
-#include "broker/broker.h"
-#include "broker/config.h"
-#include "broker/log.h"
-#include "mgmt/mgmt.h"
+#include "broker/admin/durable.h"
+#include "broker/core/broker.h"
+#include "broker/core/config.h"
+#include "broker/admin/definitions.h"
+#include "broker/core/log.h"
+#include "broker/systemd.h"
+#include "broker/net/tls.h"
+#include "broker/server.h"
+#include "mgmt/api/mgmt.h"
 
 #ifndef WARREN_VERSION
 #define WARREN_VERSION "0.1.0"
@@ -49,20 +60,53 @@ static int mkdir_p(const char *path)
 	return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
-static int apply_flag(struct config *cfg, const char *key, const char *value)
+/* One flag that sets a value, in argv order. key NULL: --bind (an address, not a key). */
+struct main_setting {
+	const char *key, *value;
+};
+
+/* What argv asks for, kept so that SIGHUP can rebuild the configuration the same way. */
+struct main_args {
+	const char **configs;      /* every --config, read first, in order */
+	size_t config_count;
+	struct main_setting *settings; /* then these, in order */
+	size_t setting_count;
+	char **copies;             /* --set KEY=VALUE texts split in place (argv stays intact) */
+	size_t copy_count;
+};
+
+/* The running broker, for signal callbacks. */
+struct main_service {
+	struct event_base *base;
+	struct broker *b;
+	struct config *cfg;        /* the live configuration b->cfg points to */
+	const struct main_args *args;
+	struct event *sig_hup, *sig_usr1, *sig_term, *sig_int, *watchdog;
+};
+
+static void main_args_free(struct main_args *a)
 {
-	char err[512];
-	if (config_set(cfg, key, value, err, sizeof err) != 0) {
-		fprintf(stderr, "warren: %s\n", err);
-		return -1;
-	}
-	return 0;
+	for (size_t i = 0; i < a->copy_count; i++)
+		free(a->copies[i]);
+	free(a->copies);
+	free(a->configs);
+	free(a->settings);
 }
 
-int main(int argc, char **argv)
+static char *main_trim(char *s)
 {
-	enum { OPT_CONFIG = 1, OPT_DATA, OPT_PORT, OPT_MGMT, OPT_TLS, OPT_BIND, OPT_SET, OPT_VERSION,
-	       OPT_HELP };
+	while (*s == ' ')
+		s++;
+	for (char *e = s + strlen(s); e > s && e[-1] == ' '; e--)
+		e[-1] = '\0';
+	return s;
+}
+
+/* 0: run; 1: done (version or help printed); 2: usage error (printed); -1: out of memory. */
+static int main_args_parse(struct main_args *a, int argc, char **argv)
+{
+	enum { OPT_CONFIG = 1, OPT_DATA, OPT_PORT, OPT_MGMT, OPT_TLS, OPT_BIND, OPT_SET,
+	       OPT_VERSION, OPT_HELP };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "data-dir", required_argument, NULL, OPT_DATA },
@@ -75,86 +119,313 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct config cfg;
-	char err[512];
-	int rc = 1, opt;
+	int opt;
 
-	config_init_defaults(&cfg);
-	/* The config file is read first so that flags override it, wherever they appear. */
-	for (int i = 1; i < argc; i++) {
-		const char *path = NULL;
-		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-			path = argv[i + 1];
-		else if (strncmp(argv[i], "--config=", 9) == 0)
-			path = argv[i] + 9;
-		if (path && config_load_file(&cfg, path, err, sizeof err) != 0) {
-			fprintf(stderr, "warren: %s\n", err);
-			goto out;
-		}
-	}
+	memset(a, 0, sizeof *a);
+	a->configs = calloc((size_t)argc, sizeof *a->configs);
+	a->settings = calloc((size_t)argc, sizeof *a->settings);
+	a->copies = calloc((size_t)argc, sizeof *a->copies);
+	if (!a->configs || !a->settings || !a->copies)
+		return -1;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		const char *key = NULL;
+		struct main_setting *s = &a->settings[a->setting_count];
 		switch (opt) {
 		case OPT_CONFIG:
+			a->configs[a->config_count++] = optarg;
 			continue;
 		case OPT_DATA:
-			key = "data_dir";
+			s->key = "data_dir";
 			break;
 		case OPT_PORT:
-			key = "listeners.tcp.default";
+			s->key = "listeners.tcp.default";
 			break;
 		case OPT_MGMT:
-			key = "management.tcp.port";
+			s->key = "management.tcp.port";
 			break;
 		case OPT_TLS:
-			key = "listeners.ssl.default";
+			s->key = "listeners.ssl.default";
 			break;
-		case OPT_BIND: {
-			free(cfg.bind);
-			cfg.bind = strdup(optarg);
-			continue;
-		}
+		case OPT_BIND:
+			s->key = NULL;
+			break;
 		case OPT_SET: {
-			char *eq = strchr(optarg, '=');
+			char *copy = strdup(optarg), *eq;
+			if (!copy)
+				return -1;
+			a->copies[a->copy_count++] = copy;
+			eq = strchr(copy, '=');
 			if (!eq) {
-				fprintf(stderr, "warren: --set needs KEY=VALUE, got '%s'\n", optarg);
-				goto out;
+				fprintf(stderr, "warren: --set needs KEY=VALUE, got '%s'\n",
+					optarg);
+				return 2;
 			}
 			*eq = '\0';
-			char *k = optarg, *v = eq + 1;
-			while (*k == ' ')
-				k++;
-			for (char *e = eq - 1; e >= k && *e == ' '; e--)
-				*e = '\0';
-			while (*v == ' ')
-				v++;
-			if (apply_flag(&cfg, k, v) != 0)
-				goto out;
+			s->key = main_trim(copy);
+			s->value = main_trim(eq + 1);
+			a->setting_count++;
 			continue;
 		}
 		case OPT_VERSION:
 			printf("warren %s\n", WARREN_VERSION);
-			rc = 0;
-			goto out;
+			return 1;
 		case OPT_HELP:
 			usage(stdout);
-			rc = 0;
-			goto out;
+			return 1;
 		default:
 			usage(stderr);
-			rc = 2;
-			goto out;
+			return 2;
 		}
-		if (apply_flag(&cfg, key, optarg) != 0)
-			goto out;
+		s->value = optarg;
+		a->setting_count++;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "warren: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	return 0;
+}
+
+/* Defaults, then every --config file, then the flags: at start and again on SIGHUP. 0, or -1
+ * with the first error in err (cfg then holds what was applied before it; free it). */
+static int main_config_build(const struct main_args *a, struct config *cfg, char *err,
+			     size_t errlen)
+{
+	config_init_defaults(cfg);
+	for (size_t i = 0; i < a->config_count; i++)
+		if (config_load_file(cfg, a->configs[i], err, errlen) != 0)
+			return -1;
+	for (size_t i = 0; i < a->setting_count; i++) {
+		const struct main_setting *s = &a->settings[i];
+		if (!s->key) {
+			char *bind = strdup(s->value);
+			if (!bind) {
+				snprintf(err, errlen, "out of memory");
+				return -1;
+			}
+			free(cfg->bind);
+			cfg->bind = bind;
+		} else if (config_set(cfg, s->key, s->value, err, errlen) != 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* log.console, log.console.level, log.file (against log.dir), log.file.level. */
+static int main_log_configure(const struct config *cfg, char *err, size_t errlen)
+{
+	char path[4096];
+	int console = log_level_parse(cfg->log_level ? cfg->log_level : "info");
+	int file = log_level_parse(cfg->log_file_level ? cfg->log_file_level : "info");
+	struct log_options o = {
+		.console = cfg->log_console,
+		.console_level = console < 0 ? LOG_INFO : (enum log_level)console,
+		.file_level = file < 0 ? LOG_INFO : (enum log_level)file,
+	};
+
+	if (cfg->log_file) {
+		if (cfg->log_file[0] != '/' && cfg->log_dir)
+			snprintf(path, sizeof path, "%s/%s", cfg->log_dir, cfg->log_file);
+		else
+			snprintf(path, sizeof path, "%s", cfg->log_file);
+		o.file = path;
+	}
+	return log_configure(&o, err, errlen);
+}
+
+/* Imports load_definitions (RabbitMQ's key): users, vhosts, permissions, queues, ... */
+static int main_definitions_load(struct broker *b, const char *path, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *doc = json_load_file(path, 0, &jerr);
+	char why[400];
+	int rc;
+
+	if (!doc) {
+		snprintf(err, errlen, "load_definitions: %s:%d: %s", path, jerr.line, jerr.text);
+		return -1;
+	}
+	rc = definitions_import(b, doc, NULL, why, sizeof why);
+	json_decref(doc);
+	if (rc != 0)
+		snprintf(err, errlen, "load_definitions: %s: %s", path, why);
+	return rc;
+}
+
+static void main_swap_string(char **a, char **b)
+{
+	char *t = *a;
+	*a = *b;
+	*b = t;
+}
+
+/* SIGHUP, after next was built without error: applies what can change while running and moves
+ * those settings into the live configuration (next gets the old values, freed by the caller).
+ * Everything else in next is ignored: listeners, limits and the data directory need a restart. */
+static void main_reload_apply(struct main_service *m, struct config *next)
+{
+	struct config *cfg = m->cfg;
+	struct broker *b = m->b;
+	char err[512];
+
+	if (main_log_configure(next, err, sizeof err) != 0)
+		log_error("reload: %s; the log outputs stay as they were", err);
+	else
+		log_info("reload: log.console.level %s, log.file %s", next->log_level,
+			 next->log_file ? next->log_file : "false");
+	if (b->tls_listener) {
+		struct ssl_ctx_st *ctx = tls_ctx_new(next, err, sizeof err);
+		if (!ctx) {
+			log_error("reload: %s; AMQPS keeps its current certificate", err);
+		} else {
+			/* connections already up hold a reference to the old context */
+			tls_ctx_free(b->tls_ctx);
+			b->tls_ctx = ctx;
+			log_info("reload: AMQPS certificate %s loaded for new connections",
+				 next->ssl_certfile);
+		}
+	} else if (next->tls_port) {
+		log_warn("reload: listeners.ssl.default takes effect at the next restart");
+	}
+	if (next->load_definitions) {
+		if (main_definitions_load(b, next->load_definitions, err, sizeof err) != 0)
+			log_error("reload: %s; nothing from it was applied", err);
+		else
+			log_info("reload: definitions imported from %s", next->load_definitions);
+	}
+	main_swap_string(&cfg->log_level, &next->log_level);
+	main_swap_string(&cfg->log_file, &next->log_file);
+	main_swap_string(&cfg->log_file_level, &next->log_file_level);
+	main_swap_string(&cfg->log_dir, &next->log_dir);
+	main_swap_string(&cfg->load_definitions, &next->load_definitions);
+	main_swap_string(&cfg->ssl_certfile, &next->ssl_certfile);
+	main_swap_string(&cfg->ssl_keyfile, &next->ssl_keyfile);
+	main_swap_string(&cfg->ssl_cacertfile, &next->ssl_cacertfile);
+	main_swap_string(&cfg->ssl_verify, &next->ssl_verify);
+	cfg->log_console = next->log_console;
+	cfg->ssl_fail_if_no_peer_cert = next->ssl_fail_if_no_peer_cert;
+	cfg->ssl_versions = next->ssl_versions;
+}
+
+static unsigned long long main_monotonic_usec(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000;
+}
+
+static void main_on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct main_service *m = arg;
+	struct config next;
+	char err[512];
+
+	(void)sig, (void)what;
+	systemd_notifyf("RELOADING=1\nSTATUS=Reloading the configuration\nMONOTONIC_USEC=%llu",
+			main_monotonic_usec());
+	log_info("received SIGHUP: reloading the configuration");
+	if (main_config_build(m->args, &next, err, sizeof err) != 0)
+		log_error("reload: %s; the running settings stay", err);
+	else
+		main_reload_apply(m, &next);
+	config_free(&next);
+	systemd_notify("READY=1\nSTATUS=Accepting connections");
+}
+
+static void main_on_usr1(evutil_socket_t sig, short what, void *arg)
+{
+	struct main_service *m = arg;
+
+	(void)sig, (void)what;
+	if (!m->cfg->log_file)
+		log_info("received SIGUSR1: no log.file to reopen");
+	else if (log_reopen() != 0)
+		log_error("cannot reopen the log file: %s", strerror(errno));
+	else
+		log_info("received SIGUSR1: log file reopened");
+}
+
+/* Beside broker.c's own SIGTERM/SIGINT handler, which shuts the broker down. */
+static void main_on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig, (void)what, (void)arg;
+	systemd_notify("STOPPING=1\nSTATUS=Shutting down");
+}
+
+/* From the event loop itself, so a loop that stops turning stops the keep-alives and systemd
+ * restarts the service (WatchdogSec=). */
+static void main_on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what, (void)arg;
+	systemd_notify("WATCHDOG=1");
+}
+
+static int main_service_start(struct main_service *m)
+{
+	uint64_t usec = systemd_watchdog_usec();
+
+	m->sig_hup = evsignal_new(m->base, SIGHUP, main_on_hup, m);
+	m->sig_usr1 = evsignal_new(m->base, SIGUSR1, main_on_usr1, m);
+	m->sig_term = evsignal_new(m->base, SIGTERM, main_on_stop, m);
+	m->sig_int = evsignal_new(m->base, SIGINT, main_on_stop, m);
+	if (!m->sig_hup || !m->sig_usr1 || !m->sig_term || !m->sig_int ||
+	    evsignal_add(m->sig_hup, NULL) != 0 || evsignal_add(m->sig_usr1, NULL) != 0 ||
+	    evsignal_add(m->sig_term, NULL) != 0 || evsignal_add(m->sig_int, NULL) != 0)
+		return -1;
+	if (usec) {
+		/* twice per timeout, as sd_watchdog_enabled(3) advises */
+		struct timeval half = { (time_t)(usec / 2 / 1000000),
+					(suseconds_t)(usec / 2 % 1000000) };
+		m->watchdog = event_new(m->base, -1, EV_PERSIST, main_on_watchdog, m);
+		if (!m->watchdog || event_add(m->watchdog, &half) != 0)
+			return -1;
+		log_info("systemd watchdog: a keep-alive every %llu ms",
+			 (unsigned long long)(usec / 2 / 1000));
+	}
+	return 0;
+}
+
+static void main_service_stop(struct main_service *m)
+{
+	struct event *evs[] = { m->sig_hup, m->sig_usr1, m->sig_term, m->sig_int, m->watchdog };
+	for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
+		if (evs[i])
+			event_free(evs[i]);
+}
+
+int main(int argc, char **argv)
+{
+	struct main_args args;
+	struct main_service svc = { 0 };
+	struct config cfg;
+	struct event_base *base = NULL;
+	struct broker *b = NULL;
+	char err[512];
+	int rc = 1;
+
+	config_init_defaults(&cfg);
+	switch (main_args_parse(&args, argc, argv)) {
+	case 0:
+		break;
+	case 1:
+		rc = 0;
+		goto out;
+	case 2:
 		rc = 2;
 		goto out;
+	default:
+		fprintf(stderr, "warren: out of memory\n");
+		goto out;
 	}
-	int level = log_level_parse(cfg.log_level ? cfg.log_level : "info");
-	log_set_level(level < 0 ? LOG_INFO : (enum log_level)level);
+	config_free(&cfg);
+	if (main_config_build(&args, &cfg, err, sizeof err) != 0) {
+		fprintf(stderr, "warren: %s\n", err);
+		goto out;
+	}
+	if (main_log_configure(&cfg, err, sizeof err) != 0) {
+		fprintf(stderr, "warren: %s\n", err);
+		goto out;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	/* Socket buffers come and go in 256 KiB chains: above glibc's default mmap threshold each
 	 * would be a fresh mapping, page-faulted on every read and unmapped on free. Keep them on
@@ -171,33 +442,48 @@ int main(int argc, char **argv)
 		log_error("cannot enable libevent's thread support");
 		goto out;
 	}
-	struct event_base *base = event_base_new();
+	base = event_base_new();
 	if (!base) {
 		log_error("cannot create the event loop");
 		goto out;
 	}
-	struct broker *b = broker_new(base, &cfg);
-	if (!b || broker_open_store(b) != 0 || broker_start(b) != 0) {
-		broker_free(b);
-		event_base_free(base);
+	b = server_new(base, &cfg);
+	if (!b || durable_open(b) != 0)
+		goto out;
+	if (cfg.load_definitions &&
+	    main_definitions_load(b, cfg.load_definitions, err, sizeof err) != 0) {
+		log_error("%s", err);
 		goto out;
 	}
+	if (server_start(b) != 0)
+		goto out;
 	if (cfg.mgmt_port != 0 && !(b->mgmt = mgmt_start(b, err, sizeof err))) {
 		log_error("%s", err);
-		broker_free(b);
-		event_base_free(base);
+		goto out;
+	}
+	svc = (struct main_service){ .base = base, .b = b, .cfg = &cfg, .args = &args };
+	if (main_service_start(&svc) != 0) {
+		log_error("cannot set up the signal handlers");
 		goto out;
 	}
 	log_info("Warren %s ready: AMQP on %s:%u, data in %s", WARREN_VERSION, cfg.bind,
 		 (unsigned)b->port, cfg.data_dir ? cfg.data_dir : "(none)");
+	systemd_notifyf("READY=1\nSTATUS=Accepting AMQP connections on %s:%u", cfg.bind,
+			(unsigned)b->port);
 	event_base_dispatch(base);
 	log_info("stopped");
-	mgmt_free(b->mgmt);
-	b->mgmt = NULL;
-	broker_free(b);
-	event_base_free(base);
 	rc = 0;
 out:
+	if (b) {
+		mgmt_free(b->mgmt);
+		b->mgmt = NULL;
+	}
+	server_free(b);
+	main_service_stop(&svc);
+	if (base)
+		event_base_free(base);
+	main_args_free(&args);
 	config_free(&cfg);
+	log_close();
 	return rc;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fails when a C file includes <assert.h>. assert() vanishes under NDEBUG (release builds), so
-# invariants use BUG_ON and tests and fuzz harnesses WARREN_CHECK, both from broker/bug.h
+# invariants use BUG_ON and tests and fuzz harnesses WARREN_CHECK, both from broker/core/bug.h
 # (STYLE.md section 5). Run by `meson test --suite unit` as no-bare-assert.
 #   usage: scripts/check-no-assert.sh [SOURCE_ROOT]
 set -euo pipefail
@@ -29,7 +29,7 @@ done < <(grep -rlE --include='*.c' --include='*.h' \
 	amqp broker mgmt storage tests conformance 2>/dev/null | sort)
 
 if [ "$found" = 1 ]; then
-	echo "check-no-assert: use BUG_ON / WARREN_CHECK from broker/bug.h instead of assert()" >&2
+	echo "check-no-assert: use BUG_ON / WARREN_CHECK from broker/core/bug.h instead of assert()" >&2
 	exit 1
 fi
 echo "check-no-assert: no <assert.h> outside the pending list"

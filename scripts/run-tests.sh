@@ -31,8 +31,10 @@ stage() {
 }
 
 stage "meson test (gcc)" meson test -C build --print-errorlogs --num-processes 2
+# --timeout-multiplier stretches meson's timeouts only; CK_TIMEOUT_MULTIPLIER stretches the
+# per-test timeouts Check suites set themselves (tcase_set_timeout), as slow under ASan.
 stage "meson test (asan+ubsan)" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 CK_TIMEOUT_MULTIPLIER=3 \
 	meson test -C build-asan --print-errorlogs --num-processes 2 --timeout-multiplier 3
 stage "conformance (Warren)" ./scripts/conformance-warren.sh build/broker/warren
 

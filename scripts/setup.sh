@@ -11,7 +11,7 @@ asan=0
 
 packages=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev libevent-dev libjansson-dev
 	libssl-dev check python3 python3-pika python3-amqp python3-kombu librabbitmq-dev amqp-tools
-	curl ca-certificates procps openssl
+	curl ca-certificates procps openssl chromium chromium-driver python3-selenium man-db systemd
 	golang-go golang-github-rabbitmq-amqp091-go-dev ruby ruby-bunny php-cli php-amqplib
 	python3-aio-pika python3-aiormq)
 missing=()

@@ -4,7 +4,7 @@
 #include <stdint.h>
 
 #include "amqp/frame.h"
-#include "broker/bug.h"
+#include "broker/core/bug.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

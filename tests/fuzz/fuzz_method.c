@@ -7,7 +7,7 @@
 
 #include "amqp/methods_gen.h"
 #include "amqp/table.h"
-#include "broker/bug.h"
+#include "broker/core/bug.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "broker/bug.h"
+#include "broker/core/bug.h"
 #include "storage/store.h"
 #include "storage/store_record.h"
 

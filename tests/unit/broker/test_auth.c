@@ -1,12 +1,15 @@
 /* Unit tests for broker/auth.c: RabbitMQ password hashes, SASL PLAIN and AMQPLAIN, tags. */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
-#include "broker/auth.h"
-#include "broker/broker.h"
-#include "broker/topic_perm.h"
+#include "broker/auth/auth.h"
+#include "broker/core/broker.h"
+#include "broker/auth/topic_perm.h"
 
 static struct broker *auth_test_broker(void)
 {
@@ -177,6 +180,75 @@ START_TEST(an_empty_topic_pattern_allows_only_the_empty_key)
 }
 END_TEST
 
+START_TEST(a_nul_inside_a_name_does_not_end_it_for_permission_patterns)
+{
+	struct broker *b = auth_test_broker();
+	struct user *u = auth_user_add(b, "ann", "pw", "");
+	ck_assert_int_eq(auth_permission_set(u, "/", "^ok$", "^ok$", "^ok$"), 0);
+	static const uint8_t forged[] = { 'o', 'k', 0, 'x' };
+	struct amqp_str ok = AMQP_STR_LIT("ok"), bad = { forged, sizeof forged };
+	ck_assert(auth_permitted(u, "/", AUTH_CONFIGURE, AUTH_RESOURCE_QUEUE, ok));
+	/* a queue named "ok\0x" is another queue: "^ok$" must not grant it */
+	ck_assert(!auth_permitted(u, "/", AUTH_CONFIGURE, AUTH_RESOURCE_QUEUE, bad));
+	ck_assert(!auth_permitted(u, "/", AUTH_WRITE, AUTH_RESOURCE_EXCHANGE, bad));
+	auth_test_broker_free(b);
+}
+END_TEST
+
+START_TEST(the_default_exchange_is_checked_as_amq_default)
+{
+	struct broker *b = auth_test_broker();
+	struct user *u = auth_user_add(b, "ann", "pw", "");
+	struct amqp_str dflt = AMQP_STR_LIT("");
+	char text[256];
+	ck_assert_int_eq(auth_permission_set(u, "/", "^$", "^$", "^$"), 0);
+	ck_assert(!auth_permitted(u, "/", AUTH_WRITE, AUTH_RESOURCE_EXCHANGE, dflt));
+	ck_assert(auth_permitted(u, "/", AUTH_WRITE, AUTH_RESOURCE_QUEUE, dflt)); /* a queue "" */
+	auth_refusal_text(text, sizeof text, u, "/", AUTH_RESOURCE_EXCHANGE, dflt);
+	ck_assert_str_eq(text, "access to exchange 'amq.default' in vhost '/' refused for user 'ann'");
+	ck_assert_int_eq(auth_permission_set(u, "/", "^$", "^amq\\.default$", "^$"), 0);
+	ck_assert(auth_permitted(u, "/", AUTH_WRITE, AUTH_RESOURCE_EXCHANGE, dflt));
+	auth_test_broker_free(b);
+}
+END_TEST
+
+static bool loopback4(const char *ip)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	ck_assert_int_eq(inet_pton(AF_INET, ip, &sin.sin_addr), 1);
+	return auth_addr_is_loopback((const struct sockaddr *)&sin);
+}
+
+static bool loopback6(const char *ip)
+{
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
+	ck_assert_int_eq(inet_pton(AF_INET6, ip, &sin6.sin6_addr), 1);
+	return auth_addr_is_loopback((const struct sockaddr *)&sin6);
+}
+
+START_TEST(loopback_is_127_slash_8_ipv6_loopback_and_ipv4_mapped_loopback)
+{
+	/* RabbitMQ's rule (rabbit_net:is_loopback): the whole of 127.0.0.0/8, ::1, ::ffff:127.x */
+	ck_assert(loopback4("127.0.0.1"));
+	ck_assert(loopback4("127.0.0.2"));
+	ck_assert(loopback4("127.255.255.254"));
+	ck_assert(!loopback4("128.0.0.1"));
+	ck_assert(!loopback4("10.0.0.1"));
+	ck_assert(!loopback4("0.0.0.0"));
+	ck_assert(loopback6("::1"));
+	ck_assert(loopback6("::ffff:127.0.0.1"));
+	ck_assert(loopback6("::ffff:127.3.2.1"));
+	ck_assert(!loopback6("::ffff:10.0.0.1"));
+	ck_assert(!loopback6("::2"));
+	ck_assert(!loopback6("::"));
+	ck_assert(!loopback6("::127.0.0.1")); /* IPv4-compatible, not mapped */
+	ck_assert(!loopback6("fe80::1"));
+	struct sockaddr unix_sa = { .sa_family = AF_UNIX };
+	ck_assert(!auth_addr_is_loopback(&unix_sa));
+	ck_assert(!auth_addr_is_loopback(NULL));
+}
+END_TEST
+
 static Suite *auth_suite(void)
 {
 	Suite *s = suite_create("auth");
@@ -189,6 +261,9 @@ static Suite *auth_suite(void)
 	tcase_add_test(tc, login_failure_counts_are_per_address_and_bounded);
 	tcase_add_test(tc, topic_permission_variables_expand_to_the_user_and_vhost);
 	tcase_add_test(tc, an_empty_topic_pattern_allows_only_the_empty_key);
+	tcase_add_test(tc, loopback_is_127_slash_8_ipv6_loopback_and_ipv4_mapped_loopback);
+	tcase_add_test(tc, a_nul_inside_a_name_does_not_end_it_for_permission_patterns);
+	tcase_add_test(tc, the_default_exchange_is_checked_as_amq_default);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -6,7 +6,7 @@
 #error "test_bug.c must be compiled with NDEBUG, as in a release build"
 #endif
 
-#include "broker/bug.h"
+#include "broker/core/bug.h"
 
 #include <check.h>
 #include <signal.h>
@@ -39,7 +39,8 @@ static struct child_result bug_run_child(void (*fn)(void))
 		_exit(0);
 	}
 	close(fds[1]);
-	while (len < sizeof r.err - 1 && (n = read(fds[0], r.err + len, sizeof r.err - 1 - len)) > 0)
+	while (len < sizeof r.err - 1 &&
+	       (n = read(fds[0], r.err + len, sizeof r.err - 1 - len)) > 0)
 		len += (size_t)n;
 	close(fds[0]);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);

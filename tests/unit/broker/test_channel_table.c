@@ -2,7 +2,7 @@
  * number: agreement with a plain array under random opens and closes, what sparse numbers cost,
  * shrinking after a flood, and short probe runs for numbers a client picks to collide. The
  * table never dereferences its channels, so the tests store marker addresses. */
-#include "broker/channel_table.h"
+#include "broker/net/channel_table.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* tests/unit/broker/test_config.c: broker/config.c, the warren.conf parser (rabbitmq.conf's format
  * and key names). */
-#include "broker/config.h"
+#include "broker/core/config.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -514,6 +514,57 @@ START_TEST(the_shipped_example_file_loads_cleanly)
 }
 END_TEST
 
+/* The example is installed as /etc/warren/warren.conf: a line left uncommented must not change
+ * anything, so every uncommented line holds the default (data_dir aside: the installed copy
+ * points it at /var/lib/warren). */
+START_TEST(the_shipped_example_sets_every_key_it_names_to_its_default)
+{
+	struct config defaults, example;
+	char path[4096];
+	char **def_strings[] = {
+		&defaults.bind, &defaults.tls_bind, &defaults.mgmt_bind, &defaults.prometheus_bind,
+		&defaults.default_user, &defaults.default_pass, &defaults.default_vhost,
+		&defaults.default_perm_configure, &defaults.default_perm_read,
+		&defaults.default_perm_write, &defaults.log_level, &defaults.ssl_certfile,
+		&defaults.ssl_keyfile, &defaults.ssl_cacertfile, &defaults.ssl_verify,
+		&defaults.mgmt_ssl_certfile, &defaults.mgmt_ssl_keyfile,
+		&defaults.mgmt_ssl_cacertfile,
+		&defaults.log_file, &defaults.log_file_level, &defaults.log_dir,
+		&defaults.load_definitions, &defaults.data_dir,
+	};
+	char **ex_strings[] = {
+		&example.bind, &example.tls_bind, &example.mgmt_bind, &example.prometheus_bind,
+		&example.default_user, &example.default_pass, &example.default_vhost,
+		&example.default_perm_configure, &example.default_perm_read,
+		&example.default_perm_write, &example.log_level, &example.ssl_certfile,
+		&example.ssl_keyfile, &example.ssl_cacertfile, &example.ssl_verify,
+		&example.mgmt_ssl_certfile, &example.mgmt_ssl_keyfile, &example.mgmt_ssl_cacertfile,
+		&example.log_file, &example.log_file_level, &example.log_dir,
+		&example.load_definitions, &example.data_dir,
+	};
+
+	config_init_defaults(&defaults);
+	config_init_defaults(&example);
+	snprintf(path, sizeof path, "%s/warren.conf.example", WARREN_SOURCE_ROOT);
+	ck_assert_msg(config_load_file(&example, path, err, sizeof err) == 0, "%s", err);
+	ck_assert_str_eq(example.data_dir, "./data");
+	for (size_t i = 0; i < sizeof def_strings / sizeof def_strings[0]; i++) {
+		const char *d = *def_strings[i], *e = *ex_strings[i];
+		ck_assert_msg((!d && !e) || (d && e && strcmp(d, e) == 0),
+			      "string %zu: '%s' vs '%s'", i, d ? d : "(null)", e ? e : "(null)");
+		/* same text: make the pointers equal too, so memcmp compares the rest */
+		free(*ex_strings[i]);
+		*ex_strings[i] = *def_strings[i];
+	}
+	/* which of a relative/absolute pair a file named is bookkeeping, not a setting */
+	example.vm_memory_relative_given = defaults.vm_memory_relative_given;
+	example.disk_free_relative_given = defaults.disk_free_relative_given;
+	ck_assert_msg(memcmp(&defaults, &example, sizeof defaults) == 0,
+		      "an uncommented line of warren.conf.example is not the default");
+	config_free(&defaults);
+}
+END_TEST
+
 START_TEST(config_free_is_safe_twice)
 {
 	config_free(&cfg);
@@ -536,6 +587,32 @@ START_TEST(management_ssl_keys_set_the_https_listener)
 	ck_assert_str_eq(cfg.mgmt_ssl_cacertfile, "/etc/warren/ca.pem");
 	ck_assert_int_eq(set("management.ssl.port", "70000"), -1);
 	ck_assert_int_eq(cfg.mgmt_tls_port, 15671);
+}
+END_TEST
+
+START_TEST(log_file_dir_levels_and_load_definitions_take_rabbitmq_keys)
+{
+	ck_assert_ptr_null(cfg.log_file);
+	ck_assert_str_eq(cfg.log_file_level, "info");
+	ck_assert_ptr_null(cfg.log_dir);
+	ck_assert_ptr_null(cfg.load_definitions);
+	ck_assert_int_eq(load("log.dir = /var/log/warren\n"
+			      "log.file = warren.log\n"
+			      "log.file.level = debug\n"
+			      "load_definitions = /etc/warren/definitions.json\n"),
+			 0);
+	ck_assert_str_eq(cfg.log_dir, "/var/log/warren");
+	ck_assert_str_eq(cfg.log_file, "warren.log");
+	ck_assert_str_eq(cfg.log_file_level, "debug");
+	ck_assert_str_eq(cfg.load_definitions, "/etc/warren/definitions.json");
+	/* log.file = false turns the file off, as in rabbitmq.conf */
+	ck_assert_int_eq(set("log.file", "false"), 0);
+	ck_assert_ptr_null(cfg.log_file);
+	ck_assert_int_eq(set("log.file.level", "loud"), -1);
+	ck_assert_str_eq(err, "invalid value 'loud' for key 'log.file.level': expected one of "
+			      "debug, info, notice, warning, error, critical, alert, "
+			      "emergency, none");
+	ck_assert_str_eq(cfg.log_file_level, "debug");
 }
 END_TEST
 
@@ -567,8 +644,10 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, load_file_handles_very_long_lines);
 	tcase_add_test(tc, set_arg_splits_key_and_value_at_the_first_equals);
 	tcase_add_test(tc, the_shipped_example_file_loads_cleanly);
+	tcase_add_test(tc, the_shipped_example_sets_every_key_it_names_to_its_default);
 	tcase_add_test(tc, config_free_is_safe_twice);
 	tcase_add_test(tc, management_ssl_keys_set_the_https_listener);
+	tcase_add_test(tc, log_file_dir_levels_and_load_definitions_take_rabbitmq_keys);
 	suite_add_tcase(s, tc);
 	return s;
 }

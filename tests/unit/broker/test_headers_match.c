@@ -2,7 +2,7 @@
  * observed headers-exchange behaviour (shared/reference/rabbitmq-semantics.md section 8, plus
  * what the dev broker answered for void values, nested tables, numbers and bad x-match values:
  * the expected 406 texts below are RabbitMQ's own replies, captured byte for byte). */
-#include "broker/headers_match.h"
+#include "broker/exchange/headers_match.h"
 
 #include <check.h>
 #include <stdio.h>

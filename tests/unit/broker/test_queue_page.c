@@ -1,6 +1,6 @@
 /* tests/unit/broker/test_queue_page.c: broker/queue_page.c, the compact list of a queue's paged
  * entries: round trips of every field, ordering across chunks, prepending, and its size. */
-#include "broker/queue_page.h"
+#include "broker/queue/classic/queue_page.h"
 
 #include <check.h>
 #include <stdlib.h>

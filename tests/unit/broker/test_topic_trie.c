@@ -1,6 +1,6 @@
 /* tests/unit/broker/test_topic_trie.c: broker/topic_trie.c against RabbitMQ's observed topic rules
  * (shared/reference/rabbitmq-semantics.md section 7) and against a naive recursive matcher. */
-#include "broker/topic_trie.h"
+#include "broker/exchange/topic_trie.h"
 
 #include <check.h>
 #include <stdbool.h>

@@ -1,0 +1,134 @@
+/* broker/core/broker.h: the root object, which every layer receives. One event loop owns all
+ * broker state; nothing is a global singleton, so every function that needs the world takes a
+ * struct broker *. Its fields are plain data and pointers to types the layers above define
+ * (forward-declared here), so this header depends on nothing above core/.
+ *
+ * The loop services every layer uses live here too: deferred tasks (run once per loop turn,
+ * after the turn's input), one-shot timers for modules that must not include libevent, and the
+ * per-turn store sync and definitions flush, whose work admin/durable.c installs. The broker's
+ * lifecycle (creating it, listeners, signals, the one-second tick) is broker/server.c's. */
+#ifndef BROKER_CORE_BROKER_H
+#define BROKER_CORE_BROKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker/core/list.h"
+#include "broker/core/rng.h"
+#include "broker/core/strmap.h"
+
+struct event_base;
+struct event;
+struct evconnlistener;
+struct config;
+struct channel;
+struct mgmt;
+struct store;
+struct queue_hooks;
+struct handler;
+
+/* Work that must run once per loop turn (queue dispatch, confirm flush), after the current
+ * batch of input has been processed. */
+struct deferred {
+	void (*fn)(struct deferred *d);
+	struct deferred *next;
+	bool queued;
+};
+
+/* A one-shot timer on the broker's loop, for modules that must not include libevent
+ * (queue expiry, x-expires, delayed exchanges). */
+struct broker_timer {
+	struct event *ev;
+	void (*fn)(struct broker_timer *t);
+	uint64_t due_ms; /* 0 when not armed */
+};
+
+struct broker_stats {
+	uint64_t published, delivered, acked, redelivered, confirmed, returned, dropped_unroutable;
+	uint64_t dead_lettered, expired, nacked;
+	uint64_t connections_opened, connections_closed, channels_opened, channels_closed;
+	uint64_t queues_declared, queues_deleted;
+};
+
+struct broker {
+	struct event_base *base;
+	const struct config *cfg;
+	struct strmap vhosts;   /* name -> struct vhost */
+	struct strmap users;    /* name -> struct user */
+	struct strmap reply_to; /* direct reply-to token -> struct channel */
+	struct list conns;
+	uint32_t conn_count;
+	struct deferred *defer_head, *defer_tail;
+	struct event *defer_ev;
+	struct evconnlistener *listener;
+	struct evconnlistener *tls_listener;
+	struct ssl_ctx_st *tls_ctx;
+	uint16_t tls_port;
+	struct event *sig_term, *sig_int;
+	struct mgmt *mgmt;
+	uint64_t next_conn_id;
+	bool shutting_down;
+	struct broker_stats stats;
+	uint16_t port;
+	uint64_t start_ms;
+	uint32_t tick;          /* seconds since start, advanced by the housekeeping timer */
+	uint64_t topology_gen;  /* bumped when a queue or exchange is deleted: lookup caches */
+	struct rng rng;         /* server-generated names */
+	const struct queue_hooks *queue_hooks; /* routing for queues (exchange/exchange.c) */
+	const struct handler *handler;  /* the AMQP method handlers net/ calls (handlers/) */
+
+	/* durability */
+	struct store *store;
+	bool recovering;          /* replaying the store: no writes back to it */
+	uint64_t store_appends;   /* message/enqueue records appended so far */
+	uint64_t sync_issued;     /* last ticket store_sync returned */
+	uint64_t sync_done;       /* last ticket reported synced */
+	struct deferred store_sync_task;
+	struct deferred defs_flush;
+	bool defs_dirty;
+	struct list confirm_waiting; /* channels with confirms waiting for a sync */
+	const char *alarm_reason; /* NULL, or "memory" / "disk" while a resource alarm is on */
+	bool mem_alarm, disk_alarm;
+	uint64_t mem_limit, mem_used, disk_free;
+	/* Paging: past vm_memory_high_watermark_paging_ratio of the limit (RSS at the last check,
+	 * or live message bytes at any moment), queues move messages to disk. */
+	bool mem_paging;
+	uint64_t paging_bytes;
+	uint64_t page_qid_seq;    /* numbers queues' volatile store ids */
+	struct event *tick_ev;
+};
+
+void broker_defer(struct broker *b, struct deferred *d);
+void broker_run_deferred(struct broker *b);
+/* Removes d from the deferred list if it is queued (before freeing its owner). */
+void broker_cancel_deferred(struct broker *b, struct deferred *d);
+
+/* Arms (or re-arms) t to fire at due_ms (time_now_ms clock). 0 or -1 out of memory. */
+int broker_timer_set(struct broker *b, struct broker_timer *t, uint64_t due_ms);
+void broker_timer_cancel(struct broker_timer *t);
+/* Cancels and releases the event; t may be armed again later. */
+void broker_timer_free(struct broker_timer *t);
+
+/* Creates the loop's deferred-task event; the rest of the struct is zeroed by its creator.
+ * 0, or -1 out of memory. */
+int broker_loop_init(struct broker *b, struct event_base *base);
+void broker_loop_free(struct broker *b);
+/* A durable definition changed: the definitions document is rewritten (and fsynced) before
+ * this loop turn's replies leave, so a declare-ok is never sent for an object not on disk. */
+void broker_definitions_dirty(struct broker *b);
+/* Appends were made to the store: request one group sync at the end of the loop turn. */
+void broker_store_touched(struct broker *b);
+
+extern uint64_t message_live_count, message_live_bytes; /* broker/message.c */
+
+/* Queues should page messages out: memory passed the paging threshold at the last check, or
+ * message bodies alone pass it now (between checks a fast publisher can add a lot). */
+static inline bool broker_short_of_memory(const struct broker *b)
+{
+	return b->mem_paging || (b->paging_bytes && message_live_bytes > b->paging_bytes);
+}
+/* The ticket a confirm for a publish stored now must wait for. */
+uint64_t broker_store_next_ticket(const struct broker *b);
+
+#endif

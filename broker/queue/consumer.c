@@ -1,0 +1,72 @@
+/* broker/queue/consumer.c: consumer records and the "may it take one more?" rule. */
+#include "broker/queue/consumer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/queue/queue.h"
+
+struct consumer *consumer_new(const struct consumer_ops *ops, struct channel *ch, struct queue *q,
+			      struct amqp_str tag, bool no_ack, bool exclusive, uint16_t prefetch,
+			      int32_t priority)
+{
+	struct consumer *c = calloc(1, sizeof *c);
+	uint8_t *t = malloc((size_t)tag.len + 1);
+	if (!c || !t) {
+		free(c);
+		free(t);
+		return NULL;
+	}
+	memcpy(t, tag.ptr, tag.len);
+	t[tag.len] = '\0';
+	c->tag = (struct amqp_str){ t, tag.len };
+	c->ops = ops;
+	c->ch = ch;
+	c->q = q;
+	c->no_ack = no_ack;
+	c->exclusive = exclusive;
+	c->prefetch = prefetch;
+	c->priority = priority;
+	c->seq = ++q->next_consumer_seq;
+	/* Highest priority first; a newcomer goes behind its equals. */
+	struct list *pos;
+	list_for_each(pos, &q->consumers)
+	{
+		if (list_entry(pos, struct consumer, queue_link)->priority < priority)
+			break;
+	}
+	list_insert_before(pos, &c->queue_link);
+	list_init(&c->channel_link);
+	q->consumer_count++;
+	q->had_consumer = true;
+	if (exclusive)
+		q->exclusive_consumer = true;
+	if (q->lim.single_active && !q->sac_active)
+		q->sac_active = c;
+	broker_timer_cancel(&q->expires_timer);
+	return c;
+}
+
+void consumer_free(struct consumer *c)
+{
+	if (!c)
+		return;
+	queue_consumer_removed(c->q, c);
+	list_remove(&c->queue_link);
+	list_remove(&c->channel_link);
+	c->q->consumer_count--;
+	if (c->exclusive)
+		c->q->exclusive_consumer = false;
+	queue_touch(c->q);
+	free((void *)c->tag.ptr);
+	free(c);
+}
+
+bool consumer_can_take(const struct consumer *c)
+{
+	if (c->prefetch && c->unacked >= c->prefetch)
+		return false;
+	if (c->q->lim.single_active && !queue_consumer_is_active(c->q, c))
+		return false;
+	return c->ops->can_take(c);
+}

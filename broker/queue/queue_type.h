@@ -1,0 +1,96 @@
+/* broker/queue/queue_type.h: what a kind of queue is. Every queue has a name, arguments,
+ * consumers, bindings and a dispatch loop (queue.c); how its messages are kept, delivered and
+ * settled is its kind's, behind this interface, the way RabbitMQ's rabbit_queue_type separates
+ * classic, quorum and stream queues. x-queue-type (or the vhost's default queue type) picks the
+ * kind at declare; nothing outside a kind's own files asks which kind a queue is. */
+#ifndef BROKER_QUEUE_QUEUE_TYPE_H
+#define BROKER_QUEUE_QUEUE_TYPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "amqp/table.h"
+#include "amqp/wire.h"
+
+struct queue;
+struct queue_limits;
+struct message;
+struct consumer;
+
+/* A ready message as a queue hands it out (and takes it back). */
+struct qentry {
+	struct message *msg;
+	uint64_t seq;            /* publish order within its queue */
+	uint64_t expires_at;     /* time_now_ms() deadline, 0 = never */
+	uint32_t delivery_count; /* deliveries so far */
+	bool redelivered;
+};
+
+/* A declare, as the kind's validation sees it. */
+struct queue_declare {
+	struct amqp_str name;
+	const char *vhost;
+	bool durable, exclusive, auto_delete;
+	struct amqp_table args;
+};
+
+/* What becomes of a delivered message. */
+enum queue_settle {
+	QUEUE_SETTLE_ACK,     /* consumed: gone for good */
+	QUEUE_SETTLE_REQUEUE, /* back in the queue, redelivered */
+	QUEUE_SETTLE_REJECT,  /* rejected without requeue: dead-lettered, gone */
+};
+
+enum queue_push_result { QUEUE_PUSHED = 0, QUEUE_REJECTED = 1, QUEUE_PUSH_OOM = -1 };
+
+struct queue_type {
+	const char *name; /* as x-queue-type and the management API name it */
+	/* Declare rules this kind adds to the common argument checks (queue_args_validate):
+	 * properties and arguments it refuses, in RabbitMQ's words. 0, or -1 with the
+	 * PRECONDITION_FAILED text in err. */
+	int (*validate)(const struct queue_declare *d, char *err, size_t errlen);
+	/* Private state (q->priv): 0 or -1 out of memory. destroy frees it (last unref). */
+	int (*init)(struct queue *q);
+	void (*destroy)(struct queue *q);
+	/* New settings (declare, a policy change) before they replace q->lim: 0, or -1 out of
+	 * memory (q->lim stays as it was). */
+	int (*apply)(struct queue *q, const struct queue_limits *l);
+	/* A published (or recovered, b->recovering) message; +1 ref when kept. */
+	enum queue_push_result (*push)(struct queue *q, struct message *m);
+	/* The next message for consumer c (NULL: basic.get or the management API), expired
+	 * ones dead-lettered on the way. The caller receives the entry's ref. */
+	bool (*take)(struct queue *q, struct consumer *c, struct qentry *out);
+	/* After a run of takes: re-arm what follows the head (TTL timers). */
+	void (*taken)(struct queue *q);
+	/* Puts a taken entry back untouched: it was never delivered. Consumes its ref. */
+	void (*untake)(struct queue *q, const struct qentry *e);
+	/* The fate of a delivered message (seq and delivery_count as taken). Consumes the
+	 * caller's ref on m. */
+	void (*settle)(struct queue *q, struct message *m, uint64_t seq, uint32_t delivery_count,
+		       enum queue_settle how);
+	/* Drops the ready messages; returns how many. */
+	uint32_t (*purge)(struct queue *q);
+	/* The queue is being deleted: drop everything it holds, the stored messages of its
+	 * unacked deliveries included. Returns the ready messages dropped. */
+	uint32_t (*drop)(struct queue *q);
+	/* Expires messages at the head (the TTL timer, a policy change). */
+	void (*expire)(struct queue *q);
+	/* The broker is short of memory: move what can go to disk. Returns messages moved. */
+	uint64_t (*page_out)(struct queue *q);
+	/* Heap bytes the kind's bookkeeping takes beyond the messages (management API). */
+	size_t (*memory)(const struct queue *q);
+};
+
+/* A new queue's kind and its declare rules, after the arguments every kind shares have passed
+ * queue_args_validate: the kind x-queue-type (or the vhost's default) names, then the kind's
+ * own checks. The kind, or NULL with the PRECONDITION_FAILED text in err. */
+const struct queue_type *queue_type_check(const struct queue_declare *d, const char *vhost_default,
+					  char *err, size_t errlen);
+/* The kind x-queue-type names ("classic", "quorum"), or NULL. */
+const struct queue_type *queue_type_find(struct amqp_str name);
+/* The kind a declare asks for: x-queue-type, else the vhost's default queue type (NULL: none),
+ * else classic. NULL when the name is not a kind Warren has. */
+const struct queue_type *queue_type_of(struct amqp_table args, const char *vhost_default);
+
+#endif
