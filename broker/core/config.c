@@ -1,6 +1,9 @@
 /* broker/core/config.c: warren.conf and --set parsing into struct config.
- * One table lists every key with the function that parses its value; values are parsed in full
- * before anything in struct config changes, so a rejected line leaves the settings as they were.
+ * One typed table lists every key: its kind (string, choice, bool, an integer width with
+ * bounds, a ratio, or a hook for keys that set two fields), its field (checked against the
+ * kind's C type at compile time) and its default, as redis's standardConfig does. Values are
+ * parsed in full before anything in struct config changes, so a rejected line leaves the
+ * settings as they were.
  * The formats follow RabbitMQ 3.10's schema (rabbit.schema, cuttlefish datatypes): integers may
  * carry a '+', booleans are exactly true/false, memory amounts take RabbitMQ's unit suffixes,
  * frame_max takes cuttlefish's bytesize suffixes (KB = 1024). */
@@ -12,20 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct config_key;
-
-typedef int (*config_apply_fn)(struct config *c, const struct config_key *k, const char *value,
-			       char *err, size_t errlen);
-
-struct config_key {
-	const char *name;
-	config_apply_fn apply;
-	size_t offset;              /* of the field in struct config */
-	uint64_t min, max;          /* integer kinds */
-	unsigned width;             /* integer kinds: sizeof the field */
-	const char *const *choices; /* enum strings */
-};
 
 static int config_fail(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -39,11 +28,6 @@ static int config_fail(char *err, size_t errlen, const char *fmt, ...)
 		va_end(ap);
 	}
 	return -1;
-}
-
-static void *config_field(struct config *c, const struct config_key *k)
-{
-	return (char *)c + k->offset;
 }
 
 /* ---- value parsers: 0 or -1, never touching the config ---- */
@@ -177,7 +161,70 @@ static int config_parse_listener(const char *s, char **host, int *port)
 	return 0;
 }
 
-/* ---- appliers ---- */
+/* ---- the key table ---- */
+
+/* What a key's value is, and where it goes. A kind says how the value is parsed and stored;
+ * CONFIG_KIND_HOOK keys parse and store through their own function (those that set two fields,
+ * or take "none"); nothing compares key names or field offsets to decide. */
+enum config_kind {
+	CONFIG_KIND_STRING, /* char *, a copy of the value */
+	CONFIG_KIND_CHOICE, /* char *, one of choices */
+	CONFIG_KIND_BOOL,   /* bool: true or false */
+	CONFIG_KIND_INT,    /* int in min..max */
+	CONFIG_KIND_U16,    /* uint16_t in min..max */
+	CONFIG_KIND_U32,    /* uint32_t in min..max; "infinity" stores .infinity when allowed */
+	CONFIG_KIND_U64,    /* uint64_t in min..max */
+	CONFIG_KIND_RATIO,  /* double in 0..1 */
+	CONFIG_KIND_HOOK,   /* .hook parses and stores */
+};
+
+struct config_key;
+typedef int (*config_hook_fn)(struct config *c, const struct config_key *k, const char *value,
+			      char *err, size_t errlen);
+
+struct config_key {
+	const char *name;
+	enum config_kind kind;
+	size_t offset;              /* of the field in struct config (not for hooks) */
+	uint64_t min, max;          /* integer kinds */
+	bool has_infinity;          /* CONFIG_KIND_U32: "infinity" is a value */
+	uint64_t infinity;          /* what "infinity" stores */
+	const char *const *choices; /* CONFIG_KIND_CHOICE, NULL-terminated */
+	config_hook_fn hook;        /* CONFIG_KIND_HOOK */
+	const char *dflt;           /* the default, as warren.conf would write it; NULL = unset */
+};
+
+/* The field's offset, and a compile-time check that it has the type the kind stores: a key
+ * whose field is changed to another width or type no longer compiles. */
+#define CONFIG_FIELD(field, type)                                                                 \
+	(offsetof(struct config, field) +                                                         \
+	 0 * sizeof(_Generic(((struct config *)0)->field, type: 1)))
+
+#define C_STRING(n, field, d) \
+	{ .name = n, .kind = CONFIG_KIND_STRING, .offset = CONFIG_FIELD(field, char *), .dflt = d }
+#define C_CHOICE(n, field, set, d)                                                                \
+	{ .name = n, .kind = CONFIG_KIND_CHOICE, .offset = CONFIG_FIELD(field, char *),          \
+	  .choices = set, .dflt = d }
+#define C_BOOL(n, field, d) \
+	{ .name = n, .kind = CONFIG_KIND_BOOL, .offset = CONFIG_FIELD(field, bool), .dflt = d }
+#define C_INT(n, field, lo, hi, d)                                                                \
+	{ .name = n, .kind = CONFIG_KIND_INT, .offset = CONFIG_FIELD(field, int), .min = lo,      \
+	  .max = hi, .dflt = d }
+#define C_U16(n, field, lo, hi, d)                                                                \
+	{ .name = n, .kind = CONFIG_KIND_U16, .offset = CONFIG_FIELD(field, uint16_t), .min = lo, \
+	  .max = hi, .dflt = d }
+#define C_U32(n, field, lo, hi, d)                                                                \
+	{ .name = n, .kind = CONFIG_KIND_U32, .offset = CONFIG_FIELD(field, uint32_t), .min = lo, \
+	  .max = hi, .dflt = d }
+#define C_U32_INF(n, field, lo, hi, inf, d)                                                       \
+	{ .name = n, .kind = CONFIG_KIND_U32, .offset = CONFIG_FIELD(field, uint32_t), .min = lo, \
+	  .max = hi, .has_infinity = true, .infinity = inf, .dflt = d }
+#define C_U64(n, field, lo, hi, d)                                                                \
+	{ .name = n, .kind = CONFIG_KIND_U64, .offset = CONFIG_FIELD(field, uint64_t), .min = lo, \
+	  .max = hi, .dflt = d }
+#define C_RATIO(n, field, d) \
+	{ .name = n, .kind = CONFIG_KIND_RATIO, .offset = CONFIG_FIELD(field, double), .dflt = d }
+#define C_HOOK(n, fn, d) { .name = n, .kind = CONFIG_KIND_HOOK, .hook = fn, .dflt = d }
 
 static int config_bad(const struct config_key *k, const char *value, const char *expected,
 		      char *err, size_t errlen)
@@ -196,28 +243,6 @@ static int config_replace_string(char **field, const char *value, char *err, siz
 	return 0;
 }
 
-static int config_apply_string(struct config *c, const struct config_key *k, const char *value,
-			       char *err, size_t errlen)
-{
-	return config_replace_string(config_field(c, k), value, err, errlen);
-}
-
-static int config_apply_choice(struct config *c, const struct config_key *k, const char *value,
-			       char *err, size_t errlen)
-{
-	char expected[256];
-	size_t n = 0;
-
-	for (size_t i = 0; k->choices[i]; i++)
-		if (strcmp(value, k->choices[i]) == 0)
-			return config_apply_string(c, k, value, err, errlen);
-	expected[0] = 0;
-	for (size_t i = 0; k->choices[i] && n < sizeof expected; i++)
-		n += (size_t)snprintf(expected + n, sizeof expected - n, "%s%s",
-				      i ? ", " : "one of ", k->choices[i]);
-	return config_bad(k, value, expected, err, errlen);
-}
-
 static int config_parse_bool(const char *value, bool *out)
 {
 	if (strcmp(value, "true") == 0)
@@ -229,72 +254,142 @@ static int config_parse_bool(const char *value, bool *out)
 	return 0;
 }
 
-static int config_apply_bool(struct config *c, const struct config_key *k, const char *value,
-			     char *err, size_t errlen)
+/* ---- hooks: keys that set more than one field, or take a word ---- */
+
+static int config_listener(const struct config_key *k, const char *value, char **host, int *port,
+			   char *err, size_t errlen)
 {
-	bool v;
-	if (config_parse_bool(value, &v) != 0)
-		return config_bad(k, value, "true or false", err, errlen);
-	*(bool *)config_field(c, k) = v;
+	if (config_parse_listener(value, host, port) != 0)
+		return config_bad(k, value, "a port in 0..65535 or IP:PORT", err, errlen);
 	return 0;
 }
 
-static void config_store_uint(struct config *c, const struct config_key *k, uint64_t v)
+/* listeners.tcp.default = PORT or IP:PORT */
+static int config_hook_tcp_listener(struct config *c, const struct config_key *k,
+				    const char *value, char *err, size_t errlen)
 {
-	void *f = config_field(c, k);
-	switch (k->width) {
-	case 0: /* int */
-		*(int *)f = (int)v;
-		break;
-	case 2:
-		*(uint16_t *)f = (uint16_t)v;
-		break;
-	case 4:
-		*(uint32_t *)f = (uint32_t)v;
-		break;
-	default:
-		*(uint64_t *)f = v;
-		break;
+	char *host;
+	if (config_listener(k, value, &host, &c->port, err, errlen) != 0)
+		return -1;
+	if (host) {
+		free(c->bind);
+		c->bind = host;
 	}
+	return 0;
 }
 
-static int config_apply_uint(struct config *c, const struct config_key *k, const char *value,
-			     char *err, size_t errlen)
+/* listeners.ssl.default = PORT or IP:PORT (the IP defaults to the AMQP listener's) */
+static int config_hook_ssl_listener(struct config *c, const struct config_key *k,
+				    const char *value, char *err, size_t errlen)
+{
+	char *host;
+	if (config_listener(k, value, &host, &c->tls_port, err, errlen) != 0)
+		return -1;
+	free(c->tls_bind);
+	c->tls_bind = host;
+	return 0;
+}
+
+static int config_none(const struct config_key *k, const char *value, char *err, size_t errlen)
+{
+	return strcmp(value, "none") == 0 ? 0 : config_bad(k, value, "none", err, errlen);
+}
+
+static int config_hook_tcp_none(struct config *c, const struct config_key *k, const char *value,
+				char *err, size_t errlen)
+{
+	if (config_none(k, value, err, errlen) != 0)
+		return -1;
+	c->port = 0; /* listeners.tcp = none: no AMQP listener */
+	return 0;
+}
+
+static int config_hook_ssl_none(struct config *c, const struct config_key *k, const char *value,
+				char *err, size_t errlen)
+{
+	if (config_none(k, value, err, errlen) != 0)
+		return -1;
+	c->tls_port = 0;
+	return 0;
+}
+
+static int config_hook_loopback_none(struct config *c, const struct config_key *k,
+				     const char *value, char *err, size_t errlen)
+{
+	if (config_none(k, value, err, errlen) != 0)
+		return -1;
+	c->loopback_users_guest = false; /* loopback_users = none: guest may log in from anywhere */
+	return 0;
+}
+
+static int config_memory(const struct config_key *k, const char *value, uint64_t *out, char *err,
+			 size_t errlen)
+{
+	if (config_parse_memory(value, out) != 0)
+		return config_bad(k, value, "a byte count such as 1073741824, 512MB, 2GiB or 1G",
+				  err, errlen);
+	return 0;
+}
+
+static int config_fraction(const struct config_key *k, const char *value, double *out, char *err,
+			   size_t errlen)
+{
+	if (config_parse_double(value, out) != 0 || *out < 0)
+		return config_bad(k, value, "a non-negative number such as 0.4", err, errlen);
+	return 0;
+}
+
+/* The .relative and .absolute forms of a limit: relative wins whatever the order in the file,
+ * as RabbitMQ's schema translation decides. */
+static int config_hook_vm_absolute(struct config *c, const struct config_key *k,
+				   const char *value, char *err, size_t errlen)
 {
 	uint64_t v;
-	char expected[80];
-	if (config_parse_u64(value, &v) != 0 || v < k->min || v > k->max) {
-		snprintf(expected, sizeof expected, "an integer in %llu..%llu",
-			 (unsigned long long)k->min, (unsigned long long)k->max);
-		return config_bad(k, value, expected, err, errlen);
-	}
-	config_store_uint(c, k, v);
+	if (config_memory(k, value, &v, err, errlen) != 0)
+		return -1;
+	if (!c->vm_memory_relative_given)
+		c->vm_memory_high_watermark_absolute = v;
 	return 0;
 }
 
-/* An integer, or "infinity" stored as k->max + 1 wrapped to the field: used for connection_max
- * (CONFIG_UNLIMITED) and handshake_timeout (0 = none). */
-static int config_apply_uint_or_infinity(struct config *c, const struct config_key *k,
-					 const char *value, char *err, size_t errlen)
+static int config_hook_vm_relative(struct config *c, const struct config_key *k,
+				   const char *value, char *err, size_t errlen)
 {
-	if (strcmp(value, "infinity") == 0) {
-		bool unlimited = strcmp(k->name, "connection_max") == 0;
-		config_store_uint(c, k, unlimited ? CONFIG_UNLIMITED : 0);
-		return 0;
-	}
-	uint64_t v;
-	char expected[96];
-	if (config_parse_u64(value, &v) != 0 || v < k->min || v > k->max) {
-		snprintf(expected, sizeof expected, "an integer in %llu..%llu or infinity",
-			 (unsigned long long)k->min, (unsigned long long)k->max);
-		return config_bad(k, value, expected, err, errlen);
-	}
-	config_store_uint(c, k, v);
+	double v;
+	if (config_fraction(k, value, &v, err, errlen) != 0)
+		return -1;
+	c->vm_memory_high_watermark_relative = v;
+	c->vm_memory_high_watermark_absolute = 0;
+	c->vm_memory_relative_given = true;
 	return 0;
 }
 
-static int config_apply_frame_max(struct config *c, const struct config_key *k,
-				  const char *value, char *err, size_t errlen)
+static int config_hook_disk_absolute(struct config *c, const struct config_key *k,
+				     const char *value, char *err, size_t errlen)
+{
+	uint64_t v;
+	if (config_memory(k, value, &v, err, errlen) != 0)
+		return -1;
+	if (!c->disk_free_relative_given)
+		c->disk_free_limit_absolute = v;
+	return 0;
+}
+
+static int config_hook_disk_relative(struct config *c, const struct config_key *k,
+				     const char *value, char *err, size_t errlen)
+{
+	double v;
+	if (config_fraction(k, value, &v, err, errlen) != 0)
+		return -1;
+	c->disk_free_limit_relative = v;
+	c->disk_free_limit_absolute = 0;
+	c->disk_free_relative_given = true;
+	return 0;
+}
+
+/* frame_max: 0 (no limit) or a cuttlefish bytesize of at least 4096 */
+static int config_hook_frame_max(struct config *c, const struct config_key *k, const char *value,
+				 char *err, size_t errlen)
 {
 	uint64_t v;
 	if (config_parse_bytesize(value, &v) != 0 || (v != 0 && v < 4096) || v > UINT32_MAX)
@@ -304,100 +399,17 @@ static int config_apply_frame_max(struct config *c, const struct config_key *k,
 	return 0;
 }
 
-static int config_apply_memory(struct config *c, const struct config_key *k, const char *value,
-			       char *err, size_t errlen)
-{
-	uint64_t v;
-	if (config_parse_memory(value, &v) != 0)
-		return config_bad(k, value, "a byte count such as 1073741824, 512MB, 2GiB or 1G",
-				  err, errlen);
-	if (k->offset == offsetof(struct config, vm_memory_high_watermark_absolute)) {
-		if (!c->vm_memory_relative_given)
-			c->vm_memory_high_watermark_absolute = v;
-	} else if (!c->disk_free_relative_given) {
-		c->disk_free_limit_absolute = v;
-	}
-	return 0;
-}
-
-/* vm_memory_high_watermark.relative and disk_free_limit.relative: a fraction that wins over
- * the matching .absolute key whatever the order, as RabbitMQ's schema translation does. */
-static int config_apply_relative(struct config *c, const struct config_key *k, const char *value,
-				 char *err, size_t errlen)
-{
-	double v;
-	if (config_parse_double(value, &v) != 0 || v < 0)
-		return config_bad(k, value, "a non-negative number such as 0.4", err, errlen);
-	if (k->offset == offsetof(struct config, vm_memory_high_watermark_relative)) {
-		c->vm_memory_high_watermark_relative = v;
-		c->vm_memory_high_watermark_absolute = 0;
-		c->vm_memory_relative_given = true;
-	} else {
-		c->disk_free_limit_relative = v;
-		c->disk_free_limit_absolute = 0;
-		c->disk_free_relative_given = true;
-	}
-	return 0;
-}
-
-static int config_apply_ratio(struct config *c, const struct config_key *k, const char *value,
-			      char *err, size_t errlen)
-{
-	double v;
-	if (config_parse_double(value, &v) != 0 || v < 0 || v > 1)
-		return config_bad(k, value, "a number from 0 to 1 such as 0.5", err, errlen);
-	*(double *)((char *)c + k->offset) = v;
-	return 0;
-}
-
-static int config_apply_listener(struct config *c, const struct config_key *k, const char *value,
-				 char *err, size_t errlen)
-{
-	char *host;
-	int port;
-	bool tls = strncmp(k->name, "listeners.ssl", 13) == 0;
-
-	if (config_parse_listener(value, &host, &port) != 0)
-		return config_bad(k, value, "a port in 0..65535 or IP:PORT", err, errlen);
-	if (tls) {
-		c->tls_port = port;
-		free(c->tls_bind);
-		c->tls_bind = host;
-	} else {
-		c->port = port;
-		if (host) {
-			free(c->bind);
-			c->bind = host;
-		}
-	}
-	return 0;
-}
-
 /* log.file: a path, or false for no file (RabbitMQ's log.file = false). */
-static int config_apply_log_file(struct config *c, const struct config_key *k, const char *value,
-				 char *err, size_t errlen)
+static int config_hook_log_file(struct config *c, const struct config_key *k, const char *value,
+				char *err, size_t errlen)
 {
+	(void)k;
 	if (strcmp(value, "false") == 0) {
 		free(c->log_file);
 		c->log_file = NULL;
 		return 0;
 	}
-	return config_apply_string(c, k, value, err, errlen);
-}
-
-/* listeners.tcp = none, listeners.ssl = none, loopback_users = none */
-static int config_apply_none(struct config *c, const struct config_key *k, const char *value,
-			     char *err, size_t errlen)
-{
-	if (strcmp(value, "none") != 0)
-		return config_bad(k, value, "none", err, errlen);
-	if (strcmp(k->name, "listeners.tcp") == 0)
-		c->port = 0;
-	else if (strcmp(k->name, "listeners.ssl") == 0)
-		c->tls_port = 0;
-	else
-		c->loopback_users_guest = false;
-	return 0;
+	return config_replace_string(&c->log_file, value, err, errlen);
 }
 
 /* ssl_options.versions.<anything> = tlsv1.2 ... (cuttlefish's ssl_options.versions.$version).
@@ -417,155 +429,175 @@ static int config_apply_tls_version(struct config *c, const char *key, const cha
 			   "tlsv1.2, tlsv1.3", value, key);
 }
 
-/* ---- the key table ---- */
-
-#define OFF(field) offsetof(struct config, field)
-#define W(field) (unsigned)sizeof(((struct config *)0)->field)
-
 static const char *const config_log_levels[] = {
 	"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency", "none",
 	NULL,
 };
 static const char *const config_verify_modes[] = { "verify_none", "verify_peer", NULL };
 
+/* Every key, its kind, bounds and default (docs/configuration.md describes each). */
 static const struct config_key config_keys[] = {
-	{ "listeners.tcp", config_apply_none, 0, 0, 0, 0, NULL },
-	{ "listeners.tcp.default", config_apply_listener, 0, 0, 0, 0, NULL },
-	{ "listeners.ssl", config_apply_none, 0, 0, 0, 0, NULL },
-	{ "listeners.ssl.default", config_apply_listener, 0, 0, 0, 0, NULL },
-	{ "management.tcp.port", config_apply_uint, OFF(mgmt_port), 0, 65535, 0, NULL },
-	{ "management.tcp.ip", config_apply_string, OFF(mgmt_bind), 0, 0, 0, NULL },
-	{ "management.ssl.port", config_apply_uint, OFF(mgmt_tls_port), 0, 65535, 0, NULL },
-	{ "management.ssl.certfile", config_apply_string, OFF(mgmt_ssl_certfile), 0, 0, 0, NULL },
-	{ "management.ssl.keyfile", config_apply_string, OFF(mgmt_ssl_keyfile), 0, 0, 0, NULL },
-	{ "management.ssl.cacertfile", config_apply_string, OFF(mgmt_ssl_cacertfile), 0, 0, 0,
-	  NULL },
-	{ "management.ui_dir", config_apply_string, OFF(mgmt_ui_dir), 0, 0, 0, NULL },
-	{ "prometheus.tcp.port", config_apply_uint, OFF(prometheus_port), 0, 65535, 0, NULL },
-	{ "prometheus.tcp.ip", config_apply_string, OFF(prometheus_bind), 0, 0, 0, NULL },
-	{ "tcp_listen_options.backlog", config_apply_uint, OFF(tcp_backlog), 1, 65535,
-	  W(tcp_backlog), NULL },
-	{ "tcp_listen_options.nodelay", config_apply_bool, OFF(tcp_nodelay), 0, 0, 0, NULL },
-	{ "handshake_timeout", config_apply_uint_or_infinity, OFF(handshake_timeout), 1,
-	  UINT32_MAX - 1, W(handshake_timeout), NULL },
-	{ "ssl_handshake_timeout", config_apply_uint, OFF(ssl_handshake_timeout), 1,
-	  UINT32_MAX - 1, W(ssl_handshake_timeout), NULL },
-	{ "data_dir", config_apply_string, OFF(data_dir), 0, 0, 0, NULL },
-	{ "default_user", config_apply_string, OFF(default_user), 0, 0, 0, NULL },
-	{ "default_pass", config_apply_string, OFF(default_pass), 0, 0, 0, NULL },
-	{ "default_vhost", config_apply_string, OFF(default_vhost), 0, 0, 0, NULL },
-	{ "default_permissions.configure", config_apply_string, OFF(default_perm_configure), 0,
-	  0, 0, NULL },
-	{ "default_permissions.read", config_apply_string, OFF(default_perm_read), 0, 0, 0, NULL },
-	{ "default_permissions.write", config_apply_string, OFF(default_perm_write), 0, 0, 0,
-	  NULL },
-	{ "loopback_users", config_apply_none, 0, 0, 0, 0, NULL },
-	{ "loopback_users.guest", config_apply_bool, OFF(loopback_users_guest), 0, 0, 0, NULL },
-	{ "vm_memory_high_watermark.relative", config_apply_relative,
-	  OFF(vm_memory_high_watermark_relative), 0, 0, 0, NULL },
-	{ "vm_memory_high_watermark.absolute", config_apply_memory,
-	  OFF(vm_memory_high_watermark_absolute), 0, 0, 0, NULL },
-	{ "vm_memory_high_watermark_paging_ratio", config_apply_ratio, OFF(vm_memory_paging_ratio),
-	  0, 0, 0, NULL },
-	{ "memory_monitor_interval", config_apply_uint, OFF(memory_monitor_interval), 1,
-	  UINT32_MAX, W(memory_monitor_interval), NULL },
-	{ "disk_free_limit.relative", config_apply_relative, OFF(disk_free_limit_relative), 0, 0,
-	  0, NULL },
-	{ "disk_free_limit.absolute", config_apply_memory, OFF(disk_free_limit_absolute), 0, 0, 0,
-	  NULL },
-	{ "heartbeat", config_apply_uint, OFF(heartbeat), 0, 65535, W(heartbeat), NULL },
-	{ "frame_max", config_apply_frame_max, 0, 0, 0, 0, NULL },
-	{ "channel_max", config_apply_uint, OFF(channel_max), 0, 65535, W(channel_max), NULL },
-	{ "connection_max", config_apply_uint_or_infinity, OFF(max_connections), 0,
-	  UINT32_MAX - 1, W(max_connections), NULL },
-	{ "max_message_size", config_apply_uint, OFF(max_message_size), 1, 536870912,
-	  W(max_message_size), NULL },
-	{ "max_partial_message_bytes_per_connection", config_apply_uint, OFF(max_partial_bytes), 0,
-	  UINT64_MAX, W(max_partial_bytes), NULL },
-	{ "consumer_timeout", config_apply_uint, OFF(consumer_timeout), 1, UINT32_MAX,
-	  W(consumer_timeout), NULL },
-	{ "collect_statistics_interval", config_apply_uint, OFF(collect_statistics_interval), 1,
-	  UINT32_MAX, W(collect_statistics_interval), NULL },
-	{ "log.console", config_apply_bool, OFF(log_console), 0, 0, 0, NULL },
-	{ "log.console.level", config_apply_choice, OFF(log_level), 0, 0, 0, config_log_levels },
-	{ "log.file", config_apply_log_file, OFF(log_file), 0, 0, 0, NULL },
-	{ "log.file.level", config_apply_choice, OFF(log_file_level), 0, 0, 0, config_log_levels },
-	{ "log.dir", config_apply_string, OFF(log_dir), 0, 0, 0, NULL },
-	{ "load_definitions", config_apply_string, OFF(load_definitions), 0, 0, 0, NULL },
-	{ "ssl_options.certfile", config_apply_string, OFF(ssl_certfile), 0, 0, 0, NULL },
-	{ "ssl_options.keyfile", config_apply_string, OFF(ssl_keyfile), 0, 0, 0, NULL },
-	{ "ssl_options.cacertfile", config_apply_string, OFF(ssl_cacertfile), 0, 0, 0, NULL },
-	{ "ssl_options.verify", config_apply_choice, OFF(ssl_verify), 0, 0, 0,
-	  config_verify_modes },
-	{ "ssl_options.fail_if_no_peer_cert", config_apply_bool, OFF(ssl_fail_if_no_peer_cert), 0,
-	  0, 0, NULL },
+	C_HOOK("listeners.tcp", config_hook_tcp_none, NULL),
+	C_HOOK("listeners.tcp.default", config_hook_tcp_listener, "127.0.0.1:5672"),
+	C_HOOK("listeners.ssl", config_hook_ssl_none, NULL),
+	C_HOOK("listeners.ssl.default", config_hook_ssl_listener, NULL),
+	C_INT("management.tcp.port", mgmt_port, 0, 65535, "15672"),
+	C_STRING("management.tcp.ip", mgmt_bind, "127.0.0.1"),
+	C_INT("management.ssl.port", mgmt_tls_port, 0, 65535, "0"),
+	C_STRING("management.ssl.certfile", mgmt_ssl_certfile, NULL),
+	C_STRING("management.ssl.keyfile", mgmt_ssl_keyfile, NULL),
+	C_STRING("management.ssl.cacertfile", mgmt_ssl_cacertfile, NULL),
+	C_STRING("management.ui_dir", mgmt_ui_dir, NULL),
+	C_INT("prometheus.tcp.port", prometheus_port, 0, 65535, "0"),
+	C_STRING("prometheus.tcp.ip", prometheus_bind, "127.0.0.1"),
+	C_U32("tcp_listen_options.backlog", tcp_backlog, 1, 65535, "128"),
+	C_BOOL("tcp_listen_options.nodelay", tcp_nodelay, "true"),
+	/* infinity: no handshake timeout */
+	C_U32_INF("handshake_timeout", handshake_timeout, 1, UINT32_MAX - 1, 0, "10000"),
+	C_U32("ssl_handshake_timeout", ssl_handshake_timeout, 1, UINT32_MAX - 1, "5000"),
+	C_STRING("data_dir", data_dir, "./data"),
+	C_STRING("default_user", default_user, "guest"),
+	C_STRING("default_pass", default_pass, "guest"),
+	C_STRING("default_vhost", default_vhost, "/"),
+	C_STRING("default_permissions.configure", default_perm_configure, ".*"),
+	C_STRING("default_permissions.read", default_perm_read, ".*"),
+	C_STRING("default_permissions.write", default_perm_write, ".*"),
+	C_HOOK("loopback_users", config_hook_loopback_none, NULL),
+	C_BOOL("loopback_users.guest", loopback_users_guest, "true"),
+	C_HOOK("vm_memory_high_watermark.relative", config_hook_vm_relative, "0.4"),
+	C_HOOK("vm_memory_high_watermark.absolute", config_hook_vm_absolute, NULL),
+	C_RATIO("vm_memory_high_watermark_paging_ratio", vm_memory_paging_ratio, "0.5"),
+	C_U32("memory_monitor_interval", memory_monitor_interval, 1, UINT32_MAX, "2500"),
+	C_HOOK("disk_free_limit.relative", config_hook_disk_relative, NULL),
+	C_HOOK("disk_free_limit.absolute", config_hook_disk_absolute, "50000000"),
+	C_U16("heartbeat", heartbeat, 0, 65535, "60"),
+	C_HOOK("frame_max", config_hook_frame_max, "131072"),
+	C_U16("channel_max", channel_max, 0, 65535, "2047"),
+	C_U32_INF("connection_max", max_connections, 0, UINT32_MAX - 1, CONFIG_UNLIMITED,
+		  "infinity"),
+	C_U64("max_message_size", max_message_size, 1, 536870912, "134217728"),
+	C_U64("max_partial_message_bytes_per_connection", max_partial_bytes, 0, UINT64_MAX,
+	      "268435456"),
+	C_U32("consumer_timeout", consumer_timeout, 1, UINT32_MAX, "1800000"),
+	C_U32("collect_statistics_interval", collect_statistics_interval, 1, UINT32_MAX, "5000"),
+	C_BOOL("log.console", log_console, "true"),
+	C_CHOICE("log.console.level", log_level, config_log_levels, "info"),
+	C_HOOK("log.file", config_hook_log_file, NULL),
+	C_CHOICE("log.file.level", log_file_level, config_log_levels, "info"),
+	C_STRING("log.dir", log_dir, NULL),
+	C_STRING("load_definitions", load_definitions, NULL),
+	C_STRING("ssl_options.certfile", ssl_certfile, NULL),
+	C_STRING("ssl_options.keyfile", ssl_keyfile, NULL),
+	C_STRING("ssl_options.cacertfile", ssl_cacertfile, NULL),
+	C_CHOICE("ssl_options.verify", ssl_verify, config_verify_modes, "verify_none"),
+	C_BOOL("ssl_options.fail_if_no_peer_cert", ssl_fail_if_no_peer_cert, "false"),
 };
+
+static void *config_field(struct config *c, const struct config_key *k)
+{
+	return (char *)c + k->offset;
+}
+
+/* Parses value as k's kind and stores it; 0, or -1 with err and c unchanged. */
+static int config_apply(struct config *c, const struct config_key *k, const char *value,
+			char *err, size_t errlen)
+{
+	char expected[256];
+	uint64_t u;
+	double d;
+	bool b;
+
+	switch (k->kind) {
+	case CONFIG_KIND_STRING:
+		return config_replace_string(config_field(c, k), value, err, errlen);
+	case CONFIG_KIND_CHOICE: {
+		size_t n = 0;
+		for (size_t i = 0; k->choices[i]; i++)
+			if (strcmp(value, k->choices[i]) == 0)
+				return config_replace_string(config_field(c, k), value, err,
+							     errlen);
+		expected[0] = 0;
+		for (size_t i = 0; k->choices[i] && n < sizeof expected; i++)
+			n += (size_t)snprintf(expected + n, sizeof expected - n, "%s%s",
+					      i ? ", " : "one of ", k->choices[i]);
+		return config_bad(k, value, expected, err, errlen);
+	}
+	case CONFIG_KIND_BOOL:
+		if (config_parse_bool(value, &b) != 0)
+			return config_bad(k, value, "true or false", err, errlen);
+		*(bool *)config_field(c, k) = b;
+		return 0;
+	case CONFIG_KIND_INT:
+	case CONFIG_KIND_U16:
+	case CONFIG_KIND_U32:
+	case CONFIG_KIND_U64:
+		if (k->has_infinity && strcmp(value, "infinity") == 0) {
+			u = k->infinity;
+		} else if (config_parse_u64(value, &u) != 0 || u < k->min || u > k->max) {
+			snprintf(expected, sizeof expected, "an integer in %llu..%llu%s",
+				 (unsigned long long)k->min, (unsigned long long)k->max,
+				 k->has_infinity ? " or infinity" : "");
+			return config_bad(k, value, expected, err, errlen);
+		}
+		if (k->kind == CONFIG_KIND_INT)
+			*(int *)config_field(c, k) = (int)u;
+		else if (k->kind == CONFIG_KIND_U16)
+			*(uint16_t *)config_field(c, k) = (uint16_t)u;
+		else if (k->kind == CONFIG_KIND_U32)
+			*(uint32_t *)config_field(c, k) = (uint32_t)u;
+		else
+			*(uint64_t *)config_field(c, k) = u;
+		return 0;
+	case CONFIG_KIND_RATIO:
+		if (config_parse_double(value, &d) != 0 || d < 0 || d > 1)
+			return config_bad(k, value, "a number from 0 to 1 such as 0.5", err, errlen);
+		*(double *)config_field(c, k) = d;
+		return 0;
+	case CONFIG_KIND_HOOK:
+		return k->hook(c, k, value, err, errlen);
+	}
+	return config_fail(err, errlen, "key '%s' has no kind", k->name);
+}
 
 /* ---- public ---- */
 
 void config_init_defaults(struct config *c)
 {
+	char err[256];
 	memset(c, 0, sizeof *c);
 	c->bind = strdup("127.0.0.1");
-	c->port = 5672;
-	c->tls_port = 0;
-	c->mgmt_port = 15672;
-	c->mgmt_bind = strdup("127.0.0.1");
-	c->prometheus_port = 0;
-	c->prometheus_bind = strdup("127.0.0.1");
-	c->tcp_backlog = 128;
-	c->tcp_nodelay = true;
-	c->handshake_timeout = 10000;
-	c->ssl_handshake_timeout = 5000;
-	c->data_dir = strdup("./data");
-	c->default_user = strdup("guest");
-	c->default_pass = strdup("guest");
-	c->default_vhost = strdup("/");
-	c->default_perm_configure = strdup(".*");
-	c->default_perm_read = strdup(".*");
-	c->default_perm_write = strdup(".*");
-	c->loopback_users_guest = true;
-	c->vm_memory_high_watermark_relative = 0.4;
-	c->vm_memory_paging_ratio = 0.5;
-	c->memory_monitor_interval = 2500;
-	c->disk_free_limit_absolute = 50000000;
-	c->heartbeat = 60;
-	c->frame_max = 131072;
-	c->channel_max = 2047;
-	c->max_connections = CONFIG_UNLIMITED;
-	c->max_message_size = 134217728;
-	c->max_partial_bytes = 268435456;
-	c->consumer_timeout = 1800000;
-	c->collect_statistics_interval = 5000;
-	c->log_level = strdup("info");
-	c->log_console = true;
-	c->log_file_level = strdup("info");
-	c->ssl_verify = strdup("verify_none");
-	if (!c->bind || !c->mgmt_bind || !c->prometheus_bind || !c->data_dir || !c->default_user ||
-	    !c->default_pass || !c->default_vhost || !c->default_perm_configure ||
-	    !c->default_perm_read || !c->default_perm_write || !c->log_level ||
-	    !c->log_file_level || !c->ssl_verify) {
-		fputs("warren: out of memory reading defaults\n", stderr);
-		abort(); /* startup only, before anything else could have allocated */
-	}
+	if (!c->bind)
+		goto oom;
+	for (size_t i = 0; i < sizeof config_keys / sizeof config_keys[0]; i++)
+		if (config_keys[i].dflt &&
+		    config_apply(c, &config_keys[i], config_keys[i].dflt, err, sizeof err) != 0)
+			goto oom; /* a default the table cannot parse is caught by test_config */
+	/* the defaults are not what the file named: relative/absolute precedence starts afresh */
+	c->vm_memory_relative_given = false;
+	c->disk_free_relative_given = false;
+	return;
+oom:
+	fputs("warren: out of memory reading defaults\n", stderr);
+	abort(); /* startup only, before anything else could have allocated */
 }
 
 void config_free(struct config *c)
 {
 	if (!c)
 		return;
-	char **strings[] = {
-		&c->bind, &c->tls_bind, &c->mgmt_bind, &c->prometheus_bind, &c->data_dir,
-		&c->default_user, &c->default_pass, &c->default_vhost, &c->default_perm_configure,
-		&c->default_perm_read, &c->default_perm_write, &c->log_level, &c->ssl_certfile,
-		&c->ssl_keyfile, &c->ssl_cacertfile, &c->ssl_verify, &c->mgmt_ssl_certfile,
-		&c->mgmt_ssl_keyfile, &c->mgmt_ssl_cacertfile, &c->mgmt_ui_dir, &c->log_file,
-		&c->log_file_level, &c->log_dir, &c->load_definitions,
-	};
-	for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
-		free(*strings[i]);
-		*strings[i] = NULL;
+	for (size_t i = 0; i < sizeof config_keys / sizeof config_keys[0]; i++) {
+		const struct config_key *k = &config_keys[i];
+		if (k->kind == CONFIG_KIND_STRING || k->kind == CONFIG_KIND_CHOICE) {
+			char **field = config_field(c, k);
+			free(*field);
+			*field = NULL;
+		}
 	}
+	/* the fields hooks own */
+	free(c->bind);
+	free(c->tls_bind);
+	free(c->log_file);
+	c->bind = c->tls_bind = c->log_file = NULL;
 }
 
 static const struct config_key *config_key_find(const char *key)
@@ -586,7 +618,7 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
 		return config_fail(err, errlen, "missing value for key '%s'", key);
 	if (tls_version)
 		return config_apply_tls_version(c, key, value, err, errlen);
-	return k->apply(c, k, value, err, errlen);
+	return config_apply(c, k, value, err, errlen);
 }
 
 /* Trims blanks in place at both ends; returns the new start. */
