@@ -534,9 +534,9 @@ void channel_confirms_synced(struct channel *ch, uint64_t ticket, bool ok)
 /* ---- frames ---- */
 
 /* After our channel.close (spec 2.3.7 and rabbit_channel's closing state): everything but
- * close and close-ok is dropped. A channel.close from the client crossed ours on the wire: it
- * gets its close-ok, and the channel still waits for the close-ok to ours, which the client
- * sends when ours arrives (pika, amqp091-go, bunny, aiormq all do). Freeing the channel at the
+ * close, close-ok and open is dropped. A channel.close from the client crossed ours on the
+ * wire: it gets its close-ok, and the channel still waits for the close-ok to ours, which the
+ * client sends when ours arrives (amqp091-go and php-amqplib do). Freeing the channel at the
  * crossing close made that close-ok hit a free number: 504 "expected 'channel.open'", and the
  * connection with all its other channels was lost. A client that never sends that close-ok and
  * opens the number again gets RabbitMQ's 504 "second 'channel.open' seen". */

@@ -467,7 +467,8 @@ static ssize_t conn_expect_frame(struct conn *c, const uint8_t *p, size_t len)
 	/* Before tune-ok the negotiated size is unknown: allow the server's maximum. */
 	uint32_t max = c->frame_max;
 	if (c->state < CONN_AWAIT_OPEN)
-		max = c->broker->cfg->frame_max ? c->broker->cfg->frame_max : CONN_FRAME_PRE_TUNE_MAX;
+		max = c->broker->cfg->frame_max ? c->broker->cfg->frame_max :
+						  CONN_FRAME_PRE_TUNE_MAX;
 	ssize_t n = amqp_frame_decode(&f, p, len, max, &err);
 	if (n == 0) {
 		c->need = len < AMQP_FRAME_HEADER_SIZE ?

@@ -473,8 +473,10 @@ static void mgmt_channels_of(struct mgmt_req *r, struct conn *only, struct vhost
 			continue;
 		struct list *cpos;
 		list_for_each(cpos, &c->channel_list)
-			json_array_append_new(
-				arr, mgmt_channel_json(r, list_entry(cpos, struct channel, conn_link)));
+		{
+			struct channel *ch = list_entry(cpos, struct channel, conn_link);
+			json_array_append_new(arr, mgmt_channel_json(r, ch));
+		}
 	}
 }
 
