@@ -584,10 +584,9 @@ int channel_on_frame(struct channel *ch, const struct amqp_frame *f)
 		return h->content_body(ch, out.body, out.body_len, out.complete);
 	case AMQP_ASM_ERROR:
 	default: {
-		const char *text = strstr(out.error_text, " - ");
-		return conn_fail(ch->conn, out.error_code,
-				 AMQP_METHOD_ID(out.error_class, out.error_method), "%s",
-				 text ? text + 3 : out.error_text);
+		char text[256];
+		return conn_fail(ch->conn, out.error_code, out.error_method, "%s",
+				 amqp_asm_error_format(&out, text, sizeof text));
 	}
 	}
 }
