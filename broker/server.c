@@ -89,6 +89,7 @@ void server_free(struct broker *b)
 	     e = strmap_next(&b->users, e, &i))
 		auth_user_free(e->value);
 	strmap_clear(&b->users);
+	auth_failures_free(b);
 	strmap_clear(&b->reply_to);
 	if (b->listener)
 		evconnlistener_free(b->listener);

@@ -102,7 +102,7 @@ static int durable_recover_one(void *arg, uint64_t queue_id, uint64_t msg_id,
 		strmap_put(&r->orphans, &queue_id, sizeof queue_id, r);
 		return 0;
 	}
-	struct message *m = message_from_store(sm, msg_id);
+	struct message *m = message_from_store(r->b, sm, msg_id);
 	if (!m)
 		return durable_recover_failed(r, "queue", q->vhost, &q->name, msg_id);
 	m->persistent = true; /* only persistent messages are logged into durable queues */

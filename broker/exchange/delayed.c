@@ -218,7 +218,7 @@ int exchange_delay_recover(struct exchange *x, const struct store_message *sm, u
 	real.props += DELAY_DUE_LEN;
 	real.props_len -= DELAY_DUE_LEN;
 	struct exchange_delay *d = delay_get(x);
-	struct message *m = d ? message_from_store(&real, msg_id) : NULL;
+	struct message *m = d ? message_from_store(x->vhost->broker, &real, msg_id) : NULL;
 	if (!m)
 		return -1;
 	m->store_id = 0; /* routed as a new publish when due; the record is the hold */

@@ -16,8 +16,6 @@
 
 #define ROUTE_MAX_DEPTH 64
 
-static uint64_t route_epoch_counter;
-static uint64_t exchange_serial_counter;
 
 const struct exchange_type *exchange_type_find(struct amqp_str name)
 {
@@ -49,7 +47,7 @@ struct exchange *exchange_new(struct vhost *v, struct amqp_str name,
 	if (!x)
 		return NULL;
 	x->vhost = v;
-	x->serial = ++exchange_serial_counter;
+	x->serial = ++v->broker->exchange_serial;
 	x->type = type;
 	x->durable = durable;
 	x->auto_delete = auto_delete;
@@ -230,16 +228,17 @@ int exchange_unbind(struct exchange *src, struct queue *dq, struct exchange *dx,
 	return 0;
 }
 
-void route_set_init(struct route_set *set)
+void route_set_init(struct route_set *set, struct broker *b)
 {
 	memset(set, 0, sizeof *set);
-	set->epoch = ++route_epoch_counter;
-	set->x_epoch = ++route_epoch_counter;
+	set->broker = b;
+	set->epoch = ++b->route_epoch;
+	set->x_epoch = ++b->route_epoch;
 }
 
 void route_set_next_key(struct route_set *set)
 {
-	set->x_epoch = ++route_epoch_counter;
+	set->x_epoch = ++set->broker->route_epoch;
 }
 
 void route_set_free(struct route_set *set)
@@ -370,7 +369,7 @@ void exchange_publish(struct exchange *x, struct message *m,
 	if (m->has_headers && amqp_props_decode(&p, m->props, m->props_len) == 0 &&
 	    (p.flags & AMQP_PROP_HEADERS))
 		headers = p.headers;
-	route_set_init(&set);
+	route_set_init(&set, x->vhost->broker);
 	exchange_route(x, m->routing_key, headers, &set);
 	/* Sender-selected distribution: CC and BCC add routing keys on the same exchange. */
 	for (int k = 0; k < 2 && headers.len; k++) {

@@ -45,11 +45,11 @@ int handle_basic_content_start(struct channel *ch, const struct amqp_method *m)
 	ch->conn->published = true;
 	struct exchange *x = channel_exchange(ch, p->exchange);
 	/* Write permission, checked once per exchange until permissions change. */
-	if (!x || ch->write_ok_exchange != x || ch->write_ok_generation != auth_generation) {
+	if (!x || ch->write_ok_exchange != x || ch->write_ok_generation != ch->broker->auth_generation) {
 		if (channel_check_perm(ch, AUTH_WRITE, AUTH_RESOURCE_EXCHANGE, p->exchange) != 0)
 			return 0;
 		ch->write_ok_exchange = x;
-		ch->write_ok_generation = auth_generation;
+		ch->write_ok_generation = ch->broker->auth_generation;
 		ch->write_topic = channel_topic_perm(ch, x);
 	}
 	if (!x)
@@ -173,7 +173,7 @@ int handle_basic_content_header(struct channel *ch, const struct amqp_content_he
 					    "fast reply consumer does not exist");
 		reply_to = ch->reply_to_token;
 	}
-	struct message *m = message_new(ch->pub_exchange, ch->pub_rk, h->props, h->props_len,
+	struct message *m = message_new(ch->broker, ch->pub_exchange, ch->pub_rk, h->props, h->props_len,
 					h->body_size);
 	/* BCC is removed after routing (exchange_publish), which needs its keys. */
 	if (!m || (reply_to && rewrite_reply_to(m, &p, reply_to) != 0)) {
@@ -185,6 +185,7 @@ int handle_basic_content_header(struct channel *ch, const struct amqp_content_he
 	m->priority = (p.flags & AMQP_PROP_PRIORITY) ? p.priority : 0;
 	m->expiration_ms = expiration;
 	ch->pub_msg = m;
+	ch->pub_filled = 0;
 	c->partial_bytes += m->body_len;
 	return 0;
 }
@@ -195,8 +196,8 @@ int handle_basic_content_body(struct channel *ch, const uint8_t *p, size_t len, 
 	if (!m)
 		return 0; /* the publish already failed */
 	if (len) {
-		memcpy(m->body + m->body_filled, p, len);
-		m->body_filled += len;
+		memcpy(m->body + ch->pub_filled, p, len);
+		ch->pub_filled += len;
 	}
 	if (!complete)
 		return 0;

@@ -142,7 +142,7 @@ static int handshake_refuse_login(struct conn *c, struct amqp_str mechanism, con
 				  const char *why)
 {
 	bool first_delay;
-	uint32_t ms = auth_failure_note(c->peer_host, time_now_ms(), &first_delay);
+	uint32_t ms = auth_failure_note(c->broker, c->peer_host, time_now_ms(), &first_delay);
 	const char *name = amqp_str_eq_c(mechanism, "PLAIN")	? "PLAIN" :
 			   amqp_str_eq_c(mechanism, "AMQPLAIN") ? "AMQPLAIN" :
 								  "EXTERNAL";

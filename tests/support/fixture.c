@@ -119,8 +119,9 @@ struct exchange *fixture_exchange(struct vhost *v, const char *name, const char 
 	return x;
 }
 
-struct message *fixture_message(const char *exchange, const char *routing_key,
-				const struct amqp_basic_props *p, const char *body)
+struct message *fixture_message(struct fixture *f, const char *exchange,
+				const char *routing_key, const struct amqp_basic_props *p,
+				const char *body)
 {
 	struct amqp_basic_props none = { 0 };
 	struct amqp_buf props;
@@ -129,12 +130,11 @@ struct message *fixture_message(const char *exchange, const char *routing_key,
 	amqp_buf_init(&props);
 	amqp_props_encode(p ? p : &none, &props);
 	WARREN_CHECK(!props.oom);
-	struct message *m = message_new(amqp_str_c(exchange), amqp_str_c(routing_key), props.data,
+	struct message *m = message_new(f->b, amqp_str_c(exchange), amqp_str_c(routing_key), props.data,
 					props.len, n);
 	amqp_buf_free(&props);
 	WARREN_CHECK(m != NULL);
 	memcpy(m->body, body, n);
-	m->body_filled = n;
 	if (p && (p->flags & AMQP_PROP_DELIVERY_MODE))
 		m->persistent = p->delivery_mode == 2;
 	if (p && (p->flags & AMQP_PROP_PRIORITY))

@@ -201,6 +201,7 @@ static int64_t classic_ttl(const struct queue *q, const struct message *m)
 #define CLASSIC_PAGE_IN_MAX 256
 
 struct page_in {
+	struct broker *broker;
 	uint64_t ids[CLASSIC_PAGE_IN_MAX];
 	struct qpage_entry es[CLASSIC_PAGE_IN_MAX];
 	struct message *msgs[CLASSIC_PAGE_IN_MAX];
@@ -209,7 +210,7 @@ struct page_in {
 static void classic_page_in_one(void *arg, size_t i, const struct store_message *sm)
 {
 	struct page_in *pi = arg;
-	pi->msgs[i] = sm ? message_from_store(sm, pi->ids[i]) : NULL;
+	pi->msgs[i] = sm ? message_from_store(pi->broker, sm, pi->ids[i]) : NULL;
 }
 
 /* Reads the next paged entries of a level back into memory (after its loaded ones). A message
@@ -239,6 +240,7 @@ static bool classic_page_in(struct queue *q, unsigned lvl)
 			return false;
 	if (!(pi = malloc(sizeof *pi)))
 		return false;
+	pi->broker = b;
 	while (n < want && qpage_pop(pl, &pi->es[n])) {
 		pi->ids[n] = pi->es[n].msg_id;
 		n++;
