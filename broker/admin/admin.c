@@ -718,7 +718,7 @@ static void admin_policies_reapply(struct vhost *v)
 	     e = strmap_next(&v->queues, e, &i)) {
 		struct queue *q = e->value;
 		if (queue_apply_policy(q) != 0) /* keeps its previous settings */
-			log_error("out of memory applying policies to queue '%s' in vhost '%s'",
+			log_error(v->broker->log, "out of memory applying policies to queue '%s' in vhost '%s'",
 				  (const char *)q->name.ptr, v->name);
 	}
 	for (struct strmap_entry *e = strmap_first(&v->exchanges, &i); e;

@@ -28,6 +28,7 @@ struct store;
 struct queue_hooks;
 struct handler;
 struct auth_failures;
+struct log;
 
 /* Work that must run once per loop turn (queue dispatch, confirm flush), after the current
  * batch of input has been processed. */
@@ -55,6 +56,7 @@ struct broker_stats {
 struct broker {
 	struct event_base *base;
 	const struct config *cfg;
+	struct log *log;        /* where log lines go (the program's; NULL: plain stderr) */
 	struct strmap vhosts;   /* name -> struct vhost */
 	struct strmap users;    /* name -> struct user */
 	struct strmap reply_to; /* direct reply-to token -> struct channel */

@@ -219,7 +219,7 @@ void deadletter(struct queue *q, struct message *m, enum deadletter_reason reaso
 	if (!hb.oom && !pb.oom)
 		nm = message_new(q->broker, x->name, rk, pb.data, pb.len, m->body_len);
 	if (!nm) {
-		log_warn("out of memory dead-lettering a message from queue '%s'", q->name.ptr);
+		log_warn(q->broker->log, "out of memory dead-lettering a message from queue '%s'", q->name.ptr);
 		goto out;
 	}
 	memcpy(nm->body, m->body, m->body_len);

@@ -207,7 +207,7 @@ enum exchange_delay_result exchange_delay(struct exchange *x, struct message *m)
 int exchange_delay_recover(struct exchange *x, const struct store_message *sm, uint64_t msg_id)
 {
 	if (sm->props_len < DELAY_DUE_LEN) {
-		log_warn("stored delayed message %llu of exchange '%s' has no due time; skipped",
+		log_warn(x->vhost->broker->log, "stored delayed message %llu of exchange '%s' has no due time; skipped",
 			 (unsigned long long)msg_id, x->name.ptr);
 		return 1;
 	}

@@ -386,7 +386,7 @@ int channel_fail(struct channel *ch, int code, const char *fmt, ...)
 		return conn_fail(ch->conn, code, ch->method_id, "%s", text + n);
 	if (ch->state != CHANNEL_OPEN)
 		return 0;
-	log_info("channel %u on %s closed: %s", (unsigned)ch->id, ch->conn->name, text);
+	log_info(ch->broker->log, "channel %u on %s closed: %s", (unsigned)ch->id, ch->conn->name, text);
 	struct amqp_method m = { .id = AMQP_CHANNEL_CLOSE };
 	m.u.channel_close.reply_code = (uint16_t)code;
 	m.u.channel_close.reply_text = amqp_str_c(text);

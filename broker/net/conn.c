@@ -147,7 +147,7 @@ struct conn *conn_new(struct broker *b, int fd, const struct sockaddr *peer, int
 	b->stats.connections_opened++;
 	if (b->cfg->handshake_timeout) /* 0: handshake_timeout = infinity */
 		conn_timer_arm(c, b->cfg->handshake_timeout, false);
-	log_debug("accepting AMQP connection %s", c->name);
+	log_debug(c->broker->log, "accepting AMQP connection %s", c->name);
 	return c;
 }
 
@@ -183,7 +183,7 @@ static void conn_schedule_free(struct conn *c)
 	event_del(c->timer);
 	struct timeval zero = { 0, 0 };
 	if (event_base_once(c->broker->base, -1, EV_TIMEOUT, conn_on_free, c, &zero) != 0)
-		log_error("cannot schedule freeing connection %s", c->name);
+		log_error(c->broker->log, "cannot schedule freeing connection %s", c->name);
 }
 
 /* Channels, consumers, unacked deliveries (requeued) and exclusive queues go when the
@@ -242,7 +242,7 @@ void conn_drop(struct conn *c, const char *why)
 	if (c->dead)
 		return;
 	if (c->state < CONN_CLOSED)
-		log_info("closing AMQP connection %s: %s", c->name, why);
+		log_info(c->broker->log, "closing AMQP connection %s: %s", c->name, why);
 	conn_release(c);
 	conn_close_after_flush(c);
 }
@@ -277,7 +277,7 @@ int conn_send_method(struct conn *c, uint16_t channel, const struct amqp_method 
 	ssize_t n = amqp_method_encode(m, buf + AMQP_FRAME_HEADER_SIZE,
 				       sizeof buf - AMQP_FRAME_OVERHEAD);
 	if (n < 0) {
-		log_error("cannot encode %s", amqp_method_name(m->id));
+		log_error(c->broker->log, "cannot encode %s", amqp_method_name(m->id));
 		return -1;
 	}
 	amqp_frame_header_encode(buf, AMQP_FRAME_METHOD, channel, (uint32_t)n);
@@ -304,9 +304,9 @@ static void conn_vclose(struct conn *c, int code, uint32_t method,
 	m.u.connection_close.class_id = AMQP_METHOD_CLASS(method);
 	m.u.connection_close.method_id = AMQP_METHOD_INDEX(method);
 	if (code != AMQP_CONNECTION_FORCED)
-		log_warn("closing AMQP connection %s: %s", c->name, text);
+		log_warn(c->broker->log, "closing AMQP connection %s: %s", c->name, text);
 	else
-		log_info("closing AMQP connection %s: %s", c->name, text);
+		log_info(c->broker->log, "closing AMQP connection %s: %s", c->name, text);
 	conn_release(c);
 	if (conn_send_method(c, 0, &m) != 0) {
 		conn_close_after_flush(c);
@@ -590,7 +590,7 @@ static void conn_on_read(struct bufferevent *bev, void *arg)
 	c->in_callback = false;
 	if (eof && !c->dead) {
 		if (c->state != CONN_CLOSED && c->state != CONN_CLOSING)
-			log_info("client %s closed the connection%s", c->name,
+			log_info(c->broker->log, "client %s closed the connection%s", c->name,
 				 c->state == CONN_OPEN ? " abruptly" : "");
 		conn_release(c);
 		conn_schedule_free(c);
@@ -720,7 +720,7 @@ static void conn_on_event(struct bufferevent *bev, short what, void *arg)
 	struct conn *c = arg;
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
 		if (c->state != CONN_CLOSED && c->state != CONN_CLOSING)
-			log_info("client %s closed the connection%s", c->name,
+			log_info(c->broker->log, "client %s closed the connection%s", c->name,
 				 c->state == CONN_OPEN ? " abruptly" : "");
 		conn_release(c);
 		conn_schedule_free(c);
@@ -746,7 +746,7 @@ static void conn_on_timer(evutil_socket_t fd, short what, void *arg)
 	case CONN_OPEN:
 		break;
 	default:
-		log_warn("closing AMQP connection %s: handshake timeout", c->name);
+		log_warn(c->broker->log, "closing AMQP connection %s: handshake timeout", c->name);
 		conn_drop(c, "handshake timeout");
 		conn_schedule_free(c);
 		return;
@@ -759,7 +759,7 @@ static void conn_on_timer(evutil_socket_t fd, short what, void *arg)
 	c->hb_sent_mark = c->send_oct;
 	if (c->recv_oct == c->hb_recv_mark && !c->blocked && !c->input_paused) {
 		if (++c->hb_misses >= CONN_HEARTBEAT_MISSES) {
-			log_warn("closing AMQP connection %s: missed heartbeats from client, "
+			log_warn(c->broker->log, "closing AMQP connection %s: missed heartbeats from client, "
 				 "timeout: %us",
 				 c->name, (unsigned)c->heartbeat);
 			conn_release(c);

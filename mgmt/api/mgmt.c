@@ -700,7 +700,7 @@ struct mgmt *mgmt_start(struct broker *b, char *err, size_t errlen)
 		if (!s->https)
 			goto fail;
 		evhttp_set_bevcb(s->https, mgmt_on_https_accept, s);
-		log_info("management API on https://%s:%d/", ip, cfg->mgmt_tls_port);
+		log_info(m->b->log, "management API on https://%s:%d/", ip, cfg->mgmt_tls_port);
 	}
 	if (cfg->prometheus_port) {
 		const char *pip = cfg->prometheus_bind ? cfg->prometheus_bind : ip;
@@ -717,7 +717,7 @@ struct mgmt *mgmt_start(struct broker *b, char *err, size_t errlen)
 		goto fail;
 	}
 	mgmt_sample_now(m);
-	log_info("management API on http://%s:%d/", ip, cfg->mgmt_port);
+	log_info(m->b->log, "management API on http://%s:%d/", ip, cfg->mgmt_port);
 	return m;
 fail:
 	mgmt_free(m);

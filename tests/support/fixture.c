@@ -26,11 +26,12 @@ struct fixture *fixture_new(void)
 {
 	struct fixture *f = calloc(1, sizeof *f);
 	WARREN_CHECK(f != NULL);
-	log_set_level(LOG_ERROR);
+	log_init(&f->log);
+	log_set_level(&f->log, LOG_ERROR);
 	config_init_defaults(&f->cfg);
 	f->base = event_base_new();
 	WARREN_CHECK(f->base != NULL);
-	f->b = server_new(f->base, &f->cfg);
+	f->b = server_new(f->base, &f->cfg, &f->log);
 	WARREN_CHECK(f->b != NULL);
 	f->v = strmap_get(&f->b->vhosts, "/", 1);
 	f->guest = strmap_get(&f->b->users, "guest", 5);

@@ -18,6 +18,7 @@
 #include "amqp/props.h"
 #include "amqp/table.h"
 #include "broker/core/config.h"
+#include "broker/core/log.h"
 #include "broker/queue/classic/qdeque.h"
 
 struct broker;
@@ -31,6 +32,7 @@ struct vhost;
 #define FIXTURE_MAX_CONNS 32
 
 struct fixture {
+	struct log log;     /* the broker's, errors only */
 	struct event_base *base;
 	struct config cfg;
 	struct broker *b;

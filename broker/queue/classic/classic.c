@@ -272,7 +272,7 @@ static bool classic_page_in(struct queue *q, unsigned lvl)
 	}
 	free(pi);
 	if (lost) {
-		log_error("queue '%s' in vhost '%s': %zu paged messages could not be read back and "
+		log_error(q->broker->log, "queue '%s' in vhost '%s': %zu paged messages could not be read back and "
 			  "were dropped", (const char *)q->name.ptr, q->vhost->name, lost);
 		broker_store_touched(b);
 	}
