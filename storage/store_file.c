@@ -124,6 +124,9 @@ static int store_batch_reserve_buf(struct store_batch *b, size_t n)
 	size_t cap;
 	uint8_t *buf;
 
+	/* always room for a commit record after: store_commit_seal cannot fail */
+	n += STORE_RECORD_HEADER_SIZE + STORE_RECORD_COMMIT_SIZE;
+
 	if (b->cap - b->len >= n)
 		return 0;
 	cap = b->cap ? b->cap : 65536;
@@ -198,14 +201,12 @@ struct store_salt store_segment_salt(struct store *s, uint32_t no)
 	return sg ? sg->salt : STORE_SALT_NONE;
 }
 
-/* Starts the head's file with a segment header carrying fresh salts. */
+/* Starts the head's file with a segment header carrying this run's salts. */
 static int store_head_start(struct store *s, struct store_segment *head)
 {
 	uint8_t hdr[STORE_SEGMENT_HEADER_SIZE];
 
-	if (!store_salt_new(&head->salt))
-		store_log_warn("storage: getrandom failed; segment %u's checksum salt comes from "
-			       "the clock", head->no);
+	head->salt = s->salt;
 	store_segment_header_encode(hdr, head->salt);
 	if (!store_batch_add(&s->pending, head->no, 0, hdr, sizeof hdr))
 		return -1;
@@ -241,7 +242,36 @@ uint8_t *store_append(struct store *s, uint64_t payload_len, bool may_roll,
 	head->size += n;
 	s->pending.records++;
 	s->unsynced_appends++;
+	if (s->commit_count++ == 0)
+		s->commit_first = *where;
 	return p;
+}
+
+/* Ends the records appended since the last commit with a commit record naming the first of
+ * them and their number, in the pending batch right after them. Recovery replays a batch only
+ * up to a commit that accounts for every record before it, so a power cut that tears a batch
+ * (some sectors written, others not) never replays its later records (an ack, a dead-letter's
+ * dequeue) without the earlier ones they depend on. Cannot fail: store_batch_reserve_buf keeps
+ * room for it, and it extends the batch's last part, which ends at the head. */
+static void store_commit_seal(struct store *s)
+{
+	struct store_batch *b = &s->pending;
+	struct store_part *last = &b->parts[b->part_count - 1];
+	/* the head, or the one before when a roll left the head without a byte yet */
+	struct store_segment *head = store_segment_find(s, last->seg);
+	uint8_t *p = b->buf + b->len;
+
+	assert(s->commit_count > 0 && b->part_count > 0 && head &&
+	       last->file_off + last->len == head->size &&
+	       b->cap - b->len >= STORE_RECORD_HEADER_SIZE + STORE_RECORD_COMMIT_SIZE);
+	store_record_put_u32(p + STORE_RECORD_HEADER_SIZE, s->commit_first.seg);
+	store_record_put_u32(p + STORE_RECORD_HEADER_SIZE + 4, s->commit_count);
+	store_record_put_u64(p + STORE_RECORD_HEADER_SIZE + 8, s->commit_first.off);
+	store_record_seal(p, STORE_RECORD_COMMIT, STORE_RECORD_COMMIT_SIZE, head->salt);
+	b->len += STORE_RECORD_HEADER_SIZE + STORE_RECORD_COMMIT_SIZE;
+	last->len += STORE_RECORD_HEADER_SIZE + STORE_RECORD_COMMIT_SIZE;
+	head->size += STORE_RECORD_HEADER_SIZE + STORE_RECORD_COMMIT_SIZE;
+	s->commit_count = 0;
 }
 
 /* Takes back the record store_append just reserved (its caller failed afterwards). */
@@ -257,6 +287,7 @@ static void store_unappend(struct store *s, uint64_t payload_len)
 	store_head(s)->size -= n;
 	s->pending.records--;
 	s->unsynced_appends--;
+	s->commit_count--;
 }
 
 /* ---- the storage thread ---- */
@@ -382,6 +413,8 @@ static void store_dispatch(struct store *s)
 	assert(!s->busy && s->flight.len == 0);
 	if (s->pending.len == 0)
 		return;
+	if (s->commit_count > 0)
+		store_commit_seal(s);
 	tmp = s->flight;
 	s->flight = s->pending;
 	s->pending = tmp;
@@ -551,6 +584,41 @@ static int store_mkdir(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* Makes the directory entries leading to the data directory durable: the data directory (for
+ * msgs/ and files in it) and each directory above it. They may have just been created (by us or
+ * by whoever made the data directory), and a power cut before their parents reach the disk
+ * would take everything under them along, confirmed messages included. Once per open; only a
+ * failure on the data directory or its parent is an error. */
+static int store_sync_dirs(const char *dir, char *err, size_t errlen)
+{
+	char path[4096];
+	struct stat prev = { 0 }, st;
+
+	snprintf(path, sizeof path, "%s", dir);
+	for (int depth = 0; depth < 64; depth++) {
+		int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		bool ok = fd >= 0 && fstat(fd, &st) == 0 && fsync(fd) == 0;
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		if (!ok) {
+			if (depth < 2) {
+				snprintf(err, errlen, "cannot fsync %s: %s", path, strerror(e));
+				return -1;
+			}
+			return 0;
+		}
+		if (depth > 0 && st.st_dev == prev.st_dev && st.st_ino == prev.st_ino)
+			return 0; /* "/.." is "/" */
+		prev = st;
+		if (strlen(path) + 4 >= sizeof path)
+			return 0;
+		strcat(path, "/..");
+	}
+	return 0;
+}
+
 struct store *store_open(struct event_base *base, const char *dir, const struct store_options *opt,
 			 char *err, size_t errlen)
 {
@@ -573,6 +641,9 @@ struct store *store_open(struct event_base *base, const char *dir, const struct 
 		s->opt.segment_size = STORE_MAX_SEGMENT_SIZE;
 	store_index_init(&s->index);
 	s->next_id = 1;
+	if (!store_salt_new(&s->salt))
+		store_log_warn("storage: getrandom failed; the checksum salt of this run comes from "
+			       "the clock");
 	if (pthread_mutex_init(&s->lock, NULL) != 0 || pthread_cond_init(&s->cond, NULL) != 0) {
 		snprintf(err, errlen, "cannot create a lock");
 		free(s);
@@ -585,7 +656,8 @@ struct store *store_open(struct event_base *base, const char *dir, const struct 
 		goto out;
 	}
 	sprintf(s->msgs_dir, "%s/msgs", dir);
-	if (store_mkdir(dir, err, errlen) != 0 || store_mkdir(s->msgs_dir, err, errlen) != 0)
+	if (store_mkdir(dir, err, errlen) != 0 || store_mkdir(s->msgs_dir, err, errlen) != 0 ||
+	    (!s->opt.no_fsync && store_sync_dirs(dir, err, errlen) != 0))
 		goto out;
 	s->msgs_dirfd = open(s->msgs_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->msgs_dirfd < 0) {
@@ -628,8 +700,9 @@ out:
 	return s;
 }
 
-/* Waits for the batch with the thread and settles it without callbacks (shutting down). */
-static void store_wait(struct store *s)
+/* Waits for the batch with the thread and settles it, with the synced callbacks or without
+ * (shutting down). */
+static void store_wait_callbacks(struct store *s, bool callbacks)
 {
 	if (!s->busy)
 		return;
@@ -638,7 +711,29 @@ static void store_wait(struct store *s)
 		pthread_cond_wait(&s->cond, &s->lock);
 	s->job_done = false;
 	pthread_mutex_unlock(&s->lock);
-	store_complete(s, false);
+	store_complete(s, callbacks);
+}
+
+static void store_wait(struct store *s)
+{
+	store_wait_callbacks(s, false);
+}
+
+int store_flush(struct store *s)
+{
+	uint64_t want;
+
+	if (!s->recovered || s->recovery_failed)
+		return -1;
+	want = store_sync(s);
+	while (s->done_ticket < want && !s->failed) {
+		if (!s->busy)
+			store_dispatch(s);
+		if (!s->busy)
+			break;
+		store_wait_callbacks(s, true);
+	}
+	return s->done_ticket >= want && !s->failed ? 0 : -1;
 }
 
 void store_close(struct store *s)

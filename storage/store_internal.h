@@ -71,6 +71,13 @@ struct store {
 	uint64_t next_id;
 	struct store_index index;
 
+	/* the checksum salts of every segment this open creates: a run of segments with the same
+	 * salts is one run of the store, whose last batch recovery may find torn */
+	struct store_salt salt;
+	/* records appended since the last commit record: the first one's place and how many */
+	struct store_pos commit_first;
+	uint32_t commit_count;
+
 	/* group commit: the loop appends to pending, the thread writes flight */
 	struct store_batch pending, flight;
 	bool busy; /* flight is with the thread */

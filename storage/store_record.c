@@ -199,7 +199,7 @@ int64_t store_record_check(const uint8_t *p, size_t avail, struct store_record *
 
 	if (avail < STORE_RECORD_HEADER_SIZE)
 		return 0;
-	if (p[4] != STORE_RECORD_MAGIC || p[5] < STORE_RECORD_MESSAGE || p[5] > STORE_RECORD_MOVED)
+	if (p[4] != STORE_RECORD_MAGIC || p[5] < STORE_RECORD_MESSAGE || p[5] > STORE_RECORD_COMMIT)
 		return -1;
 	if (store_record_get_u32(p) !=
 	    store_record_crc32c(salt.header, p + 4, STORE_RECORD_HEADER_SIZE - 4))
@@ -221,6 +221,10 @@ int64_t store_record_check(const uint8_t *p, size_t avail, struct store_record *
 		break;
 	case STORE_RECORD_PURGE:
 		if (len != STORE_RECORD_PURGE_SIZE)
+			return -1;
+		break;
+	case STORE_RECORD_COMMIT:
+		if (len != STORE_RECORD_COMMIT_SIZE)
 			return -1;
 		break;
 	default:
