@@ -438,6 +438,8 @@ static const struct config_key config_keys[] = {
 	{ "ssl_handshake_timeout", config_apply_uint, OFF(ssl_handshake_timeout), 1,
 	  UINT32_MAX - 1, W(ssl_handshake_timeout), NULL },
 	{ "data_dir", config_apply_string, OFF(data_dir), 0, 0, 0, NULL },
+	{ "msg_store_file_size_limit", config_apply_uint, OFF(msg_store_file_size_limit), 4096,
+	  1073741824, W(msg_store_file_size_limit), NULL },
 	{ "default_user", config_apply_string, OFF(default_user), 0, 0, 0, NULL },
 	{ "default_pass", config_apply_string, OFF(default_pass), 0, 0, 0, NULL },
 	{ "default_vhost", config_apply_string, OFF(default_vhost), 0, 0, 0, NULL },
@@ -517,6 +519,7 @@ void config_init_defaults(struct config *c)
 	c->channel_max = 2047;
 	c->max_connections = CONFIG_UNLIMITED;
 	c->max_message_size = 134217728;
+	c->msg_store_file_size_limit = 64ull << 20;
 	c->max_partial_bytes = 268435456;
 	c->consumer_timeout = 1800000;
 	c->collect_statistics_interval = 5000;
