@@ -299,6 +299,8 @@ static struct store_pos store_recover_held_pos(const struct store_recover_held *
 /* Applies the first n held records, in order, and forgets them. */
 static void store_recover_release(struct store_recover_ctx *c, size_t n)
 {
+	if (n == 0)
+		return;
 	for (size_t i = 0; i < n && !c->oom; i++)
 		store_recover_take(c, c->held[i].sg, c->held[i].off, &c->held[i].rec);
 	memmove(c->held, c->held + n, (c->held_count - n) * sizeof *c->held);
