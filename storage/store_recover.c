@@ -65,6 +65,8 @@ struct store_recover_ctx {
 	struct store_salt run_salt;
 	struct store_pos run_start; /* the run's first segment still on disk, offset 0 */
 	struct store_pos last_gap;  /* the latest corrupt bytes skipped in this run (seg 0: none) */
+	struct store_pos committed; /* where the run's last whole batch ends (seg 0: nowhere yet) */
+	struct store_pos suspect_first, suspect_end; /* where the held suspect batch is */
 };
 
 struct store_recover_held {
@@ -312,8 +314,10 @@ static void store_recover_hold(struct store_recover_ctx *c, struct store_segment
 			       uint64_t off, const struct store_record *rec)
 {
 	/* a batch followed by more of its run was synced before the next one was written */
-	if (c->suspect)
+	if (c->suspect) {
 		store_recover_release(c, c->suspect);
+		c->committed = c->suspect_end;
+	}
 	if (c->held_count == c->held_cap) {
 		size_t cap = c->held_cap ? c->held_cap * 2 : 256;
 		struct store_recover_held *h = realloc(c->held, cap * sizeof *h);
@@ -332,17 +336,20 @@ static void store_recover_hold(struct store_recover_ctx *c, struct store_segment
  * this commit proves them synced. A batch that does not check out is held: if anything of
  * the run follows it, it was synced and a record of it was damaged since (its other records
  * are replayed); if it ends the run, a power cut tore it and none of it is replayed. */
-static void store_recover_commit(struct store_recover_ctx *c, const struct store_record *rec)
+static void store_recover_commit(struct store_recover_ctx *c, struct store_segment *sg,
+				 uint64_t off, const struct store_record *rec)
 {
 	struct store_record_commit cm;
-	struct store_pos first;
+	struct store_pos first, end;
 	size_t i = 0, batch;
 	bool whole, gone;
 
 	store_record_commit_decode(rec->payload, &cm);
 	first = (struct store_pos){ cm.first_seg, cm.first_off };
-	if (c->suspect)
+	if (c->suspect) {
 		store_recover_release(c, c->suspect);
+		c->committed = c->suspect_end;
+	}
 	while (i < c->held_count && store_pos_cmp(store_recover_held_pos(&c->held[i]), first) < 0)
 		i++;
 	store_recover_release(c, i);
@@ -352,21 +359,47 @@ static void store_recover_commit(struct store_recover_ctx *c, const struct store
 	whole = batch == cm.count &&
 		(batch == 0 || store_pos_cmp(store_recover_held_pos(&c->held[0]), first) == 0) &&
 		!(c->last_gap.seg && store_pos_cmp(c->last_gap, first) >= 0);
-	if (whole || gone)
+	end = (struct store_pos){ sg->no, off + STORE_RECORD_HEADER_SIZE + rec->len };
+	if (whole || gone) {
 		store_recover_release(c, batch);
-	else
+		c->committed = end;
+	} else {
 		c->suspect = batch;
+		c->suspect_first = first;
+		c->suspect_end = end;
+	}
 	c->last_gap = (struct store_pos){ 0, 0 };
 }
 
-/* The run is over: what is still held was never committed whole, so no client was told it was
- * stored. It is dropped; its message ids are not given out again. */
-static void store_recover_run_end(struct store_recover_ctx *c)
+static const struct store_recover_map *store_recover_map_find(const struct store_recover_ctx *c,
+							      uint32_t no)
 {
+	size_t lo = 0, hi = c->map_count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (c->maps[mid].segno == no)
+			return &c->maps[mid];
+		if (c->maps[mid].segno < no)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* The run is over: what is still held was never committed whole, so no client was told it was
+ * stored. It is dropped; its message ids are not given out again. At the end of the log (last)
+ * it is cut off the last segment too, so later starts do not find it again. */
+static void store_recover_run_end(struct store_recover_ctx *c, bool last)
+{
+	struct store *s = c->s;
+	struct store_pos cut = c->suspect ? c->suspect_first : c->committed;
+
 	if (c->held_count > 0) {
 		char path[4096];
 
-		store_segment_path(c->s, c->held[0].sg->no, path, sizeof path);
+		store_segment_path(s, c->held[0].sg->no, path, sizeof path);
 		store_log_warn("storage: %s offset %llu: the last batch written before a crash is "
 			       "incomplete; its %zu records are not replayed (none was confirmed)",
 			       path, (unsigned long long)c->held[0].off, c->held_count);
@@ -377,14 +410,33 @@ static void store_recover_run_end(struct store_recover_ctx *c)
 
 			if ((r->type == STORE_RECORD_MESSAGE || r->type == STORE_RECORD_MOVED) &&
 			    r->len >= 8 && (id = store_record_get_u64(r->payload)) < (1ull << 62) &&
-			    id >= c->s->next_id)
-				c->s->next_id = id + 1;
+			    id >= s->next_id)
+				s->next_id = id + 1;
+		}
+	}
+	if (last && c->in_run && s->seg_count > 1) {
+		struct store_segment *tail = &s->segs[s->seg_count - 2]; /* the head is new */
+		const struct store_recover_map *map = store_recover_map_find(c, tail->no);
+		uint64_t at = cut.seg == tail->no ? cut.off : STORE_SEGMENT_HEADER_SIZE;
+
+		if (cut.seg > tail->no || at < STORE_SEGMENT_HEADER_SIZE)
+			at = STORE_SEGMENT_HEADER_SIZE;
+		if (map && map->kind == STORE_SEGMENT_V2 && at < tail->size) {
+			char path[4096];
+
+			store_segment_path(s, tail->no, path, sizeof path);
+			c->st->torn_bytes_truncated += tail->size - at;
+			if (map->fd >= 0 && ftruncate(map->fd, (off_t)at) != 0)
+				store_log_warn("storage: cannot truncate %s: %s", path,
+					       strerror(errno));
+			tail->size = at;
 		}
 	}
 	c->held_count = 0;
 	c->suspect = 0;
 	c->in_run = false;
 	c->last_gap = (struct store_pos){ 0, 0 };
+	c->committed = (struct store_pos){ 0, 0 };
 }
 
 /* Replays the records of one segment from offset pos (after its header): format 1 record by
@@ -407,7 +459,7 @@ static void store_recover_segment(struct store_recover_ctx *c, struct store_segm
 			if (!batched)
 				store_recover_take(c, sg, pos, &rec);
 			else if (rec.type == STORE_RECORD_COMMIT)
-				store_recover_commit(c, &rec);
+				store_recover_commit(c, sg, pos, &rec);
 			else
 				store_recover_hold(c, sg, pos, &rec);
 			if (c->oom) {
@@ -470,22 +522,6 @@ static int store_recover_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static const struct store_recover_map *store_recover_map_find(const struct store_recover_ctx *c,
-							      uint32_t no)
-{
-	size_t lo = 0, hi = c->map_count;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (c->maps[mid].segno == no)
-			return &c->maps[mid];
-		if (c->maps[mid].segno < no)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
 
 /* Hands the live messages to the broker queue by queue. 0, or -1 when fn failed: then it logs
  * which message of which queue the broker could not take and how many were not handed over,
@@ -653,7 +689,7 @@ int store_recover(struct store *s, store_recover_fn fn, void *arg,
 		if (map->kind != STORE_SEGMENT_V2 ||
 		    (c.in_run && (sg->salt.header != c.run_salt.header ||
 				  sg->salt.payload != c.run_salt.payload)))
-			store_recover_run_end(&c);
+			store_recover_run_end(&c, false);
 		switch (map->kind) {
 		case STORE_SEGMENT_V1:
 			store_recover_segment(&c, sg, map, 0, i + 1 == n, path);
@@ -687,7 +723,7 @@ int store_recover(struct store *s, store_recover_fn fn, void *arg,
 			goto out;
 		}
 	}
-	store_recover_run_end(&c);
+	store_recover_run_end(&c, true);
 	if (c.oom) {
 		store_log_error("storage: recovery failed: out of memory replaying the last batch of "
 				"%s", s->msgs_dir);

@@ -52,12 +52,24 @@ FAILURES = ("confirmed_lost", "declared_lost", "failed_start", "acked_back", "de
             "duplicated", "phantom", "corrupt", "check_error")
 
 
+PORTS_LOCK = threading.Lock()
+PORTS_TAKEN = set()
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A port nobody listens on now and that no other checker thread was given recently."""
+    with PORTS_LOCK:
+        while True:
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+            s.close()
+            if port not in PORTS_TAKEN:
+                PORTS_TAKEN.add(port)
+                if len(PORTS_TAKEN) > 512:
+                    PORTS_TAKEN.clear()
+                    PORTS_TAKEN.add(port)
+                return port
 
 
 class Broker:
@@ -81,15 +93,16 @@ class Broker:
                                          env=self.env)
             if out is not subprocess.DEVNULL:
                 out.close()
+            # ready when *this* process says so (its "ready" line names its port): another
+            # one may hold the port
+            ready = re.compile(r"\bready\b.*:%d\b" % self.port)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
                     break
-                try:
-                    socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                if ready.search(self.output()):
                     return True
-                except OSError:
-                    time.sleep(0.003)
+                time.sleep(0.003)
             self.kill()
             if "Address already in use" not in self.output():
                 return False
