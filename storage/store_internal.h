@@ -1,5 +1,6 @@
 /* storage/store_internal.h: struct store, shared by store_file.c (appends, group commit, the
- * storage thread, segment deletion and compaction), store_recover.c and store_definitions.c.
+ * storage thread), store_message.c (the broker's records), store_compact.c (segment deletion
+ * and compaction), store_read.c, store_recover.c and store_definitions.c.
  * Not for the broker, which includes only store.h. */
 #ifndef STORAGE_STORE_INTERNAL_H
 #define STORAGE_STORE_INTERNAL_H
@@ -126,6 +127,8 @@ int store_pos_cmp(struct store_pos a, struct store_pos b);
  * pending batch, where says where it lands and *salt what to seal it with. */
 uint8_t *store_append(struct store *s, uint64_t payload_len, bool may_roll,
 		      struct store_pos *where, struct store_salt *salt);
+/* Takes back the record store_append just reserved (its caller failed afterwards). */
+void store_unappend(struct store *s, uint64_t payload_len);
 /* The checksum seeds of segment no's records ({0, 0} when it is unknown). */
 struct store_salt store_segment_salt(struct store *s, uint32_t no);
 

@@ -522,7 +522,6 @@ static int store_recover_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-
 /* Hands the live messages to the broker queue by queue. 0, or -1 when fn failed: then it logs
  * which message of which queue the broker could not take and how many were not handed over,
  * because the caller must not start with a queue silently missing messages. */
