@@ -56,6 +56,15 @@ PORTS_LOCK = threading.Lock()
 PORTS_TAKEN = set()
 
 
+def die_with_parent():
+    """preexec_fn: the broker gets SIGKILL if this driver dies, however it dies."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def free_port():
     """A port nobody listens on now and that no other checker thread was given recently."""
     with PORTS_LOCK:
@@ -90,7 +99,7 @@ class Broker:
                 args += ["--set", s]
             out = open(self.log_path, "w") if self.log_path else subprocess.DEVNULL
             self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
-                                         env=self.env)
+                                         env=self.env, preexec_fn=die_with_parent)
             if out is not subprocess.DEVNULL:
                 out.close()
             # ready when *this* process says so (its "ready" line names its port): another
@@ -474,6 +483,8 @@ def run_workload(args, name, work, totals):
 
 
 def main():
+    # a timeout's SIGTERM unwinds like an error: brokers are killed, threads joined
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("warren")
     ap.add_argument("recorder")
