@@ -4,6 +4,7 @@
  * "~" and a hash of the arguments appended when there are arguments. */
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,33 +59,7 @@ static json_t *mgmt_exchange_render(struct mgmt_req *r, void *obj)
 
 static void mgmt_exchanges_list(struct mgmt_req *r, struct vhost *only)
 {
-	struct mgmt_items items = { 0 };
-	size_t i, j;
-	for (struct strmap_entry *ve = strmap_first(&r->b->vhosts, &i); ve;
-	     ve = strmap_next(&r->b->vhosts, ve, &i)) {
-		struct vhost *v = ve->value;
-		if ((only && v != only) || !mgmt_can_see_vhost(r, v->name))
-			continue;
-		for (struct strmap_entry *e = strmap_first(&v->exchanges, &j); e;
-		     e = strmap_next(&v->exchanges, e, &j)) {
-			struct exchange *x = e->value;
-			mgmt_items_add(&items, v->name, (const char *)x->name.ptr, x->name.len, x);
-		}
-	}
-	mgmt_list_reply(r, &items, mgmt_exchange_render);
-}
-
-static bool mgmt_opt_bool(struct mgmt_req *r, json_t *body, const char *key, bool *out)
-{
-	json_t *v = json_object_get(body, key);
-	if (!v)
-		return true;
-	if (!json_is_boolean(v)) {
-		mgmt_reply_bad(r, "'%s' must be a boolean", key);
-		return false;
-	}
-	*out = json_is_true(v);
-	return true;
+	mgmt_list_vhost_objects(r, only, offsetof(struct vhost, exchanges), mgmt_exchange_render);
 }
 
 static void mgmt_exchange_put(struct mgmt_req *r, struct vhost *v, struct amqp_str name)
@@ -105,9 +80,9 @@ static void mgmt_exchange_put(struct mgmt_req *r, struct vhost *v, struct amqp_s
 		mgmt_reply_bad(r, "'type' must be a string");
 		goto out;
 	}
-	if (!mgmt_opt_bool(r, body, "durable", &durable) ||
-	    !mgmt_opt_bool(r, body, "auto_delete", &auto_delete) ||
-	    !mgmt_opt_bool(r, body, "internal", &internal))
+	if (!mgmt_body_bool(r, body, "durable", &durable) ||
+	    !mgmt_body_bool(r, body, "auto_delete", &auto_delete) ||
+	    !mgmt_body_bool(r, body, "internal", &internal))
 		goto out;
 	json_t *a = json_object_get(body, "arguments");
 	if (a && !json_is_object(a) && !json_is_null(a)) {

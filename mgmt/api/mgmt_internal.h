@@ -113,6 +113,14 @@ void mgmt_items_free(struct mgmt_items *it);
 /* Filters (name, use_regex), sorts (sort, sort_reverse), pages (page, page_size), renders and
  * projects (columns), and replies. Sorting by vhost/name needs no rendering of hidden items. */
 void mgmt_list_reply(struct mgmt_req *r, struct mgmt_items *items, mgmt_render_fn render);
+/* The list endpoints of per-vhost objects (queues, exchanges): every object in the registry at
+ * map_offset in struct vhost (offsetof(struct vhost, queues)), of `only` or of every vhost the
+ * user may see, through mgmt_list_reply's filtering, sorting and paging. */
+void mgmt_list_vhost_objects(struct mgmt_req *r, struct vhost *only, size_t map_offset,
+			     mgmt_render_fn render);
+/* An optional boolean in a request body: true (*out set when present), or false after a 400
+ * when it has another type. */
+bool mgmt_body_bool(struct mgmt_req *r, json_t *body, const char *key, bool *out);
 /* Applies ?columns= to one object and replies. */
 void mgmt_object_reply(struct mgmt_req *r, json_t *obj);
 
