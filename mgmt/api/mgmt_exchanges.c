@@ -57,11 +57,6 @@ static json_t *mgmt_exchange_render(struct mgmt_req *r, void *obj)
 	return mgmt_exchange_json(r, obj);
 }
 
-static void mgmt_exchanges_list(struct mgmt_req *r, struct vhost *only)
-{
-	mgmt_list_vhost_objects(r, only, offsetof(struct vhost, exchanges), mgmt_exchange_render);
-}
-
 static void mgmt_exchange_put(struct mgmt_req *r, struct vhost *v, struct amqp_str name)
 {
 	bool durable = false, auto_delete = false, internal = false;
@@ -418,19 +413,10 @@ static void mgmt_exchange_bindings(struct mgmt_req *r, struct exchange *x, bool 
 void mgmt_exchanges_handle(struct mgmt_req *r)
 {
 	char err[512];
-	if (r->nseg == 2) {
-		if (r->method != EVHTTP_REQ_GET)
-			{ mgmt_reply_method_not_allowed(r); return; }
-		{ mgmt_exchanges_list(r, NULL); return; }
-	}
-	struct vhost *v = mgmt_vhost_arg(r, 2);
+	struct vhost *v = mgmt_vhost_objects_route(r, offsetof(struct vhost, exchanges),
+						   mgmt_exchange_render);
 	if (!v)
 		return;
-	if (r->nseg == 3) {
-		if (r->method != EVHTTP_REQ_GET)
-			{ mgmt_reply_method_not_allowed(r); return; }
-		{ mgmt_exchanges_list(r, v); return; }
-	}
 	struct amqp_str name = { (const uint8_t *)r->seg[3], (uint32_t)r->seg_len[3] };
 	struct amqp_str lookup = amqp_str_eq_c(name, "amq.default") ? AMQP_STR_LIT("") : name;
 	struct exchange *x = vhost_exchange_find(v, lookup);

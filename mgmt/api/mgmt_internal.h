@@ -118,6 +118,11 @@ void mgmt_list_reply(struct mgmt_req *r, struct mgmt_items *items, mgmt_render_f
  * user may see, through mgmt_list_reply's filtering, sorting and paging. */
 void mgmt_list_vhost_objects(struct mgmt_req *r, struct vhost *only, size_t map_offset,
 			     mgmt_render_fn render);
+/* The top of /api/queues and /api/exchanges: /api/<things> and /api/<things>/<vhost> are
+ * answered here with their list (NULL returned); a deeper path returns its vhost (NULL after a
+ * 404, 405 or 401 reply). */
+struct vhost *mgmt_vhost_objects_route(struct mgmt_req *r, size_t map_offset,
+				       mgmt_render_fn render);
 /* An optional boolean in a request body: true (*out set when present), or false after a 400
  * when it has another type. */
 bool mgmt_body_bool(struct mgmt_req *r, json_t *body, const char *key, bool *out);

@@ -420,6 +420,21 @@ void mgmt_list_vhost_objects(struct mgmt_req *r, struct vhost *only, size_t map_
 	mgmt_list_reply(r, &items, render);
 }
 
+struct vhost *mgmt_vhost_objects_route(struct mgmt_req *r, size_t map_offset,
+				       mgmt_render_fn render)
+{
+	struct vhost *v = NULL;
+	if (r->nseg > 2 && !(v = mgmt_vhost_arg(r, 2)))
+		return NULL;
+	if (r->nseg > 3)
+		return v;
+	if (r->method != EVHTTP_REQ_GET)
+		mgmt_reply_method_not_allowed(r);
+	else
+		mgmt_list_vhost_objects(r, v, map_offset, render);
+	return NULL;
+}
+
 bool mgmt_body_bool(struct mgmt_req *r, json_t *body, const char *key, bool *out)
 {
 	json_t *v = json_object_get(body, key);

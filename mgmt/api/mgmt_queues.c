@@ -91,11 +91,6 @@ static json_t *mgmt_queue_render(struct mgmt_req *r, void *obj)
 	return mgmt_queue_json(r, obj);
 }
 
-static void mgmt_queues_list(struct mgmt_req *r, struct vhost *only)
-{
-	mgmt_list_vhost_objects(r, only, offsetof(struct vhost, queues), mgmt_queue_render);
-}
-
 static json_t *mgmt_queue_detail(struct mgmt_req *r, struct queue *q)
 {
 	json_t *o = mgmt_queue_json(r, q);
@@ -380,19 +375,10 @@ out:
 void mgmt_queues_handle(struct mgmt_req *r)
 {
 	char err[512];
-	if (r->nseg == 2) {
-		if (r->method != EVHTTP_REQ_GET)
-			{ mgmt_reply_method_not_allowed(r); return; }
-		{ mgmt_queues_list(r, NULL); return; }
-	}
-	struct vhost *v = mgmt_vhost_arg(r, 2);
+	struct vhost *v = mgmt_vhost_objects_route(r, offsetof(struct vhost, queues),
+						   mgmt_queue_render);
 	if (!v)
 		return;
-	if (r->nseg == 3) {
-		if (r->method != EVHTTP_REQ_GET)
-			{ mgmt_reply_method_not_allowed(r); return; }
-		{ mgmt_queues_list(r, v); return; }
-	}
 	struct amqp_str name = { (const uint8_t *)r->seg[3], (uint32_t)r->seg_len[3] };
 	struct queue *q = vhost_queue_find(v, name);
 	if (r->nseg == 4) {

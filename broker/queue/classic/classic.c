@@ -690,22 +690,18 @@ static int classic_validate(const struct queue_declare *d, char *err, size_t err
 	return 0;
 }
 
+/* The operations of the classic kind, shared with the quorum kind for now. */
+#define CLASSIC_OPS                                                                               \
+	.init = classic_init, .destroy = classic_destroy, .apply = classic_apply,                \
+	.push = classic_push, .take = classic_take, .taken = classic_arm_ttl,                     \
+	.untake = classic_untake, .settle = classic_settle, .purge = classic_purge,               \
+	.drop = classic_drop, .expire = classic_expire, .page_out = classic_page_out,             \
+	.memory = classic_paged_memory
+
 const struct queue_type queue_type_classic = {
 	.name = "classic",
 	.validate = classic_validate,
-	.init = classic_init,
-	.destroy = classic_destroy,
-	.apply = classic_apply,
-	.push = classic_push,
-	.take = classic_take,
-	.taken = classic_arm_ttl,
-	.untake = classic_untake,
-	.settle = classic_settle,
-	.purge = classic_purge,
-	.drop = classic_drop,
-	.expire = classic_expire,
-	.page_out = classic_page_out,
-	.memory = classic_paged_memory,
+	CLASSIC_OPS,
 };
 
 /* Quorum queues keep classic's storage and delivery on a single node until they have their
@@ -725,17 +721,5 @@ static int classic_quorum_validate(const struct queue_declare *d, char *err, siz
 const struct queue_type queue_type_quorum = {
 	.name = "quorum",
 	.validate = classic_quorum_validate,
-	.init = classic_init,
-	.destroy = classic_destroy,
-	.apply = classic_apply,
-	.push = classic_push,
-	.take = classic_take,
-	.taken = classic_arm_ttl,
-	.untake = classic_untake,
-	.settle = classic_settle,
-	.purge = classic_purge,
-	.drop = classic_drop,
-	.expire = classic_expire,
-	.page_out = classic_page_out,
-	.memory = classic_paged_memory,
+	CLASSIC_OPS,
 };
