@@ -328,65 +328,6 @@ const struct permission *auth_permission_find(const struct user *u, const char *
 	return strmap_get(&u->permissions, vhost, strlen(vhost));
 }
 
-static void auth_copy_name(struct amqp_str s, char *out, size_t cap)
-{
-	size_t n = s.len < cap - 1 ? s.len : cap - 1;
-	memcpy(out, s.ptr, n);
-	out[n] = '\0';
-}
-
-static int auth_parse_plain(struct amqp_str r, struct amqp_str *user, struct amqp_str *pass)
-{
-	/* [authzid] NUL authcid NUL passwd */
-	const uint8_t *p = r.ptr, *end = r.ptr + r.len;
-	const uint8_t *z1 = memchr(p, 0, r.len);
-	if (!z1)
-		return -1;
-	const uint8_t *z2 = memchr(z1 + 1, 0, (size_t)(end - z1 - 1));
-	if (!z2)
-		return -1;
-	*user = (struct amqp_str){ z1 + 1, (uint32_t)(z2 - z1 - 1) };
-	*pass = (struct amqp_str){ z2 + 1, (uint32_t)(end - z2 - 1) };
-	return 0;
-}
-
-static int auth_parse_amqplain(struct amqp_str r, struct amqp_str *user, struct amqp_str *pass)
-{
-	struct amqp_table t = { r.ptr, r.len };
-	struct amqp_value v;
-	if (amqp_table_validate(r.ptr, r.len) != 0)
-		return -1;
-	if (!amqp_table_get(t, "LOGIN", &v) || v.type != 'S')
-		return -1;
-	*user = v.v.str;
-	if (!amqp_table_get(t, "PASSWORD", &v) || v.type != 'S')
-		return -1;
-	*pass = v.v.str;
-	return 0;
-}
-
-struct user *auth_sasl(struct broker *b, struct amqp_str mechanism, struct amqp_str response,
-		       char *name_out, size_t name_cap)
-{
-	struct amqp_str user = { 0 }, pass = { 0 };
-	int rc;
-
-	name_out[0] = '\0';
-	if (amqp_str_eq_c(mechanism, "PLAIN"))
-		rc = auth_parse_plain(response, &user, &pass);
-	else if (amqp_str_eq_c(mechanism, "AMQPLAIN"))
-		rc = auth_parse_amqplain(response, &user, &pass);
-	else
-		return NULL;
-	if (rc != 0)
-		return NULL;
-	auth_copy_name(user, name_out, name_cap);
-	struct user *u = strmap_get(&b->users, user.ptr, user.len);
-	if (!u || !auth_user_check_password(u, pass.ptr, pass.len))
-		return NULL;
-	return u;
-}
-
 /* ---- repeated login failures ----
  * A fixed table of recent failures per peer address (bounded memory whatever the number of
  * addresses): an address hashes to AUTH_FAILURE_PROBE neighbouring slots and takes its own, a free

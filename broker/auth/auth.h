@@ -84,10 +84,6 @@ bool auth_permitted(const struct user *u, const char *vhost, enum auth_perm perm
 void auth_refusal_text(char *out, size_t cap, const struct user *u, const char *vhost,
 		       enum auth_resource kind, struct amqp_str name);
 
-/* Parses a SASL response for mechanism PLAIN or AMQPLAIN and checks the password.
- * Returns the user or NULL; *name_out receives the attempted user name for the log. */
-struct user *auth_sasl(struct broker *b, struct amqp_str mechanism, struct amqp_str response,
-		       char *name_out, size_t name_cap);
 
 /* Notes a failed login from peer address ip (now_ms: broker_now_ms). Returns how long the refusal
  * should wait, in ms: 0 for the first 3 failures within a minute, then 250 doubling up to 5000.

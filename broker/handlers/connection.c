@@ -13,6 +13,7 @@
 #include "amqp/reply_codes.h"
 #include "amqp/table.h"
 #include "broker/auth/auth.h"
+#include "broker/auth/sasl.h"
 #include "broker/core/broker.h"
 #include "broker/core/config.h"
 #include "broker/net/conn.h"
@@ -81,10 +82,10 @@ int handle_connection_start(struct conn *c)
 	m.u.connection_start.version_major = 0;
 	m.u.connection_start.version_minor = 9;
 	m.u.connection_start.server_properties = (struct amqp_table){ props.data, (uint32_t)props.len };
-	/* EXTERNAL (the certificate's CN is the user name) only where there is a verified
-	 * client certificate, as rabbitmq_auth_mechanism_ssl offers it. */
-	m.u.connection_start.mechanisms = c->tls_cn[0] ? AMQP_STR_LIT("EXTERNAL AMQPLAIN PLAIN") :
-							 AMQP_STR_LIT("AMQPLAIN PLAIN");
+	char mechanisms[64];
+	struct sasl_login login = { { NULL, 0 }, c->tls_cn };
+	sasl_offer(&login, mechanisms, sizeof mechanisms);
+	m.u.connection_start.mechanisms = amqp_str_c(mechanisms);
 	m.u.connection_start.locales = AMQP_STR_LIT("en_US");
 	int rc = conn_send_method(c, 0, &m);
 	amqp_buf_free(&props);
@@ -178,29 +179,24 @@ static int handshake_start_ok(struct conn *c, const struct amqp_connection_start
 		memcpy(c->client_props, cp.ptr, cp.len);
 		c->client_props_len = cp.len;
 	}
-	if (amqp_str_eq_c(m->mechanism, "EXTERNAL") && c->tls_cn[0]) {
-		struct user *eu = strmap_get(&c->broker->users, c->tls_cn, strlen(c->tls_cn));
-		if (!eu)
-			return handshake_refuse_login(c, m->mechanism, c->tls_cn,
-						      "no user for the certificate's CN");
-		c->user = eu;
-		goto tune;
-	}
-	if (!amqp_str_eq_c(m->mechanism, "PLAIN") && !amqp_str_eq_c(m->mechanism, "AMQPLAIN")) {
+	struct sasl_login login = { m->response, c->tls_cn };
+	const struct sasl_mechanism *mech = sasl_find(m->mechanism, &login);
+	if (!mech) {
 		log_warn(c->broker->log, "unsupported authentication mechanism from %s", c->name);
 		return conn_fail(c, AMQP_ACCESS_REFUSED, 0,
 				 "unsupported authentication mechanism '%.*s'",
 				 AMQP_STR_ARGS(m->mechanism));
 	}
-	struct user *u = auth_sasl(c->broker, m->mechanism, m->response, user, sizeof user);
+	const char *why = "invalid credentials";
+	struct user *u = mech->authenticate(c->broker, &login, user, sizeof user, &why);
 	if (!u)
-		return handshake_refuse_login(c, m->mechanism, user, "invalid credentials");
+		return handshake_refuse_login(c, m->mechanism, user, why);
+	/* loopback_users: whatever the mechanism, as rabbit_access_control checks it */
 	if (strcmp(u->name, "guest") == 0 && !c->peer_loopback &&
 	    c->broker->cfg->loopback_users_guest)
 		return handshake_refuse_login(c, m->mechanism, user,
 					      "user 'guest' can only connect via localhost");
 	c->user = u;
-tune:;
 	struct amqp_method t = { .id = AMQP_CONNECTION_TUNE };
 	t.u.connection_tune.channel_max = c->broker->cfg->channel_max;
 	t.u.connection_tune.frame_max = c->broker->cfg->frame_max;

@@ -78,30 +78,6 @@ START_TEST(bad_hashes_and_algorithms_are_refused_with_a_message)
 }
 END_TEST
 
-START_TEST(sasl_plain_and_amqplain_log_in_and_wrong_passwords_do_not)
-{
-	struct broker *b = auth_test_broker();
-	char name[64];
-	auth_user_add(b, "guest", "guest", "");
-	struct amqp_str plain = { (const uint8_t *)"\0guest\0guest", 12 };
-	ck_assert_ptr_nonnull(auth_sasl(b, AMQP_STR_LIT("PLAIN"), plain, name, sizeof name));
-	ck_assert_str_eq(name, "guest");
-	struct amqp_str bad = { (const uint8_t *)"\0guest\0guesT", 12 };
-	ck_assert_ptr_null(auth_sasl(b, AMQP_STR_LIT("PLAIN"), bad, name, sizeof name));
-	struct amqp_str junk = { (const uint8_t *)"guest", 5 };
-	ck_assert_ptr_null(auth_sasl(b, AMQP_STR_LIT("PLAIN"), junk, name, sizeof name));
-	/* AMQPLAIN: LOGIN S "guest", PASSWORD S "guest", as a table without its length. */
-	static const uint8_t amqplain[] = { 5, 'L', 'O', 'G', 'I', 'N', 'S', 0, 0, 0, 5,
-					    'g', 'u', 'e', 's', 't', 8, 'P', 'A', 'S', 'S',
-					    'W', 'O', 'R', 'D', 'S', 0, 0, 0, 5, 'g', 'u',
-					    'e', 's', 't' };
-	struct amqp_str a = { amqplain, sizeof amqplain };
-	ck_assert_ptr_nonnull(auth_sasl(b, AMQP_STR_LIT("AMQPLAIN"), a, name, sizeof name));
-	ck_assert_ptr_null(auth_sasl(b, AMQP_STR_LIT("EXTERNAL"), a, name, sizeof name));
-	auth_test_broker_free(b);
-}
-END_TEST
-
 START_TEST(login_failures_after_the_third_in_a_minute_wait_longer_each_time)
 {
 	static const uint32_t want[] = { 0, 0, 0, 250, 500, 1000, 2000, 4000, 5000, 5000 };
@@ -261,7 +237,6 @@ static Suite *auth_suite(void)
 	tcase_add_test(tc, a_hash_exported_by_rabbitmq_accepts_its_password);
 	tcase_add_test(tc, a_new_password_is_salted_and_checks);
 	tcase_add_test(tc, bad_hashes_and_algorithms_are_refused_with_a_message);
-	tcase_add_test(tc, sasl_plain_and_amqplain_log_in_and_wrong_passwords_do_not);
 	tcase_add_test(tc, login_failures_after_the_third_in_a_minute_wait_longer_each_time);
 	tcase_add_test(tc, login_failure_counts_are_per_address_and_bounded);
 	tcase_add_test(tc, topic_permission_variables_expand_to_the_user_and_vhost);
