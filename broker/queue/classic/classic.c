@@ -415,6 +415,21 @@ static bool classic_over_limit(const struct queue *q, uint32_t extra_count, uint
 
 static bool classic_pop(struct queue *q, struct qentry *out);
 
+/* drop-head: while the ready messages are over a length limit, the head goes, dead-lettered
+ * as maxlen. Runs after a publish and after a requeue, as RabbitMQ's maybe_drop_head does
+ * (deliver_or_enqueue, requeue_and_run). */
+static void classic_drop_heads(struct queue *q)
+{
+	struct qentry old = { 0 };
+	if (q->lim.overflow != QUEUE_DROP_HEAD)
+		return;
+	while (q->ready_count && classic_over_limit(q, 0, 0) && classic_pop(q, &old)) {
+		queue_dead_letter(q, old.msg, DEADLETTER_MAXLEN);
+		classic_unstore(q, old.msg);
+		message_unref(old.msg);
+	}
+}
+
 static enum queue_push_result classic_push(struct queue *q, struct message *m)
 {
 	struct classic_queue *cq = classic_of(q);
@@ -472,14 +487,7 @@ static enum queue_push_result classic_push(struct queue *q, struct message *m)
 	q->ready_count++;
 	q->ready_bytes += message_size(m);
 	q->stat_published++;
-	if (q->lim.overflow == QUEUE_DROP_HEAD) {
-		struct qentry old = { 0 };
-		while (q->ready_count && classic_over_limit(q, 0, 0) && classic_pop(q, &old)) {
-			queue_dead_letter(q, old.msg, DEADLETTER_MAXLEN);
-			classic_unstore(q, old.msg);
-			message_unref(old.msg);
-		}
-	}
+	classic_drop_heads(q);
 	if (e.expires_at && q->ready_count && !cq->ttl_timer.due_ms)
 		classic_arm_ttl(q);
 	queue_schedule_dispatch(q);
@@ -526,8 +534,10 @@ static void classic_requeue(struct queue *q, struct message *m, uint64_t seq, ui
 	if (q->lim.message_ttl >= 0 || m->expiration_ms >= 0)
 		e.expires_at = classic_deadline(q, m, m->publish_time_ms ? m->publish_time_ms :
 									  time_now_ms());
-	if (classic_reinsert(q, &e))
+	if (classic_reinsert(q, &e)) {
 		q->stat_redelivered++;
+		classic_drop_heads(q);
+	}
 }
 
 static void classic_untake(struct queue *q, const struct qentry *e)

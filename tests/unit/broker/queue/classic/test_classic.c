@@ -719,6 +719,23 @@ START_TEST(unacked_deliveries_do_not_count_towards_the_length_limit)
 }
 END_TEST
 
+START_TEST(a_requeue_past_the_length_limit_drops_the_head_under_drop_head)
+{
+	/* RabbitMQ 3.10.8 (a private node): x-max-length 1, A taken, B published, A nacked with
+	 * requeue: the queue holds B and A was dead-lettered as maxlen (requeue_and_run calls
+	 * maybe_drop_head). */
+	struct queue *q = limited("short", 1, false, NULL);
+	publish_plain(q, "A");
+	struct qentry a = take(q);
+	publish_plain(q, "B");
+	settle(q, &a, QUEUE_SETTLE_REQUEUE);
+	assert_ready(q, 1, 1);
+	ck_assert_str_eq(dead_letters(), "A:maxlen");
+	ck_assert_str_eq(drain(q), "B");
+	assert_no_message_alive();
+}
+END_TEST
+
 /* ---- purge ---- */
 
 START_TEST(purge_returns_how_many_ready_messages_it_dropped_and_frees_them)
@@ -937,6 +954,7 @@ static Suite *classic_suite(void)
 	tcase_add_test(tc,
 		       reject_publish_dlx_refuses_the_new_message_and_dead_letters_it_as_maxlen);
 	tcase_add_test(tc, unacked_deliveries_do_not_count_towards_the_length_limit);
+	tcase_add_test(tc, a_requeue_past_the_length_limit_drops_the_head_under_drop_head);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("purge");
