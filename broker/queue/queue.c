@@ -243,7 +243,10 @@ void queue_untake(struct queue *q, const struct qentry *e)
 void queue_settle(struct queue *q, struct message *m, uint64_t seq, uint32_t delivery_count,
 		  enum queue_settle how)
 {
-	if (how == QUEUE_SETTLE_REQUEUE && q->deleted) {
+	/* A deleted queue takes nothing back and dead-letters nothing: in RabbitMQ the queue
+	 * process is gone, so a later requeue or reject of its delivery only drops the message
+	 * (its stored copy went with the queue). */
+	if (how != QUEUE_SETTLE_ACK && q->deleted) {
 		message_unref(m);
 		return;
 	}

@@ -113,8 +113,8 @@ bool queue_consumer_is_active(const struct queue *q, const struct consumer *c);
 /* A consumer is going away: picks the next single active consumer. */
 void queue_consumer_removed(struct queue *q, struct consumer *c);
 /* The fate of a delivered message (seq and delivery_count as it was taken): acked, requeued
- * (redelivered; dropped if the queue was deleted) or rejected (dead-lettered). Consumes the
- * caller's ref on m. */
+ * (redelivered) or rejected (dead-lettered); once the queue was deleted, a requeue or reject
+ * only drops it. Consumes the caller's ref on m. */
 void queue_settle(struct queue *q, struct message *m, uint64_t seq, uint32_t delivery_count,
 		  enum queue_settle how);
 /* queue_settle(..., QUEUE_SETTLE_REQUEUE). */

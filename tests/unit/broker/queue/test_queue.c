@@ -583,6 +583,27 @@ START_TEST(a_delivery_requeued_after_its_queue_was_deleted_is_freed)
 }
 END_TEST
 
+START_TEST(a_delivery_rejected_after_its_queue_was_deleted_is_not_dead_lettered)
+{
+	/* RabbitMQ 3.10.8 (a private node): basic.get without ack, the queue deleted from another
+	 * connection, then basic.reject requeue=false: nothing reached the DLX. Dead-lettering is
+	 * the queue's, and the queue is gone. */
+	struct argtable a;
+	argtable_init(&a);
+	argtable_str(&a, "x-dead-letter-exchange", "dlx");
+	struct queue *q = declare("gone", &a);
+	consume(q, "c", 0, 0, false);
+	publish_n(q, 1);
+	broker_run_deferred(f->b);
+	queue_delete(q);
+	uint64_t dead = f->b->stats.dead_lettered;
+	settle(0, QUEUE_SETTLE_REJECT);
+	ck_assert_uint_eq(f->b->stats.dead_lettered, dead);
+	ck_assert_uint_eq(queue_ready_count(dlq), 0);
+	assert_no_message_alive();
+}
+END_TEST
+
 START_TEST(an_auto_delete_queue_goes_with_its_last_consumer_but_not_before_it_had_one)
 {
 	struct queue *q = queue_new(f->v, AMQP_STR_LIT("auto"), false, false, true, NULL,
@@ -676,6 +697,7 @@ static Suite *queue_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, deleting_a_queue_cancels_consumers_frees_messages_and_unregisters_it);
 	tcase_add_test(tc, a_delivery_requeued_after_its_queue_was_deleted_is_freed);
+	tcase_add_test(tc, a_delivery_rejected_after_its_queue_was_deleted_is_not_dead_lettered);
 	tcase_add_test(tc,
 		       an_auto_delete_queue_goes_with_its_last_consumer_but_not_before_it_had_one);
 	tcase_add_test(tc, an_unused_queue_with_x_expires_is_deleted_when_its_timer_fires);
