@@ -430,6 +430,17 @@ static void classic_drop_heads(struct queue *q)
 	}
 }
 
+/* A length limit is about to decide: consumers that can take messages now get what is ready
+ * first. RabbitMQ hands each publish to a waiting consumer before its limit applies
+ * (rabbit_amqqueue_process:deliver_or_enqueue), so the limit bounds only what waits. Dispatch
+ * here runs once per loop turn; without this, a burst within one turn was dropped or refused
+ * while a consumer had room for it. */
+static void classic_offer(struct queue *q)
+{
+	if (queue_has_ready_consumer(q))
+		queue_dispatch(q);
+}
+
 static enum queue_push_result classic_push(struct queue *q, struct message *m)
 {
 	struct classic_queue *cq = classic_of(q);
@@ -451,6 +462,8 @@ static enum queue_push_result classic_push(struct queue *q, struct message *m)
 		if (e.expires_at == now)
 			e.expires_at = now + 1; /* delivered by this turn's dispatch */
 	}
+	if (q->lim.overflow != QUEUE_DROP_HEAD && classic_over_limit(q, 1, message_size(m)))
+		classic_offer(q);
 	if (q->lim.overflow != QUEUE_DROP_HEAD && classic_over_limit(q, 1, message_size(m))) {
 		if (q->lim.overflow == QUEUE_REJECT_PUBLISH_DLX)
 			queue_dead_letter(q, m, DEADLETTER_MAXLEN);
@@ -487,6 +500,8 @@ static enum queue_push_result classic_push(struct queue *q, struct message *m)
 	q->ready_count++;
 	q->ready_bytes += message_size(m);
 	q->stat_published++;
+	if (q->lim.overflow == QUEUE_DROP_HEAD && classic_over_limit(q, 0, 0))
+		classic_offer(q);
 	classic_drop_heads(q);
 	if (e.expires_at && q->ready_count && !cq->ttl_timer.due_ms)
 		classic_arm_ttl(q);

@@ -736,6 +736,117 @@ START_TEST(a_requeue_past_the_length_limit_drops_the_head_under_drop_head)
 }
 END_TEST
 
+/* A real channel on a fixture connection with one consumer of q at prefetch (0: none). */
+struct subscriber {
+	struct conn *c;
+	struct channel *ch;
+	struct consumer *cons;
+};
+
+static struct subscriber subscribe(struct queue *q, uint16_t prefetch)
+{
+	struct subscriber s;
+	s.c = fixture_conn(f, f->v, f->guest);
+	s.ch = channel_new(s.c, 1);
+	ck_assert_ptr_nonnull(s.ch);
+	s.cons = consumer_new(&channel_consumer_ops, s.ch, q, AMQP_STR_LIT("ctag"), false, false,
+			      prefetch, 0);
+	ck_assert_ptr_nonnull(s.cons);
+	return s;
+}
+
+/* How many basic.deliver frames the subscriber's client has been sent (taken out). */
+static int delivered(struct subscriber *s)
+{
+	uint16_t chan;
+	struct amqp_method m;
+	int n = 0;
+	while (fixture_next_method(f, s->c, &chan, &m)) {
+		ck_assert_uint_eq(m.id, AMQP_BASIC_DELIVER);
+		n++;
+	}
+	return n;
+}
+
+/* The client acks everything it was sent and goes away. */
+static void unsubscribe(struct subscriber *s)
+{
+	channel_cancel_consumer(s->ch, s->cons);
+	s->ch->method_id = AMQP_BASIC_ACK;
+	ck_assert_int_eq(channel_settle(s->ch, 0, true, true, false), 0);
+	channel_free(s->ch);
+}
+
+START_TEST(a_burst_into_a_full_queue_reaches_a_consumer_with_room_before_any_drop)
+{
+	/* RabbitMQ 3.10.8 (a private node): 50 messages published at once into x-max-length 1
+	 * with a consumer at prefetch 100: all 50 delivered. The queue offers each message to a
+	 * consumer that can take it before its length limit decides (deliver_or_enqueue), so the
+	 * limit only bounds what waits. */
+	struct queue *q = limited("burst", 1, false, NULL);
+	struct subscriber s = subscribe(q, 100);
+	for (int i = 0; i < 50; i++)
+		ck_assert_int_eq(publish_plain(q, "m"), QUEUE_PUSHED); /* one loop turn */
+	broker_run_deferred(f->b);
+	ck_assert_int_eq(delivered(&s), 50);
+	ck_assert_str_eq(dead_letters(), "");
+	ck_assert_uint_eq(q->ready_count, 0);
+	unsubscribe(&s);
+	assert_no_message_alive();
+}
+END_TEST
+
+START_TEST(a_consumer_at_its_prefetch_leaves_the_limit_to_drop_what_waits)
+{
+	/* x-max-length 1, prefetch 2, ten published at once: RabbitMQ delivers m0 and m1, then
+	 * each later message pushes the one before it out. */
+	struct queue *q = limited("burst", 1, false, NULL);
+	struct subscriber s = subscribe(q, 2);
+	for (int i = 0; i < 10; i++) {
+		char body[8];
+		snprintf(body, sizeof body, "m%d", i);
+		publish_plain(q, body);
+	}
+	broker_run_deferred(f->b);
+	ck_assert_int_eq(delivered(&s), 2);
+	ck_assert_str_eq(dead_letters(),
+			 "m2:maxlen,m3:maxlen,m4:maxlen,m5:maxlen,m6:maxlen,m7:maxlen,m8:maxlen");
+	ck_assert_str_eq(drain(q), "m9");
+	unsubscribe(&s);
+	assert_no_message_alive();
+}
+END_TEST
+
+START_TEST(x_max_length_0_still_delivers_to_a_waiting_consumer)
+{
+	/* RabbitMQ 3.10.8 (a private node): x-max-length 0 and a waiting auto-ack consumer: the
+	 * message was delivered. */
+	struct queue *q = limited("zero", 0, false, NULL);
+	struct subscriber s = subscribe(q, 0);
+	ck_assert_int_eq(publish_plain(q, "E"), QUEUE_PUSHED);
+	broker_run_deferred(f->b);
+	ck_assert_int_eq(delivered(&s), 1);
+	ck_assert_str_eq(dead_letters(), "");
+	ck_assert_uint_eq(q->ready_count, 0);
+	unsubscribe(&s);
+	assert_no_message_alive();
+}
+END_TEST
+
+START_TEST(reject_publish_accepts_a_burst_that_a_consumer_with_room_takes)
+{
+	struct queue *q = limited("burst", 1, false, "reject-publish");
+	struct subscriber s = subscribe(q, 100);
+	for (int i = 0; i < 20; i++)
+		ck_assert_int_eq(publish_plain(q, "m"), QUEUE_PUSHED);
+	broker_run_deferred(f->b);
+	ck_assert_int_eq(delivered(&s), 20);
+	ck_assert_uint_eq(q->ready_count, 0);
+	unsubscribe(&s);
+	assert_no_message_alive();
+}
+END_TEST
+
 /* ---- purge ---- */
 
 START_TEST(purge_returns_how_many_ready_messages_it_dropped_and_frees_them)
@@ -955,6 +1066,10 @@ static Suite *classic_suite(void)
 		       reject_publish_dlx_refuses_the_new_message_and_dead_letters_it_as_maxlen);
 	tcase_add_test(tc, unacked_deliveries_do_not_count_towards_the_length_limit);
 	tcase_add_test(tc, a_requeue_past_the_length_limit_drops_the_head_under_drop_head);
+	tcase_add_test(tc, a_burst_into_a_full_queue_reaches_a_consumer_with_room_before_any_drop);
+	tcase_add_test(tc, a_consumer_at_its_prefetch_leaves_the_limit_to_drop_what_waits);
+	tcase_add_test(tc, x_max_length_0_still_delivers_to_a_waiting_consumer);
+	tcase_add_test(tc, reject_publish_accepts_a_burst_that_a_consumer_with_room_takes);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("purge");
