@@ -598,35 +598,60 @@ static bool classic_pop_live(struct queue *q, struct qentry *out)
 }
 
 
-static uint32_t classic_purge(struct queue *q)
+/* Drops the ready messages; returns how many. whole: nothing of the queue is out with a
+ * consumer, so the store may forget all it holds for the queue in one purge record. Otherwise
+ * unacked deliveries keep their stored copies (a restart gives them back, as RabbitMQ's does,
+ * and a requeue puts them back on disk too): each ready message is dequeued on its own. */
+static uint32_t classic_clear(struct queue *q, bool whole)
 {
 	struct classic_queue *cq = classic_of(q);
+	struct broker *b = q->broker;
 	uint32_t n = 0;
 	struct qentry e = { 0 };
+	struct qpage_entry pe;
 	/* paged entries go without being read back */
 	for (unsigned l = 0; l < cq->level_count; l++) {
-		n += (uint32_t)cq->paged[l].count;
-		q->ready_count -= (uint32_t)cq->paged[l].count;
-		qpage_clear(&cq->paged[l]);
+		if (whole) {
+			n += (uint32_t)cq->paged[l].count;
+			q->ready_count -= (uint32_t)cq->paged[l].count;
+			qpage_clear(&cq->paged[l]);
+		}
+		while (!whole && qpage_pop(&cq->paged[l], &pe)) {
+			/* held under the queue's id or its volatile one, as in page-in's failure path */
+			if (q->store_id && !b->recovering)
+				store_dequeue(b->store, q->store_id, pe.msg_id);
+			if (cq->page_qid && !b->recovering)
+				store_dequeue(b->store, cq->page_qid, pe.msg_id);
+			n++;
+			q->ready_count--;
+		}
 		classic_level_mark(q, l);
 	}
 	q->paged_count = 0;
 	while (classic_pop(q, &e)) {
+		if (!whole)
+			classic_unstore(q, e.msg);
 		message_unref(e.msg);
 		n++;
 	}
 	q->ready_bytes = 0;
 	q->mem_bytes = 0;
-	if (n && q->store_id && !q->broker->recovering) {
-		store_queue_purge(q->broker->store, q->store_id);
-		broker_store_touched(q->broker);
+	if (n && q->store_id && !b->recovering) {
+		if (whole)
+			store_queue_purge(b->store, q->store_id);
+		broker_store_touched(b);
 	}
-	if (cq->page_holds && !q->broker->recovering) {
-		store_queue_purge(q->broker->store, cq->page_qid); /* volatile: index only */
+	if (whole && cq->page_holds && !b->recovering) {
+		store_queue_purge(b->store, cq->page_qid); /* volatile: index only */
 		cq->page_holds = false;
 	}
 	classic_arm_ttl(q);
 	return n;
+}
+
+static uint32_t classic_purge(struct queue *q)
+{
+	return classic_clear(q, q->unacked_count == 0);
 }
 
 
@@ -700,7 +725,7 @@ static uint32_t classic_drop(struct queue *q)
 {
 	struct classic_queue *cq = classic_of(q);
 	broker_timer_free(&cq->ttl_timer);
-	uint32_t n = classic_purge(q);
+	uint32_t n = classic_clear(q, true);
 	if (q->store_id && !q->broker->recovering) {
 		/* Unacked deliveries' messages go too: nothing of a deleted queue comes back. */
 		store_queue_purge(q->broker->store, q->store_id);

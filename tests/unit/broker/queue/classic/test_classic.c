@@ -9,7 +9,8 @@
  * RabbitMQ 3.10.8's (shared/reference/rabbitmq-semantics.md sections 2 to 4, and runs against a
  * private 3.10.8 node for the requeue, purge and consumer cases named below). Deliveries to
  * consumers go through a real channel (channel_consumer_ops) on a fixture connection; the store
- * cases open a real store in a temporary directory with durable_open. */
+ * cases open a real store in a temporary directory with durable_open (paging forced through
+ * b->mem_paging, as the memory check sets it) and read it back as a restart would. */
 #include "broker/queue/classic/classic.h"
 
 #include <check.h>
@@ -911,6 +912,7 @@ END_TEST
 /* ---- the store: a durable queue's persistent messages ---- */
 
 static char store_dir[64];
+static struct channel *store_ch; /* a client's channel still open when the broker stops */
 
 static void store_setup(void)
 {
@@ -957,6 +959,9 @@ static const char *after_restart(const char *name)
 	char e[256];
 	memset(&s, 0, sizeof s);
 	s.queue_id = store_queue_id("/", (const uint8_t *)name, strlen(name));
+	if (store_ch) /* its unacked deliveries go back to their queue in memory only */
+		channel_free(store_ch);
+	store_ch = NULL;
 	fixture_free(f);
 	store_set_log(NULL, NULL); /* durable_open pointed storage's log at the broker just freed */
 	f = fixture_new();
@@ -997,6 +1002,87 @@ START_TEST(a_durable_queue_keeps_its_persistent_messages_in_the_store_until_acke
 	e = take(q);
 	message_unref(e.msg);
 	ck_assert_str_eq(after_restart("durable"), "P2,P3");
+}
+END_TEST
+
+START_TEST(a_purge_keeps_the_stored_copy_of_an_unacked_persistent_message)
+{
+	/* RabbitMQ keeps an unacked message across a purge; after a crash it comes back. Warren
+	 * 0.1 wrote one purge record for the whole queue, which took the unacked message's enqueue
+	 * with it: the message was lost at the next start even after a requeue. */
+	struct queue *q = queue_new(f->v, AMQP_STR_LIT("durable"), true, false, false, NULL,
+				    (struct amqp_table){ 0 });
+	struct conn *c = fixture_conn(f, f->v, f->guest);
+	struct channel *ch = store_ch = channel_new(c, 1);
+	publish_persistent(q, "P1");
+	publish_persistent(q, "P2");
+	publish_persistent(q, "P3");
+	publish_persistent(q, "P4");
+	struct qentry e = take(q);
+	uint64_t t1 = channel_track(ch, e.msg, q, NULL, e.seq, e.delivery_count + 1, false);
+	e = take(q);
+	channel_track(ch, e.msg, q, NULL, e.seq, e.delivery_count + 1, false);
+	ck_assert_uint_eq(queue_purge(q), 2);
+	ch->method_id = AMQP_BASIC_NACK;
+	ck_assert_int_eq(channel_settle(ch, t1, false, false, true), 0); /* P1 back in the queue */
+	ck_assert_uint_eq(q->ready_count, 1);
+	/* P2 is still unacked when the broker stops */
+	ck_assert_str_eq(after_restart("durable"), "P1,P2");
+}
+END_TEST
+
+/* Publishes n persistent messages "p<i>" and n transient ones "t<i>" while the broker is short
+ * of memory, so that all but the first few wait on disk only (paged). */
+static void publish_paged(struct queue *q, int n)
+{
+	f->b->mem_paging = true;
+	for (int i = 0; i < n; i++) {
+		char body[16];
+		snprintf(body, sizeof body, "p%d", i);
+		ck_assert_int_eq(publish_persistent(q, body), QUEUE_PUSHED);
+		snprintf(body, sizeof body, "t%d", i);
+		ck_assert_int_eq(publish_plain(q, body), QUEUE_PUSHED);
+	}
+	ck_assert_uint_gt(q->paged_count, 0);
+}
+
+static uint64_t store_live_messages(void)
+{
+	struct store_stats st;
+	store_get_stats(f->b->store, &st);
+	return st.live_messages;
+}
+
+START_TEST(a_purge_of_paged_messages_keeps_only_the_unacked_ones_on_disk)
+{
+	struct queue *q = queue_new(f->v, AMQP_STR_LIT("durable"), true, false, false, NULL,
+				    (struct amqp_table){ 0 });
+	struct conn *c = fixture_conn(f, f->v, f->guest);
+	struct channel *ch = store_ch = channel_new(c, 1);
+	publish_paged(q, 100);
+	struct qentry e = take(q); /* p0 */
+	channel_track(ch, e.msg, q, NULL, e.seq, e.delivery_count + 1, false);
+	e = take(q); /* t0 */
+	channel_track(ch, e.msg, q, NULL, e.seq, e.delivery_count + 1, false);
+	ck_assert_uint_eq(queue_purge(q), 198);
+	assert_ready(q, 0, 0);
+	ck_assert_uint_eq(q->paged_count, 0);
+	/* the ready messages' records, paged or not, persistent or not, are no longer held */
+	ck_assert_uint_eq(store_live_messages(), 1); /* p0 */
+	ck_assert_str_eq(after_restart("durable"), "p0");
+}
+END_TEST
+
+START_TEST(a_purge_of_paged_messages_with_nothing_unacked_releases_every_record)
+{
+	struct queue *q = queue_new(f->v, AMQP_STR_LIT("durable"), true, false, false, NULL,
+				    (struct amqp_table){ 0 });
+	publish_paged(q, 100);
+	ck_assert_uint_eq(queue_purge(q), 200);
+	assert_ready(q, 0, 0);
+	ck_assert_uint_eq(q->paged_count, 0);
+	ck_assert_uint_eq(store_live_messages(), 0);
+	ck_assert_str_eq(after_restart("durable"), "");
 }
 END_TEST
 
@@ -1084,7 +1170,10 @@ static Suite *classic_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_checked_fixture(tc, store_setup, store_teardown);
 	tcase_add_test(tc, a_durable_queue_keeps_its_persistent_messages_in_the_store_until_acked);
+	tcase_add_test(tc, a_purge_keeps_the_stored_copy_of_an_unacked_persistent_message);
 	tcase_add_test(tc, a_purge_with_nothing_unacked_leaves_nothing_in_the_store);
+	tcase_add_test(tc, a_purge_of_paged_messages_keeps_only_the_unacked_ones_on_disk);
+	tcase_add_test(tc, a_purge_of_paged_messages_with_nothing_unacked_releases_every_record);
 	suite_add_tcase(s, tc);
 	return s;
 }
