@@ -397,6 +397,16 @@ struct queue_header queue_delivery_header(const struct queue *q, const struct qe
 	return h;
 }
 
+int64_t queue_consumer_offset(const struct queue *q, const struct consumer *c)
+{
+	return q->type->consumer_offset ? q->type->consumer_offset(q, c) : -1;
+}
+
+size_t queue_info(const struct queue *q, struct queue_info_field *out)
+{
+	return q->type->info ? q->type->info(q, out) : 0;
+}
+
 uint64_t queue_message_count(const struct queue *q)
 {
 	if (q->type->message_count)

@@ -152,7 +152,12 @@ int queue_refuse(const struct queue *q, enum queue_op op, char *err, size_t errl
 /* The header a delivery of e carries (name NULL: none). */
 struct queue_header queue_delivery_header(const struct queue *q, const struct qentry *e,
 					  uint32_t delivery_count, bool get);
-/* Messages as the management API and queue.declare-ok report them. */
+/* A consumer's position in its queue (a stream reader's next offset), -1 when the kind has
+ * none. */
+int64_t queue_consumer_offset(const struct queue *q, const struct consumer *c);
+/* The kind's own fields for the management API (out has QUEUE_INFO_MAX room). */
+size_t queue_info(const struct queue *q, struct queue_info_field *out);
+/* Messages as the management API reports them. */
 uint64_t queue_message_count(const struct queue *q);
 /* Heap bytes of the paged entries' lists. */
 size_t queue_paged_memory(const struct queue *q);

@@ -4,6 +4,8 @@
 #include "broker/queue/stream/stream_offset.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 int64_t stream_duration_ms(struct amqp_str s)
 {
@@ -78,4 +80,44 @@ int stream_offset_parse(struct amqp_table args, uint64_t now_ms, struct stream_o
 	}
 	snprintf(err, errlen, "{unacceptable_type,%s}", amqp_value_type_name(v.type));
 	return -1;
+}
+
+int stream_offset_from_text(const char *text, uint64_t now_ms, struct stream_offset *out,
+			    char *err, size_t errlen)
+{
+	char *end;
+	long long n = strtoll(text, &end, 10);
+	if (*text && *end == '\0') {
+		out->kind = n < 0 ? STREAM_OFFSET_FIRST : STREAM_OFFSET_ABSOLUTE;
+		out->value = n < 0 ? 0 : n;
+		return 0;
+	}
+	if (*text == '@') { /* @<seconds since the epoch> */
+		n = strtoll(text + 1, &end, 10);
+		if (text[1] && *end == '\0' && n >= 0) {
+			out->kind = STREAM_OFFSET_TIMESTAMP;
+			out->value = n * 1000;
+			return 0;
+		}
+	}
+	size_t len = strlen(text);
+	if (len > 255) {
+		snprintf(err, errlen, "offset too long");
+		return -1;
+	}
+	/* as a consumer would give it: a one-entry table x-stream-offset = text */
+	uint8_t tbl[1 + 15 + 1 + 4 + 255];
+	size_t k = 0;
+	tbl[k++] = 15;
+	memcpy(tbl + k, "x-stream-offset", 15);
+	k += 15;
+	tbl[k++] = 'S';
+	tbl[k++] = 0;
+	tbl[k++] = 0;
+	tbl[k++] = 0;
+	tbl[k++] = (uint8_t)len;
+	memcpy(tbl + k, text, len);
+	k += len;
+	return stream_offset_parse((struct amqp_table){ tbl, (uint32_t)k }, now_ms, out, err,
+				   errlen);
 }

@@ -32,4 +32,9 @@ struct stream_offset {
 int stream_offset_parse(struct amqp_table args, uint64_t now_ms, struct stream_offset *out,
 			char *err, size_t errlen);
 
+/* The same from text (the management API, warrenctl): first, last, next, an offset (negative:
+ * first), an interval such as 10m, or @<seconds since the epoch>. */
+int stream_offset_from_text(const char *text, uint64_t now_ms, struct stream_offset *out,
+			    char *err, size_t errlen);
+
 #endif
