@@ -19,6 +19,14 @@ struct queue;
 struct amqp_method;
 struct amqp_content_header;
 
+/* Direct reply-to: the pseudo-queue a requester consumes from, and the prefix of the routing
+ * keys (tokens) replies are published with. */
+#define REPLY_TO_QUEUE "amq.rabbitmq.reply-to"
+#define REPLY_TO_PREFIX REPLY_TO_QUEUE "."
+
+/* The name of the vhost a channel works in, for replies' texts. */
+const char *vname(const struct channel *ch);
+
 /* The table net/ calls (handlers.c). */
 extern const struct handler handlers_amqp;
 

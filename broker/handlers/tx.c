@@ -52,7 +52,6 @@ int handle_tx(struct channel *ch, const struct amqp_method *m)
 		return channel_send(ch, &ok);
 	}
 	default:
-		return conn_fail(ch->conn, AMQP_COMMAND_INVALID, AMQP_METHOD_CLASS(m->id),
-				 AMQP_METHOD_INDEX(m->id), "unimplemented method");
+		return conn_fail(ch->conn, AMQP_COMMAND_INVALID, m->id, "unimplemented method");
 	}
 }

@@ -35,6 +35,7 @@ struct mgmt_sample {
 
 struct mgmt {
 	struct broker *b;
+	int64_t wall_offset_ms; /* wall clock minus the broker's monotonic clock */
 	struct evhttp *http, *prom_http;
 	struct event *timer;
 	uint64_t epoch;
@@ -124,7 +125,7 @@ struct mgmt_sample *mgmt_sample_get(struct mgmt *m, char kind, const char *vhost
 void mgmt_sample_record(struct mgmt *m, char kind, const char *vhost, const char *name,
 			size_t name_len, void *obj, const uint64_t *now, size_t n, double secs);
 /* Wall-clock milliseconds since the epoch of a time_now_ms() time. */
-uint64_t mgmt_wall_ms(uint64_t mono_ms);
+uint64_t mgmt_wall_ms(const struct mgmt *m, uint64_t mono_ms);
 /* Adds "<key>": n and "<key>_details": {"rate": r} to obj. */
 void mgmt_stat_set(json_t *obj, const char *key, uint64_t n, double rate);
 void mgmt_sample_now(struct mgmt *m);

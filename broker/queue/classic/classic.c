@@ -217,6 +217,7 @@ static int64_t classic_ttl(const struct queue *q, const struct message *m)
 #define CLASSIC_PAGE_IN_MAX 256
 
 struct page_in {
+	struct broker *broker;
 	uint64_t ids[CLASSIC_PAGE_IN_MAX];
 	struct qpage_entry es[CLASSIC_PAGE_IN_MAX];
 	struct message *msgs[CLASSIC_PAGE_IN_MAX];
@@ -225,7 +226,7 @@ struct page_in {
 static void classic_page_in_one(void *arg, size_t i, const struct store_message *sm)
 {
 	struct page_in *pi = arg;
-	pi->msgs[i] = sm ? message_from_store(sm, pi->ids[i]) : NULL;
+	pi->msgs[i] = sm ? message_from_store(pi->broker, sm, pi->ids[i]) : NULL;
 }
 
 /* Reads the next paged entries of a level back into memory (after its loaded ones). A message
@@ -255,6 +256,7 @@ static bool classic_page_in(struct queue *q, unsigned lvl)
 			return false;
 	if (!(pi = malloc(sizeof *pi)))
 		return false;
+	pi->broker = b;
 	while (n < want && qpage_pop(pl, &pi->es[n])) {
 		pi->ids[n] = pi->es[n].msg_id;
 		n++;
@@ -286,7 +288,7 @@ static bool classic_page_in(struct queue *q, unsigned lvl)
 	}
 	free(pi);
 	if (lost) {
-		log_error("queue '%s' in vhost '%s': %zu paged messages could not be read back and "
+		log_error(q->broker->log, "queue '%s' in vhost '%s': %zu paged messages could not be read back and "
 			  "were dropped", (const char *)q->name.ptr, q->vhost->name, lost);
 		broker_store_touched(b);
 	}

@@ -24,6 +24,7 @@ static void auth_test_broker_free(struct broker *b)
 	for (struct strmap_entry *e = strmap_first(&b->users, &i); e; e = strmap_next(&b->users, e, &i))
 		auth_user_free(e->value);
 	strmap_clear(&b->users);
+	auth_failures_free(b);
 	free(b);
 }
 
@@ -106,15 +107,17 @@ START_TEST(login_failures_after_the_third_in_a_minute_wait_longer_each_time)
 	static const uint32_t want[] = { 0, 0, 0, 250, 500, 1000, 2000, 4000, 5000, 5000 };
 	uint64_t now = 1000000;
 	bool first;
+	struct broker *b = auth_test_broker();
 
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-		ck_assert_uint_eq(auth_failure_note("192.0.2.1", now, &first), want[i]);
+		ck_assert_uint_eq(auth_failure_note(b, "192.0.2.1", now, &first), want[i]);
 		ck_assert(first == (i == 3)); /* logged once, at the first delay */
 		now += 1000;
 	}
 	now += 60001; /* a quiet minute starts a new run */
-	ck_assert_uint_eq(auth_failure_note("192.0.2.1", now, &first), 0);
+	ck_assert_uint_eq(auth_failure_note(b, "192.0.2.1", now, &first), 0);
 	ck_assert(!first);
+	auth_test_broker_free(b);
 }
 END_TEST
 
@@ -122,16 +125,18 @@ START_TEST(login_failure_counts_are_per_address_and_bounded)
 {
 	char ip[64];
 	bool first;
+	struct broker *b = auth_test_broker();
 
 	for (int i = 0; i < 3; i++)
-		ck_assert_uint_eq(auth_failure_note("198.51.100.7", 5000, &first), 0);
-	ck_assert_uint_eq(auth_failure_note("198.51.100.8", 5000, &first), 0);
-	ck_assert_uint_eq(auth_failure_note("198.51.100.7", 5000, &first), 250);
+		ck_assert_uint_eq(auth_failure_note(b, "198.51.100.7", 5000, &first), 0);
+	ck_assert_uint_eq(auth_failure_note(b, "198.51.100.8", 5000, &first), 0);
+	ck_assert_uint_eq(auth_failure_note(b, "198.51.100.7", 5000, &first), 250);
 	/* Far more addresses than slots: each new one starts at zero, memory stays fixed. */
 	for (int i = 0; i < 5000; i++) {
 		snprintf(ip, sizeof ip, "10.%d.%d.1", i / 256, i % 256);
-		ck_assert_uint_eq(auth_failure_note(ip, 6000 + (uint64_t)i, &first), 0);
+		ck_assert_uint_eq(auth_failure_note(b, ip, 6000 + (uint64_t)i, &first), 0);
 	}
+	auth_test_broker_free(b);
 }
 END_TEST
 
