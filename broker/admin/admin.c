@@ -752,6 +752,7 @@ int admin_policy_delete(struct vhost *v, const char *name, bool is_operator)
 }
 
 struct admin_stream_ctx {
+	struct broker *broker;
 	admin_stream_fn fn;
 	void *arg;
 	uint32_t left;
@@ -761,7 +762,7 @@ static bool admin_stream_one(void *arg, uint64_t offset, uint64_t timestamp_ms,
 			     const struct store_message *sm)
 {
 	struct admin_stream_ctx *ctx = arg;
-	struct message *m = message_from_store(sm, 0);
+	struct message *m = message_from_store(ctx->broker, sm, 0);
 	if (!m)
 		return false;
 	bool more = ctx->fn(ctx->arg, m, offset, timestamp_ms);
@@ -781,7 +782,7 @@ int admin_stream_read(struct vhost *v, struct amqp_str queue, const char *from, 
 		snprintf(err, errlen, "invalid offset '%s': %s", from, why);
 		return ADMIN_BAD;
 	}
-	struct admin_stream_ctx ctx = { fn, arg, count };
+	struct admin_stream_ctx ctx = { v->broker, fn, arg, count };
 	if (stream_read(q, &so, count, admin_stream_one, &ctx) < 0) {
 		snprintf(err, errlen, "queue '%.*s' in vhost '%s' is not a stream",
 			 AMQP_STR_ARGS(queue), v->name);

@@ -375,7 +375,8 @@ static int handle_basic_consume(struct channel *ch, const struct amqp_basic_cons
 					  m->exclusive, ch->prefetch_consumer, (int32_t)priority);
 	if (!c || consumer_set_args(c, m->arguments) != 0) {
 		consumer_free(c);
-		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 60, 20, "out of memory consuming");
+		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, AMQP_BASIC_CONSUME,
+				 "out of memory consuming");
 	}
 	/* what the queue's kind requires of a consumer (streams: prefetch, manual acks, an
 	 * offset; quorum queues: no global qos) */
@@ -389,7 +390,8 @@ static int handle_basic_consume(struct channel *ch, const struct amqp_basic_cons
 	}
 	if (strmap_put(&ch->consumers, c->tag.ptr, c->tag.len, c) != 0) {
 		consumer_free(c);
-		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, AMQP_BASIC_CONSUME, "out of memory consuming");
+		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, AMQP_BASIC_CONSUME,
+				 "out of memory consuming");
 	}
 	list_append(&ch->consumer_list, &c->channel_link);
 	if (!m->nowait) {

@@ -51,6 +51,7 @@ struct stream_queue {
 
 /* A consumer's place in the stream (c->kind_state). */
 struct stream_reader {
+	struct broker *broker;
 	uint64_t offset;          /* the next offset it gets */
 	struct slog_cursor cur;   /* where reading the log goes on */
 	struct message *batch[STREAM_BATCH];
@@ -205,7 +206,7 @@ static int stream_init(struct queue *q)
 	struct stream_queue *sq;
 	char dir[4096], err[256];
 	if (!b->store) {
-		log_error("stream '%s' in vhost '%s' needs a data directory", (const char *)q->name.ptr,
+		log_error(b->log, "stream '%s' in vhost '%s' needs a data directory", (const char *)q->name.ptr,
 			  q->vhost->name);
 		return -1;
 	}
@@ -215,8 +216,8 @@ static int stream_init(struct queue *q)
 		 store_queue_id(q->vhost->name, q->name.ptr, q->name.len));
 	sq->log = slog_open(dir, 0, err, sizeof err);
 	if (!sq->log) {
-		log_error("stream '%s' in vhost '%s': %s", (const char *)q->name.ptr, q->vhost->name,
-			  err);
+		log_error(b->log, "stream '%s' in vhost '%s': %s", (const char *)q->name.ptr,
+			  q->vhost->name, err);
 		free(sq);
 		return -1;
 	}
@@ -352,6 +353,7 @@ static int stream_consume(struct queue *q, struct consumer *c, const struct queu
 		break;
 	}
 	r->cur.offset = r->offset;
+	r->broker = q->broker;
 	c->kind_state = r;
 	return 0;
 }
@@ -377,7 +379,7 @@ static void stream_consumer_gone(struct queue *q, struct consumer *c)
 static int stream_read_one(void *arg, const struct slog_entry *e)
 {
 	struct stream_reader *r = arg;
-	struct message *m = message_from_store(&e->msg, 0);
+	struct message *m = message_from_store(r->broker, &e->msg, 0);
 	if (!m)
 		return 1; /* no memory: stop here, the next pass reads it again */
 	if (!r->batch_len)
