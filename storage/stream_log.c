@@ -396,7 +396,8 @@ struct slog *slog_open(const char *dir, uint64_t max_segment_size, char *err, si
 	}
 	closedir(d);
 	d = NULL;
-	qsort(firsts, n, sizeof *firsts, slog_cmp_u64);
+	if (n)
+		qsort(firsts, n, sizeof *firsts, slog_cmp_u64);
 	for (size_t i = 0; i < n; i++) {
 		struct slog_segment *sg = slog_segment_push(l, firsts[i]);
 		if (!sg || slog_recover_segment(l, sg) != 0) {
