@@ -412,8 +412,8 @@ static void store_ext_flush_all(struct store *s)
 			int *fds = realloc(b->ext_fds, cap * sizeof *fds);
 			if (!fds) {
 				if (!s->opt.no_fsync && fdatasync(fd) != 0)
-					store_log_error("storage: fdatasync of a stream log failed: %s",
-							strerror(errno));
+					store_log_error("storage: fdatasync of a stream log "
+							"failed: %s", strerror(errno));
 				close(fd);
 				continue;
 			}

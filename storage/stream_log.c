@@ -281,7 +281,8 @@ static int slog_recover_segment(struct slog *l, struct slog_segment *sg)
 	sg->next = sg->first;
 	/* the newest entry whose chunk is intact; everything before it is taken on trust */
 	while (entries > 0) {
-		if (full_pread(ifd, e, sizeof e, (entries - 1) * SLOG_IDX_ENTRY) == SLOG_IDX_ENTRY) {
+		uint64_t at_entry = (entries - 1) * SLOG_IDX_ENTRY;
+		if (full_pread(ifd, e, sizeof e, at_entry) == SLOG_IDX_ENTRY) {
 			uint64_t at = get32(e + 16);
 			int64_t n = slog_check_chunk(l, fd, at, size, hdr);
 			if (n > 0 && get64(hdr + 8) == get64(e)) {
@@ -303,8 +304,9 @@ static int slog_recover_segment(struct slog *l, struct slog_segment *sg)
 		if (n <= 0) {
 			if (n < 0)
 				store_log_warn("stream %s: segment %020" PRIu64 ": %" PRIu64
-					       " bytes after offset %" PRIu64 " are torn or corrupt "
-					       "and were cut", l->dir, sg->first, size - pos, sg->next);
+					       " bytes after offset %" PRIu64
+					       " are torn or corrupt and were cut",
+					       l->dir, sg->first, size - pos, sg->next);
 			break;
 		}
 		if (get64(hdr + 8) != sg->next && sg->chunks) {
@@ -312,8 +314,10 @@ static int slog_recover_segment(struct slog *l, struct slog_segment *sg)
 				       l->dir, pos);
 			break;
 		}
-		if (!sg->chunks)
-			sg->first = sg->next = get64(hdr + 8) < sg->first ? sg->first : get64(hdr + 8);
+		if (!sg->chunks) {
+			uint64_t at = get64(hdr + 8);
+			sg->first = sg->next = at < sg->first ? sg->first : at;
+		}
 		put64(e, get64(hdr + 8));
 		put64(e + 8, get64(hdr + 16));
 		put32(e + 16, (uint32_t)pos);
@@ -401,7 +405,8 @@ struct slog *slog_open(const char *dir, uint64_t max_segment_size, char *err, si
 	for (size_t i = 0; i < n; i++) {
 		struct slog_segment *sg = slog_segment_push(l, firsts[i]);
 		if (!sg || slog_recover_segment(l, sg) != 0) {
-			snprintf(err, errlen, "cannot recover stream segment %020" PRIu64 " in %s: %s",
+			snprintf(err, errlen,
+				 "cannot recover stream segment %020" PRIu64 " in %s: %s",
 				 firsts[i], dir, sg ? strerror(errno) : "out of memory");
 			goto fail;
 		}

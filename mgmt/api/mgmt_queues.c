@@ -86,8 +86,9 @@ json_t *mgmt_queue_json(struct mgmt_req *r, struct queue *q)
 	struct queue_info_field f[QUEUE_INFO_MAX];
 	size_t nf = queue_info(q, f);
 	for (size_t i = 0; i < nf; i++)
-		json_object_set_new(o, f[i].name, f[i].is_str ? json_string(f[i].str) :
-								 json_integer((json_int_t)f[i].num));
+		json_object_set_new(o, f[i].name,
+				    f[i].is_str ? json_string(f[i].str) :
+						  json_integer((json_int_t)f[i].num));
 	return o;
 }
 

@@ -1,5 +1,6 @@
 /* warrenctl_verbs: rabbitmqadmin's v1 verbs (list, show, declare, delete, close, purge, publish,
- * get, export, import), and Warren's stream read. Each object type is a row of a table: the URI template, and its
+ * get, export, import), and Warren's stream read. Each object type is a row of a table: the URI
+ * template, and its
  * name=value parameters with defaults and how each becomes JSON. The parse -> URI -> body steps
  * are shared; publish and get add their own stdin and payload-file handling. */
 #include "warrenctl.h"

@@ -298,7 +298,8 @@ static int perf_run_flow(struct perf_run *run, struct perf_result *r)
 	}
 	for (int i = 0; i < nq; i++) {
 		snprintf(name, sizeof name, "%sq%d", run->prefix, i);
-		if (perf_setup_queue(&setup, name, o->persistent, o->scenario == PERF_STREAM) != 0 ||
+		bool stream = o->scenario == PERF_STREAM;
+		if (perf_setup_queue(&setup, name, o->persistent, stream) != 0 ||
 		    (fanout && perf_setup_bind(&setup, name, run->exchange, "") != 0)) {
 			perf_run_fail(run, "%s", setup.error);
 			goto cleanup;

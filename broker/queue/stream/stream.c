@@ -94,8 +94,8 @@ static void stream_tail_push(struct stream_queue *sq, struct message *m, uint64_
 			return;
 		sq->tail_cap = STREAM_TAIL_MAX;
 	}
-	while (sq->tail_count &&
-	       (sq->tail_count == sq->tail_cap || sq->tail_bytes + message_size(m) > STREAM_TAIL_BYTES))
+	while (sq->tail_count && (sq->tail_count == sq->tail_cap ||
+				  sq->tail_bytes + message_size(m) > STREAM_TAIL_BYTES))
 		stream_tail_drop_front(sq);
 	if (!sq->tail_count)
 		sq->tail_first = off;
@@ -192,7 +192,8 @@ static int stream_validate(const struct queue_declare *d, char *err, size_t errl
 				 "{unacceptable_type,%s}",
 				 AMQP_STR_ARGS(d->name), d->vhost, amqp_value_type_name(v.type));
 		else if (*why)
-			snprintf(err, errlen, "invalid arg 'x-max-age' for queue '%.*s' in vhost '%s': %s",
+			snprintf(err, errlen,
+				 "invalid arg 'x-max-age' for queue '%.*s' in vhost '%s': %s",
 				 AMQP_STR_ARGS(d->name), d->vhost, why);
 		if (!why || *why)
 			return -1;
@@ -206,8 +207,8 @@ static int stream_init(struct queue *q)
 	struct stream_queue *sq;
 	char dir[4096], err[256];
 	if (!b->store) {
-		log_error(b->log, "stream '%s' in vhost '%s' needs a data directory", (const char *)q->name.ptr,
-			  q->vhost->name);
+		log_error(b->log, "stream '%s' in vhost '%s' needs a data directory",
+			  (const char *)q->name.ptr, q->vhost->name);
 		return -1;
 	}
 	if (!(sq = calloc(1, sizeof *sq)))
@@ -314,8 +315,9 @@ static int stream_consume(struct queue *q, struct consumer *c, const struct queu
 	struct stream_offset so;
 	char why[200];
 	if (!req->prefetch) {
-		snprintf(err, errlen, "consumer prefetch count is not set for 'queue '%.*s' in vhost "
-			 "'%s''", AMQP_STR_ARGS(q->name), req->vhost);
+		snprintf(err, errlen,
+			 "consumer prefetch count is not set for 'queue '%.*s' in vhost '%s''",
+			 AMQP_STR_ARGS(q->name), req->vhost);
 		return 406;
 	}
 	if (req->no_ack) {
@@ -324,8 +326,9 @@ static int stream_consume(struct queue *q, struct consumer *c, const struct queu
 		return 540;
 	}
 	if (stream_offset_parse(req->args, time_wall_ms(), &so, why, sizeof why) != 0) {
-		snprintf(err, errlen, "invalid arg 'x-stream-offset' for queue '%.*s' in vhost '%s': "
-			 "%s", AMQP_STR_ARGS(q->name), req->vhost, why);
+		snprintf(err, errlen,
+			 "invalid arg 'x-stream-offset' for queue '%.*s' in vhost '%s': %s",
+			 AMQP_STR_ARGS(q->name), req->vhost, why);
 		return 406;
 	}
 	struct stream_reader *r = calloc(1, sizeof *r);
