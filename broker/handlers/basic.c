@@ -221,7 +221,8 @@ int handle_basic_content_body(struct channel *ch, const uint8_t *p, size_t len, 
 		ch->tx_tail = op;
 		return 0;
 	}
-	return handle_basic_route(ch, m, ch->pub_mandatory, seq);
+	return handle_basic_route_take(ch, m, ch->pub_mandatory, seq) == HANDLE_ROUTE_CONN_FAILED ?
+		       -1 : 0;
 }
 
 /* Direct reply-to: a reply published to the default exchange with the token as routing key
@@ -243,20 +244,20 @@ static int route_reply_to(struct channel *ch, struct message *m, bool mandatory)
 	return 1;
 }
 
-int handle_basic_route(struct channel *ch, struct message *m, bool mandatory, uint64_t seq)
+enum handle_route_result handle_basic_route_take(struct channel *ch, struct message *m,
+						 bool mandatory, uint64_t seq)
 {
-	struct vhost *v = ch->conn->vhost;
 	struct publish_result r = { 0 };
 	uint64_t ticket = 0, appends = ch->broker->store_appends;
 	enum exchange_delay_result held = EXCHANGE_DELAY_NONE;
 	int rc = 0;
 
 	struct exchange *x = channel_exchange(ch, m->exchange);
-	(void)v;
 	if (!x) {
 		message_unref(m);
 		return channel_fail(ch, AMQP_NOT_FOUND, "no exchange '%.*s' in vhost '%s'",
-				    AMQP_STR_ARGS(m->exchange), vname(ch));
+				    AMQP_STR_ARGS(m->exchange), vname(ch)) == 0 ?
+			       HANDLE_ROUTE_CHANNEL_CLOSED : HANDLE_ROUTE_CONN_FAILED;
 	}
 	if (x->is_default && m->routing_key.len > sizeof REPLY_TO_PREFIX - 1 &&
 	    memcmp(m->routing_key.ptr, REPLY_TO_PREFIX, sizeof REPLY_TO_PREFIX - 1) == 0) {
@@ -277,7 +278,8 @@ int handle_basic_route(struct channel *ch, struct message *m, bool mandatory, ui
 		ticket = broker_store_next_ticket(ch->broker);
 	if (r.oom) {
 		message_unref(m);
-		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, AMQP_BASIC_PUBLISH, "out of memory routing");
+		conn_fail(ch->conn, AMQP_INTERNAL_ERROR, AMQP_BASIC_PUBLISH, "out of memory routing");
+		return HANDLE_ROUTE_CONN_FAILED;
 	}
 	bool unroutable = r.routed == 0 && r.rejected == 0;
 	channel_stats_publish(&ch->stats, x, seq && !r.rejected, unroutable && !mandatory,
@@ -297,7 +299,7 @@ int handle_basic_route(struct channel *ch, struct message *m, bool mandatory, ui
 		else
 			rc = channel_confirm_ack(ch, seq, ticket);
 	}
-	return rc;
+	return rc == 0 ? HANDLE_ROUTE_DONE : HANDLE_ROUTE_CONN_FAILED;
 }
 
 /* ---- consume, cancel, get ---- */
