@@ -25,6 +25,8 @@
 #include "broker/queue/consumer.h"
 #include "broker/queue/message.h"
 #include "broker/queue/queue_type.h"
+#include "broker/queue/quorum/quorum.h"
+#include "broker/queue/stream/stream.h"
 #include "broker/vhost/vhost.h"
 #include "tests/support/argtable.h"
 #include "tests/support/fixture.h"
@@ -205,15 +207,17 @@ START_TEST(the_registry_finds_each_kind_by_its_x_queue_type_name)
 {
 	ck_assert_ptr_eq(queue_type_find(AMQP_STR_LIT("classic")), &queue_type_classic);
 	ck_assert_ptr_eq(queue_type_find(AMQP_STR_LIT("quorum")), &queue_type_quorum);
+	ck_assert_ptr_eq(queue_type_find(AMQP_STR_LIT("stream")), &queue_type_stream);
 	ck_assert_str_eq(queue_type_classic.name, "classic");
 	ck_assert_str_eq(queue_type_quorum.name, "quorum");
+	ck_assert_str_eq(queue_type_stream.name, "stream");
 }
 END_TEST
 
 START_TEST(a_name_that_is_not_a_kind_is_not_found)
 {
-	static const char *const names[] = { "stream", "", "Classic", "classic ", "quorumx",
-					     "class" };
+	static const char *const names[] = { "bogus", "", "Classic", "classic ", "quorumx",
+					     "class", "streams", "mqtt" };
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		ck_assert_msg(queue_type_find(amqp_str_c(names[i])) == NULL, "'%s' found",
 			      names[i]);
@@ -226,13 +230,14 @@ START_TEST(x_queue_type_decides_the_kind_and_the_vhost_default_applies_only_with
 	ck_assert_ptr_eq(queue_type_of(type_args(&a, NULL), NULL), &queue_type_classic);
 	ck_assert_ptr_eq(queue_type_of(type_args(&a, NULL), "undefined"), &queue_type_classic);
 	ck_assert_ptr_eq(queue_type_of(type_args(&a, NULL), "quorum"), &queue_type_quorum);
-	ck_assert_ptr_eq(queue_type_of(type_args(&a, NULL), "stream"), NULL);
+	ck_assert_ptr_eq(queue_type_of(type_args(&a, NULL), "stream"), &queue_type_stream);
+	ck_assert_ptr_eq(queue_type_of(type_args(&a, NULL), "bogus"), NULL);
 	argtable_free(&a);
 	ck_assert_ptr_eq(queue_type_of(type_args(&a, "classic"), "quorum"), &queue_type_classic);
 	argtable_free(&a);
 	ck_assert_ptr_eq(queue_type_of(type_args(&a, "quorum"), NULL), &queue_type_quorum);
 	argtable_free(&a);
-	ck_assert_ptr_eq(queue_type_of(type_args(&a, "stream"), "classic"), NULL);
+	ck_assert_ptr_eq(queue_type_of(type_args(&a, "bogus"), "classic"), NULL);
 	argtable_free(&a);
 	argtable_init(&a);
 	argtable_int(&a, "x-queue-type", 'I', 1); /* not a string: no kind */
@@ -246,15 +251,15 @@ START_TEST(a_vhost_default_naming_no_kind_refuses_the_declare_with_a_preconditio
 	struct argtable a;
 	struct queue_declare d = { .name = AMQP_STR_LIT("q"), .vhost = "vh", .durable = true };
 	d.args = type_args(&a, NULL);
-	ck_assert_ptr_null(queue_type_check(&d, "stream", err, sizeof err));
+	ck_assert_ptr_null(queue_type_check(&d, "bogus", err, sizeof err));
 	ck_assert_str_eq(err, "invalid arg 'x-queue-type' for queue 'q' in vhost 'vh': "
-			      "\"unsupported queue type 'stream'\"");
+			      "\"unsupported queue type 'bogus'\"");
 	ck_assert_ptr_eq(queue_type_check(&d, NULL, err, sizeof err), &queue_type_classic);
 	argtable_free(&a);
 }
 END_TEST
 
-START_TEST(quorum_refuses_non_durable_then_exclusive_then_auto_delete)
+START_TEST(quorum_refuses_exclusive_then_non_durable_then_auto_delete)
 {
 	/* RabbitMQ 3.10 names the first property it meets, in this order. */
 	struct argtable a;
@@ -262,11 +267,11 @@ START_TEST(quorum_refuses_non_durable_then_exclusive_then_auto_delete)
 	d.args = type_args(&a, "quorum");
 	d.exclusive = d.auto_delete = true;
 	ck_assert_ptr_null(queue_type_check(&d, NULL, err, sizeof err));
-	ck_assert_str_eq(err, "invalid property 'non-durable' for queue 'qq' in vhost '/'");
-	d.durable = true;
-	ck_assert_ptr_null(queue_type_check(&d, NULL, err, sizeof err));
 	ck_assert_str_eq(err, "invalid property 'exclusive-owner' for queue 'qq' in vhost '/'");
 	d.exclusive = false;
+	ck_assert_ptr_null(queue_type_check(&d, NULL, err, sizeof err));
+	ck_assert_str_eq(err, "invalid property 'non-durable' for queue 'qq' in vhost '/'");
+	d.durable = true;
 	ck_assert_ptr_null(queue_type_check(&d, NULL, err, sizeof err));
 	ck_assert_str_eq(err, "invalid property 'auto-delete' for queue 'qq' in vhost '/'");
 	d.auto_delete = false;
@@ -283,8 +288,9 @@ END_TEST
 
 START_TEST(every_kind_implements_every_operation)
 {
-	const struct queue_type *kinds[] = { &queue_type_classic, &queue_type_quorum };
-	for (size_t i = 0; i < 2; i++) {
+	const struct queue_type *kinds[] = { &queue_type_classic, &queue_type_quorum,
+					     &queue_type_stream };
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
 		const struct queue_type *t = kinds[i];
 		ck_assert(t->name != NULL);
 		ck_assert(t->validate != NULL);
@@ -326,7 +332,7 @@ START_TEST(a_queue_of_a_kind_warren_does_not_have_is_not_made)
 	struct argtable a;
 	size_t before = f->v->queues.count;
 	struct queue *q = queue_new(f->v, AMQP_STR_LIT("s"), true, false, false, NULL,
-				    type_args(&a, "stream"));
+				    type_args(&a, "bogus"));
 	argtable_free(&a);
 	ck_assert_ptr_null(q);
 	ck_assert_ptr_null(vhost_queue_find(f->v, AMQP_STR_LIT("s")));
@@ -671,7 +677,7 @@ static Suite *queue_suite(void)
 		       x_queue_type_decides_the_kind_and_the_vhost_default_applies_only_without_it);
 	tcase_add_test(tc,
 		       a_vhost_default_naming_no_kind_refuses_the_declare_with_a_precondition_text);
-	tcase_add_test(tc, quorum_refuses_non_durable_then_exclusive_then_auto_delete);
+	tcase_add_test(tc, quorum_refuses_exclusive_then_non_durable_then_auto_delete);
 	tcase_add_test(tc, every_kind_implements_every_operation);
 	tcase_add_test(tc,
 		       a_queue_is_made_of_the_kind_its_arguments_name_and_registered_in_its_vhost);

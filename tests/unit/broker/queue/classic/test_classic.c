@@ -911,16 +911,16 @@ END_TEST
 
 /* ---- the store: a durable queue's persistent messages ---- */
 
-static char store_dir[64];
+static char data_dir[64];
 static struct channel *store_ch; /* a client's channel still open when the broker stops */
 
 static void store_setup(void)
 {
 	setup();
-	snprintf(store_dir, sizeof store_dir, "/tmp/warren-test-classic.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(store_dir));
+	snprintf(data_dir, sizeof data_dir, "/tmp/warren-test-classic.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(data_dir));
 	free(f->cfg.data_dir);
-	f->cfg.data_dir = strdup(store_dir);
+	f->cfg.data_dir = strdup(data_dir);
 	ck_assert_ptr_nonnull(f->cfg.data_dir);
 	ck_assert_int_eq(durable_open(f->b), 0);
 }
@@ -929,7 +929,7 @@ static void store_teardown(void)
 {
 	teardown();
 	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", store_dir);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", data_dir);
 	ck_assert_int_eq(system(cmd), 0);
 }
 
@@ -966,7 +966,7 @@ static const char *after_restart(const char *name)
 	store_set_log(NULL, NULL); /* durable_open pointed storage's log at the broker just freed */
 	f = fixture_new();
 	struct store_options opt = { .no_fsync = true };
-	struct store *st = store_open(f->base, store_dir, &opt, e, sizeof e);
+	struct store *st = store_open(f->base, data_dir, &opt, e, sizeof e);
 	ck_assert_msg(st != NULL, "%s", e);
 	struct store_recovery_stats rs;
 	ck_assert_int_eq(store_recover(st, stored_one, &s, &rs), 0);
