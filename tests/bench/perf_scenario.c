@@ -260,6 +260,39 @@ static void perf_cpu_end(const struct perf_opts *o, struct perf_result *r, doubl
 
 /* ---- throughput, confirm, latency, fanout ---- */
 
+static int perf_queue_depth(struct perf_conn *c, const char *queue, uint64_t *depth);
+
+/* The ready messages left in the run's queues, summed; -1 when a query failed. */
+static int64_t perf_flow_depth(struct perf_run *run, struct perf_conn *c, int nq)
+{
+	char name[128];
+	int64_t sum = 0;
+
+	for (int i = 0; i < nq; i++) {
+		uint64_t d;
+		snprintf(name, sizeof name, "%sq%d", run->prefix, i);
+		if (perf_queue_depth(c, name, &d) != 0)
+			return -1;
+		sum += (int64_t)d;
+	}
+	return sum;
+}
+
+/* The end of the measured window: what was published and consumed by now, and the queues'
+ * depth (asked right after, on the setup connection). */
+static void perf_flow_window_end(struct perf_run *run, struct perf_result *r,
+				 struct perf_conn *setup, struct perf_worker *pubs, int np,
+				 struct perf_worker *cons, int nc, int nq)
+{
+	uint64_t now = perf_now_ns();
+
+	atomic_store(&run->window_end_ns, now);
+	r->window_consumed = perf_sum_done(cons, nc);
+	r->window_published = perf_sum_done(pubs, np);
+	r->window_secs = (double)(now - run->start_ns) / 1e9;
+	r->queue_depth = perf_flow_depth(run, setup, nq);
+}
+
 static int perf_run_flow(struct perf_run *run, struct perf_result *r)
 {
 	const struct perf_opts *o = run->o;
@@ -271,6 +304,7 @@ static int perf_run_flow(struct perf_run *run, struct perf_result *r)
 	struct perf_conn setup = { .fd = -1 };
 	double cpu_self = 0, cpu_broker = 0;
 	uint64_t expected = 0, pub_end = 0;
+	bool window_done = false;
 	char name[128];
 	int rc = -1;
 
@@ -298,8 +332,9 @@ static int perf_run_flow(struct perf_run *run, struct perf_result *r)
 			goto cleanup;
 		}
 	}
-	perf_conn_close(&setup);
+	/* setup stays open: it asks for the queues' depth at the end of the window */
 
+	atomic_store(&run->window_end_ns, UINT64_MAX);
 	for (int i = 0; i < nc; i++) {
 		cons[i].run = run;
 		snprintf(cons[i].queue, sizeof cons[i].queue, "%sq%d", run->prefix, i % nq);
@@ -335,14 +370,31 @@ static int perf_run_flow(struct perf_run *run, struct perf_result *r)
 	uint64_t pub_deadline = run->start_ns + (uint64_t)((o->duration + 60) * 1e9);
 	if (o->count)
 		pub_deadline = run->start_ns + 600ull * 1000000000u;
-	while (!perf_join_finished(pubs, np)) {
-		if (perf_now_ns() > pub_deadline) {
+	for (;;) {
+		uint64_t now = perf_now_ns();
+		/* --duration: the window ends when the publishers are told to stop */
+		if (!window_done && !o->count && now >= run->end_ns) {
+			perf_flow_window_end(run, r, &setup, pubs, np, cons, nc, nq);
+			window_done = true;
+		}
+		if (perf_join_finished(pubs, np))
+			break;
+		if (now > pub_deadline) {
 			perf_run_fail(run, "publishers did not finish in time");
 			break;
 		}
-		perf_sleep_ms(5);
+		uint64_t nap = 5000000u;
+		if (!window_done && !o->count && run->end_ns > now && run->end_ns - now < nap)
+			nap = run->end_ns - now;
+		struct timespec ts = { 0, (long)nap };
+		nanosleep(&ts, NULL);
 	}
 	atomic_store(&run->stop_publish, true);
+	/* --count: the window ends when the last publisher has handed over its last message */
+	if (!window_done && !atomic_load(&run->failed)) {
+		perf_flow_window_end(run, r, &setup, pubs, np, cons, nc, nq);
+		window_done = true;
+	}
 
 	for (int i = 0; i < np; i++) {
 		uint64_t n = atomic_load(&pubs[i].done);
@@ -602,6 +654,7 @@ int perf_scenario_run(const struct perf_opts *o, struct perf_result *r, char *er
 	int rc = -1;
 
 	memset(r, 0, sizeof *r);
+	r->queue_depth = -1;
 	perf_hist_init(&r->latency);
 	perf_hist_init(&r->confirm_latency);
 	pthread_mutex_init(&run.lock, NULL);
