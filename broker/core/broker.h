@@ -49,6 +49,7 @@ struct broker_stats {
 	uint64_t dead_lettered, expired, nacked;
 	uint64_t connections_opened, connections_closed, channels_opened, channels_closed;
 	uint64_t queues_declared, queues_deleted;
+	uint64_t flow_ms; /* time connections spent in flow (publisher flow control), ended waits */
 };
 
 struct broker {

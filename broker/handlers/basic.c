@@ -305,6 +305,8 @@ int handle_basic_route(struct channel *ch, struct message *m, bool mandatory, ui
 		else
 			rc = channel_confirm_ack(ch, seq, ticket);
 	}
+	if (r.flow) /* a queue it went into is not drained fast enough: wait for it */
+		conn_flow_hold(ch->conn, r.flow);
 	return rc;
 }
 

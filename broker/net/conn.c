@@ -1,7 +1,11 @@
-/* broker/net/conn.c: one client connection. Only this file reads the socket. The read loop
- * decodes as many frames as the input holds, then queue dispatch and confirm flushes run once
- * (deferred tasks) and libevent writes the whole output in one go. A connection is never freed
- * inside its own callback chain: conn_schedule_free frees it from a fresh loop callback. */
+/* broker/net/conn.c: one client connection. Only this file reads the socket. Each loop turn a
+ * connection handles at most CONN_TURN_BYTES of input (what is left waits for the next turn,
+ * after the other connections have had theirs), then queue dispatch and confirm flushes run
+ * once (deferred tasks) and libevent writes the whole output in one go. Acks that give
+ * consumers credit make their queues dispatch at the end of the connection's batch, not at the
+ * end of the turn. Publishers whose queues are not drained fast enough stop being read (flow,
+ * conn_flow_hold). A connection is never freed inside its own callback chain:
+ * conn_schedule_free frees it from a fresh loop callback. */
 #include "broker/net/conn.h"
 
 #include <arpa/inet.h>
@@ -35,6 +39,9 @@
 #include "broker/core/time.h"
 
 #define CONN_READ_MAX (256u << 10)
+/* Input one connection may handle per loop turn: a flooding publisher gets through about a
+ * thousand small messages, then the other connections (a consumer's acks) have their turn. */
+#define CONN_TURN_BYTES (64u << 10)
 /* Largest frame read before tune-ok when frame_max = 0 (no limit): the default frame_max, so a
  * client that has not logged in cannot make the broker hold a huge frame. */
 #define CONN_FRAME_PRE_TUNE_MAX 131072u
@@ -42,12 +49,14 @@
 #define CONN_HEARTBEAT_MISSES 4 /* ticks of heartbeat/2 without input: two heartbeats */
 
 static void conn_on_read(struct bufferevent *bev, void *arg);
-static void conn_process_input(struct conn *c, struct evbuffer *in);
+static void conn_process_input(struct conn *c, struct evbuffer *in, size_t *budget);
 static void conn_on_write(struct bufferevent *bev, void *arg);
 static void conn_on_event(struct bufferevent *bev, short what, void *arg);
 static void conn_on_timer(evutil_socket_t fd, short what, void *arg);
 static ssize_t conn_expect_frame(struct conn *c, const uint8_t *p, size_t len);
 static void conn_on_release(struct deferred *d);
+static void conn_on_flow_resume(struct queue_flow_wait *w);
+static void conn_flow_end(struct conn *c);
 
 static void conn_timer_arm(struct conn *c, uint64_t ms, bool persist)
 {
@@ -78,6 +87,8 @@ struct conn *conn_new(struct broker *b, int fd, const struct sockaddr *peer, int
 	c->frame_max = b->cfg->frame_max ? b->cfg->frame_max : conn_frame_ceiling(b);
 	c->channel_max = b->cfg->channel_max;
 	c->release_task.fn = conn_on_release;
+	c->flow_wait.resume = conn_on_flow_resume;
+	list_init(&c->flow_wait.link);
 	channel_table_init(&c->channels, rng_u64(&b->rng));
 	list_init(&c->channel_list);
 	list_init(&c->exclusive_queues);
@@ -161,6 +172,8 @@ static void conn_free(struct conn *c)
 	b->conn_count--;
 	b->stats.connections_closed++;
 	event_free(c->timer);
+	if (c->input_ev)
+		event_free(c->input_ev);
 	bufferevent_free(c->bev);
 	channel_table_free(&c->channels);
 	free(c->client_props);
@@ -181,6 +194,8 @@ static void conn_schedule_free(struct conn *c)
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
 	event_del(c->timer);
+	if (c->input_ev)
+		event_del(c->input_ev);
 	struct timeval zero = { 0, 0 };
 	if (event_base_once(c->broker->base, -1, EV_TIMEOUT, conn_on_free, c, &zero) != 0)
 		log_error("cannot schedule freeing connection %s", c->name);
@@ -195,6 +210,7 @@ static void conn_release_now(struct conn *c)
 		return;
 	c->released = true;
 	broker_cancel_deferred(c->broker, &c->release_task);
+	conn_flow_end(c); /* before its exclusive queues go: their delete would resume it */
 	while (!list_is_empty(&c->channel_list)) {
 		struct channel *ch = list_entry(c->channel_list.next, struct channel, conn_link);
 		conn_channel_remove(c, ch);
@@ -312,9 +328,10 @@ static void conn_vclose(struct conn *c, int code, uint16_t class_id, uint16_t me
 		conn_close_after_flush(c);
 		return;
 	}
-	if (c->blocked) {
-		/* a connection blocked by an alarm must still be read for its close-ok */
+	if (c->blocked || conn_in_flow(c)) {
+		/* a connection blocked by an alarm or in flow must still be read for its close-ok */
 		c->blocked = false;
+		conn_flow_end(c);
 		if (!c->input_paused)
 			bufferevent_enable(c->bev, EV_READ);
 	}
@@ -567,29 +584,86 @@ static ssize_t conn_read_more(struct conn *c, struct evbuffer *in)
 	return got;
 }
 
-static void conn_on_read(struct bufferevent *bev, void *arg)
+/* Whether input may be read from the socket and handled now. */
+static bool conn_may_read(const struct conn *c)
 {
-	struct conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
+	return !c->dead && c->state != CONN_CLOSED && !c->fail_soon && !c->blocked &&
+	       !c->input_paused && !conn_in_flow(c) &&
+	       !(c->published && c->broker->alarm_reason);
+}
+
+static void conn_on_input_ev(evutil_socket_t fd, short what, void *arg);
+
+/* Handles the input already buffered on the next loop turn, after that turn's socket events:
+ * a zero timeout fires after the I/O callbacks of the turn it is due in, never in the turn
+ * that armed it. */
+static void conn_schedule_input(struct conn *c)
+{
+	static const struct timeval zero = { 0, 0 };
+	if (c->dead)
+		return;
+	if (!c->input_ev) {
+		c->input_ev = event_new(c->broker->base, -1, 0, conn_on_input_ev, c);
+		if (!c->input_ev) {
+			conn_fail_soon(c, "out of memory scheduling input");
+			return;
+		}
+	}
+	if (!event_pending(c->input_ev, EV_TIMEOUT, NULL))
+		event_add(c->input_ev, &zero);
+}
+
+/* Consumers on its channels were given credit by acks in this batch: their queues deliver now,
+ * before the next connection's input. */
+static void conn_run_credit(struct conn *c)
+{
+	c->credit_pending = false;
+	struct list *cpos;
+	list_for_each(cpos, &c->channel_list)
+	{
+		struct channel *ch = list_entry(cpos, struct channel, conn_link);
+		if (!ch->credit)
+			continue;
+		ch->credit = false;
+		struct list *pos, *tmp;
+		list_for_each_safe(pos, tmp, &ch->consumer_list)
+		{
+			struct consumer *cons = list_entry(pos, struct consumer, channel_link);
+			if (consumer_can_take(cons))
+				queue_credit(cons->q);
+		}
+		if (c->dead || c->state != CONN_OPEN)
+			break;
+	}
+}
+
+/* One turn's worth of input: what is buffered, then (plain TCP) one large read, at most
+ * CONN_TURN_BYTES handled in all. Every complete frame read is handled eventually: what the
+ * budget leaves waits for the next turn (conn_schedule_input), since the socket may have
+ * nothing more to wake the loop with. */
+static void conn_run_input(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t budget = CONN_TURN_BYTES;
 	bool eof = false;
 
 	c->in_callback = true;
-	conn_process_input(c, in);
-	/* One large read more per callback (more would let publishers outrun consumers); every
-	 * byte read is processed before returning, or complete frames could wait for input that
-	 * never comes. The socket stays readable, so the loop calls back for the rest. */
-	if (!c->tls && !c->dead && c->state != CONN_CLOSED && !c->blocked && !c->input_paused &&
-	    !(c->published && c->broker->alarm_reason)) {
+	conn_process_input(c, in, &budget);
+	if (budget && !c->tls && conn_may_read(c) && evbuffer_get_length(in) < CONN_TURN_BYTES) {
 		ssize_t got = conn_read_more(c, in);
 		if (got < 0)
 			eof = true;
 		else if (got > 0)
-			conn_process_input(c, in);
+			conn_process_input(c, in, &budget);
 	}
+	if (c->credit_pending && !c->dead)
+		conn_run_credit(c);
 	if (c->dead || c->state == CONN_CLOSED)
 		evbuffer_drain(in, evbuffer_get_length(in));
 	else if (c->published && c->broker->alarm_reason)
 		conn_block(c, c->broker->alarm_reason);
+	else if (budget == 0 && evbuffer_get_length(in) > 0 && conn_may_read(c))
+		conn_schedule_input(c);
 	c->in_callback = false;
 	if (eof && !c->dead) {
 		if (c->state != CONN_CLOSED && c->state != CONN_CLOSING)
@@ -598,6 +672,20 @@ static void conn_on_read(struct bufferevent *bev, void *arg)
 		conn_release(c);
 		conn_schedule_free(c);
 	}
+}
+
+static void conn_on_read(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	conn_run_input(arg);
+}
+
+static void conn_on_input_ev(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct conn *c = arg;
+	if (conn_may_read(c))
+		conn_run_input(c);
 }
 
 /* True (and reading stops) when the replies waiting for the client pass CONN_INPUT_PAUSE:
@@ -614,11 +702,21 @@ static bool conn_input_should_pause(struct conn *c)
 	return true;
 }
 
-/* Runs the connection's phase over every complete frame in the input buffer, or until the
- * output is too far behind (what is left stays buffered). */
-static void conn_process_input(struct conn *c, struct evbuffer *in)
+/* Whether handling input must stop here: the connection is going, or waits for its output
+ * or for a queue (flow). A resource alarm does not stop it: the input already read is
+ * handled, then reading stops. */
+static bool conn_input_stopped(struct conn *c)
 {
-	while (!c->dead && c->state != CONN_CLOSED && !c->fail_soon && !conn_input_should_pause(c)) {
+	return c->dead || c->state == CONN_CLOSED || c->fail_soon || conn_in_flow(c) ||
+	       conn_input_should_pause(c);
+}
+
+/* Runs the connection's phase over the complete frames in the input buffer until *budget
+ * bytes have been handled (the frame that crosses it is finished) or input must stop; what is
+ * left stays buffered. */
+static void conn_process_input(struct conn *c, struct evbuffer *in, size_t *budget)
+{
+	while (*budget && !conn_input_stopped(c)) {
 		size_t avail = evbuffer_get_length(in);
 		if (avail == 0)
 			break;
@@ -628,8 +726,7 @@ static void conn_process_input(struct conn *c, struct evbuffer *in)
 		const uint8_t *p = v.iov_base;
 		size_t len = v.iov_len, used = 0;
 		ssize_t r = 1;
-		while (used < len && !c->dead && c->state != CONN_CLOSED && !c->fail_soon &&
-		       !conn_input_should_pause(c)) {
+		while (used < len && used < *budget && !conn_input_stopped(c)) {
 			r = c->expect(c, p + used, len - used);
 			if (r <= 0)
 				break;
@@ -637,6 +734,7 @@ static void conn_process_input(struct conn *c, struct evbuffer *in)
 		}
 		if (used && !c->dead)
 			evbuffer_drain(in, used);
+		*budget -= used < *budget ? used : *budget;
 		if (r < 0 || c->dead || c->state == CONN_CLOSED)
 			break;
 		if (r == 0 && used == 0) {
@@ -672,12 +770,69 @@ void conn_unblock(struct conn *c)
 	c->hb_misses = 0;
 	if (c->state != CONN_OPEN)
 		return;
-	if (!c->input_paused)
+	if (!c->input_paused && !conn_in_flow(c)) {
 		bufferevent_enable(c->bev, EV_READ);
+		conn_schedule_input(c); /* what was read before the block */
+	}
 	if (c->cap_blocked) {
 		struct amqp_method m = { .id = AMQP_CONNECTION_UNBLOCKED };
 		conn_send_method(c, 0, &m);
 	}
+}
+
+/* ---- publisher flow control ---- */
+
+void conn_flow_hold(struct conn *c, struct queue *q)
+{
+	if (conn_in_flow(c) || c->unacked_count || c->dead || c->state != CONN_OPEN)
+		return;
+	c->flow_since_ms = time_now_ms();
+	bufferevent_disable(c->bev, EV_READ);
+	queue_flow_wait(q, &c->flow_wait);
+}
+
+/* Counts the time spent waiting and takes the connection off its queue's list. Reading is
+ * its caller's to resume. */
+static void conn_flow_end(struct conn *c)
+{
+	if (!c->flow_since_ms)
+		return;
+	queue_flow_cancel(&c->flow_wait);
+	uint64_t ms = time_now_ms() - c->flow_since_ms;
+	c->flow_ms += ms;
+	c->broker->stats.flow_ms += ms;
+	c->flow_since_ms = 0;
+}
+
+uint64_t conn_flow_ms(const struct conn *c)
+{
+	return c->flow_ms + (c->flow_since_ms ? time_now_ms() - c->flow_since_ms : 0);
+}
+
+/* The queue drained (or stalled, lost its consumers, went away). Called from inside that
+ * queue's dispatch or delete, so this only marks and schedules: the buffered input is handled
+ * on the next loop turn. */
+static void conn_on_flow_resume(struct queue_flow_wait *w)
+{
+	struct conn *c = (struct conn *)((char *)w - offsetof(struct conn, flow_wait));
+	conn_flow_end(c);
+	if (c->dead || c->state == CONN_CLOSED)
+		return;
+	if (!c->blocked && !c->input_paused)
+		bufferevent_enable(c->bev, EV_READ);
+	conn_schedule_input(c);
+}
+
+void conn_flow_release_for_acks(struct conn *c)
+{
+	if (!conn_in_flow(c))
+		return;
+	conn_flow_end(c);
+	if (c->dead || c->state == CONN_CLOSED)
+		return;
+	if (!c->blocked && !c->input_paused)
+		bufferevent_enable(c->bev, EV_READ);
+	conn_schedule_input(c);
 }
 
 static void conn_kick_consumers(struct conn *c)
@@ -710,10 +865,10 @@ static void conn_on_write(struct bufferevent *bev, void *arg)
 	}
 	if (c->input_paused && left <= CONN_OUTPUT_LOW) {
 		c->input_paused = false;
-		if (!c->blocked)
+		if (!c->blocked && !conn_in_flow(c))
 			bufferevent_enable(c->bev, EV_READ);
 		/* Frames already buffered would otherwise wait for more input. */
-		conn_on_read(bev, c);
+		conn_run_input(c);
 	}
 }
 
@@ -760,7 +915,8 @@ static void conn_on_timer(evutil_socket_t fd, short what, void *arg)
 		c->send_oct += sizeof amqp_heartbeat_frame;
 	}
 	c->hb_sent_mark = c->send_oct;
-	if (c->recv_oct == c->hb_recv_mark && !c->blocked && !c->input_paused) {
+	if (c->recv_oct == c->hb_recv_mark && !c->blocked && !c->input_paused &&
+	    !conn_in_flow(c)) {
 		if (++c->hb_misses >= CONN_HEARTBEAT_MISSES) {
 			log_warn("closing AMQP connection %s: missed heartbeats from client, "
 				 "timeout: %us",

@@ -12,6 +12,7 @@
 #include "broker/core/broker.h"
 #include "broker/core/list.h"
 #include "broker/net/channel_table.h"
+#include "broker/queue/queue.h"
 
 struct broker;
 struct bufferevent;
@@ -86,6 +87,19 @@ struct conn {
 	bool published;      /* has sent basic.publish: blocked under a resource alarm */
 	bool blocked;        /* not read because of a resource alarm */
 	bool input_paused;   /* not read: output above CONN_INPUT_PAUSE */
+	/* Publisher flow control: not read while flow_wait.q is set (a queue it published to
+	 * is not being drained fast enough); flow_ms counts the time spent so. */
+	struct queue_flow_wait flow_wait;
+	uint64_t flow_since_ms, flow_ms;
+	/* Deliveries its client has not settled yet: such a connection is never put in flow,
+	 * since the acks that would drain the queue come in on it. */
+	uint32_t unacked_count;
+	/* An ack gave one of its channels' consumers credit: their queues dispatch when this
+	 * batch of input is done, in the same loop turn (channel->credit marks which). */
+	bool credit_pending;
+	/* Runs input that is already buffered on the next loop turn (a turn's budget ran out, or
+	 * reading resumed); created when first needed. */
+	struct event *input_ev;
 	const char *fail_soon; /* set by conn_fail_soon: not read, dropped on the next loop turn */
 	/* Failing or closing a connection only marks it; its channels, consumers and exclusive
 	 * queues are released by this deferred task, after every caller that still holds one of
@@ -141,6 +155,22 @@ uint32_t conn_frame_ceiling(const struct broker *b);
 
 /* Arms the heartbeat tick (heartbeat/2 s) once tune-ok has set c->heartbeat. */
 void conn_start_heartbeat(struct conn *c);
+
+/* Publisher flow control: q, which the connection just published to, wants its publishers to
+ * wait. The connection stops handling and reading input until q has drained (or stalled, or
+ * lost its consumers, or gone), unless its client holds unacked deliveries. */
+void conn_flow_hold(struct conn *c, struct queue *q);
+/* Whether it is waiting for a queue now (the management API shows "flow"). */
+static inline bool conn_in_flow(const struct conn *c)
+{
+	return c->flow_wait.q != NULL;
+}
+/* A delivery its client must settle went out on a connection in flow: it is read again, so
+ * that the acks can come in (a connection that publishes and consumes must not wait for a
+ * queue that only its own acks would drain). */
+void conn_flow_release_for_acks(struct conn *c);
+/* Milliseconds spent in flow so far, the current wait included. */
+uint64_t conn_flow_ms(const struct conn *c);
 
 /* Resource alarms: stop reading a publishing connection (connection.blocked to clients that
  * announced the capability), and resume. */

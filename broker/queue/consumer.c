@@ -58,6 +58,7 @@ void consumer_free(struct consumer *c)
 	if (c->exclusive)
 		c->q->exclusive_consumer = false;
 	queue_touch(c->q);
+	queue_consumer_gone(c->q);
 	free((void *)c->tag.ptr);
 	free(c);
 }
