@@ -584,13 +584,21 @@ static ssize_t conn_read_more(struct conn *c, struct evbuffer *in)
 	return got;
 }
 
-/* Whether input may be read from the socket and handled now. */
-static bool conn_may_read(const struct conn *c)
+/* Whether input may be handled now, and read from the socket. */
+static bool conn_may_handle(const struct conn *c)
 {
 	return !c->dead && c->state != CONN_CLOSED && !c->fail_soon && !c->blocked &&
 	       !c->input_paused && !conn_in_flow(c) &&
 	       !(c->published && c->broker->alarm_reason);
 }
+
+static bool conn_may_read(const struct conn *c)
+{
+	return conn_may_handle(c) && !c->peer_closed;
+}
+
+static void conn_peer_gone(struct conn *c);
+static void conn_on_peer_closed(struct conn *c);
 
 static void conn_on_input_ev(evutil_socket_t fd, short what, void *arg);
 
@@ -658,20 +666,19 @@ static void conn_run_input(struct conn *c)
 	}
 	if (c->credit_pending && !c->dead)
 		conn_run_credit(c);
+	size_t left = evbuffer_get_length(in);
 	if (c->dead || c->state == CONN_CLOSED)
-		evbuffer_drain(in, evbuffer_get_length(in));
+		evbuffer_drain(in, left);
 	else if (c->published && c->broker->alarm_reason)
 		conn_block(c, c->broker->alarm_reason);
-	else if (budget == 0 && evbuffer_get_length(in) > 0 && conn_may_read(c))
+	else if (budget == 0 && left > 0 && conn_may_handle(c))
 		conn_schedule_input(c);
 	c->in_callback = false;
-	if (eof && !c->dead) {
-		if (c->state != CONN_CLOSED && c->state != CONN_CLOSING)
-			log_info("client %s closed the connection%s", c->name,
-				 c->state == CONN_OPEN ? " abruptly" : "");
-		conn_release(c);
-		conn_schedule_free(c);
-	}
+	if (eof && !c->dead)
+		conn_on_peer_closed(c);
+	else if (c->peer_closed && !c->dead && (left == 0 || c->blocked || c->state != CONN_OPEN ||
+						(budget > 0 && conn_may_handle(c))))
+		conn_peer_gone(c); /* handled all it sent before hanging up that can be */
 }
 
 static void conn_on_read(struct bufferevent *bev, void *arg)
@@ -684,8 +691,10 @@ static void conn_on_input_ev(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
 	struct conn *c = arg;
-	if (conn_may_read(c))
+	if (conn_may_handle(c))
 		conn_run_input(c);
+	else if (c->peer_closed && c->blocked)
+		conn_peer_gone(c);
 }
 
 /* True (and reading stops) when the replies waiting for the client pass CONN_INPUT_PAUSE:
@@ -872,17 +881,41 @@ static void conn_on_write(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* The client is gone: release and free. */
+static void conn_peer_gone(struct conn *c)
+{
+	if (c->dead)
+		return;
+	if (c->state != CONN_CLOSED && c->state != CONN_CLOSING)
+		log_info("client %s closed the connection%s", c->name,
+			 c->state == CONN_OPEN ? " abruptly" : "");
+	conn_release(c);
+	conn_schedule_free(c);
+}
+
+/* The client closed its end (EOF). What it sent before is still handled: a publisher that
+ * hangs up right after its last publish may find part of it held back by a turn's budget or by
+ * flow. Then the connection goes (conn_run_input). */
+static void conn_on_peer_closed(struct conn *c)
+{
+	c->peer_closed = true;
+	bufferevent_disable(c->bev, EV_READ);
+	if (!c->dead && c->state == CONN_OPEN && !c->blocked &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+		conn_schedule_input(c);
+		return;
+	}
+	conn_peer_gone(c);
+}
+
 static void conn_on_event(struct bufferevent *bev, short what, void *arg)
 {
 	(void)bev;
 	struct conn *c = arg;
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-		if (c->state != CONN_CLOSED && c->state != CONN_CLOSING)
-			log_info("client %s closed the connection%s", c->name,
-				 c->state == CONN_OPEN ? " abruptly" : "");
-		conn_release(c);
-		conn_schedule_free(c);
-	}
+	if (what & BEV_EVENT_ERROR)
+		conn_peer_gone(c);
+	else if (what & BEV_EVENT_EOF)
+		conn_on_peer_closed(c);
 }
 
 static void conn_on_timer(evutil_socket_t fd, short what, void *arg)

@@ -84,6 +84,7 @@ struct conn {
 	bool in_callback;
 	bool output_blocked; /* above CONN_OUTPUT_HIGH: no deliveries */
 	bool lingering;      /* closed; waiting for the client to hang up */
+	bool peer_closed;    /* EOF from the client: what it sent is handled, then it goes */
 	bool published;      /* has sent basic.publish: blocked under a resource alarm */
 	bool blocked;        /* not read because of a resource alarm */
 	bool input_paused;   /* not read: output above CONN_INPUT_PAUSE */
