@@ -1,7 +1,8 @@
-/* broker/net/conn.c: one client connection. Only this file reads the socket. Each loop turn a
- * connection handles at most CONN_TURN_BYTES of input (what is left waits for the next turn,
- * after the other connections have had theirs), then queue dispatch and confirm flushes run
- * once (deferred tasks) and libevent writes the whole output in one go. Acks that give
+/* broker/net/conn.c: one client connection. Only this file and its socket half, conn_io.c, read
+ * the socket. Each loop turn a connection handles at most CONN_TURN_BYTES of input (what is
+ * left waits for the next turn, after the other connections have had theirs), then queue
+ * dispatch and confirm flushes run once (deferred tasks) and each connection's output is written
+ * in one go at the end of the turn (conn_io_flush). Acks that give
  * consumers credit make their queues dispatch at the end of the connection's batch, not at the
  * end of the turn. Publishers whose queues are not drained fast enough stop being read (flow,
  * conn_flow_hold). A connection is never freed inside its own callback chain:
@@ -10,9 +11,6 @@
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
-#include <openssl/ssl.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -38,7 +36,6 @@
 #include "broker/queue/queue.h"
 #include "broker/core/time.h"
 
-#define CONN_READ_MAX (256u << 10)
 /* Input one connection may handle per loop turn: a flooding publisher gets through about a
  * thousand small messages, then the other connections (a consumer's acks) have their turn. */
 #define CONN_TURN_BYTES (64u << 10)
@@ -48,10 +45,7 @@
 #define CONN_CLOSE_TIMEOUT_MS 3000
 #define CONN_HEARTBEAT_MISSES 4 /* ticks of heartbeat/2 without input: two heartbeats */
 
-static void conn_on_read(struct bufferevent *bev, void *arg);
 static void conn_process_input(struct conn *c, struct evbuffer *in, size_t *budget);
-static void conn_on_write(struct bufferevent *bev, void *arg);
-static void conn_on_event(struct bufferevent *bev, short what, void *arg);
 static void conn_on_timer(evutil_socket_t fd, short what, void *arg);
 static ssize_t conn_expect_frame(struct conn *c, const uint8_t *p, size_t len);
 static void conn_on_release(struct deferred *d);
@@ -66,7 +60,7 @@ static void conn_timer_arm(struct conn *c, uint64_t ms, bool persist)
 	}
 	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000) };
 	event_del(c->timer);
-	event_assign(c->timer, bufferevent_get_base(c->bev), -1, persist ? EV_PERSIST : 0,
+	event_assign(c->timer, c->broker->base, -1, persist ? EV_PERSIST : 0,
 		     conn_on_timer, c);
 	event_add(c->timer, &tv);
 }
@@ -125,34 +119,17 @@ struct conn *conn_new(struct broker *b, int fd, const struct sockaddr *peer, int
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	evutil_make_socket_nonblocking(fd);
-	if (ssl_ctx) {
-		SSL *ssl = SSL_new(ssl_ctx);
-		c->tls = true;
-		c->bev = ssl ? bufferevent_openssl_socket_new(b->base, fd, ssl,
-							      BUFFEREVENT_SSL_ACCEPTING,
-							      BEV_OPT_CLOSE_ON_FREE) :
-			       NULL;
-		if (ssl && !c->bev)
-			SSL_free(ssl);
-	} else {
-		c->bev = bufferevent_socket_new(b->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	}
 	c->timer = event_new(b->base, -1, 0, conn_on_timer, c);
-	if (!c->bev || !c->timer) {
-		if (c->bev)
-			bufferevent_free(c->bev);
-		else
-			evutil_closesocket(fd);
-		if (c->timer)
-			event_free(c->timer);
+	if (!c->timer) {
+		evutil_closesocket(fd);
 		free(c);
 		return NULL;
 	}
-	bufferevent_setcb(c->bev, conn_on_read, conn_on_write, conn_on_event, c);
-	bufferevent_set_max_single_read(c->bev, CONN_READ_MAX);
-	bufferevent_set_max_single_write(c->bev, 4 * CONN_READ_MAX);
-	bufferevent_setwatermark(c->bev, EV_WRITE, CONN_OUTPUT_LOW, 0);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	if (conn_io_open(c, fd, ssl_ctx) != 0) { /* closed fd */
+		event_free(c->timer);
+		free(c);
+		return NULL;
+	}
 	list_append(&b->conns, &c->link);
 	b->conn_count++;
 	b->stats.connections_opened++;
@@ -174,7 +151,7 @@ static void conn_free(struct conn *c)
 	event_free(c->timer);
 	if (c->input_ev)
 		event_free(c->input_ev);
-	bufferevent_free(c->bev);
+	conn_io_close(c);
 	channel_table_free(&c->channels);
 	free(c->client_props);
 	free(c);
@@ -191,8 +168,7 @@ static void conn_schedule_free(struct conn *c)
 	if (c->dead)
 		return;
 	c->dead = true;
-	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+	conn_io_stop(c);
 	event_del(c->timer);
 	if (c->input_ev)
 		event_del(c->input_ev);
@@ -236,12 +212,12 @@ static void conn_release(struct conn *c)
 static void conn_close_after_flush(struct conn *c)
 {
 	c->state = CONN_CLOSED;
-	bufferevent_disable(c->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+	conn_io_reading(c, false);
+	if (evbuffer_get_length(c->out) == 0) {
 		conn_schedule_free(c);
 		return;
 	}
-	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	conn_io_output_added(c); /* freed once written: conn_on_written */
 	conn_timer_arm(c, CONN_CLOSE_TIMEOUT_MS, false);
 }
 
@@ -268,14 +244,10 @@ void conn_destroy(struct conn *c)
 	conn_free(c); /* releases what is left */
 }
 
-struct evbuffer *conn_output(struct conn *c)
-{
-	return bufferevent_get_output(c->bev);
-}
-
 void conn_note_output(struct conn *c)
 {
-	if (!c->output_blocked && evbuffer_get_length(conn_output(c)) > CONN_OUTPUT_HIGH)
+	conn_io_output_added(c);
+	if (!c->output_blocked && evbuffer_get_length(c->out) > CONN_OUTPUT_HIGH)
 		c->output_blocked = true;
 }
 
@@ -305,6 +277,7 @@ int conn_send_method(struct conn *c, uint16_t channel, const struct amqp_method 
 		return -1;
 	}
 	c->send_oct += total;
+	conn_note_output(c);
 	return 0;
 }
 
@@ -333,7 +306,7 @@ static void conn_vclose(struct conn *c, int code, uint16_t class_id, uint16_t me
 		c->blocked = false;
 		conn_flow_end(c);
 		if (!c->input_paused)
-			bufferevent_enable(c->bev, EV_READ);
+			conn_io_reading(c, true);
 	}
 	c->state = CONN_CLOSING;
 	c->expect = conn_expect_frame;
@@ -534,7 +507,7 @@ ssize_t conn_expect_protocol_header(struct conn *c, const uint8_t *p, size_t len
 		return 0;
 	}
 	if (ok < 0) {
-		evbuffer_add(conn_output(c), AMQP_PROTOCOL_HEADER, AMQP_PROTOCOL_HEADER_SIZE);
+		evbuffer_add(c->out, AMQP_PROTOCOL_HEADER, AMQP_PROTOCOL_HEADER_SIZE);
 		conn_drop(c, "bad protocol header");
 		return -1;
 	}
@@ -543,45 +516,6 @@ ssize_t conn_expect_protocol_header(struct conn *c, const uint8_t *p, size_t len
 	if (c->broker->handler->start(c) != 0)
 		return -1;
 	return AMQP_PROTOCOL_HEADER_SIZE;
-}
-
-/* libevent 2.1's evbuffer_read reads at most 4096 bytes per call (EVBUFFER_MAX_READ), which
- * costs a loop iteration (epoll_wait, ioctl, readv, writev, epoll_ctl) per few messages. Plain
- * TCP connections therefore drain the socket themselves in large reads once the bufferevent
- * has delivered its first chunk. Returns bytes read, 0 when nothing is waiting, -1 on EOF or
- * error (the caller releases the connection). */
-static ssize_t conn_read_more(struct conn *c, struct evbuffer *in)
-{
-	struct evbuffer_iovec v[2];
-	/* bufferevent_socket freezes the end of its input buffer; only its reader adds there. */
-	evbuffer_unfreeze(in, 0);
-	int n = evbuffer_reserve_space(in, CONN_READ_MAX, v, 2);
-	if (n <= 0) {
-		evbuffer_freeze(in, 0);
-		return 0;
-	}
-	struct iovec iov[2];
-	for (int i = 0; i < n; i++) {
-		iov[i].iov_base = v[i].iov_base;
-		iov[i].iov_len = v[i].iov_len;
-	}
-	ssize_t got = readv(bufferevent_getfd(c->bev), iov, n);
-	if (got <= 0) {
-		evbuffer_commit_space(in, v, 0);
-		evbuffer_freeze(in, 0);
-		if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-			return 0;
-		return -1;
-	}
-	size_t left = (size_t)got;
-	for (int i = 0; i < n; i++) {
-		size_t take = left < v[i].iov_len ? left : v[i].iov_len;
-		v[i].iov_len = take;
-		left -= take;
-	}
-	evbuffer_commit_space(in, v, n);
-	evbuffer_freeze(in, 0);
-	return got;
 }
 
 /* Whether input may be handled now, and read from the socket. */
@@ -645,20 +579,31 @@ static void conn_run_credit(struct conn *c)
 	}
 }
 
-/* One turn's worth of input: what is buffered, then (plain TCP) one large read, at most
+/* One turn's worth of input: what is buffered, then (plain TCP) one read, at most
  * CONN_TURN_BYTES handled in all. Every complete frame read is handled eventually: what the
  * budget leaves waits for the next turn (conn_schedule_input), since the socket may have
  * nothing more to wake the loop with. */
 static void conn_run_input(struct conn *c)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *in = c->in;
 	size_t budget = CONN_TURN_BYTES;
 	bool eof = false;
 
+	if (c->state == CONN_CLOSED && !c->dead) {
+		/* lingering after close-ok: what comes is dropped, EOF ends it */
+		if (conn_io_read(c) < 0)
+			eof = true;
+		evbuffer_drain(in, evbuffer_get_length(in));
+		if (eof)
+			conn_peer_gone(c);
+		return;
+	}
 	c->in_callback = true;
 	conn_process_input(c, in, &budget);
-	if (budget && !c->tls && conn_may_read(c) && evbuffer_get_length(in) < CONN_TURN_BYTES) {
-		ssize_t got = conn_read_more(c, in);
+	size_t held = evbuffer_get_length(in);
+	/* read unless a turn's worth of complete frames is already buffered */
+	if (budget && conn_may_read(c) && (held < CONN_TURN_BYTES || held < c->need)) {
+		ssize_t got = conn_io_read(c);
 		if (got < 0)
 			eof = true;
 		else if (got > 0)
@@ -681,10 +626,9 @@ static void conn_run_input(struct conn *c)
 		conn_peer_gone(c); /* handled all it sent before hanging up that can be */
 }
 
-static void conn_on_read(struct bufferevent *bev, void *arg)
+void conn_on_readable(struct conn *c)
 {
-	(void)bev;
-	conn_run_input(arg);
+	conn_run_input(c);
 }
 
 static void conn_on_input_ev(evutil_socket_t fd, short what, void *arg)
@@ -707,7 +651,7 @@ static bool conn_input_should_pause(struct conn *c)
 	if (evbuffer_get_length(conn_output(c)) <= CONN_INPUT_PAUSE)
 		return false;
 	c->input_paused = true;
-	bufferevent_disable(c->bev, EV_READ);
+	conn_io_reading(c, false);
 	return true;
 }
 
@@ -763,7 +707,7 @@ void conn_block(struct conn *c, const char *reason)
 	if (c->blocked || c->dead || c->state != CONN_OPEN)
 		return;
 	c->blocked = true;
-	bufferevent_disable(c->bev, EV_READ);
+	conn_io_reading(c, false);
 	if (c->cap_blocked) {
 		struct amqp_method m = { .id = AMQP_CONNECTION_BLOCKED };
 		m.u.connection_blocked.reason = amqp_str_c(reason);
@@ -780,7 +724,7 @@ void conn_unblock(struct conn *c)
 	if (c->state != CONN_OPEN)
 		return;
 	if (!c->input_paused && !conn_in_flow(c)) {
-		bufferevent_enable(c->bev, EV_READ);
+		conn_io_reading(c, !c->peer_closed);
 		conn_schedule_input(c); /* what was read before the block */
 	}
 	if (c->cap_blocked) {
@@ -796,7 +740,7 @@ void conn_flow_hold(struct conn *c, struct queue *q)
 	if (conn_in_flow(c) || c->unacked_count || c->dead || c->state != CONN_OPEN)
 		return;
 	c->flow_since_ms = time_now_ms();
-	bufferevent_disable(c->bev, EV_READ);
+	conn_io_reading(c, false);
 	queue_flow_wait(q, &c->flow_wait);
 }
 
@@ -828,7 +772,7 @@ static void conn_on_flow_resume(struct queue_flow_wait *w)
 	if (c->dead || c->state == CONN_CLOSED)
 		return;
 	if (!c->blocked && !c->input_paused)
-		bufferevent_enable(c->bev, EV_READ);
+		conn_io_reading(c, !c->peer_closed);
 	conn_schedule_input(c);
 }
 
@@ -840,7 +784,7 @@ void conn_flow_release_for_acks(struct conn *c)
 	if (c->dead || c->state == CONN_CLOSED)
 		return;
 	if (!c->blocked && !c->input_paused)
-		bufferevent_enable(c->bev, EV_READ);
+		conn_io_reading(c, !c->peer_closed);
 	conn_schedule_input(c);
 }
 
@@ -859,10 +803,8 @@ static void conn_kick_consumers(struct conn *c)
 	}
 }
 
-static void conn_on_write(struct bufferevent *bev, void *arg)
+void conn_on_written(struct conn *c, size_t left)
 {
-	struct conn *c = arg;
-	size_t left = evbuffer_get_length(bufferevent_get_output(bev));
 	if (c->state == CONN_CLOSED) {
 		if (left == 0 && !c->lingering)
 			conn_schedule_free(c);
@@ -875,7 +817,7 @@ static void conn_on_write(struct bufferevent *bev, void *arg)
 	if (c->input_paused && left <= CONN_OUTPUT_LOW) {
 		c->input_paused = false;
 		if (!c->blocked && !conn_in_flow(c))
-			bufferevent_enable(c->bev, EV_READ);
+			conn_io_reading(c, !c->peer_closed);
 		/* Frames already buffered would otherwise wait for more input. */
 		conn_run_input(c);
 	}
@@ -899,22 +841,19 @@ static void conn_peer_gone(struct conn *c)
 static void conn_on_peer_closed(struct conn *c)
 {
 	c->peer_closed = true;
-	bufferevent_disable(c->bev, EV_READ);
-	if (!c->dead && c->state == CONN_OPEN && !c->blocked &&
-	    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+	conn_io_reading(c, false);
+	if (!c->dead && c->state == CONN_OPEN && !c->blocked && evbuffer_get_length(c->in) > 0) {
 		conn_schedule_input(c);
 		return;
 	}
 	conn_peer_gone(c);
 }
 
-static void conn_on_event(struct bufferevent *bev, short what, void *arg)
+void conn_on_io_end(struct conn *c, bool error)
 {
-	(void)bev;
-	struct conn *c = arg;
-	if (what & BEV_EVENT_ERROR)
+	if (error)
 		conn_peer_gone(c);
-	else if (what & BEV_EVENT_EOF)
+	else
 		conn_on_peer_closed(c);
 }
 
@@ -944,8 +883,9 @@ static void conn_on_timer(evutil_socket_t fd, short what, void *arg)
 	}
 	/* Heartbeat tick, every heartbeat/2 seconds. */
 	if (c->send_oct == c->hb_sent_mark) {
-		evbuffer_add(conn_output(c), amqp_heartbeat_frame, sizeof amqp_heartbeat_frame);
+		evbuffer_add(c->out, amqp_heartbeat_frame, sizeof amqp_heartbeat_frame);
 		c->send_oct += sizeof amqp_heartbeat_frame;
+		conn_note_output(c);
 	}
 	c->hb_sent_mark = c->send_oct;
 	if (c->recv_oct == c->hb_recv_mark && !c->blocked && !c->input_paused &&

@@ -1,5 +1,5 @@
-/* broker/net/conn.h: one client connection: bufferevent glue, the read loop (the phase is a
- * function pointer), heartbeats, back-pressure, close and free. */
+/* broker/net/conn.h: one client connection: the read loop (the phase is a function pointer),
+ * heartbeats, back-pressure and flow, close and free (conn.c), and its socket (conn_io.c). */
 #ifndef BROKER_CONN_H
 #define BROKER_CONN_H
 
@@ -17,6 +17,7 @@
 struct broker;
 struct bufferevent;
 struct event;
+struct evbuffer;
 struct channel;
 struct vhost;
 struct user;
@@ -39,10 +40,21 @@ enum conn_state {
  * pipelines requests and never reads the replies); read again below CONN_OUTPUT_LOW. Higher
  * than CONN_OUTPUT_HIGH so that deliveries alone never stop a consumer's acks being read. */
 #define CONN_INPUT_PAUSE (16u << 20)
+/* Most bytes one read takes from the socket. */
+#define CONN_READ_MAX (256u << 10)
 
 struct conn {
 	struct broker *broker;
+	/* The socket (conn_io.c). Plain TCP: fd with its own buffers and events, reading while
+	 * `reading`, EV_WRITE armed only while the socket did not take all of out (`writing`),
+	 * out written by flush_task at the end of the turn it was filled in. TLS: bev (a
+	 * bufferevent_openssl), in and out being its buffers. */
+	int fd;
 	struct bufferevent *bev;
+	struct evbuffer *in, *out;
+	struct event *rev, *wev;
+	bool reading, writing;
+	struct deferred flush_task;
 	struct list link;
 	uint64_t id;
 	char name[160];  /* "127.0.0.1:50000 -> 127.0.0.1:5672", as the management API names it */
@@ -134,11 +146,14 @@ void conn_destroy(struct conn *c);
 /* Broker-initiated close (shutdown, management API): 320 CONNECTION_FORCED. */
 void conn_force_close(struct conn *c, const char *text);
 
-/* Output. Every write goes through the bufferevent's output buffer; the socket write happens
- * once per loop turn. */
-struct evbuffer *conn_output(struct conn *c);
+/* Output. Every write goes into the output buffer and is followed by conn_note_output, which
+ * checks the high watermark and has the buffer written at the end of the loop turn. */
+static inline struct evbuffer *conn_output(struct conn *c)
+{
+	return c->out;
+}
 int conn_send_method(struct conn *c, uint16_t channel, const struct amqp_method *m);
-void conn_note_output(struct conn *c); /* checks the high watermark after writing */
+void conn_note_output(struct conn *c);
 
 /* The channel with this number (open or closing), or NULL. */
 static inline struct channel *conn_channel(struct conn *c, uint16_t id)
@@ -177,6 +192,25 @@ uint64_t conn_flow_ms(const struct conn *c);
  * announced the capability), and resume. */
 void conn_block(struct conn *c, const char *reason);
 void conn_unblock(struct conn *c);
+
+/* conn_io.c: the socket. open: 0, or -1 with fd closed. stop: no callback any more (the
+ * connection is to be freed); close: frees the buffers and events and closes the socket.
+ * reading: whether the socket is read. read: one readv of up to CONN_READ_MAX into c->in:
+ * bytes read, 0 when none are waiting (and always for TLS, whose bufferevent reads), -1 at EOF
+ * or on an error. output_added: c->out is written at the end of this loop turn. flush: writes
+ * c->out now, as far as the socket takes it. */
+int conn_io_open(struct conn *c, int fd, void *ssl_ctx);
+void conn_io_stop(struct conn *c);
+void conn_io_close(struct conn *c);
+void conn_io_reading(struct conn *c, bool on);
+ssize_t conn_io_read(struct conn *c);
+void conn_io_output_added(struct conn *c);
+void conn_io_flush(struct conn *c);
+/* conn.c's side, called by conn_io.c: the socket is readable (TLS: input was read); after a
+ * write, `left` bytes wait; the client hung up (error: reset, not an orderly EOF). */
+void conn_on_readable(struct conn *c);
+void conn_on_written(struct conn *c, size_t left);
+void conn_on_io_end(struct conn *c, bool error);
 
 /* conn_limits.c: whether one more connection to v, connection of u, or channel of u would pass
  * that limit; *limit receives its value for the error text. self is not counted. */
