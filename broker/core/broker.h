@@ -73,6 +73,7 @@ struct broker {
 	struct broker_stats stats;
 	uint16_t port;
 	uint64_t start_ms;
+	char hostname[64];      /* gethostname(), read once (cluster_name in connection.start) */
 	uint32_t tick;          /* seconds since start, advanced by the housekeeping timer */
 	uint64_t topology_gen;  /* bumped when a queue or exchange is deleted: lookup caches */
 	struct rng rng;         /* server-generated names */
