@@ -447,6 +447,131 @@ out:
 
 /* ---- connections ---- */
 
+/* The connections scenario's held phase (--duration): the C connections stay open for the
+ * duration, each publishing --rate messages a second (spread evenly over the connections, one
+ * write per message) to a queue one no-ack consumer drains, and, with --heartbeat, sending a
+ * heartbeat frame every half interval in which it sent nothing. The broker's CPU is taken
+ * over this phase alone. Messages and heartbeats are scheduled in one round-robin sequence
+ * each, so the loop costs O(1) per write whatever C is. At the end every connection must still
+ * be open (a broker that dropped one for missed heartbeats fails the run). */
+static int perf_connections_hold(struct perf_run *run, struct perf_result *r,
+				 struct perf_conn *cs, int n)
+{
+	const struct perf_opts *o = run->o;
+	struct perf_worker con = { 0 };
+	struct perf_template t = { 0 };
+	uint64_t *sent_ns = calloc((size_t)n, sizeof *sent_ns);
+	uint8_t *msg = NULL;
+	double cpu_self, cpu_broker;
+	int rc = -1;
+
+	if (!sent_ns) {
+		perf_run_fail(run, "out of memory");
+		goto out;
+	}
+	if (o->rate > 0) {
+		snprintf(con.queue, sizeof con.queue, "%sq0", run->prefix);
+		if (perf_setup_queue(&cs[0], con.queue, false) != 0) {
+			perf_run_fail(run, "%s", cs[0].error);
+			goto out;
+		}
+		if (perf_template_build(&t, o, "", con.queue, cs[0].frame_max) != 0 ||
+		    !(msg = malloc(t.len))) {
+			perf_run_fail(run, "cannot build the message template");
+			goto out;
+		}
+		memcpy(msg, t.bytes, t.len);
+		con.run = run;
+		atomic_store(&run->window_end_ns, UINT64_MAX);
+		if (perf_start(&con, perf_consumer_main) != 0) {
+			perf_run_fail(run, "cannot start the consumer thread");
+			goto out;
+		}
+		while (atomic_load(&run->consumers_ready) < 1 && !atomic_load(&run->failed))
+			perf_sleep_ms(2);
+	}
+	perf_cpu_begin(o, &cpu_self, &cpu_broker);
+	uint64_t t0 = perf_now_ns(), end = t0 + (uint64_t)(o->duration * 1e9);
+	run->start_ns = t0;
+	for (int i = 0; i < n; i++)
+		sent_ns[i] = t0;
+	/* message m goes at t0 + m * gap from connection m mod n; heartbeat checks likewise */
+	double gap = o->rate > 0 ? 1e9 / (o->rate * n) : 0;
+	double hb_gap = o->uri.heartbeat ? o->uri.heartbeat * 0.5e9 / n : 0;
+	uint64_t m = 0, h = 0, published = 0, failed_writes = 0;
+	for (uint64_t now = t0; now < end && !atomic_load(&run->failed); now = perf_now_ns()) {
+		for (; gap > 0 && t0 + (uint64_t)(m * gap) <= now; m++) {
+			struct perf_conn *c = &cs[m % (uint64_t)n];
+			perf_template_stamp(msg, &t, o->size, now, m);
+			if (write(c->fd, msg, t.len) == (ssize_t)t.len) {
+				published++;
+				sent_ns[m % (uint64_t)n] = now;
+			} else {
+				failed_writes++;
+			}
+		}
+		for (; hb_gap > 0 && t0 + (uint64_t)(h * hb_gap) <= now; h++) {
+			int i = (int)(h % (uint64_t)n);
+			if (now - sent_ns[i] < (uint64_t)(o->uri.heartbeat * 0.5e9))
+				continue;
+			if (write(cs[i].fd, amqp_heartbeat_frame, sizeof amqp_heartbeat_frame) > 0)
+				sent_ns[i] = now;
+		}
+		perf_sleep_ms(1);
+	}
+	uint64_t held = perf_now_ns() - t0;
+	perf_cpu_end(o, r, cpu_self, cpu_broker);
+	r->published = published;
+	r->publish_secs = (double)held / 1e9;
+	r->wall_secs = (double)held / 1e9;
+	if (o->rate > 0) {
+		r->window_secs = (double)held / 1e9;
+		r->window_published = published;
+		atomic_store(&run->window_end_ns, perf_now_ns());
+		r->window_consumed = atomic_load(&con.done);
+		for (uint64_t w = perf_now_ns() + 3000000000ull;
+		     atomic_load(&con.done) < published && perf_now_ns() < w;)
+			perf_sleep_ms(5);
+	}
+	if (failed_writes)
+		fprintf(stderr, "warren-perf: warning: %llu publishes did not fit the socket\n",
+			(unsigned long long)failed_writes);
+	/* every connection must have survived the held phase (heartbeats, idle timeouts): read
+	 * what each has received, to EAGAIN, and look for a close or the end of the stream */
+	for (int i = 0; i < n; i++) {
+		struct amqp_frame f;
+		ssize_t got;
+		int frame = 0;
+		while ((got = perf_conn_read_some(&cs[i])) > 0) {
+			while ((frame = perf_conn_next_frame(&cs[i], &f)) == 1)
+				;
+			if (frame < 0)
+				break;
+		}
+		if (got < 0 || frame < 0) {
+			perf_run_fail(run, "connection %d of %d did not last: %s", i + 1, n,
+				      cs[i].error);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (con.started) {
+		atomic_store(&run->stop_consume, true);
+		perf_join(&con, 1);
+		r->consumed = atomic_load(&con.done);
+		uint64_t last = atomic_load(&con.last_ns);
+		r->consume_secs = last > run->start_ns ? (double)(last - run->start_ns) / 1e9 : 0;
+		perf_hist_merge(&r->latency, &con.hist);
+	}
+	if (con.queue[0] && cs[0].fd >= 0 && rc == 0)
+		perf_setup_delete_queue(&cs[0], con.queue);
+	free(sent_ns);
+	free(msg);
+	free(t.bytes);
+	return rc;
+}
+
 static int perf_run_connections(struct perf_run *run, struct perf_result *r)
 {
 	const struct perf_opts *o = run->o;
@@ -484,6 +609,8 @@ static int perf_run_connections(struct perf_run *run, struct perf_result *r)
 	r->rss_after_kb = perf_proc_rss_kb(o->broker_pid);
 	if (r->rss_before_kb >= 0 && r->rss_after_kb >= 0)
 		r->per_item_bytes = (double)(r->rss_after_kb - r->rss_before_kb) * 1024.0 / n;
+	if (o->duration > 0 && perf_connections_hold(run, r, cs, n) != 0)
+		goto close;
 	rc = 0;
 close:
 	t0 = perf_now_ns();
@@ -492,7 +619,8 @@ close:
 	if (rc == 0)
 		r->ops[r->op_count++] = (struct perf_op){ "connections closed", (uint64_t)n,
 							  (double)(perf_now_ns() - t0) / 1e9 };
-	perf_cpu_end(o, r, cpu_self, cpu_broker);
+	if (o->duration <= 0) /* the whole run; with a held phase, that phase alone */
+		perf_cpu_end(o, r, cpu_self, cpu_broker);
 out:
 	free(cs);
 	return rc;

@@ -51,7 +51,9 @@ static void perf_usage(FILE *f)
 	      "  --persistent         delivery_mode 2 and durable queues (confirm: on)\n"
 	      "  --keep               backlog: leave the queue full (no drain, no delete)\n"
 	      "  --rate R             msgs/s per publisher (latency: 10000; 0 = unlimited)\n"
-	      "  --connections C      idle connections to open (connections: 1000)\n"
+	      "  --connections C      connections to open (connections: 1000); with --duration\n"
+	      "                       they stay open that long, each publishing --rate msgs/s\n"
+	      "                       (0: idle) to a queue one consumer drains\n"
 	      "  --heartbeat SECS     heartbeat asked for in tune-ok (default 0 = none)\n"
 	      "  --broker-pid PID     report the broker's CPU and RSS from /proc/PID\n"
 	      "  --json               print one JSON line instead of the table\n",
@@ -146,7 +148,8 @@ static int perf_opts_defaults(struct perf_opts *o, const struct perf_flags *fl, 
 	o->consumers = (int)perf_pick(fl->consumers, k == PERF_FANOUT ? o->queues : 1);
 	o->size = (size_t)perf_pick(fl->size, 16);
 	o->count = (uint64_t)perf_pick(fl->count, 0);
-	o->duration = fl->duration >= 0 ? fl->duration : o->count ? 0 : 10;
+	/* connections: no held phase unless --duration asks for one */
+	o->duration = fl->duration >= 0 ? fl->duration : o->count || k == PERF_CONNECTIONS ? 0 : 10;
 	o->prefetch = (uint32_t)perf_pick(fl->prefetch, 0);
 	o->ack_every = (uint32_t)perf_pick(fl->ack_every, 0);
 	o->confirm = (uint32_t)perf_pick(fl->confirm, k == PERF_CONFIRM ? 128 : 0);
