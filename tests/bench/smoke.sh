@@ -120,6 +120,7 @@ check connections-publishing consume_rate --scenario connections --connections 2
 	--duration 2 --rate 20
 check backlog drain_rate --scenario backlog --count 5000
 check bindings "bindings declared" --scenario bindings --queues 20 --count 60
+check stream consume_rate --scenario stream --duration 1 --consumers 2
 
 must_fail refused-connection "cannot connect" --uri "amqp://guest:guest@127.0.0.1:$(free_port)/" \
 	--duration 1

@@ -13,6 +13,7 @@
 
 #include "broker/queue/consumer.h"
 #include "broker/queue/message.h"
+#include "broker/vhost/vhost.h"
 #include "tests/support/fixture.h"
 
 #define THRESHOLD 10
@@ -72,8 +73,8 @@ static void waiter_init(struct waiter *wt)
 
 static void setup(void)
 {
-	live_before = message_live_count;
 	f = fixture_new();
+	live_before = f->b->message_live_count;
 	f->cfg.queue_flow_threshold = THRESHOLD;
 	q = fixture_queue(f->v, "work", (struct amqp_table){ 0 });
 	owner_open = false;
@@ -82,8 +83,11 @@ static void setup(void)
 
 static void teardown(void)
 {
+	struct queue *left = vhost_queue_find(f->v, AMQP_STR_LIT("work"));
+	if (left)
+		queue_purge(left);
+	ck_assert_uint_eq(f->b->message_live_count, live_before); /* every message ref came back */
 	fixture_free(f);
-	ck_assert_uint_eq(message_live_count, live_before);
 }
 
 static struct consumer *subscribe(void)
@@ -99,7 +103,7 @@ static unsigned publish(unsigned n)
 {
 	unsigned wanted = 0;
 	for (unsigned i = 0; i < n; i++) {
-		struct message *m = fixture_message("", "work", NULL, "x");
+		struct message *m = fixture_message(f, "", "work", NULL, "x");
 		ck_assert_int_eq(queue_push(q, m), QUEUE_PUSHED);
 		message_unref(m);
 		if (queue_flow_wanted(q))
