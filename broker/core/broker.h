@@ -51,6 +51,7 @@ struct broker_stats {
 	uint64_t dead_lettered, expired, nacked;
 	uint64_t connections_opened, connections_closed, channels_opened, channels_closed;
 	uint64_t queues_declared, queues_deleted;
+	uint64_t flow_ms; /* time connections spent in flow (publisher flow control), ended waits */
 };
 
 struct broker {
@@ -75,6 +76,7 @@ struct broker {
 	struct broker_stats stats;
 	uint16_t port;
 	uint64_t start_ms;
+	char hostname[64];      /* gethostname(), read once (cluster_name in connection.start) */
 	uint32_t tick;          /* seconds since start, advanced by the housekeeping timer */
 	uint64_t topology_gen;  /* bumped when a queue or exchange is deleted: lookup caches */
 	struct rng rng;         /* server-generated names */

@@ -480,6 +480,7 @@ static const struct config_key config_keys[] = {
 	C_U64("max_partial_message_bytes_per_connection", max_partial_bytes, 0, UINT64_MAX,
 	      "268435456"),
 	C_U32("consumer_timeout", consumer_timeout, 1, UINT32_MAX, "1800000"),
+	C_U32("queue_flow_threshold", queue_flow_threshold, 0, UINT32_MAX, "4096"),
 	C_U32("collect_statistics_interval", collect_statistics_interval, 1, UINT32_MAX, "5000"),
 	C_BOOL("log.console", log_console, "true"),
 	C_CHOICE("log.console.level", log_level, config_log_levels, "info"),

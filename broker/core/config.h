@@ -64,6 +64,10 @@ struct config {
 	 * messages a connection is still receiving, over all its channels; 268435456, 0 = none */
 	uint64_t max_partial_bytes;
 	uint32_t consumer_timeout;  /* ms, 1800000 */
+	/* queue_flow_threshold (Warren's own key): how many ready messages a queue with consumers
+	 * may gain over its low point before the connections publishing to it stop being read
+	 * (publisher flow control); 4096, 0 = off */
+	uint32_t queue_flow_threshold;
 	uint32_t collect_statistics_interval; /* ms, 5000 (management sampling) */
 
 	char *log_level;            /* log.console.level, "info" */

@@ -397,6 +397,8 @@ void exchange_publish(struct exchange *x, struct message *m,
 		switch (queue_push(q, m)) {
 		case QUEUE_PUSHED:
 			r->routed++;
+			if (!r->flow && queue_flow_wanted(q))
+				r->flow = q;
 			break;
 		case QUEUE_REJECTED:
 			r->rejected++;

@@ -118,6 +118,9 @@ struct publish_result {
 	size_t routed;   /* queues the message went into */
 	size_t rejected; /* queues that refused it (reject-publish overflow) */
 	bool oom;
+	/* A queue it went into that its consumers are not keeping up with (queue_flow_wanted):
+	 * the publisher should wait for it (publisher flow control). */
+	struct queue *flow;
 };
 
 /* Routes m through x with its routing key and any CC/BCC header keys, removes BCC from the

@@ -299,6 +299,8 @@ enum handle_route_result handle_basic_route_take(struct channel *ch, struct mess
 		else
 			rc = channel_confirm_ack(ch, seq, ticket);
 	}
+	if (r.flow) /* a queue it went into is not drained fast enough: wait for it */
+		conn_flow_hold(ch->conn, r.flow);
 	return rc == 0 ? HANDLE_ROUTE_DONE : HANDLE_ROUTE_CONN_FAILED;
 }
 

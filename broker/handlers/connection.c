@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "amqp/frame.h"
 #include "amqp/reply_codes.h"
@@ -33,21 +34,18 @@ static void handshake_put_str(struct amqp_buf *b, const char *key, const char *v
 	amqp_buf_put_value_longstr(b, amqp_str_c(value));
 }
 
-static void handshake_server_properties(struct amqp_buf *b)
+static void handshake_server_properties(struct broker *broker, struct amqp_buf *b)
 {
 	static const char *const caps[] = {
 		"publisher_confirms", "exchange_exchange_bindings", "basic.nack",
 		"consumer_cancel_notify", "connection.blocked", "consumer_priorities",
 		"authentication_failure_close", "per_consumer_qos", "direct_reply_to",
 	};
-	char host[64] = "localhost", cluster[96];
-	FILE *f = fopen("/proc/sys/kernel/hostname", "r");
-	if (f) {
-		if (fgets(host, sizeof host, f))
-			host[strcspn(host, "\n")] = '\0';
-		fclose(f);
-	}
-	snprintf(cluster, sizeof cluster, "warren@%s", host);
+	char cluster[96];
+	if (!broker->hostname[0] &&
+	    gethostname(broker->hostname, sizeof broker->hostname - 1) != 0) /* once, not per connection */
+		snprintf(broker->hostname, sizeof broker->hostname, "localhost");
+	snprintf(cluster, sizeof cluster, "warren@%s", broker->hostname);
 
 	amqp_buf_put_shortstr(b, AMQP_STR_LIT("capabilities"));
 	amqp_buf_put_u8(b, 'F');
@@ -72,7 +70,7 @@ int handle_connection_start(struct conn *c)
 	if (c->tls)
 		tls_peer_cn(bufferevent_openssl_get_ssl(c->bev), c->tls_cn, sizeof c->tls_cn);
 	amqp_buf_init(&props);
-	handshake_server_properties(&props);
+	handshake_server_properties(c->broker, &props);
 	if (props.oom) {
 		amqp_buf_free(&props);
 		conn_drop(c, "out of memory");

@@ -103,6 +103,8 @@ uint64_t channel_track(struct channel *ch, struct message *m, struct queue *q,
 	struct unacked *u = ring_at(r, (size_t)(tag - r->base_tag));
 	*u = (struct unacked){ m, q, cons, seq, delivery_count, ch->broker->tick };
 	r->live++;
+	if (ch->conn->unacked_count++ == 0)
+		conn_flow_release_for_acks(ch->conn);
 	queue_ref(q);
 	q->unacked_count++;
 	if (cons) {
@@ -119,6 +121,7 @@ static void channel_settle_slot(struct channel *ch, struct unacked *u, bool ack,
 	struct queue *q = u->q;
 	u->msg = NULL;
 	ch->unacked.live--;
+	ch->conn->unacked_count--;
 	if (u->consumer) {
 		u->consumer->unacked--;
 		ch->unacked_from_consumers--;
@@ -136,8 +139,16 @@ static void channel_settle_slot(struct channel *ch, struct unacked *u, bool ack,
 	queue_unref(q);
 }
 
+/* Settling gave the channel's consumers credit. While the connection's input is being handled
+ * (an ack), their queues deliver when that batch is done (conn_run_credit), in the same loop
+ * turn; otherwise at the end of the turn. */
 static void channel_kick(struct channel *ch)
 {
+	if (ch->conn->in_callback) {
+		ch->credit = true;
+		ch->conn->credit_pending = true;
+		return;
+	}
 	struct list *pos;
 	list_for_each(pos, &ch->consumer_list)
 		queue_schedule_dispatch(list_entry(pos, struct consumer, channel_link)->q);

@@ -74,6 +74,7 @@ struct channel {
 	uint16_t prefetch_consumer, prefetch_global;
 	struct strmap consumers; /* tag -> struct consumer */
 	struct list consumer_list;
+	bool credit; /* acks freed prefetch: its consumers' queues dispatch after this batch */
 
 	bool confirm, tx;
 	uint64_t publish_seq;   /* confirm sequence numbers */

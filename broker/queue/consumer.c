@@ -67,6 +67,7 @@ void consumer_free(struct consumer *c)
 	if (c->exclusive)
 		c->q->exclusive_consumer = false;
 	queue_touch(c->q);
+	queue_consumer_gone(c->q);
 	free((void *)c->args.ptr);
 	amqp_str_free(&c->tag);
 	free(c);

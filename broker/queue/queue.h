@@ -42,6 +42,15 @@ struct queue_hooks {
 	void (*unbind_all)(struct queue *q);
 };
 
+/* A publisher waiting for a queue to drain (publisher flow control, queue_flow_*). The
+ * publisher (a connection) embeds it; the queue lists it and calls resume, from inside a
+ * dispatch or a delete, when the publisher may go on: resume must only mark and schedule. */
+struct queue_flow_wait {
+	struct list link;   /* in q->flow_waiters */
+	struct queue *q;    /* the queue waited for; NULL when not waiting */
+	void (*resume)(struct queue_flow_wait *w);
+};
+
 /* Effective settings: queue arguments, then the policy, capped by an operator policy.
  * Recomputed on declare and when policies change (queue_apply_policy), never per message. */
 struct queue_limits {
@@ -88,6 +97,14 @@ struct queue {
 	bool had_consumer;
 	bool exclusive_consumer; /* a consumer holds it exclusively */
 	struct deferred dispatch;
+	/* Publisher flow control: the lowest ready count since the queue last had consumers to
+	 * drain it (growth is counted from here), the publishers waiting, and a check that lets
+	 * them go when the consumers stop taking anything (stalled). */
+	uint32_t flow_base;
+	bool flow_stalled;
+	struct list flow_waiters;
+	struct broker_timer flow_timer;
+	uint64_t flow_delivered_mark; /* stat_delivered when flow_timer was armed */
 	struct broker *broker;
 	uint64_t stat_published, stat_delivered, stat_acked, stat_redelivered;
 	uint64_t stat_default_routed; /* put here by the default exchange (implicit bindings) */
@@ -112,6 +129,9 @@ void queue_expire(struct queue *q);
 bool queue_consumer_is_active(const struct queue *q, const struct consumer *c);
 /* A consumer is going away: picks the next single active consumer. */
 void queue_consumer_removed(struct queue *q, struct consumer *c);
+/* A consumer has gone (consumer_count is already down): with none left, publishers waiting
+ * for the queue to drain go on. */
+void queue_consumer_gone(struct queue *q);
 /* The fate of a delivered message (seq and delivery_count as it was taken): acked, requeued
  * (redelivered) or rejected (dead-lettered); once the queue was deleted, a requeue or reject
  * only drops it. Consumes the caller's ref on m. */
@@ -136,6 +156,21 @@ void queue_settled(struct queue *q);
 void queue_schedule_dispatch(struct queue *q);
 /* Delivers ready messages to consumers while they can take them. */
 void queue_dispatch(struct queue *q);
+/* A consumer of q was given credit (an ack freed prefetch): delivers now, in the same loop turn,
+ * rather than after every other connection's input has been read. */
+void queue_credit(struct queue *q);
+
+/* Publisher flow control. After a push: whether q's ready messages have grown by more than
+ * queue_flow_threshold over their low point while it has consumers, so that its publishers
+ * should wait (queue_flow_wait) until the consumers have taken it back under half of that. A
+ * queue without consumers, or whose consumers took nothing for a second while publishers
+ * waited (stalled), never asks: the memory and disk alarms cover those. */
+bool queue_flow_wanted(struct queue *q);
+/* Puts w on q's list; w->resume runs once q has drained, stalled, lost its consumers or is
+ * deleted. w must not be waiting already. */
+void queue_flow_wait(struct queue *q, struct queue_flow_wait *w);
+/* Takes w off its queue's list without resuming it (the publisher went away). */
+void queue_flow_cancel(struct queue_flow_wait *w);
 /* Auto-delete rule: deletes the queue if it is auto-delete, had consumers and has none now. */
 void queue_check_auto_delete(struct queue *q);
 /* Whether a consumer could take a message right now (TTL 0 delivers only then). */

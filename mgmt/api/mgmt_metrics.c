@@ -71,8 +71,9 @@ static uint64_t mgmt_queue_value(const struct queue *q, int k)
 void mgmt_metrics_render(struct mgmt *m, struct evbuffer *buf, bool per_object)
 {
 	struct broker *b = m->b;
-	size_t i, j, queues = 0, channels = 0, consumers = 0, connections = 0;
+	size_t i, j, queues = 0, channels = 0, consumers = 0, connections = 0, in_flow = 0;
 	uint64_t sums[QM_COUNT] = { 0 };
+	uint64_t flow_ms = b->stats.flow_ms; /* ended waits, plus the ones going on: */
 	struct list *pos;
 
 	for (struct strmap_entry *ve = strmap_first(&b->vhosts, &i); ve;
@@ -91,6 +92,10 @@ void mgmt_metrics_render(struct mgmt *m, struct evbuffer *buf, bool per_object)
 		struct conn *c = list_entry(pos, struct conn, link);
 		channels += c->channel_count;
 		connections += mgmt_conn_is_listed(c);
+		if (conn_in_flow(c)) {
+			in_flow++;
+			flow_ms += conn_flow_ms(c) - c->flow_ms;
+		}
 	}
 	for (int k = 0; k < QM_COUNT; k++) {
 		mgmt_metric_head(buf, mgmt_queue_metrics[k].name, mgmt_queue_metrics[k].type,
@@ -148,6 +153,13 @@ void mgmt_metrics_render(struct mgmt *m, struct evbuffer *buf, bool per_object)
 		    "Total number of queues deleted", s->queues_deleted);
 	mgmt_metric(buf, "rabbitmq_consumers", "gauge", "Consumers currently connected",
 		    consumers);
+	mgmt_metric(buf, "warren_connections_flow", "gauge",
+		    "Connections not being read because a queue they publish to is not drained fast "
+		    "enough (publisher flow control)", in_flow);
+	mgmt_metric_head(buf, "warren_connection_flow_seconds_total", "counter",
+			 "Total time connections spent in flow (publisher flow control)");
+	evbuffer_add_printf(buf, "warren_connection_flow_seconds_total %.3f\n",
+			    (double)flow_ms / 1000.0);
 	uint64_t rss, mem_limit, disk_free, disk_limit;
 	mgmt_resources(b, &rss, &mem_limit, &disk_free, &disk_limit);
 	mgmt_metric(buf, "rabbitmq_process_resident_memory_bytes", "gauge",

@@ -336,9 +336,13 @@ static bool mgmt_conn_visible(struct mgmt_req *r, struct conn *c)
 	return c->user == r->user;
 }
 
+/* RabbitMQ's names: "blocked" while an alarm stops a publishing connection being read, "flow"
+ * while publisher flow control does. */
 static const char *mgmt_conn_state(struct conn *c)
 {
-	return c->state == CONN_OPEN ? "running" : "starting";
+	if (c->state != CONN_OPEN)
+		return "starting";
+	return c->blocked ? "blocked" : conn_in_flow(c) ? "flow" : "running";
 }
 
 static json_t *mgmt_conn_json(struct mgmt_req *r, void *obj)
