@@ -21,6 +21,7 @@
 #include "broker/admin/admin.h"
 #include "broker/auth/auth.h"
 #include "broker/core/broker.h"
+#include "broker/core/event.h"
 #include "broker/core/time.h"
 #include "broker/exchange/exchange.h"
 #include "broker/handlers/handlers.h"
@@ -45,6 +46,8 @@ struct broker *server_new(struct event_base *base, const struct config *cfg)
 		goto fail;
 	b->queue_hooks = &exchange_queue_hooks;
 	b->handler = &handlers_amqp;
+	if (exchange_events_install(b) != 0)
+		goto fail;
 
 	const char *vname = cfg->default_vhost ? cfg->default_vhost : "/";
 	struct vhost *v = admin_vhost_create(b, vname);
@@ -90,6 +93,7 @@ void server_free(struct broker *b)
 		auth_user_free(e->value);
 	strmap_clear(&b->users);
 	strmap_clear(&b->reply_to);
+	exchange_events_free(b);
 	if (b->listener)
 		evconnlistener_free(b->listener);
 	if (b->tls_listener)
@@ -194,6 +198,10 @@ void server_check_alarms(struct broker *b)
 	if (disk != b->disk_alarm)
 		log_warn("disk resource limit alarm %s: %llu bytes free", disk ? "set" : "cleared",
 			 (unsigned long long)b->disk_free);
+	if (mem != b->mem_alarm)
+		EVENT_EMIT(b, mem ? "alarm.set" : "alarm.cleared", EV_CSTR("source", "memory"));
+	if (disk != b->disk_alarm)
+		EVENT_EMIT(b, disk ? "alarm.set" : "alarm.cleared", EV_CSTR("source", "disk"));
 	b->mem_alarm = mem;
 	b->disk_alarm = disk;
 	const char *reason = mem ? "low on memory" : disk ? "low on disk" : NULL;

@@ -2,13 +2,15 @@
 # Run the conformance scenarios through real client libraries against one broker.
 #
 #   conformance/run.sh [--url amqp://user:pass@host:port/vhost] [--client NAME|all]
-#                      [--target rabbitmq|warren] [--rabbitmq] [--filter TEXT]
+#                      [--target rabbitmq|warren] [--rabbitmq [--plugins]] [--filter TEXT]
 #
 #   --url       broker to test (default amqp://guest:guest@127.0.0.1:5673/, the dev RabbitMQ)
-#   --client    pika | py-amqp | amqplib | rabbitmq-c | all (default all)
+#   --client    pika | py-amqp | amqplib | rabbitmq-c | plugins | all (default all)
 #   --target    what the broker is; scenarios marked warren-only are skipped on rabbitmq.
 #               Default: read from connection.start's "product" property.
 #   --rabbitmq  start a private RabbitMQ (conformance/rabbitmq.sh), run against it, stop it
+#   --plugins   with --rabbitmq: enable the plugins Debian ships that the plugins client tests
+#               (shovel, shovel management, consistent-hash exchange, event exchange)
 #   --filter    run only scenarios whose name contains TEXT
 #
 # Prints each client's "<client>: N passed, M failed" and finally "conformance: N passed, M failed".
@@ -20,6 +22,7 @@ URL="amqp://guest:guest@127.0.0.1:5673/"
 CLIENT=all
 TARGET=""
 OWN_RABBIT=0
+RABBIT_PLUGINS=""
 FILTER=""
 CLIENT_TIMEOUT=${CONFORMANCE_CLIENT_TIMEOUT:-150}
 PY=/usr/bin/python3
@@ -35,14 +38,15 @@ while [ $# -gt 0 ]; do
 	--filter) FILTER=$2; shift 2 ;;
 	--filter=*) FILTER=${1#--filter=}; shift ;;
 	--rabbitmq) OWN_RABBIT=1; shift ;;
+	--plugins) RABBIT_PLUGINS=rabbitmq_shovel,rabbitmq_shovel_management,rabbitmq_consistent_hash_exchange,rabbitmq_event_exchange; shift ;;
 	-h | --help) sed -n '2,16p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
 
 case "$CLIENT" in
-all) CLIENTS="pika py-amqp amqplib rabbitmq-c" ;;
-pika | py-amqp | amqplib | rabbitmq-c) CLIENTS=$CLIENT ;;
+all) CLIENTS="pika py-amqp amqplib rabbitmq-c plugins" ;;
+pika | py-amqp | amqplib | rabbitmq-c | plugins) CLIENTS=$CLIENT ;;
 *) echo "run.sh: unknown client $CLIENT" >&2; exit 2 ;;
 esac
 
@@ -57,7 +61,7 @@ trap 'exit 130' INT TERM
 
 if [ "$OWN_RABBIT" = 1 ]; then
 	echo "conformance: starting a private RabbitMQ node"
-	if ! "$HERE/rabbitmq.sh" start >"$WORK/rmq.env"; then
+	if ! "$HERE/rabbitmq.sh" start ${RABBIT_PLUGINS:+--plugins "$RABBIT_PLUGINS"} >"$WORK/rmq.env"; then
 		echo "conformance: 0 passed, 1 failed"
 		exit 1
 	fi
@@ -65,6 +69,7 @@ if [ "$OWN_RABBIT" = 1 ]; then
 	source "$WORK/rmq.env"
 	RMQ_DIR=$RABBITMQ_DIR
 	URL="amqp://guest:guest@127.0.0.1:$AMQP_PORT/"
+	export CONFORMANCE_MGMT_URL="http://127.0.0.1:$MGMT_PORT"
 	TARGET=${TARGET:-rabbitmq}
 	echo "conformance: RabbitMQ on AMQP port $AMQP_PORT, management port $MGMT_PORT"
 fi
@@ -93,6 +98,7 @@ run_client() {
 	local client=$1
 	case "$client" in
 	pika) timeout -k 5 "$CLIENT_TIMEOUT" "$PY" "$HERE/pika/scenarios.py" ;;
+	plugins) timeout -k 5 "$CLIENT_TIMEOUT" "$PY" "$HERE/plugins/scenarios.py" ;;
 	py-amqp) timeout -k 5 "$CLIENT_TIMEOUT" "$PY" "$HERE/py-amqp/scenarios.py" ;;
 	amqplib)
 		if [ ! -d "$HERE/amqplib/node_modules/amqplib" ]; then

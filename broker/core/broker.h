@@ -27,6 +27,8 @@ struct mgmt;
 struct store;
 struct queue_hooks;
 struct handler;
+struct event_sink;
+struct event_exchange;
 
 /* Work that must run once per loop turn (queue dispatch, confirm flush), after the current
  * batch of input has been processed. */
@@ -77,6 +79,11 @@ struct broker {
 	struct rng rng;         /* server-generated names */
 	const struct queue_hooks *queue_hooks; /* routing for queues (exchange/exchange.c) */
 	const struct handler *handler;  /* the AMQP method handlers net/ calls (handlers/) */
+	/* Events (core/event.h): the sink and state of the event exchange (exchange/event.c),
+	 * and who is acting (a connection's or an HTTP request's user, NULL: the broker). */
+	const struct event_sink *event_sink;
+	struct event_exchange *events;
+	const char *event_actor;
 
 	/* durability */
 	struct store *store;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/core/event.h"
 #include "broker/queue/consumer.h"
 #include "broker/core/log.h"
 #include "broker/queue/message.h"
@@ -187,6 +188,10 @@ struct queue *queue_new(struct vhost *v, struct amqp_str name, bool durable, boo
 	/* Every queue is bound to the default exchange by its name; that binding is implicit
 	 * (routing looks the queue up by name), as RabbitMQ's is. */
 	v->broker->stats.queues_declared++;
+	EVENT_EMIT(v->broker, "queue.created", EV_ASTR("name", q->name), EV_CSTR("vhost", v->name),
+		   EV_BOOL("durable", durable), EV_BOOL("auto_delete", auto_delete),
+		   EV_BOOL("exclusive", exclusive), EV_TERMS("arguments", q->args),
+		   EV_CSTR("owner_pid", ""), EV_ACTOR());
 	return q;
 fail:
 	broker_timer_free(&q->expires_timer);
@@ -308,6 +313,8 @@ uint32_t queue_delete(struct queue *q)
 		broker_definitions_dirty(q->broker);
 	q->broker->topology_gen++;
 	q->broker->stats.queues_deleted++;
+	EVENT_EMIT(q->broker, "queue.deleted", EV_ASTR("name", q->name),
+		   EV_CSTR("vhost", q->vhost->name), EV_ACTOR());
 	queue_unref(q);
 	return n;
 }

@@ -447,7 +447,10 @@ static void mgmt_on_request(struct evhttp_request *req, void *arg)
 	if (!mgmt_authenticate(&r))
 		goto out;
 	/* Handlers see segments after "api/<resource>" at index 2 onwards. */
+	/* What the request changes names its user in the events it emits (core/event.h). */
+	r.b->event_actor = r.user ? r.user->name : NULL;
 	mgmt_routes[i].fn(&r);
+	r.b->event_actor = NULL;
 	if (!r.replied)
 		mgmt_reply_not_found(&r);
 	/* Users, vhosts, permissions, policies or durable objects may have changed: they are

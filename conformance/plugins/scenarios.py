@@ -1,0 +1,571 @@
+#!/usr/bin/python3
+"""Conformance scenarios for what RabbitMQ users install plugins for, through pika and the
+management HTTP API: the consistent-hash exchange (rabbitmq_consistent_hash_exchange), the event
+exchange (rabbitmq_event_exchange), message deduplication (rabbitmq-message-deduplication, not
+in Debian: Warren-only here) and dynamic shovels (rabbitmq_shovel + rabbitmq_shovel_management).
+
+Against RabbitMQ, a scenario whose plugin is not enabled is skipped (and said so);
+`conformance/run.sh --rabbitmq --plugins` starts a node with the Debian ones enabled. Scenarios
+that need the management API skip without CONFORMANCE_MGMT_URL."""
+
+import base64
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import pika  # noqa: E402
+from pika import exceptions as pex  # noqa: E402
+
+from harness import (URL, USER, VHOST, Failure, check, eq, main, scenario,  # noqa: E402
+                     unique, url_parts)
+
+MGMT_URL = os.environ.get("CONFORMANCE_MGMT_URL") or (
+    "http://127.0.0.1:15673" if url_parts()["port"] == 5673 else "")
+VQ = urllib.parse.quote(VHOST, safe="")
+
+
+def connect(**kw):
+    p = pika.URLParameters(URL)
+    p.blocked_connection_timeout = None
+    p.socket_timeout = 5
+    p.connection_attempts = 1
+    for k, v in kw.items():
+        setattr(p, k, v)
+    return pika.BlockingConnection(p)
+
+
+def api(method, path, body=None):
+    """(status, parsed JSON or text) from the management API."""
+    auth = base64.b64encode(("%s:%s" % (USER, url_parts()["password"])).encode()).decode()
+    req = urllib.request.Request(MGMT_URL + "/api" + path, method=method,
+                                 data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Authorization": "Basic " + auth,
+                                          "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            status, text = r.status, r.read()
+    except urllib.error.HTTPError as e:
+        status, text = e.code, e.read()
+    try:
+        return status, json.loads(text) if text else None
+    except ValueError:
+        return status, text.decode(errors="replace")
+
+
+class Conn:
+    """A connection closed at the end of a with-block; its queues and exchanges are deleted."""
+
+    def __init__(self, **kw):
+        self.conn = connect(**kw)
+        self.queues = []
+        self.exchanges = []
+
+    def __enter__(self):
+        return self
+
+    def channel(self):
+        return self.conn.channel()
+
+    def queue(self, ch, name=None, **args):
+        name = name or unique("pq")
+        ch.queue_declare(name, arguments=args or None)
+        self.queues.append(name)
+        return name
+
+    def exchange(self, ch, kind, arguments=None, **kw):
+        name = unique("px")
+        ch.exchange_declare(name, kind, arguments=arguments, **kw)
+        self.exchanges.append(name)
+        return name
+
+    def __exit__(self, *exc):
+        try:
+            if self.conn.is_open:
+                self.conn.close()
+        except Exception:  # noqa: BLE001 - cleanup
+            pass
+        if not (self.queues or self.exchanges):
+            return
+        try:
+            c = connect()
+            ch = c.channel()
+            for q in self.queues:
+                ch.queue_delete(q)
+            for x in self.exchanges:
+                ch.exchange_delete(x)
+            c.close()
+        except Exception:  # noqa: BLE001 - cleanup
+            pass
+
+
+def channel_error(fn, code, text=None):
+    """fn() must close its channel with code (and exactly text when given)."""
+    try:
+        fn()
+    except pex.ChannelClosedByBroker as e:
+        eq(e.reply_code, code, "reply code")
+        if text is not None:
+            eq(e.reply_text, text, "reply text")
+        return
+    raise Failure("no channel error (wanted %d)" % code)
+
+
+def drain(ch, q):
+    """Every message now in q: [(method, properties, body)], through a consumer (one
+    basic.get per message would take a round trip each)."""
+    n = ch.queue_declare(q, passive=True).method.message_count
+    out = []
+    if n == 0:
+        return out
+    for m, p, b in ch.consume(q, auto_ack=True, inactivity_timeout=2.0):
+        if m is None:
+            break
+        out.append((m, p, b))
+        if len(out) >= n:
+            break
+    ch.cancel()
+    return out
+
+
+def wait_count(ch, q, want, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        n = ch.queue_declare(q, passive=True).method.message_count
+        if n >= want or time.monotonic() > deadline:
+            return n
+        time.sleep(0.05)
+
+
+# ---------------------------------------------------------------- what the broker has
+
+_have = {}
+
+
+def _probe_exchange_type(kind):
+    if kind not in _have:
+        try:
+            c = connect()
+            ch = c.channel()
+            name = unique("probe")
+            ch.exchange_declare(name, kind, arguments={"x-cache-size": 1, "x-delayed-type": "direct"},
+                                auto_delete=True)
+            ch.exchange_delete(name)
+            c.close()
+            _have[kind] = True
+        except Exception:  # noqa: BLE001 - an unknown type closes the channel or connection
+            _have[kind] = False
+    return _have[kind]
+
+
+def needs_chx():
+    return None if _probe_exchange_type("x-consistent-hash") else \
+        "rabbitmq_consistent_hash_exchange not enabled"
+
+
+def needs_events():
+    if "events" not in _have:
+        try:
+            c = connect()
+            c.channel().exchange_declare("amq.rabbitmq.event", "topic", passive=True)
+            c.close()
+            _have["events"] = True
+        except Exception:  # noqa: BLE001
+            _have["events"] = False
+    return None if _have["events"] else "rabbitmq_event_exchange not enabled"
+
+
+def needs_mgmt():
+    return None if MGMT_URL else "no CONFORMANCE_MGMT_URL"
+
+
+def needs_events_mgmt():
+    return needs_mgmt() or needs_events()
+
+
+def needs_chx_mgmt():
+    return needs_mgmt() or needs_chx()
+
+
+# ---------------------------------------------------------------- consistent-hash exchange
+
+
+def chx_setup(c, ch, weights, arguments=None):
+    x = c.exchange(ch, "x-consistent-hash", arguments=arguments)
+    qs = []
+    for w in weights:
+        q = c.queue(ch)
+        ch.queue_bind(q, x, str(w))
+        qs.append(q)
+    return x, qs
+
+
+def chx_placement(ch, x, qs, keys):
+    """Publishes one message per key (routing key = body = key) and returns {key: queue
+    index}. No confirms: the queues are polled until every message is in one."""
+    for k in keys:
+        ch.basic_publish(x, k, k.encode())
+    deadline = time.monotonic() + 10
+    while sum(ch.queue_declare(q, passive=True).method.message_count for q in qs) < len(keys):
+        check(time.monotonic() < deadline, "not every message was routed")
+        time.sleep(0.05)
+    where = {}
+    for i, q in enumerate(qs):
+        for _m, _p, b in drain(ch, q):
+            where[b.decode()] = i
+    return where
+
+
+@scenario("a consistent-hash exchange spreads keys over its queues in proportion to the "
+          "binding weights", requires=needs_chx)
+def _():
+    with Conn() as c:
+        ch = c.channel()
+        x, qs = chx_setup(c, ch, [1, 1, 2])
+        keys = ["key-%d" % i for i in range(4000)]
+        where = chx_placement(ch, x, qs, keys)
+        eq(len(where), 4000, "every message routed to exactly one queue")
+        counts = [sum(1 for v in where.values() if v == i) for i in range(3)]
+        for i, share in enumerate((0.25, 0.25, 0.5)):
+            check(abs(counts[i] - 4000 * share) < 4000 * share * 0.2,
+                  "queue %d holds %d of 4000 (weight share %.2f)" % (i, counts[i], share))
+
+
+@scenario("a consistent-hash exchange sends the same routing key to the same queue every time",
+          requires=needs_chx)
+def _():
+    with Conn() as c:
+        ch = c.channel()
+        x, qs = chx_setup(c, ch, [1, 1, 1])
+        keys = ["order-%d" % (i % 50) for i in range(500)]
+        ch.confirm_delivery()
+        for k in keys:
+            ch.basic_publish(x, k, k.encode())
+        seen = {}
+        for i, q in enumerate(qs):
+            for _m, _p, b in drain(ch, q):
+                seen.setdefault(b.decode(), set()).add(i)
+        eq(len(seen), 50, "distinct keys")
+        check(all(len(s) == 1 for s in seen.values()), "a key went to two queues")
+
+
+@scenario("adding a queue to a consistent-hash exchange moves about 1/N of the keys, all to "
+          "the new queue", requires=needs_chx)
+def _():
+    with Conn() as c:
+        ch = c.channel()
+        x, qs = chx_setup(c, ch, [1, 1, 1, 1])
+        keys = ["user-%d" % i for i in range(2000)]
+        before = chx_placement(ch, x, qs, keys)
+        q5 = c.queue(ch)
+        ch.queue_bind(q5, x, "1")
+        after = chx_placement(ch, x, qs + [q5], keys)
+        moved = [k for k in keys if before[k] != after[k]]
+        check(all(after[k] == 4 for k in moved), "a key moved between two old queues")
+        check(0.12 < len(moved) / 2000 < 0.28,
+              "%d of 2000 keys moved (1/5 expected)" % len(moved))
+
+
+@scenario("unbinding the last-bound queue of a consistent-hash exchange moves only its keys; "
+          "unbinding another sends none of its keys back to it", requires=needs_chx)
+def _():
+    with Conn() as c:
+        ch = c.channel()
+        x, qs = chx_setup(c, ch, [1, 1, 1, 1])
+        keys = ["k%d" % i for i in range(1000)]
+        before = chx_placement(ch, x, qs, keys)
+        ch.queue_unbind(qs[3], x, "1")
+        after = chx_placement(ch, x, qs, keys)
+        for k in keys:
+            if before[k] != 3:
+                eq(after[k], before[k], "key %s of a queue still bound" % k)
+        check(all(after[k] != 3 for k in keys), "a key still goes to the unbound queue")
+        # A binding in the middle of the ring: the buckets after it move down (as the plugin
+        # renumbers them), so other keys move too, but none to the unbound queue.
+        ch.queue_unbind(qs[1], x, "1")
+        after = chx_placement(ch, x, qs, keys)
+        check(all(after[k] in (0, 2) for k in keys), "a key went to an unbound queue")
+
+
+@scenario("hash-header routes a consistent-hash exchange by a header, whatever the routing "
+          "key", requires=needs_chx)
+def _():
+    with Conn() as c:
+        ch = c.channel()
+        x, qs = chx_setup(c, ch, [1, 1, 1], arguments={"hash-header": "h"})
+        keys = ["tenant-%d" % (i % 40) for i in range(400)]
+        ch.confirm_delivery()
+        for i, k in enumerate(keys):
+            ch.basic_publish(x, "rk-%d" % i, k.encode(), pika.BasicProperties(headers={"h": k}))
+        seen = {}
+        counts = []
+        for i, q in enumerate(qs):
+            got = drain(ch, q)
+            counts.append(len(got))
+            for _m, _p, b in got:
+                seen.setdefault(b.decode(), set()).add(i)
+        eq(sum(counts), 400, "messages routed")
+        check(all(len(s) == 1 for s in seen.values()), "one header value went to two queues")
+        check(sum(1 for n in counts if n) >= 2, "all header values went to one queue")
+        # Messages without the header all go to one queue (the plugin hashes 'undefined').
+        for i in range(30):
+            ch.basic_publish(x, "no-header-%d" % i, b"n")
+        eq(sorted(len(drain(ch, q)) for q in qs), [0, 0, 30], "messages without the header")
+
+
+@scenario("hash-property message_id routes a consistent-hash exchange by the property",
+          requires=needs_chx)
+def _():
+    with Conn() as c:
+        ch = c.channel()
+        x, qs = chx_setup(c, ch, [1, 1], arguments={"hash-property": "message_id"})
+        ch.confirm_delivery()
+        for i in range(200):
+            mid = "m%d" % (i % 20)
+            ch.basic_publish(x, "rk-%d" % i, mid.encode(), pika.BasicProperties(message_id=mid))
+        seen = {}
+        for i, q in enumerate(qs):
+            for _m, _p, b in drain(ch, q):
+                seen.setdefault(b.decode(), set()).add(i)
+        eq(len(seen), 20, "message ids")
+        check(all(len(s) == 1 for s in seen.values()), "one message_id went to two queues")
+
+
+@scenario("hash-header and hash-property together are refused with 406", requires=needs_chx)
+def _():
+    with Conn() as c:
+        ch = c.channel()
+        channel_error(lambda: ch.exchange_declare(unique("px"), "x-consistent-hash", arguments={
+            "hash-header": "h", "hash-property": "message_id"}), 406,
+            "PRECONDITION_FAILED - hash-header and hash-property are mutually exclusive")
+        ch = c.channel()
+        channel_error(lambda: ch.exchange_declare(unique("px"), "x-consistent-hash", arguments={
+            "hash-property": "app_id"}), 406, "PRECONDITION_FAILED - Unsupported property: app_id")
+
+
+@scenario("a consistent-hash binding key must be an integer of at least 1 (406)",
+          requires=needs_chx)
+def _():
+    with Conn() as c:
+        ch = c.channel()
+        x = c.exchange(ch, "x-consistent-hash")
+        q = c.queue(ch)
+        for key, text in (("abc", 'The binding key must be an integer: <<"abc">>'),
+                          ("", "The binding key must be an integer: <<>>"),
+                          (" 3", 'The binding key must be an integer: <<" 3">>'),
+                          ("0", "The binding key must be greater than 0"),
+                          ("-3", "The binding key must be greater than 0")):
+            channel_error(lambda: ch.queue_bind(q, x, key), 406, "PRECONDITION_FAILED - " + text)
+            ch = c.channel()
+        ch.queue_bind(q, x, "+3")  # list_to_integer takes a sign
+
+
+@scenario("a consistent-hash exchange is listed in the management API with its type and "
+          "bindings", requires=needs_chx_mgmt)
+def _():
+    with Conn() as c:
+        ch = c.channel()
+        x, qs = chx_setup(c, ch, [3, 5])
+        st, doc = api("GET", "/exchanges/%s/%s" % (VQ, x))
+        eq(st, 200, "GET exchange")
+        eq(doc["type"], "x-consistent-hash", "type")
+        st, doc = api("GET", "/exchanges/%s/%s/bindings/source" % (VQ, x))
+        eq(sorted((b["destination"], b["routing_key"]) for b in doc),
+           sorted([(qs[0], "3"), (qs[1], "5")]), "bindings")
+        st, doc = api("GET", "/overview")
+        types = {t["name"]: t["description"] for t in doc["exchange_types"]}
+        eq(types.get("x-consistent-hash"), "Consistent Hashing Exchange", "exchange type listed")
+        st, doc = api("PUT", "/exchanges/%s/%s" % (VQ, unique("px")), {
+            "type": "x-consistent-hash",
+            "arguments": {"hash-header": "a", "hash-property": "message_id"}})
+        eq(st, 400, "PUT with both hash arguments")
+        eq(doc["reason"], "hash-header and hash-property are mutually exclusive", "reason")
+
+
+# ---------------------------------------------------------------- event exchange
+
+
+class EventTap:
+    """A queue bound to amq.rabbitmq.event with key; next(key) waits for an event."""
+
+    def __init__(self, key="#"):
+        self.conn = connect()
+        self.ch = self.conn.channel()
+        self.q = self.ch.queue_declare("", exclusive=True).method.queue
+        self.ch.queue_bind(self.q, "amq.rabbitmq.event", key)
+        self.got = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.conn.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+    def wait(self, pred, what, timeout=5.0):
+        """The first event (routing key, properties) pred accepts."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for ev in self.got:
+                if pred(*ev):
+                    self.got.remove(ev)
+                    return ev
+            if time.monotonic() > deadline:
+                raise Failure("no %s event (saw %s)" % (what, [k for k, _ in self.got]))
+            m, p, b = self.ch.basic_get(self.q, auto_ack=True)
+            if m is None:
+                self.conn.sleep(0.05)
+                continue
+            eq(b, b"", "event body")
+            self.got.append((m.routing_key, p))
+
+    def event(self, key, name=None, field="name"):
+        return self.wait(lambda k, p: k == key and (name is None or
+                                                      p.headers.get(field) == name),
+                         "%s %s" % (key, name or ""))[1]
+
+    def keys(self):
+        """Routing keys received so far (drains the queue)."""
+        while True:
+            m, p, b = self.ch.basic_get(self.q, auto_ack=True)
+            if m is None:
+                break
+            self.got.append((m.routing_key, p))
+        return [k for k, _ in self.got]
+
+
+def text(v):
+    return v.decode() if isinstance(v, bytes) else v
+
+
+@scenario("amq.rabbitmq.event is an internal durable topic exchange clients cannot publish to",
+          requires=needs_events)
+def _():
+    with Conn() as c:
+        ch = c.channel()
+        ch.exchange_declare("amq.rabbitmq.event", "topic", passive=True)
+        ch.confirm_delivery()
+        channel_error(lambda: ch.basic_publish("amq.rabbitmq.event", "x", b"x"), 403,
+                      "ACCESS_REFUSED - cannot publish to internal exchange "
+                      "'amq.rabbitmq.event' in vhost '%s'" % VHOST)
+
+
+@scenario("declaring and deleting a queue publishes queue.created and queue.deleted with "
+          "RabbitMQ's headers", requires=needs_events)
+def _():
+    with EventTap("queue.*") as tap, Conn() as c:
+        ch = c.channel()
+        q = unique("evq")
+        ch.queue_declare(q, durable=False, arguments={"x-max-length": 10})
+        p = tap.event("queue.created", q)
+        h = p.headers
+        eq(p.delivery_mode, 2, "delivery mode")
+        check(p.timestamp and abs(p.timestamp - time.time()) < 60, "timestamp in seconds")
+        eq((text(h["vhost"]), h["durable"], h["auto_delete"], h["exclusive"]),
+           (VHOST, False, False, False), "queue.created flags")
+        eq([text(a) for a in h["arguments"]], ['{<<"x-max-length">>,signedint,10}'],
+           "arguments as Erlang terms")
+        eq(text(h["user_who_performed_action"]), USER, "user_who_performed_action")
+        check(abs(h["timestamp_in_ms"] - time.time() * 1000) < 60000, "timestamp_in_ms")
+        ch.queue_delete(q)
+        h = tap.event("queue.deleted", q).headers
+        eq(text(h["vhost"]), VHOST, "queue.deleted vhost")
+        eq(sorted(tap.keys()), [], "only queue events through queue.*")
+
+
+@scenario("a connection publishes user.authentication.success, connection.created, "
+          "channel.created, channel.closed and connection.closed", requires=needs_events)
+def _():
+    with EventTap("#") as tap:
+        name = unique("evconn")
+        c = connect(client_properties={"connection_name": name})
+        ch = c.channel()
+        ch.close()
+        c.close()
+        h = tap.event("connection.created", name, "user_provided_name").headers
+        for k in ("name", "node", "pid", "peer_host", "peer_port", "host", "port", "protocol",
+                  "auth_mechanism", "ssl", "type", "client_properties", "connected_at",
+                  "channel_max", "frame_max", "timeout", "user", "vhost"):
+            check(k in h, "connection.created has no %s" % k)
+        eq(text(h["user"]), USER, "user")
+        eq(text(h["protocol"]), "{0,9,1}", "protocol")
+        check(any(text(t).startswith('{<<"product">>,longstr,') for t in h["client_properties"]),
+              "client_properties as Erlang terms")
+        conn_name = text(h["name"])
+        tap.event("user.authentication.success", conn_name, "connection_name")
+        ch_h = tap.event("channel.created", conn_name + " (1)").headers
+        eq(ch_h["number"], 1, "channel number")
+        tap.event("channel.closed", text(ch_h["pid"]), "pid")
+        h = tap.event("connection.closed", conn_name).headers
+        eq(text(h["user_provided_name"]), name, "user_provided_name")
+
+
+@scenario("a refused login publishes user.authentication.failure", requires=needs_events)
+def _():
+    with EventTap("user.#") as tap:
+        p = pika.URLParameters(URL)
+        p.credentials = pika.PlainCredentials(USER, "certainly-wrong")
+        p.connection_attempts = 1
+        try:
+            pika.BlockingConnection(p)
+            raise Failure("login with a wrong password succeeded")
+        except (pex.ProbableAuthenticationError, pex.AuthenticationError):
+            pass
+        h = tap.event("user.authentication.failure", USER).headers
+        eq(text(h["auth_mechanism"]), "PLAIN", "mechanism")
+        eq(bytes(h["error"]).decode() if isinstance(h["error"], bytes)
+           else "".join(chr(x) for x in h["error"]),
+           "user '%s' - invalid credentials" % USER, "error (an Erlang string)")
+
+
+@scenario("exchanges, bindings and consumers publish their created and deleted events",
+          requires=needs_events)
+def _():
+    with EventTap("#") as tap, Conn() as c:
+        ch = c.channel()
+        x = unique("evx")
+        ch.exchange_declare(x, "topic")
+        q = c.queue(ch)
+        ch.queue_bind(q, x, "a.*")
+        tag = ch.basic_consume(q, lambda *a: None)
+        ch.basic_cancel(tag)
+        ch.queue_unbind(q, x, "a.*")
+        ch.exchange_delete(x)
+        h = tap.event("exchange.created", x).headers
+        eq((text(h["type"]), h["durable"], h["internal"], h["arguments"]),
+           ("topic", False, False, []), "exchange.created")
+        h = tap.event("binding.created", x, "source_name").headers
+        eq((text(h["destination_name"]), text(h["destination_kind"]), text(h["routing_key"]),
+            text(h["source_kind"])), (q, "queue", "a.*", "exchange"), "binding.created")
+        h = tap.event("consumer.created", tag, "consumer_tag").headers
+        eq((text(h["queue"]), h["ack_required"], h["exclusive"]), (q, True, False),
+           "consumer.created")
+        tap.event("consumer.deleted", tag, "consumer_tag")
+        tap.event("binding.deleted", x, "source_name")
+        tap.event("exchange.deleted", x)
+
+
+@scenario("setting and clearing a policy publishes policy.set and policy.cleared",
+          requires=needs_events_mgmt)
+def _():
+    with EventTap("policy.*") as tap:
+        name = unique("evpol")
+        st, _ = api("PUT", "/policies/%s/%s" % (VQ, name),
+                    {"pattern": "^" + name, "definition": {"max-length": 5}, "priority": 3})
+        eq(st, 201, "PUT policy")
+        api("DELETE", "/policies/%s/%s" % (VQ, name))
+        h = tap.event("policy.set", name).headers
+        eq((text(h["pattern"]), text(h["apply-to"]), h["priority"], h["definition"]),
+           ("^" + name, "all", 3, {"max-length": 5}), "policy.set")
+        tap.event("policy.cleared", name)
+
+
+if __name__ == "__main__":
+    main("plugins")
