@@ -23,7 +23,7 @@ static uint64_t exchange_serial_counter;
 
 static const struct exchange_type *const exchange_type_list[] = {
 	&exchange_type_direct, &exchange_type_fanout, &exchange_type_headers,
-	&exchange_type_topic, &exchange_type_consistent_hash,
+	&exchange_type_topic, &exchange_type_consistent_hash, &exchange_type_dedup,
 };
 
 const struct exchange_type *const *exchange_types(size_t *count)

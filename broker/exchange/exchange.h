@@ -86,7 +86,8 @@ const struct exchange_type *const *exchange_types(size_t *count);
 int exchange_type_validate(const struct exchange_type *type, struct amqp_table args, char *err,
 			   size_t errlen);
 extern const struct exchange_type exchange_type_direct, exchange_type_fanout,
-	exchange_type_topic, exchange_type_headers, exchange_type_consistent_hash;
+	exchange_type_topic, exchange_type_headers, exchange_type_consistent_hash,
+	exchange_type_dedup;
 
 struct exchange *exchange_new(struct vhost *v, struct amqp_str name,
 			      const struct exchange_type *type, bool durable, bool auto_delete,
@@ -162,6 +163,16 @@ const struct exchange_type *exchange_type_declared(struct amqp_str type_name,
 						   struct amqp_table args, bool *delayed);
 /* The type name clients declared: "x-delayed-message" for delayed exchanges. */
 const char *exchange_type_name(const struct exchange *x);
+
+/* ---- x-message-deduplication (dedup.c) ---- */
+/* Whether x keeps its deduplication cache in the store (x-cache-persistence disk, durable). */
+bool exchange_dedup_is_persistent(const struct exchange *x);
+/* The store queue id under which it does. */
+uint64_t exchange_dedup_store_qid(const struct exchange *x);
+/* Start-up: a cached value recovered under x's id goes back into its cache, unless it has
+ * expired meanwhile. 0 loaded, 1 skipped (expired, repeated or unreadable: its record goes
+ * once recovery is over), -1 out of memory. */
+int exchange_dedup_recover(struct exchange *x, const struct store_message *sm, uint64_t msg_id);
 
 /* ---- the event exchange (event.c) ---- */
 #define EXCHANGE_EVENT_NAME "amq.rabbitmq.event"

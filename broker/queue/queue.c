@@ -177,7 +177,7 @@ struct queue *queue_new(struct vhost *v, struct amqp_str name, bool durable, boo
 		memcpy(a, args.ptr, args.len);
 	q->name = (struct amqp_str){ n, name.len };
 	q->args = (struct amqp_table){ a, args.len };
-	if (type->init(q) != 0 || queue_apply_policy(q) != 0)
+	if (type->init(q) != 0 || queue_apply_policy(q) != 0 || queue_dedup_init(q) != 0)
 		goto fail;
 	if (strmap_put(&v->queues, name.ptr, name.len, q) != 0)
 		goto fail;
@@ -195,6 +195,7 @@ struct queue *queue_new(struct vhost *v, struct amqp_str name, bool durable, boo
 	return q;
 fail:
 	broker_timer_free(&q->expires_timer);
+	queue_dedup_free(q);
 	type->destroy(q);
 	free(q->lim.dlx);
 	free(q->lim.dlrk);
@@ -213,6 +214,7 @@ void queue_unref(struct queue *q)
 {
 	if (--q->refs > 0)
 		return;
+	queue_dedup_free(q);
 	q->type->destroy(q);
 	free(q->lim.dlx);
 	free(q->lim.dlrk);
@@ -231,6 +233,8 @@ void queue_schedule_dispatch(struct queue *q)
 
 enum queue_push_result queue_push(struct queue *q, struct message *m)
 {
+	if (q->dedup)
+		return queue_dedup_push(q, m);
 	return q->type->push(q, m);
 }
 
@@ -258,6 +262,8 @@ void queue_settle(struct queue *q, struct message *m, uint64_t seq, uint32_t del
 		message_unref(m);
 		return;
 	}
+	if (how == QUEUE_SETTLE_ACK && q->dedup) /* a rejection leaves by queue_dead_letter */
+		queue_dedup_forget(q, m);
 	q->type->settle(q, m, seq, delivery_count, how);
 }
 
@@ -268,6 +274,8 @@ void queue_requeue(struct queue *q, struct message *m, uint64_t seq, uint32_t de
 
 uint32_t queue_purge(struct queue *q)
 {
+	if (q->dedup)
+		queue_dedup_purged(q);
 	return q->type->purge(q);
 }
 
@@ -393,7 +401,7 @@ void queue_dispatch(struct queue *q)
 		bool no_ack = c->no_ack;
 		int rc = c->ops->deliver(c, q, &e, e.delivery_count + 1);
 		if (no_ack) /* consumed as it left */
-			q->type->settle(q, e.msg, e.seq, e.delivery_count + 1, QUEUE_SETTLE_ACK);
+			queue_settle(q, e.msg, e.seq, e.delivery_count + 1, QUEUE_SETTLE_ACK);
 		if (rc != 0)
 			break; /* the connection failed: it takes no more deliveries */
 		q->stat_delivered++;

@@ -566,6 +566,144 @@ def _():
            ("^" + name, "all", 3, {"max-length": 5}), "policy.set")
         tap.event("policy.cleared", name)
 
+# ---------------------------------------------------------------- message deduplication
+# rabbitmq-message-deduplication is not in Debian: these follow its documentation and run on
+# Warren only.
+
+
+def dedup_exchange(c, ch, **args):
+    args.setdefault("x-cache-size", 100)
+    x = c.exchange(ch, "x-message-deduplication", arguments=args)
+    q = c.queue(ch)
+    ch.queue_bind(q, x, "")
+    return x, q
+
+
+def pub(ch, x, key=None, body=b"m", rk="", mandatory=False, **headers):
+    h = dict(headers)
+    if key is not None:
+        h["x-deduplication-header"] = key
+    ch.basic_publish(x, rk, body, pika.BasicProperties(headers=h or None), mandatory=mandatory)
+
+
+@scenario("a deduplication exchange routes one message per x-deduplication-header value and "
+          "confirms the duplicates", warren_only=True)
+def _():
+    with Conn() as c:
+        ch = c.channel()
+        x, q = dedup_exchange(c, ch)
+        ch.confirm_delivery()
+        for _ in range(5):
+            pub(ch, x, "order-1")  # each confirmed (an unconfirmed one would raise)
+        pub(ch, x, "order-2")
+        pub(ch, x)
+        pub(ch, x)  # no header: never deduplicated
+        eq(wait_count(ch, q, 4), 4, "messages routed")
+        eq(sorted(m[2] for m in drain(ch, q)), [b"m"] * 4, "bodies")
+
+
+@scenario("a duplicate published as mandatory comes back as unroutable (312) and is still "
+          "confirmed", warren_only=True)
+def _():
+    with Conn() as c:
+        ch = c.channel()
+        x, q = dedup_exchange(c, ch)
+        ch.confirm_delivery()
+        pub(ch, x, "k", mandatory=True)
+        try:
+            pub(ch, x, "k", mandatory=True)
+            raise Failure("the duplicate was not returned")
+        except pex.UnroutableError as e:
+            eq(len(e.messages), 1, "returned messages")
+            eq(e.messages[0].method.reply_code, 312, "reply code")
+        eq(wait_count(ch, q, 1), 1, "messages routed")
+
+
+@scenario("x-cache-ttl forgets a value after its milliseconds; a message's x-cache-ttl header "
+          "overrides the exchange's", warren_only=True)
+def _():
+    with Conn() as c:
+        ch = c.channel()
+        x, q = dedup_exchange(c, ch, **{"x-cache-ttl": 300})
+        ch.confirm_delivery()
+        pub(ch, x, "a")
+        pub(ch, x, "a")
+        pub(ch, x, "b", **{"x-cache-ttl": 5000})
+        eq(wait_count(ch, q, 2), 2, "within the TTL")
+        time.sleep(0.5)
+        pub(ch, x, "a")  # expired: routed again
+        pub(ch, x, "b")  # its own 5 s TTL: still a duplicate
+        eq(wait_count(ch, q, 3, timeout=1), 3, "after the exchange's TTL")
+
+
+@scenario("x-cache-size bounds the cache: when it is full the oldest value is forgotten",
+          warren_only=True)
+def _():
+    with Conn() as c:
+        ch = c.channel()
+        x, q = dedup_exchange(c, ch, **{"x-cache-size": 2})
+        ch.confirm_delivery()
+        for k in ("a", "b", "c"):  # a is evicted by c
+            pub(ch, x, k)
+        pub(ch, x, "c")
+        pub(ch, x, "b")
+        eq(wait_count(ch, q, 3), 3, "b and c remembered")
+        pub(ch, x, "a")
+        eq(wait_count(ch, q, 4), 4, "a forgotten")
+
+
+@scenario("a deduplication exchange checks its arguments with the plugin's texts",
+          warren_only=True)
+def _():
+    with Conn() as c:
+        for args, text in (
+                ({}, "Missing or invalid argument, 'x-cache-size' must be an integer greater "
+                     "than 0"),
+                ({"x-cache-size": -5}, "Missing or invalid argument, 'x-cache-size' must be an "
+                                       "integer greater than 0"),
+                ({"x-cache-size": "ten"}, "Missing or invalid argument, 'x-cache-size' must be "
+                                          "an integer greater than 0"),
+                ({"x-cache-size": 10, "x-cache-ttl": 0},
+                 "Invalid argument, 'x-cache-ttl' must be an integer greater than 0"),
+                ({"x-cache-size": 10, "x-cache-persistence": "tape"},
+                 "Invalid argument, 'x-cache-persistence' must be either 'disk' or 'memory'")):
+            ch = c.channel()
+            channel_error(lambda: ch.exchange_declare(unique("px"), "x-message-deduplication",
+                                                      arguments=args), 406,
+                          "PRECONDITION_FAILED - " + text)
+        ch = c.channel()
+        x = c.exchange(ch, "x-message-deduplication", arguments={
+            "x-cache-size": "10", "x-cache-ttl": 1000, "x-cache-persistence": "memory"})
+
+
+@scenario("a queue with x-message-deduplication drops a duplicate while the original is in it "
+          "and takes it again once the original is acked", warren_only=True)
+def _():
+    with Conn() as c:
+        ch = c.channel()
+        q = c.queue(ch, **{"x-message-deduplication": True})
+        ch.confirm_delivery()
+        for _ in range(3):
+            ch.basic_publish("", q, b"1", pika.BasicProperties(
+                headers={"x-deduplication-header": "job-1"}))
+        ch.basic_publish("", q, b"2", pika.BasicProperties(
+            headers={"x-deduplication-header": "job-2"}))
+        eq(wait_count(ch, q, 2), 2, "one message per value")
+        m, p, b = ch.basic_get(q)  # job-1, unacked: still held by the queue
+        eq(b, b"1", "first message")
+        ch.basic_publish("", q, b"1", pika.BasicProperties(
+            headers={"x-deduplication-header": "job-1"}))
+        eq(ch.queue_declare(q, passive=True).method.message_count, 1, "unacked still counts")
+        ch.basic_ack(m.delivery_tag)
+        ch.basic_publish("", q, b"1", pika.BasicProperties(
+            headers={"x-deduplication-header": "job-1"}))
+        eq(wait_count(ch, q, 2), 2, "after the ack the value is free")
+        ch.queue_purge(q)
+        ch.basic_publish("", q, b"2", pika.BasicProperties(
+            headers={"x-deduplication-header": "job-2"}))
+        eq(wait_count(ch, q, 1), 1, "after a purge the value is free")
+
+
 
 if __name__ == "__main__":
     main("plugins")
