@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "broker/admin/admin.h"
+#include "broker/admin/parameters.h"
 #include "broker/auth/auth.h"
 #include "broker/core/broker.h"
 #include "broker/core/event.h"
@@ -32,6 +33,7 @@
 #include "broker/core/log.h"
 #include "broker/queue/queue.h"
 #include "broker/net/tls.h"
+#include "broker/shovel/shovel.h"
 #include "broker/vhost/vhost.h"
 #include "storage/store.h"
 
@@ -46,7 +48,7 @@ struct broker *server_new(struct event_base *base, const struct config *cfg)
 		goto fail;
 	b->queue_hooks = &exchange_queue_hooks;
 	b->handler = &handlers_amqp;
-	if (exchange_events_install(b) != 0)
+	if (exchange_events_install(b) != 0 || shovels_install(b) != 0)
 		goto fail;
 
 	const char *vname = cfg->default_vhost ? cfg->default_vhost : "/";
@@ -79,6 +81,7 @@ void server_free(struct broker *b)
 		struct conn *c = list_entry(pos, struct conn, link);
 		conn_destroy(c);
 	}
+	shovels_free(b); /* after the connections: its own ones log in as its user */
 	/* Flush what is pending before the queues go: their teardown writes nothing. */
 	b->recovering = true;
 	if (b->store)
@@ -93,6 +96,7 @@ void server_free(struct broker *b)
 		auth_user_free(e->value);
 	strmap_clear(&b->users);
 	strmap_clear(&b->reply_to);
+	parameters_free(b);
 	exchange_events_free(b);
 	if (b->listener)
 		evconnlistener_free(b->listener);

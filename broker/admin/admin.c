@@ -3,6 +3,7 @@
  * text it would get over AMQP; the caller maps the status to its own error codes. Uses only the
  * broker's public headers. */
 #include "broker/admin/admin.h"
+#include "broker/admin/parameters.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -214,6 +215,7 @@ int admin_vhost_delete(struct broker *b, const char *name)
 		auth_permission_clear(e->value, name);
 		topic_perm_clear(e->value, name, NULL); /* as RabbitMQ: none outlive their vhost */
 	}
+	parameters_clear_vhost(b, name); /* its shovels stop */
 	strmap_del(&b->vhosts, name, strlen(name));
 	admin_vhost_destroy(v);
 	EVENT_EMIT(b, "vhost.deleted", EV_CSTR("name", name), EV_ACTOR());

@@ -12,8 +12,10 @@
 #include <string.h>
 
 #include "broker/admin/admin.h"
+#include "broker/admin/parameters.h"
 #include "broker/auth/auth.h"
 #include "broker/core/broker.h"
+#include "broker/core/log.h"
 #include "broker/exchange/exchange.h"
 #include "broker/auth/limits.h"
 #include "broker/vhost/policy.h"
@@ -211,6 +213,10 @@ json_t *definitions_export(struct broker *b, const char *vhost)
 		definitions_export_vhost(v, false, policies, queues, exchanges, bindings);
 		json_t *vparams = json_array();
 		definitions_export_vhost_limits(v, false, vparams);
+		size_t first = json_array_size(vparams);
+		parameters_list(b, NULL, v->name, vparams);
+		for (size_t k = first; k < json_array_size(vparams); k++)
+			json_object_del(json_array_get(vparams, k), "vhost");
 		json_object_set_new(doc, "parameters", vparams);
 		goto done;
 	}
@@ -276,6 +282,7 @@ json_t *definitions_export(struct broker *b, const char *vhost)
 		definitions_export_vhost(v, true, policies, queues, exchanges, bindings);
 		definitions_export_vhost_limits(v, true, params);
 	}
+	parameters_list(b, NULL, NULL, params); /* shovels: RabbitMQ's runtime parameters */
 	json_object_set_new(doc, "users", users);
 	json_object_set_new(doc, "vhosts", vhosts);
 	json_object_set_new(doc, "permissions", perms);
@@ -638,6 +645,35 @@ static int definitions_validate(struct definitions_ctx *c)
 				return -1;
 			}
 		}
+	if (rc)
+		return rc;
+	/* Runtime parameters of a component Warren has (shovels) are validated as a PUT would
+	 * validate them; vhost-limits are the vhosts' own; others are skipped at apply. */
+	if ((s = definitions_section(c, "parameters", &rc)))
+		json_array_foreach(s, i, o)
+		{
+			json_t *comp = json_object_get(o, "component");
+			const struct parameter_component *pc =
+				json_is_string(comp) ?
+					parameters_component_find(c->b, json_string_value(comp)) :
+					NULL;
+			if (!pc)
+				continue;
+			const char *n = definitions_get_str(c, o, "parameters", "name", true);
+			const char *v = n ? definitions_item_vhost(c, o, "parameters") : NULL;
+			if (!v)
+				return -1;
+			if (!definitions_vhost_known(c, v)) {
+				snprintf(c->err, c->errlen, "parameters: no vhost '%s'", v);
+				return -1;
+			}
+			if (pc->validate && pc->validate(c->b, v, n, json_object_get(o, "value"), NULL,
+							 err, sizeof err) != 0) {
+				snprintf(c->err, c->errlen, "parameters: %s '%s' in vhost '%s': %s",
+					 pc->name, n, v, err);
+				return -1;
+			}
+		}
 	return rc;
 }
 
@@ -840,6 +876,31 @@ static int definitions_apply(struct definitions_ctx *c)
 			free(def);
 			if (r != 0) {
 				snprintf(c->err, c->errlen, "policies: %s", err);
+				rc = -1;
+			}
+		}
+	/* Shovels last: they start once the queues and exchanges they use exist. */
+	if ((s = json_object_get(c->doc, "parameters")))
+		json_array_foreach(s, i, o)
+		{
+			json_t *comp = json_object_get(o, "component");
+			if (!json_is_string(comp) ||
+			    strcmp(json_string_value(comp), "vhost-limits") == 0)
+				continue;
+			if (!parameters_component_find(c->b, json_string_value(comp))) {
+				log_warn("definitions: runtime parameter component '%s' is not "
+					 "supported; skipped", json_string_value(comp));
+				continue;
+			}
+			struct vhost *vh = definitions_target_vhost(c, o);
+			int r = vh ? parameters_set(c->b, json_string_value(comp), vh->name,
+						    json_string_value(json_object_get(o, "name")),
+						    json_object_get(o, "value"), NULL, err, sizeof err) :
+				     ADMIN_NOT_FOUND;
+			if (r == ADMIN_NO_MEMORY)
+				goto oom;
+			if (r < 0) {
+				snprintf(c->err, c->errlen, "parameters: %s", err);
 				rc = -1;
 			}
 		}

@@ -29,6 +29,8 @@ struct queue_hooks;
 struct handler;
 struct event_sink;
 struct event_exchange;
+struct parameters;
+struct shovels;
 
 /* Work that must run once per loop turn (queue dispatch, confirm flush), after the current
  * batch of input has been processed. */
@@ -84,6 +86,9 @@ struct broker {
 	const struct event_sink *event_sink;
 	struct event_exchange *events;
 	const char *event_actor;
+	/* Runtime parameters (admin/parameters.c) and the shovels they run (shovel/). */
+	struct parameters *parameters;
+	struct shovels *shovels;
 
 	/* durability */
 	struct store *store;

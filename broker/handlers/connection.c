@@ -180,6 +180,10 @@ static int handshake_start_ok(struct conn *c, const struct amqp_connection_start
 		memcpy(c->client_props, cp.ptr, cp.len);
 		c->client_props_len = cp.len;
 	}
+	if (c->trusted_user) {
+		c->user = c->trusted_user;
+		goto tune;
+	}
 	if (amqp_str_eq_c(m->mechanism, "EXTERNAL") && c->tls_cn[0]) {
 		struct user *eu = strmap_get(&c->broker->users, c->tls_cn, strlen(c->tls_cn));
 		if (!eu)

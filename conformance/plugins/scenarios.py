@@ -704,6 +704,257 @@ def _():
         eq(wait_count(ch, q, 1), 1, "after a purge the value is free")
 
 
+# ---------------------------------------------------------------- shovels (rabbitmq_shovel)
+# Dynamic shovels on this broker: "amqp://" (no host) is the broker itself on both.
+
+
+def needs_shovel():
+    if needs_mgmt():
+        return needs_mgmt()
+    if "shovel" not in _have:
+        try:
+            _have["shovel"] = api("GET", "/shovels")[0] == 200
+        except OSError:
+            _have["shovel"] = False
+    return None if _have["shovel"] else "rabbitmq_shovel_management not enabled"
+
+
+class Shovel:
+    """A shovel defined for a with-block, deleted at its end."""
+
+    def __init__(self, value, name=None):
+        self.name = name or unique("shovel")
+        self.path = "/parameters/shovel/%s/%s" % (VQ, urllib.parse.quote(self.name, safe=""))
+        self.status, self.reply = api("PUT", self.path, {"value": value})
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        api("DELETE", self.path)
+
+    def state(self):
+        st, doc = api("GET", "/shovels/vhost/%s/%s" % (VQ, urllib.parse.quote(self.name,
+                                                                              safe="")))
+        return doc[0] if st == 200 and doc else None
+
+    def wait_state(self, want, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            s = self.state()
+            if s and s["state"] == want:
+                return s
+            if time.monotonic() > deadline:
+                raise Failure("shovel %s not %s: %r" % (self.name, want, s))
+            time.sleep(0.1)
+
+
+def gone(path, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while api("GET", path)[0] != 404:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+@scenario("a dynamic shovel moves messages between two queues and /api/shovels shows it "
+          "running", requires=needs_shovel)
+def _():
+    with Conn() as c:
+        ch = c.channel()
+        src, dst = c.queue(ch, durable=False), unique("pq")
+        c.queues.append(dst)
+        for i in range(20):
+            ch.basic_publish("", src, b"%d" % i, pika.BasicProperties(content_type="text/x",
+                                                                      headers={"k": i}))
+        with Shovel({"src-uri": "amqp://", "src-queue": src, "dest-uri": "amqp://",
+                     "dest-queue": dst}) as sh:
+            eq(sh.status, 201, "PUT shovel")
+            s = sh.wait_state("running")
+            for k, v in (("type", "dynamic"), ("vhost", VHOST), ("src_uri", "amqp://"),
+                         ("dest_uri", "amqp://"), ("src_queue", src), ("dest_queue", dst),
+                         ("src_protocol", "amqp091"), ("dest_protocol", "amqp091")):
+                eq(s.get(k), v, "status " + k)
+            check(s.get("node") and s.get("timestamp"), "node and timestamp")
+            eq(wait_count(ch, dst, 20), 20, "messages moved (the destination queue declared)")
+            got = drain(ch, dst)
+            eq([b for _m, _p, b in got], [b"%d" % i for i in range(20)], "order and bodies")
+            eq((got[3][1].content_type, got[3][1].headers), ("text/x", {"k": 3}), "properties")
+            eq(ch.queue_declare(src, passive=True).method.message_count, 0, "source drained")
+            ch.basic_publish("", src, b"later")
+            eq(wait_count(ch, dst, 1), 1, "a message published later")
+        check(gone("/shovels/vhost/%s/%s" % (VQ, sh.name)), "the shovel goes with its parameter")
+
+
+@scenario("a shovel from an exchange forwards with the original routing key to dest-exchange",
+          requires=needs_shovel)
+def _():
+    with Conn() as c:
+        ch = c.channel()
+        sx, dx = c.exchange(ch, "topic"), c.exchange(ch, "direct")
+        q = c.queue(ch)
+        ch.queue_bind(q, dx, "orders.eu")
+        with Shovel({"src-uri": "amqp://", "src-exchange": sx, "src-exchange-key": "orders.#",
+                     "dest-uri": "amqp://", "dest-exchange": dx}) as sh:
+            s = sh.wait_state("running")
+            eq((s.get("src_exchange"), s.get("src_exchange_key"), s.get("dest_exchange")),
+               (sx, "orders.#", dx), "status")
+            ch.basic_publish(sx, "orders.eu", b"1")
+            ch.basic_publish(sx, "orders.us", b"2")   # routed by dx to nothing
+            ch.basic_publish(sx, "payments.eu", b"3")  # not bound at the source
+            eq(wait_count(ch, q, 1), 1, "forwarded with its routing key")
+            time.sleep(0.3)
+            eq([b for _m, _p, b in drain(ch, q)], [b"1"], "only the matching key")
+
+
+@scenario("add-forward-headers adds x-shovelled and dest-add-timestamp-header "
+          "x-shovelled-timestamp", requires=needs_shovel)
+def _():
+    with Conn() as c:
+        ch = c.channel()
+        src, dst = c.queue(ch), c.queue(ch)
+        with Shovel({"src-uri": "amqp://", "src-queue": src, "dest-uri": "amqp://",
+                     "dest-queue": dst, "add-forward-headers": True,
+                     "dest-add-timestamp-header": True}) as sh:
+            sh.wait_state("running")
+            ch.basic_publish("", src, b"x", pika.BasicProperties(headers={"mine": "kept"}))
+            eq(wait_count(ch, dst, 1), 1, "forwarded")
+            _m, p, _b = drain(ch, dst)[0]
+            h = p.headers
+            eq(h.get("mine"), "kept", "the message's own header")
+            check(abs(h["x-shovelled-timestamp"] - time.time()) < 60, "timestamp in seconds")
+            eq(len(h["x-shovelled"]), 1, "one x-shovelled entry")
+            fwd = h["x-shovelled"][0]
+            for k, v in (("shovel-type", "dynamic"), ("shovel-name", sh.name),
+                         ("shovel-vhost", VHOST), ("src-uri", "amqp://"), ("dest-uri", "amqp://"),
+                         ("src-queue", src), ("dest-queue", dst)):
+                eq(text(fwd.get(k)), v, "x-shovelled " + k)
+            check("shovelled-by" in fwd, "shovelled-by")
+
+
+@scenario("src-delete-after queue-length moves what was there and then deletes the shovel",
+          requires=needs_shovel)
+def _():
+    with Conn() as c:
+        ch = c.channel()
+        src, dst = c.queue(ch), c.queue(ch)
+        for i in range(30):
+            ch.basic_publish("", src, b"%d" % i)
+        with Shovel({"src-uri": "amqp://", "src-queue": src, "dest-uri": "amqp://",
+                     "dest-queue": dst, "src-delete-after": "queue-length"}) as sh:
+            check(gone(sh.path), "the shovel deleted its own parameter")
+            eq(wait_count(ch, dst, 30), 30, "the 30 messages that were there moved")
+            ch.basic_publish("", src, b"after")
+            time.sleep(0.3)
+            eq(ch.queue_declare(src, passive=True).method.message_count, 1,
+               "a later message stays")
+
+
+@scenario("src-delete-after N moves N messages and then deletes the shovel",
+          requires=needs_shovel)
+def _():
+    with Conn() as c:
+        ch = c.channel()
+        src, dst = c.queue(ch), c.queue(ch)
+        for i in range(12):
+            ch.basic_publish("", src, b"%d" % i)
+        with Shovel({"src-uri": "amqp://", "src-queue": src, "dest-uri": "amqp://",
+                     "dest-queue": dst, "src-delete-after": 5, "prefetch-count": 2}) as sh:
+            check(gone(sh.path), "the shovel deleted its own parameter")
+            time.sleep(0.3)
+            eq(ch.queue_declare(dst, passive=True).method.message_count, 5, "moved")
+            eq(ch.queue_declare(src, passive=True).method.message_count, 7, "left")
+
+
+@scenario("shovel definitions are checked with RabbitMQ's texts", requires=needs_shovel)
+def _():
+    name = unique("badshovel")
+    path = "/parameters/shovel/%s/%s" % (VQ, name)
+    for value, reason in (
+            ({"src-uri": "amqp://", "src-queue": "a", "dest-uri": "amqp://", "foo": 1},
+             "Unrecognised terms [{&lt;&lt;\"foo\"&gt;&gt;,1}] in %s" % name),
+            ({"src-uri": "http://x", "src-queue": "a", "dest-uri": "amqp://"},
+             "\"http://x\" not a valid URI: {{unexpected_uri_scheme,\"http\"},\"http://x\"}"),
+            ({"src-uri": "amqp://", "dest-uri": "amqp://"},
+             "Must specify 'src-exchange' or 'src-queue'"),
+            ({"src-uri": "amqp://", "src-queue": "a", "src-exchange": "b", "dest-uri": "amqp://"},
+             "Cannot specify 'src-exchange' and 'src-queue'"),
+            ({"src-uri": "amqp://", "src-queue": "a", "dest-uri": "amqp://",
+              "dest-exchange": "b", "dest-queue": "c"},
+             "Cannot specify 'dest-exchange' and 'dest-queue'"),
+            ({"src-uri": "amqp://", "src-queue": "a"},
+             "Key \"dest-uri\" not found in %s" % name),
+            ({"src-uri": "amqp://", "src-queue": "a", "dest-uri": "amqp://", "ack-mode": "x"},
+             "ack-mode should be one of [&lt;&lt;\"no-ack\"&gt;&gt;,&lt;&lt;\"on-publish\"&gt;"
+             "&gt;,&lt;&lt;\"on-confirm\"&gt;&gt;], actually was &lt;&lt;\"x\"&gt;&gt;"),
+            ({"src-uri": "amqp://", "src-queue": "a", "dest-uri": "amqp://",
+              "src-delete-after": -1},
+             "src-delete-after should be a number greater than or equal to 0, \"never\" or "
+             "\"queue-length\", actually was -1"),
+            ({"src-uri": "amqp://", "src-queue": "a", "dest-uri": "amqp://",
+              "ack-mode": "no-ack", "src-delete-after": 5},
+             "Cannot specify 'no-ack' and numerical 'delete-after'"),
+            ({"src-uri": "amqp://", "src-queue": "a", "dest-uri": "amqp://",
+              "add-forward-headers": "yes"},
+             "add-forward-headers should be boolean, actually was &lt;&lt;\"yes\"&gt;&gt;"),
+            ({"src-uri": "amqp://", "src-queue": "a", "dest-uri": 3},
+             "dest-uri should be list, actually was 3")):
+        st, doc = api("PUT", path, {"value": value})
+        eq(st, 400, "status for %r" % value)
+        eq(doc["reason"], "Validation failed\n\n%s\n" % reason, "reason")
+    st, doc = api("PUT", "/parameters/shovel/%s/%s" % (VQ, name), {"src-uri": "amqp://"})
+    eq((st, doc["reason"]), (400, "[{key_missing,value}]"), "no value")
+    eq(api("PUT", "/parameters/nope/%s/x" % VQ, {"value": {}})[1]["reason"],
+       "Validation failed\n\ncomponent nope not found\n", "unknown component")
+    eq(api("PUT", "/parameters/shovel/no-such-vhost/x", {"value": {}}),
+       (404, {"error": "not_found", "reason": "vhost_not_found"}), "missing vhost")
+
+
+@scenario("shovels are listed, restarted and deleted through /api/shovels and exported with "
+          "the definitions", requires=needs_shovel)
+def _():
+    with Conn() as c:
+        ch = c.channel()
+        src, dst = c.queue(ch), c.queue(ch)
+        value = {"src-uri": "amqp://", "src-queue": src, "dest-uri": "amqp://",
+                 "dest-queue": dst, "prefetch-count": 10}
+        with Shovel(value) as sh:
+            sh.wait_state("running")
+            st, doc = api("GET", "/parameters/shovel/%s/%s" % (VQ, sh.name))
+            eq((st, doc["value"], doc["component"], doc["vhost"]),
+               (200, value, "shovel", VHOST), "GET parameter")
+            st, doc = api("GET", "/definitions")
+            mine = [p for p in doc["parameters"] if p.get("name") == sh.name]
+            eq(mine, [{"value": value, "vhost": VHOST, "component": "shovel",
+                       "name": sh.name}], "exported")
+            eq(api("DELETE", "/shovels/vhost/%s/%s/restart" % (VQ, sh.name))[0], 204, "restart")
+            sh.wait_state("running")
+            ch.basic_publish("", src, b"after-restart")
+            eq(wait_count(ch, dst, 1), 1, "running after the restart")
+            eq(api("DELETE", "/shovels/vhost/%s/no-such-shovel" % VQ)[0], 404, "missing")
+            eq(api("DELETE", "/shovels/vhost/%s/%s" % (VQ, sh.name))[0], 204, "DELETE")
+            check(gone(sh.path), "deleted with its parameter")
+            check(all(s["name"] != sh.name for s in api("GET", "/shovels")[1]), "not listed")
+
+
+@scenario("a shovel whose source refuses it shows the reply code and text and keeps retrying",
+          warren_only=True, requires=needs_shovel)
+def _():
+    u = url_parts()
+    bad = "amqp://%s:wrong-password@%s:%d" % (u["user"], u["host"], u["port"])
+    with Shovel({"src-uri": bad, "src-queue": "a", "dest-uri": "amqp://",
+                 "reconnect-delay": 1}) as sh:
+        s = sh.wait_state("terminated")
+        eq(s["reason"], "source amqp://%s:%d: 403 ACCESS_REFUSED - Login was refused using "
+           "authentication mechanism PLAIN. For details see the broker logfile."
+           % (u["host"], u["port"]), "reason")
+        first = s["timestamp"]
+        deadline = time.monotonic() + 5
+        while sh.state()["timestamp"] == first:  # a new attempt, a new report
+            check(time.monotonic() < deadline, "no retry within 5 s")
+            time.sleep(0.2)
+
 
 if __name__ == "__main__":
     main("plugins")

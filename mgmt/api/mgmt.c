@@ -341,6 +341,8 @@ static const struct {
 	{ "definitions", mgmt_definitions_handle },
 	{ "policies", mgmt_policies_handle },
 	{ "operator-policies", mgmt_operator_policies_handle },
+	{ "parameters", mgmt_parameters_handle },
+	{ "shovels", mgmt_shovels_handle },
 };
 
 /* Splits the raw path into percent-decoded segments. -1 when there are too many or a segment
