@@ -586,6 +586,7 @@ int admin_get(struct vhost *v, struct amqp_str queue, uint32_t count, enum admin
 		taken[n++] = e;
 		q->stat_delivered++;
 		v->broker->stats.delivered++;
+		v->broker->stats.delivered_get++;
 		if (redelivered)
 			v->broker->stats.redelivered++; /* queue_requeue counts the queue's */
 	}

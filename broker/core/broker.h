@@ -53,6 +53,13 @@ struct broker_stats {
 	uint64_t dead_lettered, expired, nacked;
 	uint64_t connections_opened, connections_closed, channels_opened, channels_closed;
 	uint64_t queues_declared, queues_deleted;
+	/* The split RabbitMQ's Prometheus endpoint shows (mgmt/api/mgmt_metrics.c) */
+	uint64_t delivered_consume_no_ack, delivered_get, delivered_get_no_ack, get_empty;
+	uint64_t published_confirm; /* on channels in confirm mode */
+	uint64_t routed;            /* publishes that reached at least one queue */
+	uint64_t queue_declares;    /* declare-ok replies (queues_declared counts creations) */
+	uint64_t dead_lettered_reason[4]; /* by enum deadletter_reason */
+	uint64_t delivery_limit_exceeded; /* messages past their queue's delivery limit */
 };
 
 struct broker {

@@ -406,6 +406,7 @@ void queue_dispatch(struct queue *q)
 			break; /* the connection failed: it takes no more deliveries */
 		q->stat_delivered++;
 		q->broker->stats.delivered++;
+		q->broker->stats.delivered_consume_no_ack += no_ack;
 		if (e.redelivered)
 			q->broker->stats.redelivered++;
 		queue_rotate(q, c);

@@ -92,6 +92,7 @@ struct queue {
 	struct broker *broker;
 	uint64_t stat_published, stat_delivered, stat_acked, stat_redelivered;
 	uint64_t stat_default_routed; /* put here by the default exchange (implicit bindings) */
+	uint64_t stat_dead_lettered_in; /* dead-lettered messages routed here */
 	struct queue_dedup *dedup; /* x-message-deduplication (queue_dedup.c), else NULL */
 };
 
