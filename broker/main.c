@@ -60,9 +60,11 @@ static int mkdir_p(const char *path)
 	return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
-/* One flag that sets a value, in argv order. key NULL: --bind (an address, not a key). */
+/* One flag that sets a value, in argv order: key and value, or (key NULL) a --set KEY=VALUE
+ * text in value, or (bind) the --bind address, which is not a configuration key. */
 struct main_setting {
 	const char *key, *value;
+	bool bind;
 };
 
 /* What argv asks for, kept so that SIGHUP can rebuild the configuration the same way. */
@@ -71,12 +73,11 @@ struct main_args {
 	size_t config_count;
 	struct main_setting *settings; /* then these, in order */
 	size_t setting_count;
-	char **copies;             /* --set KEY=VALUE texts split in place (argv stays intact) */
-	size_t copy_count;
 };
 
 /* The running broker, for signal callbacks. */
 struct main_service {
+	struct log *log;           /* the program's log, which the broker writes to */
 	struct event_base *base;
 	struct broker *b;
 	struct config *cfg;        /* the live configuration b->cfg points to */
@@ -86,20 +87,8 @@ struct main_service {
 
 static void main_args_free(struct main_args *a)
 {
-	for (size_t i = 0; i < a->copy_count; i++)
-		free(a->copies[i]);
-	free(a->copies);
 	free(a->configs);
 	free(a->settings);
-}
-
-static char *main_trim(char *s)
-{
-	while (*s == ' ')
-		s++;
-	for (char *e = s + strlen(s); e > s && e[-1] == ' '; e--)
-		e[-1] = '\0';
-	return s;
 }
 
 /* 0: run; 1: done (version or help printed); 2: usage error (printed); -1: out of memory. */
@@ -124,8 +113,7 @@ static int main_args_parse(struct main_args *a, int argc, char **argv)
 	memset(a, 0, sizeof *a);
 	a->configs = calloc((size_t)argc, sizeof *a->configs);
 	a->settings = calloc((size_t)argc, sizeof *a->settings);
-	a->copies = calloc((size_t)argc, sizeof *a->copies);
-	if (!a->configs || !a->settings || !a->copies)
+	if (!a->configs || !a->settings)
 		return -1;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		struct main_setting *s = &a->settings[a->setting_count];
@@ -146,25 +134,11 @@ static int main_args_parse(struct main_args *a, int argc, char **argv)
 			s->key = "listeners.ssl.default";
 			break;
 		case OPT_BIND:
-			s->key = NULL;
+			s->bind = true;
 			break;
-		case OPT_SET: {
-			char *copy = strdup(optarg), *eq;
-			if (!copy)
-				return -1;
-			a->copies[a->copy_count++] = copy;
-			eq = strchr(copy, '=');
-			if (!eq) {
-				fprintf(stderr, "warren: --set needs KEY=VALUE, got '%s'\n",
-					optarg);
-				return 2;
-			}
-			*eq = '\0';
-			s->key = main_trim(copy);
-			s->value = main_trim(eq + 1);
-			a->setting_count++;
-			continue;
-		}
+		case OPT_SET:
+			s->key = NULL; /* split and checked by config_set_arg */
+			break;
 		case OPT_VERSION:
 			printf("warren %s\n", WARREN_VERSION);
 			return 1;
@@ -196,7 +170,7 @@ static int main_config_build(const struct main_args *a, struct config *cfg, char
 			return -1;
 	for (size_t i = 0; i < a->setting_count; i++) {
 		const struct main_setting *s = &a->settings[i];
-		if (!s->key) {
+		if (s->bind) {
 			char *bind = strdup(s->value);
 			if (!bind) {
 				snprintf(err, errlen, "out of memory");
@@ -204,7 +178,8 @@ static int main_config_build(const struct main_args *a, struct config *cfg, char
 			}
 			free(cfg->bind);
 			cfg->bind = bind;
-		} else if (config_set(cfg, s->key, s->value, err, errlen) != 0) {
+		} else if (s->key ? config_set(cfg, s->key, s->value, err, errlen) :
+				    config_set_arg(cfg, s->value, err, errlen)) {
 			return -1;
 		}
 	}
@@ -212,7 +187,8 @@ static int main_config_build(const struct main_args *a, struct config *cfg, char
 }
 
 /* log.console, log.console.level, log.file (against log.dir), log.file.level. */
-static int main_log_configure(const struct config *cfg, char *err, size_t errlen)
+static int main_log_configure(struct log *lg, const struct config *cfg, char *err,
+			      size_t errlen)
 {
 	char path[4096];
 	int console = log_level_parse(cfg->log_level ? cfg->log_level : "info");
@@ -230,7 +206,7 @@ static int main_log_configure(const struct config *cfg, char *err, size_t errlen
 			snprintf(path, sizeof path, "%s", cfg->log_file);
 		o.file = path;
 	}
-	return log_configure(&o, err, errlen);
+	return log_configure(lg, &o, err, errlen);
 }
 
 /* Imports load_definitions (RabbitMQ's key): users, vhosts, permissions, queues, ... */
@@ -268,30 +244,30 @@ static void main_reload_apply(struct main_service *m, struct config *next)
 	struct broker *b = m->b;
 	char err[512];
 
-	if (main_log_configure(next, err, sizeof err) != 0)
-		log_error("reload: %s; the log outputs stay as they were", err);
+	if (main_log_configure(m->log, next, err, sizeof err) != 0)
+		log_error(m->log, "reload: %s; the log outputs stay as they were", err);
 	else
-		log_info("reload: log.console.level %s, log.file %s", next->log_level,
+		log_info(m->log, "reload: log.console.level %s, log.file %s", next->log_level,
 			 next->log_file ? next->log_file : "false");
 	if (b->tls_listener) {
 		struct ssl_ctx_st *ctx = tls_ctx_new(next, err, sizeof err);
 		if (!ctx) {
-			log_error("reload: %s; AMQPS keeps its current certificate", err);
+			log_error(m->log, "reload: %s; AMQPS keeps its current certificate", err);
 		} else {
 			/* connections already up hold a reference to the old context */
 			tls_ctx_free(b->tls_ctx);
 			b->tls_ctx = ctx;
-			log_info("reload: AMQPS certificate %s loaded for new connections",
+			log_info(m->log, "reload: AMQPS certificate %s loaded for new connections",
 				 next->ssl_certfile);
 		}
 	} else if (next->tls_port) {
-		log_warn("reload: listeners.ssl.default takes effect at the next restart");
+		log_warn(m->log, "reload: listeners.ssl.default takes effect at the next restart");
 	}
 	if (next->load_definitions) {
 		if (main_definitions_load(b, next->load_definitions, err, sizeof err) != 0)
-			log_error("reload: %s; nothing from it was applied", err);
+			log_error(m->log, "reload: %s; nothing from it was applied", err);
 		else
-			log_info("reload: definitions imported from %s", next->load_definitions);
+			log_info(m->log, "reload: definitions imported from %s", next->load_definitions);
 	}
 	main_swap_string(&cfg->log_level, &next->log_level);
 	main_swap_string(&cfg->log_file, &next->log_file);
@@ -323,9 +299,9 @@ static void main_on_hup(evutil_socket_t sig, short what, void *arg)
 	(void)sig, (void)what;
 	systemd_notifyf("RELOADING=1\nSTATUS=Reloading the configuration\nMONOTONIC_USEC=%llu",
 			main_monotonic_usec());
-	log_info("received SIGHUP: reloading the configuration");
+	log_info(m->log, "received SIGHUP: reloading the configuration");
 	if (main_config_build(m->args, &next, err, sizeof err) != 0)
-		log_error("reload: %s; the running settings stay", err);
+		log_error(m->log, "reload: %s; the running settings stay", err);
 	else
 		main_reload_apply(m, &next);
 	config_free(&next);
@@ -338,11 +314,11 @@ static void main_on_usr1(evutil_socket_t sig, short what, void *arg)
 
 	(void)sig, (void)what;
 	if (!m->cfg->log_file)
-		log_info("received SIGUSR1: no log.file to reopen");
-	else if (log_reopen() != 0)
-		log_error("cannot reopen the log file: %s", strerror(errno));
+		log_info(m->log, "received SIGUSR1: no log.file to reopen");
+	else if (log_reopen(m->log) != 0)
+		log_error(m->log, "cannot reopen the log file: %s", strerror(errno));
 	else
-		log_info("received SIGUSR1: log file reopened");
+		log_info(m->log, "received SIGUSR1: log file reopened");
 }
 
 /* Beside broker.c's own SIGTERM/SIGINT handler, which shuts the broker down. */
@@ -379,7 +355,7 @@ static int main_service_start(struct main_service *m)
 		m->watchdog = event_new(m->base, -1, EV_PERSIST, main_on_watchdog, m);
 		if (!m->watchdog || event_add(m->watchdog, &half) != 0)
 			return -1;
-		log_info("systemd watchdog: a keep-alive every %llu ms",
+		log_info(m->log, "systemd watchdog: a keep-alive every %llu ms",
 			 (unsigned long long)(usec / 2 / 1000));
 	}
 	return 0;
@@ -400,9 +376,11 @@ int main(int argc, char **argv)
 	struct config cfg;
 	struct event_base *base = NULL;
 	struct broker *b = NULL;
+	struct log lg;
 	char err[512];
 	int rc = 1;
 
+	log_init(&lg);
 	config_init_defaults(&cfg);
 	switch (main_args_parse(&args, argc, argv)) {
 	case 0:
@@ -422,7 +400,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "warren: %s\n", err);
 		goto out;
 	}
-	if (main_log_configure(&cfg, err, sizeof err) != 0) {
+	if (main_log_configure(&lg, &cfg, err, sizeof err) != 0) {
 		fprintf(stderr, "warren: %s\n", err);
 		goto out;
 	}
@@ -433,45 +411,45 @@ int main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 16 << 20);
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	if (cfg.data_dir && mkdir_p(cfg.data_dir) != 0) {
-		log_error("cannot create data directory %s: %s", cfg.data_dir, strerror(errno));
+		log_error(&lg, "cannot create data directory %s: %s", cfg.data_dir, strerror(errno));
 		goto out;
 	}
 
 	/* The storage thread reports completed syncs with event_active() from its own thread. */
 	if (evthread_use_pthreads() != 0) {
-		log_error("cannot enable libevent's thread support");
+		log_error(&lg, "cannot enable libevent's thread support");
 		goto out;
 	}
 	base = event_base_new();
 	if (!base) {
-		log_error("cannot create the event loop");
+		log_error(&lg, "cannot create the event loop");
 		goto out;
 	}
-	b = server_new(base, &cfg);
+	b = server_new(base, &cfg, &lg);
 	if (!b || durable_open(b) != 0)
 		goto out;
 	if (cfg.load_definitions &&
 	    main_definitions_load(b, cfg.load_definitions, err, sizeof err) != 0) {
-		log_error("%s", err);
+		log_error(&lg, "%s", err);
 		goto out;
 	}
 	if (server_start(b) != 0)
 		goto out;
 	if (cfg.mgmt_port != 0 && !(b->mgmt = mgmt_start(b, err, sizeof err))) {
-		log_error("%s", err);
+		log_error(&lg, "%s", err);
 		goto out;
 	}
-	svc = (struct main_service){ .base = base, .b = b, .cfg = &cfg, .args = &args };
+	svc = (struct main_service){ .log = &lg, .base = base, .b = b, .cfg = &cfg, .args = &args };
 	if (main_service_start(&svc) != 0) {
-		log_error("cannot set up the signal handlers");
+		log_error(&lg, "cannot set up the signal handlers");
 		goto out;
 	}
-	log_info("Warren %s ready: AMQP on %s:%u, data in %s", WARREN_VERSION, cfg.bind,
+	log_info(&lg, "Warren %s ready: AMQP on %s:%u, data in %s", WARREN_VERSION, cfg.bind,
 		 (unsigned)b->port, cfg.data_dir ? cfg.data_dir : "(none)");
 	systemd_notifyf("READY=1\nSTATUS=Accepting AMQP connections on %s:%u", cfg.bind,
 			(unsigned)b->port);
 	event_base_dispatch(base);
-	log_info("stopped");
+	log_info(&lg, "stopped");
 	rc = 0;
 out:
 	if (b) {
@@ -484,6 +462,6 @@ out:
 		event_base_free(base);
 	main_args_free(&args);
 	config_free(&cfg);
-	log_close();
+	log_close(&lg);
 	return rc;
 }

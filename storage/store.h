@@ -108,6 +108,12 @@ int store_queue_purge(struct store *s, uint64_t queue_id);
 /* Requests a sync of everything appended so far; returns its ticket (increasing). When nothing
  * is pending it returns the last ticket and its callback has already run or is coming. */
 uint64_t store_sync(struct store *s);
+/* Makes everything appended so far durable before it returns, blocking the calling (loop)
+ * thread; the synced callbacks run as usual, from inside this call. The broker calls it before
+ * saving definitions, so that no record written before a definitions change (the purge of a
+ * deleted queue) can be missing on disk while the change is there. 0, or -1 when a write failed
+ * (disk full: the retry timer goes on) or the store was not recovered. */
+int store_flush(struct store *s);
 /* The ticket whose completion will cover an append made now: the pending batch's, when a
  * store_sync already gave it one and it has not left yet (the append rides along), else the
  * ticket the next store_sync will return. */
@@ -132,11 +138,35 @@ typedef void (*store_read_fn)(void *arg, size_t i, const struct store_message *m
 void store_message_read_many(struct store *s, const uint64_t *ids, size_t n, store_read_fn fn,
 			     void *arg);
 
+/* ---- logs of their own that share the group commit (a stream's segment files) ---- */
+
+/* A log that writes its own files but whose durability rides on the store's batches: right
+ * before a batch goes to the storage thread, the store calls flush for every log touched since
+ * the last batch; flush writes what the log has pending and returns a descriptor the batch
+ * fdatasyncs after its own records (the store closes it), -1 when nothing needs a sync, or
+ * -2 when its write failed (the batch then fails: its confirms become nacks).
+ * The batch's ticket then covers the log's bytes too: a confirm for a message appended to it
+ * goes out after that ticket's synced callback, as for a message record. */
+struct store_ext {
+	int (*flush)(struct store_ext *x);
+	/* the store's */
+	struct store_ext *next_dirty;
+	bool dirty;
+};
+/* x has appended bytes: the next batch flushes and syncs them, and the broker's per-turn
+ * store_sync sees pending work (store_has_pending). */
+void store_ext_touch(struct store *s, struct store_ext *x);
+/* x is going away: flushes it now if it is waiting, and forgets it. */
+void store_ext_forget(struct store *s, struct store_ext *x);
+/* The directory the store was opened in (streams keep their logs under it). */
+const char *store_dir(const struct store *s);
+
 /* ---- recovery ---- */
 
 struct store_recovery_stats {
 	uint64_t segments, records, messages_live, bytes_live;
 	uint64_t corrupt_records_skipped, torn_bytes_truncated;
+	uint64_t torn_records_discarded; /* valid records of a batch a crash left incomplete */
 	uint64_t elapsed_ms;
 };
 

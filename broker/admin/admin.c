@@ -21,6 +21,8 @@
 #include "broker/queue/queue.h"
 #include "broker/queue/queue_type.h"
 #include "broker/queue/queue_args.h"
+#include "broker/queue/stream/stream.h"
+#include "storage/store.h"
 #include "broker/auth/topic_perm.h"
 #include "broker/vhost/policy.h"
 #include "broker/vhost/vhost.h"
@@ -325,6 +327,8 @@ int admin_queue_purge(struct vhost *v, struct amqp_str name, char *err, size_t e
 	struct queue *q = find_queue(v, name, err, errlen);
 	if (!q)
 		return ADMIN_NOT_FOUND;
+	if (queue_refuse(q, QUEUE_OP_PURGE, err, errlen) != 0)
+		return ADMIN_BAD;
 	queue_purge(q);
 	return ADMIN_OK;
 }
@@ -513,12 +517,11 @@ int admin_publish(struct vhost *v, struct amqp_str exchange, struct amqp_str rk,
 	}
 	if (p.flags & AMQP_PROP_HEADERS)
 		headers = p.headers;
-	struct message *m = message_new(exchange, rk, props, props_len, body_len);
+	struct message *m = message_new(v->broker, exchange, rk, props, props_len, body_len);
 	if (!m)
 		return ADMIN_NO_MEMORY;
 	if (body_len)
 		memcpy(m->body, body, body_len);
-	m->body_filled = body_len;
 	m->persistent = (p.flags & AMQP_PROP_DELIVERY_MODE) && p.delivery_mode == 2;
 	m->priority = (p.flags & AMQP_PROP_PRIORITY) ? p.priority : 0;
 	m->publish_time_ms = time_now_ms();
@@ -539,7 +542,7 @@ int admin_publish(struct vhost *v, struct amqp_str exchange, struct amqp_str rk,
 		m->expiration_ms = ms;
 	}
 	v->broker->stats.published++;
-	route_set_init(&set);
+	route_set_init(&set, v->broker);
 	exchange_route(x, rk, headers, &set);
 	if (set.oom) {
 		rc = ADMIN_NO_MEMORY;
@@ -567,6 +570,8 @@ int admin_get(struct vhost *v, struct amqp_str queue, uint32_t count, enum admin
 
 	if (!q)
 		return ADMIN_NOT_FOUND;
+	if (queue_refuse(q, QUEUE_OP_GET, err, errlen) != 0)
+		return ADMIN_BAD; /* a stream: read it from an offset (admin_stream_read) */
 	if (count > queue_ready_count(q))
 		count = queue_ready_count(q);
 	if (count == 0)
@@ -672,7 +677,7 @@ int admin_dlq_replay(struct vhost *v, struct amqp_str queue, int64_t limit, bool
 			res->refused++;
 			continue;
 		}
-		struct message *nm = x ? message_new(x->name, rk, e.msg->props, e.msg->props_len,
+		struct message *nm = x ? message_new(v->broker, x->name, rk, e.msg->props, e.msg->props_len,
 						     e.msg->body_len) :
 					 NULL;
 		if (!nm) {
@@ -681,7 +686,6 @@ int admin_dlq_replay(struct vhost *v, struct amqp_str queue, int64_t limit, bool
 			continue;
 		}
 		memcpy(nm->body, e.msg->body, e.msg->body_len);
-		nm->body_filled = e.msg->body_len;
 		nm->persistent = e.msg->persistent;
 		nm->priority = e.msg->priority;
 		/* Route by every recorded key (the first is the message's own). */
@@ -694,12 +698,11 @@ int admin_dlq_replay(struct vhost *v, struct amqp_str queue, int64_t limit, bool
 		if (keys.len && amqp_array_next(&it, &k) == 1)
 			while (amqp_array_next(&it, &k) == 1)
 				if (k.type == 'S') {
-					struct message *cc = message_new(x->name, k.v.str, nm->props,
+					struct message *cc = message_new(v->broker, x->name, k.v.str, nm->props,
 									 nm->props_len, nm->body_len);
 					if (!cc)
 						continue;
 					memcpy(cc->body, nm->body, nm->body_len);
-					cc->body_filled = nm->body_len;
 					cc->persistent = nm->persistent;
 					exchange_publish(x, cc, NULL, NULL, &r);
 					total.routed += r.routed;
@@ -733,7 +736,7 @@ static void admin_policies_reapply(struct vhost *v)
 	     e = strmap_next(&v->queues, e, &i)) {
 		struct queue *q = e->value;
 		if (queue_apply_policy(q) != 0) /* keeps its previous settings */
-			log_error("out of memory applying policies to queue '%s' in vhost '%s'",
+			log_error(v->broker->log, "out of memory applying policies to queue '%s' in vhost '%s'",
 				  (const char *)q->name.ptr, v->name);
 	}
 	for (struct strmap_entry *e = strmap_first(&v->exchanges, &i); e;
@@ -784,4 +787,44 @@ int admin_policy_delete(struct vhost *v, const char *name, bool is_operator)
 	EVENT_EMIT(v->broker, is_operator ? "operator.policy.cleared" : "policy.cleared",
 		   EV_CSTR("name", name), EV_CSTR("vhost", v->name), EV_ACTOR());
 	return 0;
+}
+
+struct admin_stream_ctx {
+	struct broker *broker;
+	admin_stream_fn fn;
+	void *arg;
+	uint32_t left;
+};
+
+static bool admin_stream_one(void *arg, uint64_t offset, uint64_t timestamp_ms,
+			     const struct store_message *sm)
+{
+	struct admin_stream_ctx *ctx = arg;
+	struct message *m = message_from_store(ctx->broker, sm, 0);
+	if (!m)
+		return false;
+	bool more = ctx->fn(ctx->arg, m, offset, timestamp_ms);
+	message_unref(m);
+	return more;
+}
+
+int admin_stream_read(struct vhost *v, struct amqp_str queue, const char *from, uint32_t count,
+		      admin_stream_fn fn, void *arg, char *err, size_t errlen)
+{
+	struct queue *q = find_queue(v, queue, err, errlen);
+	struct stream_offset so;
+	char why[200];
+	if (!q)
+		return ADMIN_NOT_FOUND;
+	if (stream_offset_from_text(from, time_wall_ms(), &so, why, sizeof why) != 0) {
+		snprintf(err, errlen, "invalid offset '%s': %s", from, why);
+		return ADMIN_BAD;
+	}
+	struct admin_stream_ctx ctx = { v->broker, fn, arg, count };
+	if (stream_read(q, &so, count, admin_stream_one, &ctx) < 0) {
+		snprintf(err, errlen, "queue '%.*s' in vhost '%s' is not a stream",
+			 AMQP_STR_ARGS(queue), v->name);
+		return ADMIN_BAD;
+	}
+	return ADMIN_OK;
 }

@@ -196,23 +196,23 @@ static void deadletter_headers(struct amqp_buf *b, struct queue *q, const struct
 	amqp_buf_table_end(b, arr);
 }
 
-void deadletter(struct queue *q, struct message *m, enum deadletter_reason reason)
+size_t deadletter(struct queue *q, struct message *m, enum deadletter_reason reason)
 {
 	static int depth;
 	struct amqp_basic_props p;
 	struct amqp_buf hb, pb;
 	struct deadletter_ctx ctx;
-	struct publish_result r;
+	struct publish_result r = { 0 };
 
 	if (reason == DEADLETTER_DELIVERY_LIMIT) /* dead-lettered below, or dropped */
 		q->broker->stats.delivery_limit_exceeded++;
 	if (!q->lim.dlx)
-		return;
+		return 0;
 	struct exchange *x = vhost_exchange_find(q->vhost, amqp_str_c(q->lim.dlx));
 	if (!x || depth >= DEADLETTER_MAX_DEPTH)
-		return; /* a missing DLX drops the message, as RabbitMQ does */
+		return 0; /* a missing DLX drops the message, as RabbitMQ does */
 	if (amqp_props_decode(&p, m->props, m->props_len) != 0)
-		return;
+		return 0;
 	memset(&ctx, 0, sizeof ctx);
 	ctx.rejected = reason == DEADLETTER_REJECTED;
 	amqp_buf_init(&hb);
@@ -226,13 +226,12 @@ void deadletter(struct queue *q, struct message *m, enum deadletter_reason reaso
 	struct amqp_str rk = q->lim.dlrk ? amqp_str_c(q->lim.dlrk) : m->routing_key;
 	struct message *nm = NULL;
 	if (!hb.oom && !pb.oom)
-		nm = message_new(x->name, rk, pb.data, pb.len, m->body_len);
+		nm = message_new(q->broker, x->name, rk, pb.data, pb.len, m->body_len);
 	if (!nm) {
-		log_warn("out of memory dead-lettering a message from queue '%s'", q->name.ptr);
+		log_warn(q->broker->log, "out of memory dead-lettering a message from queue '%s'", q->name.ptr);
 		goto out;
 	}
 	memcpy(nm->body, m->body, m->body_len);
-	nm->body_filled = m->body_len;
 	nm->persistent = m->persistent;
 	nm->priority = m->priority;
 	depth++;
@@ -244,4 +243,5 @@ void deadletter(struct queue *q, struct message *m, enum deadletter_reason reaso
 out:
 	amqp_buf_free(&hb);
 	amqp_buf_free(&pb);
+	return r.routed;
 }

@@ -289,11 +289,11 @@ static bool dedup_check(struct exchange *x, struct dedup *d, struct amqp_table h
 	if (d->disk && b->store && !b->recovering) {
 		store_id = dedup_store(x, d, key, len, ttl ? time_wall_ms() + (uint64_t)ttl : 0);
 		if (!store_id)
-			log_warn("exchange '%s': the deduplication cache could not be written to the "
+			log_warn(b->log, "exchange '%s': the deduplication cache could not be written to the "
 				 "store; the value is kept in memory only", x->name.ptr);
 	}
 	if (!dedup_insert(x, d, key, len, ttl ? now + (uint64_t)ttl : 0, store_id))
-		log_warn("exchange '%s': out of memory caching a deduplication value",
+		log_warn(b->log, "exchange '%s': out of memory caching a deduplication value",
 			 x->name.ptr);
 	return false;
 }
@@ -318,7 +318,7 @@ int exchange_dedup_recover(struct exchange *x, const struct store_message *sm, u
 {
 	struct dedup *d = x->priv;
 	if (sm->props_len < DEDUP_EXPIRY_LEN + 1) {
-		log_warn("stored deduplication value %llu of exchange '%s' is malformed; skipped",
+		log_warn(x->vhost->broker->log, "stored deduplication value %llu of exchange '%s' is malformed; skipped",
 			 (unsigned long long)msg_id, x->name.ptr);
 		dedup_unstore(x, d, msg_id);
 		return 1;

@@ -205,7 +205,7 @@ static void event_on_flush(struct deferred *d)
 	}
 	free(batch);
 	if (e->dropped) {
-		log_warn("the event exchange dropped %llu events (more than %d in one loop turn)",
+		log_warn(b->log, "the event exchange dropped %llu events (more than %d in one loop turn)",
 			 (unsigned long long)e->dropped, EVENT_PENDING_MAX);
 		e->dropped = 0;
 	}
@@ -272,7 +272,7 @@ static void event_sink_emit(struct broker *b, const char *key, const struct even
 	amqp_props_encode(&p, &props);
 	struct message *m = NULL;
 	if (!h.oom && !props.oom)
-		m = message_new(amqp_str_c(EXCHANGE_EVENT_NAME), amqp_str_c(key), props.data,
+		m = message_new(b, amqp_str_c(EXCHANGE_EVENT_NAME), amqp_str_c(key), props.data,
 				props.len, 0);
 	amqp_buf_free(&h);
 	amqp_buf_free(&props);

@@ -144,6 +144,20 @@ static void channel_kick(struct channel *ch)
 		queue_schedule_dispatch(list_entry(pos, struct consumer, channel_link)->q);
 }
 
+/* basic.nack and basic.reject of deliveries whose queue's kind refuses them (streams): the
+ * kind's reply code and text, before anything is settled. */
+static int channel_settle_refused(struct channel *ch, size_t from, size_t upto)
+{
+	char err[256];
+	for (size_t i = from; i <= upto; i++) {
+		const struct unacked *u = ring_at(&ch->unacked, i);
+		int code;
+		if (u->msg && (code = queue_refuse(u->q, QUEUE_OP_NACK, err, sizeof err)) != 0)
+			return channel_fail(ch, code, "%s", err);
+	}
+	return 0;
+}
+
 int channel_settle(struct channel *ch, uint64_t tag, bool multiple, bool ack, bool requeue)
 {
 	/* RabbitMQ's rule (rabbit_channel:collect_acks): tag 0 with multiple means everything
@@ -162,6 +176,8 @@ int channel_settle(struct channel *ch, uint64_t tag, bool multiple, bool ack, bo
 					    (unsigned long long)tag);
 		upto = (size_t)(tag - r->base_tag);
 	}
+	if (!ack && channel_settle_refused(ch, multiple ? 0 : upto, upto) != 0)
+		return -1;
 	if (!multiple) {
 		channel_settle_slot(ch, ring_at(r, upto), ack, requeue);
 	} else {
@@ -242,9 +258,8 @@ static int channel_consumer_deliver(struct consumer *cons, struct queue *q,
 {
 	struct channel *ch = cons->ch;
 	uint64_t tag = channel_track(ch, e->msg, q, cons, e->seq, delivery_count, cons->no_ack);
-	/* queues with a delivery limit show how often a message came back (x-delivery-count) */
-	int64_t shown = q->lim.delivery_limit >= 0 ? (int64_t)delivery_count - 1 : -1;
-	return deliver_basic_deliver(ch, cons->tag, tag, e->redelivered, e->msg, shown);
+	struct queue_header h = queue_delivery_header(q, e, delivery_count, false);
+	return deliver_basic_deliver(ch, cons->tag, tag, e->redelivered, e->msg, h.name, h.value);
 }
 
 static void channel_consumer_cancelled(struct consumer *cons)
@@ -272,7 +287,7 @@ void channel_drop_reply_consumer(struct channel *ch)
 		return;
 	strmap_del(&ch->consumers, c->tag.ptr, c->tag.len);
 	ch->reply_consumer = NULL;
-	free((void *)c->tag.ptr);
+	amqp_str_free(&c->tag);
 	free(c);
 }
 
@@ -309,8 +324,7 @@ void channel_release(struct channel *ch)
 	ch->confirms = NULL;
 	ch->confirm_head = ch->confirm_count = ch->confirm_cap = 0;
 	channel_drop_reply_consumer(ch);
-	free((void *)ch->last_queue.ptr);
-	ch->last_queue = (struct amqp_str){ 0 };
+	amqp_str_free(&ch->last_queue);
 }
 
 void channel_free(struct channel *ch)
@@ -386,11 +400,10 @@ int channel_fail(struct channel *ch, int code, const char *fmt, ...)
 	vsnprintf(text + n, sizeof text - (size_t)n, fmt, ap);
 	va_end(ap);
 	if (code >= 500)
-		return conn_fail(ch->conn, code, AMQP_METHOD_CLASS(ch->method_id),
-				 AMQP_METHOD_INDEX(ch->method_id), "%s", text + n);
+		return conn_fail(ch->conn, code, ch->method_id, "%s", text + n);
 	if (ch->state != CHANNEL_OPEN)
 		return 0;
-	log_info("channel %u on %s closed: %s", (unsigned)ch->id, ch->conn->name, text);
+	log_info(ch->broker->log, "channel %u on %s closed: %s", (unsigned)ch->id, ch->conn->name, text);
 	struct amqp_method m = { .id = AMQP_CHANNEL_CLOSE };
 	m.u.channel_close.reply_code = (uint16_t)code;
 	m.u.channel_close.reply_text = amqp_str_c(text);
@@ -496,7 +509,7 @@ static int channel_confirm_add(struct channel *ch, uint64_t seq, uint64_t ticket
 		size_t cap = ch->confirm_cap ? ch->confirm_cap * 2 : 8;
 		struct confirm_range *rs = malloc(cap * sizeof *rs);
 		if (!rs)
-			return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 0, 0,
+			return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 0,
 					 "out of memory tracking confirms");
 		for (size_t i = 0; i < ch->confirm_count; i++)
 			rs[i] = *confirm_at(ch, i);
@@ -538,9 +551,9 @@ void channel_confirms_synced(struct channel *ch, uint64_t ticket, bool ok)
 /* ---- frames ---- */
 
 /* After our channel.close (spec 2.3.7 and rabbit_channel's closing state): everything but
- * close and close-ok is dropped. A channel.close from the client crossed ours on the wire: it
- * gets its close-ok, and the channel still waits for the close-ok to ours, which the client
- * sends when ours arrives (pika, amqp091-go, bunny, aiormq all do). Freeing the channel at the
+ * close, close-ok and open is dropped. A channel.close from the client crossed ours on the
+ * wire: it gets its close-ok, and the channel still waits for the close-ok to ours, which the
+ * client sends when ours arrives (amqp091-go and php-amqplib do). Freeing the channel at the
  * crossing close made that close-ok hit a free number: 504 "expected 'channel.open'", and the
  * connection with all its other channels was lost. A client that never sends that close-ok and
  * opens the number again gets RabbitMQ's 504 "second 'channel.open' seen". */
@@ -555,7 +568,7 @@ static int channel_on_closing_frame(struct channel *ch, const struct amqp_frame 
 		return channel_send(ch, &ok);
 	}
 	if (m.id == AMQP_CHANNEL_OPEN)
-		return conn_fail(ch->conn, AMQP_CHANNEL_ERROR, 20, 10, "second 'channel.open' seen");
+		return conn_fail(ch->conn, AMQP_CHANNEL_ERROR, AMQP_CHANNEL_OPEN, "second 'channel.open' seen");
 	if (m.id == AMQP_CHANNEL_CLOSE_OK) {
 		conn_channel_remove(ch->conn, ch);
 		channel_free(ch);
@@ -572,7 +585,7 @@ int channel_on_frame(struct channel *ch, const struct amqp_frame *f)
 	switch (amqp_assembler_feed(&ch->assembler, f, &out)) {
 	case AMQP_ASM_METHOD:
 		if (out.method.id == AMQP_CHANNEL_CLOSE_OK)
-			return conn_fail(ch->conn, AMQP_COMMAND_INVALID, 20, 41, "unimplemented method");
+			return conn_fail(ch->conn, AMQP_COMMAND_INVALID, AMQP_CHANNEL_CLOSE_OK, "unimplemented method");
 		ch->method_id = out.method.id;
 		return h->method(ch, &out.method);
 	case AMQP_ASM_CONTENT_METHOD:
@@ -588,9 +601,9 @@ int channel_on_frame(struct channel *ch, const struct amqp_frame *f)
 		return h->content_body(ch, out.body, out.body_len, out.complete);
 	case AMQP_ASM_ERROR:
 	default: {
-		const char *text = strstr(out.error_text, " - ");
-		return conn_fail(ch->conn, out.error_code, out.error_class, out.error_method, "%s",
-				 text ? text + 3 : out.error_text);
+		char text[256];
+		return conn_fail(ch->conn, out.error_code, out.error_method, "%s",
+				 amqp_asm_error_format(&out, text, sizeof text));
 	}
 	}
 }

@@ -13,15 +13,10 @@ struct consumer *consumer_new(const struct consumer_ops *ops, struct channel *ch
 			      int32_t priority)
 {
 	struct consumer *c = calloc(1, sizeof *c);
-	uint8_t *t = malloc((size_t)tag.len + 1);
-	if (!c || !t) {
+	if (!c || amqp_str_dup(&c->tag, tag) != 0) {
 		free(c);
-		free(t);
 		return NULL;
 	}
-	memcpy(t, tag.ptr, tag.len);
-	t[tag.len] = '\0';
-	c->tag = (struct amqp_str){ t, tag.len };
 	c->ops = ops;
 	c->ch = ch;
 	c->q = q;
@@ -53,12 +48,26 @@ struct consumer *consumer_new(const struct consumer_ops *ops, struct channel *ch
 	return c;
 }
 
+int consumer_set_args(struct consumer *c, struct amqp_table args)
+{
+	uint8_t *a = args.len ? malloc(args.len) : NULL;
+	if (args.len && !a)
+		return -1;
+	if (args.len)
+		memcpy(a, args.ptr, args.len);
+	free((void *)c->args.ptr);
+	c->args = (struct amqp_table){ a, args.len };
+	return 0;
+}
+
 void consumer_free(struct consumer *c)
 {
 	if (!c)
 		return;
 	EVENT_EMIT(c->q->broker, "consumer.deleted", EV_ASTR("consumer_tag", c->tag),
 		   EV_ASTR("queue", c->q->name), EV_CSTR("vhost", c->q->vhost->name), EV_ACTOR());
+	if (c->q->type->consumer_gone)
+		c->q->type->consumer_gone(c->q, c);
 	queue_consumer_removed(c->q, c);
 	list_remove(&c->queue_link);
 	list_remove(&c->channel_link);
@@ -66,7 +75,8 @@ void consumer_free(struct consumer *c)
 	if (c->exclusive)
 		c->q->exclusive_consumer = false;
 	queue_touch(c->q);
-	free((void *)c->tag.ptr);
+	free((void *)c->args.ptr);
+	amqp_str_free(&c->tag);
 	free(c);
 }
 

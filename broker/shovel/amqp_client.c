@@ -344,7 +344,7 @@ static void client_on_connection_method(struct amqp_client *c, const struct amqp
 		client_fail(c, "closed");
 		return;
 	case AMQP_CONNECTION_BLOCKED:
-		log_info("shovel connection %s: blocked by the server (%.*s)", c->display,
+		log_info(c->b->log, "shovel connection %s: blocked by the server (%.*s)", c->display,
 			 AMQP_STR_ARGS(m->u.connection_blocked.reason));
 		return;
 	case AMQP_CONNECTION_UNBLOCKED:
@@ -456,8 +456,11 @@ static void client_on_channel_frame(struct amqp_client *c, const struct amqp_fra
 		if (out.complete)
 			client_delivery_done(c);
 		return;
-	default:
-		client_fail(c, "%u %s", (unsigned)out.error_code, out.error_text);
+	default: {
+		char text[256];
+		client_fail(c, "%u %s", (unsigned)out.error_code,
+			    amqp_asm_error_format(&out, text, sizeof text));
+	}
 	}
 }
 

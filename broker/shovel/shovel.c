@@ -202,7 +202,7 @@ static void shovel_fail(struct shovel *sh, const char *side, const char *why)
 	char reason[1024];
 	const struct shovel_uri *u = strcmp(side, "source") == 0 ? &sh->src_uri : &sh->dst_uri;
 	snprintf(reason, sizeof reason, "%s %s: %s", side, u->display ? u->display : "", why);
-	log_warn("shovel '%s' in vhost '%s' failed: %s%s", sh->name, sh->vhost, reason,
+	log_warn(sh->b->log, "shovel '%s' in vhost '%s' failed: %s%s", sh->name, sh->vhost, reason,
 		 sh->cfg.reconnect_delay > 0 ? "; it will try again" : "");
 	shovel_disconnect(sh);
 	shovel_report(sh, SHOVEL_TERMINATED, reason);
@@ -246,7 +246,7 @@ static struct shovel *shovel_find(struct shovels *s, const char *vhost, const ch
 static void shovel_on_finish(struct deferred *d)
 {
 	struct shovel *sh = (struct shovel *)((char *)d - offsetof(struct shovel, finish));
-	log_info("shovel '%s' in vhost '%s' is stopping: it was configured to autodelete and "
+	log_info(sh->b->log, "shovel '%s' in vhost '%s' is stopping: it was configured to autodelete and "
 		 "the transfer is complete", sh->name, sh->vhost);
 	char *vhost = strdup(sh->vhost), *name = strdup(sh->name);
 	if (vhost && name)
@@ -345,7 +345,7 @@ static void shovel_src_next(struct shovel *sh, enum shovel_step step)
 		amqp_client_send(sh->src, 1, &m);
 		return;
 	case STEP_READY:
-		log_info("shovel '%s' in vhost '%s' is running: %s -> %s", sh->name, sh->vhost,
+		log_info(sh->b->log, "shovel '%s' in vhost '%s' is running: %s -> %s", sh->name, sh->vhost,
 			 sh->src_uri.display, sh->dst_uri.display);
 		shovel_report(sh, SHOVEL_RUNNING, NULL);
 		return;
@@ -788,6 +788,7 @@ static struct user *shovels_internal_user(struct shovels *s, const char *vhost)
 			free(u);
 			return NULL;
 		}
+		u->broker = s->b;
 		strmap_init(&u->permissions);
 		strmap_init(&u->topic_permissions);
 		s->internal = u; /* no password: it cannot log in over the network */
@@ -876,7 +877,7 @@ static void shovel_param_clear(struct broker *b, const char *vhost, const char *
 {
 	struct shovel *sh = shovel_find(b->shovels, vhost, name);
 	if (sh) {
-		log_info("shovel '%s' in vhost '%s' deleted", name, vhost);
+		log_info(b->log, "shovel '%s' in vhost '%s' deleted", name, vhost);
 		shovel_free(sh);
 	}
 }
@@ -892,7 +893,7 @@ static void shovel_param_set(struct broker *b, const char *vhost, const char *na
 	sh = calloc(1, sizeof *sh);
 	if (!sh || !(sh->vhost = strdup(vhost)) || !(sh->name = strdup(name)) ||
 	    shovel_config_parse(b, vhost, name, value, NULL, &sh->cfg, err, sizeof err) != 0) {
-		log_error("cannot start shovel '%s' in vhost '%s': out of memory", name, vhost);
+		log_error(b->log, "cannot start shovel '%s' in vhost '%s': out of memory", name, vhost);
 		if (sh) {
 			free(sh->vhost);
 			free(sh->name);
@@ -924,7 +925,7 @@ int shovels_install(struct broker *b)
 	list_init(&s->all);
 	s->dns = evdns_base_new(b->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
 	if (!s->dns) /* no resolv.conf: names then resolve through the system's resolver */
-		log_warn("shovels: no DNS resolver configured; host names resolve blocking");
+		log_warn(b->log, "shovels: no DNS resolver configured; host names resolve blocking");
 	b->shovels = s;
 	if (parameters_component_register(b, &shovel_component) != 0) {
 		shovels_free(b);
@@ -972,7 +973,7 @@ int shovels_restart(struct broker *b, const char *vhost, const char *name)
 	struct shovel *sh = shovel_find(b->shovels, vhost, name);
 	if (!sh)
 		return -1;
-	log_info("shovel '%s' in vhost '%s' will be restarted", name, vhost);
+	log_info(b->log, "shovel '%s' in vhost '%s' will be restarted", name, vhost);
 	broker_timer_cancel(&sh->restart);
 	shovel_start(sh);
 	return 0;

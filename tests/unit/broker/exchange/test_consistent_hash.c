@@ -51,7 +51,7 @@ static int route_of(struct exchange *x, struct queue **qs, int n, const char *ke
 		    struct amqp_table headers, const struct message *m)
 {
 	struct route_set set;
-	route_set_init(&set);
+	route_set_init(&set, f->b);
 	set.msg = m;
 	exchange_route(x, amqp_str_c(key), headers, &set);
 	ck_assert(!set.oom);
@@ -251,7 +251,7 @@ START_TEST(hash_property_routes_by_message_id)
 		snprintf(id, sizeof id, "m%d", i % 30);
 		p.flags = AMQP_PROP_MESSAGE_ID;
 		p.message_id = amqp_str_c(id);
-		struct message *m = fixture_message("chx", "rk", &p, "body");
+		struct message *m = fixture_message(f, "chx", "rk", &p, "body");
 		int at = route_of(x, qs, 3, i % 2 ? "x" : "y", (struct amqp_table){ 0 }, m);
 		ck_assert_int_ge(at, 0);
 		used[at]++;
@@ -273,7 +273,7 @@ START_TEST(a_message_is_routed_once_whatever_its_cc_keys)
 		ck_assert_int_eq(bind(x, qs[i], "1"), 0);
 	}
 	struct route_set set;
-	route_set_init(&set);
+	route_set_init(&set, f->b);
 	exchange_route(x, AMQP_STR_LIT("first"), (struct amqp_table){ 0 }, &set);
 	for (int i = 0; i < 20; i++) {
 		char cc[16];

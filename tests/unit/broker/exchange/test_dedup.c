@@ -41,7 +41,7 @@ static struct message *keyed(const char *key, int64_t ttl)
 		argtable_int(&h, "x-cache-ttl", 'l', ttl);
 	p.flags = AMQP_PROP_HEADERS;
 	p.headers = argtable_get(&h);
-	struct message *m = fixture_message("dx", "", &p, "body");
+	struct message *m = fixture_message(f, "dx", "", &p, "body");
 	argtable_free(&h);
 	return m;
 }

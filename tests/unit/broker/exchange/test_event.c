@@ -108,12 +108,12 @@ END_TEST
 
 START_TEST(nothing_is_built_while_nobody_is_bound)
 {
-	uint64_t live = message_live_count;
+	uint64_t live = f->b->message_live_count;
 	fixture_queue(f->v, "q", (struct amqp_table){ 0 });
 	ck_assert(!event_wanted(f->b));
-	ck_assert_uint_eq(message_live_count, live);
+	ck_assert_uint_eq(f->b->message_live_count, live);
 	broker_run_deferred(f->b);
-	ck_assert_uint_eq(message_live_count, live);
+	ck_assert_uint_eq(f->b->message_live_count, live);
 }
 END_TEST
 
@@ -171,9 +171,9 @@ START_TEST(an_event_whose_exchange_went_away_before_the_turn_ended_is_dropped)
 	drop_all(t);
 	EVENT_EMIT(f->b, "test.one", EV_CSTR("name", "x"));
 	exchange_delete(event_exchange(f->v));
-	uint64_t live = message_live_count;
+	uint64_t live = f->b->message_live_count;
 	broker_run_deferred(f->b);
-	ck_assert_uint_lt(message_live_count, live); /* unreferenced, not leaked */
+	ck_assert_uint_lt(f->b->message_live_count, live); /* unreferenced, not leaked */
 	ck_assert_ptr_null(fixture_pop(t, NULL));
 }
 END_TEST
