@@ -1,5 +1,7 @@
 #!/usr/bin/python3
-"""Shovels move every message while their destination is killed and restarted.
+"""Shovels move every message while their destination is killed and restarted; amqps://
+shovels verify the server's certificate (PLAIN and EXTERNAL logins) and report a failed
+verification.
 
     test_shovel.py WARREN_BINARY               Warren -> Warren (CI; about 10 s)
     test_shovel.py WARREN_BINARY --rabbitmq    also Warren -> RabbitMQ and RabbitMQ -> Warren,
@@ -69,9 +71,10 @@ def api(mport, method, path, body=None):
 
 
 class Warren:
-    def __init__(self, binary, name):
+    def __init__(self, binary, name, extra=()):
         self.binary = binary
         self.name = name
+        self.extra = list(extra)
         self.data = tempfile.mkdtemp(prefix="warren-shovel-%s-" % name)
         self.port, self.mport = free_port(), free_port()
         self.proc = None
@@ -80,7 +83,7 @@ class Warren:
     def start(self):
         self.proc = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--mgmt-port", str(self.mport),
-             "--data-dir", os.path.join(self.data, "d")],
+             "--data-dir", os.path.join(self.data, "d")] + self.extra,
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 10
         while time.time() < deadline:
@@ -225,15 +228,97 @@ def run(title, src, dst, shovel_on, src_uri, dst_uri, n=4000, pace=1.5, down=1.0
     api(shovel_on.mport, "DELETE", "/parameters/shovel/%2f/" + name)
 
 
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_certs(d):
+    """A CA, a server certificate for localhost/127.0.0.1, a client certificate for CN=guest,
+    and a second CA that signed none of them."""
+    for ca in ("ca", "other-ca"):
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                "/CN=warren-shovel-test-" + ca, "-keyout", ca + ".key", "-out", ca + ".pem", cwd=d)
+    for name, cn in (("server", "localhost"), ("client", "guest")):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + cn,
+                "-keyout", name + ".key", "-out", name + ".csr", cwd=d)
+        with open(os.path.join(d, name + ".ext"), "w") as f:
+            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n" if name == "server" else
+                    "extendedKeyUsage=clientAuth\n")
+        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-days", "2", "-extfile", name + ".ext", "-out",
+                name + ".pem", cwd=d)
+
+
+def shovel_state(w, name, want, timeout=10):
+    deadline = time.time() + timeout
+    while True:
+        st, doc = api(w.mport, "GET", "/shovels/vhost/%2f/" + name)
+        if st == 200 and doc and doc[0]["state"] == want:
+            return doc[0]
+        if time.time() > deadline:
+            return doc
+        time.sleep(0.1)
+
+
+def run_tls(a, b, certs, tls_port):
+    """amqps:// shovels: verified against the CA (PLAIN and EXTERNAL with a client
+    certificate), and refused by a CA that did not sign the server's certificate."""
+    c, ch = channel(a.port)
+    ch.queue_declare("sh.tls.src", durable=True)
+    c.close()
+    base = "amqps://localhost:%d?cacertfile=%s&verify=verify_peer" % (
+        tls_port, os.path.join(certs, "ca.pem"))
+    external = base.replace("amqps://", "amqps://guest@") + (
+        "&auth_mechanism=external&certfile=%s&keyfile=%s" % (
+            os.path.join(certs, "client.pem"), os.path.join(certs, "client.key")))
+    for title, uri, dq in (("tls", base.replace("amqps://", "amqps://guest:guest@"),
+                            "sh.tls.dst"),
+                           ("tls-external", external, "sh.tls.ext")):
+        st, _ = api(a.mport, "PUT", "/parameters/shovel/%2f/" + title, {"value": {
+            "src-uri": "amqp://", "src-queue": "sh.tls.src", "dest-uri": uri,
+            "dest-queue": dq, "reconnect-delay": 1}})
+        s = shovel_state(a, title, "running")
+        check("%s: the shovel runs over amqps:// (certificate verified)" % title,
+              isinstance(s, dict) and s.get("state") == "running", s)
+        c, ch = channel(a.port)
+        for i in range(200):
+            ch.basic_publish("", "sh.tls.src", b"%d" % i, pika.BasicProperties(delivery_mode=2))
+        c.close()
+        deadline = time.time() + 10
+        while time.time() < deadline and count(b.port, dq) < 200:
+            time.sleep(0.1)
+        check("%s: 200 messages crossed" % title, count(b.port, dq) == 200, count(b.port, dq))
+        api(a.mport, "DELETE", "/parameters/shovel/%2f/" + title)
+    bad = base.replace("ca.pem", "other-ca.pem").replace("amqps://", "amqps://guest:guest@")
+    api(a.mport, "PUT", "/parameters/shovel/%2f/tls-bad", {"value": {
+        "src-uri": "amqp://", "src-queue": "sh.tls.src", "dest-uri": bad,
+        "dest-queue": "sh.tls.dst", "reconnect-delay": 1}})
+    s = shovel_state(a, "tls-bad", "terminated")
+    check("a server certificate the CA did not sign terminates the shovel with the TLS error",
+          isinstance(s, dict) and "certificate verify failed" in s.get("reason", ""), s)
+    api(a.mport, "DELETE", "/parameters/shovel/%2f/tls-bad")
+
+
 def main():
     binary = sys.argv[1]
     with_rabbit = "--rabbitmq" in sys.argv[2:]
-    a, b = Warren(binary, "a"), Warren(binary, "b")
+    certs = tempfile.mkdtemp(prefix="warren-shovel-certs-")
+    make_certs(certs)
+    tls_port = free_port()
+    a = Warren(binary, "a")
+    b = Warren(binary, "b", [
+        "--tls-port", str(tls_port),
+        "--set", "ssl_options.certfile=" + os.path.join(certs, "server.pem"),
+        "--set", "ssl_options.keyfile=" + os.path.join(certs, "server.key"),
+        "--set", "ssl_options.cacertfile=" + os.path.join(certs, "ca.pem"),
+        "--set", "ssl_options.verify=verify_peer",
+        "--set", "ssl_options.fail_if_no_peer_cert=false"])
     rabbit = None
     try:
         a.start()
         b.start()
         run("w2w", a, b, a, "amqp://", b.uri())
+        run_tls(a, b, certs, tls_port)
         if with_rabbit:
             rabbit = Rabbit()
             run("w2r", a, rabbit, a, "amqp://", rabbit.uri(), down=0.5)
@@ -241,6 +326,7 @@ def main():
     finally:
         a.cleanup()
         b.cleanup()
+        shutil.rmtree(certs, ignore_errors=True)
         if rabbit:
             rabbit.cleanup()
     print("%d passed, %d failed" % (passed, failed))
