@@ -27,6 +27,10 @@ struct mgmt;
 struct store;
 struct queue_hooks;
 struct handler;
+struct event_sink;
+struct event_exchange;
+struct parameters;
+struct shovels;
 struct auth_failures;
 struct log;
 
@@ -52,6 +56,13 @@ struct broker_stats {
 	uint64_t connections_opened, connections_closed, channels_opened, channels_closed;
 	uint64_t queues_declared, queues_deleted;
 	uint64_t flow_ms; /* time connections spent in flow (publisher flow control), ended waits */
+	/* The split RabbitMQ's Prometheus endpoint shows (mgmt/api/mgmt_metrics.c) */
+	uint64_t delivered_consume_no_ack, delivered_get, delivered_get_no_ack, get_empty;
+	uint64_t published_confirm; /* on channels in confirm mode */
+	uint64_t routed;            /* publishes that reached at least one queue */
+	uint64_t queue_declares;    /* declare-ok replies (queues_declared counts creations) */
+	uint64_t dead_lettered_reason[4]; /* by enum deadletter_reason */
+	uint64_t delivery_limit_exceeded; /* messages past their queue's delivery limit */
 };
 
 struct broker {
@@ -82,6 +93,14 @@ struct broker {
 	struct rng rng;         /* server-generated names */
 	const struct queue_hooks *queue_hooks; /* routing for queues (exchange/exchange.c) */
 	const struct handler *handler;  /* the AMQP method handlers net/ calls (handlers/) */
+	/* Events (core/event.h): the sink and state of the event exchange (exchange/event.c),
+	 * and who is acting (a connection's or an HTTP request's user, NULL: the broker). */
+	const struct event_sink *event_sink;
+	struct event_exchange *events;
+	const char *event_actor;
+	/* Runtime parameters (admin/parameters.c) and the shovels they run (shovel/). */
+	struct parameters *parameters;
+	struct shovels *shovels;
 	/* Bumped on every user, permission or topic permission change: channels cache their
 	 * publish permission checks against it. */
 	uint64_t auth_generation;

@@ -18,6 +18,7 @@
 #include "broker/core/broker.h"
 #include "broker/core/config.h"
 #include "broker/net/conn.h"
+#include "broker/net/conn_events.h"
 #include "broker/auth/limits.h"
 #include "broker/core/log.h"
 #include "broker/net/tls.h"
@@ -146,6 +147,7 @@ static int handshake_refuse_login(struct conn *c, struct amqp_str mechanism, con
 			   amqp_str_eq_c(mechanism, "AMQPLAIN") ? "AMQPLAIN" :
 								  "EXTERNAL";
 	log_warn(c->broker->log, "login refused for user '%s' from %s: %s", user, c->name, why);
+	conn_event_auth(c, user, name, why);
 	if (ms == 0)
 		return handshake_send_refusal(c, name);
 	if (first_delay)
@@ -177,6 +179,11 @@ static int handshake_start_ok(struct conn *c, const struct amqp_connection_start
 		memcpy(c->client_props, cp.ptr, cp.len);
 		c->client_props_len = cp.len;
 	}
+	const char *mech_name = "PLAIN";
+	if (c->trusted_user) { /* the broker's own connection (a local shovel) */
+		c->user = c->trusted_user;
+		goto tune;
+	}
 	struct sasl_login login = { m->response, c->tls_cn };
 	const struct sasl_mechanism *mech = sasl_find(m->mechanism, &login);
 	if (!mech) {
@@ -195,6 +202,9 @@ static int handshake_start_ok(struct conn *c, const struct amqp_connection_start
 		return handshake_refuse_login(c, m->mechanism, user,
 					      "user 'guest' can only connect via localhost");
 	c->user = u;
+	mech_name = mech->name;
+tune:
+	conn_event_auth(c, c->user->name, mech_name, NULL);
 	struct amqp_method t = { .id = AMQP_CONNECTION_TUNE };
 	t.u.connection_tune.channel_max = c->broker->cfg->channel_max;
 	t.u.connection_tune.frame_max = c->broker->cfg->frame_max;
@@ -263,6 +273,7 @@ static int handshake_open(struct conn *c, const struct amqp_connection_open *m)
 	conn_start_heartbeat(c);
 	log_info(c->broker->log, "connection %s: user '%s' authenticated and granted access to vhost '%s'",
 		 c->name, c->user->name, v->name);
+	conn_event_created(c);
 	struct amqp_method ok = { .id = AMQP_CONNECTION_OPEN_OK };
 	return conn_send_method(c, 0, &ok);
 }

@@ -13,6 +13,7 @@
 #include "broker/core/config.h"
 #include "broker/net/conn.h"
 #include "broker/net/deliver.h"
+#include "broker/net/conn_events.h"
 #include "broker/net/handler.h"
 #include "broker/queue/consumer.h"
 #include "broker/exchange/deadletter.h"
@@ -344,6 +345,7 @@ void channel_free(struct channel *ch)
 	channel_release(ch);
 	channel_stats_free(&ch->stats);
 	ch->broker->stats.channels_closed++;
+	channel_event_closed(ch);
 	free(ch);
 }
 

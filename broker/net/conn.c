@@ -8,6 +8,7 @@
  * conn_flow_hold). A connection is never freed inside its own callback chain:
  * conn_schedule_free frees it from a fresh loop callback. */
 #include "broker/net/conn.h"
+#include "broker/net/conn_events.h"
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
@@ -196,6 +197,7 @@ static void conn_release_now(struct conn *c)
 		struct queue *q = list_entry(c->exclusive_queues.next, struct queue, owner_link);
 		queue_delete(q);
 	}
+	conn_event_closed(c);
 }
 
 static void conn_on_release(struct deferred *d)

@@ -79,6 +79,10 @@ struct conn {
 	uint64_t partial_bytes;
 
 	struct user *user;
+	/* Set by the broker for its own connections (a shovel reaching this broker through a
+	 * socketpair): the login is this user's, whatever the client sends, as RabbitMQ's direct
+	 * connections are trusted. */
+	struct user *trusted_user;
 	struct vhost *vhost;
 	char *client_props; /* copy of the client-properties table bytes (management API) */
 	uint32_t client_props_len;

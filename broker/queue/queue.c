@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "broker/core/config.h"
+#include "broker/core/event.h"
 #include "broker/queue/consumer.h"
 #include "broker/core/log.h"
 #include "broker/queue/message.h"
@@ -176,7 +177,7 @@ struct queue *queue_new(struct vhost *v, struct amqp_str name, bool durable, boo
 	    amqp_str_dup(&args_bytes, (struct amqp_str){ args.ptr, args.len }) != 0)
 		goto fail;
 	q->args = (struct amqp_table){ args_bytes.ptr, args_bytes.len };
-	if (type->init(q) != 0 || queue_apply_policy(q) != 0)
+	if (type->init(q) != 0 || queue_apply_policy(q) != 0 || queue_dedup_init(q) != 0)
 		goto fail;
 	if (strmap_put(&v->queues, name.ptr, name.len, q) != 0)
 		goto fail;
@@ -187,10 +188,15 @@ struct queue *queue_new(struct vhost *v, struct amqp_str name, bool durable, boo
 	/* Every queue is bound to the default exchange by its name; that binding is implicit
 	 * (routing looks the queue up by name), as RabbitMQ's is. */
 	v->broker->stats.queues_declared++;
+	EVENT_EMIT(v->broker, "queue.created", EV_ASTR("name", q->name), EV_CSTR("vhost", v->name),
+		   EV_BOOL("durable", durable), EV_BOOL("auto_delete", auto_delete),
+		   EV_BOOL("exclusive", exclusive), EV_TERMS("arguments", q->args),
+		   EV_CSTR("owner_pid", ""), EV_ACTOR());
 	return q;
 fail:
 	broker_timer_free(&q->expires_timer);
 	broker_timer_free(&q->flow_timer);
+	queue_dedup_free(q);
 	type->destroy(q);
 	free(q->lim.dlx);
 	free(q->lim.dlrk);
@@ -209,6 +215,7 @@ void queue_unref(struct queue *q)
 {
 	if (--q->refs > 0)
 		return;
+	queue_dedup_free(q);
 	q->type->destroy(q);
 	free(q->lim.dlx);
 	free(q->lim.dlrk);
@@ -321,6 +328,8 @@ void queue_schedule_dispatch(struct queue *q)
 
 enum queue_push_result queue_push(struct queue *q, struct message *m)
 {
+	if (q->dedup)
+		return queue_dedup_push(q, m);
 	return q->type->push(q, m);
 }
 
@@ -351,6 +360,8 @@ void queue_settle(struct queue *q, struct message *m, uint64_t seq, uint32_t del
 		message_unref(m);
 		return;
 	}
+	if (how == QUEUE_SETTLE_ACK && q->dedup) /* a rejection leaves by queue_dead_letter */
+		queue_dedup_forget(q, m);
 	q->type->settle(q, m, seq, delivery_count, how);
 }
 
@@ -361,6 +372,8 @@ void queue_requeue(struct queue *q, struct message *m, uint64_t seq, uint32_t de
 
 uint32_t queue_purge(struct queue *q)
 {
+	if (q->dedup)
+		queue_dedup_purged(q);
 	uint32_t n = q->type->purge(q);
 	queue_flow_drained(q);
 	return n;
@@ -410,6 +423,8 @@ uint32_t queue_delete(struct queue *q)
 		broker_definitions_dirty(q->broker);
 	q->broker->topology_gen++;
 	q->broker->stats.queues_deleted++;
+	EVENT_EMIT(q->broker, "queue.deleted", EV_ASTR("name", q->name),
+		   EV_CSTR("vhost", q->vhost->name), EV_ACTOR());
 	queue_unref(q);
 	return n;
 }
@@ -551,11 +566,12 @@ void queue_dispatch(struct queue *q)
 		bool no_ack = c->no_ack;
 		int rc = c->ops->deliver(c, q, &e, e.delivery_count + 1);
 		if (no_ack) /* consumed as it left */
-			q->type->settle(q, e.msg, e.seq, e.delivery_count + 1, QUEUE_SETTLE_ACK);
+			queue_settle(q, e.msg, e.seq, e.delivery_count + 1, QUEUE_SETTLE_ACK);
 		if (rc != 0)
 			break; /* the connection failed: it takes no more deliveries */
 		q->stat_delivered++;
 		q->broker->stats.delivered++;
+		q->broker->stats.delivered_consume_no_ack += no_ack;
 		if (e.redelivered)
 			q->broker->stats.redelivered++;
 		queue_rotate(q, c);

@@ -14,6 +14,7 @@
 #include "amqp/wire.h"
 #include "broker/core/broker.h"
 #include "broker/core/list.h"
+#include "broker/queue/queue_dedup.h"
 #include "broker/queue/queue_type.h"
 
 struct vhost;
@@ -108,6 +109,8 @@ struct queue {
 	struct broker *broker;
 	uint64_t stat_published, stat_delivered, stat_acked, stat_redelivered;
 	uint64_t stat_default_routed; /* put here by the default exchange (implicit bindings) */
+	uint64_t stat_dead_lettered_in; /* dead-lettered messages routed here */
+	struct queue_dedup *dedup; /* x-message-deduplication (queue_dedup.c), else NULL */
 };
 
 /* A queue registered in v. owner: the exclusive owner (an opaque identity here), which links
@@ -202,10 +205,13 @@ static inline const struct queue_hooks *queue_hook(const struct queue *q)
 	return q->broker->queue_hooks;
 }
 
-/* Hands m (borrowed) to dead-lettering; returns the queues the copy reached. */
+/* Hands m (borrowed) to dead-lettering: it leaves q for good. Returns the queues the copy
+ * reached. */
 static inline size_t queue_dead_letter(struct queue *q, struct message *m,
 				       enum deadletter_reason why)
 {
+	if (q->dedup)
+		queue_dedup_forget(q, m);
 	return queue_hook(q)->dead_letter(q, m, why);
 }
 

@@ -341,6 +341,8 @@ static const struct {
 	{ "definitions", mgmt_definitions_handle },
 	{ "policies", mgmt_policies_handle },
 	{ "operator-policies", mgmt_operator_policies_handle },
+	{ "parameters", mgmt_parameters_handle },
+	{ "shovels", mgmt_shovels_handle },
 };
 
 /* Splits the raw path into percent-decoded segments. -1 when there are too many or a segment
@@ -447,7 +449,10 @@ static void mgmt_on_request(struct evhttp_request *req, void *arg)
 	if (!mgmt_authenticate(&r))
 		goto out;
 	/* Handlers see segments after "api/<resource>" at index 2 onwards. */
+	/* What the request changes names its user in the events it emits (core/event.h). */
+	r.b->event_actor = r.user ? r.user->name : NULL;
 	mgmt_routes[i].fn(&r);
+	r.b->event_actor = NULL;
 	if (!r.replied)
 		mgmt_reply_not_found(&r);
 	/* Users, vhosts, permissions, policies or durable objects may have changed: they are

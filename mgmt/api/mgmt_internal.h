@@ -202,6 +202,8 @@ void mgmt_consumers_handle(struct mgmt_req *r);
 void mgmt_definitions_handle(struct mgmt_req *r);
 void mgmt_policies_handle(struct mgmt_req *r);
 void mgmt_operator_policies_handle(struct mgmt_req *r);
+void mgmt_parameters_handle(struct mgmt_req *r); /* mgmt_parameters.c */
+void mgmt_shovels_handle(struct mgmt_req *r);    /* mgmt_shovels.c */
 
 /* ---- Prometheus (mgmt_metrics.c) ---- */
 /* aggregated or per-object text format into buf. */

@@ -111,12 +111,12 @@ void mgmt_overview_handle(struct mgmt_req *r)
 	json_object_set_new(o, "management_version", json_string("3.10.8"));
 	json_object_set_new(o, "rates_mode", json_string("basic"));
 	json_t *types = json_array();
-	const struct exchange_type *all[] = { &exchange_type_direct, &exchange_type_fanout,
-					      &exchange_type_headers, &exchange_type_topic };
-	for (size_t i = 0; i < 4; i++) {
+	size_t type_count;
+	const struct exchange_type *const *all = exchange_types(&type_count);
+	for (size_t i = 0; i < type_count; i++) {
 		json_t *t = json_object();
 		json_object_set_new(t, "name", json_string(all[i]->name));
-		json_object_set_new(t, "description", json_string(""));
+		json_object_set_new(t, "description", json_string(all[i]->description));
 		json_object_set_new(t, "enabled", json_true());
 		json_array_append_new(types, t);
 	}

@@ -151,6 +151,7 @@ static const struct verbs_listable verbs_lists[] = {
 	{ "permissions", false, { NULL }, { NULL } },
 	{ "nodes", false, { "name", "type", "mem_used" }, { NULL } },
 	{ "parameters", false, { NULL }, { "value" } },
+	{ "shovels", true, { "name", "vhost", "state" }, { NULL } },
 	{ "policies", false, { NULL }, { "definition" } },
 	{ "operator_policies", false, { NULL }, { "definition" } },
 	{ "vhost_limits", false, { NULL }, { "value" } },
