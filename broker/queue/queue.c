@@ -93,7 +93,7 @@ int queue_apply_policy(struct queue *q)
 	const struct policy *op = policy_match(q->vhost, (const char *)q->name.ptr, q->name.len,
 					       true, true);
 	static const struct policy_def none = { -1, -1, -1, -1, -1, -1, NULL, NULL, NULL, NULL,
-						 NULL };
+						 NULL, NULL, -1 };
 	const struct policy_def *pd = p ? &p->def : &none, *od = op ? &op->def : &none;
 	struct queue_limits l;
 	struct amqp_value v;

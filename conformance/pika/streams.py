@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -23,7 +24,7 @@ import pika  # noqa: E402
 from pika import exceptions as pex  # noqa: E402
 
 from harness import USER, VHOST, Failure, check, eq, scenario, unique, url_parts  # noqa: E402
-from queue_features import MGMT_URL, QConn, channel_error, qf_connect  # noqa: E402
+from queue_features import MGMT_URL, Policy, QConn, channel_error, qf_connect  # noqa: E402
 
 S = {"x-queue-type": "stream"}
 
@@ -413,3 +414,91 @@ def _():
             "PRECONDITION_FAILED - Invalid value for  x-stream-filter-size-bytes")
         ch = c.channel()
         stream(c, ch, **{"x-stream-filter-size-bytes": 64})
+
+
+# ------------------------------------------------------------------------ policies (HTTP API)
+
+
+def policy_stream(c, ch, pol, **args):
+    name = pol.prefix + unique("st")
+    ch.queue_declare(name, durable=True, arguments=dict(S, **args))
+    c.queues.append(name)
+    return name
+
+
+def publish_many(q, n, size=200):
+    conn = qf_connect()
+    pch = conn.channel()
+    pch.confirm_delivery()
+    for _ in range(n):
+        pch.basic_publish("", q, b"x" * size)
+    conn.close()
+
+
+def first_offset(c, q):
+    r = Reader(c, q, "first", prefetch=1000, ack=True)
+    got = r.wait(1, 2.0)
+    r.settle(0.2)
+    r.ch.close()
+    check(got, "nothing delivered from first")
+    return got[0][1].headers["x-stream-offset"]
+
+
+if MGMT_URL:
+    @scenario("a policy's max-length-bytes and stream-max-segment-size-bytes retain a stream "
+              "declared without them, and win over the stream's own arguments, smaller or not")
+    def _():
+        with QConn() as c:
+            ch = c.channel()
+            with Policy({"max-length-bytes": 20000,
+                         "stream-max-segment-size-bytes": 5000}) as pol:
+                plain = policy_stream(c, ch, pol)
+                own = policy_stream(c, ch, pol, **{"x-max-length-bytes": 1000000000,
+                                                   "x-stream-max-segment-size-bytes": 100000000})
+                for q in (plain, own):
+                    publish_many(q, 200)
+                    check(first_offset(c, q) > 0, "%s: nothing was dropped" % q)
+            # the policy wins even when the argument is the smaller (not the smallest, as for
+            # classic queues)
+            with Policy({"max-length-bytes": 1000000000,
+                         "stream-max-segment-size-bytes": 5000}) as pol:
+                q = policy_stream(c, ch, pol, **{"x-max-length-bytes": 20000})
+                publish_many(q, 200)
+                eq(first_offset(c, q), 0, "the argument's 20000 bytes applied")
+
+    @scenario("a policy's max-age drops a stream's old segments once newer ones are written")
+    def _():
+        with QConn() as c:
+            ch = c.channel()
+            with Policy({"max-age": "1s", "stream-max-segment-size-bytes": 5000}) as pol:
+                q = policy_stream(c, ch, pol)
+                publish_many(q, 100)
+                eq(first_offset(c, q), 0, "nothing old yet")
+                c.conn.sleep(2.5)
+                publish_many(q, 100)
+                check(first_offset(c, q) >= 50, "the first 100 were kept past max-age")
+
+    @scenario("a policy with a negative stream-max-segment-size-bytes is refused with 400 and "
+              "RabbitMQ's reason")
+    def _():
+        try:
+            Policy({"stream-max-segment-size-bytes": -1})
+        except urllib.error.HTTPError as e:
+            eq(e.code, 400, "status")
+            eq(json.loads(e.read())["reason"],
+               "Validation failed\n\n-1 is not a valid segment size\n", "reason")
+            return
+        raise Failure("a segment size of -1 was accepted")
+
+    @scenario("a policy with an unparsable max-age is refused with a 400 (RabbitMQ 3.10 "
+              "answers 500)", warren_only=True)
+    def _():
+        try:
+            Policy({"max-age": "bogus"})
+        except urllib.error.HTTPError as e:
+            eq(e.code, 400, "status")
+            body = json.loads(e.read())
+            eq(body["reason"], "Validation failed\n\n<<\"bogus\">> is not a valid max age\n",
+               "reason")
+            return
+        raise Failure("a max-age of 'bogus' was accepted")

@@ -34,6 +34,7 @@
 #include "broker/queue/queue_args.h"
 #include "broker/queue/stream/stream_filter.h"
 #include "broker/queue/stream/stream_offset.h"
+#include "broker/vhost/policy.h"
 #include "broker/vhost/vhost.h"
 #include "storage/store.h"
 #include "storage/stream_log.h"
@@ -53,6 +54,7 @@ struct stream_tail_entry {
 struct stream_queue {
 	struct queue *q;
 	struct slog *log;
+	int64_t max_bytes;  /* retention: -1 none (x-max-length-bytes, max-length-bytes policy) */
 	int64_t max_age_ms; /* -1: none */
 	/* the newest messages: offsets [tail_first, tail_first + tail_count) */
 	struct stream_tail_entry *tail;
@@ -143,9 +145,9 @@ static void stream_update_counts(struct queue *q)
 static void stream_trim(struct queue *q)
 {
 	struct stream_queue *sq = stream_of(q);
-	if (q->lim.max_length_bytes < 0 && sq->max_age_ms < 0)
+	if (sq->max_bytes < 0 && sq->max_age_ms < 0)
 		return;
-	if (slog_trim(sq->log, q->lim.max_length_bytes, sq->max_age_ms, time_wall_ms()) == 0)
+	if (slog_trim(sq->log, sq->max_bytes, sq->max_age_ms, time_wall_ms()) == 0)
 		return;
 	while (sq->tail_count && sq->tail_first < slog_first(sq->log))
 		stream_tail_drop_front(sq);
@@ -248,6 +250,7 @@ static int stream_init(struct queue *q)
 		return -1;
 	}
 	sq->q = q;
+	sq->max_bytes = -1;
 	sq->max_age_ms = -1;
 	sq->flush.fn = stream_on_flush_task;
 	sq->retention.fn = stream_on_retention;
@@ -286,18 +289,41 @@ static void stream_destroy(struct queue *q)
 	q->priv = NULL;
 }
 
+/* The smaller of two limits (-1: none). */
+static int64_t stream_min_limit(int64_t a, int64_t b)
+{
+	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
+/* Retention and segment size: a policy's max-length-bytes (the smaller of the policy's and an
+ * operator policy's), max-age and stream-max-segment-size-bytes win over the queue's
+ * x-arguments, as RabbitMQ's rabbit_stream_queue decides (policy_precedence). Applied at once:
+ * retention runs now, segments roll at the new size from the next one. */
 static int stream_apply(struct queue *q, const struct queue_limits *l)
 {
 	struct stream_queue *sq = stream_of(q);
+	const struct policy *p = policy_match(q->vhost, (const char *)q->name.ptr, q->name.len,
+					      true, false);
+	const struct policy *op = policy_match(q->vhost, (const char *)q->name.ptr, q->name.len,
+					       true, true);
 	struct amqp_value v;
-	int64_t seg = 0;
+	int64_t seg = -1, bytes = -1;
 	(void)l;
+	if (amqp_table_get(q->args, "x-max-length-bytes", &v) && v.type != 'T')
+		amqp_value_as_int(&v, &bytes);
+	int64_t pol_bytes = stream_min_limit(p ? p->def.max_length_bytes : -1,
+					     op ? op->def.max_length_bytes : -1);
+	sq->max_bytes = pol_bytes >= 0 ? pol_bytes : bytes;
 	sq->max_age_ms = -1;
-	if (amqp_table_get(q->args, "x-max-age", &v) && v.type == 'S')
+	if (p && p->def.max_age)
+		sq->max_age_ms = time_duration_ms(p->def.max_age, strlen(p->def.max_age));
+	else if (amqp_table_get(q->args, "x-max-age", &v) && v.type == 'S')
 		sq->max_age_ms = stream_duration_ms(v.v.str);
-	if (amqp_table_get(q->args, "x-stream-max-segment-size-bytes", &v) &&
-	    amqp_value_as_int(&v, &seg) && seg > 0)
-		slog_set_segment_size(sq->log, (uint64_t)seg);
+	if (p && p->def.stream_max_segment_size_bytes >= 0)
+		seg = p->def.stream_max_segment_size_bytes;
+	else if (amqp_table_get(q->args, "x-stream-max-segment-size-bytes", &v))
+		amqp_value_as_int(&v, &seg);
+	slog_set_segment_size(sq->log, seg > 0 ? (uint64_t)seg : 0);
 	int64_t fsize = SBLOOM_MIN_SIZE;
 	if (amqp_table_get(q->args, "x-stream-filter-size-bytes", &v))
 		amqp_value_as_int(&v, &fsize);
