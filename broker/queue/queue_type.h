@@ -77,6 +77,9 @@ struct queue_info_field {
 
 struct queue_type {
 	const char *name; /* as x-queue-type and the management API name it */
+	/* The kind is RabbitMQ's replicated kind: the management API shows its leader, members
+	 * and online nodes (on one node: this node). */
+	bool replicated;
 	/* Declare rules this kind adds to the common argument checks (queue_args_validate):
 	 * properties and arguments it refuses, in RabbitMQ's words. 0, or -1 with the
 	 * PRECONDITION_FAILED text in err. */

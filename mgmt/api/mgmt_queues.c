@@ -10,6 +10,8 @@
 #include "broker/admin/admin.h"
 #include "broker/auth/auth.h"
 #include "broker/core/broker.h"
+#include "broker/net/channel.h"
+#include "broker/net/conn.h"
 #include "broker/queue/consumer.h"
 #include "broker/queue/message.h"
 #include "broker/vhost/policy.h"
@@ -84,6 +86,14 @@ json_t *mgmt_queue_json(struct mgmt_req *r, struct queue *q)
 	mgmt_stat_set(ms, "redeliver", q->stat_redelivered, rate[3]);
 	json_object_set_new(o, "message_stats", ms);
 	/* what only this kind has: a quorum queue's dead letters, a stream's offsets */
+	if (q->type->replicated) {
+		json_t *members = json_array(), *online = json_array();
+		json_array_append_new(members, json_string(mgmt_node_name()));
+		json_array_append_new(online, json_string(mgmt_node_name()));
+		json_object_set_new(o, "leader", json_string(mgmt_node_name()));
+		json_object_set_new(o, "members", members);
+		json_object_set_new(o, "online", online);
+	}
 	struct queue_info_field f[QUEUE_INFO_MAX];
 	size_t nf = queue_info(q, f);
 	for (size_t i = 0; i < nf; i++)
@@ -113,6 +123,26 @@ static json_t *mgmt_queue_detail(struct mgmt_req *r, struct queue *q)
 		json_object_set_new(co, "exclusive", json_boolean(c->exclusive));
 		json_object_set_new(co, "prefetch_count", json_integer(c->prefetch));
 		json_object_set_new(co, "arguments", admin_table_to_json(c->args));
+		json_object_set_new(co, "activity_status", json_string("up"));
+		json_t *qo = json_object();
+		json_object_set_new(qo, "name", json_stringn((const char *)q->name.ptr, q->name.len));
+		json_object_set_new(qo, "vhost", json_string(q->vhost->name));
+		json_object_set_new(co, "queue", qo);
+		if (c->ch) {
+			const struct conn *conn = c->ch->conn;
+			char name[200];
+			snprintf(name, sizeof name, "%s (%u)", conn->name, (unsigned)c->ch->id);
+			json_t *chd = json_object();
+			json_object_set_new(chd, "connection_name", json_string(conn->name));
+			json_object_set_new(chd, "name", json_string(name));
+			json_object_set_new(chd, "node", json_string(mgmt_node_name()));
+			json_object_set_new(chd, "number", json_integer(c->ch->id));
+			json_object_set_new(chd, "peer_host", json_string(conn->peer_host));
+			json_object_set_new(chd, "peer_port", json_integer(conn->peer_port));
+			json_object_set_new(chd, "user", conn->user ? json_string(conn->user->name) :
+								      json_null());
+			json_object_set_new(co, "channel_details", chd);
+		}
 		int64_t off = queue_consumer_offset(q, c);
 		if (off >= 0) /* Warren: where a stream consumer reads next */
 			json_object_set_new(co, "offset", json_integer((json_int_t)off));

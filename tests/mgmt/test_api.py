@@ -660,6 +660,16 @@ def kind_checks(api, amqp_port):
     cd = d.get('consumer_details') or [{}]
     check('stream consumer shows its arguments and next offset',
           cd[0].get('arguments') == {'x-stream-offset': 1} and cd[0].get('offset') == 3, cd)
+    node = d.get('node')
+    check('stream shows this node as its leader, members and online (RabbitMQ 3.10 rabbit_stream_'
+          'queue info keys)', d.get('leader') == node and d.get('members') == [node] and
+          d.get('online') == [node], d)
+    cd0 = cd[0]
+    check('stream consumer shows its queue and channel as RabbitMQ does',
+          cd0.get('queue') == {'name': 'kind.s', 'vhost': '/'} and
+          cd0.get('activity_status') == 'up' and
+          (cd0.get('channel_details') or {}).get('number') == 1 and
+          (cd0.get('channel_details') or {}).get('user') == 'guest', cd0)
     s, _, d = api.req('GET', '/api/queues/%2F/kind.q')
     check('quorum queue shows its kept dead letters', s == 200 and d['type'] == 'quorum' and
           d['messages'] == 1 and d['messages_dlx'] == 1 and

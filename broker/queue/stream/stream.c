@@ -673,6 +673,7 @@ static int64_t stream_consumer_offset(const struct queue *q, const struct consum
 
 const struct queue_type queue_type_stream = {
 	.name = "stream",
+	.replicated = true,
 	.validate = stream_validate,
 	.init = stream_init,
 	.destroy = stream_destroy,
