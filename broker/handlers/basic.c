@@ -501,6 +501,11 @@ static int handle_basic_recover(struct channel *ch, bool requeue, bool async)
 	if (!requeue)
 		return conn_fail(ch->conn, AMQP_NOT_IMPLEMENTED,
 				 async ? AMQP_BASIC_RECOVER_ASYNC : AMQP_BASIC_RECOVER, "requeue=false");
+	/* RabbitMQ 3.10 crashes the connection (541) on a stream's deliveries: Warren refuses
+	 * with the stream's 540, as it refuses their nack */
+	int rc = channel_recover_refused(ch);
+	if (rc != 0)
+		return rc;
 	channel_requeue_all(ch);
 	if (async)
 		return 0;

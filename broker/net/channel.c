@@ -157,16 +157,29 @@ static void channel_kick(struct channel *ch)
 
 /* basic.nack and basic.reject of deliveries whose queue's kind refuses them (streams): the
  * kind's reply code and text, before anything is settled. */
-static int channel_settle_refused(struct channel *ch, size_t from, size_t upto)
+static int channel_settle_refused_op(struct channel *ch, size_t from, size_t upto,
+				     enum queue_op op)
 {
 	char err[256];
 	for (size_t i = from; i <= upto; i++) {
 		const struct unacked *u = ring_at(&ch->unacked, i);
 		int code;
-		if (u->msg && (code = queue_refuse(u->q, QUEUE_OP_NACK, err, sizeof err)) != 0)
+		if (u->msg && (code = queue_refuse(u->q, op, err, sizeof err)) != 0)
 			return channel_fail(ch, code, "%s", err);
 	}
 	return 0;
+}
+
+static int channel_settle_refused(struct channel *ch, size_t from, size_t upto)
+{
+	return channel_settle_refused_op(ch, from, upto, QUEUE_OP_NACK);
+}
+
+int channel_recover_refused(struct channel *ch)
+{
+	if (ch->unacked.live == 0)
+		return 0;
+	return channel_settle_refused_op(ch, 0, ch->unacked.count - 1, QUEUE_OP_RECOVER);
 }
 
 int channel_settle(struct channel *ch, uint64_t tag, bool multiple, bool ack, bool requeue)

@@ -58,6 +58,7 @@ enum queue_op {
 	QUEUE_OP_GET,   /* basic.get */
 	QUEUE_OP_PURGE, /* queue.purge */
 	QUEUE_OP_NACK,  /* basic.nack or basic.reject of one of its deliveries */
+	QUEUE_OP_RECOVER, /* basic.recover (requeue) of a channel holding one of its deliveries */
 };
 
 /* A header a delivery carries for its kind (x-delivery-count, x-stream-offset). */

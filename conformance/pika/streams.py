@@ -292,6 +292,41 @@ def _():
                           "vhost '%s': %s" % (q, VHOST, reason))
 
 
+
+@scenario("basic.recover with requeue=false on a channel with stream deliveries closes the "
+          "connection with 540 requeue=false")
+def _():
+    with QConn() as c:
+        ch = c.channel()
+        q = stream(c, ch)
+        publish(q, ["a", "b"])
+        r = Reader(c, q, "first")
+        eq(len(r.wait(2)), 2, "delivered")
+        connection_error(c, lambda: r.ch.basic_recover(requeue=False), 540,
+                         "NOT_IMPLEMENTED - requeue=false")
+
+
+@scenario("basic.recover on a channel with stream deliveries closes the connection with 540 "
+          "(RabbitMQ 3.10 crashes it with 541 INTERNAL_ERROR)", warren_only=True)
+def _():
+    with QConn() as c:
+        ch = c.channel()
+        q = stream(c, ch)
+        publish(q, ["a", "b"])
+        r = Reader(c, q, "first")
+        eq(len(r.wait(2)), 2, "delivered")
+        connection_error(c, lambda: r.ch.basic_recover(requeue=True), 540,
+                         "NOT_IMPLEMENTED - basic.recover not supported by stream queues queue "
+                         "'%s' in vhost '%s'" % (q, VHOST))
+        # once the stream deliveries are acked, recover has nothing of the stream's to requeue
+        c.conn = qf_connect()
+        r = Reader(c, q, "first", ack=True)
+        eq(len(r.wait(2)), 2, "delivered again")
+        r.settle(0.2)
+        r.ch.basic_recover(requeue=True)
+        eq(len(r.settle(0.3)), 2, "nothing redelivered")
+
+
 # ------------------------------------------------------------ filtering (RabbitMQ 3.13, warren-only)
 
 

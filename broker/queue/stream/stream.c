@@ -568,7 +568,8 @@ static struct queue_header stream_header(const struct queue *q, const struct qen
 static int stream_refuse(const struct queue *q, enum queue_op op, char *err, size_t errlen)
 {
 	const char *what = op == QUEUE_OP_GET ? "basic.get" :
-			   op == QUEUE_OP_PURGE ? "queue.purge" : "basic.nack and basic.reject";
+			   op == QUEUE_OP_PURGE ? "queue.purge" :
+			   op == QUEUE_OP_RECOVER ? "basic.recover" : "basic.nack and basic.reject";
 	snprintf(err, errlen, "%s not supported by stream queues queue '%.*s' in vhost '%s'", what,
 		 AMQP_STR_ARGS(q->name), q->vhost->name);
 	return 540; /* NOT_IMPLEMENTED: the connection closes */
