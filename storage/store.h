@@ -161,6 +161,31 @@ typedef int (*store_recover_fn)(void *arg, uint64_t queue_id, uint64_t msg_id,
 int store_recover(struct store *s, store_recover_fn fn, void *arg,
 		  struct store_recovery_stats *stats);
 
+/* ---- replication taps (broker/cluster/ ships the log to followers) ---- */
+
+/* What a replicating leader is told, on the loop thread, as its store changes on disk. The
+ * follower applies the same bytes with store_replica.h, so a follower's data directory is a
+ * byte-for-byte copy of the leader's: the storage format is the replication format. */
+struct store_tap {
+	/* A batch reached the disk: one call per run of bytes (whole records, a new segment's
+	 * header first), in file order, then batch_end with the batch's ticket (0 when no
+	 * store_sync asked for it) and record count. Both run inside the completion, before the
+	 * synced callback of that ticket. The bytes are lent for the call. */
+	void (*part)(void *arg, uint32_t seg, uint64_t off, const uint8_t *data, size_t len);
+	void (*batch_end)(void *arg, uint64_t ticket, uint64_t records);
+	/* Segment seg's file was deleted (nothing in it is queued any more). */
+	void (*segment_deleted)(void *arg, uint32_t seg);
+	/* The definitions document was replaced: doc is the file's new content, exactly. */
+	void (*definitions)(void *arg, const char *doc, size_t len);
+};
+
+/* Installs tap (NULL removes it); tap must outlive the store or its removal. */
+void store_set_tap(struct store *s, const struct store_tap *tap, void *arg);
+/* Where the log's bytes on disk end: every segment before *seg is complete on disk, *seg up to
+ * *off (a snapshot of the files up to here, plus every batch tapped after this call, is the
+ * whole log). */
+void store_durable_end(const struct store *s, uint32_t *seg, uint64_t *off);
+
 /* ---- accounting ---- */
 
 struct store_stats {

@@ -396,6 +396,29 @@ static void store_dispatch(struct store *s)
 
 /* ---- completion on the loop ---- */
 
+static void store_tap_batch(struct store *s, const struct store_batch *b)
+{
+	if (!s->tap)
+		return;
+	for (size_t i = 0; i < b->part_count; i++) {
+		const struct store_part *pt = &b->parts[i];
+		s->tap->part(s->tap_arg, pt->seg, pt->file_off, b->buf + pt->buf_off, pt->len);
+	}
+	s->tap->batch_end(s->tap_arg, b->ticket, b->records);
+}
+
+void store_set_tap(struct store *s, const struct store_tap *tap, void *arg)
+{
+	s->tap = tap;
+	s->tap_arg = arg;
+}
+
+void store_durable_end(const struct store *s, uint32_t *seg, uint64_t *off)
+{
+	*seg = s->durable.seg;
+	*off = s->durable.off;
+}
+
 static void store_complete(struct store *s, bool callbacks)
 {
 	struct store_batch *b = &s->flight;
@@ -409,6 +432,7 @@ static void store_complete(struct store *s, bool callbacks)
 		s->durable.seg = last->seg;
 		s->durable.off = last->file_off + last->len;
 		s->synced_records += b->records;
+		store_tap_batch(s, b);
 		if (s->failed)
 			store_log_info("storage: writes to %s succeed again", s->msgs_dir);
 		s->failed = false;
