@@ -12,7 +12,8 @@ cycle. The layers, lowest first, and what each may include (docs/architecture.md
     broker/handlers/                net and below
     broker/admin/                   handlers and below
     broker/server.c                 admin and below (the broker's lifecycle, listeners, tick)
-    mgmt/api/                       server and below
+    broker/cluster/                 server and below (etcd, election, replication, forwarding)
+    mgmt/api/                       cluster and below
     broker/main.c, systemd.c        everything (the program: wires broker, storage and mgmt)
     mgmt/warrenctl/                 nothing of broker/ or mgmt/api/ (a client of the HTTP API)
 
@@ -46,14 +47,15 @@ LAYERS = [
     ("handlers", ["broker/handlers/"], 8),
     ("admin", ["broker/admin/"], 9),
     ("server", ["broker/server."], 10),
-    ("mgmt", ["mgmt/api/"], 11),
-    ("program", ["broker/main.c", "broker/systemd."], 12),
+    ("cluster", ["broker/cluster/"], 11),
+    ("mgmt", ["mgmt/api/"], 12),
+    ("program", ["broker/main.c", "broker/systemd."], 13),
 ]
 # Layers that stand apart: they may include only their own files and system headers.
 APART = {"warrenctl": ["mgmt/warrenctl/"]}
 # storage/ sits beside the broker, not on top of amqp/'s rank order: it may use amqp/ only.
 MAY_ALSO_NOT = {"storage": {"core", "auth", "vhost", "queue", "exchange", "net", "handlers",
-                            "admin", "server", "mgmt", "program"}}
+                            "admin", "server", "cluster", "mgmt", "program"}}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 

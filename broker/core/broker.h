@@ -27,6 +27,7 @@ struct mgmt;
 struct store;
 struct queue_hooks;
 struct handler;
+struct cluster;
 
 /* Work that must run once per loop turn (queue dispatch, confirm flush), after the current
  * batch of input has been processed. */
@@ -97,6 +98,15 @@ struct broker {
 	uint64_t paging_bytes;
 	uint64_t page_qid_seq;    /* numbers queues' volatile store ids */
 	struct event *tick_ev;
+
+	/* clustering (broker/cluster/): NULL unless clustering.enabled and this node leads */
+	struct cluster *cluster;
+	/* When set, a completed store sync goes here instead of straight to the confirms, which
+	 * then wait until the replication layer calls durable_synced (followers hold it too). */
+	void (*synced_gate)(struct broker *b, uint64_t ticket, bool ok);
+	/* Set while too few followers are in sync to confirm anything: publishers are blocked as
+	 * under a resource alarm (server_check_alarms). */
+	const char *repl_alarm;
 };
 
 void broker_defer(struct broker *b, struct deferred *d);

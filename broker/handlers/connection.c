@@ -32,7 +32,7 @@ static void handshake_put_str(struct amqp_buf *b, const char *key, const char *v
 	amqp_buf_put_value_longstr(b, amqp_str_c(value));
 }
 
-static void handshake_server_properties(struct amqp_buf *b)
+static void handshake_server_properties(struct amqp_buf *b, const struct config *cfg)
 {
 	static const char *const caps[] = {
 		"publisher_confirms", "exchange_exchange_bindings", "basic.nack",
@@ -47,6 +47,16 @@ static void handshake_server_properties(struct amqp_buf *b)
 		fclose(f);
 	}
 	snprintf(cluster, sizeof cluster, "warren@%s", host);
+	char node[96];
+	snprintf(node, sizeof node, "%s", cluster);
+	if (cfg->cluster_enabled) {
+		/* a cluster's name, as RabbitMQ's; and which node serves (clients reach the leader
+		 * through any node) */
+		snprintf(cluster, sizeof cluster, "%s", cfg->cluster_etcd_prefix);
+		snprintf(node, sizeof node, "warren@%.*s", (int)strcspn(host, "."), host);
+		if (cfg->cluster_node_name)
+			snprintf(node, sizeof node, "warren@%s", cfg->cluster_node_name);
+	}
 
 	amqp_buf_put_shortstr(b, AMQP_STR_LIT("capabilities"));
 	amqp_buf_put_u8(b, 'F');
@@ -59,6 +69,8 @@ static void handshake_server_properties(struct amqp_buf *b)
 	handshake_put_str(b, "cluster_name", cluster);
 	handshake_put_str(b, "copyright", "Copyright (c) the Warren authors.");
 	handshake_put_str(b, "information", "Warren, an AMQP 0-9-1 broker compatible with RabbitMQ.");
+	if (cfg->cluster_enabled)
+		handshake_put_str(b, "node", node);
 	handshake_put_str(b, "platform", "C11/libevent");
 	handshake_put_str(b, "product", "Warren");
 	handshake_put_str(b, "version", WARREN_VERSION);
@@ -71,7 +83,7 @@ int handle_connection_start(struct conn *c)
 	if (c->tls)
 		tls_peer_cn(bufferevent_openssl_get_ssl(c->bev), c->tls_cn, sizeof c->tls_cn);
 	amqp_buf_init(&props);
-	handshake_server_properties(&props);
+	handshake_server_properties(&props, c->broker->cfg);
 	if (props.oom) {
 		amqp_buf_free(&props);
 		conn_drop(c, "out of memory");
