@@ -449,7 +449,7 @@ int store_replica_file_begin(struct store_replica *r, const char *name, uint64_t
 		if (strcmp(seg, leaf) == 0 && replica_leave_segment(r, err, errlen) != 0)
 			return STORE_REPLICA_IO;
 	}
-	r->ffd = openat(dfd, leaf, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	r->ffd = openat(dfd, leaf, O_RDWR | O_CREAT | O_CLOEXEC, 0644); /* file_end reads it back */
 	if (r->ffd < 0)
 		return replica_fail(err, errlen, STORE_REPLICA_IO, "cannot open %s/%s: %s", r->dir,
 				    name, strerror(errno));

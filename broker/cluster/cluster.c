@@ -254,6 +254,8 @@ static void cluster_etcd_failed(struct cluster *c, const char *what, const struc
 static void cluster_on_registered(void *arg, const struct etcd_reply *r)
 {
 	struct cluster *c = arg;
+	if (r->cancelled)
+		return;
 
 	c->register_call = false;
 	if (r->error) {
@@ -270,6 +272,8 @@ static void cluster_on_registered(void *arg, const struct etcd_reply *r)
 static void cluster_on_member_put(void *arg, const struct etcd_reply *r)
 {
 	struct cluster *c = arg;
+	if (r->cancelled)
+		return;
 	if (r->error)
 		cluster_etcd_failed(c, "recording this node as a member", r);
 }
@@ -310,6 +314,10 @@ static void cluster_on_granted(void *arg, const struct etcd_reply *r)
 	struct cluster_lease_call *call = arg;
 	struct cluster *c = call->c;
 
+	if (r->cancelled) {
+		free(call);
+		return;
+	}
 	c->grant_call = false;
 	if (r->error) {
 		cluster_etcd_failed(c, "getting an etcd lease", r);
@@ -340,6 +348,10 @@ static void cluster_on_keepalive(void *arg, const struct etcd_reply *r)
 	struct cluster_lease_call *call = arg;
 	struct cluster *c = call->c;
 
+	if (r->cancelled) {
+		free(call);
+		return;
+	}
 	c->keepalive_call = false;
 	if (c->role == CLUSTER_STEPPING_DOWN) {
 		free(call);
@@ -377,6 +389,8 @@ static void cluster_on_keepalive(void *arg, const struct etcd_reply *r)
 static void cluster_on_revoked(void *arg, const struct etcd_reply *r)
 {
 	struct cluster *c = arg;
+	if (r->cancelled)
+		return;
 
 	c->revoke_call = false;
 	if (r->error)
@@ -434,6 +448,8 @@ static void cluster_become_leader(struct cluster *c, int64_t revision);
 static void cluster_on_campaign(void *arg, const struct etcd_reply *r)
 {
 	struct cluster *c = arg;
+	if (r->cancelled)
+		return;
 
 	c->campaign_call = false;
 	if (c->role != CLUSTER_FOLLOWER)
@@ -513,6 +529,8 @@ static void cluster_on_view(struct cluster *c)
 static void cluster_on_poll(void *arg, const struct etcd_reply *r)
 {
 	struct cluster *c = arg;
+	if (r->cancelled)
+		return;
 	struct cluster_view v;
 
 	c->poll_call = false;
@@ -989,6 +1007,8 @@ const char *cluster_self(const struct cluster *c)
 static void cluster_on_forgotten(void *arg, const struct etcd_reply *r)
 {
 	struct cluster *c = arg;
+	if (r->cancelled)
+		return;
 	if (r->error)
 		log_warn("clustering: forgetting a node failed: %s", r->error);
 	c->next_poll_ms = 0;

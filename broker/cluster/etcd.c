@@ -203,9 +203,11 @@ void etcd_free(struct etcd *e)
 	list_for_each_safe(pos, tmp, &e->pending)
 	{
 		struct etcd_call *c = list_entry(pos, struct etcd_call, link);
+		struct etcd_reply r = { .error = "cancelled", .cancelled = true };
 		if (c->req)
 			evhttp_cancel_request(c->req);
 		list_remove(&c->link);
+		c->cb(c->arg, &r);
 		free(c);
 	}
 	for (size_t i = 0; i < e->ep_count; i++) {

@@ -3,7 +3,7 @@
  * /v3/lease/grant, /v3/lease/keepalive and /v3/lease/revoke, over libevent's evhttp client with
  * bodies by jansson; keys and values travel base64-encoded and 64-bit integers as decimal
  * strings, as the gateway's protobuf-to-JSON mapping wants them. Every call is asynchronous on
- * the broker's loop and ends in exactly one callback (unless etcd_free cancels it). A call that
+ * the broker's loop and ends in exactly one callback (etcd_free's cancellation included). A call that
  * fails (no answer in time, refused, an etcd error) reports one line naming the endpoint and
  * why, and the following calls go to the next endpoint of the list. Only small metadata goes
  * through here: who leads, who is in sync, which nodes exist; never messages. */
@@ -30,6 +30,7 @@ struct etcd_kv {
 struct etcd_reply {
 	const char *error;   /* NULL on success, else "etcd http://h:p: <why>" */
 	bool unreachable;    /* the error is the transport's (refused, timeout), not etcd's */
+	bool cancelled;      /* etcd_free ended the call: free what arg owns, touch nothing else */
 	int64_t revision;    /* header.revision: the store's revision when etcd answered */
 	char cluster_id[32]; /* header.cluster_id: which etcd cluster answered */
 	int64_t lease_id;    /* grant */
@@ -45,7 +46,8 @@ typedef void (*etcd_cb)(void *arg, const struct etcd_reply *r);
  * when an endpoint does not parse. */
 struct etcd *etcd_new(struct event_base *base, const char *endpoints, unsigned timeout_ms,
 		      char *err, size_t errlen);
-/* Cancels what is pending (no callbacks) and frees. NULL-safe. */
+/* Cancels what is pending (each callback runs once more, with r->cancelled) and frees.
+ * Never call it from a callback. NULL-safe. */
 void etcd_free(struct etcd *e);
 /* The URL the next call goes to. */
 const char *etcd_endpoint(const struct etcd *e);

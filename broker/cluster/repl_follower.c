@@ -262,7 +262,8 @@ static int follow_frame(struct follow_session *s, bool block, struct repl_frame 
 	struct repl_follower *f = s->f;
 
 	for (;;) {
-		const uint8_t *p = f->buf + f->head;
+		static const uint8_t none[1];
+		const uint8_t *p = f->buf ? f->buf + f->head : none;
 		size_t avail = f->len - f->head;
 		int64_t used = repl_frame_decode(p, avail, fr);
 		if (used < 0) {
@@ -380,6 +381,12 @@ static int follow_plan(struct follow_session *s, const struct repl_frame *fr, ch
 		const struct follow_file *m = &s->files[i];
 		struct follow_local *have = NULL;
 		uint32_t crc;
+		uint64_t now = time_now_ms();
+		if (now - s->last_keepalive_ms >= 1000) {
+			/* checksumming a large store takes a while: the leader hears from us */
+			s->last_keepalive_ms = now;
+			follow_send_simple(s, REPL_ACK, 0, NULL);
+		}
 		for (size_t k = 0; k < loc.n && !have; k++)
 			if (strcmp(loc.v[k].name, m->name) == 0)
 				have = &loc.v[k];
@@ -749,8 +756,19 @@ static int follow_session_run(struct follow_session *s, bool *authenticated, cha
 	f->head = f->len = 0;
 	if (follow_handshake(s, authenticated, why, whylen) != 0)
 		return -1;
-	if (follow_frame(s, true, &fr, &copy, why, whylen) < 0)
-		return -1;
+	for (;;) {
+		if (follow_frame(s, true, &fr, &copy, why, whylen) < 0)
+			return -1;
+		if (fr.type != REPL_PING)
+			break;
+		/* the leader is still checksumming its files: say we are here too */
+		free(copy);
+		copy = NULL;
+		if (follow_send_simple(s, REPL_ACK, 0, NULL) != 0) {
+			snprintf(why, whylen, "the connection broke");
+			return -1;
+		}
+	}
 	if (fr.type != REPL_MANIFEST) {
 		free(copy);
 		snprintf(why, whylen, "no MANIFEST from the leader");
@@ -800,6 +818,8 @@ static int follow_session_run(struct follow_session *s, bool *authenticated, cha
 			}
 		} else if (streaming) {
 			rc = follow_apply(s, &fr, why, whylen);
+		} else if (fr.type == REPL_PING) {
+			rc = 0; /* the sync's keepalives go out on their own (follow_file) */
 		} else if (fr.type == REPL_REFUSE) {
 			struct repl_reader r;
 			repl_reader_init(&r, &fr);

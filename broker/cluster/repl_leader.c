@@ -58,7 +58,7 @@
 #define REPL_TIMER_MS 100
 #define REPL_PING_MS 500
 #define REPL_CHUNK (1u << 20)          /* PART frames hold about this much of a run */
-#define REPL_OUTPUT_MAX (512ull << 20) /* a follower this far behind on the wire is dropped */
+#define REPL_OUTPUT_MAX (256ull << 20) /* a follower this far behind on the wire is dropped */
 
 enum repl_state {
 	RS_HELLO,    /* waiting for AUTH */
@@ -415,8 +415,8 @@ static void repl_member_leave(struct repl_leader *l, struct repl_member *m, cons
 {
 	if (m->state == M_LEAVING)
 		return;
-	if (m->state == M_JOINING) {
-		/* etcd never heard of it: it stops gating now */
+	if (m->state == M_JOINING && m->acked_seq < m->floor) {
+		/* etcd never heard of it (no write names it yet): it stops gating now */
 		log_info("clustering: follower %s does not join the in-sync set: %s", m->name, why);
 		repl_member_remove(l, m);
 		repl_release(l);
@@ -601,7 +601,7 @@ static void repl_on_isr_written(void *arg, const struct etcd_reply *r)
 	struct repl_leader *l = call->l;
 	char list[CLUSTER_MAX_NODES * (CLUSTER_NAME_MAX + 2)] = "";
 
-	if (!l) {
+	if (!l || r->cancelled) {
 		free(call);
 		return;
 	}
@@ -1332,12 +1332,19 @@ static void repl_on_timer(evutil_socket_t fd, short what, void *arg)
 			repl_session_close(s, "it has been silent for a lease TTL");
 			continue;
 		}
-		if (s->state == RS_STREAM && now - s->last_ping_ms >= REPL_PING_MS) {
+		/* every state past AUTH: a follower waiting for its MANIFEST (CRCs of a large
+		 * store take a while) hears from the leader too */
+		if (s->state != RS_HELLO && now - s->last_ping_ms >= REPL_PING_MS) {
 			struct repl_buf b = { 0 };
 			size_t at = repl_frame_begin(&b, REPL_PING);
 			repl_buf_u64(&b, l->seq);
 			repl_frame_end(&b, at, 0);
-			repl_send(s, &b);
+			if (s->state == RS_STREAM)
+				repl_send(s, &b);
+			else
+				evbuffer_add(s->state == RS_MANIFEST ? bufferevent_get_output(s->bev) :
+									 s->backlog,
+					     b.p, b.len);
 			repl_buf_free(&b);
 			s->last_ping_ms = now;
 		}

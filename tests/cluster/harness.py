@@ -374,6 +374,14 @@ class Cluster:
         except OSError:
             return []
 
+    def sanitizer_reports(self):
+        """Lines of ASan, LSan or UBSan reports in any node's log (a sanitizer build)."""
+        out = []
+        for i in range(self.node_count):
+            out += [line for line in self.log_lines(i)
+                    if "Sanitizer" in line or "runtime error:" in line]
+        return out
+
     def close(self):
         if self.closed:
             return
