@@ -42,12 +42,26 @@ struct amqp_asm_out {
 	const uint8_t *body;
 	size_t body_len;
 	bool complete;
-	/* On AMQP_ASM_ERROR: a connection-level reply code (501, 502, 505, 540), the full reply text
-	 * as RabbitMQ words it (e.g. "UNEXPECTED_FRAME - expected method frame, got non method frame
-	 * instead"), and the class/method ids to report (0 when none). */
+	/* On AMQP_ASM_ERROR: what went wrong, the connection-level reply code it calls for (501,
+	 * 502, 505, 540), the method to report (0 when none) and the numbers the reply's text names;
+	 * amqp_asm_error_format words it as RabbitMQ does. */
+	enum amqp_asm_error {
+		AMQP_ASM_ERR_NONE,
+		AMQP_ASM_ERR_UNKNOWN_METHOD,   /* arg: class, method */
+		AMQP_ASM_ERR_SHORT_METHOD,     /* arg: frame size */
+		AMQP_ASM_ERR_MALFORMED_METHOD, /* error_method names it */
+		AMQP_ASM_ERR_SHORT_HEADER,     /* arg: frame size */
+		AMQP_ASM_ERR_HEADER_CLASS,     /* arg: expected class, got class */
+		AMQP_ASM_ERR_BAD_PROPERTIES,   /* arg: property bytes, flags */
+		AMQP_ASM_ERR_BODY_TOO_LONG,    /* arg: frame size, bytes left, declared size */
+		AMQP_ASM_ERR_EXPECTED_METHOD,
+		AMQP_ASM_ERR_EXPECTED_HEADER,  /* arg: class */
+		AMQP_ASM_ERR_EXPECTED_BODY,
+		AMQP_ASM_ERR_STATE,            /* arg: the unknown state */
+	} error;
 	uint16_t error_code;
-	uint16_t error_class, error_method;
-	char error_text[256];
+	uint32_t error_method;
+	uint64_t error_arg[3];
 };
 
 void amqp_assembler_init(struct amqp_assembler *a);
@@ -55,5 +69,8 @@ void amqp_assembler_init(struct amqp_assembler *a);
  * and header borrow the frame's payload. */
 enum amqp_asm_event amqp_assembler_feed(struct amqp_assembler *a, const struct amqp_frame *f,
 					struct amqp_asm_out *out);
+/* The reply text for out's error as RabbitMQ words it, without the reply code's name (the
+ * connection.close adds "UNEXPECTED_FRAME - " and the like). Returns buf. */
+const char *amqp_asm_error_format(const struct amqp_asm_out *out, char *buf, size_t cap);
 
 #endif

@@ -4,6 +4,7 @@
 #define AMQP_WIRE_H
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static inline uint16_t amqp_get_u16(const uint8_t *p)
@@ -63,6 +64,27 @@ static inline int amqp_str_eq(struct amqp_str a, struct amqp_str b)
 static inline int amqp_str_eq_c(struct amqp_str a, const char *s)
 {
 	return amqp_str_eq(a, amqp_str_c(s));
+}
+
+/* Copies src (borrowed from a frame, say) into *dst, owned and NUL-terminated, for keeping.
+ * 0, or -1 out of memory with *dst unchanged. */
+static inline int amqp_str_dup(struct amqp_str *dst, struct amqp_str src)
+{
+	uint8_t *p = malloc((size_t)src.len + 1);
+	if (!p)
+		return -1;
+	if (src.len)
+		memcpy(p, src.ptr, src.len);
+	p[src.len] = '\0';
+	*dst = (struct amqp_str){ p, src.len };
+	return 0;
+}
+
+/* Frees what amqp_str_dup made and empties s. */
+static inline void amqp_str_free(struct amqp_str *s)
+{
+	free((void *)s->ptr);
+	*s = (struct amqp_str){ 0 };
 }
 
 #endif

@@ -78,6 +78,7 @@ struct main_args {
 
 /* The running broker, for signal callbacks. */
 struct main_service {
+	struct log *log;           /* the program's log, which the broker writes to */
 	struct event_base *base;
 	struct broker *b;
 	struct config *cfg;        /* the live configuration b->cfg points to */
@@ -213,7 +214,8 @@ static int main_config_build(const struct main_args *a, struct config *cfg, char
 }
 
 /* log.console, log.console.level, log.file (against log.dir), log.file.level. */
-static int main_log_configure(const struct config *cfg, char *err, size_t errlen)
+static int main_log_configure(struct log *lg, const struct config *cfg, char *err,
+			      size_t errlen)
 {
 	char path[4096];
 	int console = log_level_parse(cfg->log_level ? cfg->log_level : "info");
@@ -231,7 +233,7 @@ static int main_log_configure(const struct config *cfg, char *err, size_t errlen
 			snprintf(path, sizeof path, "%s", cfg->log_file);
 		o.file = path;
 	}
-	return log_configure(&o, err, errlen);
+	return log_configure(lg, &o, err, errlen);
 }
 
 /* Imports load_definitions (RabbitMQ's key): users, vhosts, permissions, queues, ... */
@@ -269,30 +271,30 @@ static void main_reload_apply(struct main_service *m, struct config *next)
 	struct broker *b = m->b;
 	char err[512];
 
-	if (main_log_configure(next, err, sizeof err) != 0)
-		log_error("reload: %s; the log outputs stay as they were", err);
+	if (main_log_configure(m->log, next, err, sizeof err) != 0)
+		log_error(m->log, "reload: %s; the log outputs stay as they were", err);
 	else
-		log_info("reload: log.console.level %s, log.file %s", next->log_level,
+		log_info(m->log, "reload: log.console.level %s, log.file %s", next->log_level,
 			 next->log_file ? next->log_file : "false");
 	if (b->tls_listener) {
 		struct ssl_ctx_st *ctx = tls_ctx_new(next, err, sizeof err);
 		if (!ctx) {
-			log_error("reload: %s; AMQPS keeps its current certificate", err);
+			log_error(m->log, "reload: %s; AMQPS keeps its current certificate", err);
 		} else {
 			/* connections already up hold a reference to the old context */
 			tls_ctx_free(b->tls_ctx);
 			b->tls_ctx = ctx;
-			log_info("reload: AMQPS certificate %s loaded for new connections",
+			log_info(m->log, "reload: AMQPS certificate %s loaded for new connections",
 				 next->ssl_certfile);
 		}
 	} else if (next->tls_port) {
-		log_warn("reload: listeners.ssl.default takes effect at the next restart");
+		log_warn(m->log, "reload: listeners.ssl.default takes effect at the next restart");
 	}
 	if (next->load_definitions) {
 		if (main_definitions_load(b, next->load_definitions, err, sizeof err) != 0)
-			log_error("reload: %s; nothing from it was applied", err);
+			log_error(m->log, "reload: %s; nothing from it was applied", err);
 		else
-			log_info("reload: definitions imported from %s", next->load_definitions);
+			log_info(m->log, "reload: definitions imported from %s", next->load_definitions);
 	}
 	main_swap_string(&cfg->log_level, &next->log_level);
 	main_swap_string(&cfg->log_file, &next->log_file);
@@ -324,9 +326,9 @@ static void main_on_hup(evutil_socket_t sig, short what, void *arg)
 	(void)sig, (void)what;
 	systemd_notifyf("RELOADING=1\nSTATUS=Reloading the configuration\nMONOTONIC_USEC=%llu",
 			main_monotonic_usec());
-	log_info("received SIGHUP: reloading the configuration");
+	log_info(m->log, "received SIGHUP: reloading the configuration");
 	if (main_config_build(m->args, &next, err, sizeof err) != 0)
-		log_error("reload: %s; the running settings stay", err);
+		log_error(m->log, "reload: %s; the running settings stay", err);
 	else
 		main_reload_apply(m, &next);
 	config_free(&next);
@@ -339,11 +341,11 @@ static void main_on_usr1(evutil_socket_t sig, short what, void *arg)
 
 	(void)sig, (void)what;
 	if (!m->cfg->log_file)
-		log_info("received SIGUSR1: no log.file to reopen");
-	else if (log_reopen() != 0)
-		log_error("cannot reopen the log file: %s", strerror(errno));
+		log_info(m->log, "received SIGUSR1: no log.file to reopen");
+	else if (log_reopen(m->log) != 0)
+		log_error(m->log, "cannot reopen the log file: %s", strerror(errno));
 	else
-		log_info("received SIGUSR1: log file reopened");
+		log_info(m->log, "received SIGUSR1: log file reopened");
 }
 
 /* Beside broker.c's own SIGTERM/SIGINT handler, which shuts the broker down. */
@@ -364,6 +366,7 @@ static void main_on_watchdog(evutil_socket_t fd, short what, void *arg)
 /* ---- clustering: the cluster decides when this process serves ---- */
 
 struct main_cluster {
+	struct log *log;
 	struct event_base *base;
 	struct config *cfg;
 	struct main_service *svc;
@@ -378,7 +381,7 @@ static struct broker *main_cluster_serve(void *arg, struct cluster *cl)
 	struct broker *b;
 	char err[512];
 
-	b = server_new(mc->base, cfg);
+	b = server_new(mc->base, cfg, mc->log);
 	if (!b)
 		goto fail;
 	b->cluster = cl;
@@ -386,18 +389,19 @@ static struct broker *main_cluster_serve(void *arg, struct cluster *cl)
 		goto fail;
 	if (cfg->load_definitions &&
 	    main_definitions_load(b, cfg->load_definitions, err, sizeof err) != 0) {
-		log_error("%s", err);
+		log_error(mc->log, "%s", err);
 		goto fail;
 	}
 	if (server_start(b) != 0)
 		goto fail;
 	if (cfg->mgmt_port != 0 && !(b->mgmt = mgmt_start(b, err, sizeof err))) {
-		log_error("%s", err);
+		log_error(mc->log, "%s", err);
 		goto fail;
 	}
 	mc->b = b;
 	mc->svc->b = b;
-	log_info("Warren %s ready: leader, AMQP on %s:%u, data in %s", WARREN_VERSION, cfg->bind,
+	log_info(mc->log, "Warren %s ready: leader, AMQP on %s:%u, data in %s", WARREN_VERSION,
+		 cfg->bind,
 		 (unsigned)b->port, cfg->data_dir ? cfg->data_dir : "(none)");
 	systemd_notifyf("STATUS=Leader: accepting AMQP connections on %s:%u", cfg->bind,
 			(unsigned)b->port);
@@ -438,7 +442,7 @@ static int main_service_start(struct main_service *m)
 		m->watchdog = event_new(m->base, -1, EV_PERSIST, main_on_watchdog, m);
 		if (!m->watchdog || event_add(m->watchdog, &half) != 0)
 			return -1;
-		log_info("systemd watchdog: a keep-alive every %llu ms",
+		log_info(m->log, "systemd watchdog: a keep-alive every %llu ms",
 			 (unsigned long long)(usec / 2 / 1000));
 	}
 	return 0;
@@ -461,9 +465,11 @@ int main(int argc, char **argv)
 	struct broker *b = NULL;
 	struct cluster *cl = NULL;
 	struct main_cluster mc = { 0 };
+	struct log lg;
 	char err[512];
 	int rc = 1;
 
+	log_init(&lg);
 	config_init_defaults(&cfg);
 	switch (main_args_parse(&args, argc, argv)) {
 	case 0:
@@ -483,7 +489,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "warren: %s\n", err);
 		goto out;
 	}
-	if (main_log_configure(&cfg, err, sizeof err) != 0) {
+	if (main_log_configure(&lg, &cfg, err, sizeof err) != 0) {
 		fprintf(stderr, "warren: %s\n", err);
 		goto out;
 	}
@@ -494,64 +500,64 @@ int main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 16 << 20);
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	if (cfg.data_dir && mkdir_p(cfg.data_dir) != 0) {
-		log_error("cannot create data directory %s: %s", cfg.data_dir, strerror(errno));
+		log_error(&lg, "cannot create data directory %s: %s", cfg.data_dir, strerror(errno));
 		goto out;
 	}
 
 	/* The storage thread reports completed syncs with event_active() from its own thread. */
 	if (evthread_use_pthreads() != 0) {
-		log_error("cannot enable libevent's thread support");
+		log_error(&lg, "cannot enable libevent's thread support");
 		goto out;
 	}
 	base = event_base_new();
 	if (!base) {
-		log_error("cannot create the event loop");
+		log_error(&lg, "cannot create the event loop");
 		goto out;
 	}
 	if (cfg.cluster_enabled) {
 		/* a follower until etcd says otherwise: main_cluster_serve starts the broker */
-		mc = (struct main_cluster){ .base = base, .cfg = &cfg, .svc = &svc };
+		mc = (struct main_cluster){ .log = &lg, .base = base, .cfg = &cfg, .svc = &svc };
 		struct cluster_hooks hooks = { .serve = main_cluster_serve,
 					       .release = main_cluster_release,
 					       .arg = &mc };
-		svc = (struct main_service){ .base = base, .cfg = &cfg, .args = &args };
-		cl = cluster_new(base, &cfg, argv, &hooks);
+		svc = (struct main_service){ .log = &lg, .base = base, .cfg = &cfg, .args = &args };
+		cl = cluster_new(base, &cfg, &lg, argv, &hooks);
 		if (!cl || cluster_start(cl) != 0 || main_service_start(&svc) != 0)
 			goto out;
-		log_info("Warren %s ready: clustering node, data in %s", WARREN_VERSION,
+		log_info(&lg, "Warren %s ready: clustering node, data in %s", WARREN_VERSION,
 			 cfg.data_dir ? cfg.data_dir : "(none)");
 		systemd_notify("READY=1\nSTATUS=Clustering: following or electing a leader");
 		event_base_dispatch(base);
 		b = mc.b;
-		log_info("stopped");
+		log_info(&lg, "stopped");
 		rc = 0;
 		goto out;
 	}
-	b = server_new(base, &cfg);
+	b = server_new(base, &cfg, &lg);
 	if (!b || durable_open(b) != 0)
 		goto out;
 	if (cfg.load_definitions &&
 	    main_definitions_load(b, cfg.load_definitions, err, sizeof err) != 0) {
-		log_error("%s", err);
+		log_error(&lg, "%s", err);
 		goto out;
 	}
 	if (server_start(b) != 0)
 		goto out;
 	if (cfg.mgmt_port != 0 && !(b->mgmt = mgmt_start(b, err, sizeof err))) {
-		log_error("%s", err);
+		log_error(&lg, "%s", err);
 		goto out;
 	}
-	svc = (struct main_service){ .base = base, .b = b, .cfg = &cfg, .args = &args };
+	svc = (struct main_service){ .log = &lg, .base = base, .b = b, .cfg = &cfg, .args = &args };
 	if (main_service_start(&svc) != 0) {
-		log_error("cannot set up the signal handlers");
+		log_error(&lg, "cannot set up the signal handlers");
 		goto out;
 	}
-	log_info("Warren %s ready: AMQP on %s:%u, data in %s", WARREN_VERSION, cfg.bind,
+	log_info(&lg, "Warren %s ready: AMQP on %s:%u, data in %s", WARREN_VERSION, cfg.bind,
 		 (unsigned)b->port, cfg.data_dir ? cfg.data_dir : "(none)");
 	systemd_notifyf("READY=1\nSTATUS=Accepting AMQP connections on %s:%u", cfg.bind,
 			(unsigned)b->port);
 	event_base_dispatch(base);
-	log_info("stopped");
+	log_info(&lg, "stopped");
 	rc = 0;
 out:
 	if (cl && !b)
@@ -568,6 +574,6 @@ out:
 		event_base_free(base);
 	main_args_free(&args);
 	config_free(&cfg);
-	log_close();
+	log_close(&lg);
 	return rc;
 }

@@ -34,12 +34,13 @@
 #include "broker/vhost/vhost.h"
 #include "storage/store.h"
 
-struct broker *server_new(struct event_base *base, const struct config *cfg)
+struct broker *server_new(struct event_base *base, const struct config *cfg, struct log *lg)
 {
 	struct broker *b = calloc(1, sizeof *b);
 	if (!b)
 		return NULL;
 	b->cfg = cfg;
+	b->log = lg;
 	b->start_ms = time_now_ms();
 	if (broker_loop_init(b, base) != 0)
 		goto fail;
@@ -60,7 +61,7 @@ struct broker *server_new(struct event_base *base, const struct config *cfg)
 		goto fail;
 	return b;
 fail:
-	log_error("out of memory creating the broker");
+	log_error(b->log, "out of memory creating the broker");
 	server_free(b);
 	return NULL;
 }
@@ -89,6 +90,7 @@ void server_free(struct broker *b)
 	     e = strmap_next(&b->users, e, &i))
 		auth_user_free(e->value);
 	strmap_clear(&b->users);
+	auth_failures_free(b);
 	strmap_clear(&b->reply_to);
 	if (b->listener)
 		evconnlistener_free(b->listener);
@@ -109,7 +111,7 @@ static void broker_on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
 	struct broker *b = arg;
-	log_info("received signal %d, shutting down", (int)sig);
+	log_info(b->log, "received signal %d, shutting down", (int)sig);
 	server_shutdown(b);
 }
 
@@ -144,7 +146,7 @@ static void broker_page_out(struct broker *b)
 			moved += queue_page_out(qe->value);
 	}
 	if (moved)
-		log_info("paged %llu messages out of memory", (unsigned long long)moved);
+		log_info(b->log, "paged %llu messages out of memory", (unsigned long long)moved);
 }
 
 void server_check_alarms(struct broker *b)
@@ -171,7 +173,7 @@ void server_check_alarms(struct broker *b)
 	b->paging_bytes = (uint64_t)((double)b->mem_limit * cfg->vm_memory_paging_ratio);
 	bool paging = b->paging_bytes && b->mem_used > b->paging_bytes;
 	if (paging != b->mem_paging)
-		log_info("memory use %llu bytes is %s the paging threshold %llu: queues %s",
+		log_info(b->log, "memory use %llu bytes is %s the paging threshold %llu: queues %s",
 			 (unsigned long long)b->mem_used, paging ? "above" : "back under",
 			 (unsigned long long)b->paging_bytes,
 			 paging ? "page messages out to disk" : "keep messages in memory again");
@@ -188,11 +190,11 @@ void server_check_alarms(struct broker *b)
 		disk = b->disk_free < limit;
 	}
 	if (mem != b->mem_alarm)
-		log_warn("memory resource limit alarm %s: %llu bytes used, limit %llu",
+		log_warn(b->log, "memory resource limit alarm %s: %llu bytes used, limit %llu",
 			 mem ? "set" : "cleared", (unsigned long long)b->mem_used,
 			 (unsigned long long)b->mem_limit);
 	if (disk != b->disk_alarm)
-		log_warn("disk resource limit alarm %s: %llu bytes free", disk ? "set" : "cleared",
+		log_warn(b->log, "disk resource limit alarm %s: %llu bytes free", disk ? "set" : "cleared",
 			 (unsigned long long)b->disk_free);
 	b->mem_alarm = mem;
 	b->disk_alarm = disk;
@@ -246,14 +248,14 @@ int server_start(struct broker *b)
 	if (cfg->tls_port) {
 		b->tls_ctx = tls_ctx_new(cfg, err, sizeof err);
 		if (!b->tls_ctx) {
-			log_error("%s", err);
+			log_error(b->log, "%s", err);
 			return -1;
 		}
 		b->tls_listener = listener_open(b, cfg->tls_bind ? cfg->tls_bind : cfg->bind,
 						cfg->tls_port, &b->tls_port);
 		if (!b->tls_listener)
 			return -1;
-		log_info("AMQPS listener on %s:%u", cfg->tls_bind ? cfg->tls_bind : cfg->bind,
+		log_info(b->log, "AMQPS listener on %s:%u", cfg->tls_bind ? cfg->tls_bind : cfg->bind,
 			 (unsigned)b->tls_port);
 	}
 	b->sig_term = evsignal_new(b->base, SIGTERM, broker_on_signal, b);
@@ -266,7 +268,7 @@ int server_start(struct broker *b)
 	struct timeval second = { 1, 0 };
 	if (!b->tick_ev || event_add(b->tick_ev, &second) != 0)
 		return -1;
-	log_info("AMQP listener on %s:%u", cfg->bind, (unsigned)b->port);
+	log_info(b->log, "AMQP listener on %s:%u", cfg->bind, (unsigned)b->port);
 	return 0;
 }
 

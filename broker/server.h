@@ -7,9 +7,11 @@
 struct broker;
 struct config;
 struct event_base;
+struct log;
 
-/* Creates the broker with its default vhost and user. NULL on failure (logged). */
-struct broker *server_new(struct event_base *base, const struct config *cfg);
+/* Creates the broker with its default vhost and user, logging to lg (the program's; NULL:
+ * plain stderr). NULL on failure (logged). */
+struct broker *server_new(struct event_base *base, const struct config *cfg, struct log *lg);
 void server_free(struct broker *b);
 /* Opens the listeners and installs signal handlers and the tick. 0 or -1 (logged). */
 int server_start(struct broker *b);

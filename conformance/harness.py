@@ -14,6 +14,9 @@ Environment:
     CONFORMANCE_TARGET   rabbitmq | warren (scenarios marked warren_only are skipped on rabbitmq)
     CONFORMANCE_FILTER   substring: run only scenarios whose name contains it
     CONFORMANCE_TIMEOUT  seconds per scenario (default 20)
+    CONFORMANCE_PROFILE  "" (default) runs the scenarios for a broker with the default settings;
+                         "zero-limits" runs only those registered with profile="zero-limits",
+                         for a broker with channel_max = 0 and frame_max = 0
 """
 
 import os
@@ -28,6 +31,7 @@ URL = os.environ.get("CONFORMANCE_URL", "amqp://guest:guest@127.0.0.1:5673/")
 TARGET = os.environ.get("CONFORMANCE_TARGET", "rabbitmq")
 FILTER = os.environ.get("CONFORMANCE_FILTER", "")
 TIMEOUT = int(os.environ.get("CONFORMANCE_TIMEOUT", "20"))
+PROFILE = os.environ.get("CONFORMANCE_PROFILE", "")
 
 
 def url_parts():
@@ -49,10 +53,11 @@ _scenarios = []
 _counter = [0]
 
 
-def scenario(name, warren_only=False, timeout=None):
-    """Register a scenario. warren_only=True: a Warren feature RabbitMQ 3.10 lacks (skipped there)."""
+def scenario(name, warren_only=False, timeout=None, profile=""):
+    """Register a scenario. warren_only=True: a Warren feature RabbitMQ 3.10 lacks (skipped there).
+    profile: the broker configuration it needs ("" the default; see CONFORMANCE_PROFILE)."""
     def wrap(fn):
-        _scenarios.append((name, fn, warren_only, timeout or TIMEOUT))
+        _scenarios.append((name, fn, warren_only, timeout or TIMEOUT, profile))
         return fn
     return wrap
 
@@ -94,8 +99,8 @@ def _on_alarm(signum, frame):
 def run(client):
     signal.signal(signal.SIGALRM, _on_alarm)
     passed = failed = skipped = 0
-    for name, fn, warren_only, timeout in _scenarios:
-        if FILTER and FILTER not in name:
+    for name, fn, warren_only, timeout, profile in _scenarios:
+        if profile != PROFILE or (FILTER and FILTER not in name):
             continue
         if warren_only and TARGET == "rabbitmq":
             print("skip - %s (warren-only)" % name, flush=True)

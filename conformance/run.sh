@@ -3,13 +3,17 @@
 #
 #   conformance/run.sh [--url amqp://user:pass@host:port/vhost] [--client NAME|all]
 #                      [--target rabbitmq|warren] [--rabbitmq] [--filter TEXT]
+#                      [--profile zero-limits]
 #
 #   --url       broker to test (default amqp://guest:guest@127.0.0.1:5673/, the dev RabbitMQ)
-#   --client    pika | py-amqp | amqplib | rabbitmq-c | all (default all)
+#   --client    pika | py-amqp | amqplib | rabbitmq-c | go | bunny | php-amqplib | aio-pika | all
+#               (default all)
 #   --target    what the broker is; scenarios marked warren-only are skipped on rabbitmq.
 #               Default: read from connection.start's "product" property.
 #   --rabbitmq  start a private RabbitMQ (conformance/rabbitmq.sh), run against it, stop it
 #   --filter    run only scenarios whose name contains TEXT
+#   --profile   zero-limits: the broker runs with channel_max = 0 and frame_max = 0; only the
+#               scenarios for that (go and aio-pika) run; --rabbitmq starts a node set so
 #
 # Prints each client's "<client>: N passed, M failed" and finally "conformance: N passed, M failed".
 # Exits non-zero when anything failed.
@@ -21,6 +25,7 @@ CLIENT=all
 TARGET=""
 OWN_RABBIT=0
 FILTER=""
+PROFILE=""
 CLIENT_TIMEOUT=${CONFORMANCE_CLIENT_TIMEOUT:-150}
 PY=/usr/bin/python3
 
@@ -35,14 +40,24 @@ while [ $# -gt 0 ]; do
 	--filter) FILTER=$2; shift 2 ;;
 	--filter=*) FILTER=${1#--filter=}; shift ;;
 	--rabbitmq) OWN_RABBIT=1; shift ;;
-	-h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+	--profile) PROFILE=$2; shift 2 ;;
+	--profile=*) PROFILE=${1#--profile=}; shift ;;
+	-h | --help) sed -n '2,19p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
 
+RMQ_SETTINGS=()
+case "$PROFILE" in
+"") ;;
+zero-limits) RMQ_SETTINGS=(channel_max=0 frame_max=0) ;;
+*) echo "run.sh: unknown profile $PROFILE" >&2; exit 2 ;;
+esac
+
 case "$CLIENT" in
-all) CLIENTS="pika py-amqp amqplib rabbitmq-c" ;;
-pika | py-amqp | amqplib | rabbitmq-c) CLIENTS=$CLIENT ;;
+all) CLIENTS="pika py-amqp amqplib rabbitmq-c go bunny php-amqplib aio-pika"
+	[ -n "$PROFILE" ] && CLIENTS="go aio-pika" ;;
+pika | py-amqp | amqplib | rabbitmq-c | go | bunny | php-amqplib | aio-pika) CLIENTS=$CLIENT ;;
 *) echo "run.sh: unknown client $CLIENT" >&2; exit 2 ;;
 esac
 
@@ -57,7 +72,7 @@ trap 'exit 130' INT TERM
 
 if [ "$OWN_RABBIT" = 1 ]; then
 	echo "conformance: starting a private RabbitMQ node"
-	if ! "$HERE/rabbitmq.sh" start >"$WORK/rmq.env"; then
+	if ! "$HERE/rabbitmq.sh" start "${RMQ_SETTINGS[@]}" >"$WORK/rmq.env"; then
 		echo "conformance: 0 passed, 1 failed"
 		exit 1
 	fi
@@ -87,7 +102,8 @@ if [ -z "$TARGET" ]; then
 fi
 echo "conformance: url $URL, target $TARGET"
 
-export CONFORMANCE_URL=$URL CONFORMANCE_TARGET=$TARGET CONFORMANCE_FILTER=$FILTER
+export CONFORMANCE_URL=$URL CONFORMANCE_TARGET=$TARGET CONFORMANCE_FILTER=$FILTER \
+	CONFORMANCE_PROFILE=$PROFILE
 
 run_client() {
 	local client=$1
@@ -107,6 +123,16 @@ run_client() {
 			{ echo "rabbitmq-c: build failed"; return 1; }
 		timeout -k 5 "$CLIENT_TIMEOUT" "$WORK/rabbitmq-c-scenarios" "$URL"
 		;;
+	go)
+		# amqp091-go from Debian's GOPATH tree: no module download.
+		(cd "$HERE/go" && env -u GOFLAGS GO111MODULE=off GOPATH=/usr/share/gocode \
+			go build -o "$WORK/go-scenarios" .) ||
+			{ echo "go: build failed"; return 1; }
+		timeout -k 5 "$CLIENT_TIMEOUT" "$WORK/go-scenarios"
+		;;
+	bunny) timeout -k 5 "$CLIENT_TIMEOUT" ruby "$HERE/bunny/scenarios.rb" ;;
+	php-amqplib) timeout -k 5 "$CLIENT_TIMEOUT" php "$HERE/php-amqplib/scenarios.php" ;;
+	aio-pika) timeout -k 5 "$CLIENT_TIMEOUT" "$PY" "$HERE/aio-pika/scenarios.py" ;;
 	esac
 }
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the whole test suite:
-#   1. the gcc build: unit, protocol, fuzz-corpus replay and benchmark smoke tests (meson test)
-#   2. the same tests in the ASan+UBSan build (clang)
+#   1. the gcc build: every meson suite (unit, protocol, fuzz-corpus replay, net, oom, mgmt,
+#      cli, durability, powerloss, benchmark smoke)
+#   2. the same tests in the ASan+UBSan build (clang), but for those that LD_PRELOAD a library
+#      (powerloss, startup-oom), which meson defines in plain builds only
 #   3. the conformance scenarios (pika, py-amqp/kombu, amqplib, rabbitmq-c) against a freshly
 #      started Warren
 #   4. libFuzzer: build-fuzz/ (clang, -Dfuzz=true, ASan+UBSan) runs every tests/fuzz/fuzz_*.c target

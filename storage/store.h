@@ -108,6 +108,12 @@ int store_queue_purge(struct store *s, uint64_t queue_id);
 /* Requests a sync of everything appended so far; returns its ticket (increasing). When nothing
  * is pending it returns the last ticket and its callback has already run or is coming. */
 uint64_t store_sync(struct store *s);
+/* Makes everything appended so far durable before it returns, blocking the calling (loop)
+ * thread; the synced callbacks run as usual, from inside this call. The broker calls it before
+ * saving definitions, so that no record written before a definitions change (the purge of a
+ * deleted queue) can be missing on disk while the change is there. 0, or -1 when a write failed
+ * (disk full: the retry timer goes on) or the store was not recovered. */
+int store_flush(struct store *s);
 /* The ticket whose completion will cover an append made now: the pending batch's, when a
  * store_sync already gave it one and it has not left yet (the append rides along), else the
  * ticket the next store_sync will return. */
@@ -137,6 +143,7 @@ void store_message_read_many(struct store *s, const uint64_t *ids, size_t n, sto
 struct store_recovery_stats {
 	uint64_t segments, records, messages_live, bytes_live;
 	uint64_t corrupt_records_skipped, torn_bytes_truncated;
+	uint64_t torn_records_discarded; /* valid records of a batch a crash left incomplete */
 	uint64_t elapsed_ms;
 };
 

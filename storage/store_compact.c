@@ -18,8 +18,6 @@
 
 void store_delete_segments(struct store *s)
 {
-	bool deleted = false;
-
 	while (s->seg_count > 1) {
 		struct store_segment *sg = &s->segs[0];
 		char path[4096];
@@ -39,12 +37,17 @@ void store_delete_segments(struct store *s)
 			s->tap->segment_deleted(s->tap_arg, sg->no);
 		memmove(s->segs, s->segs + 1, (s->seg_count - 1) * sizeof *s->segs);
 		s->seg_count--;
-		deleted = true;
+		/* Each deletion is on disk before the next: unlinks a power cut catches before the
+		 * directory's fsync may or may not have happened, each on its own, and an older
+		 * segment that came back while a newer one stayed deleted would bring its enqueue
+		 * records back without the dequeues the newer one held (acked messages would be
+		 * delivered again). Oldest first, one at a time, what remains is always the newest
+		 * segments. One fsync per deleted segment: rare (segments are 64 MiB). */
+		if (!s->opt.no_fsync && fsync(s->msgs_dirfd) != 0) {
+			store_log_warn("storage: fsync of %s: %s", s->msgs_dir, strerror(errno));
+			break;
+		}
 	}
-	/* an unlink that a crash forgets would bring old enqueue records back without the
-	 * dequeues of the segments deleted after it */
-	if (deleted && !s->opt.no_fsync && fsync(s->msgs_dirfd) != 0)
-		store_log_warn("storage: fsync of %s: %s", s->msgs_dir, strerror(errno));
 }
 
 static int store_read_fd(struct store *s, struct store_segment *sg)

@@ -5,7 +5,8 @@
  * A failed write (disk full) keeps the batch for a retry (each second), refuses new messages and
  * fails the ticket; bytes already synced are never touched again. Segments roll at
  * segment_size, are deleted oldest-first once nothing in them is queued, and an oldest segment
- * that is mostly dead has its few live messages moved to the head (compaction). */
+ * that is mostly dead has its few live messages moved to the head (compaction). The records of
+ * messages, enqueues, dequeues and purges are made in store_message.c. */
 #include "storage/store.h"
 
 #include <assert.h>
@@ -124,6 +125,9 @@ static int store_batch_reserve_buf(struct store_batch *b, size_t n)
 	size_t cap;
 	uint8_t *buf;
 
+	/* always room for a commit record after: store_commit_seal cannot fail */
+	n += STORE_RECORD_HEADER_SIZE + STORE_RECORD_COMMIT_SIZE;
+
 	if (b->cap - b->len >= n)
 		return 0;
 	cap = b->cap ? b->cap : 65536;
@@ -198,14 +202,12 @@ struct store_salt store_segment_salt(struct store *s, uint32_t no)
 	return sg ? sg->salt : STORE_SALT_NONE;
 }
 
-/* Starts the head's file with a segment header carrying fresh salts. */
+/* Starts the head's file with a segment header carrying this run's salts. */
 static int store_head_start(struct store *s, struct store_segment *head)
 {
 	uint8_t hdr[STORE_SEGMENT_HEADER_SIZE];
 
-	if (!store_salt_new(&head->salt))
-		store_log_warn("storage: getrandom failed; segment %u's checksum salt comes from "
-			       "the clock", head->no);
+	head->salt = s->salt;
 	store_segment_header_encode(hdr, head->salt);
 	if (!store_batch_add(&s->pending, head->no, 0, hdr, sizeof hdr))
 		return -1;
@@ -241,11 +243,39 @@ uint8_t *store_append(struct store *s, uint64_t payload_len, bool may_roll,
 	head->size += n;
 	s->pending.records++;
 	s->unsynced_appends++;
+	if (s->commit_count++ == 0)
+		s->commit_first = *where;
 	return p;
 }
 
-/* Takes back the record store_append just reserved (its caller failed afterwards). */
-static void store_unappend(struct store *s, uint64_t payload_len)
+/* Ends the records appended since the last commit with a commit record naming the first of
+ * them and their number, in the pending batch right after them. Recovery replays a batch only
+ * up to a commit that accounts for every record before it, so a power cut that tears a batch
+ * (some sectors written, others not) never replays its later records (an ack, a dead-letter's
+ * dequeue) without the earlier ones they depend on. Cannot fail: store_batch_reserve_buf keeps
+ * room for it, and it extends the batch's last part, which ends at the head. */
+static void store_commit_seal(struct store *s)
+{
+	struct store_batch *b = &s->pending;
+	struct store_part *last = &b->parts[b->part_count - 1];
+	/* the head, or the one before when a roll left the head without a byte yet */
+	struct store_segment *head = store_segment_find(s, last->seg);
+	uint8_t *p = b->buf + b->len;
+
+	assert(s->commit_count > 0 && b->part_count > 0 && head &&
+	       last->file_off + last->len == head->size &&
+	       b->cap - b->len >= STORE_RECORD_HEADER_SIZE + STORE_RECORD_COMMIT_SIZE);
+	store_record_put_u32(p + STORE_RECORD_HEADER_SIZE, s->commit_first.seg);
+	store_record_put_u32(p + STORE_RECORD_HEADER_SIZE + 4, s->commit_count);
+	store_record_put_u64(p + STORE_RECORD_HEADER_SIZE + 8, s->commit_first.off);
+	store_record_seal(p, STORE_RECORD_COMMIT, STORE_RECORD_COMMIT_SIZE, head->salt);
+	b->len += STORE_RECORD_HEADER_SIZE + STORE_RECORD_COMMIT_SIZE;
+	last->len += STORE_RECORD_HEADER_SIZE + STORE_RECORD_COMMIT_SIZE;
+	head->size += STORE_RECORD_HEADER_SIZE + STORE_RECORD_COMMIT_SIZE;
+	s->commit_count = 0;
+}
+
+void store_unappend(struct store *s, uint64_t payload_len)
 {
 	uint64_t n = STORE_RECORD_HEADER_SIZE + payload_len;
 	struct store_part *last = &s->pending.parts[s->pending.part_count - 1];
@@ -257,6 +287,7 @@ static void store_unappend(struct store *s, uint64_t payload_len)
 	store_head(s)->size -= n;
 	s->pending.records--;
 	s->unsynced_appends--;
+	s->commit_count--;
 }
 
 /* ---- the storage thread ---- */
@@ -382,6 +413,8 @@ static void store_dispatch(struct store *s)
 	assert(!s->busy && s->flight.len == 0);
 	if (s->pending.len == 0)
 		return;
+	if (s->commit_count > 0)
+		store_commit_seal(s);
 	tmp = s->flight;
 	s->flight = s->pending;
 	s->pending = tmp;
@@ -575,6 +608,41 @@ static int store_mkdir(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* Makes the directory entries leading to the data directory durable: the data directory (for
+ * msgs/ and files in it) and each directory above it. They may have just been created (by us or
+ * by whoever made the data directory), and a power cut before their parents reach the disk
+ * would take everything under them along, confirmed messages included. Once per open; only a
+ * failure on the data directory or its parent is an error. */
+static int store_sync_dirs(const char *dir, char *err, size_t errlen)
+{
+	char path[4096];
+	struct stat prev = { 0 }, st;
+
+	snprintf(path, sizeof path, "%s", dir);
+	for (int depth = 0; depth < 64; depth++) {
+		int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		bool ok = fd >= 0 && fstat(fd, &st) == 0 && fsync(fd) == 0;
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		if (!ok) {
+			if (depth < 2) {
+				snprintf(err, errlen, "cannot fsync %s: %s", path, strerror(e));
+				return -1;
+			}
+			return 0;
+		}
+		if (depth > 0 && st.st_dev == prev.st_dev && st.st_ino == prev.st_ino)
+			return 0; /* "/.." is "/" */
+		prev = st;
+		if (strlen(path) + 4 >= sizeof path)
+			return 0;
+		strcat(path, "/..");
+	}
+	return 0;
+}
+
 struct store *store_open(struct event_base *base, const char *dir, const struct store_options *opt,
 			 char *err, size_t errlen)
 {
@@ -597,6 +665,9 @@ struct store *store_open(struct event_base *base, const char *dir, const struct 
 		s->opt.segment_size = STORE_MAX_SEGMENT_SIZE;
 	store_index_init(&s->index);
 	s->next_id = 1;
+	if (!store_salt_new(&s->salt))
+		store_log_warn("storage: getrandom failed; the checksum salt of this run comes from "
+			       "the clock");
 	if (pthread_mutex_init(&s->lock, NULL) != 0 || pthread_cond_init(&s->cond, NULL) != 0) {
 		snprintf(err, errlen, "cannot create a lock");
 		free(s);
@@ -609,7 +680,8 @@ struct store *store_open(struct event_base *base, const char *dir, const struct 
 		goto out;
 	}
 	sprintf(s->msgs_dir, "%s/msgs", dir);
-	if (store_mkdir(dir, err, errlen) != 0 || store_mkdir(s->msgs_dir, err, errlen) != 0)
+	if (store_mkdir(dir, err, errlen) != 0 || store_mkdir(s->msgs_dir, err, errlen) != 0 ||
+	    (!s->opt.no_fsync && store_sync_dirs(dir, err, errlen) != 0))
 		goto out;
 	s->msgs_dirfd = open(s->msgs_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->msgs_dirfd < 0) {
@@ -652,8 +724,9 @@ out:
 	return s;
 }
 
-/* Waits for the batch with the thread and settles it without callbacks (shutting down). */
-static void store_wait(struct store *s)
+/* Waits for the batch with the thread and settles it, with the synced callbacks or without
+ * (shutting down). */
+static void store_wait_callbacks(struct store *s, bool callbacks)
 {
 	if (!s->busy)
 		return;
@@ -662,7 +735,29 @@ static void store_wait(struct store *s)
 		pthread_cond_wait(&s->cond, &s->lock);
 	s->job_done = false;
 	pthread_mutex_unlock(&s->lock);
-	store_complete(s, false);
+	store_complete(s, callbacks);
+}
+
+static void store_wait(struct store *s)
+{
+	store_wait_callbacks(s, false);
+}
+
+int store_flush(struct store *s)
+{
+	uint64_t want;
+
+	if (!s->recovered || s->recovery_failed)
+		return -1;
+	want = store_sync(s);
+	while (s->done_ticket < want && !s->failed) {
+		if (!s->busy)
+			store_dispatch(s);
+		if (!s->busy)
+			break;
+		store_wait_callbacks(s, true);
+	}
+	return s->done_ticket >= want && !s->failed ? 0 : -1;
 }
 
 void store_close(struct store *s)
@@ -710,187 +805,6 @@ void store_close(struct store *s)
 	free(s->readbuf);
 	free(s->msgs_dir);
 	free(s);
-}
-
-/* ---- messages ---- */
-
-uint64_t store_queue_id(const char *vhost, const uint8_t *name, size_t name_len)
-{
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, then a finaliser to spread the bits */
-
-	for (const char *p = vhost; *p; p++)
-		h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
-	h = (h ^ 0xff) * 0x100000001b3ull; /* cannot occur in UTF-8: separates vhost and name */
-	for (size_t i = 0; i < name_len; i++)
-		h = (h ^ name[i]) * 0x100000001b3ull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
-	h &= ~STORE_QUEUE_VOLATILE;
-	return h ? h : 1; /* 0 means "no queue" */
-}
-
-static bool store_can_add(struct store *s)
-{
-	if (s->failed)
-		return false;
-	if (!s->recovered) {
-		store_log_error("storage: append before store_recover; refused");
-		return false;
-	}
-	return true;
-}
-
-uint64_t store_message_add(struct store *s, const struct store_message *m)
-{
-	uint64_t len = store_record_message_len(m, 0);
-	struct store_pos where;
-	struct store_salt salt;
-	struct store_index_entry *e;
-	struct store_segment *sg;
-	uint8_t *p;
-	uint64_t id;
-
-	if (!store_can_add(s))
-		return 0;
-	if (len == 0 || STORE_RECORD_HEADER_SIZE + len > UINT32_MAX) {
-		store_log_warn("storage: message too large to store (%llu body bytes)",
-			       (unsigned long long)m->body_len);
-		return 0;
-	}
-	p = store_append(s, len, true, &where, &salt);
-	if (!p)
-		return 0;
-	id = s->next_id;
-	e = store_index_put(&s->index, id, where.seg, (uint32_t)where.off,
-			    (uint32_t)(STORE_RECORD_HEADER_SIZE + len));
-	if (!e) {
-		store_unappend(s, len);
-		return 0;
-	}
-	s->next_id++;
-	store_record_message_encode(p + STORE_RECORD_HEADER_SIZE, id, m, NULL, 0);
-	store_record_seal(p, STORE_RECORD_MESSAGE, (uint32_t)len, salt);
-	sg = store_segment_find(s, where.seg);
-	if (id < sg->min_id)
-		sg->min_id = id;
-	if (id > sg->max_id)
-		sg->max_id = id;
-	return id;
-}
-
-static uint8_t *store_append_pair(struct store *s, enum store_record_type type, uint64_t queue_id,
-				  uint64_t msg_id)
-{
-	struct store_pos where;
-	struct store_salt salt;
-	uint8_t *p = store_append(s, STORE_RECORD_PAIR_SIZE, true, &where, &salt);
-
-	if (!p)
-		return NULL;
-	store_record_put_u64(p + STORE_RECORD_HEADER_SIZE, queue_id);
-	store_record_put_u64(p + STORE_RECORD_HEADER_SIZE + 8, msg_id);
-	store_record_seal(p, type, STORE_RECORD_PAIR_SIZE, salt);
-	return p;
-}
-
-int store_enqueue(struct store *s, uint64_t queue_id, uint64_t msg_id)
-{
-	struct store_index_entry *e = store_index_get(&s->index, msg_id);
-	int rc;
-
-	if (!e || queue_id == 0 || !store_can_add(s))
-		return -1;
-	if (!store_segment_find(s, e->segment)) {
-		/* added, never queued, and its segment is gone */
-		store_index_remove(&s->index, msg_id);
-		return -1;
-	}
-	if (store_index_holds(&s->index, msg_id, e, queue_id))
-		return 0;
-	if (!store_queue_is_volatile(queue_id) &&
-	    !store_append_pair(s, STORE_RECORD_ENQUEUE, queue_id, msg_id))
-		return -1;
-	rc = store_index_enqueue(&s->index, msg_id, e, queue_id);
-	if (rc < 0) {
-		if (!store_queue_is_volatile(queue_id))
-			store_unappend(s, STORE_RECORD_PAIR_SIZE);
-		return -1;
-	}
-	if (store_index_queue_count(&s->index, msg_id, e) == 1)
-		store_segment_account(s, e, 1);
-	return 0;
-}
-
-int store_dequeue(struct store *s, uint64_t queue_id, uint64_t msg_id)
-{
-	struct store_index_entry *e = store_index_get(&s->index, msg_id);
-
-	if (!e || !s->recovered || !store_index_holds(&s->index, msg_id, e, queue_id))
-		return -1;
-	/* allowed while writes fail: acks must not come back after the disk recovers */
-	if (!store_queue_is_volatile(queue_id) &&
-	    !store_append_pair(s, STORE_RECORD_DEQUEUE, queue_id, msg_id))
-		return -1;
-	store_index_dequeue(&s->index, msg_id, e, queue_id);
-	if (!store_index_live(e)) {
-		store_segment_account(s, e, -1);
-		store_index_remove(&s->index, msg_id);
-	}
-	return 0;
-}
-
-struct store_purge_ctx {
-	struct store *s;
-	uint64_t queue_id;
-	uint64_t *dead;
-	size_t dead_count, dead_cap;
-	bool oom;
-};
-
-static void store_purge_one(void *arg, uint64_t msg_id, struct store_index_entry *e)
-{
-	struct store_purge_ctx *c = arg;
-
-	if (c->oom || store_index_dequeue(&c->s->index, msg_id, e, c->queue_id) != 1 ||
-	    store_index_live(e))
-		return;
-	store_segment_account(c->s, e, -1);
-	if (c->dead_count == c->dead_cap) {
-		size_t cap = c->dead_cap ? c->dead_cap * 2 : 256;
-		uint64_t *dead = realloc(c->dead, cap * sizeof *dead);
-		if (!dead) {
-			c->oom = true; /* the entry stays, dead, until its segment goes */
-			return;
-		}
-		c->dead = dead;
-		c->dead_cap = cap;
-	}
-	c->dead[c->dead_count++] = msg_id;
-}
-
-int store_queue_purge(struct store *s, uint64_t queue_id)
-{
-	struct store_purge_ctx c = { .s = s, .queue_id = queue_id };
-	struct store_pos where;
-	struct store_salt salt;
-
-	/* before a successful recovery a purge record could cancel enqueues never replayed */
-	if (!s->recovered)
-		return -1;
-	if (!store_queue_is_volatile(queue_id)) {
-		uint8_t *p = store_append(s, STORE_RECORD_PURGE_SIZE, true, &where, &salt);
-		if (!p)
-			return -1;
-		store_record_put_u64(p + STORE_RECORD_HEADER_SIZE, queue_id);
-		store_record_seal(p, STORE_RECORD_PURGE, STORE_RECORD_PURGE_SIZE, salt);
-	}
-	/* a walk over the whole index: purges and queue deletions are rare */
-	store_index_visit(&s->index, 0, UINT64_MAX, store_purge_one, &c);
-	for (size_t i = 0; i < c.dead_count; i++)
-		store_index_remove(&s->index, c.dead[i]);
-	free(c.dead);
-	return 0;
 }
 
 uint64_t store_sync(struct store *s)

@@ -1,5 +1,6 @@
 /* storage/store_internal.h: struct store, shared by store_file.c (appends, group commit, the
- * storage thread, segment deletion and compaction), store_recover.c and store_definitions.c.
+ * storage thread), store_message.c (the broker's records), store_compact.c (segment deletion
+ * and compaction), store_read.c, store_recover.c and store_definitions.c.
  * Not for the broker, which includes only store.h. */
 #ifndef STORAGE_STORE_INTERNAL_H
 #define STORAGE_STORE_INTERNAL_H
@@ -71,6 +72,13 @@ struct store {
 	uint64_t next_id;
 	struct store_index index;
 
+	/* the checksum salts of every segment this open creates: a run of segments with the same
+	 * salts is one run of the store, whose last batch recovery may find torn */
+	struct store_salt salt;
+	/* records appended since the last commit record: the first one's place and how many */
+	struct store_pos commit_first;
+	uint32_t commit_count;
+
 	/* group commit: the loop appends to pending, the thread writes flight */
 	struct store_batch pending, flight;
 	bool busy; /* flight is with the thread */
@@ -123,6 +131,8 @@ int store_pos_cmp(struct store_pos a, struct store_pos b);
  * pending batch, where says where it lands and *salt what to seal it with. */
 uint8_t *store_append(struct store *s, uint64_t payload_len, bool may_roll,
 		      struct store_pos *where, struct store_salt *salt);
+/* Takes back the record store_append just reserved (its caller failed afterwards). */
+void store_unappend(struct store *s, uint64_t payload_len);
 /* The checksum seeds of segment no's records ({0, 0} when it is unknown). */
 struct store_salt store_segment_salt(struct store *s, uint32_t no);
 

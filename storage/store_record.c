@@ -86,12 +86,15 @@ enum store_segment_kind store_segment_header_decode(const uint8_t *p, size_t ava
 {
 	if (avail < 8 || memcmp(p, STORE_SEGMENT_MAGIC, 8) != 0)
 		return STORE_SEGMENT_V1;
-	if (avail < STORE_SEGMENT_HEADER_SIZE)
-		return STORE_SEGMENT_EMPTY; /* written with its header first: no record yet */
+	if (avail < 12)
+		return STORE_SEGMENT_EMPTY;
 	*version = store_record_get_u32(p + 8);
-	/* a newer release may lay its header out differently: only magic and version count */
+	/* a newer release may lay its header out differently (even shorter): only magic and
+	 * version count */
 	if (*version > STORE_FORMAT_VERSION)
 		return STORE_SEGMENT_NEWER;
+	if (avail < STORE_SEGMENT_HEADER_SIZE)
+		return STORE_SEGMENT_EMPTY; /* written with its header first: no record yet */
 	if (*version < 2 || store_record_get_u32(p + 28) != store_record_crc32c(0, p, 28))
 		return STORE_SEGMENT_DAMAGED;
 	salt->header = store_record_get_u32(p + 12);
@@ -199,7 +202,7 @@ int64_t store_record_check(const uint8_t *p, size_t avail, struct store_record *
 
 	if (avail < STORE_RECORD_HEADER_SIZE)
 		return 0;
-	if (p[4] != STORE_RECORD_MAGIC || p[5] < STORE_RECORD_MESSAGE || p[5] > STORE_RECORD_MOVED)
+	if (p[4] != STORE_RECORD_MAGIC || p[5] < STORE_RECORD_MESSAGE || p[5] > STORE_RECORD_COMMIT)
 		return -1;
 	if (store_record_get_u32(p) !=
 	    store_record_crc32c(salt.header, p + 4, STORE_RECORD_HEADER_SIZE - 4))
@@ -221,6 +224,10 @@ int64_t store_record_check(const uint8_t *p, size_t avail, struct store_record *
 		break;
 	case STORE_RECORD_PURGE:
 		if (len != STORE_RECORD_PURGE_SIZE)
+			return -1;
+		break;
+	case STORE_RECORD_COMMIT:
+		if (len != STORE_RECORD_COMMIT_SIZE)
 			return -1;
 		break;
 	default:

@@ -48,6 +48,8 @@
 #define STORE_RECORD_MESSAGE_FIXED 16
 #define STORE_RECORD_PAIR_SIZE 16  /* queue_id, msg_id */
 #define STORE_RECORD_PURGE_SIZE 8  /* queue_id */
+/* u32 segment and u32 record count, u64 offset: where the batch's first record is, how many */
+#define STORE_RECORD_COMMIT_SIZE 16
 #define STORE_RECORD_MAX_PAYLOAD (UINT32_MAX - 64)
 
 enum store_record_type {
@@ -57,6 +59,7 @@ enum store_record_type {
 	STORE_RECORD_PURGE = 4,   /* queue_id: every message enqueued on it before is gone */
 	STORE_RECORD_MOVED = 5,   /* compaction: a message re-written at the head with the
 				   * queues it is live in; same id, same payload shape */
+	STORE_RECORD_COMMIT = 6,  /* format 2: ends each group commit (first record, count) */
 };
 
 /* Checksum seeds of one segment; {0, 0} for format 1. */
@@ -142,6 +145,19 @@ int store_record_message_decode(const uint8_t *p, uint32_t len, struct store_rec
  * are not a record (bad header checksum, magic, type, or payload checksum). */
 int64_t store_record_check(const uint8_t *p, size_t avail, struct store_record *rec,
 			   struct store_salt salt);
+
+/* A commit record's payload. */
+struct store_record_commit {
+	uint32_t first_seg, count;
+	uint64_t first_off;
+};
+
+static inline void store_record_commit_decode(const uint8_t *p, struct store_record_commit *c)
+{
+	c->first_seg = store_record_get_u32(p);
+	c->count = store_record_get_u32(p + 4);
+	c->first_off = store_record_get_u64(p + 8);
+}
 
 /* Writes a format STORE_FORMAT_VERSION segment header (STORE_SEGMENT_HEADER_SIZE bytes). */
 void store_segment_header_encode(uint8_t *p, struct store_salt salt);

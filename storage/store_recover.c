@@ -55,6 +55,24 @@ struct store_recover_ctx {
 	 * not in a record */
 	char oom_path[4096];
 	size_t oom_off;
+	/* Format 2 replay goes batch by batch: the records of the current run (the segments one
+	 * open of the store wrote, which share their salts) since its last commit record wait in
+	 * held; the first `suspect` of them are a committed batch that did not check out, kept
+	 * until something follows it in the run. */
+	struct store_recover_held *held;
+	size_t held_count, held_cap, suspect;
+	bool in_run;
+	struct store_salt run_salt;
+	struct store_pos run_start; /* the run's first segment still on disk, offset 0 */
+	struct store_pos last_gap;  /* the latest corrupt bytes skipped in this run (seg 0: none) */
+	struct store_pos committed; /* where the run's last whole batch ends (seg 0: nowhere yet) */
+	struct store_pos suspect_first, suspect_end; /* where the held suspect batch is */
+};
+
+struct store_recover_held {
+	struct store_segment *sg;
+	uint64_t off;
+	struct store_record rec; /* its payload points into the segment's mapping */
 };
 
 static uint64_t store_recover_hash(uint64_t x)
@@ -224,6 +242,8 @@ static bool store_recover_apply(struct store_recover_ctx *c, struct store_segmen
 		store_recover_dequeue(c, store_record_get_u64(rec->payload),
 				      store_record_get_u64(rec->payload + 8));
 		return true;
+	case STORE_RECORD_COMMIT:
+		return false; /* only format 2 has them, and it takes them before this */
 	case STORE_RECORD_PURGE: {
 		struct store_recover_queue *rq;
 
@@ -258,13 +278,176 @@ static size_t store_recover_hunt(const uint8_t *p, size_t size, size_t pos, stru
 	return size;
 }
 
-/* Replays the records of one segment from offset pos (after its header). */
+/* Applies a record, with a log line when its contents make no sense. */
+static void store_recover_take(struct store_recover_ctx *c, struct store_segment *sg,
+			       uint64_t off, const struct store_record *rec)
+{
+	char path[4096];
+
+	if (store_recover_apply(c, sg, off, rec) || c->oom)
+		return;
+	store_segment_path(c->s, sg->no, path, sizeof path);
+	store_log_warn("storage: %s offset %llu: record type %d with a valid checksum but "
+		       "impossible contents; skipped", path, (unsigned long long)off,
+		       (int)rec->type);
+	c->st->corrupt_records_skipped++;
+}
+
+static struct store_pos store_recover_held_pos(const struct store_recover_held *h)
+{
+	return (struct store_pos){ h->sg->no, h->off };
+}
+
+/* Applies the first n held records, in order, and forgets them. */
+static void store_recover_release(struct store_recover_ctx *c, size_t n)
+{
+	if (n == 0)
+		return;
+	for (size_t i = 0; i < n && !c->oom; i++)
+		store_recover_take(c, c->held[i].sg, c->held[i].off, &c->held[i].rec);
+	memmove(c->held, c->held + n, (c->held_count - n) * sizeof *c->held);
+	c->held_count -= n;
+	c->suspect = c->suspect > n ? c->suspect - n : 0;
+}
+
+static void store_recover_hold(struct store_recover_ctx *c, struct store_segment *sg,
+			       uint64_t off, const struct store_record *rec)
+{
+	/* a batch followed by more of its run was synced before the next one was written */
+	if (c->suspect) {
+		store_recover_release(c, c->suspect);
+		c->committed = c->suspect_end;
+	}
+	if (c->held_count == c->held_cap) {
+		size_t cap = c->held_cap ? c->held_cap * 2 : 256;
+		struct store_recover_held *h = realloc(c->held, cap * sizeof *h);
+		if (!h) {
+			c->oom = true;
+			return;
+		}
+		c->held = h;
+		c->held_cap = cap;
+	}
+	c->held[c->held_count++] = (struct store_recover_held){ sg, off, *rec };
+}
+
+/* A commit record: the batch it closes is replayed when every one of its records checked out.
+ * Records before the batch's first belong to batches whose commit record was damaged later;
+ * this commit proves them synced. A batch that does not check out is held: if anything of
+ * the run follows it, it was synced and a record of it was damaged since (its other records
+ * are replayed); if it ends the run, a power cut tore it and none of it is replayed. */
+static void store_recover_commit(struct store_recover_ctx *c, struct store_segment *sg,
+				 uint64_t off, const struct store_record *rec)
+{
+	struct store_record_commit cm;
+	struct store_pos first, end;
+	size_t i = 0, batch;
+	bool whole, gone;
+
+	store_record_commit_decode(rec->payload, &cm);
+	first = (struct store_pos){ cm.first_seg, cm.first_off };
+	if (c->suspect) {
+		store_recover_release(c, c->suspect);
+		c->committed = c->suspect_end;
+	}
+	while (i < c->held_count && store_pos_cmp(store_recover_held_pos(&c->held[i]), first) < 0)
+		i++;
+	store_recover_release(c, i);
+	batch = c->held_count;
+	/* it began in a segment deleted since: that was only allowed once the batch was synced */
+	gone = store_pos_cmp(first, c->run_start) < 0;
+	whole = batch == cm.count &&
+		(batch == 0 || store_pos_cmp(store_recover_held_pos(&c->held[0]), first) == 0) &&
+		!(c->last_gap.seg && store_pos_cmp(c->last_gap, first) >= 0);
+	end = (struct store_pos){ sg->no, off + STORE_RECORD_HEADER_SIZE + rec->len };
+	if (whole || gone) {
+		store_recover_release(c, batch);
+		c->committed = end;
+	} else {
+		c->suspect = batch;
+		c->suspect_first = first;
+		c->suspect_end = end;
+	}
+	c->last_gap = (struct store_pos){ 0, 0 };
+}
+
+static const struct store_recover_map *store_recover_map_find(const struct store_recover_ctx *c,
+							      uint32_t no)
+{
+	size_t lo = 0, hi = c->map_count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (c->maps[mid].segno == no)
+			return &c->maps[mid];
+		if (c->maps[mid].segno < no)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* The run is over: what is still held was never committed whole, so no client was told it was
+ * stored. It is dropped; its message ids are not given out again. At the end of the log (last)
+ * it is cut off the last segment too, so later starts do not find it again. */
+static void store_recover_run_end(struct store_recover_ctx *c, bool last)
+{
+	struct store *s = c->s;
+	struct store_pos cut = c->suspect ? c->suspect_first : c->committed;
+
+	if (c->held_count > 0) {
+		char path[4096];
+
+		store_segment_path(s, c->held[0].sg->no, path, sizeof path);
+		store_log_warn("storage: %s offset %llu: the last batch written before a crash is "
+			       "incomplete; its %zu records are not replayed (none was confirmed)",
+			       path, (unsigned long long)c->held[0].off, c->held_count);
+		c->st->torn_records_discarded += c->held_count;
+		for (size_t i = 0; i < c->held_count; i++) {
+			const struct store_record *r = &c->held[i].rec;
+			uint64_t id;
+
+			if ((r->type == STORE_RECORD_MESSAGE || r->type == STORE_RECORD_MOVED) &&
+			    r->len >= 8 && (id = store_record_get_u64(r->payload)) < (1ull << 62) &&
+			    id >= s->next_id)
+				s->next_id = id + 1;
+		}
+	}
+	if (last && c->in_run && s->seg_count > 1) {
+		struct store_segment *tail = &s->segs[s->seg_count - 2]; /* the head is new */
+		const struct store_recover_map *map = store_recover_map_find(c, tail->no);
+		uint64_t at = cut.seg == tail->no ? cut.off : STORE_SEGMENT_HEADER_SIZE;
+
+		if (cut.seg > tail->no || at < STORE_SEGMENT_HEADER_SIZE)
+			at = STORE_SEGMENT_HEADER_SIZE;
+		if (map && map->kind == STORE_SEGMENT_V2 && at < tail->size) {
+			char path[4096];
+
+			store_segment_path(s, tail->no, path, sizeof path);
+			c->st->torn_bytes_truncated += tail->size - at;
+			if (map->fd >= 0 && ftruncate(map->fd, (off_t)at) != 0)
+				store_log_warn("storage: cannot truncate %s: %s", path,
+					       strerror(errno));
+			tail->size = at;
+		}
+	}
+	c->held_count = 0;
+	c->suspect = 0;
+	c->in_run = false;
+	c->last_gap = (struct store_pos){ 0, 0 };
+	c->committed = (struct store_pos){ 0, 0 };
+}
+
+/* Replays the records of one segment from offset pos (after its header): format 1 record by
+ * record, format 2 batch by batch. */
 static void store_recover_segment(struct store_recover_ctx *c, struct store_segment *sg,
 				  struct store_recover_map *map, size_t pos, bool last,
 				  const char *path)
 {
 	const uint8_t *p = map->data;
 	size_t size = map->size;
+	bool batched = map->kind == STORE_SEGMENT_V2;
 
 	while (pos < size) {
 		struct store_record rec;
@@ -273,21 +456,21 @@ static void store_recover_segment(struct store_recover_ctx *c, struct store_segm
 
 		if (n > 0) {
 			c->st->records++;
-			bool sane = store_recover_apply(c, sg, pos, &rec);
+			if (!batched)
+				store_recover_take(c, sg, pos, &rec);
+			else if (rec.type == STORE_RECORD_COMMIT)
+				store_recover_commit(c, sg, pos, &rec);
+			else
+				store_recover_hold(c, sg, pos, &rec);
 			if (c->oom) {
 				snprintf(c->oom_path, sizeof c->oom_path, "%s", path);
 				c->oom_off = pos;
 				return;
 			}
-			if (!sane) {
-				store_log_warn("storage: %s offset %zu: record type %d with a "
-					       "valid checksum but impossible contents; "
-					       "skipped", path, pos, (int)rec.type);
-				c->st->corrupt_records_skipped++;
-			}
 			pos += (size_t)n;
 			continue;
 		}
+		c->last_gap = (struct store_pos){ sg->no, pos };
 		next = store_recover_hunt(p, size, pos, sg->salt);
 		if (next < size) {
 			store_log_warn("storage: %s offset %zu: corrupt record, skipped %zu "
@@ -337,23 +520,6 @@ static int store_recover_cmp(const void *a, const void *b)
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
 	return x < y ? -1 : x > y;
-}
-
-static const struct store_recover_map *store_recover_map_find(const struct store_recover_ctx *c,
-							      uint32_t no)
-{
-	size_t lo = 0, hi = c->map_count;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (c->maps[mid].segno == no)
-			return &c->maps[mid];
-		if (c->maps[mid].segno < no)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
 }
 
 /* Hands the live messages to the broker queue by queue. 0, or -1 when fn failed: then it logs
@@ -519,11 +685,20 @@ int store_recover(struct store *s, store_recover_fn fn, void *arg,
 		char path[4096];
 
 		store_segment_path(s, sg->no, path, sizeof path);
+		if (map->kind != STORE_SEGMENT_V2 ||
+		    (c.in_run && (sg->salt.header != c.run_salt.header ||
+				  sg->salt.payload != c.run_salt.payload)))
+			store_recover_run_end(&c, false);
 		switch (map->kind) {
 		case STORE_SEGMENT_V1:
 			store_recover_segment(&c, sg, map, 0, i + 1 == n, path);
 			break;
 		case STORE_SEGMENT_V2:
+			if (!c.in_run) {
+				c.in_run = true;
+				c.run_salt = sg->salt;
+				c.run_start = (struct store_pos){ sg->no, 0 };
+			}
 			store_recover_segment(&c, sg, map, STORE_SEGMENT_HEADER_SIZE, i + 1 == n,
 					      path);
 			break;
@@ -546,6 +721,12 @@ int store_recover(struct store *s, store_recover_fn fn, void *arg,
 					(unsigned long long)st->records, sg->no, s->segs[n - 1].no);
 			goto out;
 		}
+	}
+	store_recover_run_end(&c, true);
+	if (c.oom) {
+		store_log_error("storage: recovery failed: out of memory replaying the last batch of "
+				"%s", s->msgs_dir);
+		goto out;
 	}
 	/* a message added but never queued before the crash is not live */
 	store_index_visit(&s->index, 0, UINT64_MAX, store_recover_drop_unqueued, &c);
@@ -585,6 +766,7 @@ out:
 			close(c.maps[i].fd);
 	}
 	free(c.maps);
+	free(c.held);
 	for (size_t i = 0; i < c.queue_count; i++)
 		free(c.queues[i].ids);
 	free(c.queues);
@@ -594,11 +776,13 @@ out:
 			 (uint64_t)((t1.tv_nsec - t0.tv_nsec) / 1000000);
 	store_log_msg(rc == 0 ? STORE_LOG_INFO : STORE_LOG_ERROR,
 		"storage: %s %llu segments, %llu records, %llu live messages (%llu bytes), "
-		"%llu corrupt records skipped, %llu torn bytes truncated, in %llu ms",
+		"%llu corrupt records skipped, %llu torn bytes truncated, %llu records of torn "
+		"batches dropped, in %llu ms",
 		rc == 0 ? "recovered" : "recovery FAILED after", (unsigned long long)st->segments,
 		(unsigned long long)st->records,
 		(unsigned long long)st->messages_live, (unsigned long long)st->bytes_live,
 		(unsigned long long)st->corrupt_records_skipped,
-		(unsigned long long)st->torn_bytes_truncated, (unsigned long long)st->elapsed_ms);
+		(unsigned long long)st->torn_bytes_truncated,
+		(unsigned long long)st->torn_records_discarded, (unsigned long long)st->elapsed_ms);
 	return rc;
 }

@@ -502,12 +502,11 @@ int admin_publish(struct vhost *v, struct amqp_str exchange, struct amqp_str rk,
 	}
 	if (p.flags & AMQP_PROP_HEADERS)
 		headers = p.headers;
-	struct message *m = message_new(exchange, rk, props, props_len, body_len);
+	struct message *m = message_new(v->broker, exchange, rk, props, props_len, body_len);
 	if (!m)
 		return ADMIN_NO_MEMORY;
 	if (body_len)
 		memcpy(m->body, body, body_len);
-	m->body_filled = body_len;
 	m->persistent = (p.flags & AMQP_PROP_DELIVERY_MODE) && p.delivery_mode == 2;
 	m->priority = (p.flags & AMQP_PROP_PRIORITY) ? p.priority : 0;
 	m->publish_time_ms = time_now_ms();
@@ -528,7 +527,7 @@ int admin_publish(struct vhost *v, struct amqp_str exchange, struct amqp_str rk,
 		m->expiration_ms = ms;
 	}
 	v->broker->stats.published++;
-	route_set_init(&set);
+	route_set_init(&set, v->broker);
 	exchange_route(x, rk, headers, &set);
 	if (set.oom) {
 		rc = ADMIN_NO_MEMORY;
@@ -660,7 +659,7 @@ int admin_dlq_replay(struct vhost *v, struct amqp_str queue, int64_t limit, bool
 			res->refused++;
 			continue;
 		}
-		struct message *nm = x ? message_new(x->name, rk, e.msg->props, e.msg->props_len,
+		struct message *nm = x ? message_new(v->broker, x->name, rk, e.msg->props, e.msg->props_len,
 						     e.msg->body_len) :
 					 NULL;
 		if (!nm) {
@@ -669,7 +668,6 @@ int admin_dlq_replay(struct vhost *v, struct amqp_str queue, int64_t limit, bool
 			continue;
 		}
 		memcpy(nm->body, e.msg->body, e.msg->body_len);
-		nm->body_filled = e.msg->body_len;
 		nm->persistent = e.msg->persistent;
 		nm->priority = e.msg->priority;
 		/* Route by every recorded key (the first is the message's own). */
@@ -682,12 +680,11 @@ int admin_dlq_replay(struct vhost *v, struct amqp_str queue, int64_t limit, bool
 		if (keys.len && amqp_array_next(&it, &k) == 1)
 			while (amqp_array_next(&it, &k) == 1)
 				if (k.type == 'S') {
-					struct message *cc = message_new(x->name, k.v.str, nm->props,
+					struct message *cc = message_new(v->broker, x->name, k.v.str, nm->props,
 									 nm->props_len, nm->body_len);
 					if (!cc)
 						continue;
 					memcpy(cc->body, nm->body, nm->body_len);
-					cc->body_filled = nm->body_len;
 					cc->persistent = nm->persistent;
 					exchange_publish(x, cc, NULL, NULL, &r);
 					total.routed += r.routed;
@@ -721,7 +718,7 @@ static void admin_policies_reapply(struct vhost *v)
 	     e = strmap_next(&v->queues, e, &i)) {
 		struct queue *q = e->value;
 		if (queue_apply_policy(q) != 0) /* keeps its previous settings */
-			log_error("out of memory applying policies to queue '%s' in vhost '%s'",
+			log_error(v->broker->log, "out of memory applying policies to queue '%s' in vhost '%s'",
 				  (const char *)q->name.ptr, v->name);
 	}
 	for (struct strmap_entry *e = strmap_first(&v->exchanges, &i); e;

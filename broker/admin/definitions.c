@@ -1,8 +1,9 @@
-/* broker/admin/definitions.c: export and import of RabbitMQ's definitions document. Import runs in
- * two passes: the first checks every item (types, required keys, hash formats, exchange types,
- * queue arguments, equivalence with what exists, binding endpoints), the second applies them
- * through broker/admin.c. Policies are applied last; policy_set is their only validator, so a
- * bad policy is the one case that can leave earlier items applied. */
+/* broker/admin/definitions.c: import of RabbitMQ's definitions document (definitions_export.c
+ * writes it). Import runs in two passes over a table of sections: the first checks every item
+ * (types, required keys, hash formats, exchange types, queue arguments, equivalence with what
+ * exists, binding endpoints), the second applies them through broker/admin/admin.c. Policies are
+ * applied last; policy_set is their only validator, so a bad policy is the one case that can
+ * leave earlier items applied. */
 #include "broker/admin/definitions.h"
 
 #include <openssl/evp.h>
@@ -22,61 +23,6 @@
 #include "broker/auth/topic_perm.h"
 #include "broker/vhost/vhost.h"
 
-#ifndef WARREN_VERSION
-#define WARREN_VERSION "0.1.0"
-#endif
-
-static json_t *definitions_tags(const char *tags)
-{
-	json_t *arr = json_array();
-	char *copy = strdup(tags ? tags : "");
-	for (char *save = NULL, *t = copy ? strtok_r(copy, ",", &save) : NULL; t;
-	     t = strtok_r(NULL, ",", &save))
-		if (*t)
-			json_array_append_new(arr, json_string(t));
-	free(copy);
-	return arr;
-}
-
-static json_t *definitions_str(struct amqp_str s)
-{
-	return admin_json_string(s.ptr, s.len);
-}
-
-/* {"max-connections": N, ...} of the limits that are set; NULL when none is and !always. */
-static json_t *definitions_limits(const struct limit *l, int count, bool vhost, bool always)
-{
-	json_t *o = always ? json_object() : NULL;
-	for (int i = 0; i < count; i++) {
-		if (!l[i].set)
-			continue;
-		if (!o)
-			o = json_object();
-		json_object_set_new(o,
-				    vhost ? limits_vhost_name((enum limits_vhost)i) :
-					    limits_user_name((enum limits_user)i),
-				    json_integer((json_int_t)l[i].value));
-	}
-	return o;
-}
-
-/* RabbitMQ 3.10 exports vhost limits as a runtime parameter of component "vhost-limits". */
-static void definitions_export_vhost_limits(const struct vhost *v, bool with_vhost, json_t *params)
-{
-	json_t *value = definitions_limits(v->limits, LIMITS_VHOST_COUNT, true, false);
-	if (!value)
-		return;
-	json_t *o = json_object();
-	json_object_set_new(o, "value", value);
-	if (with_vhost)
-		json_object_set_new(o, "vhost", json_string(v->name));
-	json_object_set_new(o, "component", json_string("vhost-limits"));
-	json_object_set_new(o, "name", json_string("limits"));
-	json_array_append_new(params, o);
-}
-
-/* Sets the limits named in a {"max-...": N} object; unknown names and non-integers are
- * skipped (validated before). */
 static void definitions_import_limits(struct limit *l, json_t *value, bool vhost)
 {
 	const char *k;
@@ -87,207 +33,6 @@ static void definitions_import_limits(struct limit *l, json_t *value, bool vhost
 		if (idx >= 0 && json_is_integer(n))
 			l[idx] = (struct limit){ .set = true, .value = json_integer_value(n) };
 	}
-}
-
-static bool definitions_list_ready(const struct list *l)
-{
-	return l->next != NULL && !list_is_empty(l);
-}
-
-/* The durable bindings whose source is x (durable destinations only), in RabbitMQ's shape. */
-static void definitions_export_bindings(struct exchange *x, bool with_vhost, json_t *bindings)
-{
-	struct list *pos;
-	list_for_each(pos, &x->bindings)
-	{
-		struct binding *bd = list_entry(pos, struct binding, source_link);
-		bool durable = bd->dest_q ? bd->dest_q->durable && !bd->dest_q->exclusive :
-					    bd->dest_x->durable;
-		if (!durable)
-			continue;
-		json_t *b = json_object();
-		json_object_set_new(b, "source", definitions_str(x->name));
-		if (with_vhost)
-			json_object_set_new(b, "vhost", json_string(x->vhost->name));
-		json_object_set_new(b, "destination",
-				    definitions_str(bd->dest_q ? bd->dest_q->name : bd->dest_x->name));
-		json_object_set_new(b, "destination_type", json_string(bd->dest_q ? "queue" : "exchange"));
-		json_object_set_new(b, "routing_key", definitions_str(bd->key));
-		json_object_set_new(b, "arguments", admin_table_to_json(bd->args));
-		json_array_append_new(bindings, b);
-	}
-}
-
-static void definitions_export_vhost(struct vhost *v, bool with_vhost, json_t *policies,
-				     json_t *queues, json_t *exchanges, json_t *bindings)
-{
-	size_t i;
-	struct list *pos;
-	json_error_t jerr;
-#define SET_VHOST(o)                                                             \
-	do {                                                                     \
-		if (with_vhost)                                                  \
-			json_object_set_new((o), "vhost", json_string(v->name)); \
-	} while (0)
-
-	if (definitions_list_ready(&v->policies)) {
-		list_for_each(pos, &v->policies)
-		{
-			struct policy *p = list_entry(pos, struct policy, link);
-			json_t *o = json_object();
-			SET_VHOST(o);
-			json_object_set_new(o, "name", json_string(p->name));
-			json_object_set_new(o, "pattern", json_string(p->pattern));
-			json_object_set_new(o, "apply-to",
-					    json_string(policy_apply_to_name(p->apply_to)));
-			json_t *def = p->definition_json ?
-					      json_loads(p->definition_json, 0, &jerr) :
-					      NULL;
-			json_object_set_new(o, "definition", def ? def : json_object());
-			json_object_set_new(o, "priority", json_integer(p->priority));
-			json_array_append_new(policies, o);
-		}
-	}
-	for (struct strmap_entry *e = strmap_first(&v->queues, &i); e;
-	     e = strmap_next(&v->queues, e, &i)) {
-		struct queue *q = e->value;
-		if (!q->durable || q->exclusive)
-			continue;
-		json_t *o = json_object();
-		json_object_set_new(o, "name", definitions_str(q->name));
-		SET_VHOST(o);
-		json_object_set_new(o, "durable", json_true());
-		json_object_set_new(o, "auto_delete", json_boolean(q->auto_delete));
-		json_object_set_new(o, "arguments", admin_table_to_json(q->args));
-		json_array_append_new(queues, o);
-	}
-	for (struct strmap_entry *e = strmap_first(&v->exchanges, &i); e;
-	     e = strmap_next(&v->exchanges, e, &i)) {
-		struct exchange *x = e->value;
-		if (x->is_default || !x->durable ||
-		    (x->name.len >= 4 && memcmp(x->name.ptr, "amq.", 4) == 0))
-			continue;
-		json_t *o = json_object();
-		json_object_set_new(o, "name", definitions_str(x->name));
-		SET_VHOST(o);
-		json_object_set_new(o, "type", json_string(exchange_type_name(x)));
-		json_object_set_new(o, "durable", json_true());
-		json_object_set_new(o, "auto_delete", json_boolean(x->auto_delete));
-		json_object_set_new(o, "internal", json_boolean(x->internal));
-		json_object_set_new(o, "arguments", admin_table_to_json(x->args));
-		json_array_append_new(exchanges, o);
-		definitions_export_bindings(x, with_vhost, bindings);
-	}
-	/* Bindings from the predeclared amq.* exchanges to durable destinations are also part
-	 * of what an operator set up. */
-	for (struct strmap_entry *e = strmap_first(&v->exchanges, &i); e;
-	     e = strmap_next(&v->exchanges, e, &i)) {
-		struct exchange *x = e->value;
-		if (x->is_default || !(x->name.len >= 4 && memcmp(x->name.ptr, "amq.", 4) == 0))
-			continue;
-		definitions_export_bindings(x, with_vhost, bindings);
-	}
-#undef SET_VHOST
-}
-
-json_t *definitions_export(struct broker *b, const char *vhost)
-{
-	size_t i, j;
-	json_t *doc = json_object();
-	json_t *policies = json_array(), *queues = json_array(), *exchanges = json_array();
-	json_t *bindings = json_array();
-
-	json_object_set_new(doc, "rabbit_version", json_string("3.10.8"));
-	if (vhost) {
-		struct vhost *v = admin_vhost_find(b, vhost);
-		if (!v) {
-			json_decref(doc);
-			json_decref(policies);
-			json_decref(queues);
-			json_decref(exchanges);
-			json_decref(bindings);
-			return NULL;
-		}
-		definitions_export_vhost(v, false, policies, queues, exchanges, bindings);
-		json_t *vparams = json_array();
-		definitions_export_vhost_limits(v, false, vparams);
-		json_object_set_new(doc, "parameters", vparams);
-		goto done;
-	}
-	json_object_set_new(doc, "rabbitmq_version", json_string("3.10.8"));
-	json_object_set_new(doc, "product_name", json_string("Warren"));
-	json_object_set_new(doc, "product_version", json_string(WARREN_VERSION));
-	json_t *users = json_array(), *vhosts = json_array(), *perms = json_array();
-	json_t *topic_perms = json_array(), *params = json_array();
-	for (struct strmap_entry *e = strmap_first(&b->users, &i); e;
-	     e = strmap_next(&b->users, e, &i)) {
-		struct user *u = e->value;
-		char *hash = auth_user_hash_b64(u);
-		json_t *o = json_object();
-		json_object_set_new(o, "name", json_string(u->name));
-		json_object_set_new(o, "password_hash", json_string(hash ? hash : ""));
-		json_object_set_new(o, "hashing_algorithm", json_string(auth_hash_name(u->algo)));
-		json_object_set_new(o, "tags", definitions_tags(u->tags));
-		json_object_set_new(o, "limits",
-				    definitions_limits(u->limits, LIMITS_USER_COUNT, false, true));
-		json_array_append_new(users, o);
-		for (struct strmap_entry *pe = strmap_first(&u->topic_permissions, &j); pe;
-		     pe = strmap_next(&u->topic_permissions, pe, &j)) {
-			const struct topic_perm *p = pe->value;
-			json_t *po = json_object();
-			json_object_set_new(po, "user", json_string(u->name));
-			json_object_set_new(po, "vhost", json_string(p->vhost));
-			json_object_set_new(po, "exchange", json_string(p->exchange));
-			json_object_set_new(po, "write", json_string(p->write));
-			json_object_set_new(po, "read", json_string(p->read));
-			json_array_append_new(topic_perms, po);
-		}
-		free(hash);
-		for (struct strmap_entry *pe = strmap_first(&u->permissions, &j); pe;
-		     pe = strmap_next(&u->permissions, pe, &j)) {
-			const struct permission *p = pe->value;
-			json_t *po = json_object();
-			json_object_set_new(po, "user", json_string(u->name));
-			json_object_set_new(po, "vhost", json_string(pe->key));
-			json_object_set_new(po, "configure", json_string(p->configure));
-			json_object_set_new(po, "write", json_string(p->write));
-			json_object_set_new(po, "read", json_string(p->read));
-			json_array_append_new(perms, po);
-		}
-	}
-	for (struct strmap_entry *e = strmap_first(&b->vhosts, &i); e;
-	     e = strmap_next(&b->vhosts, e, &i)) {
-		struct vhost *v = e->value;
-		json_t *o = json_object();
-		json_object_set_new(o, "name", json_string(v->name));
-		json_object_set_new(o, "limits", json_array());
-		/* Metadata as later RabbitMQs export it (3.10 exports none, but imports these
-		 * keys): what PUT /api/vhosts set survives export, import and restarts. */
-		json_t *md = json_object(), *tags = json_array();
-		for (size_t t = 0; t < v->tag_count; t++)
-			json_array_append_new(tags, json_string(v->tags[t]));
-		json_object_set_new(md, "description", json_string(v->description));
-		json_object_set_new(md, "tags", tags);
-		if (v->default_queue_type)
-			json_object_set_new(md, "default_queue_type",
-					    json_string(v->default_queue_type));
-		json_object_set_new(o, "metadata", md);
-		json_array_append_new(vhosts, o);
-		definitions_export_vhost(v, true, policies, queues, exchanges, bindings);
-		definitions_export_vhost_limits(v, true, params);
-	}
-	json_object_set_new(doc, "users", users);
-	json_object_set_new(doc, "vhosts", vhosts);
-	json_object_set_new(doc, "permissions", perms);
-	json_object_set_new(doc, "topic_permissions", topic_perms);
-	json_object_set_new(doc, "parameters", params);
-	json_object_set_new(doc, "global_parameters", json_array());
-done:
-	json_object_set_new(doc, "policies", policies);
-	json_object_set_new(doc, "queues", queues);
-	json_object_set_new(doc, "exchanges", exchanges);
-	json_object_set_new(doc, "bindings", bindings);
-	return doc;
 }
 
 /* ---- import ---- */
@@ -432,215 +177,6 @@ static int definitions_hash_check(struct definitions_ctx *c, const char *name, c
 	return 0;
 }
 
-static int definitions_validate(struct definitions_ctx *c)
-{
-	int rc = 0;
-	size_t i;
-	json_t *o, *s;
-	char err[512];
-
-	if (!json_is_object(c->doc)) {
-		snprintf(c->err, c->errlen, "definitions must be a JSON object");
-		return -1;
-	}
-	if (!c->vhost && (s = definitions_section(c, "vhosts", &rc)))
-		json_array_foreach(s, i, o)
-		{
-			const char *n = definitions_get_str(c, o, "vhosts", "name", true);
-			if (!n)
-				return -1;
-			if (!*n || strlen(n) > 255) {
-				snprintf(c->err, c->errlen, "vhosts: invalid name");
-				return -1;
-			}
-			struct admin_vhost_meta meta;
-			int mrc = admin_vhost_meta_parse(o, &meta, err, sizeof err);
-			admin_vhost_meta_free(&meta);
-			if (mrc != ADMIN_OK) {
-				snprintf(c->err, c->errlen, "vhosts: vhost '%s': %s", n, err);
-				return -1;
-			}
-		}
-	if (rc)
-		return rc;
-	if (!c->vhost && (s = definitions_section(c, "users", &rc)))
-		json_array_foreach(s, i, o)
-		{
-			const char *n = definitions_get_str(c, o, "users", "name", true);
-			if (!n)
-				return -1;
-			json_t *h = json_object_get(o, "password_hash"), *p = json_object_get(o, "password");
-			json_t *a = json_object_get(o, "hashing_algorithm"), *t = json_object_get(o, "tags");
-			if ((h && !json_is_string(h)) || (p && !json_is_string(p)) ||
-			    (a && !json_is_string(a)) ||
-			    (t && !json_is_string(t) && !json_is_array(t))) {
-				snprintf(c->err, c->errlen, "users: bad field types for user '%s'", n);
-				return -1;
-			}
-			if (h && definitions_hash_check(c, n, json_string_value(h),
-							a ? json_string_value(a) : NULL) != 0)
-				return -1;
-		}
-	if (rc)
-		return rc;
-	if (!c->vhost && (s = definitions_section(c, "permissions", &rc)))
-		json_array_foreach(s, i, o)
-		{
-			const char *u = definitions_get_str(c, o, "permissions", "user", true);
-			const char *v = u ? definitions_get_str(c, o, "permissions", "vhost", true) : NULL;
-			if (!v || !definitions_get_str(c, o, "permissions", "configure", true) ||
-			    !definitions_get_str(c, o, "permissions", "write", true) ||
-			    !definitions_get_str(c, o, "permissions", "read", true))
-				return -1;
-			if (!definitions_vhost_known(c, v)) {
-				snprintf(c->err, c->errlen, "permissions: no vhost '%s'", v);
-				return -1;
-			}
-		}
-	if (rc)
-		return rc;
-	if (!c->vhost && (s = definitions_section(c, "topic_permissions", &rc)))
-		json_array_foreach(s, i, o)
-		{
-			const char *sec = "topic_permissions";
-			const char *u = definitions_get_str(c, o, sec, "user", true);
-			const char *v = u ? definitions_get_str(c, o, sec, "vhost", true) : NULL;
-			if (!v || !definitions_get_str(c, o, sec, "exchange", true) ||
-			    !definitions_get_str(c, o, sec, "write", true) ||
-			    !definitions_get_str(c, o, sec, "read", true))
-				return -1;
-			if (!definitions_vhost_known(c, v)) {
-				snprintf(c->err, c->errlen, "topic_permissions: no vhost '%s'", v);
-				return -1;
-			}
-		}
-	if (rc)
-		return rc;
-	if ((s = definitions_section(c, "exchanges", &rc)))
-		json_array_foreach(s, i, o)
-		{
-			const char *n = definitions_get_str(c, o, "exchanges", "name", true);
-			const char *v = n ? definitions_item_vhost(c, o, "exchanges") : NULL;
-			const char *t = v ? definitions_get_str(c, o, "exchanges", "type", true) : NULL;
-			if (!t || definitions_check_bool(c, o, "exchanges", "durable") ||
-			    definitions_check_bool(c, o, "exchanges", "auto_delete") ||
-			    definitions_check_bool(c, o, "exchanges", "internal"))
-				return -1;
-			if (strcmp(t, "x-delayed-message") == 0) {
-				json_t *dt = json_object_get(json_object_get(o, "arguments"),
-							     "x-delayed-type");
-				if (!json_is_string(dt) ||
-				    !exchange_type_find(amqp_str_c(json_string_value(dt)))) {
-					snprintf(c->err, c->errlen,
-						 "exchanges: x-delayed-message exchange '%s' needs an "
-						 "existing x-delayed-type",
-						 n);
-					return -1;
-				}
-			} else if (!exchange_type_find(amqp_str_c(t))) {
-				snprintf(c->err, c->errlen, "exchanges: unknown exchange type '%s'", t);
-				return -1;
-			}
-			if (!definitions_vhost_known(c, v)) {
-				snprintf(c->err, c->errlen, "exchanges: no vhost '%s'", v);
-				return -1;
-			}
-			json_t *a = json_object_get(o, "arguments");
-			if (a && !json_is_object(a)) {
-				snprintf(c->err, c->errlen, "exchanges: 'arguments' must be an object");
-				return -1;
-			}
-			struct vhost *vh = admin_vhost_find(c->b, v);
-			struct exchange *x = vh ? vhost_exchange_find(vh, amqp_str_c(n)) : NULL;
-			if (x && strcmp(exchange_type_name(x), t) != 0) {
-				snprintf(c->err, c->errlen,
-					 "inequivalent arg 'type' for exchange '%s' in vhost '%s': "
-					 "received '%s' but current is '%s'",
-					 n, v, t, exchange_type_name(x));
-				return -1;
-			}
-		}
-	if (rc)
-		return rc;
-	if ((s = definitions_section(c, "queues", &rc)))
-		json_array_foreach(s, i, o)
-		{
-			const char *n = definitions_get_str(c, o, "queues", "name", true);
-			const char *v = n ? definitions_item_vhost(c, o, "queues") : NULL;
-			if (!v || definitions_check_bool(c, o, "queues", "durable") ||
-			    definitions_check_bool(c, o, "queues", "auto_delete"))
-				return -1;
-			if (!definitions_vhost_known(c, v)) {
-				snprintf(c->err, c->errlen, "queues: no vhost '%s'", v);
-				return -1;
-			}
-			struct amqp_buf args;
-			amqp_buf_init(&args);
-			int r = admin_table_from_json(json_object_get(o, "arguments"), &args, err,
-						      sizeof err);
-			struct amqp_table t = { args.data, (uint32_t)args.len };
-			if (r == 0) {
-				struct vhost *vh = admin_vhost_find(c->b, v);
-				struct queue *q = vh ? vhost_queue_find(vh, amqp_str_c(n)) : NULL;
-				r = q ? queue_args_equivalent(q->args, t, amqp_str_c(n), v, err,
-							      sizeof err) :
-					queue_args_validate(t, amqp_str_c(n), v, err, sizeof err);
-			}
-			amqp_buf_free(&args);
-			if (r != 0) {
-				snprintf(c->err, c->errlen, "queues: %s", err);
-				return -1;
-			}
-		}
-	if (rc)
-		return rc;
-	if ((s = definitions_section(c, "bindings", &rc)))
-		json_array_foreach(s, i, o)
-		{
-			const char *src = definitions_get_str(c, o, "bindings", "source", true);
-			const char *v = src ? definitions_item_vhost(c, o, "bindings") : NULL;
-			const char *dst = v ? definitions_get_str(c, o, "bindings", "destination", true) :
-					      NULL;
-			const char *dt = dst ? definitions_get_str(c, o, "bindings", "destination_type",
-								   true) :
-					       NULL;
-			if (!dt || !definitions_get_str(c, o, "bindings", "routing_key", false))
-				return -1;
-			bool q = strcmp(dt, "queue") == 0;
-			if (!q && strcmp(dt, "exchange") != 0) {
-				snprintf(c->err, c->errlen, "bindings: bad destination_type '%s'", dt);
-				return -1;
-			}
-			if (!definitions_object_known(c, v, src, false) ||
-			    !definitions_object_known(c, v, dst, q)) {
-				snprintf(c->err, c->errlen,
-					 "bindings: no source or destination for %s -> %s in vhost "
-					 "'%s'",
-					 src, dst, v);
-				return -1;
-			}
-		}
-	if (rc)
-		return rc;
-	if ((s = definitions_section(c, "policies", &rc)))
-		json_array_foreach(s, i, o)
-		{
-			const char *n = definitions_get_str(c, o, "policies", "name", true);
-			const char *v = n ? definitions_item_vhost(c, o, "policies") : NULL;
-			if (!v || !definitions_get_str(c, o, "policies", "pattern", true))
-				return -1;
-			if (!json_is_object(json_object_get(o, "definition"))) {
-				snprintf(c->err, c->errlen, "policies: 'definition' must be an object");
-				return -1;
-			}
-			if (!definitions_vhost_known(c, v)) {
-				snprintf(c->err, c->errlen, "policies: no vhost '%s'", v);
-				return -1;
-			}
-		}
-	return rc;
-}
-
 static char *definitions_tags_str(json_t *t)
 {
 	if (!t)
@@ -667,186 +203,469 @@ static char *definitions_tags_str(json_t *t)
 	return s;
 }
 
+/* Import runs in two passes over a table of sections (definitions_sections below): every item of
+ * every section is validated before anything changes, so a bad document changes nothing; then
+ * each section's items are applied, in an order where what an item needs exists already (vhosts
+ * and users first, bindings after exchanges and queues, policies last). A validator returns 0,
+ * or -1 with c->err set; an applier DEFS_OK, DEFS_FAILED (c->err set, the import goes on and
+ * fails at the end, as RabbitMQ's does for a refused topic permission or policy) or DEFS_OOM
+ * (it stops). */
+enum definitions_result { DEFS_OK = 0, DEFS_FAILED = -1, DEFS_OOM = -2 };
+
+static int definitions_validate_vhost(struct definitions_ctx *c, json_t *o)
+{
+	char err[512];
+
+	const char *n = definitions_get_str(c, o, "vhosts", "name", true);
+	if (!n)
+		return -1;
+	if (!*n || strlen(n) > 255) {
+		snprintf(c->err, c->errlen, "vhosts: invalid name");
+		return -1;
+	}
+	struct admin_vhost_meta meta;
+	int mrc = admin_vhost_meta_parse(o, &meta, err, sizeof err);
+	admin_vhost_meta_free(&meta);
+	if (mrc != ADMIN_OK) {
+		snprintf(c->err, c->errlen, "vhosts: vhost '%s': %s", n, err);
+		return -1;
+	}
+	return 0;
+}
+
+static int definitions_validate_user(struct definitions_ctx *c, json_t *o)
+{
+	const char *n = definitions_get_str(c, o, "users", "name", true);
+	if (!n)
+		return -1;
+	json_t *h = json_object_get(o, "password_hash"), *p = json_object_get(o, "password");
+	json_t *a = json_object_get(o, "hashing_algorithm"), *t = json_object_get(o, "tags");
+	if ((h && !json_is_string(h)) || (p && !json_is_string(p)) ||
+	    (a && !json_is_string(a)) ||
+	    (t && !json_is_string(t) && !json_is_array(t))) {
+		snprintf(c->err, c->errlen, "users: bad field types for user '%s'", n);
+		return -1;
+	}
+	if (h && definitions_hash_check(c, n, json_string_value(h),
+					a ? json_string_value(a) : NULL) != 0)
+		return -1;
+	return 0;
+}
+
+static int definitions_validate_permission(struct definitions_ctx *c, json_t *o)
+{
+	const char *u = definitions_get_str(c, o, "permissions", "user", true);
+	const char *v = u ? definitions_get_str(c, o, "permissions", "vhost", true) : NULL;
+	if (!v || !definitions_get_str(c, o, "permissions", "configure", true) ||
+	    !definitions_get_str(c, o, "permissions", "write", true) ||
+	    !definitions_get_str(c, o, "permissions", "read", true))
+		return -1;
+	if (!definitions_vhost_known(c, v)) {
+		snprintf(c->err, c->errlen, "permissions: no vhost '%s'", v);
+		return -1;
+	}
+	return 0;
+}
+
+static int definitions_validate_topic_permission(struct definitions_ctx *c, json_t *o)
+{
+	const char *sec = "topic_permissions";
+	const char *u = definitions_get_str(c, o, sec, "user", true);
+	const char *v = u ? definitions_get_str(c, o, sec, "vhost", true) : NULL;
+	if (!v || !definitions_get_str(c, o, sec, "exchange", true) ||
+	    !definitions_get_str(c, o, sec, "write", true) ||
+	    !definitions_get_str(c, o, sec, "read", true))
+		return -1;
+	if (!definitions_vhost_known(c, v)) {
+		snprintf(c->err, c->errlen, "topic_permissions: no vhost '%s'", v);
+		return -1;
+	}
+	return 0;
+}
+
+static int definitions_validate_exchange(struct definitions_ctx *c, json_t *o)
+{
+	const char *n = definitions_get_str(c, o, "exchanges", "name", true);
+	const char *v = n ? definitions_item_vhost(c, o, "exchanges") : NULL;
+	const char *t = v ? definitions_get_str(c, o, "exchanges", "type", true) : NULL;
+	if (!t || definitions_check_bool(c, o, "exchanges", "durable") ||
+	    definitions_check_bool(c, o, "exchanges", "auto_delete") ||
+	    definitions_check_bool(c, o, "exchanges", "internal"))
+		return -1;
+	if (strcmp(t, "x-delayed-message") == 0) {
+		json_t *dt = json_object_get(json_object_get(o, "arguments"),
+					     "x-delayed-type");
+		if (!json_is_string(dt) ||
+		    !exchange_type_find(amqp_str_c(json_string_value(dt)))) {
+			snprintf(c->err, c->errlen,
+				 "exchanges: x-delayed-message exchange '%s' needs an "
+				 "existing x-delayed-type",
+				 n);
+			return -1;
+		}
+	} else if (!exchange_type_find(amqp_str_c(t))) {
+		snprintf(c->err, c->errlen, "exchanges: unknown exchange type '%s'", t);
+		return -1;
+	}
+	if (!definitions_vhost_known(c, v)) {
+		snprintf(c->err, c->errlen, "exchanges: no vhost '%s'", v);
+		return -1;
+	}
+	json_t *a = json_object_get(o, "arguments");
+	if (a && !json_is_object(a)) {
+		snprintf(c->err, c->errlen, "exchanges: 'arguments' must be an object");
+		return -1;
+	}
+	struct vhost *vh = admin_vhost_find(c->b, v);
+	struct exchange *x = vh ? vhost_exchange_find(vh, amqp_str_c(n)) : NULL;
+	if (x && strcmp(exchange_type_name(x), t) != 0) {
+		snprintf(c->err, c->errlen,
+			 "inequivalent arg 'type' for exchange '%s' in vhost '%s': "
+			 "received '%s' but current is '%s'",
+			 n, v, t, exchange_type_name(x));
+		return -1;
+	}
+	return 0;
+}
+
+static int definitions_validate_queue(struct definitions_ctx *c, json_t *o)
+{
+	char err[512];
+
+	const char *n = definitions_get_str(c, o, "queues", "name", true);
+	const char *v = n ? definitions_item_vhost(c, o, "queues") : NULL;
+	if (!v || definitions_check_bool(c, o, "queues", "durable") ||
+	    definitions_check_bool(c, o, "queues", "auto_delete"))
+		return -1;
+	if (!definitions_vhost_known(c, v)) {
+		snprintf(c->err, c->errlen, "queues: no vhost '%s'", v);
+		return -1;
+	}
+	struct amqp_buf args;
+	amqp_buf_init(&args);
+	int r = admin_table_from_json(json_object_get(o, "arguments"), &args, err,
+				      sizeof err);
+	struct amqp_table t = { args.data, (uint32_t)args.len };
+	if (r == 0) {
+		struct vhost *vh = admin_vhost_find(c->b, v);
+		struct queue *q = vh ? vhost_queue_find(vh, amqp_str_c(n)) : NULL;
+		r = q ? queue_args_equivalent(q->args, t, amqp_str_c(n), v, err,
+					      sizeof err) :
+			queue_args_validate(t, amqp_str_c(n), v, err, sizeof err);
+	}
+	amqp_buf_free(&args);
+	if (r != 0) {
+		snprintf(c->err, c->errlen, "queues: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int definitions_validate_binding(struct definitions_ctx *c, json_t *o)
+{
+	const char *src = definitions_get_str(c, o, "bindings", "source", true);
+	const char *v = src ? definitions_item_vhost(c, o, "bindings") : NULL;
+	const char *dst = v ? definitions_get_str(c, o, "bindings", "destination", true) :
+			      NULL;
+	const char *dt = dst ? definitions_get_str(c, o, "bindings", "destination_type",
+						   true) :
+			       NULL;
+	if (!dt || !definitions_get_str(c, o, "bindings", "routing_key", false))
+		return -1;
+	bool q = strcmp(dt, "queue") == 0;
+	if (!q && strcmp(dt, "exchange") != 0) {
+		snprintf(c->err, c->errlen, "bindings: bad destination_type '%s'", dt);
+		return -1;
+	}
+	if (!definitions_object_known(c, v, src, false) ||
+	    !definitions_object_known(c, v, dst, q)) {
+		snprintf(c->err, c->errlen,
+			 "bindings: no source or destination for %s -> %s in vhost "
+			 "'%s'",
+			 src, dst, v);
+		return -1;
+	}
+	return 0;
+}
+
+static int definitions_validate_policy(struct definitions_ctx *c, json_t *o)
+{
+	const char *n = definitions_get_str(c, o, "policies", "name", true);
+	const char *v = n ? definitions_item_vhost(c, o, "policies") : NULL;
+	if (!v || !definitions_get_str(c, o, "policies", "pattern", true))
+		return -1;
+	if (!json_is_object(json_object_get(o, "definition"))) {
+		snprintf(c->err, c->errlen, "policies: 'definition' must be an object");
+		return -1;
+	}
+	if (!definitions_vhost_known(c, v)) {
+		snprintf(c->err, c->errlen, "policies: no vhost '%s'", v);
+		return -1;
+	}
+	return 0;
+}
+
+static int definitions_apply_vhost(struct definitions_ctx *c, json_t *o)
+{
+	char err[512];
+
+	struct admin_vhost_meta meta;
+	int vrc = admin_vhost_meta_parse(o, &meta, err, sizeof err);
+	const char *name = json_string_value(json_object_get(o, "name"));
+	if (vrc == ADMIN_OK)
+		vrc = admin_vhost_put(c->b, name, &meta);
+	admin_vhost_meta_free(&meta);
+	if (vrc < 0)
+		return DEFS_OOM;
+	return DEFS_OK;
+}
+
+static int definitions_apply_user(struct definitions_ctx *c, json_t *o)
+{
+	char err[512];
+
+	const char *n = json_string_value(json_object_get(o, "name"));
+	json_t *h = json_object_get(o, "password_hash"), *p = json_object_get(o, "password");
+	json_t *a = json_object_get(o, "hashing_algorithm");
+	char *tags = definitions_tags_str(json_object_get(o, "tags"));
+	struct user *old = strmap_get(&c->b->users, n, strlen(n));
+	struct user *u;
+	if (!tags)
+		return DEFS_OOM;
+	if (old && !h && !p) {
+		u = auth_user_set_tags(old, tags) == 0 ? old : NULL;
+	} else if (h || !p) {
+		/* Keep the permissions an existing user already has. */
+		struct strmap keep = { 0 }, keep_topic = { 0 };
+		if (old) { /* its connections close: they hold the old record */
+			keep = old->permissions;
+			keep_topic = old->topic_permissions;
+			strmap_init(&old->permissions);
+			strmap_init(&old->topic_permissions);
+			admin_user_delete(c->b, n);
+		}
+		u = auth_user_add_hashed(c->b, n, h ? json_string_value(h) : "",
+					 a ? json_string_value(a) : NULL, tags, err,
+					 sizeof err);
+		if (u && keep.slots) {
+			strmap_clear(&u->permissions);
+			u->permissions = keep;
+		}
+		if (u && keep_topic.slots) {
+			topic_perm_free_all(u);
+			u->topic_permissions = keep_topic;
+		} else if (!u && keep_topic.slots) {
+			struct user tmp = { .topic_permissions = keep_topic };
+			topic_perm_free_all(&tmp);
+		}
+	} else {
+		u = auth_user_add(c->b, n, json_string_value(p), tags);
+	}
+	free(tags);
+	if (!u)
+		return DEFS_OOM;
+	json_t *lim = json_object_get(o, "limits");
+	if (json_is_object(lim))
+		definitions_import_limits(u->limits, lim, false);
+	return DEFS_OK;
+}
+
+static int definitions_apply_permission(struct definitions_ctx *c, json_t *o)
+{
+	const char *n = json_string_value(json_object_get(o, "user"));
+	struct user *u = strmap_get(&c->b->users, n, strlen(n));
+	if (u && auth_permission_set(u, json_string_value(json_object_get(o, "vhost")),
+				     json_string_value(json_object_get(o, "configure")),
+				     json_string_value(json_object_get(o, "write")),
+				     json_string_value(json_object_get(o, "read"))) != 0)
+		return DEFS_OOM;
+	return DEFS_OK;
+}
+
+static int definitions_apply_topic_permission(struct definitions_ctx *c, json_t *o)
+{
+	char err[512];
+
+	const char *n = json_string_value(json_object_get(o, "user"));
+	struct user *u = strmap_get(&c->b->users, n, strlen(n));
+	if (u && topic_perm_set(u, json_string_value(json_object_get(o, "vhost")),
+				json_string_value(json_object_get(o, "exchange")),
+				json_string_value(json_object_get(o, "write")),
+				json_string_value(json_object_get(o, "read")), err,
+				sizeof err) != 0) {
+		snprintf(c->err, c->errlen, "topic_permissions: %s", err);
+		return DEFS_FAILED;
+	}
+	return DEFS_OK;
+}
+
+static int definitions_apply_parameter(struct definitions_ctx *c, json_t *o)
+{
+	json_t *comp = json_object_get(o, "component"), *val = json_object_get(o, "value");
+	if (!json_is_string(comp) || strcmp(json_string_value(comp), "vhost-limits") ||
+	    !json_is_object(val))
+		return DEFS_OK; /* other runtime parameters are not supported */
+	struct vhost *vh = definitions_target_vhost(c, o);
+	if (vh)
+		definitions_import_limits(vh->limits, val, true);
+	return DEFS_OK;
+}
+
+static int definitions_apply_exchange(struct definitions_ctx *c, json_t *o)
+{
+	char err[512];
+
+	struct vhost *vh = definitions_target_vhost(c, o);
+	struct amqp_buf args;
+	amqp_buf_init(&args);
+	admin_table_from_json(json_object_get(o, "arguments"), &args, err, sizeof err);
+	int r = admin_exchange_declare(
+		vh, amqp_str_c(json_string_value(json_object_get(o, "name"))),
+		amqp_str_c(json_string_value(json_object_get(o, "type"))),
+		definitions_bool(o, "durable", true),
+		definitions_bool(o, "auto_delete", false),
+		definitions_bool(o, "internal", false),
+		(struct amqp_table){ args.data, (uint32_t)args.len }, err, sizeof err);
+	amqp_buf_free(&args);
+	if (r == ADMIN_NO_MEMORY)
+		return DEFS_OOM;
+	/* amq.* names and inequivalent flags on existing ones are skipped, as
+	 * RabbitMQ's import logs and skips them. */
+	return DEFS_OK;
+}
+
+static int definitions_apply_queue(struct definitions_ctx *c, json_t *o)
+{
+	char err[512];
+
+	struct vhost *vh = definitions_target_vhost(c, o);
+	struct amqp_buf args;
+	amqp_buf_init(&args);
+	admin_table_from_json(json_object_get(o, "arguments"), &args, err, sizeof err);
+	int r = admin_queue_declare(
+		vh, amqp_str_c(json_string_value(json_object_get(o, "name"))),
+		definitions_bool(o, "durable", true),
+		definitions_bool(o, "auto_delete", false),
+		(struct amqp_table){ args.data, (uint32_t)args.len }, err, sizeof err);
+	amqp_buf_free(&args);
+	if (r == ADMIN_NO_MEMORY)
+		return DEFS_OOM;
+	return DEFS_OK;
+}
+
+static int definitions_apply_binding(struct definitions_ctx *c, json_t *o)
+{
+	char err[512];
+
+	struct vhost *vh = definitions_target_vhost(c, o);
+	json_t *rk = json_object_get(o, "routing_key");
+	struct amqp_buf args;
+	amqp_buf_init(&args);
+	admin_table_from_json(json_object_get(o, "arguments"), &args, err, sizeof err);
+	int r = admin_bind(
+		vh, amqp_str_c(json_string_value(json_object_get(o, "source"))),
+		strcmp(json_string_value(json_object_get(o, "destination_type")),
+		       "queue") == 0,
+		amqp_str_c(json_string_value(json_object_get(o, "destination"))),
+		amqp_str_c(json_is_string(rk) ? json_string_value(rk) : ""),
+		(struct amqp_table){ args.data, (uint32_t)args.len }, err, sizeof err);
+	amqp_buf_free(&args);
+	if (r == ADMIN_NO_MEMORY)
+		return DEFS_OOM;
+	return DEFS_OK;
+}
+
+static int definitions_apply_policy(struct definitions_ctx *c, json_t *o)
+{
+	char err[512];
+
+	struct vhost *vh = definitions_target_vhost(c, o);
+	json_t *at = json_object_get(o, "apply-to"), *pr = json_object_get(o, "priority");
+	char *def = json_dumps(json_object_get(o, "definition"), JSON_COMPACT);
+	if (!def)
+		return DEFS_OOM;
+	int r = admin_policy_set(vh, json_string_value(json_object_get(o, "name")),
+			   json_string_value(json_object_get(o, "pattern")),
+			   json_is_string(at) ? json_string_value(at) : "all",
+			   json_is_integer(pr) ? (int)json_integer_value(pr) : 0, def,
+			   false, err, sizeof err);
+	free(def);
+	if (r != 0) {
+		snprintf(c->err, c->errlen, "policies: %s", err);
+		return DEFS_FAILED;
+	}
+	return DEFS_OK;
+}
+
+/* The sections of a definitions document, in the order they are validated and applied. */
+static const struct definitions_section {
+	const char *key;
+	bool broker_wide; /* not part of a per-vhost import */
+	int (*validate)(struct definitions_ctx *c, json_t *item); /* NULL: nothing to check */
+	int (*apply)(struct definitions_ctx *c, json_t *item);
+} definitions_sections[] = {
+	{ "vhosts", true, definitions_validate_vhost, definitions_apply_vhost },
+	{ "users", true, definitions_validate_user, definitions_apply_user },
+	{ "permissions", true, definitions_validate_permission, definitions_apply_permission },
+	{ "topic_permissions", true, definitions_validate_topic_permission,
+	  definitions_apply_topic_permission },
+	{ "parameters", false, NULL, definitions_apply_parameter },
+	{ "exchanges", false, definitions_validate_exchange, definitions_apply_exchange },
+	{ "queues", false, definitions_validate_queue, definitions_apply_queue },
+	{ "bindings", false, definitions_validate_binding, definitions_apply_binding },
+	{ "policies", false, definitions_validate_policy, definitions_apply_policy },
+};
+
+#define DEFINITIONS_SECTIONS (sizeof definitions_sections / sizeof definitions_sections[0])
+
+static int definitions_validate(struct definitions_ctx *c)
+{
+	size_t i;
+	json_t *o;
+
+	if (!json_is_object(c->doc)) {
+		snprintf(c->err, c->errlen, "definitions must be a JSON object");
+		return -1;
+	}
+	for (size_t k = 0; k < DEFINITIONS_SECTIONS; k++) {
+		const struct definitions_section *sec = &definitions_sections[k];
+		int rc = 0;
+		if ((sec->broker_wide && c->vhost) || !sec->validate)
+			continue;
+		json_t *s = definitions_section(c, sec->key, &rc);
+		if (rc)
+			return rc;
+		json_array_foreach(s, i, o)
+		{
+			if (sec->validate(c, o) != 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 static int definitions_apply(struct definitions_ctx *c)
 {
 	size_t i;
-	json_t *o, *s;
-	char err[512];
+	json_t *o;
 	int rc = 0;
 
-	if (!c->vhost && (s = json_object_get(c->doc, "vhosts")))
-		json_array_foreach(s, i, o)
+	for (size_t k = 0; k < DEFINITIONS_SECTIONS; k++) {
+		const struct definitions_section *sec = &definitions_sections[k];
+		if (sec->broker_wide && c->vhost)
+			continue;
+		json_array_foreach(json_object_get(c->doc, sec->key), i, o)
 		{
-			struct admin_vhost_meta meta;
-			int vrc = admin_vhost_meta_parse(o, &meta, err, sizeof err);
-			const char *name = json_string_value(json_object_get(o, "name"));
-			if (vrc == ADMIN_OK)
-				vrc = admin_vhost_put(c->b, name, &meta);
-			admin_vhost_meta_free(&meta);
-			if (vrc < 0)
-				goto oom;
-		}
-	if (!c->vhost && (s = json_object_get(c->doc, "users")))
-		json_array_foreach(s, i, o)
-		{
-			const char *n = json_string_value(json_object_get(o, "name"));
-			json_t *h = json_object_get(o, "password_hash"), *p = json_object_get(o, "password");
-			json_t *a = json_object_get(o, "hashing_algorithm");
-			char *tags = definitions_tags_str(json_object_get(o, "tags"));
-			struct user *old = strmap_get(&c->b->users, n, strlen(n));
-			struct user *u;
-			if (!tags)
-				goto oom;
-			if (old && !h && !p) {
-				u = auth_user_set_tags(old, tags) == 0 ? old : NULL;
-			} else if (h || !p) {
-				/* Keep the permissions an existing user already has. */
-				struct strmap keep = { 0 }, keep_topic = { 0 };
-				if (old) { /* its connections close: they hold the old record */
-					keep = old->permissions;
-					keep_topic = old->topic_permissions;
-					strmap_init(&old->permissions);
-					strmap_init(&old->topic_permissions);
-					admin_user_delete(c->b, n);
-				}
-				u = auth_user_add_hashed(c->b, n, h ? json_string_value(h) : "",
-							 a ? json_string_value(a) : NULL, tags, err,
-							 sizeof err);
-				if (u && keep.slots) {
-					strmap_clear(&u->permissions);
-					u->permissions = keep;
-				}
-				if (u && keep_topic.slots) {
-					topic_perm_free_all(u);
-					u->topic_permissions = keep_topic;
-				} else if (!u && keep_topic.slots) {
-					struct user tmp = { .topic_permissions = keep_topic };
-					topic_perm_free_all(&tmp);
-				}
-			} else {
-				u = auth_user_add(c->b, n, json_string_value(p), tags);
+			int r = sec->apply(c, o);
+			if (r == DEFS_OOM) {
+				snprintf(c->err, c->errlen, "out of memory importing definitions");
+				return -1;
 			}
-			free(tags);
-			if (!u)
-				goto oom;
-			json_t *lim = json_object_get(o, "limits");
-			if (json_is_object(lim))
-				definitions_import_limits(u->limits, lim, false);
-		}
-	if (!c->vhost && (s = json_object_get(c->doc, "permissions")))
-		json_array_foreach(s, i, o)
-		{
-			const char *n = json_string_value(json_object_get(o, "user"));
-			struct user *u = strmap_get(&c->b->users, n, strlen(n));
-			if (u && auth_permission_set(u, json_string_value(json_object_get(o, "vhost")),
-						     json_string_value(json_object_get(o, "configure")),
-						     json_string_value(json_object_get(o, "write")),
-						     json_string_value(json_object_get(o, "read"))) != 0)
-				goto oom;
-		}
-	if (!c->vhost && (s = json_object_get(c->doc, "topic_permissions")))
-		json_array_foreach(s, i, o)
-		{
-			const char *n = json_string_value(json_object_get(o, "user"));
-			struct user *u = strmap_get(&c->b->users, n, strlen(n));
-			if (u && topic_perm_set(u, json_string_value(json_object_get(o, "vhost")),
-						json_string_value(json_object_get(o, "exchange")),
-						json_string_value(json_object_get(o, "write")),
-						json_string_value(json_object_get(o, "read")), err,
-						sizeof err) != 0) {
-				snprintf(c->err, c->errlen, "topic_permissions: %s", err);
+			if (r == DEFS_FAILED)
 				rc = -1;
-			}
 		}
-	if ((s = json_object_get(c->doc, "parameters")))
-		json_array_foreach(s, i, o)
-		{
-			json_t *comp = json_object_get(o, "component"), *val = json_object_get(o, "value");
-			if (!json_is_string(comp) || strcmp(json_string_value(comp), "vhost-limits") ||
-			    !json_is_object(val))
-				continue; /* other runtime parameters are not supported */
-			struct vhost *vh = definitions_target_vhost(c, o);
-			if (vh)
-				definitions_import_limits(vh->limits, val, true);
-		}
-	if ((s = json_object_get(c->doc, "exchanges")))
-		json_array_foreach(s, i, o)
-		{
-			struct vhost *vh = definitions_target_vhost(c, o);
-			struct amqp_buf args;
-			amqp_buf_init(&args);
-			admin_table_from_json(json_object_get(o, "arguments"), &args, err, sizeof err);
-			int r = admin_exchange_declare(
-				vh, amqp_str_c(json_string_value(json_object_get(o, "name"))),
-				amqp_str_c(json_string_value(json_object_get(o, "type"))),
-				definitions_bool(o, "durable", true),
-				definitions_bool(o, "auto_delete", false),
-				definitions_bool(o, "internal", false),
-				(struct amqp_table){ args.data, (uint32_t)args.len }, err, sizeof err);
-			amqp_buf_free(&args);
-			if (r == ADMIN_NO_MEMORY)
-				goto oom;
-			/* amq.* names and inequivalent flags on existing ones are skipped, as
-			 * RabbitMQ's import logs and skips them. */
-		}
-	if ((s = json_object_get(c->doc, "queues")))
-		json_array_foreach(s, i, o)
-		{
-			struct vhost *vh = definitions_target_vhost(c, o);
-			struct amqp_buf args;
-			amqp_buf_init(&args);
-			admin_table_from_json(json_object_get(o, "arguments"), &args, err, sizeof err);
-			int r = admin_queue_declare(
-				vh, amqp_str_c(json_string_value(json_object_get(o, "name"))),
-				definitions_bool(o, "durable", true),
-				definitions_bool(o, "auto_delete", false),
-				(struct amqp_table){ args.data, (uint32_t)args.len }, err, sizeof err);
-			amqp_buf_free(&args);
-			if (r == ADMIN_NO_MEMORY)
-				goto oom;
-		}
-	if ((s = json_object_get(c->doc, "bindings")))
-		json_array_foreach(s, i, o)
-		{
-			struct vhost *vh = definitions_target_vhost(c, o);
-			json_t *rk = json_object_get(o, "routing_key");
-			struct amqp_buf args;
-			amqp_buf_init(&args);
-			admin_table_from_json(json_object_get(o, "arguments"), &args, err, sizeof err);
-			int r = admin_bind(
-				vh, amqp_str_c(json_string_value(json_object_get(o, "source"))),
-				strcmp(json_string_value(json_object_get(o, "destination_type")),
-				       "queue") == 0,
-				amqp_str_c(json_string_value(json_object_get(o, "destination"))),
-				amqp_str_c(json_is_string(rk) ? json_string_value(rk) : ""),
-				(struct amqp_table){ args.data, (uint32_t)args.len }, err, sizeof err);
-			amqp_buf_free(&args);
-			if (r == ADMIN_NO_MEMORY)
-				goto oom;
-		}
-	if ((s = json_object_get(c->doc, "policies")))
-		json_array_foreach(s, i, o)
-		{
-			struct vhost *vh = definitions_target_vhost(c, o);
-			json_t *at = json_object_get(o, "apply-to"), *pr = json_object_get(o, "priority");
-			char *def = json_dumps(json_object_get(o, "definition"), JSON_COMPACT);
-			if (!def)
-				goto oom;
-			int r = admin_policy_set(vh, json_string_value(json_object_get(o, "name")),
-					   json_string_value(json_object_get(o, "pattern")),
-					   json_is_string(at) ? json_string_value(at) : "all",
-					   json_is_integer(pr) ? (int)json_integer_value(pr) : 0, def,
-					   false, err, sizeof err);
-			free(def);
-			if (r != 0) {
-				snprintf(c->err, c->errlen, "policies: %s", err);
-				rc = -1;
-			}
-		}
+	}
 	return rc;
-oom:
-	snprintf(c->err, c->errlen, "out of memory importing definitions");
-	return -1;
 }
 
 int definitions_import(struct broker *b, json_t *doc, const char *vhost, char *err,

@@ -39,7 +39,7 @@ void durable_synced(struct broker *b, uint64_t ticket, bool ok)
 		channel_confirms_synced(ch, ticket, ok);
 	}
 	if (!ok)
-		log_error("the message store could not write a batch (ticket %llu): publishes in it "
+		log_error(b->log, "the message store could not write a batch (ticket %llu): publishes in it "
 			  "are nacked",
 			  (unsigned long long)ticket);
 }
@@ -60,11 +60,16 @@ static void durable_on_defs_flush(struct deferred *d)
 	if (!b->defs_dirty || !b->store)
 		return;
 	b->defs_dirty = false;
+	/* Records appended before this change go to disk first: a deleted queue's purge must not
+	 * be missing after a power cut while a queue declared again under its name is there (its
+	 * old messages would come back in it). One more fdatasync per definitions change. */
+	if (store_flush(b->store) != 0)
+		log_warn(b->log, "saving definitions while the message store cannot write");
 	json_t *doc = definitions_export(b, NULL);
 	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 	json_decref(doc);
 	if (!text || store_definitions_save(b->store, text, strlen(text), err, sizeof err) != 0)
-		log_error("cannot save definitions: %s", text ? err : "out of memory");
+		log_error(b->log, "cannot save definitions: %s", text ? err : "out of memory");
 	free(text);
 }
 
@@ -110,7 +115,7 @@ static int durable_recover_one(void *arg, uint64_t queue_id, uint64_t msg_id,
 		strmap_put(&r->orphans, &queue_id, sizeof queue_id, r);
 		return 0;
 	}
-	struct message *m = message_from_store(sm, msg_id);
+	struct message *m = message_from_store(r->b, sm, msg_id);
 	if (!m)
 		return durable_recover_failed(r, "queue", q->vhost, &q->name, msg_id);
 	m->persistent = true; /* only persistent messages are logged into durable queues */
@@ -130,8 +135,9 @@ static void durable_store_log(void *arg, int level, const char *msg)
 						 [STORE_LOG_WARNING] = LOG_WARNING,
 						 [STORE_LOG_ERROR] = LOG_ERROR };
 
-	(void)arg;
-	log_msg(level >= 0 && level <= STORE_LOG_ERROR ? levels[level] : LOG_ERROR, "%s", msg);
+	struct broker *b = arg;
+	log_msg(b->log, level >= 0 && level <= STORE_LOG_ERROR ? levels[level] : LOG_ERROR, "%s",
+		msg);
 }
 
 /* Start-up: definitions, then the message log into the queues they define. Either everything
@@ -142,22 +148,23 @@ int durable_open(struct broker *b)
 {
 	char dir[4096], err[512];
 	size_t len = 0, i, vi;
-	struct store_options opt = { .synced = durable_on_synced, .synced_arg = b };
+	struct store_options opt = { .segment_size = b->cfg->msg_store_file_size_limit,
+				     .synced = durable_on_synced, .synced_arg = b };
 
 	b->store_sync_task.fn = durable_on_sync_task;
 	b->defs_flush.fn = durable_on_defs_flush;
 	snprintf(dir, sizeof dir, "%s", b->cfg->data_dir ? b->cfg->data_dir : "./data");
-	store_set_log(durable_store_log, NULL);
+	store_set_log(durable_store_log, b);
 	b->store = store_open(b->base, dir, &opt, err, sizeof err);
 	if (!b->store) {
-		log_error("cannot open the store in %s: %s", dir, err);
+		log_error(b->log, "cannot open the store in %s: %s", dir, err);
 		return -1;
 	}
 	b->recovering = true;
 	char *text = NULL;
 	int loaded = store_definitions_load(b->store, &text, &len, err, sizeof err);
 	if (loaded < 0) {
-		log_error("cannot start: %s", err);
+		log_error(b->log, "cannot start: %s", err);
 		return -1;
 	}
 	if (text) {
@@ -167,7 +174,7 @@ int durable_open(struct broker *b)
 		json_decref(doc);
 		free(text);
 		if (rc != 0) {
-			log_error("cannot start: the saved definitions in %s cannot be imported: "
+			log_error(b->log, "cannot start: the saved definitions in %s cannot be imported: "
 				  "%s; starting without them would drop their queues and messages",
 				  dir, doc ? err : jerr.text);
 			return -1;
@@ -205,19 +212,19 @@ int durable_open(struct broker *b)
 	if (rc != 0) {
 		strmap_clear(&r.orphans);
 		if (r.failed_kind)
-			log_error("cannot start: out of memory loading message %llu of %s '%s' in "
+			log_error(b->log, "cannot start: out of memory loading message %llu of %s '%s' in "
 				  "vhost '%s' (%llu messages were loaded before it); the data in "
 				  "%s is untouched",
 				  (unsigned long long)r.failed_msg, r.failed_kind, r.failed_name,
 				  r.failed_vhost, (unsigned long long)r.messages, dir);
 		else
-			log_error("cannot start: the message store in %s could not be recovered "
+			log_error(b->log, "cannot start: the message store in %s could not be recovered "
 				  "(see above); the data is untouched", dir);
 		return -1;
 	}
 	if (loaded == 1 && r.orphans.count > 0)
 		/* the fallback copy may predate the queues these messages are in */
-		log_warn("%llu messages of %zu queues missing from the definitions are kept on "
+		log_warn(b->log, "%llu messages of %zu queues missing from the definitions are kept on "
 			 "disk (the definitions came from the previous copy)",
 			 (unsigned long long)r.orphan_messages, r.orphans.count);
 	else
@@ -229,18 +236,20 @@ int durable_open(struct broker *b)
 		}
 	strmap_clear(&r.orphans);
 	broker_store_touched(b);
-	log_info("recovered %llu messages into their queues and %llu into delayed exchanges from "
+	log_info(b->log, "recovered %llu messages into their queues and %llu into delayed exchanges from "
 		 "%llu segments in %llu ms (%llu corrupt records skipped, %llu torn bytes "
-		 "truncated, %llu for deleted queues)",
+		 "truncated, %llu records of a torn batch dropped, %llu for deleted queues)",
 		 (unsigned long long)r.messages, (unsigned long long)r.delayed_messages,
-		 (unsigned long long)st.segments,
-		 (unsigned long long)st.elapsed_ms, (unsigned long long)st.corrupt_records_skipped,
-		 (unsigned long long)st.torn_bytes_truncated, (unsigned long long)r.orphan_messages);
+		 (unsigned long long)st.segments, (unsigned long long)st.elapsed_ms,
+		 (unsigned long long)st.corrupt_records_skipped,
+		 (unsigned long long)st.torn_bytes_truncated,
+		 (unsigned long long)st.torn_records_discarded,
+		 (unsigned long long)r.orphan_messages);
 	return 0;
 oom:
 	strmap_clear(&r.queues);
 	strmap_clear(&r.delayed);
 	strmap_clear(&r.orphans);
-	log_error("cannot start: out of memory listing the durable queues");
+	log_error(b->log, "cannot start: out of memory listing the durable queues");
 	return -1;
 }

@@ -15,7 +15,6 @@
 #include "broker/core/broker.h"
 #include "broker/auth/topic_perm.h"
 
-uint64_t auth_generation = 1;
 
 static const EVP_MD *auth_md(enum auth_hash algo)
 {
@@ -136,7 +135,7 @@ static struct user *auth_user_new(struct broker *b, const char *name, const char
 		auth_user_free(u);
 		return NULL;
 	}
-	(void)b;
+	u->broker = b;
 	return u;
 }
 
@@ -216,7 +215,7 @@ struct user *auth_user_add_hashed(struct broker *b, const char *name, const char
 void auth_user_delete(struct broker *b, const char *name)
 {
 	auth_user_free(strmap_del(&b->users, name, strlen(name)));
-	auth_generation++;
+	b->auth_generation++;
 }
 
 static void auth_permission_free(struct permission *p)
@@ -274,7 +273,7 @@ int auth_permission_set(struct user *u, const char *vhost, const char *configure
 			return -1;
 		}
 	}
-	auth_generation++;
+	u->broker->auth_generation++;
 	auth_permission_free(strmap_del(&u->permissions, vhost, strlen(vhost)));
 	if (strmap_put(&u->permissions, vhost, strlen(vhost), p) != 0) {
 		auth_permission_free(p);
@@ -286,7 +285,7 @@ int auth_permission_set(struct user *u, const char *vhost, const char *configure
 void auth_permission_clear(struct user *u, const char *vhost)
 {
 	auth_permission_free(strmap_del(&u->permissions, vhost, strlen(vhost)));
-	auth_generation++;
+	u->broker->auth_generation++;
 }
 
 struct amqp_str auth_resource_name(enum auth_resource kind, struct amqp_str name)
@@ -329,65 +328,6 @@ const struct permission *auth_permission_find(const struct user *u, const char *
 	return strmap_get(&u->permissions, vhost, strlen(vhost));
 }
 
-static void auth_copy_name(struct amqp_str s, char *out, size_t cap)
-{
-	size_t n = s.len < cap - 1 ? s.len : cap - 1;
-	memcpy(out, s.ptr, n);
-	out[n] = '\0';
-}
-
-static int auth_parse_plain(struct amqp_str r, struct amqp_str *user, struct amqp_str *pass)
-{
-	/* [authzid] NUL authcid NUL passwd */
-	const uint8_t *p = r.ptr, *end = r.ptr + r.len;
-	const uint8_t *z1 = memchr(p, 0, r.len);
-	if (!z1)
-		return -1;
-	const uint8_t *z2 = memchr(z1 + 1, 0, (size_t)(end - z1 - 1));
-	if (!z2)
-		return -1;
-	*user = (struct amqp_str){ z1 + 1, (uint32_t)(z2 - z1 - 1) };
-	*pass = (struct amqp_str){ z2 + 1, (uint32_t)(end - z2 - 1) };
-	return 0;
-}
-
-static int auth_parse_amqplain(struct amqp_str r, struct amqp_str *user, struct amqp_str *pass)
-{
-	struct amqp_table t = { r.ptr, r.len };
-	struct amqp_value v;
-	if (amqp_table_validate(r.ptr, r.len) != 0)
-		return -1;
-	if (!amqp_table_get(t, "LOGIN", &v) || v.type != 'S')
-		return -1;
-	*user = v.v.str;
-	if (!amqp_table_get(t, "PASSWORD", &v) || v.type != 'S')
-		return -1;
-	*pass = v.v.str;
-	return 0;
-}
-
-struct user *auth_sasl(struct broker *b, struct amqp_str mechanism, struct amqp_str response,
-		       char *name_out, size_t name_cap)
-{
-	struct amqp_str user = { 0 }, pass = { 0 };
-	int rc;
-
-	name_out[0] = '\0';
-	if (amqp_str_eq_c(mechanism, "PLAIN"))
-		rc = auth_parse_plain(response, &user, &pass);
-	else if (amqp_str_eq_c(mechanism, "AMQPLAIN"))
-		rc = auth_parse_amqplain(response, &user, &pass);
-	else
-		return NULL;
-	if (rc != 0)
-		return NULL;
-	auth_copy_name(user, name_out, name_cap);
-	struct user *u = strmap_get(&b->users, user.ptr, user.len);
-	if (!u || !auth_user_check_password(u, pass.ptr, pass.len))
-		return NULL;
-	return u;
-}
-
 /* ---- repeated login failures ----
  * A fixed table of recent failures per peer address (bounded memory whatever the number of
  * addresses): an address hashes to AUTH_FAILURE_PROBE neighbouring slots and takes its own, a free
@@ -399,20 +339,34 @@ struct user *auth_sasl(struct broker *b, struct amqp_str mechanism, struct amqp_
 #define AUTH_FAILURE_DELAY_MS 250
 #define AUTH_FAILURE_DELAY_MAX_MS 5000
 
-static struct auth_failure {
-	char ip[64];
-	uint64_t last_ms;
-	uint32_t count;
-} auth_failures[AUTH_FAILURE_SLOTS];
+struct auth_failures {
+	struct auth_failure {
+		char ip[64];
+		uint64_t last_ms;
+		uint32_t count;
+	} slots[AUTH_FAILURE_SLOTS];
+};
 
-uint32_t auth_failure_note(const char *ip, uint64_t now_ms, bool *first_delay)
+void auth_failures_free(struct broker *b)
 {
+	free(b->auth_failures);
+	b->auth_failures = NULL;
+}
+
+uint32_t auth_failure_note(struct broker *b, const char *ip, uint64_t now_ms, bool *first_delay)
+{
+	/* allocated on the first failure (about 80 KiB); without memory, no slow-down */
+	if (!b->auth_failures && !(b->auth_failures = calloc(1, sizeof *b->auth_failures))) {
+		*first_delay = false;
+		return 0;
+	}
+	struct auth_failure *slots = b->auth_failures->slots;
 	uint32_t h = 2166136261u; /* FNV-1a */
 	for (const char *p = ip; *p; p++)
 		h = (h ^ (uint8_t)*p) * 16777619u;
 	struct auth_failure *f = NULL;
 	for (uint32_t i = 0; i < AUTH_FAILURE_PROBE && (!f || strcmp(f->ip, ip) != 0); i++) {
-		struct auth_failure *s = &auth_failures[(h + i) % AUTH_FAILURE_SLOTS];
+		struct auth_failure *s = &slots[(h + i) % AUTH_FAILURE_SLOTS];
 		if (strcmp(s->ip, ip) == 0 || !f || s->last_ms < f->last_ms)
 			f = s;
 	}

@@ -29,10 +29,9 @@ struct permission {
 
 enum auth_perm { AUTH_CONFIGURE, AUTH_WRITE, AUTH_READ };
 
-/* Bumped on every user or permission change: callers cache checks against it. */
-extern uint64_t auth_generation;
 
 struct user {
+	struct broker *broker;
 	char *name;
 	enum auth_hash algo;
 	uint8_t hash[4 + 64]; /* salt + digest; hash_len 0 = no password (cannot log in) */
@@ -85,15 +84,13 @@ bool auth_permitted(const struct user *u, const char *vhost, enum auth_perm perm
 void auth_refusal_text(char *out, size_t cap, const struct user *u, const char *vhost,
 		       enum auth_resource kind, struct amqp_str name);
 
-/* Parses a SASL response for mechanism PLAIN or AMQPLAIN and checks the password.
- * Returns the user or NULL; *name_out receives the attempted user name for the log. */
-struct user *auth_sasl(struct broker *b, struct amqp_str mechanism, struct amqp_str response,
-		       char *name_out, size_t name_cap);
 
 /* Notes a failed login from peer address ip (now_ms: broker_now_ms). Returns how long the refusal
  * should wait, in ms: 0 for the first 3 failures within a minute, then 250 doubling up to 5000.
  * *first_delay is true for the first delayed failure of a run, so the caller logs once. */
-uint32_t auth_failure_note(const char *ip, uint64_t now_ms, bool *first_delay);
+uint32_t auth_failure_note(struct broker *b, const char *ip, uint64_t now_ms, bool *first_delay);
+/* Frees the failure table (the broker is going). */
+void auth_failures_free(struct broker *b);
 
 /* Whether a peer address is loopback as RabbitMQ decides it for loopback_users (guest): any of
  * 127.0.0.0/8, ::1, or an IPv4-mapped loopback address (::ffff:127.0.0.0/104). AMQP and the

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/core/broker.h"
+
 /* vhost NUL exchange into buf; the key's length, or 0 when it does not fit. */
 static size_t topic_perm_key(char *buf, size_t cap, const char *vhost, const char *exchange,
 			     size_t exchange_len)
@@ -125,7 +127,7 @@ int topic_perm_set(struct user *u, const char *vhost, const char *exchange, cons
 	rc = 0;
 out:
 	topic_perm_free(p);
-	auth_generation++;
+	u->broker->auth_generation++;
 	return rc;
 }
 
@@ -155,7 +157,7 @@ size_t topic_perm_clear(struct user *u, const char *vhost, const char *exchange)
 			}
 		}
 	}
-	auth_generation++;
+	u->broker->auth_generation++;
 	return n;
 }
 

@@ -247,7 +247,7 @@ static void cluster_etcd_failed(struct cluster *c, const char *what, const struc
 {
 	c->etcd_failures++;
 	/* once per attempt while nothing works; a leader's renewals are logged by the caller */
-	log_warn("clustering: %s failed: %s%s", what, r->error,
+	log_warn(c->log, "clustering: %s failed: %s%s", what, r->error,
 		 r->unreachable ? " (unreachable); retrying" : "");
 }
 
@@ -263,7 +263,7 @@ static void cluster_on_registered(void *arg, const struct etcd_reply *r)
 		return;
 	}
 	if (!c->registered)
-		log_info("clustering: node %s registered in etcd %s (cluster %s)", c->name,
+		log_info(c->log, "clustering: node %s registered in etcd %s (cluster %s)", c->name,
 			 etcd_endpoint(c->etcd), c->identity);
 	c->registered = true;
 	c->next_poll_ms = 0;
@@ -326,7 +326,7 @@ static void cluster_on_granted(void *arg, const struct etcd_reply *r)
 		return;
 	}
 	if (c->etcd_failures)
-		log_info("clustering: etcd %s answers again", etcd_endpoint(c->etcd));
+		log_info(c->log, "clustering: etcd %s answers again", etcd_endpoint(c->etcd));
 	c->etcd_failures = 0;
 	c->lease = r->lease_id;
 	if (r->cluster_id[0] && !strchr(c->identity, '@')) {
@@ -336,7 +336,7 @@ static void cluster_on_granted(void *arg, const struct etcd_reply *r)
 	c->serve_deadline_ms = 0;
 	cluster_lease_renewed(c, call->sent_ms, r->ttl);
 	free(call);
-	log_info("clustering: etcd lease %llx granted (%lld s)", (unsigned long long)c->lease,
+	log_info(c->log, "clustering: etcd lease %llx granted (%lld s)", (unsigned long long)c->lease,
 		 (long long)r->ttl);
 	if (c->role == CLUSTER_JOINING)
 		c->role = CLUSTER_FOLLOWER;
@@ -361,14 +361,14 @@ static void cluster_on_keepalive(void *arg, const struct etcd_reply *r)
 		uint64_t now = time_now_ms();
 		cluster_etcd_failed(c, "renewing the etcd lease", r);
 		if (c->role == CLUSTER_LEADER && c->serve_deadline_ms > now)
-			log_warn("clustering: the leader stops serving in %llu ms unless a renewal "
+			log_warn(c->log, "clustering: the leader stops serving in %llu ms unless a renewal "
 				 "succeeds", (unsigned long long)(c->serve_deadline_ms - now));
 		c->next_keepalive_ms = now + 250; /* the next endpoint, soon */
 		free(call);
 		return;
 	}
 	if (r->ttl <= 0) {
-		log_warn("clustering: etcd lease %llx has expired", (unsigned long long)c->lease);
+		log_warn(c->log, "clustering: etcd lease %llx has expired", (unsigned long long)c->lease);
 		c->lease = 0;
 		c->registered = false;
 		c->next_grant_ms = 0;
@@ -378,7 +378,7 @@ static void cluster_on_keepalive(void *arg, const struct etcd_reply *r)
 		return;
 	}
 	if (c->etcd_failures)
-		log_info("clustering: etcd %s answers again", etcd_endpoint(c->etcd));
+		log_info(c->log, "clustering: etcd %s answers again", etcd_endpoint(c->etcd));
 	c->etcd_failures = 0;
 	cluster_lease_renewed(c, call->sent_ms, r->ttl);
 	free(call);
@@ -394,7 +394,7 @@ static void cluster_on_revoked(void *arg, const struct etcd_reply *r)
 
 	c->revoke_call = false;
 	if (r->error)
-		log_warn("clustering: revoking a lapsed leader's lease failed: %s", r->error);
+		log_warn(c->log, "clustering: revoking a lapsed leader's lease failed: %s", r->error);
 	c->next_poll_ms = 0;
 }
 
@@ -420,7 +420,7 @@ static void cluster_follow(struct cluster *c)
 	snprintf(t.host, sizeof t.host, "%s", v->leader.address);
 	t.port = v->leader.repl_port;
 	t.revision = v->leader_revision;
-	log_info("clustering: following leader %s (revision %lld) at %s:%d", t.leader,
+	log_info(c->log, "clustering: following leader %s (revision %lld) at %s:%d", t.leader,
 		 (long long)t.revision, t.host, t.port);
 	repl_follower_set_target(c->rf, &t);
 }
@@ -462,7 +462,7 @@ static void cluster_on_campaign(void *arg, const struct etcd_reply *r)
 		cluster_become_leader(c, r->revision);
 		return;
 	}
-	log_info("clustering: lost the election; polling for the winner");
+	log_info(c->log, "clustering: lost the election; polling for the winner");
 	c->next_poll_ms = 0;
 }
 
@@ -479,7 +479,7 @@ static void cluster_campaign(struct cluster *c)
 		c->next_keepalive_ms = 0;
 		return;
 	}
-	log_info("clustering: no leader; %s stands for election", c->name);
+	log_info(c->log, "clustering: no leader; %s stands for election", c->name);
 	if (etcd_create(c->etcd, c->key_leader, self, c->lease, cluster_on_campaign, c) == 0)
 		c->campaign_call = true;
 	free(self);
@@ -491,7 +491,7 @@ static void cluster_revoke(struct cluster *c, int64_t lease, const char *why)
 {
 	if (c->revoke_call || !lease)
 		return;
-	log_warn("clustering: %s: revoking its etcd lease %llx", why, (unsigned long long)lease);
+	log_warn(c->log, "clustering: %s: revoking its etcd lease %llx", why, (unsigned long long)lease);
 	if (etcd_lease_revoke(c->etcd, lease, cluster_on_revoked, c) == 0)
 		c->revoke_call = true;
 }
@@ -577,7 +577,7 @@ static void cluster_on_probe(evutil_socket_t fd, short what, void *arg)
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
 		err = errno;
 	cluster_probe_end(c);
-	log_debug("clustering: probe of the leader's replication port: %s", strerror(err));
+	log_debug(c->log, "clustering: probe of the leader's replication port: %s", strerror(err));
 	if (err != ECONNREFUSED || c->role != CLUSTER_FOLLOWER || !c->view.has_leader ||
 	    c->view.leader_lease != c->probe_lease)
 		return;
@@ -596,7 +596,7 @@ static void cluster_on_lost(evutil_socket_t fd, short what, void *arg)
 	struct timeval tv = { 1, 0 };
 
 	(void)fd, (void)what;
-	log_debug("clustering: the stream ended; probing %s (probing %d, role %d)",
+	log_debug(c->log, "clustering: the stream ended; probing %s (probing %d, role %d)",
 		  c->view.leader.name, c->probing, (int)c->role);
 	if (c->probing || c->role != CLUSTER_FOLLOWER || !c->view.has_leader)
 		return;
@@ -637,7 +637,7 @@ static void cluster_become_leader(struct cluster *c, int64_t revision)
 	uint64_t t0 = time_now_ms();
 
 	c->revision = revision;
-	log_info("clustering: %s won the election (revision %lld); opening its copy of the data",
+	log_info(c->log, "clustering: %s won the election (revision %lld); opening its copy of the data",
 		 c->name, (long long)revision);
 	if (c->rf) {
 		repl_follower_free(c->rf);
@@ -647,14 +647,14 @@ static void cluster_become_leader(struct cluster *c, int64_t revision)
 	if (revision > c->seen_revision)
 		c->seen_revision = revision;
 	if (cluster_state_save(c->data_dir, c->seen_revision, false) != 0)
-		log_warn("clustering: cannot write %s/" CLUSTER_STATE_FILE ": %s", c->data_dir,
+		log_warn(c->log, "clustering: cannot write %s/" CLUSTER_STATE_FILE ": %s", c->data_dir,
 			 strerror(errno));
 	cluster_proxy_free(c->proxy);
 	c->proxy = NULL;
 	c->role = CLUSTER_LEADER;
 	c->b = c->hooks.serve(c->hooks.arg, c);
 	if (!c->b) {
-		log_error("clustering: cannot serve as the leader; giving the leadership back");
+		log_error(c->log, "clustering: cannot serve as the leader; giving the leadership back");
 		c->role = CLUSTER_STEPPING_DOWN;
 		etcd_lease_revoke_now(c->cfg->cluster_etcd_endpoints, c->lease, 1000);
 		exit(1);
@@ -669,7 +669,7 @@ static void cluster_become_leader(struct cluster *c, int64_t revision)
 		cluster_step_down(c, "opening the store took longer than its etcd lease allows");
 		return;
 	}
-	log_info("clustering: leader of %s (revision %lld) after %llu ms: accepting publishes",
+	log_info(c->log, "clustering: leader of %s (revision %lld) after %llu ms: accepting publishes",
 		 c->identity, (long long)revision, (unsigned long long)(time_now_ms() - t0));
 	c->next_poll_ms = 0;
 }
@@ -689,8 +689,8 @@ static void cluster_restart(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd, (void)what;
 	if (c->lease && etcd_lease_revoke_now(c->cfg->cluster_etcd_endpoints, c->lease, 500) == 0)
-		log_info("clustering: gave etcd lease %llx back", (unsigned long long)c->lease);
-	log_info("clustering: restarting as a follower");
+		log_info(c->log, "clustering: gave etcd lease %llx back", (unsigned long long)c->lease);
+	log_info(c->log, "clustering: restarting as a follower");
 	/* nothing of this process may reach the next one: every descriptor closes on exec */
 	d = opendir("/proc/self/fd");
 	while (d && (de = readdir(d)) != NULL) {
@@ -701,7 +701,7 @@ static void cluster_restart(evutil_socket_t fd, short what, void *arg)
 	if (d)
 		closedir(d);
 	execv("/proc/self/exe", c->argv);
-	log_error("clustering: cannot restart (%s); exiting", strerror(errno));
+	log_error(c->log, "clustering: cannot restart (%s); exiting", strerror(errno));
 	_exit(1);
 }
 
@@ -743,7 +743,7 @@ void cluster_step_down(struct cluster *c, const char *why)
 	/* from this instant nothing is accepted: cluster_may_serve answers false */
 	c->role = CLUSTER_STEPPING_DOWN;
 	c->serve_deadline_ms = 0;
-	log_warn("clustering: leader %s steps down: %s; it accepts no more publishes, closes its "
+	log_warn(c->log, "clustering: leader %s steps down: %s; it accepts no more publishes, closes its "
 		 "clients with 320 CONNECTION_FORCED and rejoins as a follower", c->name, why);
 	event_base_once(c->base, -1, EV_TIMEOUT, cluster_on_step_down, c, &now);
 }
@@ -840,8 +840,8 @@ static void cluster_on_signal(evutil_socket_t sig, short what, void *arg)
 
 /* ---- public ---- */
 
-struct cluster *cluster_new(struct event_base *base, const struct config *cfg, char **argv,
-			    const struct cluster_hooks *hooks)
+struct cluster *cluster_new(struct event_base *base, const struct config *cfg, struct log *log,
+			    char **argv, const struct cluster_hooks *hooks)
 {
 	struct cluster *c = calloc(1, sizeof *c);
 	char host[256] = "localhost", err[512];
@@ -849,9 +849,10 @@ struct cluster *cluster_new(struct event_base *base, const struct config *cfg, c
 	unsigned timeout;
 
 	if (!c) {
-		log_error("out of memory");
+		log_error(log, "out of memory");
 		return NULL;
 	}
+	c->log = log;
 	c->base = base;
 	c->cfg = cfg;
 	c->argv = argv;
@@ -864,12 +865,12 @@ struct cluster *cluster_new(struct event_base *base, const struct config *cfg, c
 		name = host;
 	}
 	if (!cluster_name_ok(name)) {
-		log_error("clustering.node_name '%s': use 1 to %d letters, digits, '.', '_' or '-'",
+		log_error(c->log, "clustering.node_name '%s': use 1 to %d letters, digits, '.', '_' or '-'",
 			  name, CLUSTER_NAME_MAX - 1);
 		goto fail;
 	}
 	if (!cfg->cluster_etcd_prefix || !cluster_name_ok(cfg->cluster_etcd_prefix)) {
-		log_error("clustering.etcd_prefix: use letters, digits, '.', '_' or '-'");
+		log_error(c->log, "clustering.etcd_prefix: use letters, digits, '.', '_' or '-'");
 		goto fail;
 	}
 	snprintf(c->name, sizeof c->name, "%s", name);
@@ -895,7 +896,7 @@ struct cluster *cluster_new(struct event_base *base, const struct config *cfg, c
 		timeout = 1000;
 	c->etcd = etcd_new(base, cfg->cluster_etcd_endpoints, timeout, err, sizeof err);
 	if (!c->etcd) {
-		log_error("%s", err);
+		log_error(c->log, "%s", err);
 		goto fail;
 	}
 	c->started_ms = time_now_ms();
@@ -919,7 +920,7 @@ int cluster_start(struct cluster *c)
 		 cfg->cluster_bind, cfg->cluster_port);
 	memset(&ss, 0, sizeof ss);
 	if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &sslen) != 0) {
-		log_error("clustering.bind: cannot parse %s", addr);
+		log_error(c->log, "clustering.bind: cannot parse %s", addr);
 		return -1;
 	}
 	c->repl_listener = evconnlistener_new_bind(c->base, cluster_on_repl_accept, c,
@@ -927,7 +928,7 @@ int cluster_start(struct cluster *c)
 							   LEV_OPT_CLOSE_ON_EXEC,
 						   64, (struct sockaddr *)&ss, sslen);
 	if (!c->repl_listener) {
-		log_error("clustering: cannot listen on %s: %s", addr, strerror(errno));
+		log_error(c->log, "clustering: cannot listen on %s: %s", addr, strerror(errno));
 		return -1;
 	}
 	c->proxy = cluster_proxy_new(c);
@@ -940,16 +941,16 @@ int cluster_start(struct cluster *c)
 	if (!c->lost_ev || !c->tick_ev || !c->sig_term || !c->sig_int ||
 	    event_add(c->tick_ev, &tick) != 0 || evsignal_add(c->sig_term, NULL) != 0 ||
 	    evsignal_add(c->sig_int, NULL) != 0) {
-		log_error("clustering: cannot create its events");
+		log_error(c->log, "clustering: cannot create its events");
 		return -1;
 	}
 	c->rf = repl_follower_new(c, c->lost_ev);
 	if (!c->rf)
 		return -1;
-	log_info("clustering: node %s (%s) replicates on %s, etcd at %s, prefix %s; ready to "
+	log_info(c->log, "clustering: node %s (%s) replicates on %s, etcd at %s, prefix %s; ready to "
 		 "follow", c->name, c->address, addr, cfg->cluster_etcd_endpoints, c->prefix);
 	if (c->data_dirty)
-		log_warn("clustering: the last sync of %s did not finish: this node may not stand "
+		log_warn(c->log, "clustering: the last sync of %s did not finish: this node may not stand "
 			 "for election until a sync completes", c->data_dir);
 	cluster_on_tick(-1, 0, c);
 	return 0;
@@ -966,7 +967,7 @@ void cluster_free(struct cluster *c)
 	cluster_probe_end(c);
 	if (c->lease && c->role != CLUSTER_STEPPING_DOWN &&
 	    etcd_lease_revoke_now(c->cfg->cluster_etcd_endpoints, c->lease, 500) == 0)
-		log_info("clustering: gave etcd lease %llx back%s", (unsigned long long)c->lease,
+		log_info(c->log, "clustering: gave etcd lease %llx back%s", (unsigned long long)c->lease,
 			 c->role == CLUSTER_LEADER ? ": another node leads at once" : "");
 	if (c->repl_listener)
 		evconnlistener_free(c->repl_listener);
@@ -1010,7 +1011,7 @@ static void cluster_on_forgotten(void *arg, const struct etcd_reply *r)
 	if (r->cancelled)
 		return;
 	if (r->error)
-		log_warn("clustering: forgetting a node failed: %s", r->error);
+		log_warn(c->log, "clustering: forgetting a node failed: %s", r->error);
 	c->next_poll_ms = 0;
 }
 
@@ -1021,7 +1022,7 @@ int cluster_forget(struct cluster *c, const char *label)
 
 	if (!cluster_name_ok(name) || strcmp(name, c->name) == 0)
 		return -1;
-	log_info("clustering: forgetting node %s (removed through the management API)", name);
+	log_info(c->log, "clustering: forgetting node %s (removed through the management API)", name);
 	snprintf(key, sizeof key, "%smembers/%s", c->prefix, name);
 	return etcd_delete(c->etcd, key, cluster_on_forgotten, c);
 }

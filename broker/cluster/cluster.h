@@ -16,6 +16,7 @@ struct broker;
 struct cluster;
 struct config;
 struct event_base;
+struct log;
 
 struct cluster_hooks {
 	/* This node won the election: create the broker, open the store and serve (listeners,
@@ -29,8 +30,8 @@ struct cluster_hooks {
 
 /* argv is kept to restart the process as a follower after a step-down. NULL after a log line
  * when the settings cannot work (an endpoint that does not parse, a bad node name). */
-struct cluster *cluster_new(struct event_base *base, const struct config *cfg, char **argv,
-			    const struct cluster_hooks *hooks);
+struct cluster *cluster_new(struct event_base *base, const struct config *cfg, struct log *log,
+			    char **argv, const struct cluster_hooks *hooks);
 /* Opens the replication listener and the forwarding listeners, starts talking to etcd. 0, or
  * -1 after a log line (a port that cannot be bound). */
 int cluster_start(struct cluster *c);

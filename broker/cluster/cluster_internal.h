@@ -57,6 +57,7 @@ struct cluster_view {
 struct cluster {
 	struct event_base *base;
 	const struct config *cfg;
+	struct log *log;
 	char **argv;
 	struct cluster_hooks hooks;
 	char name[CLUSTER_NAME_MAX];

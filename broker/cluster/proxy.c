@@ -126,7 +126,7 @@ static void proxy_on_event(struct bufferevent *bev, short what, void *arg)
 	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
 		return;
 	if (bev == pp->leader && !pp->connected) {
-		log_info("clustering: cannot forward a %s client to leader %s: %s",
+		log_info(pp->p->c->log, "clustering: cannot forward a %s client to leader %s: %s",
 			 proxy_port_names[pp->port], pp->p->leader.name,
 			 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	}
@@ -241,7 +241,7 @@ static struct evconnlistener *proxy_listen(struct cluster_proxy *p, const char *
 	snprintf(addr, sizeof addr, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
 	memset(&ss, 0, sizeof ss);
 	if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &sslen) != 0) {
-		log_error("clustering: cannot parse listen address %s", addr);
+		log_error(p->c->log, "clustering: cannot parse listen address %s", addr);
 		return NULL;
 	}
 	l = evconnlistener_new_bind(p->c->base, proxy_on_accept, p,
@@ -249,7 +249,7 @@ static struct evconnlistener *proxy_listen(struct cluster_proxy *p, const char *
 					    LEV_OPT_CLOSE_ON_EXEC,
 				    1024, (struct sockaddr *)&ss, sslen);
 	if (!l)
-		log_error("clustering: cannot listen on %s to forward clients: %s", addr,
+		log_error(p->c->log, "clustering: cannot listen on %s to forward clients: %s", addr,
 			  strerror(errno));
 	return l;
 }
@@ -261,7 +261,7 @@ struct cluster_proxy *cluster_proxy_new(struct cluster *c)
 	struct timeval second = { 1, 0 };
 
 	if (!p) {
-		log_error("out of memory");
+		log_error(p->c->log, "out of memory");
 		return NULL;
 	}
 	p->c = c;
@@ -310,7 +310,7 @@ void cluster_proxy_set_leader(struct cluster_proxy *p, const struct cluster_memb
 		return;
 	p->leader = *leader;
 	p->has_leader = true;
-	log_info("clustering: forwarding clients to leader %s at %s (AMQP %d, HTTP %d)",
+	log_info(p->c->log, "clustering: forwarding clients to leader %s at %s (AMQP %d, HTTP %d)",
 		 leader->name, leader->address, leader->amqp_port, leader->http_port);
 	list_for_each_safe(pos, tmp, &p->pipes)
 	{

@@ -39,6 +39,7 @@
 
 struct repl_follower {
 	struct cluster *c;
+	struct log *log;
 	char name[CLUSTER_NAME_MAX];
 	char data_dir[4096];
 	const char *password;
@@ -120,7 +121,7 @@ static void follow_save_state(struct follow_session *s, bool dirty)
 	f->st.dirty = dirty;
 	pthread_mutex_unlock(&f->lock);
 	if (cluster_state_save(f->data_dir, seen, dirty) != 0)
-		log_warn("clustering: cannot write %s/cluster.state: %s", f->data_dir,
+		log_warn(f->log, "clustering: cannot write %s/cluster.state: %s", f->data_dir,
 			 strerror(errno));
 }
 
@@ -400,7 +401,7 @@ static int follow_plan(struct follow_session *s, const struct repl_frame *fr, ch
 				if (!changes)
 					follow_save_state(s, true);
 				changes = true;
-				log_info("clustering: cutting %s from %llu to the leader's %llu bytes",
+				log_info(f->log, "clustering: cutting %s from %llu to the leader's %llu bytes",
 					 m->name, (unsigned long long)have->size,
 					 (unsigned long long)m->size);
 				if (store_replica_truncate(f->rep, m->name, m->size, err,
@@ -432,7 +433,7 @@ static int follow_plan(struct follow_session *s, const struct repl_frame *fr, ch
 		if (!changes)
 			follow_save_state(s, true);
 		changes = true;
-		log_info("clustering: removing %s, which the leader does not have", loc.v[k].name);
+		log_info(f->log, "clustering: removing %s, which the leader does not have", loc.v[k].name);
 		if (store_replica_remove(f->rep, loc.v[k].name, err, sizeof err) != 0) {
 			snprintf(why, whylen, "%s", err);
 			goto out;
@@ -450,7 +451,7 @@ static int follow_plan(struct follow_session *s, const struct repl_frame *fr, ch
 		snprintf(why, whylen, "%s", err);
 		goto out;
 	}
-	log_info("clustering: sync from leader %s starts: %u of %zu files to fetch", s->t.leader,
+	log_info(f->log, "clustering: sync from leader %s starts: %u of %zu files to fetch", s->t.leader,
 		 wanted, s->file_count);
 	if (follow_send(s, &fetch) != 0) {
 		snprintf(why, whylen, "the connection broke");
@@ -674,14 +675,14 @@ static int follow_handshake(struct follow_session *s, bool *authenticated, char 
 		snprintf(why, whylen, "rejecting replication from %s: its leader revision %lld is "
 			 "older than %lld, the newest this node has seen", leader,
 			 (long long)revision, (long long)seen);
-		log_warn("clustering: %s", why);
+		log_warn(f->log, "clustering: %s", why);
 		follow_send_simple(s, REPL_REFUSE, 0, why);
 		goto out;
 	}
 	if (strcmp(cluster, s->identity) != 0) {
 		snprintf(why, whylen, "the leader at %.100s:%d belongs to cluster %.100s, not %.100s", s->t.host,
 			 s->t.port, cluster, s->identity);
-		log_warn("clustering: refusing to follow: %s", why);
+		log_warn(f->log, "clustering: refusing to follow: %s", why);
 		follow_send_simple(s, REPL_REFUSE, 0, why);
 		goto out;
 	}
@@ -706,7 +707,7 @@ static int follow_handshake(struct follow_session *s, bool *authenticated, char 
 	if (fr.type == REPL_REFUSE) {
 		repl_read_str(&r, cluster, sizeof cluster);
 		snprintf(why, whylen, "leader %s refused this node: %s", leader, cluster);
-		log_warn("clustering: %s", why);
+		log_warn(f->log, "clustering: %s", why);
 		goto out;
 	}
 	const uint8_t *lmac = fr.type == REPL_WELCOME ? repl_read_bytes(&r, REPL_MAC_LEN) : NULL;
@@ -714,7 +715,7 @@ static int follow_handshake(struct follow_session *s, bool *authenticated, char 
 	if (!lmac || !repl_mac_equal(lmac, mac)) {
 		snprintf(why, whylen, "the leader at %s:%d does not know clustering.password",
 			 s->t.host, s->t.port);
-		log_warn("clustering: refusing to follow: %s", why);
+		log_warn(f->log, "clustering: refusing to follow: %s", why);
 		goto out;
 	}
 	s->acked = s->pending_ack = repl_read_u64(&r); /* the seq the stream starts after */
@@ -808,7 +809,7 @@ static int follow_session_run(struct follow_session *s, bool *authenticated, cha
 				follow_save_state(s, false);
 				streaming = true;
 				follow_set(f, follow_st_streaming, NULL);
-				log_info("clustering: sync from leader %s done: %llu bytes of files in "
+				log_info(f->log, "clustering: sync from leader %s done: %llu bytes of files in "
 					 "%llu ms; following its stream", s->t.leader,
 					 (unsigned long long)s->snap_bytes,
 					 (unsigned long long)(time_now_ms() - s->snap_start_ms));
@@ -893,7 +894,7 @@ static void *follow_main(void *arg)
 		free(s.files);
 		/* a session that fails the same way again is logged once */
 		if (!stopping && (authenticated || strcmp(why, last) != 0))
-			log_warn("clustering: replication from leader %s: %s%s", s.t.leader, why,
+			log_warn(f->log, "clustering: replication from leader %s: %s%s", s.t.leader, why,
 				 rc == -2 ? " (disk full: this node is out of the in-sync set until "
 					    "space returns)" : "");
 		snprintf(last, sizeof last, "%s", authenticated ? "" : why);
@@ -929,10 +930,11 @@ struct repl_follower *repl_follower_new(struct cluster *c, struct event *lost)
 	struct repl_follower *f = calloc(1, sizeof *f);
 
 	if (!f) {
-		log_error("out of memory");
+		log_error(c->log, "out of memory");
 		return NULL;
 	}
 	f->c = c;
+	f->log = c->log;
 	f->lost = lost;
 	f->sock = -1;
 	snprintf(f->name, sizeof f->name, "%s", c->name);
@@ -944,7 +946,7 @@ struct repl_follower *repl_follower_new(struct cluster *c, struct event *lost)
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->cond, NULL);
 	if (pthread_create(&f->thread, NULL, follow_main, f) != 0) {
-		log_error("clustering: cannot start the replication thread");
+		log_error(f->log, "clustering: cannot start the replication thread");
 		pthread_mutex_destroy(&f->lock);
 		pthread_cond_destroy(&f->cond);
 		free(f);

@@ -417,12 +417,12 @@ static void repl_member_leave(struct repl_leader *l, struct repl_member *m, cons
 		return;
 	if (m->state == M_JOINING && m->acked_seq < m->floor) {
 		/* etcd never heard of it (no write names it yet): it stops gating now */
-		log_info("clustering: follower %s does not join the in-sync set: %s", m->name, why);
+		log_info(l->c->log, "clustering: follower %s does not join the in-sync set: %s", m->name, why);
 		repl_member_remove(l, m);
 		repl_release(l);
 		return;
 	}
-	log_warn("clustering: follower %s leaves the in-sync set: %s", m->name, why);
+	log_warn(l->c->log, "clustering: follower %s leaves the in-sync set: %s", m->name, why);
 	m->state = M_LEAVING;
 	m->why = why;
 	repl_isr_update(l);
@@ -469,12 +469,12 @@ static void repl_alarm(struct repl_leader *l, bool short_of_followers)
 
 	if (short_of_followers && !l->short_since_ms) {
 		l->short_since_ms = now;
-		log_warn("clustering: %u of the %u in-sync followers a confirm needs: confirms wait "
+		log_warn(l->c->log, "clustering: %u of the %u in-sync followers a confirm needs: confirms wait "
 			 "and publishers are blocked", repl_leader_insync_count(l),
 			 repl_leader_required(l));
 	} else if (!short_of_followers && l->short_since_ms) {
 		l->short_since_ms = 0;
-		log_info("clustering: enough followers in sync again (%u): confirming",
+		log_info(l->c->log, "clustering: enough followers in sync again (%u): confirming",
 			 repl_leader_insync_count(l));
 	}
 	if ((want == NULL) != (l->b->repl_alarm == NULL)) {
@@ -526,7 +526,7 @@ static void repl_nack_waiting(struct repl_leader *l)
 		l->wait_count--;
 	}
 	if (last) {
-		log_warn("clustering: nacking publishes that waited %llu ms for in-sync followers",
+		log_warn(l->c->log, "clustering: nacking publishes that waited %llu ms for in-sync followers",
 			 (unsigned long long)(time_now_ms() - l->short_since_ms));
 		durable_synced(l->b, last, false);
 	}
@@ -607,7 +607,7 @@ static void repl_on_isr_written(void *arg, const struct etcd_reply *r)
 	}
 	l->isr_call = false;
 	if (r->error) {
-		log_warn("clustering: writing the in-sync set failed: %s; retrying", r->error);
+		log_warn(l->c->log, "clustering: writing the in-sync set failed: %s; retrying", r->error);
 		free(call);
 		return;
 	}
@@ -630,7 +630,7 @@ static void repl_on_isr_written(void *arg, const struct etcd_reply *r)
 			listed = strcmp(l->written[k], m->name) == 0;
 		if (m->state == M_JOINING && listed) {
 			m->state = M_IN;
-			log_info("clustering: follower %s joins the in-sync set", m->name);
+			log_info(l->c->log, "clustering: follower %s joins the in-sync set", m->name);
 		} else if (m->state == M_LEAVING && !listed) {
 			repl_member_remove(l, m);
 			continue;
@@ -638,9 +638,9 @@ static void repl_on_isr_written(void *arg, const struct etcd_reply *r)
 		i++;
 	}
 	if (!l->isr_ready)
-		log_info("clustering: in-sync set of term %lld written", (long long)l->c->revision);
+		log_info(l->c->log, "clustering: in-sync set of term %lld written", (long long)l->c->revision);
 	l->isr_ready = true;
-	log_info("clustering: in-sync set: %s", list);
+	log_info(l->c->log, "clustering: in-sync set: %s", list);
 	repl_release(l);
 	repl_isr_update(l);
 }
@@ -974,7 +974,7 @@ static void repl_send_files(struct repl_session *s, struct repl_job *j)
 	repl_frame_end(&b, at, 0);
 	repl_send(s, &b);
 	repl_buf_free(&b);
-	log_info("clustering: sync of follower %s: %zu files, %llu bytes to send, then %zu bytes "
+	log_info(s->l->c->log, "clustering: sync of follower %s: %zu files, %llu bytes to send, then %zu bytes "
 		 "of records written meanwhile", s->name, files, (unsigned long long)bytes,
 		 evbuffer_get_length(s->backlog));
 	evbuffer_add_buffer(bufferevent_get_output(s->bev), s->backlog);
@@ -1073,10 +1073,10 @@ static void repl_session_close(struct repl_session *s, const char *why)
 		return;
 	s->closing = true;
 	if (why && s->name[0])
-		log_warn("clustering: replication to follower %s (%s) ends: %s", s->name, s->peer,
+		log_warn(l->c->log, "clustering: replication to follower %s (%s) ends: %s", s->name, s->peer,
 			 why);
 	else if (why)
-		log_warn("clustering: replication connection from %s ends: %s", s->peer, why);
+		log_warn(l->c->log, "clustering: replication connection from %s ends: %s", s->peer, why);
 	if (s->member) {
 		struct repl_member *m = s->member;
 		m->s = NULL;
@@ -1120,14 +1120,14 @@ static int repl_on_auth(struct repl_session *s, const struct repl_frame *fr)
 		return -1;
 	if (strcmp(cluster, c->identity) != 0) {
 		snprintf(why, sizeof why, "it belongs to cluster %.150s, not %.150s", cluster, c->identity);
-		log_warn("clustering: refused follower %s from %s: %s", s->name, s->peer, why);
+		log_warn(l->c->log, "clustering: refused follower %s from %s: %s", s->name, s->peer, why);
 		repl_send_refuse(s, why);
 		repl_session_close(s, NULL);
 		return 0;
 	}
 	repl_mac(c->cfg->cluster_password, "follower", s->nonce, c->identity, s->name, want);
 	if (!repl_mac_equal(mac, want)) {
-		log_warn("clustering: refused follower %s from %s: wrong clustering.password",
+		log_warn(l->c->log, "clustering: refused follower %s from %s: wrong clustering.password",
 			 s->name, s->peer);
 		repl_send_refuse(s, "wrong clustering.password");
 		repl_session_close(s, NULL);
@@ -1141,7 +1141,7 @@ static int repl_on_auth(struct repl_session *s, const struct repl_frame *fr)
 	if (seen > c->revision) {
 		snprintf(why, sizeof why, "it has followed a newer leader (revision %lld > %lld)",
 			 (long long)seen, (long long)c->revision);
-		log_warn("clustering: refused follower %s: %s", s->name, why);
+		log_warn(l->c->log, "clustering: refused follower %s: %s", s->name, why);
 		repl_send_refuse(s, why);
 		repl_session_close(s, NULL);
 		c->next_poll_ms = 0; /* and find out who leads */
@@ -1163,7 +1163,7 @@ static int repl_on_auth(struct repl_session *s, const struct repl_frame *fr)
 	s->acked_seq = l->seq;
 	repl_send(s, &b);
 	repl_buf_free(&b);
-	log_info("clustering: follower %s connected from %s: sync starts", s->name, s->peer);
+	log_info(l->c->log, "clustering: follower %s connected from %s: sync starts", s->name, s->peer);
 	struct repl_member *m = repl_member_find(l, s->name);
 	if (m && !m->s) {
 		/* a member of the set this leader started with: it gates until it syncs */
@@ -1213,7 +1213,7 @@ static int repl_on_frame(struct repl_session *s, const struct repl_frame *fr)
 		if (s->state != RS_STREAM)
 			return -1;
 		s->synced = true;
-		log_info("clustering: follower %s synced; %llu bytes of records behind",
+		log_info(s->l->c->log, "clustering: follower %s synced; %llu bytes of records behind",
 			 s->name, (unsigned long long)(s->sent_bytes - s->acked_bytes));
 		return 0;
 	case REPL_ACK: {
@@ -1418,7 +1418,7 @@ static void repl_on_unfreeze_task(struct deferred *d)
 
 static int repl_refuse(struct conn *c)
 {
-	return conn_fail(c, AMQP_CONNECTION_FORCED, 0, 0,
+	return conn_fail(c, AMQP_CONNECTION_FORCED, 0,
 			 "broker forced connection closure with reason 'leader stepped down'");
 }
 
@@ -1461,7 +1461,7 @@ void repl_leader_view(struct repl_leader *l, const struct cluster_view *v)
 			snprintf(m->name, sizeof m->name, "%s", v->insync[i]);
 			m->state = M_IN;
 			m->since_ms = time_now_ms();
-			log_info("clustering: follower %s was in sync with the previous leader: it "
+			log_info(l->c->log, "clustering: follower %s was in sync with the previous leader: it "
 				 "gates confirms until it syncs or a lease TTL passes", m->name);
 		}
 		repl_isr_update(l);

@@ -103,6 +103,7 @@ void broker_run_deferred(struct broker *b)
 int broker_loop_init(struct broker *b, struct event_base *base)
 {
 	b->base = base;
+	b->auth_generation = 1; /* a channel's cache starts at 0: never valid */
 	strmap_init(&b->vhosts);
 	strmap_init(&b->users);
 	strmap_init(&b->reply_to);

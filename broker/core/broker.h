@@ -28,6 +28,8 @@ struct store;
 struct queue_hooks;
 struct handler;
 struct cluster;
+struct auth_failures;
+struct log;
 
 /* Work that must run once per loop turn (queue dispatch, confirm flush), after the current
  * batch of input has been processed. */
@@ -55,6 +57,7 @@ struct broker_stats {
 struct broker {
 	struct event_base *base;
 	const struct config *cfg;
+	struct log *log;        /* where log lines go (the program's; NULL: plain stderr) */
 	struct strmap vhosts;   /* name -> struct vhost */
 	struct strmap users;    /* name -> struct user */
 	struct strmap reply_to; /* direct reply-to token -> struct channel */
@@ -78,6 +81,14 @@ struct broker {
 	struct rng rng;         /* server-generated names */
 	const struct queue_hooks *queue_hooks; /* routing for queues (exchange/exchange.c) */
 	const struct handler *handler;  /* the AMQP method handlers net/ calls (handlers/) */
+	/* Bumped on every user, permission or topic permission change: channels cache their
+	 * publish permission checks against it. */
+	uint64_t auth_generation;
+	struct auth_failures *auth_failures; /* recent login failures per peer (auth.c) */
+	uint64_t route_epoch;     /* marks what one routing visited (exchange.c) */
+	uint64_t exchange_serial; /* numbers exchanges for the management API's statistics */
+	/* Messages alive (queued, unacked, in flight) and their body bytes: the memory picture. */
+	uint64_t message_live_count, message_live_bytes;
 
 	/* durability */
 	struct store *store;
@@ -130,13 +141,11 @@ void broker_definitions_dirty(struct broker *b);
 /* Appends were made to the store: request one group sync at the end of the loop turn. */
 void broker_store_touched(struct broker *b);
 
-extern uint64_t message_live_count, message_live_bytes; /* broker/message.c */
-
 /* Queues should page messages out: memory passed the paging threshold at the last check, or
  * message bodies alone pass it now (between checks a fast publisher can add a lot). */
 static inline bool broker_short_of_memory(const struct broker *b)
 {
-	return b->mem_paging || (b->paging_bytes && message_live_bytes > b->paging_bytes);
+	return b->mem_paging || (b->paging_bytes && b->message_live_bytes > b->paging_bytes);
 }
 /* The ticket a confirm for a publish stored now must wait for. */
 uint64_t broker_store_next_ticket(const struct broker *b);

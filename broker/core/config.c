@@ -483,6 +483,7 @@ static const struct config_key config_keys[] = {
 	C_U32_INF("handshake_timeout", handshake_timeout, 1, UINT32_MAX - 1, 0, "10000"),
 	C_U32("ssl_handshake_timeout", ssl_handshake_timeout, 1, UINT32_MAX - 1, "5000"),
 	C_STRING("data_dir", data_dir, "./data"),
+	C_U64("msg_store_file_size_limit", msg_store_file_size_limit, 4096, 1073741824, "67108864"),
 	C_STRING("default_user", default_user, "guest"),
 	C_STRING("default_pass", default_pass, "guest"),
 	C_STRING("default_vhost", default_vhost, "/"),

@@ -41,6 +41,8 @@ struct config {
 	uint32_t ssl_handshake_timeout; /* ms, 5000 */
 
 	char *data_dir;             /* data_dir (Warren's own key), "./data" */
+	/* msg_store_file_size_limit: bytes per message-log segment, 67108864 (64 MiB) */
+	uint64_t msg_store_file_size_limit;
 
 	char *default_user, *default_pass, *default_vhost; /* guest, guest, / */
 	char *default_perm_configure, *default_perm_read, *default_perm_write; /* .* each */

@@ -1,8 +1,9 @@
-/* broker/core/log.c: the console and file log outputs. Called off the hot path only. A line is
+/* broker/core/log.c: the console and file log outputs of a struct log (the program owns one; the
+ * broker writes to it through b->log). Called off the hot path only. A line is
  * formatted once and written with one write(2) per output, so lines from the storage thread and
  * the loop never interleave, and a file opened with O_APPEND stays whole under logrotate's
  * copytruncate too. The lock only keeps log_configure and log_reopen from swapping the file
- * under a writer. */
+ * under a writer (the storage thread logs too). */
 #include "broker/core/log.h"
 
 #include <errno.h>
@@ -17,14 +18,29 @@
 #include <time.h>
 #include <unistd.h>
 
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool log_console = true;
-static enum log_level log_console_level = LOG_INFO;
-static int log_file_fd = -1;
-static char *log_file_path;
-static enum log_level log_file_level = LOG_INFO;
-static pthread_once_t log_journal_once = PTHREAD_ONCE_INIT;
-static bool log_journal;
+/* systemd sets JOURNAL_STREAM=DEV:INODE when it connects stderr to the journal; a stderr
+ * redirected elsewhere by the service (or a child) no longer matches (systemd.exec(5)). */
+static bool log_journal_detect(void)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!env || sscanf(env, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) != 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+void log_init(struct log *lg)
+{
+	memset(lg, 0, sizeof *lg);
+	pthread_mutex_init(&lg->lock, NULL);
+	lg->console = true;
+	lg->console_level = LOG_INFO;
+	lg->file_fd = -1;
+	lg->file_level = LOG_INFO;
+	lg->journal = log_journal_detect();
+}
 
 int log_level_parse(const char *name)
 {
@@ -43,44 +59,30 @@ int log_level_parse(const char *name)
 	return -1;
 }
 
-void log_set_level(enum log_level level)
+void log_set_level(struct log *lg, enum log_level level)
 {
-	pthread_mutex_lock(&log_lock);
-	log_console_level = level;
-	log_file_level = level;
-	pthread_mutex_unlock(&log_lock);
+	pthread_mutex_lock(&lg->lock);
+	lg->console_level = level;
+	lg->file_level = level;
+	pthread_mutex_unlock(&lg->lock);
 }
 
-enum log_level log_get_level(void)
+enum log_level log_get_level(struct log *lg)
 {
 	enum log_level min = LOG_NONE;
 
-	pthread_mutex_lock(&log_lock);
-	if (log_console && log_console_level < min)
-		min = log_console_level;
-	if (log_file_fd >= 0 && log_file_level < min)
-		min = log_file_level;
-	pthread_mutex_unlock(&log_lock);
+	pthread_mutex_lock(&lg->lock);
+	if (lg->console && lg->console_level < min)
+		min = lg->console_level;
+	if (lg->file_fd >= 0 && lg->file_level < min)
+		min = lg->file_level;
+	pthread_mutex_unlock(&lg->lock);
 	return min;
 }
 
-/* systemd sets JOURNAL_STREAM=DEV:INODE when it connects stderr to the journal; a stderr
- * redirected elsewhere by the service (or a child) no longer matches (systemd.exec(5)). */
-static void log_journal_detect(void)
+bool log_is_journal(const struct log *lg)
 {
-	const char *env = getenv("JOURNAL_STREAM");
-	unsigned long long dev, ino;
-	struct stat st;
-
-	if (!env || sscanf(env, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) != 0)
-		return;
-	log_journal = (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
-}
-
-bool log_is_journal(void)
-{
-	pthread_once(&log_journal_once, log_journal_detect);
-	return log_journal;
+	return lg->journal;
 }
 
 static void log_write_all(int fd, const char *p, size_t n)
@@ -102,7 +104,7 @@ static size_t log_line_len(int n, size_t cap)
 	return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+void log_msg(struct log *lg, enum log_level level, const char *fmt, ...)
 {
 	/* sd-daemon(3) priorities: debug 7, info 6, warning 4, err 3 */
 	static const char *const tags[] = { "debug", "info", "warning", "error" };
@@ -113,7 +115,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_list ap;
 	int n, ms;
 
-	if (level >= LOG_NONE || level < log_get_level())
+	if (level >= LOG_NONE || (lg && level < log_get_level(lg)) || (!lg && level < LOG_INFO))
 		return;
 	va_start(ap, fmt);
 	n = vsnprintf(msg, sizeof msg, fmt, ap);
@@ -126,10 +128,15 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	gmtime_r(&tv.tv_sec, &tm);
 	strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
 	ms = (int)(tv.tv_usec / 1000);
-	bool journal = log_is_journal();
+	if (!lg) { /* no sink yet: plain stderr */
+		n = snprintf(line, sizeof line, "%s.%03d [%s] %s\n", stamp, ms, tags[level], msg);
+		log_write_all(STDERR_FILENO, line, log_line_len(n, sizeof line));
+		return;
+	}
+	bool journal = lg->journal;
 
-	pthread_mutex_lock(&log_lock);
-	if (log_console && level >= log_console_level) {
+	pthread_mutex_lock(&lg->lock);
+	if (lg->console && level >= lg->console_level) {
 		if (journal)
 			n = snprintf(line, sizeof line, "<%d>%s\n", priorities[level], msg);
 		else
@@ -137,11 +144,11 @@ void log_msg(enum log_level level, const char *fmt, ...)
 				     msg);
 		log_write_all(STDERR_FILENO, line, log_line_len(n, sizeof line));
 	}
-	if (log_file_fd >= 0 && level >= log_file_level) {
+	if (lg->file_fd >= 0 && level >= lg->file_level) {
 		n = snprintf(line, sizeof line, "%s.%03d [%s] %s\n", stamp, ms, tags[level], msg);
-		log_write_all(log_file_fd, line, log_line_len(n, sizeof line));
+		log_write_all(lg->file_fd, line, log_line_len(n, sizeof line));
 	}
-	pthread_mutex_unlock(&log_lock);
+	pthread_mutex_unlock(&lg->lock);
 }
 
 static int log_open_file(const char *path)
@@ -149,7 +156,7 @@ static int log_open_file(const char *path)
 	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
 }
 
-int log_configure(const struct log_options *o, char *err, size_t errlen)
+int log_configure(struct log *lg, const struct log_options *o, char *err, size_t errlen)
 {
 	int fd = -1;
 	char *path = NULL;
@@ -167,50 +174,50 @@ int log_configure(const struct log_options *o, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	pthread_mutex_lock(&log_lock);
-	int old_fd = log_file_fd;
-	char *old_path = log_file_path;
-	log_console = o->console;
-	log_console_level = o->console_level;
-	log_file_fd = fd;
-	log_file_path = path;
-	log_file_level = o->file_level;
-	pthread_mutex_unlock(&log_lock);
+	pthread_mutex_lock(&lg->lock);
+	int old_fd = lg->file_fd;
+	char *old_path = lg->file_path;
+	lg->console = o->console;
+	lg->console_level = o->console_level;
+	lg->file_fd = fd;
+	lg->file_path = path;
+	lg->file_level = o->file_level;
+	pthread_mutex_unlock(&lg->lock);
 	if (old_fd >= 0)
 		close(old_fd);
 	free(old_path);
 	return 0;
 }
 
-int log_reopen(void)
+int log_reopen(struct log *lg)
 {
 	int rc = 0;
 
-	pthread_mutex_lock(&log_lock);
-	if (log_file_path) {
-		int fd = log_open_file(log_file_path);
+	pthread_mutex_lock(&lg->lock);
+	if (lg->file_path) {
+		int fd = log_open_file(lg->file_path);
 		if (fd < 0) {
 			rc = -1;
 		} else {
 			/* dup3 swaps the file under the same descriptor number in one step */
-			if (dup3(fd, log_file_fd, O_CLOEXEC) < 0)
+			if (dup3(fd, lg->file_fd, O_CLOEXEC) < 0)
 				rc = -1;
 			close(fd);
 		}
 	}
 	int saved = errno;
-	pthread_mutex_unlock(&log_lock);
+	pthread_mutex_unlock(&lg->lock);
 	errno = saved;
 	return rc;
 }
 
-void log_close(void)
+void log_close(struct log *lg)
 {
-	pthread_mutex_lock(&log_lock);
-	if (log_file_fd >= 0)
-		close(log_file_fd);
-	log_file_fd = -1;
-	free(log_file_path);
-	log_file_path = NULL;
-	pthread_mutex_unlock(&log_lock);
+	pthread_mutex_lock(&lg->lock);
+	if (lg->file_fd >= 0)
+		close(lg->file_fd);
+	lg->file_fd = -1;
+	free(lg->file_path);
+	lg->file_path = NULL;
+	pthread_mutex_unlock(&lg->lock);
 }

@@ -217,13 +217,12 @@ void deadletter(struct queue *q, struct message *m, enum deadletter_reason reaso
 	struct amqp_str rk = q->lim.dlrk ? amqp_str_c(q->lim.dlrk) : m->routing_key;
 	struct message *nm = NULL;
 	if (!hb.oom && !pb.oom)
-		nm = message_new(x->name, rk, pb.data, pb.len, m->body_len);
+		nm = message_new(q->broker, x->name, rk, pb.data, pb.len, m->body_len);
 	if (!nm) {
-		log_warn("out of memory dead-lettering a message from queue '%s'", q->name.ptr);
+		log_warn(q->broker->log, "out of memory dead-lettering a message from queue '%s'", q->name.ptr);
 		goto out;
 	}
 	memcpy(nm->body, m->body, m->body_len);
-	nm->body_filled = m->body_len;
 	nm->persistent = m->persistent;
 	nm->priority = m->priority;
 	depth++;

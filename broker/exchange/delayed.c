@@ -207,7 +207,7 @@ enum exchange_delay_result exchange_delay(struct exchange *x, struct message *m)
 int exchange_delay_recover(struct exchange *x, const struct store_message *sm, uint64_t msg_id)
 {
 	if (sm->props_len < DELAY_DUE_LEN) {
-		log_warn("stored delayed message %llu of exchange '%s' has no due time; skipped",
+		log_warn(x->vhost->broker->log, "stored delayed message %llu of exchange '%s' has no due time; skipped",
 			 (unsigned long long)msg_id, x->name.ptr);
 		return 1;
 	}
@@ -218,7 +218,7 @@ int exchange_delay_recover(struct exchange *x, const struct store_message *sm, u
 	real.props += DELAY_DUE_LEN;
 	real.props_len -= DELAY_DUE_LEN;
 	struct exchange_delay *d = delay_get(x);
-	struct message *m = d ? message_from_store(&real, msg_id) : NULL;
+	struct message *m = d ? message_from_store(x->vhost->broker, &real, msg_id) : NULL;
 	if (!m)
 		return -1;
 	m->store_id = 0; /* routed as a new publish when due; the record is the hold */

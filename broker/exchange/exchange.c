@@ -16,8 +16,6 @@
 
 #define ROUTE_MAX_DEPTH 64
 
-static uint64_t route_epoch_counter;
-static uint64_t exchange_serial_counter;
 
 const struct exchange_type *exchange_type_find(struct amqp_str name)
 {
@@ -31,22 +29,10 @@ const struct exchange_type *exchange_type_find(struct amqp_str name)
 	return NULL;
 }
 
-static int exchange_copy_str(struct amqp_str *dst, struct amqp_str src)
-{
-	uint8_t *p = malloc((size_t)src.len + 1);
-	if (!p)
-		return -1;
-	if (src.len)
-		memcpy(p, src.ptr, src.len);
-	p[src.len] = '\0';
-	*dst = (struct amqp_str){ p, src.len };
-	return 0;
-}
-
 static int exchange_copy_table(struct amqp_table *dst, struct amqp_table src)
 {
 	struct amqp_str s;
-	if (exchange_copy_str(&s, (struct amqp_str){ src.ptr, src.len }) != 0)
+	if (amqp_str_dup(&s, (struct amqp_str){ src.ptr, src.len }) != 0)
 		return -1;
 	*dst = (struct amqp_table){ s.ptr, s.len };
 	return 0;
@@ -61,17 +47,17 @@ struct exchange *exchange_new(struct vhost *v, struct amqp_str name,
 	if (!x)
 		return NULL;
 	x->vhost = v;
-	x->serial = ++exchange_serial_counter;
+	x->serial = ++v->broker->exchange_serial;
 	x->type = type;
 	x->durable = durable;
 	x->auto_delete = auto_delete;
 	x->internal = internal;
 	list_init(&x->bindings);
 	list_init(&x->bound_here);
-	if (exchange_copy_str(&x->name, name) != 0 || exchange_copy_table(&x->args, args) != 0)
+	if (amqp_str_dup(&x->name, name) != 0 || exchange_copy_table(&x->args, args) != 0)
 		goto fail;
 	if (amqp_table_get(x->args, "alternate-exchange", &ae) && ae.type == 'S' &&
-	    exchange_copy_str(&x->alternate, ae.v.str) != 0)
+	    amqp_str_dup(&x->alternate, ae.v.str) != 0)
 		goto fail;
 	if (type->init && type->init(x) != 0)
 		goto fail;
@@ -214,7 +200,7 @@ int exchange_bind(struct exchange *src, struct queue *dq, struct exchange *dx, s
 	b->source = src;
 	b->dest_q = dq;
 	b->dest_x = dx;
-	if (exchange_copy_str(&b->key, key) != 0 || exchange_copy_table(&b->args, args) != 0) {
+	if (amqp_str_dup(&b->key, key) != 0 || exchange_copy_table(&b->args, args) != 0) {
 		binding_free(b);
 		return -1;
 	}
@@ -242,16 +228,17 @@ int exchange_unbind(struct exchange *src, struct queue *dq, struct exchange *dx,
 	return 0;
 }
 
-void route_set_init(struct route_set *set)
+void route_set_init(struct route_set *set, struct broker *b)
 {
 	memset(set, 0, sizeof *set);
-	set->epoch = ++route_epoch_counter;
-	set->x_epoch = ++route_epoch_counter;
+	set->broker = b;
+	set->epoch = ++b->route_epoch;
+	set->x_epoch = ++b->route_epoch;
 }
 
 void route_set_next_key(struct route_set *set)
 {
-	set->x_epoch = ++route_epoch_counter;
+	set->x_epoch = ++set->broker->route_epoch;
 }
 
 void route_set_free(struct route_set *set)
@@ -382,7 +369,7 @@ void exchange_publish(struct exchange *x, struct message *m,
 	if (m->has_headers && amqp_props_decode(&p, m->props, m->props_len) == 0 &&
 	    (p.flags & AMQP_PROP_HEADERS))
 		headers = p.headers;
-	route_set_init(&set);
+	route_set_init(&set, x->vhost->broker);
 	exchange_route(x, m->routing_key, headers, &set);
 	/* Sender-selected distribution: CC and BCC add routing keys on the same exchange. */
 	for (int k = 0; k < 2 && headers.len; k++) {
@@ -439,7 +426,7 @@ void exchange_apply_policy(struct exchange *x)
 	free((void *)x->alternate.ptr);
 	x->alternate = (struct amqp_str){ 0 };
 	if (name)
-		exchange_copy_str(&x->alternate, (struct amqp_str){ (const uint8_t *)name, (uint32_t)len });
+		amqp_str_dup(&x->alternate, (struct amqp_str){ (const uint8_t *)name, (uint32_t)len });
 }
 
 int exchange_predeclare(struct vhost *v)

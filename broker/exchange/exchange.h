@@ -13,6 +13,7 @@
 #include "amqp/wire.h"
 #include "broker/core/list.h"
 
+struct broker;
 struct vhost;
 struct queue;
 struct exchange;
@@ -32,6 +33,7 @@ struct binding {
 
 /* What routing collects: each queue once. */
 struct route_set {
+	struct broker *broker; /* whose route epochs it draws */
 	struct queue **queues;
 	size_t count, cap;
 	uint64_t epoch;   /* marks queues added by this routing (dedup across routing keys) */
@@ -101,7 +103,7 @@ void exchange_unbind_queue(struct queue *q);
 /* The routing queues need (dead-lettering, unbinding a deleted queue), for b->queue_hooks. */
 extern const struct queue_hooks exchange_queue_hooks;
 
-void route_set_init(struct route_set *set);
+void route_set_init(struct route_set *set, struct broker *b);
 void route_set_free(struct route_set *set);
 /* Before routing the same message again with another routing key (CC/BCC). */
 void route_set_next_key(struct route_set *set);

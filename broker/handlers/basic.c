@@ -21,14 +21,6 @@
 #include "broker/queue/queue.h"
 #include "broker/vhost/vhost.h"
 
-#define REPLY_TO_QUEUE "amq.rabbitmq.reply-to"
-#define REPLY_TO_PREFIX "amq.rabbitmq.reply-to."
-
-static const char *vname(struct channel *ch)
-{
-	return ch->conn->vhost->name;
-}
-
 /* ---- publish ---- */
 
 /* The exchange by name, through a one-entry cache per channel. */
@@ -47,18 +39,17 @@ int handle_basic_content_start(struct channel *ch, const struct amqp_method *m)
 {
 	const struct amqp_basic_publish *p = &m->u.basic_publish;
 	if (m->id != AMQP_BASIC_PUBLISH)
-		return conn_fail(ch->conn, AMQP_COMMAND_INVALID, AMQP_METHOD_CLASS(m->id),
-				 AMQP_METHOD_INDEX(m->id), "unimplemented method");
+		return conn_fail(ch->conn, AMQP_COMMAND_INVALID, m->id, "unimplemented method");
 	if (p->immediate)
-		return conn_fail(ch->conn, AMQP_NOT_IMPLEMENTED, 60, 40, "immediate=true");
+		return conn_fail(ch->conn, AMQP_NOT_IMPLEMENTED, AMQP_BASIC_PUBLISH, "immediate=true");
 	ch->conn->published = true;
 	struct exchange *x = channel_exchange(ch, p->exchange);
 	/* Write permission, checked once per exchange until permissions change. */
-	if (!x || ch->write_ok_exchange != x || ch->write_ok_generation != auth_generation) {
+	if (!x || ch->write_ok_exchange != x || ch->write_ok_generation != ch->broker->auth_generation) {
 		if (channel_check_perm(ch, AUTH_WRITE, AUTH_RESOURCE_EXCHANGE, p->exchange) != 0)
 			return 0;
 		ch->write_ok_exchange = x;
-		ch->write_ok_generation = auth_generation;
+		ch->write_ok_generation = ch->broker->auth_generation;
 		ch->write_topic = channel_topic_perm(ch, x);
 	}
 	if (!x)
@@ -156,13 +147,13 @@ int handle_basic_content_header(struct channel *ch, const struct amqp_content_he
 	struct conn *c = ch->conn;
 	uint64_t cap = cfg->max_partial_bytes;
 	if (cap && (c->partial_bytes > cap || h->body_size > cap - c->partial_bytes))
-		return conn_fail(c, AMQP_RESOURCE_ERROR, 60, 40,
+		return conn_fail(c, AMQP_RESOURCE_ERROR, AMQP_BASIC_PUBLISH,
 				 "message bodies being received on this connection would take %llu "
 				 "bytes, more than max_partial_message_bytes_per_connection (%llu)",
 				 (unsigned long long)(c->partial_bytes + h->body_size),
 				 (unsigned long long)cap);
 	if (amqp_props_decode(&p, h->props, h->props_len) != 0)
-		return conn_fail(ch->conn, AMQP_SYNTAX_ERROR, 60, 40, "malformed content header");
+		return conn_fail(ch->conn, AMQP_SYNTAX_ERROR, AMQP_BASIC_PUBLISH, "malformed content header");
 	int64_t expiration = -1;
 	if ((p.flags & AMQP_PROP_EXPIRATION) && parse_expiration(ch, p.expiration, &expiration) != 0)
 		return 0;
@@ -182,18 +173,19 @@ int handle_basic_content_header(struct channel *ch, const struct amqp_content_he
 					    "fast reply consumer does not exist");
 		reply_to = ch->reply_to_token;
 	}
-	struct message *m = message_new(ch->pub_exchange, ch->pub_rk, h->props, h->props_len,
+	struct message *m = message_new(ch->broker, ch->pub_exchange, ch->pub_rk, h->props, h->props_len,
 					h->body_size);
 	/* BCC is removed after routing (exchange_publish), which needs its keys. */
 	if (!m || (reply_to && rewrite_reply_to(m, &p, reply_to) != 0)) {
 		message_unref(m);
-		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 60, 40,
+		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, AMQP_BASIC_PUBLISH,
 				 "out of memory receiving a message");
 	}
 	m->persistent = (p.flags & AMQP_PROP_DELIVERY_MODE) && p.delivery_mode == 2;
 	m->priority = (p.flags & AMQP_PROP_PRIORITY) ? p.priority : 0;
 	m->expiration_ms = expiration;
 	ch->pub_msg = m;
+	ch->pub_filled = 0;
 	c->partial_bytes += m->body_len;
 	return 0;
 }
@@ -204,8 +196,8 @@ int handle_basic_content_body(struct channel *ch, const uint8_t *p, size_t len, 
 	if (!m)
 		return 0; /* the publish already failed */
 	if (len) {
-		memcpy(m->body + m->body_filled, p, len);
-		m->body_filled += len;
+		memcpy(m->body + ch->pub_filled, p, len);
+		ch->pub_filled += len;
 	}
 	if (!complete)
 		return 0;
@@ -217,7 +209,7 @@ int handle_basic_content_body(struct channel *ch, const uint8_t *p, size_t len, 
 		struct tx_op *op = calloc(1, sizeof *op);
 		if (!op) {
 			message_unref(m);
-			return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 60, 40, "out of memory");
+			return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, AMQP_BASIC_PUBLISH, "out of memory");
 		}
 		op->kind = TX_PUBLISH;
 		op->msg = m;
@@ -229,7 +221,8 @@ int handle_basic_content_body(struct channel *ch, const uint8_t *p, size_t len, 
 		ch->tx_tail = op;
 		return 0;
 	}
-	return handle_basic_route(ch, m, ch->pub_mandatory, seq);
+	return handle_basic_route_take(ch, m, ch->pub_mandatory, seq) == HANDLE_ROUTE_CONN_FAILED ?
+		       -1 : 0;
 }
 
 /* Direct reply-to: a reply published to the default exchange with the token as routing key
@@ -251,20 +244,20 @@ static int route_reply_to(struct channel *ch, struct message *m, bool mandatory)
 	return 1;
 }
 
-int handle_basic_route(struct channel *ch, struct message *m, bool mandatory, uint64_t seq)
+enum handle_route_result handle_basic_route_take(struct channel *ch, struct message *m,
+						 bool mandatory, uint64_t seq)
 {
-	struct vhost *v = ch->conn->vhost;
 	struct publish_result r = { 0 };
 	uint64_t ticket = 0, appends = ch->broker->store_appends;
 	enum exchange_delay_result held = EXCHANGE_DELAY_NONE;
 	int rc = 0;
 
 	struct exchange *x = channel_exchange(ch, m->exchange);
-	(void)v;
 	if (!x) {
 		message_unref(m);
 		return channel_fail(ch, AMQP_NOT_FOUND, "no exchange '%.*s' in vhost '%s'",
-				    AMQP_STR_ARGS(m->exchange), vname(ch));
+				    AMQP_STR_ARGS(m->exchange), vname(ch)) == 0 ?
+			       HANDLE_ROUTE_CHANNEL_CLOSED : HANDLE_ROUTE_CONN_FAILED;
 	}
 	if (x->is_default && m->routing_key.len > sizeof REPLY_TO_PREFIX - 1 &&
 	    memcmp(m->routing_key.ptr, REPLY_TO_PREFIX, sizeof REPLY_TO_PREFIX - 1) == 0) {
@@ -285,7 +278,8 @@ int handle_basic_route(struct channel *ch, struct message *m, bool mandatory, ui
 		ticket = broker_store_next_ticket(ch->broker);
 	if (r.oom) {
 		message_unref(m);
-		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 60, 40, "out of memory routing");
+		conn_fail(ch->conn, AMQP_INTERNAL_ERROR, AMQP_BASIC_PUBLISH, "out of memory routing");
+		return HANDLE_ROUTE_CONN_FAILED;
 	}
 	bool unroutable = r.routed == 0 && r.rejected == 0;
 	channel_stats_publish(&ch->stats, x, seq && !r.rejected, unroutable && !mandatory,
@@ -305,7 +299,7 @@ int handle_basic_route(struct channel *ch, struct message *m, bool mandatory, ui
 		else
 			rc = channel_confirm_ack(ch, seq, ticket);
 	}
-	return rc;
+	return rc == 0 ? HANDLE_ROUTE_DONE : HANDLE_ROUTE_CONN_FAILED;
 }
 
 /* ---- consume, cancel, get ---- */
@@ -321,31 +315,26 @@ static int consume_reply_to(struct channel *ch, const struct amqp_basic_consume 
 	 * the names the broker hands out (those come from a fast, predictable generator). */
 	char token[64];
 	if (rng_secret_name(REPLY_TO_PREFIX, token, sizeof token) != 0)
-		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 60, 20,
+		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, AMQP_BASIC_CONSUME,
 				 "no random bytes for a reply-to token");
 	ch->reply_to_token = strdup(token);
 	if (!ch->reply_to_token ||
 	    strmap_put(&ch->broker->reply_to, token, strlen(token), ch) != 0)
-		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 60, 20, "out of memory");
+		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, AMQP_BASIC_CONSUME, "out of memory");
 	/* A consumer record without a queue: kept only in the channel's tag map. */
 	struct consumer *c = calloc(1, sizeof *c);
-	uint8_t *t = malloc((size_t)tag.len + 1);
-	if (!c || !t) {
+	if (!c || amqp_str_dup(&c->tag, tag) != 0) {
 		free(c);
-		free(t);
-		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 60, 20, "out of memory");
+		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, AMQP_BASIC_CONSUME, "out of memory");
 	}
-	memcpy(t, tag.ptr, tag.len);
-	t[tag.len] = '\0';
-	c->tag = (struct amqp_str){ t, tag.len };
 	c->ch = ch;
 	c->no_ack = true;
 	list_init(&c->queue_link);
 	list_init(&c->channel_link);
 	if (strmap_put(&ch->consumers, tag.ptr, tag.len, c) != 0) {
-		free(t);
+		amqp_str_free(&c->tag);
 		free(c);
-		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 60, 20, "out of memory");
+		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, AMQP_BASIC_CONSUME, "out of memory");
 	}
 	ch->reply_consumer = c;
 	if (m->nowait)
@@ -364,7 +353,7 @@ static int handle_basic_consume(struct channel *ch, const struct amqp_basic_cons
 		tag = amqp_str_c(tag_buf);
 	}
 	if (strmap_get(&ch->consumers, tag.ptr, tag.len))
-		return conn_fail(ch->conn, AMQP_NOT_ALLOWED, 60, 20,
+		return conn_fail(ch->conn, AMQP_NOT_ALLOWED, AMQP_BASIC_CONSUME,
 				 "attempt to reuse consumer tag '%.*s'", AMQP_STR_ARGS(tag));
 	if (amqp_str_eq_c(m->queue, REPLY_TO_QUEUE))
 		return consume_reply_to(ch, m, tag);
@@ -388,7 +377,7 @@ static int handle_basic_consume(struct channel *ch, const struct amqp_basic_cons
 					  m->exclusive, ch->prefetch_consumer, (int32_t)priority);
 	if (!c || strmap_put(&ch->consumers, c->tag.ptr, c->tag.len, c) != 0) {
 		consumer_free(c);
-		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 60, 20, "out of memory consuming");
+		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, AMQP_BASIC_CONSUME, "out of memory consuming");
 	}
 	list_append(&ch->consumer_list, &c->channel_link);
 	if (!m->nowait) {
@@ -445,7 +434,7 @@ static int settle(struct channel *ch, int kind, uint64_t tag, bool multiple, boo
 	if (ch->tx) {
 		struct tx_op *op = calloc(1, sizeof *op);
 		if (!op)
-			return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 60, 80, "out of memory");
+			return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, AMQP_BASIC_ACK, "out of memory");
 		op->kind = kind;
 		op->tag = tag;
 		op->multiple = multiple;
@@ -463,7 +452,7 @@ static int settle(struct channel *ch, int kind, uint64_t tag, bool multiple, boo
 static int handle_basic_qos(struct channel *ch, const struct amqp_basic_qos *m)
 {
 	if (m->prefetch_size != 0)
-		return conn_fail(ch->conn, AMQP_NOT_IMPLEMENTED, 60, 10, "prefetch_size!=0 (%u)",
+		return conn_fail(ch->conn, AMQP_NOT_IMPLEMENTED, AMQP_BASIC_QOS, "prefetch_size!=0 (%u)",
 				 (unsigned)m->prefetch_size);
 	if (m->global) {
 		ch->prefetch_global = m->prefetch_count;
@@ -482,8 +471,8 @@ static int handle_basic_qos(struct channel *ch, const struct amqp_basic_qos *m)
 static int handle_basic_recover(struct channel *ch, bool requeue, bool async)
 {
 	if (!requeue)
-		return conn_fail(ch->conn, AMQP_NOT_IMPLEMENTED, 60, async ? 100 : 110,
-				 "requeue=false");
+		return conn_fail(ch->conn, AMQP_NOT_IMPLEMENTED,
+				 async ? AMQP_BASIC_RECOVER_ASYNC : AMQP_BASIC_RECOVER, "requeue=false");
 	channel_requeue_all(ch);
 	if (async)
 		return 0;
@@ -516,7 +505,6 @@ int handle_basic(struct channel *ch, const struct amqp_method *m)
 	case AMQP_BASIC_RECOVER_ASYNC:
 		return handle_basic_recover(ch, m->u.basic_recover_async.requeue, true);
 	default:
-		return conn_fail(ch->conn, AMQP_COMMAND_INVALID, AMQP_METHOD_CLASS(m->id),
-				 AMQP_METHOD_INDEX(m->id), "unimplemented method");
+		return conn_fail(ch->conn, AMQP_COMMAND_INVALID, m->id, "unimplemented method");
 	}
 }

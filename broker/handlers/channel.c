@@ -15,20 +15,20 @@
 int handle_channel_open(struct conn *c, uint16_t id)
 {
 	if (c->channel_max && c->channel_count >= c->channel_max)
-		return conn_fail(c, AMQP_NOT_ALLOWED, 0, 0,
+		return conn_fail(c, AMQP_NOT_ALLOWED, 0,
 				 "number of channels opened (%u) has reached the negotiated "
 				 "channel_max (%u)",
 				 (unsigned)c->channel_count, (unsigned)c->channel_max);
 	int64_t limit;
 	if (conn_limits_user_channels(c->broker, c->user, &limit))
-		return conn_fail(c, AMQP_NOT_ALLOWED, 20, 10,
+		return conn_fail(c, AMQP_NOT_ALLOWED, AMQP_CHANNEL_OPEN,
 				 "number of channels opened for user '%s' has reached the maximum "
 				 "allowed user limit of (%lld)",
 				 c->user->name, (long long)limit);
 	struct channel *ch = channel_new(c, id);
 	if (!ch || conn_channel_put(c, ch) != 0) {
 		channel_free(ch);
-		return conn_fail(c, AMQP_INTERNAL_ERROR, 20, 10, "out of memory opening a channel");
+		return conn_fail(c, AMQP_INTERNAL_ERROR, AMQP_CHANNEL_OPEN, "out of memory opening a channel");
 	}
 	c->broker->stats.channels_opened++;
 	struct amqp_method ok = { .id = AMQP_CHANNEL_OPEN_OK };
@@ -40,10 +40,10 @@ int handle_channel(struct channel *ch, const struct amqp_method *m)
 	struct conn *c = ch->conn;
 	switch (m->id) {
 	case AMQP_CHANNEL_OPEN:
-		return conn_fail(c, AMQP_CHANNEL_ERROR, 20, 10, "second 'channel.open' seen");
+		return conn_fail(c, AMQP_CHANNEL_ERROR, AMQP_CHANNEL_OPEN, "second 'channel.open' seen");
 	case AMQP_CHANNEL_FLOW: {
 		if (!m->u.channel_flow.active)
-			return conn_fail(c, AMQP_NOT_IMPLEMENTED, 20, 20, "active=false");
+			return conn_fail(c, AMQP_NOT_IMPLEMENTED, AMQP_CHANNEL_FLOW, "active=false");
 		struct amqp_method ok = { .id = AMQP_CHANNEL_FLOW_OK };
 		ok.u.channel_flow_ok.active = true;
 		return channel_send(ch, &ok);
@@ -58,8 +58,7 @@ int handle_channel(struct channel *ch, const struct amqp_method *m)
 		return conn_send_method(c, id, &ok);
 	}
 	default:
-		return conn_fail(c, AMQP_COMMAND_INVALID, AMQP_METHOD_CLASS(m->id),
-				 AMQP_METHOD_INDEX(m->id), "unimplemented method");
+		return conn_fail(c, AMQP_COMMAND_INVALID, m->id, "unimplemented method");
 	}
 }
 

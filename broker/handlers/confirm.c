@@ -11,8 +11,7 @@
 int handle_confirm(struct channel *ch, const struct amqp_method *m)
 {
 	if (m->id != AMQP_CONFIRM_SELECT)
-		return conn_fail(ch->conn, AMQP_COMMAND_INVALID, AMQP_METHOD_CLASS(m->id),
-				 AMQP_METHOD_INDEX(m->id), "unimplemented method");
+		return conn_fail(ch->conn, AMQP_COMMAND_INVALID, m->id, "unimplemented method");
 	if (ch->tx)
 		return channel_fail(ch, AMQP_PRECONDITION_FAILED, "cannot switch from tx to confirm mode");
 	ch->confirm = true;

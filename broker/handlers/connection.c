@@ -13,6 +13,7 @@
 #include "amqp/reply_codes.h"
 #include "amqp/table.h"
 #include "broker/auth/auth.h"
+#include "broker/auth/sasl.h"
 #include "broker/core/broker.h"
 #include "broker/core/config.h"
 #include "broker/net/conn.h"
@@ -93,10 +94,10 @@ int handle_connection_start(struct conn *c)
 	m.u.connection_start.version_major = 0;
 	m.u.connection_start.version_minor = 9;
 	m.u.connection_start.server_properties = (struct amqp_table){ props.data, (uint32_t)props.len };
-	/* EXTERNAL (the certificate's CN is the user name) only where there is a verified
-	 * client certificate, as rabbitmq_auth_mechanism_ssl offers it. */
-	m.u.connection_start.mechanisms = c->tls_cn[0] ? AMQP_STR_LIT("EXTERNAL AMQPLAIN PLAIN") :
-							 AMQP_STR_LIT("AMQPLAIN PLAIN");
+	char mechanisms[64];
+	struct sasl_login login = { { NULL, 0 }, c->tls_cn };
+	sasl_offer(&login, mechanisms, sizeof mechanisms);
+	m.u.connection_start.mechanisms = amqp_str_c(mechanisms);
 	m.u.connection_start.locales = AMQP_STR_LIT("en_US");
 	int rc = conn_send_method(c, 0, &m);
 	amqp_buf_free(&props);
@@ -115,7 +116,7 @@ static bool handshake_capability(struct amqp_table client_props, const char *nam
 static int handshake_send_refusal(struct conn *c, const char *mechanism)
 {
 	if (c->cap_auth_failure_close)
-		return conn_fail(c, AMQP_ACCESS_REFUSED, 0, 0,
+		return conn_fail(c, AMQP_ACCESS_REFUSED, 0,
 				 "Login was refused using authentication mechanism %s. For details "
 				 "see the broker logfile.",
 				 mechanism);
@@ -154,15 +155,15 @@ static int handshake_refuse_login(struct conn *c, struct amqp_str mechanism, con
 				  const char *why)
 {
 	bool first_delay;
-	uint32_t ms = auth_failure_note(c->peer_host, time_now_ms(), &first_delay);
+	uint32_t ms = auth_failure_note(c->broker, c->peer_host, time_now_ms(), &first_delay);
 	const char *name = amqp_str_eq_c(mechanism, "PLAIN")	? "PLAIN" :
 			   amqp_str_eq_c(mechanism, "AMQPLAIN") ? "AMQPLAIN" :
 								  "EXTERNAL";
-	log_warn("login refused for user '%s' from %s: %s", user, c->name, why);
+	log_warn(c->broker->log, "login refused for user '%s' from %s: %s", user, c->name, why);
 	if (ms == 0)
 		return handshake_send_refusal(c, name);
 	if (first_delay)
-		log_warn("repeated login failures from %s: further refusals are delayed",
+		log_warn(c->broker->log, "repeated login failures from %s: further refusals are delayed",
 			 c->peer_host);
 	event_callback_fn cb = name[0] == 'P' ? handshake_on_held_plain :
 			       name[0] == 'A' ? handshake_on_held_amqplain :
@@ -190,29 +191,24 @@ static int handshake_start_ok(struct conn *c, const struct amqp_connection_start
 		memcpy(c->client_props, cp.ptr, cp.len);
 		c->client_props_len = cp.len;
 	}
-	if (amqp_str_eq_c(m->mechanism, "EXTERNAL") && c->tls_cn[0]) {
-		struct user *eu = strmap_get(&c->broker->users, c->tls_cn, strlen(c->tls_cn));
-		if (!eu)
-			return handshake_refuse_login(c, m->mechanism, c->tls_cn,
-						      "no user for the certificate's CN");
-		c->user = eu;
-		goto tune;
-	}
-	if (!amqp_str_eq_c(m->mechanism, "PLAIN") && !amqp_str_eq_c(m->mechanism, "AMQPLAIN")) {
-		log_warn("unsupported authentication mechanism from %s", c->name);
-		return conn_fail(c, AMQP_ACCESS_REFUSED, 0, 0,
+	struct sasl_login login = { m->response, c->tls_cn };
+	const struct sasl_mechanism *mech = sasl_find(m->mechanism, &login);
+	if (!mech) {
+		log_warn(c->broker->log, "unsupported authentication mechanism from %s", c->name);
+		return conn_fail(c, AMQP_ACCESS_REFUSED, 0,
 				 "unsupported authentication mechanism '%.*s'",
 				 AMQP_STR_ARGS(m->mechanism));
 	}
-	struct user *u = auth_sasl(c->broker, m->mechanism, m->response, user, sizeof user);
+	const char *why = "invalid credentials";
+	struct user *u = mech->authenticate(c->broker, &login, user, sizeof user, &why);
 	if (!u)
-		return handshake_refuse_login(c, m->mechanism, user, "invalid credentials");
+		return handshake_refuse_login(c, m->mechanism, user, why);
+	/* loopback_users: whatever the mechanism, as rabbit_access_control checks it */
 	if (strcmp(u->name, "guest") == 0 && !c->peer_loopback &&
 	    c->broker->cfg->loopback_users_guest)
 		return handshake_refuse_login(c, m->mechanism, user,
 					      "user 'guest' can only connect via localhost");
 	c->user = u;
-tune:;
 	struct amqp_method t = { .id = AMQP_CONNECTION_TUNE };
 	t.u.connection_tune.channel_max = c->broker->cfg->channel_max;
 	t.u.connection_tune.frame_max = c->broker->cfg->frame_max;
@@ -228,7 +224,7 @@ static int handshake_tune_ok(struct conn *c, const struct amqp_connection_tune_o
 	 * limit, and so does one under the protocol minimum. It closes with no close frame. */
 	if ((m->frame_max != 0 && m->frame_max < AMQP_FRAME_MIN_SIZE) ||
 	    (cfg->frame_max && (m->frame_max == 0 || m->frame_max > cfg->frame_max))) {
-		log_warn("closing AMQP connection %s: negotiated frame_max = %u is outside the "
+		log_warn(c->broker->log, "closing AMQP connection %s: negotiated frame_max = %u is outside the "
 			 "allowed range (%u..%u)",
 			 c->name, (unsigned)m->frame_max, (unsigned)AMQP_FRAME_MIN_SIZE,
 			 (unsigned)cfg->frame_max);
@@ -236,7 +232,7 @@ static int handshake_tune_ok(struct conn *c, const struct amqp_connection_tune_o
 		return -1;
 	}
 	if (cfg->channel_max && (m->channel_max == 0 || m->channel_max > cfg->channel_max)) {
-		log_warn("closing AMQP connection %s: negotiated channel_max = %u is higher than "
+		log_warn(c->broker->log, "closing AMQP connection %s: negotiated channel_max = %u is higher than "
 			 "the maximum allowed value (%u)",
 			 c->name, (unsigned)m->channel_max, (unsigned)cfg->channel_max);
 		conn_drop(c, "channel_max negotiation failed");
@@ -261,25 +257,25 @@ static int handshake_open(struct conn *c, const struct amqp_connection_open *m)
 	snprintf(name, sizeof name, "%.*s", AMQP_STR_ARGS(m->virtual_host));
 	struct vhost *v = strmap_get(&c->broker->vhosts, m->virtual_host.ptr, m->virtual_host.len);
 	if (!v)
-		return conn_fail(c, AMQP_NOT_ALLOWED, 10, 40, "vhost %s not found", name);
+		return conn_fail(c, AMQP_NOT_ALLOWED, AMQP_CONNECTION_OPEN, "vhost %s not found", name);
 	int64_t limit;
 	if (conn_limits_vhost_connections(c->broker, v, c, &limit))
-		return conn_fail(c, AMQP_NOT_ALLOWED, 10, 40,
+		return conn_fail(c, AMQP_NOT_ALLOWED, AMQP_CONNECTION_OPEN,
 				 "access to vhost '%s' refused for user '%s': connection limit "
 				 "(%lld) is reached",
 				 name, c->user->name, (long long)limit);
 	if (conn_limits_user_connections(c->broker, c->user, c, &limit))
-		return conn_fail(c, AMQP_NOT_ALLOWED, 10, 40,
+		return conn_fail(c, AMQP_NOT_ALLOWED, AMQP_CONNECTION_OPEN,
 				 "connection refused for user '%s': user connection limit (%lld) "
 				 "is reached",
 				 c->user->name, (long long)limit);
 	if (!auth_permission_find(c->user, v->name))
-		return conn_fail(c, AMQP_NOT_ALLOWED, 10, 40,
+		return conn_fail(c, AMQP_NOT_ALLOWED, AMQP_CONNECTION_OPEN,
 				 "access to vhost '%s' refused for user '%s'", name, c->user->name);
 	c->vhost = v;
 	c->state = CONN_OPEN;
 	conn_start_heartbeat(c);
-	log_info("connection %s: user '%s' authenticated and granted access to vhost '%s'",
+	log_info(c->broker->log, "connection %s: user '%s' authenticated and granted access to vhost '%s'",
 		 c->name, c->user->name, v->name);
 	struct amqp_method ok = { .id = AMQP_CONNECTION_OPEN_OK };
 	return conn_send_method(c, 0, &ok);
@@ -304,7 +300,7 @@ int handle_connection(struct conn *c, const struct amqp_method *m)
 		return handshake_open(c, &m->u.connection_open);
 	case AMQP_CONNECTION_CLOSE: {
 		struct amqp_method ok = { .id = AMQP_CONNECTION_CLOSE_OK };
-		log_info("closing AMQP connection %s (client request: %u)", c->name,
+		log_info(c->broker->log, "closing AMQP connection %s (client request: %u)", c->name,
 			 (unsigned)m->u.connection_close.reply_code);
 		conn_send_method(c, 0, &ok);
 		conn_linger(c);
@@ -325,7 +321,7 @@ int handle_connection(struct conn *c, const struct amqp_method *m)
 	default:
 		break;
 	}
-	return conn_fail(c, AMQP_COMMAND_INVALID, AMQP_METHOD_CLASS(m->id), AMQP_METHOD_INDEX(m->id),
+	return conn_fail(c, AMQP_COMMAND_INVALID, m->id,
 			 "unexpected method %s in connection state %s", amqp_method_name(m->id),
 			 c->state == CONN_OPEN ? "running" : "opening");
 }

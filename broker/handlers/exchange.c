@@ -13,11 +13,6 @@
 #include "broker/exchange/exchange.h"
 #include "broker/vhost/vhost.h"
 
-static const char *vname(struct channel *ch)
-{
-	return ch->conn->vhost->name;
-}
-
 static int reply(struct channel *ch, uint32_t id, bool nowait)
 {
 	if (nowait)
@@ -92,7 +87,7 @@ static int handle_exchange_declare(struct channel *ch, const struct amqp_exchang
 		x = exchange_new(v, m->exchange, type, m->durable, m->auto_delete, m->internal,
 				 m->arguments);
 		if (!x)
-			return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 40, 10,
+			return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, AMQP_EXCHANGE_DECLARE,
 					 "out of memory declaring an exchange");
 		x->delayed = delayed;
 		return reply(ch, AMQP_EXCHANGE_DECLARE_OK, m->nowait);
@@ -179,7 +174,7 @@ static int handle_exchange_bind_unbind(struct channel *ch, struct amqp_str dest_
 		if (rc == -2)
 			return channel_fail(ch, AMQP_PRECONDITION_FAILED, "%s", err);
 		if (rc < 0)
-			return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 40, 30,
+			return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, AMQP_EXCHANGE_BIND,
 					 "out of memory binding");
 		return reply(ch, AMQP_EXCHANGE_BIND_OK, nowait);
 	}
@@ -205,7 +200,6 @@ int handle_exchange(struct channel *ch, const struct amqp_method *m)
 						   u->arguments, u->nowait, false);
 	}
 	default:
-		return conn_fail(ch->conn, AMQP_COMMAND_INVALID, AMQP_METHOD_CLASS(m->id),
-				 AMQP_METHOD_INDEX(m->id), "unimplemented method");
+		return conn_fail(ch->conn, AMQP_COMMAND_INVALID, m->id, "unimplemented method");
 	}
 }

@@ -6,6 +6,12 @@
 #include "amqp/reply_codes.h"
 #include "broker/net/channel.h"
 #include "broker/net/conn.h"
+#include "broker/vhost/vhost.h"
+
+const char *vname(const struct channel *ch)
+{
+	return ch->conn->vhost->name;
+}
 
 static int handlers_method(struct channel *ch, const struct amqp_method *m)
 {
@@ -23,8 +29,7 @@ static int handlers_method(struct channel *ch, const struct amqp_method *m)
 	case AMQP_CLASS_CONFIRM:
 		return handle_confirm(ch, m);
 	default:
-		return conn_fail(ch->conn, AMQP_CHANNEL_ERROR, AMQP_METHOD_CLASS(m->id),
-				 AMQP_METHOD_INDEX(m->id), "unexpected method in connection state running");
+		return conn_fail(ch->conn, AMQP_CHANNEL_ERROR, m->id, "unexpected method in connection state running");
 	}
 }
 

@@ -19,6 +19,14 @@ struct queue;
 struct amqp_method;
 struct amqp_content_header;
 
+/* Direct reply-to: the pseudo-queue a requester consumes from, and the prefix of the routing
+ * keys (tokens) replies are published with. */
+#define REPLY_TO_QUEUE "amq.rabbitmq.reply-to"
+#define REPLY_TO_PREFIX REPLY_TO_QUEUE "."
+
+/* The name of the vhost a channel works in, for replies' texts. */
+const char *vname(const struct channel *ch);
+
 /* The table net/ calls (handlers.c). */
 extern const struct handler handlers_amqp;
 
@@ -42,8 +50,18 @@ int handle_basic(struct channel *ch, const struct amqp_method *m);
 int handle_basic_content_start(struct channel *ch, const struct amqp_method *m);
 int handle_basic_content_header(struct channel *ch, const struct amqp_content_header *h);
 int handle_basic_content_body(struct channel *ch, const uint8_t *p, size_t len, bool complete);
-/* Routes a complete publish (also used by tx.commit). Consumes the message ref. */
-int handle_basic_route(struct channel *ch, struct message *msg, bool mandatory, uint64_t seq);
+/* How a publish ended, for a caller that goes on (tx.commit): handled (routed, held, returned
+ * or dropped as RabbitMQ drops an unroutable message), the channel closed (404 no exchange),
+ * or the connection failed. */
+enum handle_route_result {
+	HANDLE_ROUTE_DONE = 0,
+	HANDLE_ROUTE_CHANNEL_CLOSED = 1,
+	HANDLE_ROUTE_CONN_FAILED = -1,
+};
+/* Routes a complete publish and confirms it (seq > 0) once stored; takes the caller's
+ * reference on msg, whatever the result (_take). */
+enum handle_route_result handle_basic_route_take(struct channel *ch, struct message *msg,
+						 bool mandatory, uint64_t seq);
 
 int handle_tx(struct channel *ch, const struct amqp_method *m);
 int handle_confirm(struct channel *ch, const struct amqp_method *m);

@@ -17,22 +17,13 @@
 #include "broker/queue/queue_args.h"
 #include "broker/vhost/vhost.h"
 
-#define REPLY_TO_QUEUE "amq.rabbitmq.reply-to"
-
-static const char *vname(struct channel *ch)
-{
-	return ch->conn->vhost->name;
-}
-
 static void remember_queue(struct channel *ch, struct amqp_str name)
 {
-	uint8_t *p = malloc((size_t)name.len + 1);
-	if (!p)
-		return;
-	memcpy(p, name.ptr, name.len);
-	p[name.len] = '\0';
-	free((void *)ch->last_queue.ptr);
-	ch->last_queue = (struct amqp_str){ p, name.len };
+	struct amqp_str copy;
+	if (amqp_str_dup(&copy, name) != 0)
+		return; /* out of memory: the shorthand keeps naming the queue before */
+	amqp_str_free(&ch->last_queue);
+	ch->last_queue = copy;
 }
 
 static int locked(struct channel *ch, struct queue *q)
@@ -155,7 +146,7 @@ static int handle_queue_declare(struct channel *ch, const struct amqp_queue_decl
 	q = queue_new(v, name, m->durable, m->exclusive, m->auto_delete,
 		      m->exclusive ? ch->conn : NULL, m->arguments);
 	if (!q)
-		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 50, 10,
+		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, AMQP_QUEUE_DECLARE,
 				 "out of memory declaring a queue");
 	if (m->exclusive) /* deleted with the connection */
 		list_append(&ch->conn->exclusive_queues, &q->owner_link);
@@ -209,7 +200,7 @@ static int handle_queue_binding(struct channel *ch, struct amqp_str queue, struc
 	if (rc == -2)
 		return channel_fail(ch, AMQP_PRECONDITION_FAILED, "%s", err);
 	if (rc < 0)
-		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 50, 20, "out of memory binding");
+		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, AMQP_QUEUE_BIND, "out of memory binding");
 	if (nowait)
 		return 0;
 	struct amqp_method ok = { .id = AMQP_QUEUE_BIND_OK };
@@ -284,7 +275,6 @@ int handle_queue(struct channel *ch, const struct amqp_method *m)
 	case AMQP_QUEUE_DELETE:
 		return handle_queue_delete(ch, &m->u.queue_delete);
 	default:
-		return conn_fail(ch->conn, AMQP_COMMAND_INVALID, AMQP_METHOD_CLASS(m->id),
-				 AMQP_METHOD_INDEX(m->id), "unimplemented method");
+		return conn_fail(ch->conn, AMQP_COMMAND_INVALID, m->id, "unimplemented method");
 	}
 }

@@ -34,12 +34,13 @@ int handle_tx(struct channel *ch, const struct amqp_method *m)
 		bool failed = false;
 		while (op) {
 			struct tx_op *next = op->next;
-			if (commit && !failed) {
-				int rc = op->kind == TX_PUBLISH ?
-						 handle_basic_route(ch, op->msg, op->mandatory, 0) :
-						 channel_settle(ch, op->tag, op->multiple,
-								op->kind == TX_ACK, op->requeue);
-				failed = rc != 0 || ch->state != CHANNEL_OPEN;
+			if (commit && !failed && op->kind == TX_PUBLISH) {
+				failed = handle_basic_route_take(ch, op->msg, op->mandatory, 0) !=
+					 HANDLE_ROUTE_DONE;
+			} else if (commit && !failed) {
+				failed = channel_settle(ch, op->tag, op->multiple, op->kind == TX_ACK,
+							op->requeue) != 0 ||
+					 ch->state != CHANNEL_OPEN;
 			} else {
 				message_unref(op->msg);
 			}
@@ -52,7 +53,6 @@ int handle_tx(struct channel *ch, const struct amqp_method *m)
 		return channel_send(ch, &ok);
 	}
 	default:
-		return conn_fail(ch->conn, AMQP_COMMAND_INVALID, AMQP_METHOD_CLASS(m->id),
-				 AMQP_METHOD_INDEX(m->id), "unimplemented method");
+		return conn_fail(ch->conn, AMQP_COMMAND_INVALID, m->id, "unimplemented method");
 	}
 }

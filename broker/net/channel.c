@@ -271,7 +271,7 @@ void channel_drop_reply_consumer(struct channel *ch)
 		return;
 	strmap_del(&ch->consumers, c->tag.ptr, c->tag.len);
 	ch->reply_consumer = NULL;
-	free((void *)c->tag.ptr);
+	amqp_str_free(&c->tag);
 	free(c);
 }
 
@@ -308,8 +308,7 @@ void channel_release(struct channel *ch)
 	ch->confirms = NULL;
 	ch->confirm_head = ch->confirm_count = ch->confirm_cap = 0;
 	channel_drop_reply_consumer(ch);
-	free((void *)ch->last_queue.ptr);
-	ch->last_queue = (struct amqp_str){ 0 };
+	amqp_str_free(&ch->last_queue);
 }
 
 void channel_free(struct channel *ch)
@@ -384,11 +383,10 @@ int channel_fail(struct channel *ch, int code, const char *fmt, ...)
 	vsnprintf(text + n, sizeof text - (size_t)n, fmt, ap);
 	va_end(ap);
 	if (code >= 500)
-		return conn_fail(ch->conn, code, AMQP_METHOD_CLASS(ch->method_id),
-				 AMQP_METHOD_INDEX(ch->method_id), "%s", text + n);
+		return conn_fail(ch->conn, code, ch->method_id, "%s", text + n);
 	if (ch->state != CHANNEL_OPEN)
 		return 0;
-	log_info("channel %u on %s closed: %s", (unsigned)ch->id, ch->conn->name, text);
+	log_info(ch->broker->log, "channel %u on %s closed: %s", (unsigned)ch->id, ch->conn->name, text);
 	struct amqp_method m = { .id = AMQP_CHANNEL_CLOSE };
 	m.u.channel_close.reply_code = (uint16_t)code;
 	m.u.channel_close.reply_text = amqp_str_c(text);
@@ -494,7 +492,7 @@ static int channel_confirm_add(struct channel *ch, uint64_t seq, uint64_t ticket
 		size_t cap = ch->confirm_cap ? ch->confirm_cap * 2 : 8;
 		struct confirm_range *rs = malloc(cap * sizeof *rs);
 		if (!rs)
-			return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 0, 0,
+			return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 0,
 					 "out of memory tracking confirms");
 		for (size_t i = 0; i < ch->confirm_count; i++)
 			rs[i] = *confirm_at(ch, i);
@@ -536,9 +534,9 @@ void channel_confirms_synced(struct channel *ch, uint64_t ticket, bool ok)
 /* ---- frames ---- */
 
 /* After our channel.close (spec 2.3.7 and rabbit_channel's closing state): everything but
- * close and close-ok is dropped. A channel.close from the client crossed ours on the wire: it
- * gets its close-ok, and the channel still waits for the close-ok to ours, which the client
- * sends when ours arrives (pika, amqp091-go, bunny, aiormq all do). Freeing the channel at the
+ * close, close-ok and open is dropped. A channel.close from the client crossed ours on the
+ * wire: it gets its close-ok, and the channel still waits for the close-ok to ours, which the
+ * client sends when ours arrives (amqp091-go and php-amqplib do). Freeing the channel at the
  * crossing close made that close-ok hit a free number: 504 "expected 'channel.open'", and the
  * connection with all its other channels was lost. A client that never sends that close-ok and
  * opens the number again gets RabbitMQ's 504 "second 'channel.open' seen". */
@@ -553,7 +551,7 @@ static int channel_on_closing_frame(struct channel *ch, const struct amqp_frame 
 		return channel_send(ch, &ok);
 	}
 	if (m.id == AMQP_CHANNEL_OPEN)
-		return conn_fail(ch->conn, AMQP_CHANNEL_ERROR, 20, 10, "second 'channel.open' seen");
+		return conn_fail(ch->conn, AMQP_CHANNEL_ERROR, AMQP_CHANNEL_OPEN, "second 'channel.open' seen");
 	if (m.id == AMQP_CHANNEL_CLOSE_OK) {
 		conn_channel_remove(ch->conn, ch);
 		channel_free(ch);
@@ -570,7 +568,7 @@ int channel_on_frame(struct channel *ch, const struct amqp_frame *f)
 	switch (amqp_assembler_feed(&ch->assembler, f, &out)) {
 	case AMQP_ASM_METHOD:
 		if (out.method.id == AMQP_CHANNEL_CLOSE_OK)
-			return conn_fail(ch->conn, AMQP_COMMAND_INVALID, 20, 41, "unimplemented method");
+			return conn_fail(ch->conn, AMQP_COMMAND_INVALID, AMQP_CHANNEL_CLOSE_OK, "unimplemented method");
 		ch->method_id = out.method.id;
 		return h->method(ch, &out.method);
 	case AMQP_ASM_CONTENT_METHOD:
@@ -586,9 +584,9 @@ int channel_on_frame(struct channel *ch, const struct amqp_frame *f)
 		return h->content_body(ch, out.body, out.body_len, out.complete);
 	case AMQP_ASM_ERROR:
 	default: {
-		const char *text = strstr(out.error_text, " - ");
-		return conn_fail(ch->conn, out.error_code, out.error_class, out.error_method, "%s",
-				 text ? text + 3 : out.error_text);
+		char text[256];
+		return conn_fail(ch->conn, out.error_code, out.error_method, "%s",
+				 amqp_asm_error_format(&out, text, sizeof text));
 	}
 	}
 }

@@ -63,6 +63,7 @@ struct channel {
 
 	/* the basic.publish being assembled */
 	struct message *pub_msg;
+	uint64_t pub_filled; /* its body bytes received so far */
 	struct amqp_str pub_exchange, pub_rk; /* copies in pub_names */
 	uint8_t pub_names[512];
 	bool pub_mandatory;

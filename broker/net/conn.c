@@ -147,7 +147,7 @@ struct conn *conn_new(struct broker *b, int fd, const struct sockaddr *peer, int
 	b->stats.connections_opened++;
 	if (b->cfg->handshake_timeout) /* 0: handshake_timeout = infinity */
 		conn_timer_arm(c, b->cfg->handshake_timeout, false);
-	log_debug("accepting AMQP connection %s", c->name);
+	log_debug(c->broker->log, "accepting AMQP connection %s", c->name);
 	return c;
 }
 
@@ -183,7 +183,7 @@ static void conn_schedule_free(struct conn *c)
 	event_del(c->timer);
 	struct timeval zero = { 0, 0 };
 	if (event_base_once(c->broker->base, -1, EV_TIMEOUT, conn_on_free, c, &zero) != 0)
-		log_error("cannot schedule freeing connection %s", c->name);
+		log_error(c->broker->log, "cannot schedule freeing connection %s", c->name);
 }
 
 /* Channels, consumers, unacked deliveries (requeued) and exclusive queues go when the
@@ -242,7 +242,7 @@ void conn_drop(struct conn *c, const char *why)
 	if (c->dead)
 		return;
 	if (c->state < CONN_CLOSED)
-		log_info("closing AMQP connection %s: %s", c->name, why);
+		log_info(c->broker->log, "closing AMQP connection %s: %s", c->name, why);
 	conn_release(c);
 	conn_close_after_flush(c);
 }
@@ -277,7 +277,7 @@ int conn_send_method(struct conn *c, uint16_t channel, const struct amqp_method 
 	ssize_t n = amqp_method_encode(m, buf + AMQP_FRAME_HEADER_SIZE,
 				       sizeof buf - AMQP_FRAME_OVERHEAD);
 	if (n < 0) {
-		log_error("cannot encode %s", amqp_method_name(m->id));
+		log_error(c->broker->log, "cannot encode %s", amqp_method_name(m->id));
 		return -1;
 	}
 	amqp_frame_header_encode(buf, AMQP_FRAME_METHOD, channel, (uint32_t)n);
@@ -292,7 +292,7 @@ int conn_send_method(struct conn *c, uint16_t channel, const struct amqp_method 
 	return 0;
 }
 
-static void conn_vclose(struct conn *c, int code, uint16_t class_id, uint16_t method_id,
+static void conn_vclose(struct conn *c, int code, uint32_t method,
 			const char *fmt, va_list ap)
 {
 	char text[256];
@@ -301,12 +301,12 @@ static void conn_vclose(struct conn *c, int code, uint16_t class_id, uint16_t me
 	struct amqp_method m = { .id = AMQP_CONNECTION_CLOSE };
 	m.u.connection_close.reply_code = (uint16_t)code;
 	m.u.connection_close.reply_text = amqp_str_c(text);
-	m.u.connection_close.class_id = class_id;
-	m.u.connection_close.method_id = method_id;
+	m.u.connection_close.class_id = AMQP_METHOD_CLASS(method);
+	m.u.connection_close.method_id = AMQP_METHOD_INDEX(method);
 	if (code != AMQP_CONNECTION_FORCED)
-		log_warn("closing AMQP connection %s: %s", c->name, text);
+		log_warn(c->broker->log, "closing AMQP connection %s: %s", c->name, text);
 	else
-		log_info("closing AMQP connection %s: %s", c->name, text);
+		log_info(c->broker->log, "closing AMQP connection %s: %s", c->name, text);
 	conn_release(c);
 	if (conn_send_method(c, 0, &m) != 0) {
 		conn_close_after_flush(c);
@@ -323,13 +323,13 @@ static void conn_vclose(struct conn *c, int code, uint16_t class_id, uint16_t me
 	conn_timer_arm(c, CONN_CLOSE_TIMEOUT_MS, false);
 }
 
-int conn_fail(struct conn *c, int code, uint16_t class_id, uint16_t method_id, const char *fmt, ...)
+int conn_fail(struct conn *c, int code, uint32_t method, const char *fmt, ...)
 {
 	va_list ap;
 	if (c->dead || c->state >= CONN_CLOSING)
 		return -1;
 	va_start(ap, fmt);
-	conn_vclose(c, code, class_id, method_id, fmt, ap);
+	conn_vclose(c, code, method, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -342,7 +342,7 @@ void conn_force_close(struct conn *c, const char *text)
 		conn_drop(c, text);
 		return;
 	}
-	conn_fail(c, AMQP_CONNECTION_FORCED, 0, 0, "%s", text);
+	conn_fail(c, AMQP_CONNECTION_FORCED, 0, "%s", text);
 }
 
 void conn_channel_remove(struct conn *c, struct channel *ch)
@@ -403,17 +403,16 @@ static int conn_on_channel_frame(struct conn *c, const struct amqp_frame *f)
 		if (st == AMQP_DECODE_OK && m.id == AMQP_CHANNEL_OPEN)
 			return c->broker->handler->channel_open(c, f->channel);
 		if (st != AMQP_DECODE_UNKNOWN || f->size >= 4)
-			return conn_fail(c, AMQP_CHANNEL_ERROR, AMQP_METHOD_CLASS(m.id),
-					 AMQP_METHOD_INDEX(m.id), "expected 'channel.open'");
+			return conn_fail(c, AMQP_CHANNEL_ERROR, m.id, "expected 'channel.open'");
 	}
-	return conn_fail(c, AMQP_CHANNEL_ERROR, 0, 0, "expected 'channel.open'");
+	return conn_fail(c, AMQP_CHANNEL_ERROR, 0, "expected 'channel.open'");
 }
 
 static int conn_on_frame(struct conn *c, const struct amqp_frame *f)
 {
 	if (f->type == AMQP_FRAME_HEARTBEAT) {
 		if (f->channel != 0)
-			return conn_fail(c, AMQP_UNEXPECTED_FRAME, 0, 0,
+			return conn_fail(c, AMQP_UNEXPECTED_FRAME, 0,
 					 "type 8, all octets = <<>>");
 		return 0;
 	}
@@ -438,27 +437,24 @@ static int conn_on_frame(struct conn *c, const struct amqp_frame *f)
 	if (f->channel == 0) {
 		struct amqp_method m;
 		if (f->type != AMQP_FRAME_METHOD)
-			return conn_fail(c, AMQP_UNEXPECTED_FRAME, 0, 0,
+			return conn_fail(c, AMQP_UNEXPECTED_FRAME, 0,
 					 "expected method frame, got non method frame instead");
 		enum amqp_decode_status st = amqp_method_decode(&m, f->payload, f->size);
 		if (st == AMQP_DECODE_UNKNOWN)
-			return conn_fail(c, AMQP_NOT_IMPLEMENTED, AMQP_METHOD_CLASS(m.id),
-					 AMQP_METHOD_INDEX(m.id), "unknown class/method %u/%u",
+			return conn_fail(c, AMQP_NOT_IMPLEMENTED, m.id, "unknown class/method %u/%u",
 					 (unsigned)AMQP_METHOD_CLASS(m.id),
 					 (unsigned)AMQP_METHOD_INDEX(m.id));
 		if (st != AMQP_DECODE_OK)
-			return conn_fail(c, AMQP_SYNTAX_ERROR, AMQP_METHOD_CLASS(m.id),
-					 AMQP_METHOD_INDEX(m.id), "malformed arguments for method %s",
+			return conn_fail(c, AMQP_SYNTAX_ERROR, m.id, "malformed arguments for method %s",
 					 amqp_method_name(m.id));
 		if (AMQP_METHOD_CLASS(m.id) != AMQP_CLASS_CONNECTION)
-			return conn_fail(c, AMQP_CHANNEL_ERROR, AMQP_METHOD_CLASS(m.id),
-					 AMQP_METHOD_INDEX(m.id),
+			return conn_fail(c, AMQP_CHANNEL_ERROR, m.id,
 					 "unexpected method in connection state %s",
 					 c->state == CONN_OPEN ? "running" : "opening");
 		return c->broker->handler->connection(c, &m);
 	}
 	if (c->state != CONN_OPEN)
-		return conn_fail(c, AMQP_COMMAND_INVALID, 0, 0,
+		return conn_fail(c, AMQP_COMMAND_INVALID, 0,
 				 "frame on channel %u before connection.open",
 				 (unsigned)f->channel);
 	return conn_on_channel_frame(c, f);
@@ -471,7 +467,8 @@ static ssize_t conn_expect_frame(struct conn *c, const uint8_t *p, size_t len)
 	/* Before tune-ok the negotiated size is unknown: allow the server's maximum. */
 	uint32_t max = c->frame_max;
 	if (c->state < CONN_AWAIT_OPEN)
-		max = c->broker->cfg->frame_max ? c->broker->cfg->frame_max : CONN_FRAME_PRE_TUNE_MAX;
+		max = c->broker->cfg->frame_max ? c->broker->cfg->frame_max :
+						  CONN_FRAME_PRE_TUNE_MAX;
 	ssize_t n = amqp_frame_decode(&f, p, len, max, &err);
 	if (n == 0) {
 		c->need = len < AMQP_FRAME_HEADER_SIZE ?
@@ -483,21 +480,21 @@ static ssize_t conn_expect_frame(struct conn *c, const uint8_t *p, size_t len)
 		char octets[160];
 		switch (err) {
 		case AMQP_FRAME_ERR_TOO_LARGE:
-			conn_fail(c, AMQP_FRAME_ERROR, 0, 0,
+			conn_fail(c, AMQP_FRAME_ERROR, 0,
 				  "type %u, all octets = <<>>: {frame_too_large,%u,%u}",
 				  (unsigned)f.type, (unsigned)f.size,
 				  (unsigned)(max - AMQP_FRAME_OVERHEAD));
 			break;
 		case AMQP_FRAME_ERR_BAD_END:
 			conn_format_octets(octets, sizeof octets, f.payload, f.size);
-			conn_fail(c, AMQP_FRAME_ERROR, 0, 0,
+			conn_fail(c, AMQP_FRAME_ERROR, 0,
 				  "type %u, all octets = %s: {invalid_frame_end_marker,%u}",
 				  (unsigned)f.type, octets,
 				  (unsigned)p[AMQP_FRAME_HEADER_SIZE + f.size]);
 			break;
 		default:
 			conn_format_octets(octets, sizeof octets, f.payload, f.size);
-			conn_fail(c, AMQP_FRAME_ERROR, 0, 0, "type %u, all octets = %s: unknown_frame",
+			conn_fail(c, AMQP_FRAME_ERROR, 0, "type %u, all octets = %s: unknown_frame",
 				  (unsigned)f.type, octets);
 			break;
 		}
@@ -593,7 +590,7 @@ static void conn_on_read(struct bufferevent *bev, void *arg)
 	c->in_callback = false;
 	if (eof && !c->dead) {
 		if (c->state != CONN_CLOSED && c->state != CONN_CLOSING)
-			log_info("client %s closed the connection%s", c->name,
+			log_info(c->broker->log, "client %s closed the connection%s", c->name,
 				 c->state == CONN_OPEN ? " abruptly" : "");
 		conn_release(c);
 		conn_schedule_free(c);
@@ -644,7 +641,7 @@ static void conn_process_input(struct conn *c, struct evbuffer *in)
 			if (len >= c->need || c->need > avail)
 				break;
 			if (!evbuffer_pullup(in, (ssize_t)c->need)) {
-				conn_fail(c, AMQP_INTERNAL_ERROR, 0, 0, "out of memory reading");
+				conn_fail(c, AMQP_INTERNAL_ERROR, 0, "out of memory reading");
 				break;
 			}
 		}
@@ -723,7 +720,7 @@ static void conn_on_event(struct bufferevent *bev, short what, void *arg)
 	struct conn *c = arg;
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
 		if (c->state != CONN_CLOSED && c->state != CONN_CLOSING)
-			log_info("client %s closed the connection%s", c->name,
+			log_info(c->broker->log, "client %s closed the connection%s", c->name,
 				 c->state == CONN_OPEN ? " abruptly" : "");
 		conn_release(c);
 		conn_schedule_free(c);
@@ -749,7 +746,7 @@ static void conn_on_timer(evutil_socket_t fd, short what, void *arg)
 	case CONN_OPEN:
 		break;
 	default:
-		log_warn("closing AMQP connection %s: handshake timeout", c->name);
+		log_warn(c->broker->log, "closing AMQP connection %s: handshake timeout", c->name);
 		conn_drop(c, "handshake timeout");
 		conn_schedule_free(c);
 		return;
@@ -762,7 +759,7 @@ static void conn_on_timer(evutil_socket_t fd, short what, void *arg)
 	c->hb_sent_mark = c->send_oct;
 	if (c->recv_oct == c->hb_recv_mark && !c->blocked && !c->input_paused) {
 		if (++c->hb_misses >= CONN_HEARTBEAT_MISSES) {
-			log_warn("closing AMQP connection %s: missed heartbeats from client, "
+			log_warn(c->broker->log, "closing AMQP connection %s: missed heartbeats from client, "
 				 "timeout: %us",
 				 c->name, (unsigned)c->heartbeat);
 			conn_release(c);

@@ -98,13 +98,14 @@ struct conn {
 /* Takes ownership of fd. ssl_ctx (an SSL_CTX *) makes it a TLS connection. */
 struct conn *conn_new(struct broker *b, int fd, const struct sockaddr *peer, int peerlen,
 		      void *ssl_ctx);
-/* Sends connection.close(code, "<NAME> - text", class, method), waits for close-ok (or a
+/* Sends connection.close(code, "<NAME> - text", the class and method of method (an AMQP_*
+ * method id, 0 for none)), waits for close-ok (or a
  * timeout) and closes. The connection stops delivering and reading at once; its channels,
  * consumers and exclusive queues stay valid until the end of the loop turn (release_task), so
  * a caller deep in the stack never sees them vanish. Returns -1 so callers can
  * `return conn_fail(...)`. */
-int conn_fail(struct conn *c, int code, uint16_t class_id, uint16_t method_id, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+int conn_fail(struct conn *c, int code, uint32_t method, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 /* For failures where even a close frame may not fit (out of memory writing): input stops now,
  * and the socket is closed without a close frame on the next loop turn. */
 void conn_fail_soon(struct conn *c, const char *why);

@@ -114,7 +114,7 @@ static int deliver_method_props(struct channel *ch, const struct amqp_method *me
 	ssize_t mlen = amqp_method_encode(method, buf + AMQP_FRAME_HEADER_SIZE,
 					  sizeof buf - AMQP_FRAME_OVERHEAD);
 	if (mlen < 0 || deliver_frames(ch, buf, (size_t)mlen, m, props, props_len) != 0)
-		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 0, 0,
+		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 0,
 				 "out of memory writing a delivery");
 	return 0;
 }
@@ -145,7 +145,7 @@ static int deliver_with_count(struct channel *ch, const struct amqp_method *meth
 	p.flags |= AMQP_PROP_HEADERS;
 	amqp_props_encode(&p, &out);
 	if (hb.oom || out.oom)
-		rc = conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 0, 0, "out of memory writing a delivery");
+		rc = conn_fail(ch->conn, AMQP_INTERNAL_ERROR, 0, "out of memory writing a delivery");
 	else
 		rc = deliver_method_props(ch, method, m, out.data, out.len);
 	amqp_buf_free(&hb);

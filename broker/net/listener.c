@@ -24,19 +24,20 @@ static void listener_on_accept(struct evconnlistener *l, evutil_socket_t fd, str
 		return;
 	}
 	if (b->cfg->max_connections != CONFIG_UNLIMITED && b->conn_count >= b->cfg->max_connections) {
-		log_warn("refusing a connection: connection_max (%u) reached",
+		log_warn(b->log, "refusing a connection: connection_max (%u) reached",
 			 (unsigned)b->cfg->max_connections);
 		evutil_closesocket(fd);
 		return;
 	}
 	if (!conn_new(b, fd, sa, salen, l == b->tls_listener ? b->tls_ctx : NULL))
-		log_warn("out of memory accepting a connection");
+		log_warn(b->log, "out of memory accepting a connection");
 }
 
 static void listener_on_accept_error(struct evconnlistener *l, void *arg)
 {
-	(void)l, (void)arg;
-	log_warn("accept failed: %s", strerror(errno));
+	struct broker *b = arg;
+	(void)l;
+	log_warn(b->log, "accept failed: %s", strerror(errno));
 }
 
 struct evconnlistener *listener_open(struct broker *b, const char *host, int port,
@@ -49,14 +50,14 @@ struct evconnlistener *listener_open(struct broker *b, const char *host, int por
 	snprintf(addr, sizeof addr, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
 	memset(&ss, 0, sizeof ss);
 	if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &sslen) != 0) {
-		log_error("cannot parse listen address %s", addr);
+		log_error(b->log, "cannot parse listen address %s", addr);
 		return NULL;
 	}
 	struct evconnlistener *l = evconnlistener_new_bind(
 		b->base, listener_on_accept, b, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
 		b->cfg->tcp_backlog ? (int)b->cfg->tcp_backlog : 1024, (struct sockaddr *)&ss, sslen);
 	if (!l) {
-		log_error("cannot listen on %s: %s", addr, strerror(errno));
+		log_error(b->log, "cannot listen on %s: %s", addr, strerror(errno));
 		return NULL;
 	}
 	evconnlistener_set_error_cb(l, listener_on_accept_error);

@@ -11,15 +11,10 @@ struct consumer *consumer_new(const struct consumer_ops *ops, struct channel *ch
 			      int32_t priority)
 {
 	struct consumer *c = calloc(1, sizeof *c);
-	uint8_t *t = malloc((size_t)tag.len + 1);
-	if (!c || !t) {
+	if (!c || amqp_str_dup(&c->tag, tag) != 0) {
 		free(c);
-		free(t);
 		return NULL;
 	}
-	memcpy(t, tag.ptr, tag.len);
-	t[tag.len] = '\0';
-	c->tag = (struct amqp_str){ t, tag.len };
 	c->ops = ops;
 	c->ch = ch;
 	c->q = q;
@@ -58,7 +53,7 @@ void consumer_free(struct consumer *c)
 	if (c->exclusive)
 		c->q->exclusive_consumer = false;
 	queue_touch(c->q);
-	free((void *)c->tag.ptr);
+	amqp_str_free(&c->tag);
 	free(c);
 }
 

@@ -6,12 +6,12 @@
 #include <string.h>
 
 #include "amqp/props.h"
+#include "broker/core/broker.h"
 #include "storage/store.h"
 
-uint64_t message_live_count, message_live_bytes;
-
-struct message *message_new(struct amqp_str exchange, struct amqp_str routing_key,
-			    const uint8_t *props, size_t props_len, uint64_t body_len)
+struct message *message_new(struct broker *b, struct amqp_str exchange,
+			    struct amqp_str routing_key, const uint8_t *props, size_t props_len,
+			    uint64_t body_len)
 {
 	size_t fixed = sizeof(struct message) + exchange.len + routing_key.len + props_len;
 	if (body_len > SIZE_MAX - fixed)
@@ -39,23 +39,24 @@ struct message *message_new(struct amqp_str exchange, struct amqp_str routing_ke
 	p += props_len;
 	m->body = p;
 	m->body_len = body_len;
-	message_live_count++;
-	message_live_bytes += body_len;
+	m->broker = b;
+	b->message_live_count++;
+	b->message_live_bytes += body_len;
 	return m;
 }
 
-struct message *message_from_store(const struct store_message *sm, uint64_t store_id)
+struct message *message_from_store(struct broker *b, const struct store_message *sm,
+				   uint64_t store_id)
 {
 	struct amqp_str x = { sm->exchange, sm->exchange_len };
 	struct amqp_str rk = { sm->routing_key, sm->routing_key_len };
-	struct message *m = message_new(x, rk, sm->props, sm->props_len, sm->body_len);
+	struct message *m = message_new(b, x, rk, sm->props, sm->props_len, sm->body_len);
 	struct amqp_basic_props p;
 
 	if (!m)
 		return NULL;
 	if (sm->body_len)
 		memcpy(m->body, sm->body, sm->body_len);
-	m->body_filled = sm->body_len;
 	m->store_id = store_id;
 	if (amqp_props_decode(&p, m->props, m->props_len) != 0)
 		return m; /* it was decoded when published: cannot happen */
@@ -88,8 +89,8 @@ int message_set_props(struct message *m, const uint8_t *props, size_t props_len)
 
 void message_free_(struct message *m)
 {
-	message_live_count--;
-	message_live_bytes -= m->body_len;
+	m->broker->message_live_count--;
+	m->broker->message_live_bytes -= m->body_len;
 	if (m->props_owned)
 		free(m->props);
 	free(m);

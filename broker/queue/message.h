@@ -11,6 +11,8 @@
 
 #include "amqp/wire.h"
 
+struct broker;
+
 struct message {
 	uint32_t refs;
 	bool persistent;         /* delivery_mode 2 */
@@ -24,19 +26,21 @@ struct message {
 	uint8_t *props;          /* property flags + list, forwarded untouched */
 	uint32_t props_len;
 	uint64_t body_len;
-	uint64_t body_filled;    /* bytes received so far while assembling */
+	struct broker *broker;   /* whose memory picture it counts in */
 	uint8_t *body;
 };
 
 /* Allocates a message with room for the body; exchange, routing key and props are copied.
  * NULL on out of memory. The caller holds the one ref. */
-struct message *message_new(struct amqp_str exchange, struct amqp_str routing_key,
-			    const uint8_t *props, size_t props_len, uint64_t body_len);
+struct message *message_new(struct broker *b, struct amqp_str exchange,
+			    struct amqp_str routing_key, const uint8_t *props, size_t props_len,
+			    uint64_t body_len);
 struct store_message;
 /* A message read back from the store (paged in, or recovered at start-up), with persistent,
  * priority and expiration decoded from its properties as a publish decodes them. NULL on out
  * of memory. */
-struct message *message_from_store(const struct store_message *sm, uint64_t store_id);
+struct message *message_from_store(struct broker *b, const struct store_message *sm,
+				   uint64_t store_id);
 /* Replaces the property bytes (copies). 0 or -1 on out of memory. */
 int message_set_props(struct message *m, const uint8_t *props, size_t props_len);
 
@@ -60,7 +64,5 @@ static inline uint64_t message_size(const struct message *m)
 	return m->body_len;
 }
 
-/* Live message count and bytes, for the memory picture. */
-extern uint64_t message_live_count, message_live_bytes;
 
 #endif

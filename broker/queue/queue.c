@@ -165,17 +165,11 @@ struct queue *queue_new(struct vhost *v, struct amqp_str name, bool durable, boo
 	list_init(&q->consumers);
 	list_init(&q->bindings);
 	list_init(&q->owner_link);
-	uint8_t *n = malloc((size_t)name.len + 1);
-	uint8_t *a = malloc((size_t)args.len + 1);
-	if (!n || !a)
+	struct amqp_str args_bytes;
+	if (amqp_str_dup(&q->name, name) != 0 ||
+	    amqp_str_dup(&args_bytes, (struct amqp_str){ args.ptr, args.len }) != 0)
 		goto fail;
-	if (name.len)
-		memcpy(n, name.ptr, name.len);
-	n[name.len] = '\0';
-	if (args.len)
-		memcpy(a, args.ptr, args.len);
-	q->name = (struct amqp_str){ n, name.len };
-	q->args = (struct amqp_table){ a, args.len };
+	q->args = (struct amqp_table){ args_bytes.ptr, args_bytes.len };
 	if (type->init(q) != 0 || queue_apply_policy(q) != 0)
 		goto fail;
 	if (strmap_put(&v->queues, name.ptr, name.len, q) != 0)
@@ -193,8 +187,8 @@ fail:
 	type->destroy(q);
 	free(q->lim.dlx);
 	free(q->lim.dlrk);
-	free(n);
-	free(a);
+	amqp_str_free(&q->name);
+	free((void *)q->args.ptr);
 	free(q);
 	return NULL;
 }
@@ -211,7 +205,7 @@ void queue_unref(struct queue *q)
 	q->type->destroy(q);
 	free(q->lim.dlx);
 	free(q->lim.dlrk);
-	free((void *)q->name.ptr);
+	amqp_str_free(&q->name);
 	free((void *)q->args.ptr);
 	free(q);
 }

@@ -483,18 +483,10 @@ static void mgmt_on_prometheus(struct evhttp_request *req, void *arg)
 /* ---- sampling ---- */
 
 /* The broker's clock is monotonic; the API shows wall-clock times. The difference is taken once,
- * so a time shows the same on every request. */
-static int64_t mgmt_wall_offset_ms;
-
-uint64_t mgmt_wall_ms(uint64_t mono_ms)
+ * when the management API starts, so a time shows the same on every request. */
+uint64_t mgmt_wall_ms(const struct mgmt *m, uint64_t mono_ms)
 {
-	if (!mgmt_wall_offset_ms) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		int64_t wall = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-		mgmt_wall_offset_ms = wall - (int64_t)time_now_ms();
-	}
-	return (uint64_t)((int64_t)mono_ms + mgmt_wall_offset_ms);
+	return (uint64_t)((int64_t)mono_ms + m->wall_offset_ms);
 }
 
 static void mgmt_sample_update(struct mgmt_sample *s, void *obj, const uint64_t *now, size_t n,
@@ -695,6 +687,7 @@ struct mgmt *mgmt_start(struct broker *b, char *err, size_t errlen)
 	}
 	struct mgmt *m = &s->m;
 	m->b = b;
+	m->wall_offset_ms = (int64_t)time_wall_ms() - (int64_t)time_now_ms();
 	strmap_init(&m->samples);
 	if (b->cluster)
 		mgmt_node_name_cluster(cluster_self(b->cluster));
@@ -716,7 +709,7 @@ struct mgmt *mgmt_start(struct broker *b, char *err, size_t errlen)
 		if (!s->https)
 			goto fail;
 		evhttp_set_bevcb(s->https, mgmt_on_https_accept, s);
-		log_info("management API on https://%s:%d/", ip, cfg->mgmt_tls_port);
+		log_info(m->b->log, "management API on https://%s:%d/", ip, cfg->mgmt_tls_port);
 	}
 	if (cfg->prometheus_port) {
 		const char *pip = cfg->prometheus_bind ? cfg->prometheus_bind : ip;
@@ -733,7 +726,7 @@ struct mgmt *mgmt_start(struct broker *b, char *err, size_t errlen)
 		goto fail;
 	}
 	mgmt_sample_now(m);
-	log_info("management API on http://%s:%d/", ip, cfg->mgmt_port);
+	log_info(m->b->log, "management API on http://%s:%d/", ip, cfg->mgmt_port);
 	return m;
 fail:
 	mgmt_free(m);

@@ -4,6 +4,7 @@
  * "~" and a hash of the arguments appended when there are arguments. */
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,37 +57,6 @@ static json_t *mgmt_exchange_render(struct mgmt_req *r, void *obj)
 	return mgmt_exchange_json(r, obj);
 }
 
-static void mgmt_exchanges_list(struct mgmt_req *r, struct vhost *only)
-{
-	struct mgmt_items items = { 0 };
-	size_t i, j;
-	for (struct strmap_entry *ve = strmap_first(&r->b->vhosts, &i); ve;
-	     ve = strmap_next(&r->b->vhosts, ve, &i)) {
-		struct vhost *v = ve->value;
-		if ((only && v != only) || !mgmt_can_see_vhost(r, v->name))
-			continue;
-		for (struct strmap_entry *e = strmap_first(&v->exchanges, &j); e;
-		     e = strmap_next(&v->exchanges, e, &j)) {
-			struct exchange *x = e->value;
-			mgmt_items_add(&items, v->name, (const char *)x->name.ptr, x->name.len, x);
-		}
-	}
-	mgmt_list_reply(r, &items, mgmt_exchange_render);
-}
-
-static bool mgmt_opt_bool(struct mgmt_req *r, json_t *body, const char *key, bool *out)
-{
-	json_t *v = json_object_get(body, key);
-	if (!v)
-		return true;
-	if (!json_is_boolean(v)) {
-		mgmt_reply_bad(r, "'%s' must be a boolean", key);
-		return false;
-	}
-	*out = json_is_true(v);
-	return true;
-}
-
 static void mgmt_exchange_put(struct mgmt_req *r, struct vhost *v, struct amqp_str name)
 {
 	bool durable = false, auto_delete = false, internal = false;
@@ -105,9 +75,9 @@ static void mgmt_exchange_put(struct mgmt_req *r, struct vhost *v, struct amqp_s
 		mgmt_reply_bad(r, "'type' must be a string");
 		goto out;
 	}
-	if (!mgmt_opt_bool(r, body, "durable", &durable) ||
-	    !mgmt_opt_bool(r, body, "auto_delete", &auto_delete) ||
-	    !mgmt_opt_bool(r, body, "internal", &internal))
+	if (!mgmt_body_bool(r, body, "durable", &durable) ||
+	    !mgmt_body_bool(r, body, "auto_delete", &auto_delete) ||
+	    !mgmt_body_bool(r, body, "internal", &internal))
 		goto out;
 	json_t *a = json_object_get(body, "arguments");
 	if (a && !json_is_object(a) && !json_is_null(a)) {
@@ -443,19 +413,10 @@ static void mgmt_exchange_bindings(struct mgmt_req *r, struct exchange *x, bool 
 void mgmt_exchanges_handle(struct mgmt_req *r)
 {
 	char err[512];
-	if (r->nseg == 2) {
-		if (r->method != EVHTTP_REQ_GET)
-			{ mgmt_reply_method_not_allowed(r); return; }
-		{ mgmt_exchanges_list(r, NULL); return; }
-	}
-	struct vhost *v = mgmt_vhost_arg(r, 2);
+	struct vhost *v = mgmt_vhost_objects_route(r, offsetof(struct vhost, exchanges),
+						   mgmt_exchange_render);
 	if (!v)
 		return;
-	if (r->nseg == 3) {
-		if (r->method != EVHTTP_REQ_GET)
-			{ mgmt_reply_method_not_allowed(r); return; }
-		{ mgmt_exchanges_list(r, v); return; }
-	}
 	struct amqp_str name = { (const uint8_t *)r->seg[3], (uint32_t)r->seg_len[3] };
 	struct amqp_str lookup = amqp_str_eq_c(name, "amq.default") ? AMQP_STR_LIT("") : name;
 	struct exchange *x = vhost_exchange_find(v, lookup);

@@ -338,7 +338,7 @@ json_t *mgmt_flows_idle_since(struct mgmt_req *r, struct channel *ch)
 	if (!s || s->obj != ch || !s->idle)
 		return NULL;
 	/* RabbitMQ's form: local time with its offset, milliseconds. */
-	uint64_t ms = mgmt_wall_ms(s->prev[1]);
+	uint64_t ms = mgmt_wall_ms(r->m, s->prev[1]);
 	time_t t = (time_t)(ms / 1000);
 	struct tm tm;
 	if (!localtime_r(&t, &tm))

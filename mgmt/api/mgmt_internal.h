@@ -35,6 +35,7 @@ struct mgmt_sample {
 
 struct mgmt {
 	struct broker *b;
+	int64_t wall_offset_ms; /* wall clock minus the broker's monotonic clock */
 	struct evhttp *http, *prom_http;
 	struct event *timer;
 	uint64_t epoch;
@@ -112,6 +113,19 @@ void mgmt_items_free(struct mgmt_items *it);
 /* Filters (name, use_regex), sorts (sort, sort_reverse), pages (page, page_size), renders and
  * projects (columns), and replies. Sorting by vhost/name needs no rendering of hidden items. */
 void mgmt_list_reply(struct mgmt_req *r, struct mgmt_items *items, mgmt_render_fn render);
+/* The list endpoints of per-vhost objects (queues, exchanges): every object in the registry at
+ * map_offset in struct vhost (offsetof(struct vhost, queues)), of `only` or of every vhost the
+ * user may see, through mgmt_list_reply's filtering, sorting and paging. */
+void mgmt_list_vhost_objects(struct mgmt_req *r, struct vhost *only, size_t map_offset,
+			     mgmt_render_fn render);
+/* The top of /api/queues and /api/exchanges: /api/<things> and /api/<things>/<vhost> are
+ * answered here with their list (NULL returned); a deeper path returns its vhost (NULL after a
+ * 404, 405 or 401 reply). */
+struct vhost *mgmt_vhost_objects_route(struct mgmt_req *r, size_t map_offset,
+				       mgmt_render_fn render);
+/* An optional boolean in a request body: true (*out set when present), or false after a 400
+ * when it has another type. */
+bool mgmt_body_bool(struct mgmt_req *r, json_t *body, const char *key, bool *out);
 /* Applies ?columns= to one object and replies. */
 void mgmt_object_reply(struct mgmt_req *r, json_t *obj);
 
@@ -124,7 +138,7 @@ struct mgmt_sample *mgmt_sample_get(struct mgmt *m, char kind, const char *vhost
 void mgmt_sample_record(struct mgmt *m, char kind, const char *vhost, const char *name,
 			size_t name_len, void *obj, const uint64_t *now, size_t n, double secs);
 /* Wall-clock milliseconds since the epoch of a time_now_ms() time. */
-uint64_t mgmt_wall_ms(uint64_t mono_ms);
+uint64_t mgmt_wall_ms(const struct mgmt *m, uint64_t mono_ms);
 /* Adds "<key>": n and "<key>_details": {"rate": r} to obj. */
 void mgmt_stat_set(json_t *obj, const char *key, uint64_t n, double rate);
 void mgmt_sample_now(struct mgmt *m);

@@ -16,6 +16,7 @@
 
 #include "broker/core/broker.h"
 #include "broker/core/time.h"
+#include "broker/vhost/vhost.h"
 #include "mgmt/api/mgmt_internal.h"
 
 #define MGMT_PAGE_SIZE_DEFAULT 100
@@ -400,4 +401,49 @@ out:
 	if (have_re)
 		regfree(&re);
 	mgmt_items_free(items);
+}
+
+void mgmt_list_vhost_objects(struct mgmt_req *r, struct vhost *only, size_t map_offset,
+			     mgmt_render_fn render)
+{
+	struct mgmt_items items = { 0 };
+	size_t i, j;
+	for (struct strmap_entry *ve = strmap_first(&r->b->vhosts, &i); ve;
+	     ve = strmap_next(&r->b->vhosts, ve, &i)) {
+		struct vhost *v = ve->value;
+		if ((only && v != only) || !mgmt_can_see_vhost(r, v->name))
+			continue;
+		struct strmap *map = (struct strmap *)((char *)v + map_offset);
+		for (struct strmap_entry *e = strmap_first(map, &j); e; e = strmap_next(map, e, &j))
+			mgmt_items_add(&items, v->name, e->key, e->key_len, e->value);
+	}
+	mgmt_list_reply(r, &items, render);
+}
+
+struct vhost *mgmt_vhost_objects_route(struct mgmt_req *r, size_t map_offset,
+				       mgmt_render_fn render)
+{
+	struct vhost *v = NULL;
+	if (r->nseg > 2 && !(v = mgmt_vhost_arg(r, 2)))
+		return NULL;
+	if (r->nseg > 3)
+		return v;
+	if (r->method != EVHTTP_REQ_GET)
+		mgmt_reply_method_not_allowed(r);
+	else
+		mgmt_list_vhost_objects(r, v, map_offset, render);
+	return NULL;
+}
+
+bool mgmt_body_bool(struct mgmt_req *r, json_t *body, const char *key, bool *out)
+{
+	json_t *v = json_object_get(body, key);
+	if (!v)
+		return true;
+	if (!json_is_boolean(v)) {
+		mgmt_reply_bad(r, "'%s' must be a boolean", key);
+		return false;
+	}
+	*out = json_is_true(v);
+	return true;
 }

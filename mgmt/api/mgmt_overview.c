@@ -380,7 +380,7 @@ static json_t *mgmt_conn_json(struct mgmt_req *r, void *obj)
 	json_object_set_new(o, "channel_max", json_integer(c->channel_max));
 	json_object_set_new(o, "timeout", json_integer(c->heartbeat));
 	json_object_set_new(o, "connected_at",
-			    json_integer((json_int_t)mgmt_wall_ms(c->opened_ms)));
+			    json_integer((json_int_t)mgmt_wall_ms(r->m, c->opened_ms)));
 	mgmt_stat_set(o, "recv_oct", c->recv_oct, 0);
 	mgmt_stat_set(o, "send_oct", c->send_oct, 0);
 	json_t *cp = c->client_props ?
@@ -489,8 +489,10 @@ static void mgmt_channels_of(struct mgmt_req *r, struct conn *only, struct vhost
 			continue;
 		struct list *cpos;
 		list_for_each(cpos, &c->channel_list)
-			json_array_append_new(
-				arr, mgmt_channel_json(r, list_entry(cpos, struct channel, conn_link)));
+		{
+			struct channel *ch = list_entry(cpos, struct channel, conn_link);
+			json_array_append_new(arr, mgmt_channel_json(r, ch));
+		}
 	}
 }
 

@@ -2,6 +2,7 @@
  * declare (PUT), delete (if-unused, if-empty), purge, get messages, and the queue's bindings. */
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,24 +91,6 @@ static json_t *mgmt_queue_render(struct mgmt_req *r, void *obj)
 	return mgmt_queue_json(r, obj);
 }
 
-static void mgmt_queues_list(struct mgmt_req *r, struct vhost *only)
-{
-	struct mgmt_items items = { 0 };
-	size_t i, j;
-	for (struct strmap_entry *ve = strmap_first(&r->b->vhosts, &i); ve;
-	     ve = strmap_next(&r->b->vhosts, ve, &i)) {
-		struct vhost *v = ve->value;
-		if ((only && v != only) || !mgmt_can_see_vhost(r, v->name))
-			continue;
-		for (struct strmap_entry *e = strmap_first(&v->queues, &j); e;
-		     e = strmap_next(&v->queues, e, &j)) {
-			struct queue *q = e->value;
-			mgmt_items_add(&items, v->name, (const char *)q->name.ptr, q->name.len, q);
-		}
-	}
-	mgmt_list_reply(r, &items, mgmt_queue_render);
-}
-
 static json_t *mgmt_queue_detail(struct mgmt_req *r, struct queue *q)
 {
 	json_t *o = mgmt_queue_json(r, q);
@@ -130,20 +113,6 @@ static json_t *mgmt_queue_detail(struct mgmt_req *r, struct queue *q)
 	return o;
 }
 
-/* Reads an optional boolean key; false with a 400 replied when it has another type. */
-static bool mgmt_opt_bool(struct mgmt_req *r, json_t *body, const char *key, bool *out)
-{
-	json_t *v = json_object_get(body, key);
-	if (!v)
-		return true;
-	if (!json_is_boolean(v)) {
-		mgmt_reply_bad(r, "'%s' must be a boolean", key);
-		return false;
-	}
-	*out = json_is_true(v);
-	return true;
-}
-
 static void mgmt_queue_put(struct mgmt_req *r, struct vhost *v, struct amqp_str name)
 {
 	bool durable = false, auto_delete = false;
@@ -153,8 +122,8 @@ static void mgmt_queue_put(struct mgmt_req *r, struct vhost *v, struct amqp_str 
 	if (!body)
 		return;
 	amqp_buf_init(&args);
-	if (!mgmt_opt_bool(r, body, "durable", &durable) ||
-	    !mgmt_opt_bool(r, body, "auto_delete", &auto_delete))
+	if (!mgmt_body_bool(r, body, "durable", &durable) ||
+	    !mgmt_body_bool(r, body, "auto_delete", &auto_delete))
 		goto out;
 	json_t *a = json_object_get(body, "arguments");
 	if (a && !json_is_object(a) && !json_is_null(a)) {
@@ -406,19 +375,10 @@ out:
 void mgmt_queues_handle(struct mgmt_req *r)
 {
 	char err[512];
-	if (r->nseg == 2) {
-		if (r->method != EVHTTP_REQ_GET)
-			{ mgmt_reply_method_not_allowed(r); return; }
-		{ mgmt_queues_list(r, NULL); return; }
-	}
-	struct vhost *v = mgmt_vhost_arg(r, 2);
+	struct vhost *v = mgmt_vhost_objects_route(r, offsetof(struct vhost, queues),
+						   mgmt_queue_render);
 	if (!v)
 		return;
-	if (r->nseg == 3) {
-		if (r->method != EVHTTP_REQ_GET)
-			{ mgmt_reply_method_not_allowed(r); return; }
-		{ mgmt_queues_list(r, v); return; }
-	}
 	struct amqp_str name = { (const uint8_t *)r->seg[3], (uint32_t)r->seg_len[3] };
 	struct queue *q = vhost_queue_find(v, name);
 	if (r->nseg == 4) {

@@ -107,6 +107,18 @@ static bool mgmt_name_ok(struct mgmt_req *r, const char *name, size_t len)
 	return true;
 }
 
+static json_t *mgmt_permission_json(const char *user, const char *vhost,
+				    const struct permission *p)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "user", json_string(user));
+	json_object_set_new(o, "vhost", json_string(vhost));
+	json_object_set_new(o, "configure", json_string(p->configure));
+	json_object_set_new(o, "write", json_string(p->write));
+	json_object_set_new(o, "read", json_string(p->read));
+	return o;
+}
+
 void mgmt_vhosts_handle(struct mgmt_req *r)
 {
 	size_t i;
@@ -140,13 +152,7 @@ void mgmt_vhosts_handle(struct mgmt_req *r)
 			const struct permission *p = auth_permission_find(u, v->name);
 			if (!p)
 				continue;
-			json_t *o = json_object();
-			json_object_set_new(o, "user", json_string(u->name));
-			json_object_set_new(o, "vhost", json_string(v->name));
-			json_object_set_new(o, "configure", json_string(p->configure));
-			json_object_set_new(o, "write", json_string(p->write));
-			json_object_set_new(o, "read", json_string(p->read));
-			json_array_append_new(arr, o);
+			json_array_append_new(arr, mgmt_permission_json(u->name, v->name, p));
 		}
 		{ mgmt_reply_json(r, 200, arr); return; }
 	}
@@ -327,13 +333,7 @@ void mgmt_users_handle(struct mgmt_req *r)
 		for (struct strmap_entry *e = strmap_first(&u->permissions, &i); e;
 		     e = strmap_next(&u->permissions, e, &i)) {
 			const struct permission *p = e->value;
-			json_t *o = json_object();
-			json_object_set_new(o, "user", json_string(u->name));
-			json_object_set_new(o, "vhost", json_string(e->key));
-			json_object_set_new(o, "configure", json_string(p->configure));
-			json_object_set_new(o, "write", json_string(p->write));
-			json_object_set_new(o, "read", json_string(p->read));
-			json_array_append_new(arr, o);
+			json_array_append_new(arr, mgmt_permission_json(u->name, e->key, p));
 		}
 		{ mgmt_reply_json(r, 200, arr); return; }
 	}
@@ -356,18 +356,6 @@ void mgmt_users_handle(struct mgmt_req *r)
 }
 
 /* ---- permissions ---- */
-
-static json_t *mgmt_permission_json(const char *user, const char *vhost,
-				    const struct permission *p)
-{
-	json_t *o = json_object();
-	json_object_set_new(o, "user", json_string(user));
-	json_object_set_new(o, "vhost", json_string(vhost));
-	json_object_set_new(o, "configure", json_string(p->configure));
-	json_object_set_new(o, "write", json_string(p->write));
-	json_object_set_new(o, "read", json_string(p->read));
-	return o;
-}
 
 void mgmt_permissions_handle(struct mgmt_req *r)
 {

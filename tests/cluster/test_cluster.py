@@ -83,7 +83,11 @@ def check_never_two_leaders(c):
 def scenario_election(c, args):
     c.start_all()
     leader = c.wait_leader(20)
-    nodes = c.nodes_api((leader + 1) % 3)  # through a follower: forwarded
+    # through a follower (forwarded); the leader reads membership from etcd a few times a
+    # second, so its answer may lag etcd's by a poll
+    nodes = wait_for(lambda: [n for n in [c.nodes_api((leader + 1) % 3)]
+                              if len(n) == 3 and all(x["in_sync"] for x in n)], 5,
+                     "/api/nodes to show three nodes in sync")[0]
     roles = {n["name"]: n["role"] for n in nodes}
     note("roles: %s" % roles)
     check(sum(1 for r in roles.values() if r == "leader") == 1, "exactly one leader: %s" % roles)

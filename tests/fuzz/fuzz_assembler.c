@@ -32,7 +32,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		switch (amqp_assembler_feed(&a, &f, &out)) {
 		case AMQP_ASM_ERROR:
 			WARREN_CHECK(out.error_code >= 501 && out.error_code <= 541);
-			WARREN_CHECK(memchr(out.error_text, '\0', sizeof out.error_text) != NULL);
+			char text[256];
+			WARREN_CHECK(amqp_asm_error_format(&out, text, sizeof text) == text &&
+				     memchr(text, '\0', sizeof text) != NULL);
 			WARREN_CHECK(a.state == AMQP_ASM_EXPECT_METHOD);
 			declared = received = 0;
 			break;

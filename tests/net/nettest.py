@@ -64,9 +64,10 @@ class Api:
             return e.code, json.loads(raw) if raw else None
 
 
-def main(run, prefix):
-    """`script WARREN_BINARY` starts Warren on free ports for run(amqp_port, api, is_rabbitmq);
-    `script --rabbitmq AMQP_PORT MGMT_PORT` runs against a RabbitMQ. Exits 1 on any failure."""
+def main(run, prefix, args=()):
+    """`script WARREN_BINARY` starts Warren on free ports (with further arguments args) for
+    run(amqp_port, api, is_rabbitmq); `script --rabbitmq AMQP_PORT MGMT_PORT` runs against a
+    RabbitMQ. Exits 1 on any failure."""
     if len(sys.argv) == 4 and sys.argv[1] == "--rabbitmq":
         run(int(sys.argv[2]), Api(int(sys.argv[3])), True)
     else:
@@ -75,7 +76,7 @@ def main(run, prefix):
         port, mgmt_port = free_port(), free_port()
         log = open(os.path.join(d, "warren.log"), "w+")
         proc = subprocess.Popen([binary, "--port", str(port), "--mgmt-port", str(mgmt_port),
-                                 "--data-dir", os.path.join(d, "data")], stderr=log)
+                                 "--data-dir", os.path.join(d, "data"), *args], stderr=log)
         try:
             deadline = time.time() + 10
             while time.time() < deadline:

@@ -187,7 +187,8 @@ Suite *suites_bindings(void)
 	tcase_add_test(tc, queue_unbind_after_the_queue_and_exchange_were_deleted_gets_unbind_ok);
 	tcase_add_test(tc, queue_unbind_still_refuses_the_default_exchange_and_a_missing_shorthand);
 	tcase_add_test(tc, queue_bind_reports_a_missing_exchange_before_a_missing_queue);
-	tcase_add_test(tc, exchange_unbind_of_a_missing_source_destination_or_binding_gets_unbind_ok);
+	tcase_add_test(tc,
+		       exchange_unbind_of_a_missing_source_destination_or_binding_gets_unbind_ok);
 	tcase_add_test(tc, exchange_bind_with_a_missing_source_still_gets_404);
 	tcase_add_test(tc, passive_declare_of_the_default_exchange_gets_403);
 	suite_add_tcase(s, tc);

@@ -162,7 +162,7 @@ START_TEST(a_channel_closed_by_the_server_counts_against_channel_max_until_its_c
 }
 END_TEST
 
-START_TEST(a_client_close_crossing_the_servers_close_gets_close_ok_and_the_connection_lives)
+START_TEST(a_close_crossing_the_servers_close_gets_close_ok_and_the_connection_lives)
 {
 	struct harness_conn *c = harness_open_with_channel(1);
 	char missing[128], text[256], queue[256];
@@ -326,8 +326,7 @@ Suite *suites_channels(void)
 	tcase_add_test(tc, one_channel_more_than_the_negotiated_channel_max_gets_530_not_allowed);
 	tcase_add_test(tc,
 		       a_channel_closed_by_the_server_counts_against_channel_max_until_its_close_ok);
-	tcase_add_test(
-		tc, a_client_close_crossing_the_servers_close_gets_close_ok_and_the_connection_lives);
+	tcase_add_test(tc, a_close_crossing_the_servers_close_gets_close_ok_and_the_connection_lives);
 	tcase_add_test(tc, every_close_on_a_closing_channel_gets_a_close_ok);
 	tcase_add_test(tc, channel_open_before_the_close_ok_to_the_servers_close_gets_504);
 	tcase_add_test(tc, basic_qos_with_prefetch_size_gets_540_not_implemented);

@@ -123,8 +123,10 @@ START_TEST(a_frame_above_the_clients_own_frame_max_gets_501)
 	harness_send(c, frame_channel_open(1));
 	harness_expect_method(c, 1, CHANNEL_OPEN_OK, NULL);
 	harness_send(c, frame_body(1, body, sizeof body));
-	harness_expect_connection_close(
-		c, 501, "FRAME_ERROR - type 3, all octets = <<>>: {frame_too_large,5000,4088}", 0, 0);
+	harness_expect_connection_close(c, 501,
+					"FRAME_ERROR - type 3, all octets = <<>>: "
+					"{frame_too_large,5000,4088}",
+					0, 0);
 	harness_conn_free(c);
 }
 END_TEST

@@ -26,11 +26,12 @@ struct fixture *fixture_new(void)
 {
 	struct fixture *f = calloc(1, sizeof *f);
 	WARREN_CHECK(f != NULL);
-	log_set_level(LOG_ERROR);
+	log_init(&f->log);
+	log_set_level(&f->log, LOG_ERROR);
 	config_init_defaults(&f->cfg);
 	f->base = event_base_new();
 	WARREN_CHECK(f->base != NULL);
-	f->b = server_new(f->base, &f->cfg);
+	f->b = server_new(f->base, &f->cfg, &f->log);
 	WARREN_CHECK(f->b != NULL);
 	f->v = strmap_get(&f->b->vhosts, "/", 1);
 	f->guest = strmap_get(&f->b->users, "guest", 5);
@@ -119,8 +120,9 @@ struct exchange *fixture_exchange(struct vhost *v, const char *name, const char 
 	return x;
 }
 
-struct message *fixture_message(const char *exchange, const char *routing_key,
-				const struct amqp_basic_props *p, const char *body)
+struct message *fixture_message(struct fixture *f, const char *exchange,
+				const char *routing_key, const struct amqp_basic_props *p,
+				const char *body)
 {
 	struct amqp_basic_props none = { 0 };
 	struct amqp_buf props;
@@ -129,12 +131,11 @@ struct message *fixture_message(const char *exchange, const char *routing_key,
 	amqp_buf_init(&props);
 	amqp_props_encode(p ? p : &none, &props);
 	WARREN_CHECK(!props.oom);
-	struct message *m = message_new(amqp_str_c(exchange), amqp_str_c(routing_key), props.data,
+	struct message *m = message_new(f->b, amqp_str_c(exchange), amqp_str_c(routing_key), props.data,
 					props.len, n);
 	amqp_buf_free(&props);
 	WARREN_CHECK(m != NULL);
 	memcpy(m->body, body, n);
-	m->body_filled = n;
 	if (p && (p->flags & AMQP_PROP_DELIVERY_MODE))
 		m->persistent = p->delivery_mode == 2;
 	if (p && (p->flags & AMQP_PROP_PRIORITY))

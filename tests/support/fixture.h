@@ -18,6 +18,7 @@
 #include "amqp/props.h"
 #include "amqp/table.h"
 #include "broker/core/config.h"
+#include "broker/core/log.h"
 #include "broker/queue/classic/qdeque.h"
 
 struct broker;
@@ -31,6 +32,7 @@ struct vhost;
 #define FIXTURE_MAX_CONNS 32
 
 struct fixture {
+	struct log log;     /* the broker's, errors only */
 	struct event_base *base;
 	struct config cfg;
 	struct broker *b;
@@ -64,7 +66,7 @@ struct exchange *fixture_exchange(struct vhost *v, const char *name, const char 
 				  bool auto_delete, struct amqp_table args);
 /* message_new with encoded properties p (NULL: none) and the body text; the caller holds the
  * one ref. */
-struct message *fixture_message(const char *exchange, const char *routing_key,
+struct message *fixture_message(struct fixture *f, const char *exchange, const char *routing_key,
 				const struct amqp_basic_props *p, const char *body);
 /* Pops q's head (queue_get) and returns its message, with the entry's ref now the caller's;
  * NULL when q is empty. e (may be NULL) receives the entry. */

@@ -201,6 +201,7 @@ static int64_t classic_ttl(const struct queue *q, const struct message *m)
 #define CLASSIC_PAGE_IN_MAX 256
 
 struct page_in {
+	struct broker *broker;
 	uint64_t ids[CLASSIC_PAGE_IN_MAX];
 	struct qpage_entry es[CLASSIC_PAGE_IN_MAX];
 	struct message *msgs[CLASSIC_PAGE_IN_MAX];
@@ -209,7 +210,7 @@ struct page_in {
 static void classic_page_in_one(void *arg, size_t i, const struct store_message *sm)
 {
 	struct page_in *pi = arg;
-	pi->msgs[i] = sm ? message_from_store(sm, pi->ids[i]) : NULL;
+	pi->msgs[i] = sm ? message_from_store(pi->broker, sm, pi->ids[i]) : NULL;
 }
 
 /* Reads the next paged entries of a level back into memory (after its loaded ones). A message
@@ -239,6 +240,7 @@ static bool classic_page_in(struct queue *q, unsigned lvl)
 			return false;
 	if (!(pi = malloc(sizeof *pi)))
 		return false;
+	pi->broker = b;
 	while (n < want && qpage_pop(pl, &pi->es[n])) {
 		pi->ids[n] = pi->es[n].msg_id;
 		n++;
@@ -270,7 +272,7 @@ static bool classic_page_in(struct queue *q, unsigned lvl)
 	}
 	free(pi);
 	if (lost) {
-		log_error("queue '%s' in vhost '%s': %zu paged messages could not be read back and "
+		log_error(q->broker->log, "queue '%s' in vhost '%s': %zu paged messages could not be read back and "
 			  "were dropped", (const char *)q->name.ptr, q->vhost->name, lost);
 		broker_store_touched(b);
 	}
@@ -688,22 +690,18 @@ static int classic_validate(const struct queue_declare *d, char *err, size_t err
 	return 0;
 }
 
+/* The operations of the classic kind, shared with the quorum kind for now. */
+#define CLASSIC_OPS                                                                               \
+	.init = classic_init, .destroy = classic_destroy, .apply = classic_apply,                \
+	.push = classic_push, .take = classic_take, .taken = classic_arm_ttl,                     \
+	.untake = classic_untake, .settle = classic_settle, .purge = classic_purge,               \
+	.drop = classic_drop, .expire = classic_expire, .page_out = classic_page_out,             \
+	.memory = classic_paged_memory
+
 const struct queue_type queue_type_classic = {
 	.name = "classic",
 	.validate = classic_validate,
-	.init = classic_init,
-	.destroy = classic_destroy,
-	.apply = classic_apply,
-	.push = classic_push,
-	.take = classic_take,
-	.taken = classic_arm_ttl,
-	.untake = classic_untake,
-	.settle = classic_settle,
-	.purge = classic_purge,
-	.drop = classic_drop,
-	.expire = classic_expire,
-	.page_out = classic_page_out,
-	.memory = classic_paged_memory,
+	CLASSIC_OPS,
 };
 
 /* Quorum queues keep classic's storage and delivery on a single node until they have their
@@ -723,17 +721,5 @@ static int classic_quorum_validate(const struct queue_declare *d, char *err, siz
 const struct queue_type queue_type_quorum = {
 	.name = "quorum",
 	.validate = classic_quorum_validate,
-	.init = classic_init,
-	.destroy = classic_destroy,
-	.apply = classic_apply,
-	.push = classic_push,
-	.take = classic_take,
-	.taken = classic_arm_ttl,
-	.untake = classic_untake,
-	.settle = classic_settle,
-	.purge = classic_purge,
-	.drop = classic_drop,
-	.expire = classic_expire,
-	.page_out = classic_page_out,
-	.memory = classic_paged_memory,
+	CLASSIC_OPS,
 };

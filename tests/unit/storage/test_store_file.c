@@ -82,9 +82,9 @@ START_TEST(a_message_in_three_queues_is_written_once)
 	sync_and_wait(h);
 	harness_segment_path(h, 1, path, sizeof path);
 	/* segment header 32; record header 16 + fixed 16 + "amq.direct" 10 + "rk" 2 + props 3 +
-	 * body; 3 x (16 + 16) */
+	 * body; 3 enqueues x (16 + 16); the batch's commit record 16 + 16 */
 	ck_assert_int_eq(harness_file_size(path), 32 + 16 + 16 + 10 + 2 + 3 +
-							  (long)strlen(body) + 3 * 32);
+							  (long)strlen(body) + 3 * 32 + 32);
 	f = fopen(path, "rb");
 	n = fread(buf, 1, sizeof buf, f);
 	fclose(f);
@@ -471,6 +471,36 @@ START_TEST(the_index_costs_sixteen_bytes_per_message)
 }
 END_TEST
 
+START_TEST(store_flush_returns_once_every_append_is_on_disk_and_confirms_them)
+{
+	struct harness *h = harness_new(0);
+	char path[300];
+	long before;
+	uint64_t ticket;
+
+	ck_assert(harness_recover(h, NULL, NULL) == 0);
+	ck_assert_uint_gt(harness_publish(h, "first", only_q1), 0);
+	ticket = store_sync(h->store); /* on its way on the storage thread */
+	ck_assert_uint_gt(harness_publish(h, "second", only_q1), 0);
+	ck_assert_int_eq(store_queue_purge(h->store, Q2), 0);
+	ck_assert_int_eq(store_flush(h->store), 0);
+	/* both batches were reported, in order, from inside the call */
+	ck_assert_uint_eq(h->synced_count, 2);
+	ck_assert_uint_eq(h->tickets[0], ticket);
+	ck_assert_uint_eq(h->tickets[1], ticket + 1);
+	ck_assert(h->oks[0] && h->oks[1]);
+	ck_assert(!h->off_loop);
+	ck_assert(!store_has_pending(h->store));
+	harness_segment_path(h, 1, path, sizeof path);
+	before = harness_file_size(path);
+	/* nothing was left for later: a second flush writes nothing */
+	ck_assert_int_eq(store_flush(h->store), 0);
+	ck_assert_int_eq(harness_file_size(path), before);
+	ck_assert_uint_eq(h->synced_count, 2);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *store_file_suite(void)
 {
 	Suite *s = suite_create("store_file");
@@ -489,6 +519,7 @@ static Suite *store_file_suite(void)
 	tcase_add_test(tc, queue_ids_depend_on_vhost_and_name_and_are_never_zero);
 	tcase_add_test(tc, messages_held_only_by_volatile_queues_never_come_back);
 	tcase_add_test(tc, many_messages_read_back_in_order_on_disk_and_in_the_batch);
+	tcase_add_test(tc, store_flush_returns_once_every_append_is_on_disk_and_confirms_them);
 	tcase_add_test(tc, the_index_costs_sixteen_bytes_per_message);
 	suite_add_tcase(s, tc);
 	return s;

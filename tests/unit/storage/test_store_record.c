@@ -163,6 +163,7 @@ START_TEST(a_segment_header_round_trips_and_says_what_it_is)
 	ck_assert_int_eq(store_segment_header_decode(h, sizeof h, &version, &got),
 			 STORE_SEGMENT_NEWER);
 	ck_assert_uint_eq(version, STORE_FORMAT_VERSION + 1);
+	ck_assert_int_eq(store_segment_header_decode(h, 12, &version, &got), STORE_SEGMENT_NEWER);
 	/* a format 1 file starts with a record, whose byte 4 is never the header's */
 	ck_assert_int_ne(((const uint8_t *)STORE_SEGMENT_MAGIC)[4], STORE_RECORD_MAGIC);
 	{

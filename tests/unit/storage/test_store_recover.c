@@ -64,8 +64,8 @@ static void write_segment(const struct harness *h, uint32_t no, const uint8_t *p
 	fclose(f);
 }
 
-/* A closed store with n messages "m<i>" on Q1, each message then its enqueue record, in
- * segment 1; returns its bytes. */
+/* A closed store with n messages "m<i>" on Q1 in segment 1, one group commit each: message,
+ * enqueue and commit records (3 records per message); returns its bytes. */
 static void make_image(unsigned n, struct image *img)
 {
 	struct harness *h = harness_new(0);
@@ -75,11 +75,11 @@ static void make_image(unsigned n, struct image *img)
 	for (unsigned i = 1; i <= n; i++) {
 		snprintf(body, sizeof body, "m%u", i);
 		harness_publish(h, body, only_q1);
+		ck_assert(harness_wait(h, store_sync(h->store)));
 	}
-	ck_assert(harness_wait(h, store_sync(h->store)));
 	harness_segment_path(h, 1, path, sizeof path);
 	read_image(path, img);
-	ck_assert_uint_eq(img->bound_count, 2 * n + 1);
+	ck_assert_uint_eq(img->bound_count, 3 * n + 1);
 	harness_free(h);
 }
 
@@ -90,8 +90,8 @@ START_TEST(a_torn_tail_at_any_byte_loses_only_the_incomplete_records)
 	char path[300], body[16];
 
 	make_image(8, &img);
-	/* cut anywhere in the last three messages (and their enqueue records) */
-	for (size_t cut = img.bounds[10]; cut < img.len; cut++) {
+	/* cut anywhere in the last three batches */
+	for (size_t cut = img.bounds[15]; cut < img.len; cut++) {
 		struct harness *h = harness_new(0);
 		struct store_recovery_stats st;
 		size_t keep = 0;
@@ -103,11 +103,14 @@ START_TEST(a_torn_tail_at_any_byte_loses_only_the_incomplete_records)
 		ck_assert_ptr_nonnull(h->store);
 		ck_assert_int_eq(harness_recover(h, r, &st), 0);
 		for (unsigned b = 0; b < img.bound_count && img.bounds[b] <= cut; b++)
-			keep = img.bounds[b], whole = b;
+			whole = b;
+		/* a message counts once its batch's commit record is whole; the whole records of
+		 * an incomplete batch are dropped and cut off with the torn bytes */
+		keep = img.bounds[whole / 3 * 3];
 		ck_assert_uint_eq(st.torn_bytes_truncated, cut - keep);
 		ck_assert_uint_eq(st.corrupt_records_skipped, 0);
-		/* a message counts once its enqueue record is whole */
-		ck_assert_uint_eq(r->count, whole / 2);
+		ck_assert_uint_eq(r->count, whole / 3);
+		ck_assert_uint_eq(st.torn_records_discarded, whole % 3);
 		for (unsigned i = 0; i < r->count; i++) {
 			snprintf(body, sizeof body, "m%u", i + 1);
 			ck_assert_str_eq(r->bodies[i], body);
@@ -160,11 +163,13 @@ START_TEST(a_flipped_byte_in_a_middle_record_skips_only_that_record)
 	struct image img;
 
 	make_image(10, &img);
-	/* message 5 is record 8; its enqueue record is 9 */
-	recover_with_flip(&img, img.bounds[8] + 20, 9, 5);      /* in the payload */
-	recover_with_flip(&img, img.bounds[8] + 9, 9, 5);       /* in the length field */
-	recover_with_flip(&img, img.bounds[9] + 3, 9, 5);       /* the enqueue record's CRC */
-	recover_with_flip(&img, img.bounds[9] + 16 + 8, 9, 5);  /* the enqueue's message id */
+	/* message 5 is record 12, its enqueue record 13, its batch's commit 14; a damaged record
+	 * in a batch that later batches follow is damage after the fact: only it is skipped */
+	recover_with_flip(&img, img.bounds[12] + 20, 9, 5);      /* in the payload */
+	recover_with_flip(&img, img.bounds[12] + 9, 9, 5);       /* in the length field */
+	recover_with_flip(&img, img.bounds[13] + 3, 9, 5);       /* the enqueue record's CRC */
+	recover_with_flip(&img, img.bounds[13] + 16 + 8, 9, 5);  /* the enqueue's message id */
+	recover_with_flip(&img, img.bounds[14] + 20, 10, 0);     /* the commit record */
 	free(img.bytes);
 }
 END_TEST
@@ -619,6 +624,132 @@ START_TEST(a_headerless_file_after_a_format_2_segment_is_not_read_as_format_1)
 }
 END_TEST
 
+/* The records of the last batch of segment 1, with its record boundaries. */
+static void last_batch(const struct image *img, size_t *from)
+{
+	/* the batch starts after the commit before the last commit */
+	unsigned commits = 0;
+
+	for (unsigned b = img->bound_count - 1; b-- > 0;) {
+		if (img->bytes[img->bounds[b] + 5] == STORE_RECORD_COMMIT && ++commits == 2) {
+			*from = img->bounds[b + 1];
+			return;
+		}
+	}
+	*from = STORE_SEGMENT_HEADER_SIZE;
+}
+
+/* A dead-letter, a delayed message falling due: a copy of a message is written to another
+ * queue and, in the same group commit, the original is dequeued. */
+static void move_in_one_batch(struct harness *h, uint64_t from_q, uint64_t to_q, uint64_t id,
+			      const char *body)
+{
+	static const uint64_t none[] = { 0 };
+	uint64_t copy = harness_publish(h, body, none);
+
+	ck_assert_int_eq(store_enqueue(h->store, to_q, copy), 0);
+	ck_assert_int_eq(store_dequeue(h->store, from_q, id), 0);
+	ck_assert(harness_wait(h, store_sync(h->store)));
+}
+
+START_TEST(a_batch_torn_by_a_power_cut_is_replayed_whole_or_not_at_all)
+{
+	struct harness *h = harness_new(0);
+	struct recovered *r = malloc(sizeof *r);
+	struct image img;
+	char path[300], err[256];
+	uint64_t id;
+	size_t from;
+
+	ck_assert_int_eq(harness_recover(h, NULL, NULL), 0);
+	id = harness_publish(h, "confirmed", only_q1);
+	ck_assert(harness_wait(h, store_sync(h->store))); /* the publisher got its confirm */
+	move_in_one_batch(h, Q1, 0x2222, id, "dead-lettered copy with a longer body");
+	store_close(h->store);
+	h->store = NULL;
+	harness_segment_path(h, 1, path, sizeof path);
+	read_image(path, &img);
+	last_batch(&img, &from);
+	/* the power went while that batch was written: any part of it may be missing (zeros), or
+	 * everything after a point */
+	for (size_t hole = from; hole < img.len; hole += 3) {
+		for (int mode = 0; mode < 2; mode++) {
+			struct store_recovery_stats st;
+			uint8_t *copy = malloc(img.len);
+			size_t len = img.len;
+
+			memcpy(copy, img.bytes, img.len);
+			if (mode == 0)
+				memset(copy + hole, 0, hole + 11 < img.len ? 11 : img.len - hole);
+			else
+				len = hole;
+			if ((mode == 0 && memcmp(copy, img.bytes, img.len) == 0) ||
+			    (mode == 1 && hole == from)) {
+				free(copy); /* nothing of the batch lost, or all of it */
+				continue;
+			}
+			write_segment(h, 1, copy, len);
+			free(copy);
+			h->store = store_open(h->base, h->dir, &h->opt, err, sizeof err);
+			ck_assert_ptr_nonnull(h->store);
+			ck_assert_int_eq(harness_recover(h, r, &st), 0);
+			/* the original is still queued: the dequeue was not replayed without its copy */
+			ck_assert_uint_eq(r->count, 1);
+			ck_assert_uint_eq(r->queue_ids[0], Q1);
+			ck_assert_str_eq(r->bodies[0], "confirmed");
+			ck_assert_uint_gt(st.torn_records_discarded + st.torn_bytes_truncated, 0);
+			/* and cut off, so the next start does not meet it again */
+			ck_assert_int_eq(harness_file_size(path), (long)from);
+			store_close(h->store);
+			h->store = NULL;
+		}
+	}
+	/* whole, it is replayed */
+	write_segment(h, 1, img.bytes, img.len);
+	h->store = store_open(h->base, h->dir, &h->opt, err, sizeof err);
+	ck_assert_int_eq(harness_recover(h, r, NULL), 0);
+	ck_assert_uint_eq(r->count, 1);
+	ck_assert_uint_eq(r->queue_ids[0], 0x2222);
+	free(img.bytes);
+	free(r);
+	harness_free(h);
+}
+END_TEST
+
+START_TEST(a_batch_that_began_in_a_deleted_segment_is_replayed)
+{
+	struct harness *h = harness_new(1024);
+	struct recovered *r = malloc(sizeof *r);
+	char path[300], body[64];
+
+	ck_assert_int_eq(harness_recover(h, NULL, NULL), 0);
+	/* batch A: three messages published and acked, about half of segment 1 */
+	for (unsigned i = 0; i < 3; i++) {
+		snprintf(body, sizeof body, "a-%u-padding-padding-padding-padding", i);
+		ck_assert_int_eq(store_dequeue(h->store, Q1, harness_publish(h, body, only_q1)), 0);
+	}
+	ck_assert(harness_wait(h, store_sync(h->store)));
+	/* batch B starts in segment 1 and ends in segment 2: six more acked, one that stays */
+	for (unsigned i = 0; i < 6; i++) {
+		snprintf(body, sizeof body, "b-%u-padding-padding-padding-padding", i);
+		ck_assert_int_eq(store_dequeue(h->store, Q1, harness_publish(h, body, only_q1)), 0);
+	}
+	ck_assert_uint_gt(harness_publish(h, "stays", only_q1), 0);
+	ck_assert(harness_wait(h, store_sync(h->store)));
+	/* segment 1 held nothing live once B was on disk: deleted; B is the run's last batch */
+	harness_segment_path(h, 1, path, sizeof path);
+	ck_assert_int_lt(harness_file_size(path), 0);
+	harness_segment_path(h, 2, path, sizeof path);
+	ck_assert_int_gt(harness_file_size(path), 0);
+	harness_reopen(h);
+	ck_assert_int_eq(harness_recover(h, r, NULL), 0);
+	ck_assert_uint_eq(r->count, 1);
+	ck_assert_str_eq(r->bodies[0], "stays");
+	free(r);
+	harness_free(h);
+}
+END_TEST
+
 static Suite *store_recover_suite(void)
 {
 	Suite *s = suite_create("store_recover");
@@ -636,6 +767,8 @@ static Suite *store_recover_suite(void)
 	tcase_add_test(tc, a_format_1_message_log_written_by_0_1_0_still_recovers);
 	tcase_add_test(tc, a_segment_of_a_newer_format_is_refused_and_left_as_it_is);
 	tcase_add_test(tc, a_headerless_file_after_a_format_2_segment_is_not_read_as_format_1);
+	tcase_add_test(tc, a_batch_torn_by_a_power_cut_is_replayed_whole_or_not_at_all);
+	tcase_add_test(tc, a_batch_that_began_in_a_deleted_segment_is_replayed);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -243,15 +243,15 @@ END_TEST
 
 START_TEST(every_change_moves_the_auth_generation)
 {
-	uint64_t g = auth_generation;
+	uint64_t g = b->auth_generation;
 	set_and_find("/", "t", ".*", ".*");
-	ck_assert_uint_gt(auth_generation, g);
-	g = auth_generation;
+	ck_assert_uint_gt(b->auth_generation, g);
+	g = b->auth_generation;
 	topic_perm_set(u, "/", "t", "(", ".*", err, sizeof err);
-	ck_assert_uint_gt(auth_generation, g); /* harmless, and simpler than tracking */
-	g = auth_generation;
+	ck_assert_uint_gt(b->auth_generation, g); /* harmless, and simpler than tracking */
+	g = b->auth_generation;
 	topic_perm_clear(u, "/", "t");
-	ck_assert_uint_gt(auth_generation, g);
+	ck_assert_uint_gt(b->auth_generation, g);
 }
 END_TEST
 

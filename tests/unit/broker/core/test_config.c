@@ -76,6 +76,7 @@ START_TEST(defaults_match_rabbitmq_and_the_brief)
 	ck_assert_uint_eq(cfg.channel_max, 2047);
 	ck_assert_uint_eq(cfg.max_connections, CONFIG_UNLIMITED);
 	ck_assert_uint_eq(cfg.max_message_size, 134217728);
+	ck_assert_uint_eq(cfg.msg_store_file_size_limit, 67108864);
 	ck_assert_uint_eq(cfg.handshake_timeout, 10000);
 	ck_assert_uint_eq(cfg.ssl_handshake_timeout, 5000);
 	ck_assert_uint_eq(cfg.consumer_timeout, 1800000);
@@ -142,6 +143,8 @@ START_TEST(every_key_sets_its_field)
 	ck_assert_uint_eq(cfg.max_connections, 500);
 	ck_assert_int_eq(set("max_message_size", "1048576"), 0);
 	ck_assert_uint_eq(cfg.max_message_size, 1048576);
+	ck_assert_int_eq(set("msg_store_file_size_limit", "4096"), 0);
+	ck_assert_uint_eq(cfg.msg_store_file_size_limit, 4096);
 	ck_assert_int_eq(set("consumer_timeout", "60000"), 0);
 	ck_assert_uint_eq(cfg.consumer_timeout, 60000);
 	ck_assert_int_eq(set("collect_statistics_interval", "10000"), 0);
@@ -319,6 +322,8 @@ START_TEST(bad_numbers_are_rejected_and_leave_the_setting_alone)
 		{ "channel_max", "70000" },
 		{ "max_message_size", "0" },
 		{ "max_message_size", "536870913" },
+		{ "msg_store_file_size_limit", "4095" },
+		{ "msg_store_file_size_limit", "1073741825" },
 		{ "consumer_timeout", "0" },
 		{ "connection_max", "-1" },
 		{ "connection_max", "unlimited" },

@@ -72,7 +72,7 @@ static struct message *published(const char *rk, const struct argtable *h, const
 	p.flags |= AMQP_PROP_PRIORITY | AMQP_PROP_DELIVERY_MODE;
 	p.priority = 3;
 	p.delivery_mode = 2;
-	return fixture_message("orig", rk, &p, "payload");
+	return fixture_message(f, "orig", rk, &p, "payload");
 }
 
 /* What q received, popped (the caller unrefs); fails when q is empty. */
@@ -367,10 +367,10 @@ START_TEST(without_a_dead_letter_exchange_or_with_a_missing_one_the_message_is_d
 	struct queue *none = source("none", NULL, NULL),
 		     *missing = source("missing", "absent", NULL);
 	struct message *m = published("k", NULL, NULL);
-	uint64_t live = message_live_count, before = f->b->stats.dead_lettered;
+	uint64_t live = f->b->message_live_count, before = f->b->stats.dead_lettered;
 	deadletter(none, m, DEADLETTER_REJECTED);
 	deadletter(missing, m, DEADLETTER_EXPIRED);
-	ck_assert_uint_eq(message_live_count, live);
+	ck_assert_uint_eq(f->b->message_live_count, live);
 	ck_assert_uint_eq(f->b->stats.dead_lettered, before);
 	ck_assert_uint_eq(queue_ready_count(dlq), 0);
 	message_unref(m);
@@ -457,8 +457,8 @@ START_TEST(a_length_limit_dead_letters_the_dropped_head_as_maxlen)
 	argtable_str(&a, "x-dead-letter-exchange", "dlx");
 	argtable_int(&a, "x-max-length", 'I', 1);
 	struct queue *q = fixture_queue(f->v, "short", argtable_get(&a));
-	struct message *first = fixture_message("", "short", NULL, "first");
-	struct message *second = fixture_message("", "short", NULL, "second");
+	struct message *first = fixture_message(f, "", "short", NULL, "first");
+	struct message *second = fixture_message(f, "", "short", NULL, "second");
 	ck_assert_int_eq(queue_push(q, first), QUEUE_PUSHED);
 	ck_assert_int_eq(queue_push(q, second), QUEUE_PUSHED);
 	struct message *got = received(dlq);
@@ -481,7 +481,7 @@ START_TEST(a_ttl_of_zero_with_no_consumer_dead_letters_at_once_as_expired)
 	argtable_str(&a, "x-dead-letter-exchange", "dlx");
 	argtable_int(&a, "x-message-ttl", 'I', 0);
 	struct queue *q = fixture_queue(f->v, "ttl0", argtable_get(&a));
-	struct message *m = fixture_message("", "ttl0", NULL, "gone");
+	struct message *m = fixture_message(f, "", "ttl0", NULL, "gone");
 	ck_assert_int_eq(queue_push(q, m), QUEUE_PUSHED);
 	ck_assert_uint_eq(queue_ready_count(q), 0);
 	struct message *got = received(dlq);
@@ -502,8 +502,8 @@ START_TEST(a_refused_publish_under_reject_publish_dlx_dead_letters_the_new_messa
 	argtable_int(&a, "x-max-length", 'I', 1);
 	argtable_str(&a, "x-overflow", "reject-publish-dlx");
 	struct queue *q = fixture_queue(f->v, "full", argtable_get(&a));
-	struct message *kept = fixture_message("", "full", NULL, "kept");
-	struct message *refused = fixture_message("", "full", NULL, "refused");
+	struct message *kept = fixture_message(f, "", "full", NULL, "kept");
+	struct message *refused = fixture_message(f, "", "full", NULL, "refused");
 	ck_assert_int_eq(queue_push(q, kept), QUEUE_PUSHED);
 	ck_assert_int_eq(queue_push(q, refused), QUEUE_REJECTED);
 	struct message *got = received(dlq);

@@ -25,7 +25,7 @@ static char err[256];
 static void setup(void)
 {
 	f = fixture_new();
-	route_set_init(&set);
+	route_set_init(&set, f->b);
 	err[0] = '\0';
 }
 
@@ -63,7 +63,7 @@ static void bind_x(struct exchange *src, struct exchange *dst, const char *key)
 static size_t route(struct exchange *x, const char *key)
 {
 	route_set_free(&set);
-	route_set_init(&set);
+	route_set_init(&set, f->b);
 	exchange_route(x, amqp_str_c(key), (struct amqp_table){ 0 }, &set);
 	ck_assert(!set.oom);
 	return set.count;
@@ -165,7 +165,7 @@ START_TEST(a_headers_exchange_matches_all_or_any_of_the_binding_arguments)
 	ck_assert(routed_to(any));
 	argtable_str(&msg, "type", "report");
 	route_set_free(&set);
-	route_set_init(&set);
+	route_set_init(&set, f->b);
 	exchange_route(x, AMQP_STR_LIT(""), argtable_get(&msg), &set);
 	ck_assert_uint_eq(set.count, 2);
 	ck_assert_uint_eq(route(x, ""), 0); /* no headers: neither all nor any of two */
@@ -257,7 +257,7 @@ START_TEST(publishing_with_cc_and_bcc_puts_one_copy_in_each_queue_and_drops_bcc)
 	argtable_str_array(&h, "CC", cc);
 	argtable_str_array(&h, "BCC", bcc);
 	p.headers = argtable_get(&h);
-	struct message *m = fixture_message("d", "ka", &p, "body");
+	struct message *m = fixture_message(f, "d", "ka", &p, "body");
 	exchange_publish(x, m, NULL, NULL, &r);
 	ck_assert_uint_eq(r.routed, 3);
 	ck_assert(!r.oom);

@@ -30,8 +30,8 @@ static uint64_t live_before;
 
 static void setup(void)
 {
-	live_before = message_live_count;
 	f = fixture_new();
+	live_before = f->b->message_live_count;
 	c = fixture_conn(f, f->v, f->guest);
 	ch = channel_new(c, 1);
 	ck_assert_ptr_nonnull(ch);
@@ -40,9 +40,10 @@ static void setup(void)
 
 static void teardown(void)
 {
-	channel_free(ch);
+	channel_free(ch); /* requeues what was unacked */
+	queue_purge(q);
+	ck_assert_uint_eq(f->b->message_live_count, live_before); /* every message ref came back */
 	fixture_free(f);
-	ck_assert_uint_eq(message_live_count, live_before); /* every message ref came back */
 }
 
 /* Publishes n messages "m<i>" to q. */
@@ -51,7 +52,7 @@ static void publish(int n)
 	for (int i = 0; i < n; i++) {
 		char body[32];
 		snprintf(body, sizeof body, "m%d", i);
-		struct message *m = fixture_message("", "work", NULL, body);
+		struct message *m = fixture_message(f, "", "work", NULL, body);
 		ck_assert_int_eq(queue_push(q, m), QUEUE_PUSHED);
 		message_unref(m);
 	}
@@ -379,13 +380,13 @@ START_TEST(a_reject_without_requeue_drops_the_message)
 	publish(2);
 	get(false);
 	get(false);
-	uint64_t live = message_live_count;
+	uint64_t live = f->b->message_live_count;
 	ck_assert_int_eq(nack(1, false, false), 0);
-	ck_assert_uint_eq(message_live_count, live - 1);
+	ck_assert_uint_eq(f->b->message_live_count, live - 1);
 	ck_assert_uint_eq(queue_ready_count(q), 0);
 	ck_assert_uint_eq(q->stat_acked, 0);
 	ck_assert_int_eq(nack(0, true, false), 0);
-	ck_assert_uint_eq(message_live_count, live - 2);
+	ck_assert_uint_eq(f->b->message_live_count, live - 2);
 	assert_channel_open_and_silent();
 }
 END_TEST

@@ -105,9 +105,10 @@ START_TEST(numbers_picked_to_collide_still_find_their_slot_in_a_few_probes)
 	for (uint64_t seed = 1; seed <= 20; seed++) {
 		struct channel_table t;
 		channel_table_init(&t, seed * 0x9e3779b97f4a7c15ull);
-		for (uint32_t i = 1; i <= 2047; i++)
-			ck_assert_int_eq(channel_table_put(&t, (uint16_t)(i << 5), marker((uint16_t)i)),
-					 0);
+		for (uint32_t i = 1; i <= 2047; i++) {
+			uint16_t id = (uint16_t)(i << 5);
+			ck_assert_int_eq(channel_table_put(&t, id, marker((uint16_t)i)), 0);
+		}
 		ck_assert_uint_le(table_longest_probe(&t), 40);
 		for (uint32_t i = 1; i <= 2047; i++)
 			ck_assert_ptr_eq(channel_table_find(&t, (uint16_t)(i << 5)),
