@@ -174,10 +174,13 @@ int store_recover(struct store *s, store_recover_fn fn, void *arg,
  * follower applies the same bytes with store_replica.h, so a follower's data directory is a
  * byte-for-byte copy of the leader's: the storage format is the replication format. */
 struct store_tap {
-	/* A batch reached the disk: one call per run of bytes (whole records, a new segment's
+	/* A batch goes to the disk: one call per run of bytes (whole records, a new segment's
 	 * header first), in file order, then batch_end with the batch's ticket (0 when no
-	 * store_sync asked for it) and record count. Both run inside the completion, before the
-	 * synced callback of that ticket. The bytes are lent for the call. */
+	 * store_sync asked for it) and record count. Called as the storage thread starts writing
+	 * it, so that followers write while the leader does; the batch's synced callback comes
+	 * later. A batch whose write fails is handed again, whole, with what came after it: the
+	 * tap then sees bytes it saw before (same segment, same offsets, same content). The bytes
+	 * are lent for the call. */
 	void (*part)(void *arg, uint32_t seg, uint64_t off, const uint8_t *data, size_t len);
 	void (*batch_end)(void *arg, uint64_t ticket, uint64_t records);
 	/* Segment seg's file was deleted (nothing in it is queued any more). */
@@ -189,8 +192,7 @@ struct store_tap {
 /* Installs tap (NULL removes it); tap must outlive the store or its removal. */
 void store_set_tap(struct store *s, const struct store_tap *tap, void *arg);
 /* Where the log's bytes on disk end: every segment before *seg is complete on disk, *seg up to
- * *off (a snapshot of the files up to here, plus every batch tapped after this call, is the
- * whole log). */
+ * *off. A batch being written is not counted until its write completes. */
 void store_durable_end(const struct store *s, uint32_t *seg, uint64_t *off);
 
 /* ---- accounting ---- */

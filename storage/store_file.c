@@ -406,6 +406,19 @@ static void *store_thread_main(void *arg)
 	return NULL;
 }
 
+/* A replicating leader's followers get the batch as the storage thread gets it: their writes
+ * and fsyncs run while ours do. */
+static void store_tap_batch(struct store *s, const struct store_batch *b)
+{
+	if (!s->tap)
+		return;
+	for (size_t i = 0; i < b->part_count; i++) {
+		const struct store_part *pt = &b->parts[i];
+		s->tap->part(s->tap_arg, pt->seg, pt->file_off, b->buf + pt->buf_off, pt->len);
+	}
+	s->tap->batch_end(s->tap_arg, b->ticket, b->records);
+}
+
 static void store_dispatch(struct store *s)
 {
 	struct store_batch tmp;
@@ -425,20 +438,11 @@ static void store_dispatch(struct store *s)
 	s->job_done = false;
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
+	/* the thread only reads the batch, as the tap does */
+	store_tap_batch(s, &s->flight);
 }
 
 /* ---- completion on the loop ---- */
-
-static void store_tap_batch(struct store *s, const struct store_batch *b)
-{
-	if (!s->tap)
-		return;
-	for (size_t i = 0; i < b->part_count; i++) {
-		const struct store_part *pt = &b->parts[i];
-		s->tap->part(s->tap_arg, pt->seg, pt->file_off, b->buf + pt->buf_off, pt->len);
-	}
-	s->tap->batch_end(s->tap_arg, b->ticket, b->records);
-}
 
 void store_set_tap(struct store *s, const struct store_tap *tap, void *arg)
 {
@@ -465,7 +469,6 @@ static void store_complete(struct store *s, bool callbacks)
 		s->durable.seg = last->seg;
 		s->durable.off = last->file_off + last->len;
 		s->synced_records += b->records;
-		store_tap_batch(s, b);
 		if (s->failed)
 			store_log_info("storage: writes to %s succeed again", s->msgs_dir);
 		s->failed = false;

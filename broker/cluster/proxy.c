@@ -27,6 +27,7 @@
 #define PROXY_HIGH (1u << 20)
 #define PROXY_LOW (256u << 10)
 #define PROXY_WAIT_MS 10000
+#define PROXY_SINGLE_IO (1u << 20) /* libevent moves 16 KiB per loop turn by default */
 
 enum proxy_port { PROXY_AMQP, PROXY_AMQPS, PROXY_HTTP, PROXY_HTTPS, PROXY_PROMETHEUS,
 		  PROXY_PORTS };
@@ -174,6 +175,8 @@ static int proxy_pipe_connect(struct proxy_pipe *pp)
 	if (!pp->leader)
 		return -1;
 	bufferevent_setcb(pp->leader, proxy_on_read, proxy_on_write, proxy_on_event, pp);
+	bufferevent_set_max_single_read(pp->leader, PROXY_SINGLE_IO);
+	bufferevent_set_max_single_write(pp->leader, PROXY_SINGLE_IO);
 	bufferevent_enable(pp->leader, EV_READ);
 	pp->since_ms = time_now_ms();
 	if (bufferevent_socket_connect_hostname(pp->leader, NULL, AF_UNSPEC, p->leader.address,
@@ -209,6 +212,8 @@ static void proxy_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct
 		return;
 	}
 	bufferevent_setcb(pp->client, proxy_on_read, proxy_on_write, proxy_on_event, pp);
+	bufferevent_set_max_single_read(pp->client, PROXY_SINGLE_IO);
+	bufferevent_set_max_single_write(pp->client, PROXY_SINGLE_IO);
 	pp->since_ms = time_now_ms();
 	if (!p->has_leader)
 		return; /* waits, unread, for proxy_set_leader or the timer */

@@ -255,8 +255,10 @@ static void follow_consume(struct repl_follower *f, size_t n)
 		f->head = f->len = 0;
 }
 
-/* The next frame (copied out of the buffer into *frame_buf, which the caller frees): 1, or -1
- * with why. With block false, 0 when no whole frame is buffered. */
+/* The next frame (copied out of the buffer into *copy, which the caller frees): 1, or -1 with
+ * why. With block false, 0 when no whole frame is in what was read already: the follower then
+ * fsyncs and acks what it has before it waits for more, one group per batch the leader sent
+ * while it wrote (the leader's group commit, mirrored). */
 static int follow_frame(struct follow_session *s, bool block, struct repl_frame *fr,
 			uint8_t **copy, char *why, size_t whylen)
 {
@@ -302,7 +304,9 @@ static int follow_frame(struct follow_session *s, bool block, struct repl_frame 
 				f->cap = want;
 			}
 		}
-		int rc = follow_fill(s, block, why, whylen);
+		if (!block)
+			return 0; /* nothing whole in what was read: the caller syncs before it waits */
+		int rc = follow_fill(s, true, why, whylen);
 		if (rc <= 0)
 			return rc;
 	}

@@ -59,9 +59,11 @@
 #define REPL_PING_MS 500
 #define REPL_CHUNK (1u << 20)          /* PART frames hold about this much of a run */
 #define REPL_OUTPUT_MAX (256ull << 20) /* a follower this far behind on the wire is dropped */
+#define REPL_SINGLE_WRITE (8u << 20)
 
 enum repl_state {
 	RS_HELLO,    /* waiting for AUTH */
+	RS_DISK,     /* registered: waiting for the batch being written to reach the disk */
 	RS_MANIFEST, /* CRCs being computed */
 	RS_FETCH,    /* MANIFEST sent, waiting for FETCH */
 	RS_PLAN,     /* checking the prefixes a FETCH named */
@@ -103,6 +105,8 @@ struct repl_session {
 	enum repl_state state;
 	uint8_t nonce[REPL_NONCE_LEN];
 	bool registered;           /* receives the stream (into backlog until the snapshot) */
+	uint32_t mf_seg;           /* the snapshot covers the log up to here: what was shipped */
+	uint64_t mf_off;           /* when the stream started for this follower */
 	bool synced;               /* SYNCED came: its acks count */
 	struct evbuffer *backlog;
 	struct repl_manifest mf;
@@ -182,6 +186,8 @@ struct repl_leader {
 	const struct handler *inner;
 	struct store_tap tap;
 	uint64_t sent_bytes;
+	uint32_t shipped_seg;   /* the log's bytes handed to followers end here: a batch handed */
+	uint64_t shipped_off;   /* again after a failed write is cut to what is new */
 	uint32_t head_seg;      /* the segment being appended (for the CRC cache) */
 	struct repl_crc_cache *cache;
 	size_t cache_count, cache_cap;
@@ -191,6 +197,7 @@ struct repl_leader {
 static void repl_release(struct repl_leader *l);
 static void repl_isr_update(struct repl_leader *l);
 static void repl_session_close(struct repl_session *s, const char *why);
+static void repl_disk_moved(struct repl_leader *l);
 
 /* ---- output ---- */
 
@@ -267,6 +274,25 @@ static void repl_emit(struct repl_leader *l, struct repl_buf *head, const uint8_
 	l->sent_bytes += data_len;
 }
 
+/* Writes what is queued to each streaming follower now, rather than when the loop next gets
+ * to its socket (after this turn's other input): the followers' writes then start while the
+ * leader's storage thread writes the same batch. */
+static void repl_flush(struct repl_leader *l)
+{
+	struct list *pos;
+
+	list_for_each(pos, &l->sessions)
+	{
+		struct repl_session *s = list_entry(pos, struct repl_session, link);
+		struct evbuffer *out;
+		if (s->state != RS_STREAM || s->closing)
+			continue;
+		out = bufferevent_get_output(s->bev);
+		if (evbuffer_get_length(out) > 0)
+			evbuffer_write(out, bufferevent_getfd(s->bev)); /* nonblocking: what fits */
+	}
+}
+
 /* ---- the store's tap ---- */
 
 static void repl_tap_part(void *arg, uint32_t seg, uint64_t off, const uint8_t *data, size_t len)
@@ -276,6 +302,16 @@ static void repl_tap_part(void *arg, uint32_t seg, uint64_t off, const uint8_t *
 
 	if (l->stopped)
 		return;
+	/* a batch handed again after a failed write: only what was never shipped goes */
+	if (seg < l->shipped_seg || (seg == l->shipped_seg && off + len <= l->shipped_off))
+		return;
+	if (seg == l->shipped_seg && off < l->shipped_off) {
+		data += l->shipped_off - off;
+		len -= (size_t)(l->shipped_off - off);
+		off = l->shipped_off;
+	}
+	l->shipped_seg = seg;
+	l->shipped_off = off + len;
 	if (!l->in_batch) {
 		l->in_batch = true;
 		l->seq++;
@@ -323,6 +359,7 @@ static void repl_tap_batch_end(void *arg, uint64_t ticket, uint64_t records)
 	repl_frame_end(&b, at, 0);
 	repl_emit(l, &b, NULL, 0, 0, true);
 	repl_buf_free(&b);
+	repl_flush(l);
 }
 
 static void repl_tap_deleted(void *arg, uint32_t seg)
@@ -555,10 +592,12 @@ static void repl_gate(struct broker *b, uint64_t ticket, bool ok)
 		l->wait_cap = cap;
 		l->wait_head = 0;
 	}
-	/* the tap saw this ticket's batch just before (store_complete calls it first) */
+	/* the tap saw this ticket's batch when it was handed to the storage thread, and nothing
+	 * was handed since (one batch is written at a time): l->seq covers it */
 	l->waits[(l->wait_head + l->wait_count++) % l->wait_cap] =
 		(struct repl_wait){ ticket, l->seq, ok };
 	repl_release(l);
+	repl_disk_moved(l);
 }
 
 /* ---- etcd: the in-sync set ---- */
@@ -866,21 +905,25 @@ static void repl_send_manifest(struct repl_session *s, struct repl_job *j)
 }
 
 /* After AUTH: the stream starts for this follower now; the files describe everything before. */
-static void repl_start_snapshot(struct repl_session *s)
+/* The files, once every byte shipped before this follower's stream started is on disk. */
+static void repl_build_manifest(struct repl_session *s)
 {
 	struct repl_leader *l = s->l;
-	struct repl_list_ctx x = { .l = l, .mf = &s->mf };
+	struct repl_list_ctx x = { .l = l, .mf = &s->mf, .end_seg = s->mf_seg, .end_off = s->mf_off };
 	struct repl_job *j;
 	size_t need = 0;
+	uint32_t seg;
+	uint64_t off;
 
-	store_durable_end(l->b->store, &x.end_seg, &x.end_off);
+	store_durable_end(l->b->store, &seg, &off);
+	if (seg < s->mf_seg || (seg == s->mf_seg && off < s->mf_off))
+		return; /* the batch being written: the timer and the next completion look again */
 	if (x.end_seg > l->head_seg)
 		l->head_seg = x.end_seg;
 	if (store_replica_list(l->c->data_dir, repl_manifest_add, &x) != 0) {
 		repl_session_close(s, x.oom ? "out of memory" : "cannot list its data directory");
 		return;
 	}
-	s->registered = true;
 	s->state = RS_MANIFEST;
 	for (size_t i = 0; i < s->mf.count; i++)
 		need += !s->mf.files[i].crc_known;
@@ -942,6 +985,32 @@ static void repl_send_file(struct repl_session *s, struct repl_file *f, uint64_t
 		return;
 	}
 	evbuffer_file_segment_free(seg); /* the buffer holds its own reference */
+}
+
+/* After AUTH: the stream starts for this follower now; the files will describe everything
+ * shipped before. */
+static void repl_start_snapshot(struct repl_session *s)
+{
+	struct repl_leader *l = s->l;
+
+	s->registered = true;
+	s->mf_seg = l->shipped_seg;
+	s->mf_off = l->shipped_off;
+	s->state = RS_DISK;
+	repl_build_manifest(s);
+}
+
+/* A batch completed (or a second passed): sessions waiting for the disk may go on. */
+static void repl_disk_moved(struct repl_leader *l)
+{
+	struct list *pos, *tmp;
+
+	list_for_each_safe(pos, tmp, &l->sessions)
+	{
+		struct repl_session *s = list_entry(pos, struct repl_session, link);
+		if (s->state == RS_DISK && !s->closing)
+			repl_build_manifest(s);
+	}
 }
 
 /* The prefixes are checked: send what was asked, then what was queued meanwhile. */
@@ -1297,6 +1366,8 @@ void repl_leader_accept(struct repl_leader *l, int fd, const char *peer)
 		return;
 	}
 	s->last_rx_ms = time_now_ms();
+	/* libevent writes 16 KiB per loop turn by default: a batch must leave in one go */
+	bufferevent_set_max_single_write(s->bev, REPL_SINGLE_WRITE);
 	bufferevent_setcb(s->bev, repl_on_read, NULL, repl_on_event, s);
 	bufferevent_enable(s->bev, EV_READ);
 	repl_nonce(s->nonce);
@@ -1342,8 +1413,9 @@ static void repl_on_timer(evutil_socket_t fd, short what, void *arg)
 			if (s->state == RS_STREAM)
 				repl_send(s, &b);
 			else
-				evbuffer_add(s->state == RS_MANIFEST ? bufferevent_get_output(s->bev) :
-									 s->backlog,
+				evbuffer_add(s->state == RS_MANIFEST || s->state == RS_DISK ?
+						     bufferevent_get_output(s->bev) :
+						     s->backlog,
 					     b.p, b.len);
 			repl_buf_free(&b);
 			s->last_ping_ms = now;
@@ -1368,6 +1440,7 @@ static void repl_on_timer(evutil_socket_t fd, short what, void *arg)
 				repl_isr_update(l);
 		}
 	}
+	repl_disk_moved(l);
 	for (size_t i = 0; i < l->member_count; i++) {
 		struct repl_member *m = &l->members[i];
 		if (!m->s && m->state == M_IN && now - m->since_ms > ttl)
@@ -1490,6 +1563,8 @@ struct repl_leader *repl_leader_new(struct cluster *c, struct broker *b)
 				     .batch_end = repl_tap_batch_end,
 				     .segment_deleted = repl_tap_deleted,
 				     .definitions = repl_tap_definitions };
+	/* nothing is being written yet: the store was just recovered */
+	store_durable_end(b->store, &l->shipped_seg, &l->shipped_off);
 	store_set_tap(b->store, &l->tap, l);
 	l->inner = b->handler;
 	l->handler = *b->handler;

@@ -26,10 +26,11 @@ class Publisher(threading.Thread):
     """Publishes persistent messages "<name>-<n>" to queue (or exchange) with confirms, one at
     a time (pika's BlockingConnection waits for each confirm)."""
 
-    def __init__(self, name, addresses, queue, exchange="", rate=None):
+    def __init__(self, name, addresses, queue, exchange="", rate=None, pad=0):
         super().__init__(daemon=True)
         self.name_, self.addresses, self.queue, self.exchange = name, addresses, queue, exchange
         self.rate = rate
+        self.pad = b" " * pad  # after the id: bigger bodies
         self.stop_flag = threading.Event()
         self.confirmed = []        # (id, node that served it ("warren@n1"), time)
         self.nacked = 0
@@ -61,7 +62,7 @@ class Publisher(threading.Thread):
                     n += 1
                     self.sent += 1
                     try:
-                        ch.basic_publish(self.exchange, self.queue, mid.encode(),
+                        ch.basic_publish(self.exchange, self.queue, mid.encode() + self.pad,
                                          pika.BasicProperties(delivery_mode=2, message_id=mid),
                                          mandatory=False)
                     except pika.exceptions.NackError:
@@ -120,7 +121,7 @@ class Consumer(threading.Thread):
                     if method is None:
                         continue
                     with self.lock:
-                        self.delivered.append((body.decode(), method.redelivered))
+                        self.delivered.append((body_id(body), method.redelivered))
                     ch.basic_ack(method.delivery_tag)
             except Exception as e:  # noqa: BLE001
                 self.errors.append(repr(e))
@@ -137,6 +138,11 @@ class Consumer(threading.Thread):
     def ids(self):
         with self.lock:
             return [d[0] for d in self.delivered]
+
+
+def body_id(body):
+    """A message's id: its body up to the first space (publishers may pad it)."""
+    return body.split(b" ", 1)[0].decode()
 
 
 def drain(addresses, queue, idle=2.0, timeout=120):
@@ -161,7 +167,7 @@ def drain(addresses, queue, idle=2.0, timeout=120):
                         break
                     continue
                 last = time.time()
-                got.append(body.decode())
+                got.append(body_id(body))
                 ch.basic_ack(method.delivery_tag)
             conn.close()
             return got

@@ -179,6 +179,7 @@ class Cluster:
         self.hosts, self.nodes = [], []
         self.node_count = nodes
         self.closed = False
+        self.cleanups = []  # run at close, after the processes are gone
         _live.append(self)
         try:
             for i in range(etcd_members):
@@ -294,6 +295,16 @@ class Cluster:
         self.nodes[i] = Proc(h, argv, self.log_path(i))
         return self.nodes[i]
 
+    def start_single(self, i, extra=None):
+        """Node i as a single broker (no clustering), for comparisons."""
+        h = self.hosts[i]
+        argv = [self.warren, "--data-dir", self.data_dir(i), "--bind", h.ip, "--port", "5672",
+                "--mgmt-port", "0", "--set", "loopback_users.guest=false"]
+        for kv in extra or []:
+            argv += ["--set", kv]
+        self.nodes[i] = Proc(h, argv, self.log_path(i))
+        return self.nodes[i]
+
     def start_all(self, settle=True):
         for i in range(self.node_count):
             self.start(i)
@@ -391,6 +402,8 @@ class Cluster:
                 p.kill()
         for p in self.etcd:
             p.kill()
+        for fn in self.cleanups:
+            fn()
         self.net.close()
         if not self.keep:
             shutil.rmtree(self.dir, ignore_errors=True)

@@ -19,6 +19,8 @@ sizes, run by hand):
                the in-sync set
   restart      stop and start the whole cluster: everything recovered
   join         a follower joins a cluster holding --sync-mb MB of messages, syncs, is in sync
+  disk-full    a follower's disk fills while publishing: it leaves the in-sync set, the leader
+               keeps confirming with the other follower, and it rejoins when space returns
 """
 import argparse
 import os
@@ -192,8 +194,8 @@ def scenario_etcd_down(c, args):
     check_never_two_leaders(c)
 
 
-def publishers_for(c, queue, n_pika=3, with_amqplib=True):
-    pubs = [Publisher("p%d" % k, c.addresses(), queue) for k in range(n_pika)]
+def publishers_for(c, queue, n_pika=3, with_amqplib=True, pad=0):
+    pubs = [Publisher("p%d" % k, c.addresses(), queue, pad=pad) for k in range(n_pika)]
     for p in pubs:
         p.start()
     js = AmqplibPublisher("js", c.addresses(), queue) if with_amqplib else None
@@ -430,6 +432,43 @@ def scenario_join(c, args):
     check(n == sent // len(body), "all %d messages there: %s" % (sent // len(body), n))
 
 
+def scenario_disk_full(c, args):
+    if os.geteuid() != 0:
+        note("SKIP: a small tmpfs for the follower's data needs root")
+        sys.exit(77)
+    full = 2
+    mnt = c.data_dir(full)
+    os.makedirs(mnt, exist_ok=True)
+    harness.run("mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", mnt)
+    c.cleanups.append(lambda: harness.run("umount", "-l", mnt, check=False))
+    c.start_all()
+    declare(c.addresses(), "big")
+    pubs, js = publishers_for(c, "big", n_pika=3, with_amqplib=False, pad=2048)
+    try:
+        wait_for(lambda: grep(c, full, "disk full") or grep(c, full, "No space left"), 60,
+                 "the follower to run out of disk")
+        note("n%d ran out of space: %s" % (full + 1, (grep(c, full, "disk full") or
+                                                    grep(c, full, "No space"))[0][24:140]))
+        wait_for(lambda: "n%d" % (full + 1) not in c.insync(), 15,
+                 "the full follower to leave the in-sync set")
+        before = len(confirmed_ids(pubs, js))
+        time.sleep(2)
+        check(len(confirmed_ids(pubs, js)) > before,
+              "the leader keeps confirming with the other follower")
+        note("n%d left the in-sync set; confirms go on (%d more in 2 s)" %
+             (full + 1, len(confirmed_ids(pubs, js)) - before))
+        harness.run("mount", "-o", "remount,size=512m", mnt)
+        t0 = time.time()
+        c.wait_in_sync(["n%d" % (full + 1)], 60)
+        note("space returned: n%d back in sync after %.1f s" % (full + 1, time.time() - t0))
+    finally:
+        stop_publishers(pubs, js)
+    confirmed = confirmed_ids(pubs, js)
+    delivered = drain(c.addresses(), "big", timeout=180)
+    note("%d confirmed, %d delivered" % (len(confirmed), len(delivered)))
+    check_no_loss(confirmed, delivered, "disk full on a follower")
+
+
 SCENARIOS = {
     "election": scenario_election,
     "etcd-down": scenario_etcd_down,
@@ -438,6 +477,7 @@ SCENARIOS = {
     "follower": scenario_follower,
     "restart": scenario_restart,
     "join": scenario_join,
+    "disk-full": scenario_disk_full,
 }
 
 
