@@ -46,6 +46,9 @@
 #include "broker/core/log.h"
 #include "broker/core/time.h"
 #include "broker/net/conn.h"
+#include "broker/net/tls.h"
+
+#include <openssl/ssl.h>
 
 #ifndef WARREN_VERSION
 #define WARREN_VERSION "0.1.0"
@@ -817,6 +820,10 @@ static void cluster_on_repl_accept(struct evconnlistener *l, evutil_socket_t fd,
 		repl_leader_accept(c->rl, fd, peer);
 		return;
 	}
+	if (c->tls_server) {
+		close(fd); /* no plain-text answer on a TLS port: the follower tries again */
+		return;
+	}
 	/* not the leader: say who is, then close */
 	struct repl_buf b = { 0 };
 	size_t start = repl_frame_begin(&b, REPL_NOT_LEADER);
@@ -908,6 +915,36 @@ fail:
 	return NULL;
 }
 
+/* clustering.ssl: the replication port serves TLS with ssl_options.*, and a follower checks
+ * the leader's certificate against ssl_options.cacertfile (presenting its own certificate, so
+ * that ssl_options.verify = verify_peer can require one). */
+static int cluster_tls_start(struct cluster *c)
+{
+	const struct config *cfg = c->cfg;
+	char err[512];
+
+	c->tls_server = tls_ctx_new(cfg, err, sizeof err);
+	if (!c->tls_server) {
+		log_error(c->log, "clustering.ssl: %s", err);
+		return -1;
+	}
+	c->tls_client = SSL_CTX_new(TLS_client_method());
+	if (!c->tls_client ||
+	    SSL_CTX_set_min_proto_version(c->tls_client, TLS1_2_VERSION) != 1 ||
+	    (cfg->ssl_cacertfile ?
+		     SSL_CTX_load_verify_locations(c->tls_client, cfg->ssl_cacertfile, NULL) :
+		     SSL_CTX_set_default_verify_paths(c->tls_client)) != 1 ||
+	    SSL_CTX_use_certificate_chain_file(c->tls_client, cfg->ssl_certfile) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(c->tls_client, cfg->ssl_keyfile, SSL_FILETYPE_PEM) != 1) {
+		log_error(c->log, "clustering.ssl: cannot set up the follower's TLS with %s",
+			  cfg->ssl_cacertfile ? cfg->ssl_cacertfile : "the system's CAs");
+		return -1;
+	}
+	SSL_CTX_set_verify(c->tls_client, SSL_VERIFY_PEER, NULL);
+	log_info(c->log, "clustering: TLS on the replication port (%s)", cfg->ssl_certfile);
+	return 0;
+}
+
 int cluster_start(struct cluster *c)
 {
 	const struct config *cfg = c->cfg;
@@ -931,6 +968,8 @@ int cluster_start(struct cluster *c)
 		log_error(c->log, "clustering: cannot listen on %s: %s", addr, strerror(errno));
 		return -1;
 	}
+	if (cfg->cluster_tls && cluster_tls_start(c) != 0)
+		return -1;
 	c->proxy = cluster_proxy_new(c);
 	if (!c->proxy)
 		return -1;
@@ -971,6 +1010,9 @@ void cluster_free(struct cluster *c)
 			 c->role == CLUSTER_LEADER ? ": another node leads at once" : "");
 	if (c->repl_listener)
 		evconnlistener_free(c->repl_listener);
+	tls_ctx_free(c->tls_server);
+	if (c->tls_client)
+		SSL_CTX_free(c->tls_client);
 	etcd_free(c->etcd);
 	struct event *evs[] = { c->tick_ev, c->sig_term, c->sig_int, c->lost_ev };
 	for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)

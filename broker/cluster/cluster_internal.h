@@ -92,6 +92,7 @@ struct cluster {
 	uint64_t probe_deadline_ms;
 	int64_t probe_lease;
 	struct evconnlistener *repl_listener;
+	struct ssl_ctx_st *tls_server, *tls_client; /* clustering.ssl */
 	struct cluster_proxy *proxy;
 	struct repl_follower *rf;
 	struct repl_leader *rl;

@@ -15,6 +15,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -76,6 +78,7 @@ struct follow_session {
 	struct repl_target t;
 	char identity[240];
 	int fd;
+	SSL *ssl; /* clustering.ssl: the connection's TLS, else NULL */
 	uint64_t gen;
 	struct follow_file *files;
 	size_t file_count;
@@ -177,8 +180,14 @@ static int follow_send(struct follow_session *s, struct repl_buf *b)
 	if (b->oom)
 		return -1;
 	while (done < b->len) {
-		ssize_t n = send(s->fd, b->p + done, b->len - done, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
+		ssize_t n;
+		if (s->ssl) {
+			int w = SSL_write(s->ssl, b->p + done, (int)(b->len - done));
+			n = w > 0 ? w : -1;
+		} else {
+			n = send(s->fd, b->p + done, b->len - done, MSG_NOSIGNAL);
+		}
+		if (n < 0 && errno == EINTR && !s->ssl)
 			continue;
 		if (n <= 0)
 			return -1;
@@ -228,6 +237,16 @@ static int follow_fill(struct follow_session *s, bool block, char *why, size_t w
 		f->cap = cap;
 	}
 	for (;;) {
+		if (s->ssl) {
+			size_t cap = f->cap - f->len < INT32_MAX ? f->cap - f->len : INT32_MAX;
+			int r;
+			errno = 0;
+			r = SSL_read(s->ssl, f->buf + f->len, (int)cap);
+			n = r > 0 ? r : SSL_get_error(s->ssl, r) == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+			if (n < 0 && errno == 0)
+				errno = ECONNRESET; /* a TLS error, not a timeout */
+			break;
+		}
 		n = recv(s->fd, f->buf + f->len, f->cap - f->len, block ? 0 : MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -758,6 +777,20 @@ static int follow_session_run(struct follow_session *s, bool *authenticated, cha
 	setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (f->c->tls_client) {
+		/* clustering.ssl: the leader's certificate must chain to ssl_options.cacertfile;
+		 * the password's HMAC then proves it is a node of this cluster */
+		s->ssl = SSL_new(f->c->tls_client);
+		if (!s->ssl || SSL_set_fd(s->ssl, s->fd) != 1 || SSL_connect(s->ssl) != 1) {
+			unsigned long e = ERR_get_error();
+			char detail[256];
+			ERR_error_string_n(e, detail, sizeof detail);
+			snprintf(why, whylen, "TLS handshake with %s:%d failed: %s", s->t.host,
+				 s->t.port, e ? detail : strerror(errno));
+			ERR_clear_error();
+			return -1;
+		}
+	}
 	f->head = f->len = 0;
 	if (follow_handshake(s, authenticated, why, whylen) != 0)
 		return -1;
@@ -893,6 +926,11 @@ static void *follow_main(void *arg)
 		f->st.streaming = false;
 		bool stopping = f->stop || s.gen != f->gen;
 		pthread_mutex_unlock(&f->lock);
+		if (s.ssl) {
+			SSL_shutdown(s.ssl);
+			SSL_free(s.ssl);
+		}
+		ERR_clear_error();
 		if (s.fd >= 0)
 			close(s.fd);
 		free(s.files);

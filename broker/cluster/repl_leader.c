@@ -27,6 +27,8 @@
 #include <fcntl.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/ssl.h>
 #include <event2/event.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -117,6 +119,7 @@ struct repl_session {
 	uint64_t last_rx_ms, last_ping_ms;
 	struct repl_member *member;
 	bool closing;
+	bool tls; /* clustering.ssl: only the bufferevent may write its socket */
 };
 
 enum repl_member_state { M_JOINING, M_IN, M_LEAVING };
@@ -285,7 +288,7 @@ static void repl_flush(struct repl_leader *l)
 	{
 		struct repl_session *s = list_entry(pos, struct repl_session, link);
 		struct evbuffer *out;
-		if (s->state != RS_STREAM || s->closing)
+		if (s->state != RS_STREAM || s->closing || s->tls)
 			continue;
 		out = bufferevent_get_output(s->bev);
 		if (evbuffer_get_length(out) > 0)
@@ -1357,7 +1360,18 @@ void repl_leader_accept(struct repl_leader *l, int fd, const char *peer)
 	snprintf(s->peer, sizeof s->peer, "%s", peer);
 	list_append(&l->sessions, &s->link);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	s->bev = bufferevent_socket_new(l->c->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (l->c->tls_server) {
+		SSL *ssl = SSL_new(l->c->tls_server);
+		s->tls = true;
+		s->bev = ssl ? bufferevent_openssl_socket_new(l->c->base, fd, ssl,
+							      BUFFEREVENT_SSL_ACCEPTING,
+							      BEV_OPT_CLOSE_ON_FREE) :
+			       NULL;
+		if (!s->bev && ssl)
+			SSL_free(ssl);
+	} else {
+		s->bev = bufferevent_socket_new(l->c->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
 	s->backlog = evbuffer_new();
 	if (!s->bev || !s->backlog) {
 		if (!s->bev)

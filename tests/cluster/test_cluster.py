@@ -21,6 +21,8 @@ sizes, run by hand):
   join         a follower joins a cluster holding --sync-mb MB of messages, syncs, is in sync
   disk-full    a follower's disk fills while publishing: it leaves the in-sync set, the leader
                keeps confirming with the other follower, and it rejoins when space returns
+  tls          clustering.ssl: replication over TLS; a follower that does not trust the
+               leader's certificate never follows it
 """
 import argparse
 import os
@@ -469,6 +471,52 @@ def scenario_disk_full(c, args):
     check_no_loss(confirmed, delivered, "disk full on a follower")
 
 
+def make_certs(d, name):
+    """A CA and a certificate it signed, with openssl(1)."""
+    def ossl(*a):
+        harness.run("openssl", *a)
+    ca_key, ca = os.path.join(d, name + "-ca.key"), os.path.join(d, name + "-ca.pem")
+    key, csr = os.path.join(d, name + ".key"), os.path.join(d, name + ".csr")
+    cert = os.path.join(d, name + ".pem")
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca,
+         "-days", "2", "-subj", "/CN=%s test CA" % name)
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj",
+         "/CN=warren-node")
+    ossl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out",
+         cert, "-days", "2")
+    return ca, cert, key
+
+
+def scenario_tls(c, args):
+    ca, cert, key = make_certs(c.dir, "good")
+    other_ca, _, _ = make_certs(c.dir, "other")
+    tls = ["clustering.ssl=true", "ssl_options.certfile=" + cert, "ssl_options.keyfile=" + key,
+           "ssl_options.cacertfile=" + ca]
+    c.extra += tls
+    c.start_all()
+    leader = c.wait_leader(20)
+    check(grep(c, leader, "TLS on the replication port"), "the leader serves TLS")
+    declare(c.addresses(), "secure")
+    pubs, js = publishers_for(c, "secure", n_pika=1, with_amqplib=False)
+    time.sleep(2)
+    stop_publishers(pubs, js)
+    confirmed = confirmed_ids(pubs, js)
+    check(confirmed, "confirms through a TLS replication stream")
+    # a follower that does not trust the leader's CA never follows it
+    f = (leader + 1) % 3
+    c.stop(f)
+    c.start(f, extra=["ssl_options.cacertfile=" + other_ca])
+    wait_for(lambda: grep(c, f, "TLS handshake"), 15, "the follower's handshake failure line")
+    note("a follower with another CA: %s" % grep(c, f, "TLS handshake")[0][24:150])
+    check("n%d" % (f + 1) not in c.insync(), "it is not in sync")
+    c.stop(f)
+    c.start(f)
+    c.wait_in_sync(["n%d" % (f + 1)], 30)
+    delivered = drain(c.addresses(), "secure")
+    check_no_loss(confirmed, delivered, "TLS replication")
+    note("%d confirmed and delivered over TLS replication" % len(confirmed))
+
+
 SCENARIOS = {
     "election": scenario_election,
     "etcd-down": scenario_etcd_down,
@@ -478,6 +526,7 @@ SCENARIOS = {
     "restart": scenario_restart,
     "join": scenario_join,
     "disk-full": scenario_disk_full,
+    "tls": scenario_tls,
 }
 
 
