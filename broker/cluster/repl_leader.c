@@ -1301,6 +1301,16 @@ static int repl_on_frame(struct repl_session *s, const struct repl_frame *fr)
 		repl_read_str(&r, why, sizeof why);
 		repl_session_close(s, r.bad ? "it gave up" : why);
 		return 0;
+	case REPL_REFUSE: {
+		/* the follower will not follow this leader (another cluster, an older term) */
+		char line[400];
+		repl_reader_init(&r, fr);
+		repl_read_str(&r, why, sizeof why);
+		snprintf(line, sizeof line, "the follower refused this leader: %s",
+			 r.bad ? "(no reason)" : why);
+		repl_session_close(s, line);
+		return 0;
+	}
 	default:
 		return -1;
 	}

@@ -132,6 +132,17 @@ def scenario_election(c, args):
              "the leader's refusal line")
     check("n%d" % (f2 + 1) not in c.insync(), "a refused follower is not in sync")
     note("wrong password refused on both sides")
+    # a node of another cluster (another etcd prefix) pointed at this leader: refused both ways
+    c.stop(f2)
+    b64 = lambda t: harness.base64.b64encode(t.encode()).decode()
+    leader_json = harness.json.dumps({"name": "n%d" % (leader + 1), "address": c.ip(leader),
+                                      "amqp_port": 5672, "http_port": 15672, "repl_port": 5679})
+    c.etcd_call("/v3/kv/put", {"key": b64("other/leader"), "value": b64(leader_json)})
+    c.start(f2, extra=["clustering.etcd_prefix=other"])
+    wait_for(lambda: grep(c, f2, "belongs to cluster"), 15, "the other cluster's refusal line")
+    wait_for(lambda: grep(c, leader, "refused this leader"), 15, "the leader's line")
+    note("another cluster's node: %s / %s" % (grep(c, f2, "belongs to cluster")[0][24:120],
+                                              grep(c, leader, "refused this leader")[0][24:120]))
     c.stop(f2)
     c.start(f2)
     c.wait_in_sync(["n%d" % (f2 + 1)], 20)
