@@ -396,7 +396,9 @@ static void cluster_on_revoked(void *arg, const struct etcd_reply *r)
 		return;
 
 	c->revoke_call = false;
-	if (r->error)
+	if (r->error && strstr(r->error, "lease not found"))
+		log_debug(c->log, "clustering: the lease was gone already (another node revoked it)");
+	else if (r->error)
 		log_warn(c->log, "clustering: revoking a lapsed leader's lease failed: %s", r->error);
 	c->next_poll_ms = 0;
 }

@@ -51,6 +51,7 @@ struct cluster_proxy {
 	struct list pipes;
 	size_t count;
 	bool has_leader;
+	bool told_unreachable; /* a failure to reach this leader was logged */
 	struct cluster_member leader;
 	struct event *timer;
 };
@@ -126,7 +127,9 @@ static void proxy_on_event(struct bufferevent *bev, short what, void *arg)
 	}
 	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
 		return;
-	if (bev == pp->leader && !pp->connected) {
+	if (bev == pp->leader && !pp->connected && !pp->p->told_unreachable) {
+		/* once per leader: during a failover every client would say it again */
+		pp->p->told_unreachable = true;
 		log_info(pp->p->c->log, "clustering: cannot forward a %s client to leader %s: %s",
 			 proxy_port_names[pp->port], pp->p->leader.name,
 			 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
@@ -315,6 +318,7 @@ void cluster_proxy_set_leader(struct cluster_proxy *p, const struct cluster_memb
 		return;
 	p->leader = *leader;
 	p->has_leader = true;
+	p->told_unreachable = false;
 	log_info(p->c->log, "clustering: forwarding clients to leader %s at %s (AMQP %d, HTTP %d)",
 		 leader->name, leader->address, leader->amqp_port, leader->http_port);
 	list_for_each_safe(pos, tmp, &p->pipes)

@@ -1111,8 +1111,6 @@ static int repl_on_fetch(struct repl_session *s, const struct repl_frame *fr)
 
 static void repl_session_free(struct repl_session *s)
 {
-	struct repl_leader *l = s->l;
-
 	if (s->job)
 		s->job->s = NULL;
 	if (s->member) {
@@ -1127,7 +1125,6 @@ static void repl_session_free(struct repl_session *s)
 	repl_manifest_free(&s->mf);
 	free(s->marks);
 	free(s);
-	(void)l;
 }
 
 static void repl_on_session_flushed(struct bufferevent *bev, void *arg)

@@ -343,6 +343,11 @@ def scenario_partition(c, args):
     # the publishers' side: the old leader's confirms, then the new leader's, never mixed
     runs = check_confirm_runs(pubs, js, 2)
     note("confirms by serving node, in order: %s" % runs)
+    label = "warren@n%d" % (new + 1)
+    first = min([t for (_, node, t) in all_confirms(pubs, js) if node == label and t > t_cut]
+                or [0])
+    if first:
+        note("from the cut to the first confirm by the new leader: %.2f s" % (first - t_cut))
     confirmed = confirmed_ids(pubs, js)
     delivered = drain(c.addresses(), "events")
     note("%d confirmed, %d delivered" % (len(confirmed), len(delivered)))
