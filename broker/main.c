@@ -61,9 +61,11 @@ static int mkdir_p(const char *path)
 	return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
-/* One flag that sets a value, in argv order. key NULL: --bind (an address, not a key). */
+/* One flag that sets a value, in argv order: key and value, or (key NULL) a --set KEY=VALUE
+ * text in value, or (bind) the --bind address, which is not a configuration key. */
 struct main_setting {
 	const char *key, *value;
+	bool bind;
 };
 
 /* What argv asks for, kept so that SIGHUP can rebuild the configuration the same way. */
@@ -72,8 +74,6 @@ struct main_args {
 	size_t config_count;
 	struct main_setting *settings; /* then these, in order */
 	size_t setting_count;
-	char **copies;             /* --set KEY=VALUE texts split in place (argv stays intact) */
-	size_t copy_count;
 };
 
 /* The running broker, for signal callbacks. */
@@ -88,20 +88,8 @@ struct main_service {
 
 static void main_args_free(struct main_args *a)
 {
-	for (size_t i = 0; i < a->copy_count; i++)
-		free(a->copies[i]);
-	free(a->copies);
 	free(a->configs);
 	free(a->settings);
-}
-
-static char *main_trim(char *s)
-{
-	while (*s == ' ')
-		s++;
-	for (char *e = s + strlen(s); e > s && e[-1] == ' '; e--)
-		e[-1] = '\0';
-	return s;
 }
 
 /* 0: run; 1: done (version or help printed); 2: usage error (printed); -1: out of memory. */
@@ -126,8 +114,7 @@ static int main_args_parse(struct main_args *a, int argc, char **argv)
 	memset(a, 0, sizeof *a);
 	a->configs = calloc((size_t)argc, sizeof *a->configs);
 	a->settings = calloc((size_t)argc, sizeof *a->settings);
-	a->copies = calloc((size_t)argc, sizeof *a->copies);
-	if (!a->configs || !a->settings || !a->copies)
+	if (!a->configs || !a->settings)
 		return -1;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		struct main_setting *s = &a->settings[a->setting_count];
@@ -148,25 +135,11 @@ static int main_args_parse(struct main_args *a, int argc, char **argv)
 			s->key = "listeners.ssl.default";
 			break;
 		case OPT_BIND:
-			s->key = NULL;
+			s->bind = true;
 			break;
-		case OPT_SET: {
-			char *copy = strdup(optarg), *eq;
-			if (!copy)
-				return -1;
-			a->copies[a->copy_count++] = copy;
-			eq = strchr(copy, '=');
-			if (!eq) {
-				fprintf(stderr, "warren: --set needs KEY=VALUE, got '%s'\n",
-					optarg);
-				return 2;
-			}
-			*eq = '\0';
-			s->key = main_trim(copy);
-			s->value = main_trim(eq + 1);
-			a->setting_count++;
-			continue;
-		}
+		case OPT_SET:
+			s->key = NULL; /* split and checked by config_set_arg */
+			break;
 		case OPT_VERSION:
 			printf("warren %s\n", WARREN_VERSION);
 			return 1;
@@ -198,7 +171,7 @@ static int main_config_build(const struct main_args *a, struct config *cfg, char
 			return -1;
 	for (size_t i = 0; i < a->setting_count; i++) {
 		const struct main_setting *s = &a->settings[i];
-		if (!s->key) {
+		if (s->bind) {
 			char *bind = strdup(s->value);
 			if (!bind) {
 				snprintf(err, errlen, "out of memory");
@@ -206,7 +179,8 @@ static int main_config_build(const struct main_args *a, struct config *cfg, char
 			}
 			free(cfg->bind);
 			cfg->bind = bind;
-		} else if (config_set(cfg, s->key, s->value, err, errlen) != 0) {
+		} else if (s->key ? config_set(cfg, s->key, s->value, err, errlen) :
+				    config_set_arg(cfg, s->value, err, errlen)) {
 			return -1;
 		}
 	}

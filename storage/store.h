@@ -138,6 +138,29 @@ typedef void (*store_read_fn)(void *arg, size_t i, const struct store_message *m
 void store_message_read_many(struct store *s, const uint64_t *ids, size_t n, store_read_fn fn,
 			     void *arg);
 
+/* ---- logs of their own that share the group commit (a stream's segment files) ---- */
+
+/* A log that writes its own files but whose durability rides on the store's batches: right
+ * before a batch goes to the storage thread, the store calls flush for every log touched since
+ * the last batch; flush writes what the log has pending and returns a descriptor the batch
+ * fdatasyncs after its own records (the store closes it), -1 when nothing needs a sync, or
+ * -2 when its write failed (the batch then fails: its confirms become nacks).
+ * The batch's ticket then covers the log's bytes too: a confirm for a message appended to it
+ * goes out after that ticket's synced callback, as for a message record. */
+struct store_ext {
+	int (*flush)(struct store_ext *x);
+	/* the store's */
+	struct store_ext *next_dirty;
+	bool dirty;
+};
+/* x has appended bytes: the next batch flushes and syncs them, and the broker's per-turn
+ * store_sync sees pending work (store_has_pending). */
+void store_ext_touch(struct store *s, struct store_ext *x);
+/* x is going away: flushes it now if it is waiting, and forgets it. */
+void store_ext_forget(struct store *s, struct store_ext *x);
+/* The directory the store was opened in (streams keep their logs under it). */
+const char *store_dir(const struct store *s);
+
 /* ---- recovery ---- */
 
 struct store_recovery_stats {

@@ -102,8 +102,17 @@ int store_pos_cmp(struct store_pos a, struct store_pos b)
 
 #define STORE_BATCH_KEEP (4u << 20)
 
+static void store_batch_close_ext(struct store_batch *b)
+{
+	for (size_t i = 0; i < b->ext_count; i++)
+		close(b->ext_fds[i]);
+	b->ext_count = 0;
+}
+
 static void store_batch_free(struct store_batch *b)
 {
+	store_batch_close_ext(b);
+	free(b->ext_fds);
 	free(b->buf);
 	free(b->parts);
 	memset(b, 0, sizeof *b);
@@ -334,9 +343,13 @@ static int store_thread_pwrite(struct store *s, const uint8_t *p, size_t len, ui
 static void store_thread_write(struct store *s, struct store_batch *b)
 {
 	bool new_file = false;
-	size_t i;
+	size_t i = 0;
 
 	b->ok = false;
+	if (b->ext_failed) {
+		errno = EIO;
+		goto fail;
+	}
 	for (i = 0; i < b->part_count; i++) {
 		const struct store_part *pt = &b->parts[i];
 		const uint8_t *p = b->buf + pt->buf_off;
@@ -364,11 +377,14 @@ static void store_thread_write(struct store *s, struct store_batch *b)
 			goto fail;
 	}
 	if (!s->opt.no_fsync) {
-		if (s->wfd >= 0 && fdatasync(s->wfd) != 0)
+		if (b->part_count && s->wfd >= 0 && fdatasync(s->wfd) != 0)
 			goto fail;
 		b->syncs++;
 		if (new_file && fsync(s->msgs_dirfd) != 0)
 			goto fail;
+		for (size_t k = 0; k < b->ext_count; k++)
+			if (fdatasync(b->ext_fds[k]) != 0)
+				goto fail;
 	}
 	if (new_file)
 		s->wseg_dir_synced = s->wseg;
@@ -419,12 +435,77 @@ static void store_tap_batch(struct store *s, const struct store_batch *b)
 	s->tap->batch_end(s->tap_arg, b->ticket, b->records);
 }
 
+/* Lets every touched store_ext log write its pending bytes into its files and collects their
+ * descriptors into the pending batch, which syncs them. A descriptor that cannot be kept
+ * (no memory) is synced here, on the loop: rare, and never unsafe. */
+static void store_ext_flush_all(struct store *s)
+{
+	struct store_batch *b = &s->pending;
+	while (s->ext_dirty) {
+		struct store_ext *x = s->ext_dirty;
+		s->ext_dirty = x->next_dirty;
+		x->next_dirty = NULL;
+		x->dirty = false;
+		int fd = x->flush(x);
+		if (fd == -2)
+			b->ext_failed = true;
+		if (fd < 0)
+			continue;
+		if (b->ext_count == b->ext_cap) {
+			size_t cap = b->ext_cap ? b->ext_cap * 2 : 8;
+			int *fds = realloc(b->ext_fds, cap * sizeof *fds);
+			if (!fds) {
+				if (!s->opt.no_fsync && fdatasync(fd) != 0)
+					store_log_error("storage: fdatasync of a stream log "
+							"failed: %s", strerror(errno));
+				close(fd);
+				continue;
+			}
+			b->ext_fds = fds;
+			b->ext_cap = cap;
+		}
+		b->ext_fds[b->ext_count++] = fd;
+	}
+}
+
+void store_ext_touch(struct store *s, struct store_ext *x)
+{
+	s->unsynced_appends++;
+	if (x->dirty)
+		return;
+	x->dirty = true;
+	x->next_dirty = s->ext_dirty;
+	s->ext_dirty = x;
+}
+
+void store_ext_forget(struct store *s, struct store_ext *x)
+{
+	if (!x->dirty)
+		return;
+	for (struct store_ext **p = &s->ext_dirty; *p; p = &(*p)->next_dirty)
+		if (*p == x) {
+			*p = x->next_dirty;
+			break;
+		}
+	x->dirty = false;
+	x->next_dirty = NULL;
+	int fd = x->flush(x);
+	if (fd >= 0)
+		close(fd);
+}
+
+const char *store_dir(const struct store *s)
+{
+	return s->dir;
+}
+
 static void store_dispatch(struct store *s)
 {
 	struct store_batch tmp;
 
 	assert(!s->busy && s->flight.len == 0);
-	if (s->pending.len == 0)
+	store_ext_flush_all(s);
+	if (s->pending.len == 0 && s->pending.ext_count == 0)
 		return;
 	if (s->commit_count > 0)
 		store_commit_seal(s);
@@ -465,9 +546,12 @@ static void store_complete(struct store *s, bool callbacks)
 	s->busy = false;
 	s->syncs += b->syncs;
 	if (ok) {
-		const struct store_part *last = &b->parts[b->part_count - 1];
-		s->durable.seg = last->seg;
-		s->durable.off = last->file_off + last->len;
+		if (b->part_count) {
+			const struct store_part *last = &b->parts[b->part_count - 1];
+			s->durable.seg = last->seg;
+			s->durable.off = last->file_off + last->len;
+		}
+		store_batch_close_ext(b);
 		s->synced_records += b->records;
 		if (s->failed)
 			store_log_info("storage: writes to %s succeed again", s->msgs_dir);
@@ -486,7 +570,9 @@ static void store_complete(struct store *s, bool callbacks)
 			store_log_error("storage: writing to %s failed: %s; refusing new messages "
 					"until a write succeeds", s->msgs_dir, strerror(b->err));
 		s->failed = true;
-		/* keep every byte for the retry, in order: flight first, then what came after */
+		/* keep every byte for the retry, in order: flight first, then what came after; a
+		 * stream log's failed part is gone (its confirms were nacked just now) */
+		b->ext_failed = false;
 		b->ticket = s->pending.ticket;
 		if (store_batch_concat(b, &s->pending) != 0)
 			store_log_error("storage: out of memory keeping a failed batch; records "
@@ -536,7 +622,7 @@ static void store_on_retry(evutil_socket_t fd, short what, void *arg)
 	struct store *s = arg;
 
 	(void)fd, (void)what;
-	if (s->failed && !s->busy && s->pending.len > 0)
+	if (s->failed && !s->busy && (s->pending.len > 0 || s->pending.ext_count > 0))
 		store_dispatch(s);
 }
 
@@ -813,7 +899,8 @@ void store_close(struct store *s)
 uint64_t store_sync(struct store *s)
 {
 	s->unsynced_appends = 0;
-	if (s->pending.len == 0 || s->recovery_failed)
+	if ((s->pending.len == 0 && !s->ext_dirty && s->pending.ext_count == 0) ||
+	    s->recovery_failed)
 		return s->last_ticket;
 	uint64_t ticket;
 

@@ -42,6 +42,9 @@ struct store_batch {
 	size_t part_count, part_cap;
 	uint64_t records;
 	uint64_t ticket; /* 0: no store_sync asked for this batch yet (or it already failed) */
+	int *ext_fds;    /* files of store_ext logs to fdatasync with this batch (owned) */
+	size_t ext_count, ext_cap;
+	bool ext_failed; /* a store_ext log could not write its part */
 	/* filled by the storage thread */
 	bool ok;
 	int err;
@@ -85,6 +88,7 @@ struct store {
 	uint64_t last_ticket, done_ticket;
 	uint64_t unsynced_appends;
 	struct store_pos durable; /* everything before this is on disk */
+	struct store_ext *ext_dirty; /* logs touched since the last batch left */
 	bool failed;
 	struct event *done_ev, *retry_ev;
 	int pipe_r, pipe_w;

@@ -19,6 +19,8 @@
 #include "broker/queue/queue.h"
 #include "broker/queue/queue_type.h"
 #include "broker/queue/queue_args.h"
+#include "broker/queue/stream/stream.h"
+#include "storage/store.h"
 #include "broker/auth/topic_perm.h"
 #include "broker/vhost/policy.h"
 #include "broker/vhost/vhost.h"
@@ -316,6 +318,8 @@ int admin_queue_purge(struct vhost *v, struct amqp_str name, char *err, size_t e
 	struct queue *q = find_queue(v, name, err, errlen);
 	if (!q)
 		return ADMIN_NOT_FOUND;
+	if (queue_refuse(q, QUEUE_OP_PURGE, err, errlen) != 0)
+		return ADMIN_BAD;
 	queue_purge(q);
 	return ADMIN_OK;
 }
@@ -555,6 +559,8 @@ int admin_get(struct vhost *v, struct amqp_str queue, uint32_t count, enum admin
 
 	if (!q)
 		return ADMIN_NOT_FOUND;
+	if (queue_refuse(q, QUEUE_OP_GET, err, errlen) != 0)
+		return ADMIN_BAD; /* a stream: read it from an offset (admin_stream_read) */
 	if (count > queue_ready_count(q))
 		count = queue_ready_count(q);
 	if (count == 0)
@@ -743,4 +749,44 @@ int admin_policy_delete(struct vhost *v, const char *name, bool is_operator)
 		return -1;
 	admin_policies_reapply(v);
 	return 0;
+}
+
+struct admin_stream_ctx {
+	struct broker *broker;
+	admin_stream_fn fn;
+	void *arg;
+	uint32_t left;
+};
+
+static bool admin_stream_one(void *arg, uint64_t offset, uint64_t timestamp_ms,
+			     const struct store_message *sm)
+{
+	struct admin_stream_ctx *ctx = arg;
+	struct message *m = message_from_store(ctx->broker, sm, 0);
+	if (!m)
+		return false;
+	bool more = ctx->fn(ctx->arg, m, offset, timestamp_ms);
+	message_unref(m);
+	return more;
+}
+
+int admin_stream_read(struct vhost *v, struct amqp_str queue, const char *from, uint32_t count,
+		      admin_stream_fn fn, void *arg, char *err, size_t errlen)
+{
+	struct queue *q = find_queue(v, queue, err, errlen);
+	struct stream_offset so;
+	char why[200];
+	if (!q)
+		return ADMIN_NOT_FOUND;
+	if (stream_offset_from_text(from, time_wall_ms(), &so, why, sizeof why) != 0) {
+		snprintf(err, errlen, "invalid offset '%s': %s", from, why);
+		return ADMIN_BAD;
+	}
+	struct admin_stream_ctx ctx = { v->broker, fn, arg, count };
+	if (stream_read(q, &so, count, admin_stream_one, &ctx) < 0) {
+		snprintf(err, errlen, "queue '%.*s' in vhost '%s' is not a stream",
+			 AMQP_STR_ARGS(queue), v->name);
+		return ADMIN_BAD;
+	}
+	return ADMIN_OK;
 }

@@ -136,4 +136,13 @@ struct admin_dlq_result {
 int admin_dlq_replay(struct vhost *v, struct amqp_str queue, int64_t limit, bool to_original,
 		     const struct user *u, struct admin_dlq_result *res, char *err, size_t errlen);
 
+/* A stream's messages from an offset (first, last, next, a number, an interval such as 10m,
+ * or @<seconds since the epoch>), read without a consumer and without changing anything:
+ * fn gets each (borrowed) with its offset and timestamp until it returns false or count have
+ * gone. ADMIN_NOT_FOUND, ADMIN_BAD (a bad offset, or not a stream) or ADMIN_OK. */
+typedef bool (*admin_stream_fn)(void *arg, const struct message *m, uint64_t offset,
+				uint64_t timestamp_ms);
+int admin_stream_read(struct vhost *v, struct amqp_str queue, const char *from, uint32_t count,
+		      admin_stream_fn fn, void *arg, char *err, size_t errlen);
+
 #endif

@@ -189,21 +189,21 @@ static void deadletter_headers(struct amqp_buf *b, struct queue *q, const struct
 	amqp_buf_table_end(b, arr);
 }
 
-void deadletter(struct queue *q, struct message *m, enum deadletter_reason reason)
+size_t deadletter(struct queue *q, struct message *m, enum deadletter_reason reason)
 {
 	static int depth;
 	struct amqp_basic_props p;
 	struct amqp_buf hb, pb;
 	struct deadletter_ctx ctx;
-	struct publish_result r;
+	struct publish_result r = { 0 };
 
 	if (!q->lim.dlx)
-		return;
+		return 0;
 	struct exchange *x = vhost_exchange_find(q->vhost, amqp_str_c(q->lim.dlx));
 	if (!x || depth >= DEADLETTER_MAX_DEPTH)
-		return; /* a missing DLX drops the message, as RabbitMQ does */
+		return 0; /* a missing DLX drops the message, as RabbitMQ does */
 	if (amqp_props_decode(&p, m->props, m->props_len) != 0)
-		return;
+		return 0;
 	memset(&ctx, 0, sizeof ctx);
 	ctx.rejected = reason == DEADLETTER_REJECTED;
 	amqp_buf_init(&hb);
@@ -233,4 +233,5 @@ void deadletter(struct queue *q, struct message *m, enum deadletter_reason reaso
 out:
 	amqp_buf_free(&hb);
 	amqp_buf_free(&pb);
+	return r.routed;
 }

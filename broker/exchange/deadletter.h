@@ -10,7 +10,8 @@ struct message;
 
 const char *deadletter_reason_name(enum deadletter_reason r);
 /* Republishes a copy of m (borrowed) from q to q's dead-letter exchange. Without a DLX, or when
- * it does not exist, the message is dropped, as RabbitMQ drops it. */
-void deadletter(struct queue *q, struct message *m, enum deadletter_reason reason);
+ * it does not exist, the message is dropped, as RabbitMQ drops it. Returns the queues the copy
+ * reached (0: dropped). */
+size_t deadletter(struct queue *q, struct message *m, enum deadletter_reason reason);
 
 #endif

@@ -240,7 +240,7 @@ static int route_reply_to(struct channel *ch, struct message *m, bool mandatory)
 		return 1;
 	}
 	uint64_t tag = channel_track(dest, m, NULL, NULL, 0, 1, true);
-	deliver_basic_deliver(dest, dest->reply_consumer->tag, tag, false, m, -1);
+	deliver_basic_deliver(dest, dest->reply_consumer->tag, tag, false, m, NULL, 0);
 	return 1;
 }
 
@@ -375,9 +375,25 @@ static int handle_basic_consume(struct channel *ch, const struct amqp_basic_cons
 				    AMQP_STR_ARGS(q->name), vname(ch), amqp_value_type_name(v.type));
 	struct consumer *c = consumer_new(&channel_consumer_ops, ch, q, tag, m->no_ack,
 					  m->exclusive, ch->prefetch_consumer, (int32_t)priority);
-	if (!c || strmap_put(&ch->consumers, c->tag.ptr, c->tag.len, c) != 0) {
+	if (!c || consumer_set_args(c, m->arguments) != 0) {
 		consumer_free(c);
-		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, AMQP_BASIC_CONSUME, "out of memory consuming");
+		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, AMQP_BASIC_CONSUME,
+				 "out of memory consuming");
+	}
+	/* what the queue's kind requires of a consumer (streams: prefetch, manual acks, an
+	 * offset; quorum queues: no global qos) */
+	struct queue_consume req = { m->arguments, vname(ch), m->no_ack, ch->prefetch_consumer,
+				     ch->prefetch_global };
+	char err[256];
+	int code = queue_consume(q, c, &req, err, sizeof err);
+	if (code != 0) {
+		consumer_free(c);
+		return channel_fail(ch, code, "%s", err);
+	}
+	if (strmap_put(&ch->consumers, c->tag.ptr, c->tag.len, c) != 0) {
+		consumer_free(c);
+		return conn_fail(ch->conn, AMQP_INTERNAL_ERROR, AMQP_BASIC_CONSUME,
+				 "out of memory consuming");
 	}
 	list_append(&ch->consumer_list, &c->channel_link);
 	if (!m->nowait) {
@@ -410,16 +426,21 @@ static int handle_basic_get(struct channel *ch, const struct amqp_basic_get *m)
 		return 0;
 	struct queue *q = handle_queue_lookup(ch, m->queue, NULL);
 	struct qentry e = { 0 };
+	char err[256];
+	int code;
 	if (!q)
 		return 0;
+	if ((code = queue_refuse(q, QUEUE_OP_GET, err, sizeof err)) != 0)
+		return channel_fail(ch, code, "%s", err);
 	if (!queue_get(q, &e)) {
 		struct amqp_method empty = { .id = AMQP_BASIC_GET_EMPTY };
 		return channel_send(ch, &empty);
 	}
 	uint32_t dc = e.delivery_count + 1;
 	uint64_t tag = channel_track(ch, e.msg, q, NULL, e.seq, dc, m->no_ack);
-	int rc = deliver_get_ok(ch, tag, e.redelivered, queue_ready_count(q), e.msg,
-				q->lim.delivery_limit >= 0 ? (int64_t)dc - 1 : -1);
+	struct queue_header h = queue_delivery_header(q, &e, dc, true);
+	int rc = deliver_get_ok(ch, tag, e.redelivered, queue_ready_count(q), e.msg, h.name,
+				h.value);
 	q->stat_delivered++;
 	ch->broker->stats.delivered++;
 	if (m->no_ack) /* consumed as it left */

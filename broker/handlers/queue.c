@@ -224,8 +224,12 @@ static int handle_queue_purge(struct channel *ch, const struct amqp_queue_purge 
 	if (channel_check_perm(ch, AUTH_READ, AUTH_RESOURCE_QUEUE, channel_queue_name(ch, m->queue)))
 		return 0;
 	struct queue *q = handle_queue_lookup(ch, m->queue, NULL);
+	char err[256];
+	int code;
 	if (!q)
 		return 0;
+	if ((code = queue_refuse(q, QUEUE_OP_PURGE, err, sizeof err)) != 0)
+		return channel_fail(ch, code, "%s", err);
 	uint32_t n = queue_purge(q);
 	if (m->nowait)
 		return 0;

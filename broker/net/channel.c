@@ -143,6 +143,20 @@ static void channel_kick(struct channel *ch)
 		queue_schedule_dispatch(list_entry(pos, struct consumer, channel_link)->q);
 }
 
+/* basic.nack and basic.reject of deliveries whose queue's kind refuses them (streams): the
+ * kind's reply code and text, before anything is settled. */
+static int channel_settle_refused(struct channel *ch, size_t from, size_t upto)
+{
+	char err[256];
+	for (size_t i = from; i <= upto; i++) {
+		const struct unacked *u = ring_at(&ch->unacked, i);
+		int code;
+		if (u->msg && (code = queue_refuse(u->q, QUEUE_OP_NACK, err, sizeof err)) != 0)
+			return channel_fail(ch, code, "%s", err);
+	}
+	return 0;
+}
+
 int channel_settle(struct channel *ch, uint64_t tag, bool multiple, bool ack, bool requeue)
 {
 	/* RabbitMQ's rule (rabbit_channel:collect_acks): tag 0 with multiple means everything
@@ -161,6 +175,8 @@ int channel_settle(struct channel *ch, uint64_t tag, bool multiple, bool ack, bo
 					    (unsigned long long)tag);
 		upto = (size_t)(tag - r->base_tag);
 	}
+	if (!ack && channel_settle_refused(ch, multiple ? 0 : upto, upto) != 0)
+		return -1;
 	if (!multiple) {
 		channel_settle_slot(ch, ring_at(r, upto), ack, requeue);
 	} else {
@@ -241,9 +257,8 @@ static int channel_consumer_deliver(struct consumer *cons, struct queue *q,
 {
 	struct channel *ch = cons->ch;
 	uint64_t tag = channel_track(ch, e->msg, q, cons, e->seq, delivery_count, cons->no_ack);
-	/* queues with a delivery limit show how often a message came back (x-delivery-count) */
-	int64_t shown = q->lim.delivery_limit >= 0 ? (int64_t)delivery_count - 1 : -1;
-	return deliver_basic_deliver(ch, cons->tag, tag, e->redelivered, e->msg, shown);
+	struct queue_header h = queue_delivery_header(q, e, delivery_count, false);
+	return deliver_basic_deliver(ch, cons->tag, tag, e->redelivered, e->msg, h.name, h.value);
 }
 
 static void channel_consumer_cancelled(struct consumer *cons)

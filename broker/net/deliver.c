@@ -124,11 +124,12 @@ static int deliver_method(struct channel *ch, const struct amqp_method *method, 
 	return deliver_method_props(ch, method, m, m->props, m->props_len);
 }
 
-/* The message's properties with headers["x-delivery-count"] set, as quorum queues deliver. */
-static int deliver_with_count(struct channel *ch, const struct amqp_method *method,
-			      struct message *m, int64_t count)
+/* The message's properties with one header set (a long): x-delivery-count as quorum queues
+ * deliver, x-stream-offset as streams do. */
+static int deliver_with_header(struct channel *ch, const struct amqp_method *method,
+			       struct message *m, const char *name, int64_t value)
 {
-	static const char *const skip[] = { "x-delivery-count", NULL };
+	const char *const skip[] = { name, NULL };
 	struct amqp_basic_props p;
 	struct amqp_buf hb, out;
 	int rc;
@@ -139,8 +140,8 @@ static int deliver_with_count(struct channel *ch, const struct amqp_method *meth
 	amqp_buf_init(&out);
 	if (p.flags & AMQP_PROP_HEADERS)
 		amqp_buf_put_entries_except(&hb, p.headers, skip);
-	amqp_buf_put_shortstr(&hb, AMQP_STR_LIT("x-delivery-count"));
-	amqp_buf_put_value_long(&hb, count);
+	amqp_buf_put_shortstr(&hb, amqp_str_c(name));
+	amqp_buf_put_value_long(&hb, value);
 	p.headers = (struct amqp_table){ hb.data, (uint32_t)hb.len };
 	p.flags |= AMQP_PROP_HEADERS;
 	amqp_props_encode(&p, &out);
@@ -154,7 +155,7 @@ static int deliver_with_count(struct channel *ch, const struct amqp_method *meth
 }
 
 int deliver_basic_deliver(struct channel *ch, struct amqp_str ctag, uint64_t tag, bool redelivered,
-			  struct message *m, int64_t x_delivery_count)
+			  struct message *m, const char *header, int64_t value)
 {
 	struct amqp_method method = { .id = AMQP_BASIC_DELIVER };
 	method.u.basic_deliver.consumer_tag = ctag;
@@ -162,13 +163,13 @@ int deliver_basic_deliver(struct channel *ch, struct amqp_str ctag, uint64_t tag
 	method.u.basic_deliver.redelivered = redelivered;
 	method.u.basic_deliver.exchange = m->exchange;
 	method.u.basic_deliver.routing_key = m->routing_key;
-	if (x_delivery_count >= 0)
-		return deliver_with_count(ch, &method, m, x_delivery_count);
+	if (header)
+		return deliver_with_header(ch, &method, m, header, value);
 	return deliver_method(ch, &method, m);
 }
 
 int deliver_get_ok(struct channel *ch, uint64_t tag, bool redelivered, uint32_t message_count,
-		   struct message *m, int64_t x_delivery_count)
+		   struct message *m, const char *header, int64_t value)
 {
 	struct amqp_method method = { .id = AMQP_BASIC_GET_OK };
 	method.u.basic_get_ok.delivery_tag = tag;
@@ -176,8 +177,8 @@ int deliver_get_ok(struct channel *ch, uint64_t tag, bool redelivered, uint32_t 
 	method.u.basic_get_ok.exchange = m->exchange;
 	method.u.basic_get_ok.routing_key = m->routing_key;
 	method.u.basic_get_ok.message_count = message_count;
-	if (x_delivery_count >= 0)
-		return deliver_with_count(ch, &method, m, x_delivery_count);
+	if (header)
+		return deliver_with_header(ch, &method, m, header, value);
 	return deliver_method(ch, &method, m);
 }
 

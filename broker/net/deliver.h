@@ -11,12 +11,12 @@
 struct channel;
 struct message;
 
-/* x_delivery_count >= 0 adds that header (queues with a delivery limit); -1 forwards the
- * properties untouched. */
+/* header (NULL: none) is set in the message's headers with value as a long (x-delivery-count,
+ * x-stream-offset); without one the properties are forwarded untouched. */
 int deliver_basic_deliver(struct channel *ch, struct amqp_str ctag, uint64_t tag, bool redelivered,
-			  struct message *m, int64_t x_delivery_count);
+			  struct message *m, const char *header, int64_t value);
 int deliver_get_ok(struct channel *ch, uint64_t tag, bool redelivered, uint32_t message_count,
-		   struct message *m, int64_t x_delivery_count);
+		   struct message *m, const char *header, int64_t value);
 int deliver_return(struct channel *ch, uint16_t code, const char *text, struct message *m);
 
 #endif

@@ -42,10 +42,24 @@ struct consumer *consumer_new(const struct consumer_ops *ops, struct channel *ch
 	return c;
 }
 
+int consumer_set_args(struct consumer *c, struct amqp_table args)
+{
+	uint8_t *a = args.len ? malloc(args.len) : NULL;
+	if (args.len && !a)
+		return -1;
+	if (args.len)
+		memcpy(a, args.ptr, args.len);
+	free((void *)c->args.ptr);
+	c->args = (struct amqp_table){ a, args.len };
+	return 0;
+}
+
 void consumer_free(struct consumer *c)
 {
 	if (!c)
 		return;
+	if (c->q->type->consumer_gone)
+		c->q->type->consumer_gone(c->q, c);
 	queue_consumer_removed(c->q, c);
 	list_remove(&c->queue_link);
 	list_remove(&c->channel_link);
@@ -53,6 +67,7 @@ void consumer_free(struct consumer *c)
 	if (c->exclusive)
 		c->q->exclusive_consumer = false;
 	queue_touch(c->q);
+	free((void *)c->args.ptr);
 	amqp_str_free(&c->tag);
 	free(c);
 }

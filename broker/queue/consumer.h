@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "amqp/table.h"
 #include "amqp/wire.h"
 #include "broker/core/list.h"
 
@@ -41,6 +42,8 @@ struct consumer {
 	uint32_t unacked;
 	int32_t priority;    /* x-priority */
 	uint64_t seq;        /* registration order (single active consumer) */
+	void *kind_state;    /* the queue kind's per-consumer state (a stream reader's place) */
+	struct amqp_table args; /* the consume arguments, owned (management API) */
 	struct list queue_link;
 	struct list channel_link; /* in the owner's list; the owner links it */
 };
@@ -50,6 +53,8 @@ struct consumer {
 struct consumer *consumer_new(const struct consumer_ops *ops, struct channel *ch, struct queue *q,
 			      struct amqp_str tag, bool no_ack, bool exclusive, uint16_t prefetch,
 			      int32_t priority);
+/* Keeps a copy of the consume arguments (c->args). 0 or -1 out of memory. */
+int consumer_set_args(struct consumer *c, struct amqp_table args);
 /* Detaches from queue and owner, requeues nothing (the owner does that), frees. */
 void consumer_free(struct consumer *c);
 /* Whether it may receive one more message now (its prefetch, single active consumer, and what

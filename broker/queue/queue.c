@@ -366,10 +366,60 @@ bool queue_has_ready_consumer(struct queue *q)
 	return queue_pick(q) != NULL;
 }
 
+int queue_consume(struct queue *q, struct consumer *c, const struct queue_consume *req,
+		  char *err, size_t errlen)
+{
+	return q->type->consume ? q->type->consume(q, c, req, err, errlen) : 0;
+}
+
+int queue_refuse(const struct queue *q, enum queue_op op, char *err, size_t errlen)
+{
+	return q->type->refuse ? q->type->refuse(q, op, err, errlen) : 0;
+}
+
+struct queue_header queue_delivery_header(const struct queue *q, const struct qentry *e,
+					  uint32_t delivery_count, bool get)
+{
+	if (q->type->header)
+		return q->type->header(q, e, delivery_count, get);
+	/* Warren's delivery limit on any queue shows how often a message came back */
+	struct queue_header h = { NULL, 0 };
+	if (q->lim.delivery_limit >= 0) {
+		h.name = "x-delivery-count";
+		h.value = (int64_t)delivery_count - 1;
+	}
+	return h;
+}
+
+int64_t queue_consumer_offset(const struct queue *q, const struct consumer *c)
+{
+	return q->type->consumer_offset ? q->type->consumer_offset(q, c) : -1;
+}
+
+size_t queue_info(const struct queue *q, struct queue_info_field *out)
+{
+	return q->type->info ? q->type->info(q, out) : 0;
+}
+
+uint64_t queue_message_count(const struct queue *q)
+{
+	if (q->type->message_count)
+		return q->type->message_count(q);
+	return (uint64_t)q->ready_count + q->unacked_count;
+}
+
 void queue_dispatch(struct queue *q)
 {
 	struct qentry e = { 0 };
 	struct consumer *c;
+
+	if (q->type->dispatch) {
+		queue_ref(q);
+		if (!q->deleted)
+			q->type->dispatch(q);
+		queue_unref(q);
+		return;
+	}
 
 	/* Held for the pass: whatever a delivery sets off (a connection failing, its consumers
 	 * going, an auto-delete rule) cannot free the queue under this loop. */

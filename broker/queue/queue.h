@@ -36,8 +36,8 @@ enum deadletter_reason {
  * (b->queue_hooks) by the exchange layer, so queue/ never calls routing itself. */
 struct queue_hooks {
 	/* Republishes a copy of m (borrowed) from q to q's dead-letter exchange, if it has one
-	 * (exchange/deadletter.c). */
-	void (*dead_letter)(struct queue *q, struct message *m, enum deadletter_reason why);
+	 * (exchange/deadletter.c). Returns the queues the copy reached (0: dropped). */
+	size_t (*dead_letter)(struct queue *q, struct message *m, enum deadletter_reason why);
 	/* q is being deleted: every binding whose destination it is goes. */
 	void (*unbind_all)(struct queue *q);
 };
@@ -143,6 +143,22 @@ bool queue_has_ready_consumer(struct queue *q);
 /* The broker is short of memory: the kind moves what it can of its ready messages to disk.
  * Returns how many were paged out. */
 uint64_t queue_page_out(struct queue *q);
+/* A new consumer c: the kind's rules and arguments (queue_type.consume). 0, or a reply code
+ * with its text in err. */
+int queue_consume(struct queue *q, struct consumer *c, const struct queue_consume *req,
+		  char *err, size_t errlen);
+/* Whether q's kind refuses op: 0, or a reply code with its text in err. */
+int queue_refuse(const struct queue *q, enum queue_op op, char *err, size_t errlen);
+/* The header a delivery of e carries (name NULL: none). */
+struct queue_header queue_delivery_header(const struct queue *q, const struct qentry *e,
+					  uint32_t delivery_count, bool get);
+/* A consumer's position in its queue (a stream reader's next offset), -1 when the kind has
+ * none. */
+int64_t queue_consumer_offset(const struct queue *q, const struct consumer *c);
+/* The kind's own fields for the management API (out has QUEUE_INFO_MAX room). */
+size_t queue_info(const struct queue *q, struct queue_info_field *out);
+/* Messages as the management API reports them. */
+uint64_t queue_message_count(const struct queue *q);
 /* Heap bytes of the paged entries' lists. */
 size_t queue_paged_memory(const struct queue *q);
 
@@ -151,11 +167,11 @@ static inline const struct queue_hooks *queue_hook(const struct queue *q)
 	return q->broker->queue_hooks;
 }
 
-/* Hands m (borrowed) to dead-lettering. */
-static inline void queue_dead_letter(struct queue *q, struct message *m,
-				     enum deadletter_reason why)
+/* Hands m (borrowed) to dead-lettering; returns the queues the copy reached. */
+static inline size_t queue_dead_letter(struct queue *q, struct message *m,
+				       enum deadletter_reason why)
 {
-	queue_hook(q)->dead_letter(q, m, why);
+	return queue_hook(q)->dead_letter(q, m, why);
 }
 
 static inline uint32_t queue_ready_count(const struct queue *q)

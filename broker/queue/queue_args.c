@@ -15,7 +15,8 @@ static const char *const queue_args_known[] = {
 	"x-max-length", "x-max-length-bytes", "x-max-in-memory-length", "x-max-in-memory-bytes",
 	"x-max-priority", "x-overflow", "x-queue-mode", "x-queue-version",
 	"x-single-active-consumer", "x-queue-type", "x-queue-master-locator", "x-delivery-limit",
-	"x-consumer-timeout",
+	"x-consumer-timeout", "x-dead-letter-strategy", "x-max-age",
+	"x-stream-max-segment-size-bytes", "x-queue-leader-locator",
 };
 
 static bool value_is_int(const struct amqp_value *v)
@@ -68,8 +69,26 @@ static int check_one(struct amqp_str key, const struct amqp_value *v, struct amq
 	if (amqp_str_eq_c(key, "x-message-ttl") || amqp_str_eq_c(key, "x-max-length") ||
 	    amqp_str_eq_c(key, "x-max-length-bytes") || amqp_str_eq_c(key, "x-delivery-limit") ||
 	    amqp_str_eq_c(key, "x-max-in-memory-length") ||
-	    amqp_str_eq_c(key, "x-max-in-memory-bytes") || amqp_str_eq_c(key, "x-consumer-timeout"))
+	    amqp_str_eq_c(key, "x-max-in-memory-bytes") || amqp_str_eq_c(key, "x-consumer-timeout") ||
+	    amqp_str_eq_c(key, "x-stream-max-segment-size-bytes"))
 		return check_int(v, INT_NON_NEG, reason, cap);
+	if (amqp_str_eq_c(key, "x-queue-leader-locator")) {
+		static const char *const loc[] = { "client-local", "balanced", "random",
+						   "least-leaders" };
+		if (v->type != 'S' || !str_in(v->v.str, loc, 4)) {
+			snprintf(reason, cap, "invalid_queue_locator_arg");
+			return -1;
+		}
+		return 0;
+	}
+	if (amqp_str_eq_c(key, "x-dead-letter-strategy")) {
+		static const char *const st[] = { "at-most-once", "at-least-once" };
+		if (v->type != 'S' || !str_in(v->v.str, st, 2)) {
+			snprintf(reason, cap, "invalid_dlx_strategy");
+			return -1;
+		}
+		return 0;
+	}
 	if (amqp_str_eq_c(key, "x-expires"))
 		return check_int(v, INT_POSITIVE, reason, cap);
 	if (amqp_str_eq_c(key, "x-max-priority"))
@@ -230,4 +249,29 @@ int queue_args_equivalent(struct amqp_table current, struct amqp_table received,
 		return -1;
 	}
 	return 0;
+}
+
+int queue_args_refuse(const struct queue_declare *d, const char *const *keys, size_t n,
+		      const char *type_name, char *err, size_t errlen)
+{
+	struct amqp_value v;
+	for (size_t i = 0; i < n; i++)
+		if (amqp_table_get(d->args, keys[i], &v)) {
+			snprintf(err, errlen,
+				 "invalid arg '%s' for queue '%.*s' in vhost '%s' of queue type %s",
+				 keys[i], AMQP_STR_ARGS(d->name), d->vhost, type_name);
+			return -1;
+		}
+	return 0;
+}
+
+int queue_args_replicated_props(const struct queue_declare *d, char *err, size_t errlen)
+{
+	const char *bad = d->exclusive ? "exclusive-owner" : !d->durable ? "non-durable" :
+			  d->auto_delete ? "auto-delete" : NULL;
+	if (!bad)
+		return 0;
+	snprintf(err, errlen, "invalid property '%s' for queue '%.*s' in vhost '%s'", bad,
+		 AMQP_STR_ARGS(d->name), d->vhost);
+	return -1;
 }

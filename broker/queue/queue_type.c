@@ -5,8 +5,11 @@
 #include <string.h>
 
 #include "broker/queue/classic/classic.h"
+#include "broker/queue/quorum/quorum.h"
+#include "broker/queue/stream/stream.h"
 
-static const struct queue_type *const queue_types[] = { &queue_type_classic, &queue_type_quorum };
+static const struct queue_type *const queue_types[] = { &queue_type_classic, &queue_type_quorum,
+							 &queue_type_stream };
 
 const struct queue_type *queue_type_find(struct amqp_str name)
 {

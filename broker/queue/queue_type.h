@@ -44,6 +44,37 @@ enum queue_settle {
 
 enum queue_push_result { QUEUE_PUSHED = 0, QUEUE_REJECTED = 1, QUEUE_PUSH_OOM = -1 };
 
+/* A basic.consume, as the kind sees it. */
+struct queue_consume {
+	struct amqp_table args; /* the consumer's arguments (x-stream-offset, ...) */
+	const char *vhost;
+	bool no_ack;
+	uint16_t prefetch;      /* the channel's per-consumer prefetch (0: none) */
+	uint16_t prefetch_global; /* the channel-wide prefetch (0: none) */
+};
+
+/* Operations a kind may refuse (queue_type.refuse). */
+enum queue_op {
+	QUEUE_OP_GET,   /* basic.get */
+	QUEUE_OP_PURGE, /* queue.purge */
+	QUEUE_OP_NACK,  /* basic.nack or basic.reject of one of its deliveries */
+};
+
+/* A header a delivery carries for its kind (x-delivery-count, x-stream-offset). */
+struct queue_header {
+	const char *name; /* NULL: none */
+	int64_t value;    /* sent as a long */
+};
+
+/* A kind's own fields for the management API: a flat list of name and number or string. */
+struct queue_info_field {
+	const char *name;
+	bool is_str;
+	int64_t num;
+	const char *str; /* borrowed */
+};
+#define QUEUE_INFO_MAX 8
+
 struct queue_type {
 	const char *name; /* as x-queue-type and the management API name it */
 	/* Declare rules this kind adds to the common argument checks (queue_args_validate):
@@ -80,6 +111,35 @@ struct queue_type {
 	uint64_t (*page_out)(struct queue *q);
 	/* Heap bytes the kind's bookkeeping takes beyond the messages (management API). */
 	size_t (*memory)(const struct queue *q);
+
+	/* Optional operations: NULL means what every kind does by default. */
+
+	/* A new consumer c of q (already counted among its consumers): the kind checks what it
+	 * requires of it and reads its own arguments, keeping its state in c->kind_state.
+	 * 0, or RabbitMQ's reply code (a 4xx closes the channel, a 5xx the connection) with the
+	 * text after "CODE_NAME - " in err. NULL: every consumer is welcome. */
+	int (*consume)(struct queue *q, struct consumer *c, const struct queue_consume *req,
+		       char *err, size_t errlen);
+	/* c is going away (cancel, channel closed, queue deleted): frees c->kind_state. */
+	void (*consumer_gone)(struct queue *q, struct consumer *c);
+	/* Delivers to the consumers while they can take messages. NULL: queue.c's round-robin
+	 * over take(), where each message goes to one consumer. */
+	void (*dispatch)(struct queue *q);
+	/* Whether the kind refuses op on q: 0, or RabbitMQ's reply code and text, as consume.
+	 * NULL: nothing is refused. */
+	int (*refuse)(const struct queue *q, enum queue_op op, char *err, size_t errlen);
+	/* The header a delivery of e (its delivery_count-th; get: by basic.get) carries. NULL:
+	 * x-delivery-count (deliveries before this one) when the queue has a delivery limit. */
+	struct queue_header (*header)(const struct queue *q, const struct qentry *e,
+				      uint32_t delivery_count, bool get);
+	/* Fields the management API shows for this kind; returns how many (<= QUEUE_INFO_MAX).
+	 * NULL: none. */
+	size_t (*info)(const struct queue *q, struct queue_info_field *out);
+	/* What the management API reports as messages (ready and unacked, or stored for a
+	 * stream). NULL: ready + unacked. */
+	uint64_t (*message_count)(const struct queue *q);
+	/* The consumer's position for the management API (a stream consumer's offset); -1 none. */
+	int64_t (*consumer_offset)(const struct queue *q, const struct consumer *c);
 };
 
 /* A new queue's kind and its declare rules, after the arguments every kind shares have passed
@@ -87,7 +147,7 @@ struct queue_type {
  * own checks. The kind, or NULL with the PRECONDITION_FAILED text in err. */
 const struct queue_type *queue_type_check(const struct queue_declare *d, const char *vhost_default,
 					  char *err, size_t errlen);
-/* The kind x-queue-type names ("classic", "quorum"), or NULL. */
+/* The kind x-queue-type names ("classic", "quorum", "stream"), or NULL. */
 const struct queue_type *queue_type_find(struct amqp_str name);
 /* The kind a declare asks for: x-queue-type, else the vhost's default queue type (NULL: none),
  * else classic. NULL when the name is not a kind Warren has. */

@@ -628,6 +628,11 @@ scenario('amqplib a channel error leaves other channels working', async () => {
 require('./queue_features.js')({
   scenario, connect, channel, unique, sleep, waitFor, expectChannelClose, VHOST,
 });
+// Streams and quorum queues too.
+require('./streams_quorum.js')({
+  scenario, connect, channel, unique, sleep, waitFor, expectChannelClose, expectConnectionClose,
+  VHOST,
+});
 
 // ------------------------------------------------------------------ runner
 

@@ -1536,6 +1536,8 @@ def _():
 
 # Queue features (priorities, TTL, limits, dead-lettering, ...) live in their own file.
 import queue_features  # noqa: E402,F401
+import quorum_queues  # noqa: E402,F401
+import streams  # noqa: E402,F401
 
 if __name__ == "__main__":
     main("pika")

@@ -52,7 +52,7 @@ json_t *mgmt_queue_json(struct mgmt_req *r, struct queue *q)
 	json_object_set_new(o, "type", json_string(q->type->name));
 	json_object_set_new(o, "state", json_string("running"));
 	json_object_set_new(o, "node", json_string(mgmt_node_name()));
-	mgmt_stat_set(o, "messages", (uint64_t)ready + unacked, 0);
+	mgmt_stat_set(o, "messages", queue_message_count(q), 0);
 	mgmt_stat_set(o, "messages_ready", ready, 0);
 	mgmt_stat_set(o, "messages_unacknowledged", unacked, 0);
 	/* RabbitMQ's names: messages whose bodies are in memory, and those paged out to disk */
@@ -83,6 +83,13 @@ json_t *mgmt_queue_json(struct mgmt_req *r, struct queue *q)
 	mgmt_stat_set(ms, "ack", q->stat_acked, rate[2]);
 	mgmt_stat_set(ms, "redeliver", q->stat_redelivered, rate[3]);
 	json_object_set_new(o, "message_stats", ms);
+	/* what only this kind has: a quorum queue's dead letters, a stream's offsets */
+	struct queue_info_field f[QUEUE_INFO_MAX];
+	size_t nf = queue_info(q, f);
+	for (size_t i = 0; i < nf; i++)
+		json_object_set_new(o, f[i].name,
+				    f[i].is_str ? json_string(f[i].str) :
+						  json_integer((json_int_t)f[i].num));
 	return o;
 }
 
@@ -105,6 +112,10 @@ static json_t *mgmt_queue_detail(struct mgmt_req *r, struct queue *q)
 		json_object_set_new(co, "ack_required", json_boolean(!c->no_ack));
 		json_object_set_new(co, "exclusive", json_boolean(c->exclusive));
 		json_object_set_new(co, "prefetch_count", json_integer(c->prefetch));
+		json_object_set_new(co, "arguments", admin_table_to_json(c->args));
+		int64_t off = queue_consumer_offset(q, c);
+		if (off >= 0) /* Warren: where a stream consumer reads next */
+			json_object_set_new(co, "offset", json_integer((json_int_t)off));
 		json_array_append_new(cd, co);
 	}
 	json_object_set_new(o, "consumer_details", cd);
@@ -315,6 +326,50 @@ out:
 	json_decref(body);
 }
 
+/* One message of a stream read: rendered as a get renders it, with its offset and time. */
+static bool mgmt_stream_one(void *arg, const struct message *m, uint64_t offset,
+			    uint64_t timestamp_ms)
+{
+	struct mgmt_get_ctx *g = arg;
+	if (!mgmt_get_one(g, m, false, 0))
+		return false;
+	json_t *o = json_array_get(g->out, json_array_size(g->out) - 1);
+	json_object_del(o, "message_count");
+	json_object_del(o, "redelivered");
+	json_object_set_new(o, "offset", json_integer((json_int_t)offset));
+	json_object_set_new(o, "timestamp", json_integer((json_int_t)(timestamp_ms / 1000)));
+	return true;
+}
+
+/* POST .../get with "offset" (Warren): reads a stream from an offset without consuming: the
+ * body is {"offset": "first"|"last"|"next"|N|"10m"|"@<epoch s>", "count": N,
+ * "encoding": "auto"|"base64", "truncate": N}. */
+static void mgmt_stream_read(struct mgmt_req *r, struct vhost *v, struct amqp_str name,
+			     json_t *body, struct mgmt_get_ctx *g)
+{
+	char err[512], from[64];
+	json_t *off = json_object_get(body, "offset");
+	if (json_is_integer(off))
+		snprintf(from, sizeof from, "%lld", (long long)json_integer_value(off));
+	else if (json_is_string(off) && strlen(json_string_value(off)) < sizeof from)
+		snprintf(from, sizeof from, "%s", json_string_value(off));
+	else {
+		mgmt_reply_bad(r, "'offset' must be first, last, next, an offset, an interval such "
+				  "as 10m or @<seconds since the epoch>");
+		return;
+	}
+	g->out = json_array();
+	int rc = admin_stream_read(v, name, from, (uint32_t)json_integer_value(
+					   json_object_get(body, "count")), mgmt_stream_one, g, err,
+				   sizeof err);
+	if (rc != ADMIN_OK) {
+		json_decref(g->out);
+		mgmt_reply_admin(r, rc, err, 200);
+		return;
+	}
+	mgmt_reply_json(r, 200, g->out);
+}
+
 static void mgmt_queue_get(struct mgmt_req *r, struct vhost *v, struct amqp_str name)
 {
 	static const char *const modes[] = { "ack_requeue_true", "ack_requeue_false",
@@ -327,9 +382,10 @@ static void mgmt_queue_get(struct mgmt_req *r, struct vhost *v, struct amqp_str 
 	json_t *enc = json_object_get(body, "encoding"), *trunc = json_object_get(body, "truncate");
 	struct mgmt_get_ctx g = { .truncate = -1 };
 	int mode = -1;
-	if (!count || !ackmode || !enc) {
+	bool stream = json_object_get(body, "offset") != NULL; /* no ackmode: nothing changes */
+	if (!count || (!ackmode && !stream) || !enc) {
 		mgmt_reply_bad(r, "[%s%s%s]", !count ? "{key_missing,count}" : "",
-			       !ackmode ? "{key_missing,ackmode}" : "",
+			       !ackmode && !stream ? "{key_missing,ackmode}" : "",
 			       !enc ? "{key_missing,encoding}" : "");
 		goto out;
 	}
@@ -341,7 +397,7 @@ static void mgmt_queue_get(struct mgmt_req *r, struct vhost *v, struct amqp_str 
 	for (int i = 0; i < 4 && json_is_string(ackmode); i++)
 		if (strcmp(json_string_value(ackmode), modes[i]) == 0)
 			mode = i;
-	if (mode < 0) {
+	if (mode < 0 && !stream) {
 		mgmt_reply_bad(r, "invalid ackmode: expected ack_requeue_true, ack_requeue_false, "
 				  "reject_requeue_true or reject_requeue_false");
 		goto out;
@@ -358,6 +414,10 @@ static void mgmt_queue_get(struct mgmt_req *r, struct vhost *v, struct amqp_str 
 			goto out;
 		}
 		g.truncate = (long)json_integer_value(trunc);
+	}
+	if (stream) {
+		mgmt_stream_read(r, v, name, body, &g);
+		goto out;
 	}
 	g.out = json_array();
 	int rc = admin_get(v, name, (uint32_t)json_integer_value(count), (enum admin_ackmode)mode,

@@ -41,7 +41,7 @@ static const char help_options[] =
 	"  warrenctl help subcommands   every subcommand\n"
 	"  warrenctl help config        the configuration file\n"
 	"  warrenctl help SUBCOMMAND    list, show, declare, delete, close, purge, publish, get,\n"
-	"                               export, import, dlq\n";
+	"                               export, import, dlq, stream\n";
 
 static const char help_config[] =
 	"Configuration file (rabbitmqadmin's ini format)\n"
@@ -77,6 +77,15 @@ static const char help_dlq[] =
 	"      exchange and routing keys recorded in x-death. Uses\n"
 	"      POST /api/queues/V/Q/dlq-replay when the server has it, otherwise a get +\n"
 	"      publish loop (see docs/cli.md for what that loop can and cannot guarantee).\n";
+
+static const char help_stream[] =
+	"Streams (Warren)\n"
+	"\n"
+	"  stream read name=STREAM [offset=first] [count=10] [encoding=auto] [truncate=N]\n"
+	"      Reads COUNT messages of STREAM from OFFSET without a consumer and without\n"
+	"      changing anything (what kafka-console-consumer --from-beginning is for). OFFSET:\n"
+	"      first, last (the start of the newest chunk), next, an offset number, an interval\n"
+	"      back from now (10m, 2h, 7D), or @SECONDS since the epoch. Accepts -f like list.\n";
 
 static const struct {
 	const char *topic;
@@ -118,6 +127,8 @@ static void help_subcommands(void)
 	     "  * If payload_file is given on get, the payload is written there; count must be 1.");
 	puts("\nDead letters\n============");
 	puts("  dlq inspect QUEUE [--limit N]\n  dlq replay QUEUE [--to-original] [--limit N]");
+	puts("\nStreams\n=======");
+	warrenctl_verbs_usage("stream");
 }
 
 bool warrenctl_help_print(const char *topic)
@@ -136,6 +147,10 @@ bool warrenctl_help_print(const char *topic)
 	}
 	if (strcmp(topic, "dlq") == 0) {
 		fputs(help_dlq, stdout);
+		return true;
+	}
+	if (strcmp(topic, "stream") == 0) {
+		fputs(help_stream, stdout);
 		return true;
 	}
 	for (size_t i = 0; i < sizeof help_simple / sizeof help_simple[0]; i++) {

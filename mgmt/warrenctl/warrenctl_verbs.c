@@ -1,5 +1,6 @@
 /* warrenctl_verbs: rabbitmqadmin's v1 verbs (list, show, declare, delete, close, purge, publish,
- * get, export, import). Each object type is a row of a table: the URI template, and its
+ * get, export, import), and Warren's stream read. Each object type is a row of a table: the URI
+ * template, and its
  * name=value parameters with defaults and how each becomes JSON. The parse -> URI -> body steps
  * are shared; publish and get add their own stdin and payload-file handling. */
 #include "warrenctl.h"
@@ -116,6 +117,14 @@ static const struct verbs_object verbs_get = {
 	{ { "queue", NULL, M | U }, { "count", "1", VERBS_INT },
 	  { "ackmode", "ack_requeue_true", 0 }, { "encoding", "auto", 0 },
 	  { "truncate", NULL, VERBS_INT }, { "payload_file", NULL, VERBS_LOCAL } }
+};
+
+/* Warren: a stream read from an offset or a time, without a consumer (the management API's
+ * get with an offset). */
+static const struct verbs_object verbs_stream_read = {
+	"read", "POST", "/queues/{vhost}/{name}/get",
+	{ { "name", NULL, M | U }, { "offset", "first", 0 }, { "count", "10", VERBS_INT },
+	  { "encoding", "auto", 0 }, { "truncate", NULL, VERBS_INT } }
 };
 
 #undef M
@@ -646,6 +655,42 @@ out:
 	return rc;
 }
 
+/* stream read name=... [offset=first|last|next|N|10m|@<epoch s>] [count=10] */
+static int verbs_stream_run(struct warrenctl *w)
+{
+	static const char *const cols[] = { "offset", "timestamp", "routing_key", "payload" };
+	struct warrenctl_format_opts o;
+	json_t *values = json_object(), *body = NULL, *reply = NULL;
+	char *uri = NULL, *raw = NULL;
+	int rc;
+
+	if (w->arg_count < 1 || strcmp(w->args[0], "read") != 0) {
+		rc = warrenctl_usage_error("stream", "stream needs 'read' (stream read name=... "
+						     "offset=first count=10)");
+		goto out;
+	}
+	if ((rc = verbs_parse(&verbs_stream_read, "stream read", w->args + 1, w->arg_count - 1,
+			      values)) != 0)
+		goto out;
+	if ((rc = verbs_body(&verbs_stream_read, "stream read", values, &body)) != 0)
+		goto out;
+	if (!(uri = verbs_uri(w, verbs_stream_read.uri, values))) {
+		rc = WARRENCTL_EXIT_UNREACHABLE;
+		goto out;
+	}
+	if ((rc = verbs_send_json(w, "POST", uri, body, &reply, &raw)) != 0)
+		goto out;
+	verbs_format_opts(w, &o, NULL);
+	warrenctl_format_print(reply, raw, cols, 4, &o);
+out:
+	free(raw);
+	free(uri);
+	json_decref(reply);
+	json_decref(body);
+	json_decref(values);
+	return rc;
+}
+
 static int verbs_definitions_uri(const struct warrenctl *w, char *uri, size_t len)
 {
 	char *vh;
@@ -741,6 +786,8 @@ int warrenctl_verbs_run(struct warrenctl *w, const char *verb)
 		return verbs_publish_run(w);
 	if (strcmp(verb, "get") == 0)
 		return verbs_get_run(w);
+	if (strcmp(verb, "stream") == 0)
+		return verbs_stream_run(w);
 	if (strcmp(verb, "export") == 0)
 		return verbs_export(w);
 	if (strcmp(verb, "import") == 0)
@@ -783,6 +830,10 @@ bool warrenctl_verbs_usage(const char *verb)
 	if (table) {
 		for (; table->type; table++)
 			verbs_usage_line(verb, table);
+		return true;
+	}
+	if (strcmp(verb, "stream") == 0) {
+		verbs_usage_line("stream", &verbs_stream_read);
 		return true;
 	}
 	if (strcmp(verb, "publish") == 0 || strcmp(verb, "get") == 0) {

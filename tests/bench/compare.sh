@@ -20,7 +20,7 @@ perf=""
 reps=3
 duration=10
 only=""
-scenarios="connections backlog backlog-persistent throughput throughput-1k throughput-ack ack-each confirm confirm-1k latency fanout bindings"
+scenarios="connections backlog backlog-persistent throughput throughput-1k throughput-ack ack-each confirm confirm-1k latency fanout bindings stream stream-classic"
 out=""
 
 while [ $# -gt 0 ]; do
@@ -120,6 +120,10 @@ scenario_args() {
 	backlog) echo "--scenario backlog --count 200000" ;;
 	backlog-persistent) echo "--scenario backlog --count 200000 --persistent --confirm 1000" ;;
 	bindings) echo "--scenario bindings --queues 500 --count 2000" ;;
+	# a stream, and a durable classic queue under the same load: confirms (window 1000),
+	# a consumer with prefetch 1000 acking every 250
+	stream) echo "--scenario stream --duration $duration --confirm 1000" ;;
+	stream-classic) echo "--scenario confirm --duration $duration --confirm 1000 --persistent --prefetch 1000 --ack-every 250" ;;
 	*) echo "compare.sh: unknown scenario $1" >&2; exit 2 ;;
 	esac
 }
@@ -180,6 +184,10 @@ metrics = {
                             ("broker_bytes_per_item",), False)],
     "backlog": [("broker bytes/message", ("broker_bytes_per_item",), False),
                 ("drain msgs/s", ("drain_rate",), True)],
+    "stream": [("stream: confirmed msgs/s", ("publish_rate",), True),
+               ("stream: consumed msgs/s", ("consume_rate",), True)],
+    "stream-classic": [("durable classic, same load: confirmed msgs/s", ("publish_rate",), True),
+                       ("durable classic, same load: consumed msgs/s", ("consume_rate",), True)],
     "bindings": [("queues declared/s", ("ops", "queues declared"), True),
                  ("bindings declared/s", ("ops", "bindings declared"), True)],
 }

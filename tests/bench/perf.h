@@ -153,6 +153,7 @@ enum perf_scenario_kind {
 	PERF_CONNECTIONS,
 	PERF_BACKLOG,
 	PERF_BINDINGS,
+	PERF_STREAM,
 };
 
 struct perf_opts {

@@ -101,6 +101,11 @@ void *perf_consumer_main(void *arg)
 	m.id = AMQP_BASIC_CONSUME;
 	m.u.basic_consume.queue = amqp_str_c(w->queue);
 	m.u.basic_consume.no_ack = o->ack_every == 0;
+	/* a stream consumer reads from the start: x-stream-offset = first */
+	static const uint8_t from_first[] = "\x0fx-stream-offset" "S\0\0\0\x05" "first";
+	if (o->scenario == PERF_STREAM)
+		m.u.basic_consume.arguments =
+			(struct amqp_table){ from_first, sizeof from_first - 1 };
 	if (perf_conn_rpc(&c, &m, AMQP_BASIC_CONSUME_OK, &reply, PERF_RPC_MS) != 0)
 		goto fail;
 	atomic_fetch_add(&run->consumers_ready, 1);

@@ -19,7 +19,7 @@ static const char *const perf_scenario_names[] = {
 	[PERF_THROUGHPUT] = "throughput", [PERF_CONFIRM] = "confirm",
 	[PERF_LATENCY] = "latency",       [PERF_FANOUT] = "fanout",
 	[PERF_CONNECTIONS] = "connections", [PERF_BACKLOG] = "backlog",
-	[PERF_BINDINGS] = "bindings",
+	[PERF_BINDINGS] = "bindings", [PERF_STREAM] = "stream",
 };
 
 const char *perf_scenario_name(enum perf_scenario_kind k)
@@ -114,12 +114,18 @@ void perf_run_fail(struct perf_run *run, const char *fmt, ...)
 }
 /* ---- setup and cleanup ---- */
 
-static int perf_setup_queue(struct perf_conn *c, const char *name, bool durable)
+/* x-queue-type = stream, as table bytes */
+static const uint8_t perf_stream_args[] = "\x0cx-queue-type" "S\0\0\0\x06stream";
+
+static int perf_setup_queue(struct perf_conn *c, const char *name, bool durable, bool stream)
 {
 	struct amqp_method m = { .id = AMQP_QUEUE_DECLARE }, reply;
 
 	m.u.queue_declare.queue = amqp_str_c(name);
-	m.u.queue_declare.durable = durable;
+	m.u.queue_declare.durable = durable || stream;
+	if (stream)
+		m.u.queue_declare.arguments =
+			(struct amqp_table){ perf_stream_args, sizeof perf_stream_args - 1 };
 	return perf_conn_rpc(c, &m, AMQP_QUEUE_DECLARE_OK, &reply, PERF_RPC_MS);
 }
 
@@ -292,7 +298,8 @@ static int perf_run_flow(struct perf_run *run, struct perf_result *r)
 	}
 	for (int i = 0; i < nq; i++) {
 		snprintf(name, sizeof name, "%sq%d", run->prefix, i);
-		if (perf_setup_queue(&setup, name, o->persistent) != 0 ||
+		bool stream = o->scenario == PERF_STREAM;
+		if (perf_setup_queue(&setup, name, o->persistent, stream) != 0 ||
 		    (fanout && perf_setup_bind(&setup, name, run->exchange, "") != 0)) {
 			perf_run_fail(run, "%s", setup.error);
 			goto cleanup;
@@ -349,6 +356,10 @@ static int perf_run_flow(struct perf_run *run, struct perf_result *r)
 		if (fanout) {
 			for (int q = 0; q < nq; q++)
 				expected += has_consumer[q] ? n : 0;
+		} else if (o->scenario == PERF_STREAM) {
+			/* every consumer of a stream reads all of it */
+			for (int j = 0; j < nc; j++)
+				expected += j % nq == i % nq ? n : 0;
 		} else {
 			expected += has_consumer[i % nq] ? n : 0;
 		}
@@ -385,7 +396,8 @@ stop:
 			(unsigned long long)r->consumed, (unsigned long long)expected);
 cleanup:
 	perf_conn_close(&setup);
-	perf_cleanup(run, "q", nq);
+	if (!(o->keep && o->scenario == PERF_STREAM)) /* a kept stream is replayed later */
+		perf_cleanup(run, "q", nq);
 out:
 	free(pubs);
 	free(cons);
@@ -474,7 +486,7 @@ static int perf_run_backlog(struct perf_run *run, struct perf_result *r)
 		goto out;
 	}
 	snprintf(pub.queue, sizeof pub.queue, "%sq0", run->prefix);
-	if (perf_setup_queue(&setup, pub.queue, o->persistent) != 0) {
+	if (perf_setup_queue(&setup, pub.queue, o->persistent, false) != 0) {
 		perf_run_fail(run, "%s", setup.error);
 		goto out;
 	}
@@ -561,7 +573,7 @@ static int perf_run_bindings(struct perf_run *run, struct perf_result *r)
 	uint64_t t0 = perf_now_ns();
 	for (; declared < nq; declared++) {
 		snprintf(name, sizeof name, "%sb%d", run->prefix, declared);
-		if (perf_setup_queue(&c, name, o->persistent) != 0)
+		if (perf_setup_queue(&c, name, o->persistent, false) != 0)
 			goto fail;
 	}
 	uint64_t t1 = perf_now_ns();
@@ -612,6 +624,7 @@ int perf_scenario_run(const struct perf_opts *o, struct perf_result *r, char *er
 	case PERF_CONFIRM:
 	case PERF_LATENCY:
 	case PERF_FANOUT:
+	case PERF_STREAM:
 		rc = perf_run_flow(&run, r);
 		break;
 	case PERF_CONNECTIONS:

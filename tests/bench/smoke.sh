@@ -115,6 +115,7 @@ check fanout consume_rate --scenario fanout --duration 1 --queues 3
 check connections "connections opened" --scenario connections --connections 50
 check backlog drain_rate --scenario backlog --count 5000
 check bindings "bindings declared" --scenario bindings --queues 20 --count 60
+check stream consume_rate --scenario stream --duration 1 --consumers 2
 
 must_fail refused-connection "cannot connect" --uri "amqp://guest:guest@127.0.0.1:$(free_port)/" \
 	--duration 1

@@ -36,7 +36,7 @@ static void perf_usage(FILE *f)
 	      "  --uri URI            amqp://user:pass@host:port/vhost (default "
 	      "amqp://guest:guest@127.0.0.1:5672/)\n"
 	      "  --scenario NAME      throughput | confirm | latency | fanout | connections |\n"
-	      "                       backlog | bindings (default throughput)\n"
+	      "                       backlog | bindings | stream (default throughput)\n"
 	      "  --publishers N       publisher threads, one connection each (default 1)\n"
 	      "  --consumers N        consumer threads, one connection each (default 1; fanout: "
 	      "one per queue)\n"
@@ -49,7 +49,8 @@ static void perf_usage(FILE *f)
 	      "  --ack-every K        manual ack with multiple every K messages (0 = no-ack)\n"
 	      "  --confirm W          publisher confirms, at most W outstanding (confirm: 128)\n"
 	      "  --persistent         delivery_mode 2 and durable queues (confirm: on)\n"
-	      "  --keep               backlog: leave the queue full (no drain, no delete)\n"
+	      "  --keep               backlog: leave the queue full (no drain, no delete);\n"
+	      "                       stream: leave the stream (tests/bench/stream-replay.sh)\n"
 	      "  --rate R             msgs/s per publisher (latency: 10000; 0 = unlimited)\n"
 	      "  --connections C      idle connections to open (connections: 1000)\n"
 	      "  --broker-pid PID     report the broker's CPU and RSS from /proc/PID\n"
@@ -145,10 +146,11 @@ static int perf_opts_defaults(struct perf_opts *o, const struct perf_flags *fl, 
 	o->size = (size_t)perf_pick(fl->size, 16);
 	o->count = (uint64_t)perf_pick(fl->count, 0);
 	o->duration = fl->duration >= 0 ? fl->duration : o->count ? 0 : 10;
-	o->prefetch = (uint32_t)perf_pick(fl->prefetch, 0);
-	o->ack_every = (uint32_t)perf_pick(fl->ack_every, 0);
-	o->confirm = (uint32_t)perf_pick(fl->confirm, k == PERF_CONFIRM ? 128 : 0);
-	o->persistent = fl->persistent || k == PERF_CONFIRM;
+	/* stream consumers need prefetch and manual acks; every stream message is stored */
+	o->prefetch = (uint32_t)perf_pick(fl->prefetch, k == PERF_STREAM ? 1000 : 0);
+	o->ack_every = (uint32_t)perf_pick(fl->ack_every, k == PERF_STREAM ? 250 : 0);
+	o->confirm = (uint32_t)perf_pick(fl->confirm, k == PERF_CONFIRM || k == PERF_STREAM ? 128 : 0);
+	o->persistent = fl->persistent || k == PERF_CONFIRM || k == PERF_STREAM;
 	o->rate = fl->rate >= 0 ? fl->rate : k == PERF_LATENCY ? 10000 : 0;
 	o->connections = (int)perf_pick(fl->connections, 1000);
 	o->broker_pid = (pid_t)perf_pick(fl->broker_pid, 0);

@@ -633,6 +633,61 @@ def run_doc_examples(mgmt_port):
               (r.returncode, r.stdout[-300:], r.stderr[-300:]))
 
 
+def kind_checks(api, amqp_port):
+    """Streams and quorum queues: their own fields, consumer offsets, reading a stream from an
+    offset without a consumer, and the refusals (purge, get) as 400s."""
+    import pika
+    conn = pika.BlockingConnection(pika.ConnectionParameters('127.0.0.1', amqp_port))
+    ch = conn.channel()
+    ch.queue_declare('kind.s', durable=True, arguments={'x-queue-type': 'stream'})
+    ch.queue_declare('kind.q', durable=True, arguments={
+        'x-queue-type': 'quorum', 'x-dead-letter-strategy': 'at-least-once',
+        'x-overflow': 'reject-publish', 'x-dead-letter-exchange': 'kind.nowhere'})
+    ch.confirm_delivery()
+    for i in range(5):
+        ch.basic_publish('', 'kind.s', b's%d' % i)
+    for i in range(2):
+        ch.basic_publish('', 'kind.q', b'q%d' % i)
+    m, _, _ = ch.basic_get('kind.q')
+    ch.basic_reject(m.delivery_tag, requeue=False)
+    ch.basic_qos(prefetch_count=2)
+    ch.basic_consume('kind.s', lambda *a: None, arguments={'x-stream-offset': 1},
+                     consumer_tag='reader')
+    conn.process_data_events(time_limit=0.5)
+    s, _, d = api.req('GET', '/api/queues/%2F/kind.s')
+    check('stream shows its type and stored messages', s == 200 and d['type'] == 'stream' and
+          d['messages'] == 5 and d['first_offset'] == 0 and d['committed_offset'] == 5, d)
+    cd = d.get('consumer_details') or [{}]
+    check('stream consumer shows its arguments and next offset',
+          cd[0].get('arguments') == {'x-stream-offset': 1} and cd[0].get('offset') == 3, cd)
+    s, _, d = api.req('GET', '/api/queues/%2F/kind.q')
+    check('quorum queue shows its kept dead letters', s == 200 and d['type'] == 'quorum' and
+          d['messages'] == 1 and d['messages_dlx'] == 1 and
+          d['dead_letter_strategy'] == 'at-least-once', d)
+    s, _, d = api.req('POST', '/api/queues/%2F/kind.s/get',
+                      {'offset': 'first', 'count': 3, 'encoding': 'auto'})
+    check('a stream reads from an offset without a consumer',
+          s == 200 and [(x['offset'], x['payload']) for x in d] == [(0, 's0'), (1, 's1'),
+                                                                    (2, 's2')], (s, d))
+    s, _, d = api.req('POST', '/api/queues/%2F/kind.s/get',
+                      {'offset': 'last', 'count': 5, 'encoding': 'auto'})
+    check('a stream read from last starts at the newest chunk',
+          s == 200 and [x['offset'] for x in d] == [4], (s, d))
+    s, _, d = api.req('POST', '/api/queues/%2F/kind.s/get',
+                      {'offset': 'bogus', 'count': 1, 'encoding': 'auto'})
+    check('a bad stream offset is a 400', s == 400 and 'invalid offset' in d['reason'], (s, d))
+    s, _, d = api.req('POST', '/api/queues/%2F/kind.s/get',
+                      {'count': 1, 'ackmode': 'ack_requeue_true', 'encoding': 'auto'})
+    check('a stream refuses a get without an offset', s == 400 and 'basic.get not supported'
+          in d['reason'], (s, d))
+    s, _, d = api.req('DELETE', '/api/queues/%2F/kind.s/contents')
+    check('a stream refuses purge', s == 400 and 'queue.purge not supported' in d['reason'],
+          (s, d))
+    conn.close()
+    for name in ('kind.s', 'kind.q'):
+        api.req('DELETE', '/api/queues/%2F/' + name)
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == '--rabbitmq':
         api = Api(sys.argv[2])
@@ -646,6 +701,7 @@ def main():
             readonly_checks(api)
             crud_checks(api, 'warren')
             warren_checks(api, amqp, mgmt, prom)
+            kind_checks(api, amqp)
             check('warren still running', p.poll() is None, p.returncode)
         finally:
             p.terminate()

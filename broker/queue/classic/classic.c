@@ -4,8 +4,8 @@
  * expiry happens at the heads, driven by one timer per queue. Persistent messages of a durable
  * queue are written to the store (an enqueue record per queue, the message once); beyond a
  * window, ready messages are paged out to disk and read back as the head nears them
- * (queue_page.c). Quorum queues share this implementation for now, with their own declare
- * rules. */
+ * (queue_page.c). Quorum queues (quorum/) keep their messages the same way, with their own
+ * rules on top (classic.h lists what they reuse). */
 #include "broker/queue/classic/classic.h"
 
 #include <stdio.h>
@@ -19,6 +19,7 @@
 #include "broker/queue/classic/queue_page.h"
 #include "broker/queue/message.h"
 #include "broker/queue/queue.h"
+#include "broker/queue/queue_args.h"
 #include "broker/queue/queue_type.h"
 #include "broker/vhost/vhost.h"
 #include "storage/store.h"
@@ -43,11 +44,26 @@ struct classic_queue {
 	uint64_t page_qid;        /* volatile store queue id for paged messages; 0 until needed */
 	bool page_holds;          /* the store may hold messages under page_qid */
 	struct broker_timer ttl_timer; /* earliest head expiry */
+	/* set by kinds built on this one (quorum) */
+	bool requeue_to_back;     /* a requeued message goes behind the others */
+	bool (*dead_letter)(struct queue *q, struct message *m, enum deadletter_reason why);
+	void *ext; /* the state of the kind built on this one */
 };
 
 static inline struct classic_queue *classic_of(const struct queue *q)
 {
 	return q->priv;
+}
+
+/* Dead-letters m (borrowed) through the kind's hook when it has one (quorum's at-least-once
+ * keeps what no queue took), else straight to the dead-letter exchange. */
+static void classic_dead_letter(struct queue *q, struct message *m, enum deadletter_reason why)
+{
+	struct classic_queue *cq = q->priv;
+	if (cq->dead_letter)
+		cq->dead_letter(q, m, why);
+	else
+		queue_dead_letter(q, m, why);
 }
 
 /* ---- priority levels ---- */
@@ -280,7 +296,7 @@ static bool classic_page_in(struct queue *q, unsigned lvl)
 	return n > lost;
 }
 
-static uint64_t classic_page_out(struct queue *q)
+uint64_t classic_page_out(struct queue *q)
 {
 	struct classic_queue *cq = classic_of(q);
 	uint64_t moved = 0;
@@ -319,7 +335,7 @@ static uint64_t classic_page_out(struct queue *q)
 	return moved;
 }
 
-static size_t classic_paged_memory(const struct queue *q)
+size_t classic_paged_memory(const struct queue *q)
 {
 	const struct classic_queue *cq = classic_of(q);
 	size_t n = 0;
@@ -345,7 +361,7 @@ static uint64_t classic_head_deadline(const struct queue *q)
 	return best;
 }
 
-static void classic_arm_ttl(struct queue *q)
+void classic_arm_ttl(struct queue *q)
 {
 	struct classic_queue *cq = classic_of(q);
 	uint64_t due = q->deleted ? 0 : classic_head_deadline(q);
@@ -375,7 +391,7 @@ static bool classic_take_level(struct queue *q, unsigned lvl, struct qentry *out
 	return true;
 }
 
-static void classic_expire(struct queue *q)
+void classic_expire(struct queue *q)
 {
 	struct classic_queue *cq = classic_of(q);
 	uint64_t now = time_now_ms();
@@ -386,7 +402,7 @@ static void classic_expire(struct queue *q)
 			if (!classic_take_level(q, l, &e))
 				break;
 			q->broker->stats.expired++;
-			queue_dead_letter(q, e.msg, DEADLETTER_EXPIRED);
+			classic_dead_letter(q, e.msg, DEADLETTER_EXPIRED);
 			classic_unstore(q, e.msg);
 			message_unref(e.msg);
 		}
@@ -415,7 +431,8 @@ static bool classic_over_limit(const struct queue *q, uint32_t extra_count, uint
 
 static bool classic_pop(struct queue *q, struct qentry *out);
 
-static enum queue_push_result classic_push(struct queue *q, struct message *m)
+enum queue_push_result classic_push_as(struct queue *q, struct message *m,
+				       enum classic_overflow mode)
 {
 	struct classic_queue *cq = classic_of(q);
 	uint64_t now = 0;
@@ -430,15 +447,16 @@ static enum queue_push_result classic_push(struct queue *q, struct message *m)
 		if (e.expires_at == now && !queue_has_ready_consumer(q)) {
 			q->stat_published++;
 			q->broker->stats.expired++;
-			queue_dead_letter(q, m, DEADLETTER_EXPIRED);
+			classic_dead_letter(q, m, DEADLETTER_EXPIRED);
 			return QUEUE_PUSHED;
 		}
 		if (e.expires_at == now)
 			e.expires_at = now + 1; /* delivered by this turn's dispatch */
 	}
-	if (q->lim.overflow != QUEUE_DROP_HEAD && classic_over_limit(q, 1, message_size(m))) {
-		if (q->lim.overflow == QUEUE_REJECT_PUBLISH_DLX)
-			queue_dead_letter(q, m, DEADLETTER_MAXLEN);
+	if (mode != CLASSIC_OVERFLOW_DROP_HEAD && mode != CLASSIC_OVERFLOW_NONE &&
+	    classic_over_limit(q, 1, message_size(m))) {
+		if (mode == CLASSIC_OVERFLOW_REJECT_DLX)
+			classic_dead_letter(q, m, DEADLETTER_MAXLEN);
 		return QUEUE_REJECTED;
 	}
 	if (!classic_store(q, m))
@@ -472,10 +490,10 @@ static enum queue_push_result classic_push(struct queue *q, struct message *m)
 	q->ready_count++;
 	q->ready_bytes += message_size(m);
 	q->stat_published++;
-	if (q->lim.overflow == QUEUE_DROP_HEAD) {
+	if (mode == CLASSIC_OVERFLOW_DROP_HEAD) {
 		struct qentry old = { 0 };
 		while (q->ready_count && classic_over_limit(q, 0, 0) && classic_pop(q, &old)) {
-			queue_dead_letter(q, old.msg, DEADLETTER_MAXLEN);
+			classic_dead_letter(q, old.msg, DEADLETTER_MAXLEN);
 			classic_unstore(q, old.msg);
 			message_unref(old.msg);
 		}
@@ -484,6 +502,21 @@ static enum queue_push_result classic_push(struct queue *q, struct message *m)
 		classic_arm_ttl(q);
 	queue_schedule_dispatch(q);
 	return QUEUE_PUSHED;
+}
+
+static enum queue_push_result classic_push(struct queue *q, struct message *m)
+{
+	enum classic_overflow mode = q->lim.overflow == QUEUE_REJECT_PUBLISH ?
+					     CLASSIC_OVERFLOW_REJECT :
+				     q->lim.overflow == QUEUE_REJECT_PUBLISH_DLX ?
+					     CLASSIC_OVERFLOW_REJECT_DLX :
+					     CLASSIC_OVERFLOW_DROP_HEAD;
+	return classic_push_as(q, m, mode);
+}
+
+bool classic_over_max(const struct queue *q)
+{
+	return classic_over_limit(q, 0, 0);
 }
 
 /* Puts a ready entry back at its place by seq (requeue, unpop). Consumes the entry's ref; false
@@ -515,14 +548,35 @@ static void classic_requeue(struct queue *q, struct message *m, uint64_t seq, ui
 		return;
 	}
 	if (q->lim.delivery_limit >= 0 && delivery_count > (uint64_t)q->lim.delivery_limit) {
-		queue_dead_letter(q, m, DEADLETTER_DELIVERY_LIMIT);
+		classic_dead_letter(q, m, DEADLETTER_DELIVERY_LIMIT);
 		classic_unstore(q, m);
 		message_unref(m);
 		return;
 	}
 	/* A requeued message keeps its original expiry; recompute it from its TTLs. */
+	struct classic_queue *cq = classic_of(q);
 	struct qentry e = { .msg = m, .seq = seq, .delivery_count = delivery_count,
 			    .redelivered = true };
+	if (cq->requeue_to_back) {
+		/* behind everything ready: paged entries included, so it pages too if they
+		 * exist (they come first) */
+		unsigned lvl = classic_level_of(q, m);
+		e.seq = cq->next_seq++;
+		if (cq->paged[lvl].count) {
+			struct qpage_entry pe;
+			if (classic_page_store(q, m) &&
+			    (pe = classic_page_entry(&e), qpage_push(&cq->paged[lvl], &pe) == 0)) {
+				message_unref(m);
+				q->paged_count++;
+				q->ready_count++;
+				q->ready_bytes += message_size(m);
+				classic_level_mark(q, lvl);
+				q->stat_redelivered++;
+				queue_schedule_dispatch(q);
+				return;
+			}
+		}
+	}
 	if (q->lim.message_ttl >= 0 || m->expiration_ms >= 0)
 		e.expires_at = classic_deadline(q, m, m->publish_time_ms ? m->publish_time_ms :
 									  time_now_ms());
@@ -530,7 +584,7 @@ static void classic_requeue(struct queue *q, struct message *m, uint64_t seq, ui
 		q->stat_redelivered++;
 }
 
-static void classic_untake(struct queue *q, const struct qentry *e)
+void classic_untake(struct queue *q, const struct qentry *e)
 {
 	if (q->deleted) {
 		message_unref(e->msg);
@@ -565,7 +619,7 @@ static bool classic_pop_live(struct queue *q, struct qentry *out)
 		if (out->expires_at > now)
 			return true;
 		q->broker->stats.expired++;
-		queue_dead_letter(q, out->msg, DEADLETTER_EXPIRED);
+		classic_dead_letter(q, out->msg, DEADLETTER_EXPIRED);
 		classic_unstore(q, out->msg);
 		message_unref(out->msg);
 	}
@@ -573,7 +627,7 @@ static bool classic_pop_live(struct queue *q, struct qentry *out)
 }
 
 
-static uint32_t classic_purge(struct queue *q)
+uint32_t classic_purge(struct queue *q)
 {
 	struct classic_queue *cq = classic_of(q);
 	uint32_t n = 0;
@@ -614,7 +668,23 @@ static void classic_on_ttl_timer(struct broker_timer *t)
 	classic_expire(cq->q);
 }
 
-static int classic_init(struct queue *q)
+void classic_configure(struct queue *q, bool requeue_to_back,
+		       bool (*dead_letter)(struct queue *q, struct message *m,
+					   enum deadletter_reason why),
+		       void *ext)
+{
+	struct classic_queue *cq = classic_of(q);
+	cq->requeue_to_back = requeue_to_back;
+	cq->dead_letter = dead_letter;
+	cq->ext = ext;
+}
+
+void *classic_ext(const struct queue *q)
+{
+	return q->priv ? classic_of(q)->ext : NULL;
+}
+
+int classic_init(struct queue *q)
 {
 	struct classic_queue *cq = calloc(1, sizeof *cq);
 	if (!cq)
@@ -625,7 +695,7 @@ static int classic_init(struct queue *q)
 	return 0;
 }
 
-static void classic_destroy(struct queue *q)
+void classic_destroy(struct queue *q)
 {
 	struct classic_queue *cq = classic_of(q);
 	if (!cq)
@@ -641,28 +711,28 @@ static void classic_destroy(struct queue *q)
 	q->priv = NULL;
 }
 
-static int classic_apply(struct queue *q, const struct queue_limits *l)
+int classic_apply(struct queue *q, const struct queue_limits *l)
 {
 	struct classic_queue *cq = classic_of(q);
 	/* Priority levels are fixed at declare: a priority never moves between levels. */
 	return classic_set_levels(q, cq->level_count ? cq->level_count : l->max_priority + 1u);
 }
 
-static bool classic_take(struct queue *q, struct consumer *c, struct qentry *out)
+bool classic_take(struct queue *q, struct consumer *c, struct qentry *out)
 {
 	(void)c; /* every consumer takes from the same heads */
 	return classic_pop_live(q, out);
 }
 
-static void classic_settle(struct queue *q, struct message *m, uint64_t seq,
-			   uint32_t delivery_count, enum queue_settle how)
+void classic_settle(struct queue *q, struct message *m, uint64_t seq, uint32_t delivery_count,
+		    enum queue_settle how)
 {
 	switch (how) {
 	case QUEUE_SETTLE_REQUEUE:
 		classic_requeue(q, m, seq, delivery_count);
 		return;
 	case QUEUE_SETTLE_REJECT:
-		queue_dead_letter(q, m, DEADLETTER_REJECTED);
+		classic_dead_letter(q, m, DEADLETTER_REJECTED);
 		break;
 	case QUEUE_SETTLE_ACK:
 		break;
@@ -671,7 +741,7 @@ static void classic_settle(struct queue *q, struct message *m, uint64_t seq,
 	message_unref(m);
 }
 
-static uint32_t classic_drop(struct queue *q)
+uint32_t classic_drop(struct queue *q)
 {
 	struct classic_queue *cq = classic_of(q);
 	broker_timer_free(&cq->ttl_timer);
@@ -684,42 +754,30 @@ static uint32_t classic_drop(struct queue *q)
 	return n;
 }
 
+/* queue_args_validate's checks are the classic rules, less the arguments of other kinds
+ * (x-delivery-limit is Warren's on classic queues too). */
 static int classic_validate(const struct queue_declare *d, char *err, size_t errlen)
 {
-	(void)d, (void)err, (void)errlen; /* queue_args_validate's checks are the classic rules */
-	return 0;
+	static const char *const refused[] = { "x-dead-letter-strategy", "x-max-age",
+					       "x-stream-max-segment-size-bytes" };
+	return queue_args_refuse(d, refused, sizeof refused / sizeof refused[0],
+				 "rabbit_classic_queue", err, errlen);
 }
-
-/* The operations of the classic kind, shared with the quorum kind for now. */
-#define CLASSIC_OPS                                                                               \
-	.init = classic_init, .destroy = classic_destroy, .apply = classic_apply,                \
-	.push = classic_push, .take = classic_take, .taken = classic_arm_ttl,                     \
-	.untake = classic_untake, .settle = classic_settle, .purge = classic_purge,               \
-	.drop = classic_drop, .expire = classic_expire, .page_out = classic_page_out,             \
-	.memory = classic_paged_memory
 
 const struct queue_type queue_type_classic = {
 	.name = "classic",
 	.validate = classic_validate,
-	CLASSIC_OPS,
-};
-
-/* Quorum queues keep classic's storage and delivery on a single node until they have their
- * own; what is theirs already is the declare rule: durable, not exclusive, not auto-delete,
- * checked in that order (RabbitMQ reports the first it meets). */
-static int classic_quorum_validate(const struct queue_declare *d, char *err, size_t errlen)
-{
-	const char *bad = !d->durable ? "non-durable" : d->exclusive ? "exclusive-owner" :
-			  d->auto_delete ? "auto-delete" : NULL;
-	if (!bad)
-		return 0;
-	snprintf(err, errlen, "invalid property '%s' for queue '%.*s' in vhost '%s'", bad,
-		 AMQP_STR_ARGS(d->name), d->vhost);
-	return -1;
-}
-
-const struct queue_type queue_type_quorum = {
-	.name = "quorum",
-	.validate = classic_quorum_validate,
-	CLASSIC_OPS,
+	.init = classic_init,
+	.destroy = classic_destroy,
+	.apply = classic_apply,
+	.push = classic_push,
+	.take = classic_take,
+	.taken = classic_arm_ttl,
+	.untake = classic_untake,
+	.settle = classic_settle,
+	.purge = classic_purge,
+	.drop = classic_drop,
+	.expire = classic_expire,
+	.page_out = classic_page_out,
+	.memory = classic_paged_memory,
 };

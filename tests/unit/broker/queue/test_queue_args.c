@@ -7,6 +7,7 @@
  * several are wrong. Warren-only arguments (x-delivery-limit on any queue, x-consumer-timeout)
  * follow docs/queues.md. */
 #include "broker/queue/queue_args.h"
+#include "broker/queue/queue_type.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -460,6 +461,10 @@ START_TEST(every_understood_argument_is_compared)
 		"x-queue-master-locator",
 		"x-delivery-limit",
 		"x-consumer-timeout",
+		"x-dead-letter-strategy",
+		"x-max-age",
+		"x-stream-max-segment-size-bytes",
+		"x-queue-leader-locator",
 	};
 	char want[256];
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
@@ -559,6 +564,90 @@ START_TEST(a_long_value_is_cut_to_the_buffer_not_past_it)
 }
 END_TEST
 
+/* The kinds' own declare rules (queue_type_check), as RabbitMQ 3.10.8 words them. */
+static const struct queue_type *declare_kind(const char *type, bool durable, bool exclusive,
+					     bool auto_delete)
+{
+	argtable_str(&a, "x-queue-type", type);
+	struct queue_declare d = { AMQP_STR_LIT("q.k"), "labres", durable, exclusive, auto_delete,
+				   argtable_get(&a) };
+	return queue_type_check(&d, NULL, err, sizeof err);
+}
+
+START_TEST(quorum_and_stream_declares_report_exclusive_owner_before_non_durable)
+{
+	static const char *const kinds[] = { "quorum", "stream" };
+	const struct {
+		bool durable, exclusive, auto_delete;
+		const char *prop; /* NULL: accepted */
+	} cases[] = {
+		{ false, true, false, "exclusive-owner" },
+		{ false, false, true, "non-durable" },
+		{ true, false, true, "auto-delete" },
+		{ true, false, false, NULL },
+	};
+	char want[256];
+	for (size_t i = 0; i < 2; i++)
+		for (size_t j = 0; j < sizeof cases / sizeof cases[0]; j++) {
+			teardown();
+			setup();
+			const struct queue_type *t = declare_kind(kinds[i], cases[j].durable,
+								  cases[j].exclusive,
+								  cases[j].auto_delete);
+			if (!cases[j].prop) {
+				ck_assert_ptr_nonnull(t);
+				continue;
+			}
+			ck_assert_ptr_null(t);
+			snprintf(want, sizeof want,
+				 "invalid property '%s' for queue 'q.k' in vhost 'labres'",
+				 cases[j].prop);
+			ck_assert_str_eq(err, want);
+		}
+}
+END_TEST
+
+START_TEST(each_kind_refuses_the_arguments_of_others_naming_its_rabbitmq_type)
+{
+	const struct {
+		const char *type, *arg, *rabbit;
+	} cases[] = {
+		{ "quorum", "x-max-priority", "rabbit_quorum_queue" },
+		{ "quorum", "x-queue-mode", "rabbit_quorum_queue" },
+		{ "stream", "x-expires", "rabbit_stream_queue" },
+		{ "stream", "x-single-active-consumer", "rabbit_stream_queue" },
+		{ "classic", "x-max-age", "rabbit_classic_queue" },
+		{ "classic", "x-dead-letter-strategy", "rabbit_classic_queue" },
+	};
+	char want[256];
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		teardown();
+		setup();
+		argtable_str(&a, cases[i].arg, "x");
+		ck_assert_ptr_null(declare_kind(cases[i].type, true, false, false));
+		snprintf(want, sizeof want,
+			 "invalid arg '%s' for queue 'q.k' in vhost 'labres' of queue type %s",
+			 cases[i].arg, cases[i].rabbit);
+		ck_assert_str_eq(err, want);
+	}
+}
+END_TEST
+
+START_TEST(dead_letter_strategy_and_leader_locator_values_are_checked)
+{
+	argtable_str(&a, "x-dead-letter-strategy", "bogus");
+	ck_assert_int_eq(validate(), -1);
+	ck_assert_str_eq(err, "invalid arg 'x-dead-letter-strategy' for queue 'q.bad' in vhost "
+			      "'labres': invalid_dlx_strategy");
+	argtable_free(&a);
+	argtable_init(&a);
+	argtable_str(&a, "x-queue-leader-locator", "bogus");
+	ck_assert_int_eq(validate(), -1);
+	ck_assert_str_eq(err, "invalid arg 'x-queue-leader-locator' for queue 'q.bad' in vhost "
+			      "'labres': invalid_queue_locator_arg");
+}
+END_TEST
+
 static Suite *queue_args_suite(void)
 {
 	Suite *s = suite_create("queue_args");
@@ -599,6 +688,9 @@ static Suite *queue_args_suite(void)
 	tcase_add_test(tc, x_queue_type_classic_is_equivalent_to_no_type_but_quorum_is_not);
 	tcase_add_test(tc, of_several_differences_the_first_in_rabbitmq_order_is_named);
 	tcase_add_test(tc, a_long_value_is_cut_to_the_buffer_not_past_it);
+	tcase_add_test(tc, quorum_and_stream_declares_report_exclusive_owner_before_non_durable);
+	tcase_add_test(tc, each_kind_refuses_the_arguments_of_others_naming_its_rabbitmq_type);
+	tcase_add_test(tc, dead_letter_strategy_and_leader_locator_values_are_checked);
 	suite_add_tcase(s, tc);
 	return s;
 }

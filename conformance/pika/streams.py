@@ -1,0 +1,286 @@
+"""Stream scenarios driven by pika: RabbitMQ 3.10's stream queues over AMQP 0-9-1: declare rules,
+x-stream-offset (first, last, next, an offset, a timestamp, an interval), the x-stream-offset
+header, credit by prefetch, independent consumers and replay, the refusals (no prefetch,
+auto-ack, basic.get, purge, nack, reject) and retention by x-max-length-bytes.
+
+Checked against RabbitMQ 3.10.8; the warren_only ones are Warren's answers where RabbitMQ 3.10
+crashes the connection (541 on a bad x-max-age or x-stream-offset) or reports 0 (declare-ok's
+message_count of a stream). Imported by scenarios.py.
+"""
+
+import datetime
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from pika import exceptions as pex  # noqa: E402
+
+from harness import VHOST, Failure, check, eq, scenario, unique  # noqa: E402
+from queue_features import QConn, channel_error, qf_connect  # noqa: E402
+
+S = {"x-queue-type": "stream"}
+
+
+def stream(c, ch, **args):
+    name = unique("st")
+    ch.queue_declare(name, durable=True, arguments=dict(S, **args))
+    c.queues.append(name)
+    return name
+
+
+def publish(q, bodies):
+    """Publishes each body with a confirm (one chunk each); returns after the last confirm."""
+    conn = qf_connect()
+    ch = conn.channel()
+    ch.confirm_delivery()
+    for b in bodies:
+        ch.basic_publish("", q, b.encode())
+    conn.close()
+
+
+def offsets_of(got):
+    return [(b, p.headers["x-stream-offset"]) for m, p, b in got]
+
+
+class Reader:
+    """A stream consumer on its own channel: qos prefetch, manual acks (none sent unless asked)."""
+
+    def __init__(self, c, q, offset=None, prefetch=100, ack=False):
+        self.c = c
+        self.ch = c.channel()
+        self.ch.basic_qos(prefetch_count=prefetch)
+        self.got = []
+        self.ack = ack
+        args = {} if offset is None else {"x-stream-offset": offset}
+        self.tag = self.ch.basic_consume(q, self.on, arguments=args)
+
+    def on(self, chan, m, p, b):
+        self.got.append((m, p, b.decode()))
+        if self.ack:
+            chan.basic_ack(m.delivery_tag)
+
+    def wait(self, n, limit=3.0):
+        deadline = time.monotonic() + limit
+        while len(self.got) < n and time.monotonic() < deadline:
+            self.c.conn.process_data_events(time_limit=0.05)
+        return self.got
+
+    def settle(self, t=0.3):
+        deadline = time.monotonic() + t
+        while time.monotonic() < deadline:
+            self.c.conn.process_data_events(time_limit=0.05)
+        return self.got
+
+    def cancel(self):
+        self.ch.basic_cancel(self.tag)
+
+
+def connection_error(c, fn, code, text):
+    try:
+        fn()
+        c.conn.process_data_events(time_limit=0.5)
+    except pex.ConnectionClosedByBroker as e:
+        eq((e.reply_code, e.reply_text), (code, text), "connection close")
+        return
+    raise Failure("expected connection close %d %r, got none" % (code, text))
+
+
+@scenario("stream declare refuses non-durable, exclusive and auto-delete with RabbitMQ's texts")
+def _():
+    with QConn() as c:
+        for kw, prop in [({"durable": False}, "non-durable"),
+                         ({"durable": False, "exclusive": True}, "exclusive-owner"),
+                         ({"durable": True, "exclusive": True}, "exclusive-owner"),
+                         ({"durable": True, "auto_delete": True}, "auto-delete")]:
+            ch = c.channel()
+            name = unique("st")
+            channel_error(lambda: ch.queue_declare(name, arguments=S, **kw), 406,
+                          "PRECONDITION_FAILED - invalid property '%s' for queue '%s' in vhost "
+                          "'%s'" % (prop, name, VHOST))
+
+
+@scenario("stream declare refuses classic-only arguments as rabbit_stream_queue and accepts its "
+          "retention arguments")
+def _():
+    with QConn() as c:
+        for arg, val in [("x-expires", 1000), ("x-single-active-consumer", True),
+                         ("x-max-priority", 5), ("x-overflow", "drop-head"),
+                         ("x-message-ttl", 1000), ("x-max-length", 10),
+                         ("x-dead-letter-exchange", "x"), ("x-delivery-limit", 3),
+                         ("x-queue-mode", "lazy")]:
+            ch = c.channel()
+            name = unique("st")
+            channel_error(lambda: ch.queue_declare(name, durable=True,
+                                                   arguments=dict(S, **{arg: val})), 406,
+                          "PRECONDITION_FAILED - invalid arg '%s' for queue '%s' in vhost '%s' "
+                          "of queue type rabbit_stream_queue" % (arg, name, VHOST))
+        ch = c.channel()
+        stream(c, ch, **{"x-max-length-bytes": 1000000, "x-max-age": "7D",
+                         "x-stream-max-segment-size-bytes": 100000,
+                         "x-queue-leader-locator": "balanced"})
+        for val, reason in [("7X", "invalid_max_age"), ("0s", "invalid_max_age"),
+                            ("10", "invalid_max_age"), (5, "{unacceptable_type,signedint}")]:
+            name = unique("st")
+            channel_error(lambda: ch.queue_declare(name, durable=True, arguments=dict(
+                S, **{"x-max-age": val})), 406,
+                "PRECONDITION_FAILED - invalid arg 'x-max-age' for queue '%s' in vhost '%s': %s"
+                % (name, VHOST, reason))
+            ch = c.channel()
+
+
+@scenario("stream declare with an unparsable x-max-age gets a 406 (RabbitMQ 3.10 crashes with "
+          "541)", warren_only=True)
+def _():
+    with QConn() as c:
+        for val in ("bogus", "-1D"):
+            ch = c.channel()
+            name = unique("st")
+            channel_error(lambda: ch.queue_declare(name, durable=True, arguments=dict(
+                S, **{"x-max-age": val})), 406,
+                "PRECONDITION_FAILED - invalid arg 'x-max-age' for queue '%s' in vhost '%s': "
+                "invalid_max_age" % (name, VHOST))
+
+
+@scenario("stream consumer reads from first, last, next, an offset, a negative offset, a "
+          "timestamp and an interval, each delivery carrying x-stream-offset")
+def _():
+    with QConn() as c:
+        ch = c.channel()
+        q = stream(c, ch)
+        publish(q, ["m%d" % i for i in range(5)])
+        every = [("m%d" % i, i) for i in range(5)]
+        cases = [("first", every), ("last", every[4:]), ("next", []), (2, every[2:]),
+                 (-3, every), (datetime.datetime(2020, 1, 1), every), ("10m", every)]
+        for offset, want in cases:
+            r = Reader(c, q, offset)
+            got = r.wait(len(want)) if want else r.settle()
+            eq(offsets_of(got), want, "x-stream-offset %r" % (offset,))
+            eq([m.redelivered for m, p, b in got], [False] * len(want), "redelivered")
+            r.cancel()
+        r = Reader(c, q)  # the default is next: only what comes after
+        publish(q, ["m5"])
+        eq(offsets_of(r.wait(1)), [("m5", 5)], "default offset")
+
+
+@scenario("stream consumer from an offset past the end waits for that offset")
+def _():
+    with QConn() as c:
+        ch = c.channel()
+        q = stream(c, ch)
+        publish(q, ["a", "b"])
+        r = Reader(c, q, 3)
+        eq(r.settle(), [], "nothing yet")
+        publish(q, ["c", "d", "e"])
+        eq(offsets_of(r.wait(2)), [("d", 3), ("e", 4)], "from offset 3")
+
+
+@scenario("stream consumers read the same messages independently; acks only give credit back; "
+          "a new consumer replays history")
+def _():
+    with QConn() as c:
+        ch = c.channel()
+        q = stream(c, ch)
+        publish(q, ["m%d" % i for i in range(6)])
+        a = Reader(c, q, "first", prefetch=2)
+        b = Reader(c, q, "first", prefetch=10, ack=True)
+        eq([x[2] for x in b.wait(6)], ["m%d" % i for i in range(6)], "second consumer")
+        eq([x[2] for x in a.settle()], ["m0", "m1"], "prefetch 2 without acks")
+        a.ch.basic_ack(a.got[1][0].delivery_tag, multiple=True)
+        eq([x[2] for x in a.wait(4)], ["m0", "m1", "m2", "m3"], "two more after the acks")
+        a.cancel()
+        again = Reader(c, q, "first", ack=True)
+        eq([x[2] for x in again.wait(6)], ["m%d" % i for i in range(6)], "replay")
+
+
+@scenario("stream consume without prefetch closes the channel with 406")
+def _():
+    with QConn() as c:
+        ch = c.channel()
+        q = stream(c, ch)
+        ch = c.channel()
+        channel_error(lambda: (ch.basic_consume(q, lambda *a: None),
+                               c.conn.process_data_events(time_limit=0.5)), 406,
+                      "PRECONDITION_FAILED - consumer prefetch count is not set for 'queue '%s' "
+                      "in vhost '%s''" % (q, VHOST))
+
+
+@scenario("stream auto-ack consume, basic.get and queue.purge close the connection with 540")
+def _():
+    with QConn() as c:
+        ch = c.channel()
+        q = stream(c, ch)
+        refusals = [
+            (lambda ch: (ch.basic_qos(prefetch_count=10),
+                         ch.basic_consume(q, lambda *a: None, auto_ack=True)),
+             "automatic acknowledgement not supported by stream queues"),
+            (lambda ch: ch.basic_get(q), "basic.get not supported by stream queues"),
+            (lambda ch: ch.basic_get(q, auto_ack=True),
+             "basic.get not supported by stream queues"),
+            (lambda ch: ch.queue_purge(q), "queue.purge not supported by stream queues"),
+        ]
+        for fn, what in refusals:
+            c.conn = qf_connect()
+            ch = c.channel()
+            connection_error(c, lambda: fn(ch), 540, "NOT_IMPLEMENTED - %s queue '%s' in vhost "
+                             "'%s'" % (what, q, VHOST))
+
+
+@scenario("stream basic.nack and basic.reject close the connection with 540")
+def _():
+    with QConn() as c:
+        ch = c.channel()
+        q = stream(c, ch)
+        publish(q, ["x"])
+        for settle in (lambda ch, t: ch.basic_nack(t, requeue=True),
+                       lambda ch, t: ch.basic_nack(t, requeue=False),
+                       lambda ch, t: ch.basic_reject(t, requeue=True)):
+            c.conn = qf_connect()
+            r = Reader(c, q, "first")
+            m = r.wait(1)[0][0]
+            connection_error(c, lambda: settle(r.ch, m.delivery_tag), 540,
+                             "NOT_IMPLEMENTED - basic.nack and basic.reject not supported by "
+                             "stream queues queue '%s' in vhost '%s'" % (q, VHOST))
+
+
+@scenario("stream retention by x-max-length-bytes drops whole segments: first starts past 0")
+def _():
+    with QConn() as c:
+        ch = c.channel()
+        q = stream(c, ch, **{"x-max-length-bytes": 20000,
+                             "x-stream-max-segment-size-bytes": 5000})
+        conn = qf_connect()
+        pch = conn.channel()
+        pch.confirm_delivery()
+        for _ in range(200):
+            pch.basic_publish("", q, b"x" * 200)
+        conn.close()
+        r = Reader(c, q, "first", prefetch=1000, ack=True)
+        got = r.settle(1.5)
+        check(got, "nothing delivered from first")
+        first = got[0][1].headers["x-stream-offset"]
+        check(first > 0, "first offset %d: nothing was dropped" % first)
+        check(len(got) < 200, "all 200 kept")
+        offs = [p.headers["x-stream-offset"] for m, p, b in got]
+        eq(offs, sorted(offs), "offsets in order")
+
+
+@scenario("stream declare-ok reports the stored messages; an unparsable x-stream-offset gets a "
+          "406", warren_only=True)
+def _():
+    with QConn() as c:
+        ch = c.channel()
+        q = stream(c, ch)
+        publish(q, ["a", "b", "c"])
+        eq(ch.queue_declare(q, passive=True).method.message_count, 3, "message_count")
+        for val, reason in [("bogus", "\"expected first, last, next, an offset, a timestamp or "
+                                      "an interval such as 10m, got 'bogus'\""),
+                            (True, "{unacceptable_type,bool}")]:
+            ch = c.channel()
+            ch.basic_qos(prefetch_count=10)
+            channel_error(lambda: (ch.basic_consume(q, lambda *a: None,
+                                                    arguments={"x-stream-offset": val}),
+                                   c.conn.process_data_events(time_limit=0.5)), 406,
+                          "PRECONDITION_FAILED - invalid arg 'x-stream-offset' for queue '%s' in "
+                          "vhost '%s': %s" % (q, VHOST, reason))
