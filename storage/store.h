@@ -210,10 +210,22 @@ struct store_tap {
 	void (*segment_deleted)(void *arg, uint32_t seg);
 	/* The definitions document was replaced: doc is the file's new content, exactly. */
 	void (*definitions)(void *arg, const char *doc, size_t len);
+	/* A log of its own (a stream's, store_ext) wrote len bytes at offset off of name (a path
+	 * relative to the data directory: "streams/<id>/<first>.log"), or removed it. Called on
+	 * the loop right after the write, before the batch that fsyncs it is handed to the disk
+	 * (its batch_end follows). A write may repeat bytes already written (a segment's
+	 * header). */
+	void (*file)(void *arg, const char *name, uint64_t off, const uint8_t *data, size_t len);
+	void (*file_removed)(void *arg, const char *name);
 };
 
 /* Installs tap (NULL removes it); tap must outlive the store or its removal. */
 void store_set_tap(struct store *s, const struct store_tap *tap, void *arg);
+/* For the logs of their own (stream_log.c): tell the tap, if any, of a write to or the removal
+ * of path (a file under the store's directory). */
+void store_tap_file(struct store *s, const char *path, uint64_t off, const void *data,
+		    size_t len);
+void store_tap_removed(struct store *s, const char *path);
 /* Where the log's bytes on disk end: every segment before *seg is complete on disk, *seg up to
  * *off. A batch being written is not counted until its write completes. */
 void store_durable_end(const struct store *s, uint32_t *seg, uint64_t *off);

@@ -531,6 +531,30 @@ void store_set_tap(struct store *s, const struct store_tap *tap, void *arg)
 	s->tap_arg = arg;
 }
 
+/* path relative to the store's directory, or NULL when it is not under it. */
+static const char *store_relative(const struct store *s, const char *path)
+{
+	size_t n = strlen(s->dir);
+	if (strncmp(path, s->dir, n) != 0 || path[n] != '/')
+		return NULL;
+	return path + n + 1;
+}
+
+void store_tap_file(struct store *s, const char *path, uint64_t off, const void *data,
+		    size_t len)
+{
+	const char *rel;
+	if (s->tap && s->tap->file && (rel = store_relative(s, path)))
+		s->tap->file(s->tap_arg, rel, off, data, len);
+}
+
+void store_tap_removed(struct store *s, const char *path)
+{
+	const char *rel;
+	if (s->tap && s->tap->file_removed && (rel = store_relative(s, path)))
+		s->tap->file_removed(s->tap_arg, rel);
+}
+
 void store_durable_end(const struct store *s, uint32_t *seg, uint64_t *off)
 {
 	*seg = s->durable.seg;

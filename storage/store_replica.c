@@ -4,7 +4,9 @@
  * so that a stream cut, truncated or corrupted on its way is refused rather than written; the
  * caller then syncs again from what it has. Files are written as the storage thread writes
  * them: one open segment at a time, fdatasync before it is left, the directory fsynced when an
- * entry appears or goes. */
+ * entry appears or goes. A stream's files (streams/<id>/, stream_log.c) are written the same
+ * way at the offsets the leader wrote, under names checked to be a stream's own (a name from
+ * the wire never leaves streams/), and synced with the log at store_replica_sync. */
 #include "storage/store_replica.h"
 
 #include <dirent.h>
@@ -20,6 +22,7 @@
 #include "storage/store_record.h"
 
 #define REPLICA_DEFS "definitions.json"
+#define REPLICA_SDIR_LEN 24 /* "streams/<16 hex digits>": a stream file's directory */
 
 struct store_replica {
 	char *dir;
@@ -36,7 +39,19 @@ struct store_replica {
 
 	/* a whole file being fetched */
 	int ffd;
-	char fname[64];
+	char fname[STORE_REPLICA_NAME_MAX];
+
+	/* streams' files written since the last sync: synced then closed */
+	struct replica_open {
+		char name[STORE_REPLICA_NAME_MAX];
+		int fd;
+	} opens[16];
+	size_t open_count;
+	/* streams/<id> directories whose entries changed since the last sync ("streams/<id>"),
+	 * and whether streams/ itself did */
+	char sdirs[16][REPLICA_SDIR_LEN + 1];
+	size_t sdir_count;
+	bool streams_dirty;
 };
 
 static int replica_fail(char *err, size_t errlen, int code, const char *fmt, ...)
@@ -55,6 +70,10 @@ static int replica_fail(char *err, size_t errlen, int code, const char *fmt, ...
 	errno = saved;
 	return code;
 }
+
+static int replica_stream_dir(struct store_replica *r, const char *name);
+static bool replica_stream_name_ok(const char *name);
+static int replica_stream_dir_changed(struct store_replica *r, const char *name);
 
 static int replica_mkdir(const char *path)
 {
@@ -102,6 +121,8 @@ void store_replica_close(struct store_replica *r)
 		close(r->wfd);
 	if (r->ffd >= 0)
 		close(r->ffd);
+	for (size_t i = 0; i < r->open_count; i++)
+		close(r->opens[i].fd);
 	if (r->dirfd >= 0)
 		close(r->dirfd);
 	if (r->msgs_dirfd >= 0)
@@ -136,6 +157,21 @@ static int replica_pwrite(int fd, const uint8_t *p, size_t len, uint64_t off)
 static int replica_datasync(struct store_replica *r, int fd)
 {
 	return r->no_fsync ? 0 : fdatasync(fd);
+}
+
+/* fsync of the directory dir (relative to the data directory). */
+static int replica_fsync_dir(struct store_replica *r, const char *dir)
+{
+	int fd, rc;
+
+	if (r->no_fsync)
+		return 0;
+	fd = openat(r->dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
 }
 
 /* Leaves the open segment: synced, closed. */
@@ -263,6 +299,26 @@ io:
 
 int store_replica_sync(struct store_replica *r, char *err, size_t errlen)
 {
+	/* the streams' files first, then the entries of the directories that hold them */
+	while (r->open_count > 0) {
+		struct replica_open *o = &r->opens[r->open_count - 1];
+		if (replica_datasync(r, o->fd) != 0)
+			return replica_fail(err, errlen, STORE_REPLICA_IO, "fdatasync of %s/%s: %s",
+					    r->dir, o->name, strerror(errno));
+		close(o->fd);
+		r->open_count--;
+	}
+	while (r->sdir_count > 0) {
+		const char *d = r->sdirs[r->sdir_count - 1];
+		if (replica_fsync_dir(r, d) != 0 && errno != ENOENT)
+			return replica_fail(err, errlen, STORE_REPLICA_IO, "fsync of %s/%s: %s",
+					    r->dir, d, strerror(errno));
+		r->sdir_count--; /* ENOENT: it went, and streams/ is dirty for that */
+	}
+	if (r->streams_dirty && replica_fsync_dir(r, "streams") != 0 && errno != ENOENT)
+		return replica_fail(err, errlen, STORE_REPLICA_IO, "fsync of %s/streams: %s",
+				    r->dir, strerror(errno));
+	r->streams_dirty = false;
 	if (r->wfd >= 0 && r->wdirty) {
 		if (replica_datasync(r, r->wfd) != 0)
 			return replica_fail(err, errlen, STORE_REPLICA_IO,
@@ -333,11 +389,185 @@ int store_replica_definitions(struct store_replica *r, const char *doc, size_t l
 	return 0;
 }
 
+/* ---- streams' files ---- */
+
+/* Creates streams/ and streams/<id>/ for name; a directory made here is an entry its parent's
+ * next sync covers. */
+static int replica_stream_dir(struct store_replica *r, const char *name)
+{
+	char dir[REPLICA_SDIR_LEN + 1];
+
+	if (mkdirat(r->dirfd, "streams", 0755) == 0)
+		r->dir_dirty = true;
+	else if (errno != EEXIST)
+		return -1;
+	snprintf(dir, sizeof dir, "%.*s", REPLICA_SDIR_LEN, name);
+	if (mkdirat(r->dirfd, dir, 0755) == 0)
+		r->streams_dirty = true;
+	else if (errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+/* name's directory gained or lost an entry: its fsync comes with the next sync (at once when
+ * too many are waiting). */
+static int replica_stream_dir_changed(struct store_replica *r, const char *name)
+{
+	char dir[REPLICA_SDIR_LEN + 1];
+
+	snprintf(dir, sizeof dir, "%.*s", REPLICA_SDIR_LEN, name);
+	for (size_t i = 0; i < r->sdir_count; i++)
+		if (strcmp(r->sdirs[i], dir) == 0)
+			return 0;
+	if (r->sdir_count == sizeof r->sdirs / sizeof r->sdirs[0])
+		return replica_fsync_dir(r, dir);
+	memcpy(r->sdirs[r->sdir_count++], dir, sizeof dir);
+	return 0;
+}
+
+/* The open descriptor of a stream's file, opened (created) on its first write since the last
+ * sync, which syncs and closes it. */
+static struct replica_open *replica_open_stream(struct store_replica *r, const char *name,
+						char *err, size_t errlen)
+{
+	struct replica_open *o;
+	struct stat st;
+	bool created;
+
+	for (size_t i = 0; i < r->open_count; i++)
+		if (strcmp(r->opens[i].name, name) == 0)
+			return &r->opens[i];
+	if (r->open_count == sizeof r->opens / sizeof r->opens[0] &&
+	    store_replica_sync(r, err, errlen) != 0)
+		return NULL;
+	if (replica_stream_dir(r, name) != 0) {
+		replica_fail(err, errlen, STORE_REPLICA_IO,
+			     "cannot create the directory of %s/%s: %s", r->dir, name,
+			     strerror(errno));
+		return NULL;
+	}
+	o = &r->opens[r->open_count];
+	created = fstatat(r->dirfd, name, &st, 0) != 0;
+	o->fd = openat(r->dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (o->fd < 0 || (created && replica_stream_dir_changed(r, name) != 0)) {
+		replica_fail(err, errlen, STORE_REPLICA_IO, "cannot create %s/%s: %s", r->dir, name,
+			     strerror(errno));
+		if (o->fd >= 0)
+			close(o->fd);
+		return NULL;
+	}
+	snprintf(o->name, sizeof o->name, "%s", name);
+	r->open_count++;
+	return o;
+}
+
+int store_replica_file_part(struct store_replica *r, const char *name, uint64_t off,
+			    const uint8_t *data, size_t len, char *err, size_t errlen)
+{
+	struct replica_open *o;
+	struct stat st;
+	uint64_t size;
+
+	if (!replica_stream_name_ok(name))
+		return replica_fail(err, errlen, STORE_REPLICA_CORRUPT, "refusing to write '%s'",
+				    name);
+	o = replica_open_stream(r, name, err, errlen);
+	if (!o)
+		return STORE_REPLICA_IO;
+	if (fstat(o->fd, &st) != 0)
+		return replica_fail(err, errlen, STORE_REPLICA_IO, "cannot stat %s/%s: %s", r->dir,
+				    name, strerror(errno));
+	size = (uint64_t)st.st_size;
+	/* no holes: a run starts inside the file or where it ends (so the file grows by what was
+	 * sent, never to an offset a frame names) */
+	if (off > size)
+		return replica_fail(err, errlen, STORE_REPLICA_CORRUPT,
+				    "a run for %s at offset %llu, where the file ends at %llu",
+				    name, (unsigned long long)off, (unsigned long long)size);
+	/* what is there already must be what the leader has (a segment's header comes again
+	 * with its first chunk) */
+	size_t same = off + len <= size ? len : (size_t)(size - off);
+	if (same > 0) {
+		uint8_t *have = malloc(same);
+		if (!have)
+			return replica_fail(err, errlen, STORE_REPLICA_IO, "out of memory");
+		bool equal = pread(o->fd, have, same, (off_t)off) == (ssize_t)same &&
+			     memcmp(have, data, same) == 0;
+		free(have);
+		if (!equal)
+			return replica_fail(err, errlen, STORE_REPLICA_CORRUPT,
+					    "%s differs from the leader's at offset %llu", name,
+					    (unsigned long long)off);
+	}
+	if (same < len && replica_pwrite(o->fd, data + same, len - same, off + same) != 0)
+		return replica_fail(err, errlen, STORE_REPLICA_IO, "cannot write %s/%s: %s",
+				    r->dir, name, strerror(errno));
+	return 0;
+}
+
+/* Removes a stream's file, and its directory when that was its last file. */
+static int replica_stream_unlink(struct store_replica *r, const char *name, char *err,
+				 size_t errlen)
+{
+	char dir[REPLICA_SDIR_LEN + 1];
+
+	for (size_t i = 0; i < r->open_count; i++)
+		if (strcmp(r->opens[i].name, name) == 0) {
+			close(r->opens[i].fd); /* its bytes go with it: no sync */
+			r->opens[i] = r->opens[--r->open_count];
+			break;
+		}
+	if (unlinkat(r->dirfd, name, 0) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		return replica_fail(err, errlen, STORE_REPLICA_IO, "cannot remove %s/%s: %s",
+				    r->dir, name, strerror(errno));
+	}
+	snprintf(dir, sizeof dir, "%.*s", REPLICA_SDIR_LEN, name);
+	if (unlinkat(r->dirfd, dir, AT_REMOVEDIR) == 0)
+		r->streams_dirty = true; /* the stream's last file: the directory goes too */
+	else if (replica_stream_dir_changed(r, name) != 0)
+		return replica_fail(err, errlen, STORE_REPLICA_IO, "fsync of %s/%s: %s", r->dir,
+				    dir, strerror(errno));
+	return 0;
+}
+
+int store_replica_file_removed(struct store_replica *r, const char *name, char *err,
+			       size_t errlen)
+{
+	if (!replica_stream_name_ok(name))
+		return replica_fail(err, errlen, STORE_REPLICA_CORRUPT, "refusing to remove '%s'",
+				    name);
+	/* what was written before it went is on disk first, as for a log segment */
+	if (store_replica_sync(r, err, errlen) != 0)
+		return STORE_REPLICA_IO;
+	return replica_stream_unlink(r, name, err, errlen);
+}
+
 /* ---- whole files ---- */
+
+static bool replica_digits(const char *p, size_t n, bool hex)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') || (hex && p[i] >= 'a' && p[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* "streams/<16 hex>/<20 digits>.log|.idx" */
+static bool replica_stream_name_ok(const char *name)
+{
+	return strlen(name) == 8 + 16 + 1 + 20 + 4 && strncmp(name, "streams/", 8) == 0 &&
+	       replica_digits(name + 8, 16, true) && name[24] == '/' &&
+	       replica_digits(name + 25, 20, false) &&
+	       (strcmp(name + 45, ".log") == 0 || strcmp(name + 45, ".idx") == 0);
+}
 
 bool store_replica_name_ok(const char *name)
 {
 	if (strcmp(name, REPLICA_DEFS) == 0)
+		return true;
+	if (replica_stream_name_ok(name))
 		return true;
 	if (strncmp(name, "msgs/", 5) != 0 || strlen(name) != 5 + 12 ||
 	    strcmp(name + 13, ".seg") != 0)
@@ -360,6 +590,34 @@ int store_replica_list(const char *dir, store_replica_list_fn fn, void *arg)
 	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && fn(arg, REPLICA_DEFS,
 							      (uint64_t)st.st_size) != 0)
 		return -1;
+	snprintf(path, sizeof path, "%s/streams", dir);
+	d = opendir(path);
+	while (d && rc == 0 && (de = readdir(d)) != NULL) {
+		char sub[4200];
+		DIR *sd;
+		struct dirent *se;
+		if (strlen(de->d_name) != 16)
+			continue;
+		snprintf(sub, sizeof sub, "%s/streams/%s", dir, de->d_name);
+		sd = opendir(sub);
+		while (sd && rc == 0 && (se = readdir(sd)) != NULL) {
+			char sname[128];
+			if (strlen(se->d_name) != 24)
+				continue;
+			snprintf(sname, sizeof sname, "streams/%s/%s", de->d_name, se->d_name);
+			if (!replica_stream_name_ok(sname))
+				continue;
+			snprintf(path, sizeof path, "%s/%s", dir, sname);
+			if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+				rc = fn(arg, sname, (uint64_t)st.st_size);
+		}
+		if (sd)
+			closedir(sd);
+	}
+	if (d)
+		closedir(d);
+	if (rc != 0)
+		return rc;
 	snprintf(path, sizeof path, "%s/msgs", dir);
 	d = opendir(path);
 	if (!d)
@@ -442,6 +700,20 @@ int store_replica_file_begin(struct store_replica *r, const char *name, uint64_t
 	if (r->ffd >= 0)
 		close(r->ffd);
 	dfd = replica_at(r, name, &leaf);
+	if (replica_stream_name_ok(name)) {
+		struct stat st;
+		/* a stream's file the stream wrote to since the last sync: the fetch replaces it */
+		for (size_t i = 0; i < r->open_count; i++)
+			if (strcmp(r->opens[i].name, name) == 0 &&
+			    store_replica_sync(r, err, errlen) != 0)
+				return STORE_REPLICA_IO;
+		if (replica_stream_dir(r, name) != 0 ||
+		    (fstatat(r->dirfd, name, &st, 0) != 0 &&
+		     replica_stream_dir_changed(r, name) != 0))
+			return replica_fail(err, errlen, STORE_REPLICA_IO,
+					    "cannot create the directory of %s/%s: %s", r->dir,
+					    name, strerror(errno));
+	}
 	/* the log writer must not keep a stale idea of this segment's size or salt */
 	if (r->wfd >= 0 && dfd == r->msgs_dirfd) {
 		char seg[32];
@@ -548,6 +820,8 @@ int store_replica_remove(struct store_replica *r, const char *name, char *err, s
 				    name);
 	if (replica_leave_segment(r, err, errlen) != 0)
 		return STORE_REPLICA_IO;
+	if (replica_stream_name_ok(name))
+		return replica_stream_unlink(r, name, err, errlen);
 	dfd = replica_at(r, name, &leaf);
 	if (unlinkat(dfd, leaf, 0) != 0 && errno != ENOENT)
 		return replica_fail(err, errlen, STORE_REPLICA_IO, "cannot remove %s/%s: %s",

@@ -5,11 +5,15 @@
  * byte-for-byte copy of the leader's, and a promoted follower opens it with store_open and
  * store_recover like any other (docs/clustering.md).
  *
+ * Streams keep their messages in logs of their own (storage/stream_log.c); the tap tells of
+ * every write to those files and of their removal, and store_replica_file_part and
+ * store_replica_file_removed repeat them here, the bytes at the same offsets.
+ *
  * The initial sync works on whole files: store_replica_list names what a data directory holds
- * ("definitions.json" and "msgs/NNNNNNNN.seg"), store_replica_crc checksums a prefix of one, and
- * the file_* calls write one fetched from the leader. Nothing here blocks on the network: the
- * caller (broker/cluster/repl_follower.c, on its own thread) owns the socket. Not thread-safe:
- * one struct store_replica per thread. */
+ * ("definitions.json", "msgs/NNNNNNNN.seg" and the streams' files), store_replica_crc
+ * checksums a prefix of one, and the file_* calls write one fetched from the leader. Nothing
+ * here blocks on the network: the caller (broker/cluster/repl_follower.c, on its own thread)
+ * owns the socket. Not thread-safe: one struct store_replica per thread. */
 #ifndef STORAGE_STORE_REPLICA_H
 #define STORAGE_STORE_REPLICA_H
 
@@ -18,6 +22,10 @@
 #include <stdint.h>
 
 struct store_replica;
+
+/* Room for the longest name store_replica_name_ok accepts ("streams/<16>/<20>.log"), with its
+ * NUL: every buffer that holds a replicated file's name is this long. */
+#define STORE_REPLICA_NAME_MAX 64
 
 /* The result of the calls that write: 0, or one of these (err says what and where). */
 enum store_replica_error {
@@ -49,10 +57,24 @@ int store_replica_definitions(struct store_replica *r, const char *doc, size_t l
  * directories whose entries changed. */
 int store_replica_sync(struct store_replica *r, char *err, size_t errlen);
 
+/* A run of bytes of one of the files a stream keeps (store_tap's file: a name such as
+ * "streams/<16 hex digits>/<20 digits>.log" or ".idx"), written at off: the file is created
+ * (and its directory) when missing; bytes that are already there must be the same (a segment's
+ * header is shipped again with its first chunk); a run that starts past the end is refused. */
+int store_replica_file_part(struct store_replica *r, const char *name, uint64_t off,
+			    const uint8_t *data, size_t len, char *err, size_t errlen);
+/* Removes a stream's file (and its directory once empty), after syncing what was written
+ * before. A name that is not a stream's file is refused (STORE_REPLICA_CORRUPT) for both calls:
+ * a leader cannot make a follower write or remove anything outside streams/. The files written
+ * are made durable by store_replica_sync (their data, then the directory entries). */
+int store_replica_file_removed(struct store_replica *r, const char *name, char *err,
+			       size_t errlen);
+
 /* ---- whole files, for the initial sync ---- */
 
-/* A name store_replica_list can return ("definitions.json", "msgs/NNNNNNNN.seg"): nothing
- * else is ever written, so a leader cannot make a follower write outside its directory. */
+/* A name store_replica_list can return ("definitions.json", "msgs/NNNNNNNN.seg",
+ * "streams/<16 hex digits>/<20 digits>.log" or ".idx"): nothing else is ever written, so a
+ * leader cannot make a follower write outside its directory. */
 bool store_replica_name_ok(const char *name);
 /* Calls fn for every file of a data directory that replication copies, with its size. 0, or
  * -1 when dir/msgs cannot be read; fn returning -1 stops the walk (and the call returns -1). */

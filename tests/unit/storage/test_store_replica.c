@@ -2,7 +2,9 @@
  * a leader's tap (store_set_tap): the copy ends byte for byte equal and recovers the same
  * messages; a run that is corrupted, truncated, out of place or headless is refused and
  * nothing of it is written; fetched files are checked against the leader's checksum; only the
- * data directory's own file names are ever written. */
+ * data directory's own file names are ever written. A stream's log (its own files under
+ * streams/) rides along: the copy holds the same files and reads back the same messages, a
+ * write lands at its offset, and a name from the wire outside streams/ is refused. */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -15,6 +17,7 @@
 
 #include "storage/store_record.h"
 #include "storage/store_replica.h"
+#include "storage/stream_log.h"
 #include "storage_helpers.h"
 
 #define Q1 0x1111
@@ -33,7 +36,7 @@ struct tapped {
 		size_t len;
 	} runs[4096];
 	size_t run_count;
-	unsigned batches, deletions, definitions;
+	unsigned batches, deletions, definitions, file_parts, files_removed;
 };
 
 static void tap_part(void *arg, uint32_t seg, uint64_t off, const uint8_t *data, size_t len)
@@ -76,7 +79,28 @@ static void tap_definitions(void *arg, const char *doc, size_t len)
 		t->errors++;
 }
 
-static const struct store_tap tap = { tap_part, tap_batch_end, tap_deleted, tap_definitions };
+static void tap_file(void *arg, const char *name, uint64_t off, const uint8_t *data, size_t len)
+{
+	struct tapped *t = arg;
+	t->file_parts++;
+	if (t->r && store_replica_file_part(t->r, name, off, data, len, t->err, sizeof t->err) != 0)
+		t->errors++;
+}
+
+static void tap_file_removed(void *arg, const char *name)
+{
+	struct tapped *t = arg;
+	t->files_removed++;
+	if (t->r && store_replica_file_removed(t->r, name, t->err, sizeof t->err) != 0)
+		t->errors++;
+}
+
+static const struct store_tap tap = { .part = tap_part,
+				      .batch_end = tap_batch_end,
+				      .segment_deleted = tap_deleted,
+				      .definitions = tap_definitions,
+				      .file = tap_file,
+				      .file_removed = tap_file_removed };
 
 static void tapped_free(struct tapped *t)
 {
@@ -406,6 +430,243 @@ START_TEST(definitions_are_replaced_whole_and_the_previous_copy_is_kept)
 }
 END_TEST
 
+/* ---- streams' files ---- */
+
+#define STREAM_DIR "streams/00000000000000ab"
+#define STREAM_LOG STREAM_DIR "/00000000000000000000.log"
+
+static struct store_message stream_msg(const char *body)
+{
+	struct store_message m = {
+		.exchange = (const uint8_t *)"",
+		.routing_key = (const uint8_t *)"rk",
+		.routing_key_len = 2,
+		.props = (const uint8_t *)"\x00\x00",
+		.props_len = 2,
+		.body = (const uint8_t *)body,
+		.body_len = strlen(body),
+	};
+	return m;
+}
+
+/* Every file under a/streams is in b/streams with the same bytes, and no more. */
+static void assert_same_streams(const char *a, const char *b)
+{
+	char cmd[700];
+	snprintf(cmd, sizeof cmd, "diff -r '%s/streams' '%s/streams' >&2", a, b);
+	ck_assert_msg(system(cmd) == 0, "the streams' files differ (diff above)");
+}
+
+struct listed {
+	char names[64][STORE_REPLICA_NAME_MAX];
+	uint64_t sizes[64];
+	size_t n;
+};
+
+static int list_one(void *arg, const char *name, uint64_t size)
+{
+	struct listed *l = arg;
+	if (l->n < 64) {
+		snprintf(l->names[l->n], sizeof l->names[0], "%s", name);
+		l->sizes[l->n++] = size;
+	}
+	return 0;
+}
+
+static int read_body(void *arg, const struct slog_entry *e)
+{
+	char (*bodies)[32] = arg;
+	snprintf(bodies[e->offset], 32, "%.*s", (int)e->msg.body_len, (const char *)e->msg.body);
+	return 0;
+}
+
+START_TEST(a_follower_fed_by_the_tap_holds_a_streams_files_and_reads_its_messages)
+{
+	struct harness *h = harness_new(0);
+	struct tapped *t = calloc(1, sizeof *t);
+	char dir[300], sdir[400], err[256], body[32];
+	static char bodies[2000][32];
+	struct slog *l;
+
+	ck_assert_int_eq(harness_recover(h, NULL, NULL), 0);
+	t->r = replica_in(h, dir, sizeof dir);
+	store_set_tap(h->store, &tap, t);
+	snprintf(sdir, sizeof sdir, "%s/" STREAM_DIR, h->dir);
+	l = slog_open(sdir, 4096, err, sizeof err); /* small segments: they roll */
+	ck_assert_msg(l != NULL, "%s", err);
+	slog_attach(l, h->store);
+	for (unsigned i = 0; i < 2000; i++) {
+		snprintf(body, sizeof body, "stream message %u", i);
+		struct store_message m = stream_msg(body);
+		ck_assert_uint_eq(slog_append(l, &m, 1000 + i), i);
+		slog_touch(l);
+		if (i % 50 == 49)
+			ck_assert(harness_wait(h, store_sync(h->store)));
+	}
+	ck_assert(harness_wait(h, store_sync(h->store)));
+	ck_assert_msg(t->errors == 0, "the replica refused a write: %s", t->err);
+	ck_assert_uint_gt(slog_segment_count(l), 3);
+	assert_same_streams(h->dir, dir);
+
+	/* retention drops the oldest segments: the copy drops them too */
+	uint32_t segs = slog_segment_count(l);
+	ck_assert_uint_gt(slog_trim(l, 3 * 4096, -1, 0), 0);
+	ck_assert_uint_gt(t->files_removed, 0);
+	ck_assert_uint_lt(slog_segment_count(l), segs);
+	ck_assert_msg(t->errors == 0, "the replica refused a removal: %s", t->err);
+	assert_same_streams(h->dir, dir);
+	uint64_t first = slog_first(l);
+
+	/* the catch-up of a follower that joins now lists the same files, with their sizes */
+	struct listed *have = calloc(1, sizeof *have), *copy = calloc(1, sizeof *copy);
+	ck_assert_int_eq(store_replica_list(h->dir, list_one, have), 0);
+	ck_assert_int_eq(store_replica_list(dir, list_one, copy), 0);
+	ck_assert_uint_eq(have->n, copy->n);
+	size_t stream_files = 0;
+	for (size_t i = 0; i < have->n; i++) {
+		ck_assert_str_eq(have->names[i], copy->names[i]);
+		ck_assert_uint_eq(have->sizes[i], copy->sizes[i]);
+		ck_assert(store_replica_name_ok(have->names[i]));
+		stream_files += strncmp(have->names[i], STREAM_DIR "/",
+					strlen(STREAM_DIR) + 1) == 0;
+	}
+	ck_assert_uint_eq(stream_files, 2 * slog_segment_count(l));
+	free(have);
+	free(copy);
+
+	/* the copy, opened as a stream's log, reads the same messages at the same offsets */
+	ck_assert_int_eq(store_replica_sync(t->r, err, sizeof err), 0);
+	snprintf(sdir, sizeof sdir, "%s/" STREAM_DIR, dir);
+	struct slog *c = slog_open(sdir, 4096, err, sizeof err);
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(slog_first(c), first);
+	ck_assert_uint_eq(slog_next(c), 2000);
+	memset(bodies, 0, sizeof bodies);
+	struct slog_cursor cur = { .offset = first };
+	while (slog_read(c, &cur, 500, read_body, bodies) > 0)
+		;
+	for (uint64_t i = first; i < 2000; i++) {
+		snprintf(body, sizeof body, "stream message %u", (unsigned)i);
+		ck_assert_str_eq(bodies[i], body);
+	}
+	slog_close(c);
+
+	/* the stream is deleted: its files and directory go from the copy too */
+	slog_destroy(l);
+	ck_assert_msg(t->errors == 0, "the replica refused a removal: %s", t->err);
+	struct stat st;
+	ck_assert_int_ne(stat(sdir, &st), 0);
+	store_set_tap(h->store, NULL, NULL);
+	store_replica_close(t->r);
+	t->r = NULL;
+	tapped_free(t);
+	remove_dir(dir);
+	harness_free(h);
+}
+END_TEST
+
+START_TEST(a_streams_file_write_lands_at_its_offset_and_only_where_the_file_ends)
+{
+	char dir[] = "/tmp/warren-replica-XXXXXX", err[512], path[400];
+	struct store_replica *r;
+	size_t len;
+	char *got;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	r = store_replica_open(dir, true, err, sizeof err);
+	ck_assert_ptr_nonnull(r);
+	/* the file and its directories are made by the first write */
+	ck_assert_int_eq(store_replica_file_part(r, STREAM_LOG, 0, (const uint8_t *)"HEADER", 6,
+						 err, sizeof err), 0);
+	ck_assert_int_eq(store_replica_file_part(r, STREAM_LOG, 6, (const uint8_t *)"chunk-1", 7,
+						 err, sizeof err), 0);
+	/* bytes already there come again (a segment's header with its first chunk): the same
+	 * bytes are fine, different ones are refused */
+	ck_assert_int_eq(store_replica_file_part(r, STREAM_LOG, 0, (const uint8_t *)"HEADERchu", 9,
+						 err, sizeof err), 0);
+	ck_assert_int_eq(store_replica_file_part(r, STREAM_LOG, 3, (const uint8_t *)"XYZ", 3, err,
+						 sizeof err), STORE_REPLICA_CORRUPT);
+	ck_assert_msg(strstr(err, "differs") != NULL, "%s", err);
+	/* a run past the end would leave a hole: refused, and the file stays as it was */
+	ck_assert_int_eq(store_replica_file_part(r, STREAM_LOG, 14, (const uint8_t *)"gap", 3, err,
+						 sizeof err), STORE_REPLICA_CORRUPT);
+	ck_assert_msg(strstr(err, "where the file ends at 13") != NULL, "%s", err);
+	ck_assert_int_eq(store_replica_file_part(r, STREAM_LOG, 1ull << 62, (const uint8_t *)"x",
+						 1, err, sizeof err), STORE_REPLICA_CORRUPT);
+	/* a run that overlaps the end writes only what is new */
+	ck_assert_int_eq(store_replica_file_part(r, STREAM_LOG, 10, (const uint8_t *)"k-1chunk-2",
+						 10, err, sizeof err), 0);
+	ck_assert_int_eq(store_replica_sync(r, err, sizeof err), 0);
+	snprintf(path, sizeof path, "%s/" STREAM_LOG, dir);
+	got = file_read(path, &len);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_uint_eq(len, 20);
+	ck_assert(memcmp(got, "HEADERchunk-1chunk-2", 20) == 0);
+	free(got);
+	/* removed: the file, then its directory with its last file */
+	ck_assert_int_eq(store_replica_file_removed(r, STREAM_LOG, err, sizeof err), 0);
+	ck_assert_int_eq(harness_file_size(path), -1);
+	snprintf(path, sizeof path, "%s/" STREAM_DIR, dir);
+	struct stat st;
+	ck_assert_int_ne(stat(path, &st), 0);
+	ck_assert_int_eq(store_replica_file_removed(r, STREAM_LOG, err, sizeof err), 0); /* again */
+	store_replica_close(r);
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+START_TEST(a_streams_file_name_from_the_wire_that_leaves_streams_is_refused)
+{
+	static const char *const bad[] = {
+		"../../etc/passwd",
+		"/etc/passwd",
+		"streams/../../x",
+		"streams/00000000000000ab/../../../../tmp/evil.log",
+		"streams/00000000000000ab/../00000000000000000000.log",
+		"streams/../00000000000000ab/0000000000000000000.log",
+		"streams/00000000000000AB/00000000000000000000.log", /* not the broker's spelling */
+		"streams/00000000000000ab/00000000000000000000.seg",
+		"streams/00000000000000ab/00000000000000000000.log/",
+		"streams/00000000000000ab/0000000000000000000a.log",
+		"streams/00000000000000ab//0000000000000000000.log",
+		"streams/00000000000000ab/00000000000000000000.log.tmp",
+		"streams/00000000000000ab",
+		"streams/",
+		"msgs/00000001.seg", /* a log segment is not a stream's file */
+		"definitions.json",
+		"",
+	};
+	char dir[] = "/tmp/warren-replica-XXXXXX", err[512], path[300];
+	struct store_replica *r;
+	struct stat st;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	r = store_replica_open(dir, true, err, sizeof err);
+	ck_assert_ptr_nonnull(r);
+	ck_assert(store_replica_name_ok(STREAM_LOG));
+	ck_assert(store_replica_name_ok(STREAM_DIR "/00000000000000004096.idx"));
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ck_assert_int_eq(store_replica_file_part(r, bad[i], 0, (const uint8_t *)"x", 1, err,
+							 sizeof err), STORE_REPLICA_CORRUPT);
+		ck_assert_msg(strstr(err, "refusing") != NULL, "%s: %s", bad[i], err);
+		ck_assert_int_eq(store_replica_file_removed(r, bad[i], err, sizeof err),
+				 STORE_REPLICA_CORRUPT);
+		if (i < 14) /* the others are names of the data directory's other files */
+			ck_assert_msg(!store_replica_name_ok(bad[i]), "%s", bad[i]);
+	}
+	/* nothing was made: not even streams/ */
+	snprintf(path, sizeof path, "%s/streams", dir);
+	ck_assert_int_ne(stat(path, &st), 0);
+	ck_assert_int_ne(stat("/tmp/evil.log", &st), 0);
+	store_replica_close(r);
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *store_replica_suite(void)
 {
 	Suite *s = suite_create("store_replica");
@@ -417,6 +678,9 @@ static Suite *store_replica_suite(void)
 	tcase_add_test(tc, a_run_that_does_not_continue_its_file_is_refused);
 	tcase_add_test(tc, a_fetched_file_must_match_the_leaders_checksum_and_name);
 	tcase_add_test(tc, definitions_are_replaced_whole_and_the_previous_copy_is_kept);
+	tcase_add_test(tc, a_follower_fed_by_the_tap_holds_a_streams_files_and_reads_its_messages);
+	tcase_add_test(tc, a_streams_file_write_lands_at_its_offset_and_only_where_the_file_ends);
+	tcase_add_test(tc, a_streams_file_name_from_the_wire_that_leaves_streams_is_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
