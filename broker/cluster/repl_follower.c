@@ -68,7 +68,7 @@ struct repl_follower {
 
 /* The manifest entry the follower plans from. */
 struct follow_file {
-	char name[64];
+	char name[STORE_REPLICA_NAME_MAX];
 	uint64_t size;
 	uint32_t crc;
 };
@@ -334,7 +334,7 @@ static int follow_frame(struct follow_session *s, bool block, struct repl_frame 
 /* ---- the snapshot ---- */
 
 struct follow_local {
-	char name[64];
+	char name[STORE_REPLICA_NAME_MAX];
 	uint64_t size;
 	bool listed;
 };
@@ -502,7 +502,7 @@ static int follow_file(struct follow_session *s, const struct repl_frame *fr, ch
 {
 	struct repl_follower *f = s->f;
 	struct repl_reader r;
-	char name[64], err[512];
+	char name[STORE_REPLICA_NAME_MAX], err[512];
 	uint64_t from, len, left;
 	const struct follow_file *m;
 
@@ -624,6 +624,31 @@ static int follow_apply(struct follow_session *s, const struct repl_frame *fr, c
 		if (r.bad)
 			break;
 		rc = store_replica_definitions(f->rep, (const char *)doc, n, err, sizeof err);
+		if (seq > s->pending_ack)
+			s->pending_ack = seq;
+		break;
+	}
+	case REPL_FILEPART: {
+		char name[STORE_REPLICA_NAME_MAX];
+		uint64_t seq = repl_read_u64(&r);
+		repl_read_str(&r, name, sizeof name);
+		uint64_t off = repl_read_u64(&r);
+		size_t n;
+		const uint8_t *data = repl_read_rest(&r, &n);
+		(void)seq; /* acked with its batch's SEQ_END */
+		if (r.bad)
+			break;
+		rc = store_replica_file_part(f->rep, name, off, data, n, err, sizeof err);
+		s->unsynced_bytes += n;
+		break;
+	}
+	case REPL_FILEGONE: {
+		char name[STORE_REPLICA_NAME_MAX];
+		uint64_t seq = repl_read_u64(&r);
+		repl_read_str(&r, name, sizeof name);
+		if (r.bad)
+			break;
+		rc = store_replica_file_removed(f->rep, name, err, sizeof err);
 		if (seq > s->pending_ack)
 			s->pending_ack = seq;
 		break;

@@ -77,7 +77,7 @@ struct repl_mark {
 };
 
 struct repl_file {
-	char name[32];
+	char name[STORE_REPLICA_NAME_MAX];
 	uint64_t size;
 	uint32_t crc;
 	bool crc_known;
@@ -109,6 +109,13 @@ struct repl_session {
 	bool registered;           /* receives the stream (into backlog until the snapshot) */
 	uint32_t mf_seg;           /* the snapshot covers the log up to here: what was shipped */
 	uint64_t mf_off;           /* when the stream started for this follower */
+	/* the streams' files and their sizes at that instant (they are written on the loop:
+	 * every later byte is in the backlog) */
+	struct repl_sized {
+		char name[STORE_REPLICA_NAME_MAX];
+		uint64_t size;
+	} *streams;
+	size_t stream_count;
 	bool synced;               /* SYNCED came: its acks count */
 	struct evbuffer *backlog;
 	struct repl_manifest mf;
@@ -347,13 +354,20 @@ static void repl_tap_part(void *arg, uint32_t seg, uint64_t off, const uint8_t *
 	}
 }
 
-static void repl_tap_batch_end(void *arg, uint64_t ticket, uint64_t records)
+/* The newest seq whose frames were all sent: l->seq, or the one before while a seq is open
+ * (streams' chunks written since the last batch, which the next batch's end closes). */
+static uint64_t repl_seq_ended(const struct repl_leader *l)
 {
-	struct repl_leader *l = arg;
+	return l->in_batch ? l->seq - 1 : l->seq;
+}
+
+/* Ends the open seq, if any: its frames are all sent, and a follower may ack it once they
+ * are on its disk. */
+static void repl_seq_end(struct repl_leader *l, uint64_t records)
+{
 	struct repl_buf b = { 0 };
 
-	(void)ticket;
-	if (l->stopped || !l->in_batch)
+	if (!l->in_batch)
 		return;
 	l->in_batch = false;
 	size_t at = repl_frame_begin(&b, REPL_SEQ_END);
@@ -362,7 +376,69 @@ static void repl_tap_batch_end(void *arg, uint64_t ticket, uint64_t records)
 	repl_frame_end(&b, at, 0);
 	repl_emit(l, &b, NULL, 0, 0, true);
 	repl_buf_free(&b);
+}
+
+static void repl_tap_batch_end(void *arg, uint64_t ticket, uint64_t records)
+{
+	struct repl_leader *l = arg;
+
+	(void)ticket;
+	if (l->stopped || !l->in_batch)
+		return;
+	repl_seq_end(l, records);
 	repl_flush(l);
+}
+
+/* A stream's chunk was written (with its index entry, and a new segment's header): the
+ * bytes belong to the batch whose batch_end comes next (the store's group commit flushes the
+ * streams' chunks right before it hands its batch over, and a chunk that fills up mid-turn
+ * is written before the next batch): acked with it. */
+static void repl_tap_file(void *arg, const char *name, uint64_t off, const uint8_t *data,
+			  size_t len)
+{
+	struct repl_leader *l = arg;
+	struct repl_buf b = { 0 };
+
+	if (l->stopped)
+		return;
+	if (!l->in_batch) {
+		l->in_batch = true;
+		l->seq++;
+	}
+	size_t at = repl_frame_begin(&b, REPL_FILEPART);
+	repl_buf_u64(&b, l->seq);
+	repl_buf_str(&b, name);
+	repl_buf_u64(&b, off);
+	repl_buf_bytes(&b, data, len);
+	repl_frame_end(&b, at, 0);
+	repl_emit(l, &b, NULL, 0, 0, false);
+	repl_buf_free(&b);
+	/* the bytes are in the frame (its checksum covers them): counted for the lag here */
+	struct list *pos;
+	list_for_each(pos, &l->sessions)
+	{
+		struct repl_session *s = list_entry(pos, struct repl_session, link);
+		if (s->registered && !s->closing)
+			s->sent_bytes += len;
+	}
+	l->sent_bytes += len;
+}
+
+static void repl_tap_file_removed(void *arg, const char *name)
+{
+	struct repl_leader *l = arg;
+	struct repl_buf b = { 0 };
+
+	if (l->stopped)
+		return;
+	repl_seq_end(l, 0);
+	l->seq++;
+	size_t at = repl_frame_begin(&b, REPL_FILEGONE);
+	repl_buf_u64(&b, l->seq);
+	repl_buf_str(&b, name);
+	repl_frame_end(&b, at, 0);
+	repl_emit(l, &b, NULL, 0, 0, true);
+	repl_buf_free(&b);
 }
 
 static void repl_tap_deleted(void *arg, uint32_t seg)
@@ -372,6 +448,7 @@ static void repl_tap_deleted(void *arg, uint32_t seg)
 
 	if (l->stopped)
 		return;
+	repl_seq_end(l, 0);
 	l->seq++;
 	size_t at = repl_frame_begin(&b, REPL_DELETE);
 	repl_buf_u64(&b, l->seq);
@@ -391,6 +468,7 @@ static void repl_tap_definitions(void *arg, const char *doc, size_t len)
 
 	if (l->stopped)
 		return;
+	repl_seq_end(l, 0);
 	l->seq++;
 	size_t at = repl_frame_begin(&b, REPL_DEFS);
 	repl_buf_u64(&b, l->seq);
@@ -596,9 +674,10 @@ static void repl_gate(struct broker *b, uint64_t ticket, bool ok)
 		l->wait_head = 0;
 	}
 	/* the tap saw this ticket's batch when it was handed to the storage thread, and nothing
-	 * was handed since (one batch is written at a time): l->seq covers it */
+	 * was handed since (one batch is written at a time): the last seq that ended covers it
+	 * (an open one holds only streams' chunks written since) */
 	l->waits[(l->wait_head + l->wait_count++) % l->wait_cap] =
-		(struct repl_wait){ ticket, l->seq, ok };
+		(struct repl_wait){ ticket, repl_seq_ended(l), ok };
 	repl_release(l);
 	repl_disk_moved(l);
 }
@@ -790,6 +869,7 @@ static void repl_manifest_free(struct repl_manifest *mf)
 
 struct repl_list_ctx {
 	struct repl_leader *l;
+	const struct repl_session *s;
 	struct repl_manifest *mf;
 	uint32_t end_seg;
 	uint64_t end_off;
@@ -802,7 +882,19 @@ static int repl_manifest_add(void *arg, const char *name, uint64_t size)
 	struct repl_file *f, *files;
 	char path[4400];
 
-	if (strncmp(name, "msgs/", 5) == 0) {
+	if (strncmp(name, "streams/", 8) == 0) {
+		/* as it was when the follower's stream started: later bytes are in its backlog */
+		const struct repl_session *s = x->s;
+		size_t i;
+		for (i = 0; i < s->stream_count; i++)
+			if (strcmp(s->streams[i].name, name) == 0)
+				break;
+		if (i == s->stream_count)
+			return 0; /* created since: the stream carries it */
+		if (size < s->streams[i].size)
+			return 0; /* removed and made again meanwhile: the stream carries it */
+		size = s->streams[i].size;
+	} else if (strncmp(name, "msgs/", 5) == 0) {
 		uint32_t seg = (uint32_t)strtoul(name + 5, NULL, 10);
 		if (seg > x->end_seg || (seg == x->end_seg && x->end_off == 0))
 			return 0; /* only in the stream */
@@ -851,7 +943,9 @@ static int repl_manifest_add(void *arg, const char *name, uint64_t size)
 		f->fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (f->fd < 0)
 			return 0; /* deleted meanwhile: nothing in it was live */
-		uint32_t seg = (uint32_t)strtoul(name + 5, NULL, 10);
+		uint32_t seg = strncmp(name, "msgs/", 5) == 0 ?
+				       (uint32_t)strtoul(name + 5, NULL, 10) :
+				       UINT32_MAX;
 		for (size_t i = 0; i < x->l->cache_count; i++)
 			if (x->l->cache[i].seg == seg && x->l->cache[i].size == size) {
 				f->crc = x->l->cache[i].crc;
@@ -879,7 +973,9 @@ static void repl_send_manifest(struct repl_session *s, struct repl_job *j)
 		f->crc = j->items[k++].crc;
 		f->crc_known = true;
 		/* segments before the head never change again: remember their CRCs */
-		uint32_t seg = (uint32_t)strtoul(f->name + 5, NULL, 10);
+		uint32_t seg = strncmp(f->name, "msgs/", 5) == 0 ?
+				       (uint32_t)strtoul(f->name + 5, NULL, 10) :
+				       UINT32_MAX;
 		if (seg < l->head_seg && l->cache_count < 4096) {
 			if (l->cache_count == l->cache_cap) {
 				size_t cap = l->cache_cap ? l->cache_cap * 2 : 16;
@@ -912,7 +1008,8 @@ static void repl_send_manifest(struct repl_session *s, struct repl_job *j)
 static void repl_build_manifest(struct repl_session *s)
 {
 	struct repl_leader *l = s->l;
-	struct repl_list_ctx x = { .l = l, .mf = &s->mf, .end_seg = s->mf_seg, .end_off = s->mf_off };
+	struct repl_list_ctx x = { .l = l, .s = s, .mf = &s->mf, .end_seg = s->mf_seg,
+				   .end_off = s->mf_off };
 	struct repl_job *j;
 	size_t need = 0;
 	uint32_t seg;
@@ -992,10 +1089,30 @@ static void repl_send_file(struct repl_session *s, struct repl_file *f, uint64_t
 
 /* After AUTH: the stream starts for this follower now; the files will describe everything
  * shipped before. */
+static int repl_stream_size(void *arg, const char *name, uint64_t size)
+{
+	struct repl_session *s = arg;
+	struct repl_sized *v;
+
+	if (strncmp(name, "streams/", 8) != 0)
+		return 0;
+	v = realloc(s->streams, (s->stream_count + 1) * sizeof *v);
+	if (!v)
+		return -1;
+	s->streams = v;
+	snprintf(v[s->stream_count].name, sizeof v[0].name, "%s", name);
+	v[s->stream_count++].size = size;
+	return 0;
+}
+
 static void repl_start_snapshot(struct repl_session *s)
 {
 	struct repl_leader *l = s->l;
 
+	if (store_replica_list(l->c->data_dir, repl_stream_size, s) != 0) {
+		repl_session_close(s, "cannot list its streams' files");
+		return;
+	}
 	s->registered = true;
 	s->mf_seg = l->shipped_seg;
 	s->mf_off = l->shipped_off;
@@ -1063,7 +1180,7 @@ static int repl_on_fetch(struct repl_session *s, const struct repl_frame *fr)
 	repl_reader_init(&r, fr);
 	n = repl_read_u32(&r);
 	for (uint32_t i = 0; i < n && !r.bad; i++) {
-		char name[64];
+		char name[STORE_REPLICA_NAME_MAX];
 		repl_read_str(&r, name, sizeof name);
 		uint64_t from = repl_read_u64(&r);
 		uint32_t crc = repl_read_u32(&r);
@@ -1124,6 +1241,7 @@ static void repl_session_free(struct repl_session *s)
 		evbuffer_free(s->backlog);
 	repl_manifest_free(&s->mf);
 	free(s->marks);
+	free(s->streams);
 	free(s);
 }
 
@@ -1227,9 +1345,9 @@ static int repl_on_auth(struct repl_session *s, const struct repl_frame *fr)
 	repl_mac(c->cfg->cluster_password, "leader", fnonce, c->identity, c->name, mac);
 	size_t at = repl_frame_begin(&b, REPL_WELCOME);
 	repl_buf_bytes(&b, mac, REPL_MAC_LEN);
-	repl_buf_u64(&b, l->seq); /* the stream starts after this seq */
+	repl_buf_u64(&b, repl_seq_ended(l)); /* the stream starts after this seq */
 	repl_frame_end(&b, at, 0);
-	s->acked_seq = l->seq;
+	s->acked_seq = repl_seq_ended(l);
 	repl_send(s, &b);
 	repl_buf_free(&b);
 	log_info(l->c->log, "clustering: follower %s connected from %s: sync starts", s->name, s->peer);
@@ -1453,7 +1571,7 @@ static void repl_on_timer(evutil_socket_t fd, short what, void *arg)
 			memset(m, 0, sizeof *m);
 			snprintf(m->name, sizeof m->name, "%s", s->name);
 			m->state = M_JOINING;
-			m->floor = l->seq;
+			m->floor = repl_seq_ended(l);
 			m->acked_seq = s->acked_seq;
 			m->s = s;
 			s->member = m;
@@ -1583,7 +1701,9 @@ struct repl_leader *repl_leader_new(struct cluster *c, struct broker *b)
 	l->tap = (struct store_tap){ .part = repl_tap_part,
 				     .batch_end = repl_tap_batch_end,
 				     .segment_deleted = repl_tap_deleted,
-				     .definitions = repl_tap_definitions };
+				     .definitions = repl_tap_definitions,
+				     .file = repl_tap_file,
+				     .file_removed = repl_tap_file_removed };
 	/* nothing is being written yet: the store was just recovered */
 	store_durable_end(b->store, &l->shipped_seg, &l->shipped_off);
 	store_set_tap(b->store, &l->tap, l);

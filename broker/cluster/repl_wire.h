@@ -44,7 +44,10 @@ enum repl_type {
 	REPL_PING = 15,      /* L->F: the last seq sent; the follower answers with an ACK */
 	REPL_ACK = 16,       /* F->L: every seq up to this one is on its disk */
 	REPL_FAULT = 17,     /* F->L: why it gives up this stream (disk full, a bad record) */
-	REPL_TYPE_MAX = 17,
+	REPL_FILEPART = 18,  /* L->F: seq, name, offset, bytes of a stream's file (the whole
+			      * frame is checksummed: streams' indexes have no checksums) */
+	REPL_FILEGONE = 19,  /* L->F: seq, name: a stream's file was removed */
+	REPL_TYPE_MAX = 19,
 };
 
 /* A growable output buffer. */

@@ -330,10 +330,19 @@ class Cluster:
         while time.time() < deadline:
             i, rev = self.etcd_leader()
             if i is not None and i != exclude and (min_revision is None or rev > min_revision) \
-                    and self.running(i) and wait_port(self.ip(i), 5672, 0.2):
+                    and self.running(i) and wait_port(self.ip(i), 5672, 0.2) \
+                    and self.serves_itself(i):
                 return i
             time.sleep(0.05)
         raise HarnessError("no leader within %.0f s (logs in %s)" % (timeout, self.dir))
+
+    def serves_itself(self, i):
+        """Node i's own broker answers (not a follower's forwarding to an old leader)."""
+        try:
+            return self.api(i, "/api/overview", timeout=1).get("cluster_leader") == \
+                "warren@n%d" % (i + 1)
+        except Exception:  # noqa: BLE001 - not serving yet
+            return False
 
     def api(self, i, path, method="GET", timeout=3):
         req = urllib.request.Request("http://%s:15672%s" % (self.ip(i), path), method=method)

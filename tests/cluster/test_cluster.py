@@ -23,6 +23,9 @@ sizes, run by hand):
                keeps confirming with the other follower, and it rejoins when space returns
   tls          clustering.ssl: replication over TLS; a follower that does not trust the
                leader's certificate never follows it
+  stream       a stream queue's messages (kept in the stream's own log files) reach a
+               follower that joins late, survive the leader's kill in order, and a
+               deleted stream's files go from every node
 """
 import argparse
 import os
@@ -533,6 +536,86 @@ def scenario_tls(c, args):
     note("%d confirmed and delivered over TLS replication" % len(confirmed))
 
 
+def stream_files(c, i):
+    """Node i's streams' files: path under streams/ -> bytes."""
+    root = os.path.join(c.data_dir(i), "streams")
+    out = {}
+    for d, _, files in os.walk(root):
+        for f in files:
+            p = os.path.join(d, f)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, root)] = fh.read()
+    return out
+
+
+def publish_stream(c, i, queue, first, n):
+    conn = pika.BlockingConnection(pika.ConnectionParameters(c.ip(i), 5672, heartbeat=10))
+    ch = conn.channel()
+    ch.queue_declare(queue, durable=True, arguments={"x-queue-type": "stream"})
+    ch.confirm_delivery()
+    for k in range(first, first + n):
+        body = ("s-%d " % k).encode() + b"x" * (k % 700)
+        ch.basic_publish("", queue, body, pika.BasicProperties(delivery_mode=2))
+    conn.close()
+    return ["s-%d" % k for k in range(first, first + n)]
+
+
+def scenario_stream(c, args):
+    """Streams keep their messages in logs of their own (streams/<id>/): they replicate too.
+    A follower that joins late gets the files that exist already; a new leader reads every
+    confirmed message in order; a deleted stream's files go from every node."""
+    c.start(0)
+    c.start(1)
+    leader = c.wait_leader(20)
+    c.wait_in_sync(["n1", "n2"], 20)
+    sent = publish_stream(c, 1 - leader, "events-stream", 0, 1500)
+    note("1500 messages confirmed into a stream through follower n%d" % (2 - leader))
+    # n3 joins late: the catch-up brings the stream's files as they are
+    c.start(2)
+    c.wait_in_sync(["n3"], 30)
+    files = wait_for(lambda: stream_files(c, 2) == stream_files(c, leader) and
+                     stream_files(c, 2), 10, "n3's streams' files to be the leader's")
+    note("n3 joined late and holds the leader's %d stream files (%d bytes)" %
+         (len(files), sum(len(v) for v in files.values())))
+    sent += publish_stream(c, 2, "events-stream", 1500, 1500)
+    note("1500 more confirmed through n3")
+    rev = c.etcd_leader()[1]
+    c.kill(leader)
+    new = c.wait_leader(30, exclude=leader, min_revision=rev)
+    note("killed n%d; n%d leads" % (leader + 1, new + 1))
+    conn = pika.BlockingConnection(pika.ConnectionParameters(c.ip(new), 5672, heartbeat=10))
+    ch = conn.channel()
+    ch.basic_qos(prefetch_count=500)
+    got = []
+    for method, _, body in ch.consume("events-stream", inactivity_timeout=2,
+                                      arguments={"x-stream-offset": "first"}):
+        if method is None:
+            break
+        got.append(body.split(b" ", 1)[0].decode())
+        ch.basic_ack(method.delivery_tag)
+        if len(got) == len(sent):
+            break
+    conn.close()
+    check(got == sent, "the new leader's stream has the %d confirmed messages in order (got %d)"
+          % (len(sent), len(got)))
+    note("all %d read back from the new leader, in order" % len(got))
+    # the killed node comes back and follows: its stream files become the leader's
+    c.start(leader)
+    c.wait_in_sync(["n%d" % (leader + 1)], 40)
+    wait_for(lambda: all(stream_files(c, i) == stream_files(c, new) for i in range(3)), 10,
+             "every node's streams' files to be the leader's")
+    note("n%d rejoined; the three nodes' stream files are the same" % (leader + 1))
+    # deleted: the files and the stream's directory go everywhere
+    dirs = {os.path.dirname(f) for f in stream_files(c, new)}
+    conn = pika.BlockingConnection(pika.ConnectionParameters(c.ip(leader), 5672, heartbeat=10))
+    conn.channel().queue_delete("events-stream")
+    conn.close()
+    wait_for(lambda: not any(os.path.exists(os.path.join(c.data_dir(i), "streams", d))
+                             for i in range(3) for d in dirs), 10,
+             "the deleted stream's files to go from every node")
+    note("the deleted stream's files went from all three nodes")
+
+
 SCENARIOS = {
     "election": scenario_election,
     "etcd-down": scenario_etcd_down,
@@ -543,6 +626,7 @@ SCENARIOS = {
     "join": scenario_join,
     "disk-full": scenario_disk_full,
     "tls": scenario_tls,
+    "stream": scenario_stream,
 }
 
 
