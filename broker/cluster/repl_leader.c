@@ -94,6 +94,7 @@ struct repl_file {
 struct repl_manifest {
 	struct repl_file *files;
 	size_t count;
+	uint64_t removals; /* the leader's streams_removed when the files were opened */
 };
 
 struct repl_member;
@@ -167,8 +168,11 @@ struct repl_job {
 	void (*finish)(struct repl_session *s, struct repl_job *j);
 };
 
+/* The CRC32C of a file's first size bytes: a log segment before the head never changes, and
+ * a stream's files are only appended to until they are removed (which drops their entries),
+ * so the CRC of a prefix of one stays true. */
 struct repl_crc_cache {
-	uint32_t seg;
+	char name[STORE_REPLICA_NAME_MAX];
 	uint64_t size;
 	uint32_t crc;
 };
@@ -201,6 +205,8 @@ struct repl_leader {
 	uint32_t head_seg;      /* the segment being appended (for the CRC cache) */
 	struct repl_crc_cache *cache;
 	size_t cache_count, cache_cap;
+	uint64_t streams_removed; /* streams' files removed so far (a CRC computed from a file
+				   * opened before one went may be of the removed file) */
 	bool stopped;
 };
 
@@ -389,6 +395,15 @@ static void repl_tap_batch_end(void *arg, uint64_t ticket, uint64_t records)
 	repl_flush(l);
 }
 
+static void repl_cache_forget(struct repl_leader *l, const char *name)
+{
+	for (size_t i = 0; i < l->cache_count;)
+		if (strcmp(l->cache[i].name, name) == 0)
+			l->cache[i] = l->cache[--l->cache_count];
+		else
+			i++;
+}
+
 /* A stream's chunk was written (with its index entry, and a new segment's header): the
  * bytes belong to the batch whose batch_end comes next (the store's group commit flushes the
  * streams' chunks right before it hands its batch over, and a chunk that fills up mid-turn
@@ -439,6 +454,8 @@ static void repl_tap_file_removed(void *arg, const char *name)
 	repl_frame_end(&b, at, 0);
 	repl_emit(l, &b, NULL, 0, 0, true);
 	repl_buf_free(&b);
+	repl_cache_forget(l, name);
+	l->streams_removed++;
 }
 
 static void repl_tap_deleted(void *arg, uint32_t seg)
@@ -456,9 +473,9 @@ static void repl_tap_deleted(void *arg, uint32_t seg)
 	repl_frame_end(&b, at, 0);
 	repl_emit(l, &b, NULL, 0, 0, true);
 	repl_buf_free(&b);
-	for (size_t i = 0; i < l->cache_count; i++)
-		if (l->cache[i].seg == seg)
-			l->cache[i] = l->cache[--l->cache_count];
+	char name[STORE_REPLICA_NAME_MAX];
+	snprintf(name, sizeof name, "msgs/%08u.seg", seg);
+	repl_cache_forget(l, name);
 }
 
 static void repl_tap_definitions(void *arg, const char *doc, size_t len)
@@ -943,11 +960,8 @@ static int repl_manifest_add(void *arg, const char *name, uint64_t size)
 		f->fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (f->fd < 0)
 			return 0; /* deleted meanwhile: nothing in it was live */
-		uint32_t seg = strncmp(name, "msgs/", 5) == 0 ?
-				       (uint32_t)strtoul(name + 5, NULL, 10) :
-				       UINT32_MAX;
 		for (size_t i = 0; i < x->l->cache_count; i++)
-			if (x->l->cache[i].seg == seg && x->l->cache[i].size == size) {
+			if (x->l->cache[i].size == size && strcmp(x->l->cache[i].name, name) == 0) {
 				f->crc = x->l->cache[i].crc;
 				f->crc_known = true;
 			}
@@ -972,11 +986,13 @@ static void repl_send_manifest(struct repl_session *s, struct repl_job *j)
 		}
 		f->crc = j->items[k++].crc;
 		f->crc_known = true;
-		/* segments before the head never change again: remember their CRCs */
-		uint32_t seg = strncmp(f->name, "msgs/", 5) == 0 ?
-				       (uint32_t)strtoul(f->name + 5, NULL, 10) :
-				       UINT32_MAX;
-		if (seg < l->head_seg && l->cache_count < 4096) {
+		/* segments before the head never change again, a stream's files only grow:
+		 * remember their CRCs */
+		bool log = strncmp(f->name, "msgs/", 5) == 0;
+		bool keep = log ? (uint32_t)strtoul(f->name + 5, NULL, 10) < l->head_seg :
+				  strncmp(f->name, "streams/", 8) == 0 &&
+					  s->mf.removals == l->streams_removed;
+		if (keep && l->cache_count < 4096) {
 			if (l->cache_count == l->cache_cap) {
 				size_t cap = l->cache_cap ? l->cache_cap * 2 : 16;
 				struct repl_crc_cache *cc = realloc(l->cache, cap * sizeof *cc);
@@ -985,9 +1001,12 @@ static void repl_send_manifest(struct repl_session *s, struct repl_job *j)
 					l->cache_cap = cap;
 				}
 			}
-			if (l->cache_count < l->cache_cap)
-				l->cache[l->cache_count++] =
-					(struct repl_crc_cache){ seg, f->size, f->crc };
+			if (l->cache_count < l->cache_cap) {
+				struct repl_crc_cache *cc = &l->cache[l->cache_count++];
+				snprintf(cc->name, sizeof cc->name, "%s", f->name);
+				cc->size = f->size;
+				cc->crc = f->crc;
+			}
 		}
 	}
 	size_t at = repl_frame_begin(&b, REPL_MANIFEST);
@@ -1020,6 +1039,7 @@ static void repl_build_manifest(struct repl_session *s)
 		return; /* the batch being written: the timer and the next completion look again */
 	if (x.end_seg > l->head_seg)
 		l->head_seg = x.end_seg;
+	s->mf.removals = l->streams_removed;
 	if (store_replica_list(l->c->data_dir, repl_manifest_add, &x) != 0) {
 		repl_session_close(s, x.oom ? "out of memory" : "cannot list its data directory");
 		return;
