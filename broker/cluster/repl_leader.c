@@ -590,8 +590,7 @@ static void repl_unfreeze(struct repl_leader *l, uint64_t conn_id)
 	{
 		struct conn *c = list_entry(pos, struct conn, link);
 		if (c->id == conn_id) {
-			if (!c->dead)
-				bufferevent_enable(c->bev, EV_WRITE);
+			conn_io_hold_output(c, false);
 			return;
 		}
 	}
@@ -1627,7 +1626,7 @@ static void repl_freeze(struct repl_leader *l, struct conn *c)
 		l->frozen_cap = cap;
 	}
 	l->frozen[l->frozen_count++] = (struct repl_frozen){ c->id, 0 };
-	bufferevent_disable(c->bev, EV_WRITE);
+	conn_io_hold_output(c, true);
 	broker_defer(l->b, &l->unfreeze_task);
 }
 
