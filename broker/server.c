@@ -210,7 +210,7 @@ void server_check_alarms(struct broker *b)
 		EVENT_EMIT(b, disk ? "alarm.set" : "alarm.cleared", EV_CSTR("source", "disk"));
 	b->mem_alarm = mem;
 	b->disk_alarm = disk;
-	const char *reason = mem ? "low on memory" : disk ? "low on disk" : NULL;
+	const char *reason = mem ? "low on memory" : disk ? "low on disk" : b->repl_alarm;
 	bool changed = (reason == NULL) != (b->alarm_reason == NULL);
 	b->alarm_reason = reason;
 	if (!changed)

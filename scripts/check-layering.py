@@ -15,7 +15,8 @@ cycle. The layers, lowest first, and what each may include (docs/architecture.md
                                     runs as a runtime parameter admin/ stores, and reaches this
                                     broker through net/'s connections like any client)
     broker/server.c                 shovel and below (the broker's lifecycle, listeners, tick)
-    mgmt/api/                       server and below
+    broker/cluster/                 server and below (etcd, election, replication, forwarding)
+    mgmt/api/                       cluster and below
     broker/main.c, systemd.c        everything (the program: wires broker, storage and mgmt)
     mgmt/warrenctl/                 nothing of broker/ or mgmt/api/ (a client of the HTTP API)
 
@@ -52,14 +53,15 @@ LAYERS = [
     # connections to this broker are net/ connections; the server installs it, mgmt shows it.
     ("shovel", ["broker/shovel/"], 10),
     ("server", ["broker/server."], 11),
-    ("mgmt", ["mgmt/api/"], 12),
-    ("program", ["broker/main.c", "broker/systemd."], 13),
+    ("cluster", ["broker/cluster/"], 12),
+    ("mgmt", ["mgmt/api/"], 13),
+    ("program", ["broker/main.c", "broker/systemd."], 14),
 ]
 # Layers that stand apart: they may include only their own files and system headers.
 APART = {"warrenctl": ["mgmt/warrenctl/"]}
 # storage/ sits beside the broker, not on top of amqp/'s rank order: it may use amqp/ only.
 MAY_ALSO_NOT = {"storage": {"core", "auth", "vhost", "queue", "exchange", "net", "handlers",
-                            "admin", "shovel", "server", "mgmt", "program"}}
+                            "admin", "shovel", "server", "cluster", "mgmt", "program"}}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 

@@ -14,7 +14,10 @@
  * size-byte Bloom filter of its messages' filter values (stream_bloom.h); the records follow.
  * Each record is u32 len, then u8 exchange_len, exchange, u8 key_len, key,
  * u32 props_len, props, body (the rest). An index entry is u64 first offset, u64 timestamp,
- * u32 file position, u32 count. Integers are little-endian, as in the message log. */
+ * u32 file position, u32 count. Integers are little-endian, as in the message log.
+ *
+ * Once attached to a store, every write and removal is told to the store's tap
+ * (store_tap_file, store_tap_removed): a replicating leader ships the same bytes. */
 #include "storage/stream_log.h"
 
 #include <dirent.h>
@@ -506,8 +509,12 @@ void slog_destroy(struct slog *l)
 	for (size_t i = 0; i < l->seg_count; i++) {
 		slog_path(l, l->segs[i].first, "log", p, sizeof p);
 		unlink(p);
+		if (l->store)
+			store_tap_removed(l->store, p);
 		slog_path(l, l->segs[i].first, "idx", p, sizeof p);
 		unlink(p);
+		if (l->store)
+			store_tap_removed(l->store, p);
 	}
 	rmdir(l->dir);
 	slog_free(l);
@@ -565,6 +572,19 @@ static int slog_write_chunk(struct slog *l)
 				strerror(errno));
 		l->failed = true;
 		return -1;
+	}
+	if (l->store) {
+		/* a replicating leader ships the same bytes (the segment's header with its first
+		 * chunk: the segment may have been created before the store was attached) */
+		char p[4096];
+		uint8_t sh[SLOG_SEG_HEADER] = { 0 };
+		memcpy(sh, slog_seg_magic, sizeof slog_seg_magic);
+		slog_path(l, h->first, "log", p, sizeof p);
+		if (!h->chunks)
+			store_tap_file(l->store, p, 0, sh, sizeof sh);
+		store_tap_file(l->store, p, h->size, l->chunk, l->chunk_len);
+		slog_path(l, h->first, "idx", p, sizeof p);
+		store_tap_file(l->store, p, (uint64_t)h->chunks * SLOG_IDX_ENTRY, e, sizeof e);
 	}
 	if (!h->chunks)
 		h->first = first;
@@ -779,8 +799,12 @@ uint32_t slog_trim(struct slog *l, int64_t max_bytes, int64_t max_age_ms, uint64
 		slog_segment_close(sg);
 		slog_path(l, sg->first, "log", p, sizeof p);
 		unlink(p);
+		if (l->store)
+			store_tap_removed(l->store, p);
 		slog_path(l, sg->first, "idx", p, sizeof p);
 		unlink(p);
+		if (l->store)
+			store_tap_removed(l->store, p);
 		total -= sg->size;
 		memmove(l->segs, l->segs + 1, (l->seg_count - 1) * sizeof *l->segs);
 		l->seg_count--;

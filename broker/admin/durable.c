@@ -28,9 +28,8 @@ static void durable_on_sync_task(struct deferred *d)
 		b->sync_issued = store_sync(b->store);
 }
 
-static void durable_on_synced(void *arg, uint64_t ticket, bool ok)
+void durable_synced(struct broker *b, uint64_t ticket, bool ok)
 {
-	struct broker *b = arg;
 	if (ticket > b->sync_done)
 		b->sync_done = ticket;
 	struct list *pos, *tmp;
@@ -43,6 +42,15 @@ static void durable_on_synced(void *arg, uint64_t ticket, bool ok)
 		log_error(b->log, "the message store could not write a batch (ticket %llu): publishes in it "
 			  "are nacked",
 			  (unsigned long long)ticket);
+}
+
+static void durable_on_synced(void *arg, uint64_t ticket, bool ok)
+{
+	struct broker *b = arg;
+	if (b->synced_gate)
+		b->synced_gate(b, ticket, ok);
+	else
+		durable_synced(b, ticket, ok);
 }
 
 static void durable_on_defs_flush(struct deferred *d)

@@ -31,6 +31,7 @@ struct event_sink;
 struct event_exchange;
 struct parameters;
 struct shovels;
+struct cluster;
 struct auth_failures;
 struct log;
 
@@ -129,6 +130,15 @@ struct broker {
 	uint64_t paging_bytes;
 	uint64_t page_qid_seq;    /* numbers queues' volatile store ids */
 	struct event *tick_ev;
+
+	/* clustering (broker/cluster/): NULL unless clustering.enabled and this node leads */
+	struct cluster *cluster;
+	/* When set, a completed store sync goes here instead of straight to the confirms, which
+	 * then wait until the replication layer calls durable_synced (followers hold it too). */
+	void (*synced_gate)(struct broker *b, uint64_t ticket, bool ok);
+	/* Set while too few followers are in sync to confirm anything: publishers are blocked as
+	 * under a resource alarm (server_check_alarms). */
+	const char *repl_alarm;
 };
 
 void broker_defer(struct broker *b, struct deferred *d);

@@ -54,6 +54,7 @@ struct conn {
 	struct evbuffer *in, *out;
 	struct event *rev, *wev;
 	bool reading, writing;
+	bool output_held; /* conn_io_hold_output: nothing written until released */
 	struct deferred flush_task;
 	struct list link;
 	uint64_t id;
@@ -203,7 +204,9 @@ void conn_unblock(struct conn *c);
  * reading: whether the socket is read. read: one readv of up to CONN_READ_MAX into c->in:
  * bytes read, 0 when none are waiting (and always for TLS, whose bufferevent reads), -1 at EOF
  * or on an error. output_added: c->out is written at the end of this loop turn. flush: writes
- * c->out now, as far as the socket takes it. */
+ * c->out now, as far as the socket takes it. hold_output: while held, c->out fills but nothing
+ * is written (the cluster holds a reply until what it promises is replicated); releasing
+ * writes what waits at the end of the turn. */
 int conn_io_open(struct conn *c, int fd, void *ssl_ctx);
 void conn_io_stop(struct conn *c);
 void conn_io_close(struct conn *c);
@@ -211,6 +214,7 @@ void conn_io_reading(struct conn *c, bool on);
 ssize_t conn_io_read(struct conn *c);
 void conn_io_output_added(struct conn *c);
 void conn_io_flush(struct conn *c);
+void conn_io_hold_output(struct conn *c, bool hold);
 /* conn.c's side, called by conn_io.c: the socket is readable (TLS: input was read); after a
  * write, `left` bytes wait; the client hung up (error: reset, not an orderly EOF). */
 void conn_on_readable(struct conn *c);

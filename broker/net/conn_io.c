@@ -191,7 +191,7 @@ void conn_io_output_added(struct conn *c)
 
 void conn_io_flush(struct conn *c)
 {
-	if (c->tls || c->dead)
+	if (c->tls || c->dead || c->output_held)
 		return;
 	size_t left = evbuffer_get_length(c->out);
 	while (left > 0) {
@@ -214,4 +214,24 @@ void conn_io_flush(struct conn *c)
 		event_del(c->wev);
 	}
 	conn_on_written(c, left);
+}
+
+void conn_io_hold_output(struct conn *c, bool hold)
+{
+	if (c->output_held == hold || c->dead)
+		return;
+	c->output_held = hold;
+	if (c->tls) {
+		if (hold)
+			bufferevent_disable(c->bev, EV_WRITE);
+		else
+			bufferevent_enable(c->bev, EV_WRITE);
+		return;
+	}
+	if (hold && c->writing) {
+		c->writing = false;
+		event_del(c->wev);
+	} else if (!hold) {
+		broker_defer(c->broker, &c->flush_task);
+	}
 }

@@ -28,6 +28,7 @@
 #include "broker/net/tls.h"
 #include "broker/vhost/vhost.h"
 #include "broker/core/time.h"
+#include "broker/cluster/cluster.h"
 #include "mgmt/api/mgmt_internal.h"
 #include "mgmt/api/mgmt_static.h"
 
@@ -448,6 +449,12 @@ static void mgmt_on_request(struct evhttp_request *req, void *arg)
 	}
 	if (!mgmt_authenticate(&r))
 		goto out;
+	if (m->b->cluster && r.method != EVHTTP_REQ_GET && r.method != EVHTTP_REQ_HEAD &&
+	    !cluster_may_serve(m->b->cluster)) {
+		/* a leader whose lease may have lapsed changes nothing any more */
+		mgmt_reply_error(&r, 503, "unavailable", "this node no longer leads the cluster");
+		goto out;
+	}
 	/* Handlers see segments after "api/<resource>" at index 2 onwards. */
 	/* What the request changes names its user in the events it emits (core/event.h). */
 	r.b->event_actor = r.user ? r.user->name : NULL;
@@ -687,6 +694,8 @@ struct mgmt *mgmt_start(struct broker *b, char *err, size_t errlen)
 	m->b = b;
 	m->wall_offset_ms = (int64_t)time_wall_ms() - (int64_t)time_now_ms();
 	strmap_init(&m->samples);
+	if (b->cluster)
+		mgmt_node_name_cluster(cluster_self(b->cluster));
 	if (!mgmt_static_check(cfg->mgmt_ui_dir, err, errlen))
 		goto fail;
 	const char *ip = cfg->mgmt_bind ? cfg->mgmt_bind : cfg->bind ? cfg->bind : "127.0.0.1";

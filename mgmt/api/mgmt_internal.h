@@ -175,6 +175,15 @@ void mgmt_binding_props_key(const char *key, size_t key_len, const void *args, s
 			    char *out, size_t cap);
 json_t *mgmt_bindings_of_queue(struct mgmt_req *r, struct queue *q);
 const char *mgmt_node_name(void);
+void mgmt_node_name_cluster(const char *label);
+/* This node as /api/nodes shows it (name, memory, disk, uptime ...). */
+json_t *mgmt_node_json_self(struct mgmt_req *r);
+
+/* ---- a replicated cluster (mgmt_cluster.c); each does nothing without clustering ---- */
+/* GET /api/nodes[/{name}], DELETE /api/nodes/{name}: false when it did not reply. */
+bool mgmt_cluster_nodes(struct mgmt_req *r);
+void mgmt_cluster_overview(struct mgmt_req *r, json_t *o);
+void mgmt_cluster_metrics(struct mgmt *m, struct evbuffer *buf);
 /* Whether /api/connections shows c: not once it is closing (mgmt_overview.c). */
 bool mgmt_conn_is_listed(const struct conn *c);
 /* {"max-connections": N, ...}: the user's limits that are set (mgmt_limits.c). */

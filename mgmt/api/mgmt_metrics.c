@@ -282,4 +282,5 @@ void mgmt_metrics_render(struct mgmt *m, struct evbuffer *buf, bool per_object)
 	mgmt_metric_head(buf, "rabbitmq_build_info", "untyped", "Warren and RabbitMQ API version");
 	evbuffer_add_printf(buf, "rabbitmq_build_info{rabbitmq_version=\"3.10.8\","
 				 "product=\"Warren\"} 1\n");
+	mgmt_cluster_metrics(m, buf);
 }

@@ -26,13 +26,21 @@
 #define WARREN_VERSION "0.1.0"
 #endif
 
+static char mgmt_node_label[300];
+
+/* A cluster node is named warren@<clustering.node_name> (its etcd registration). */
+void mgmt_node_name_cluster(const char *label)
+{
+	snprintf(mgmt_node_label, sizeof mgmt_node_label, "%s", label);
+}
+
 const char *mgmt_node_name(void)
 {
-	static char name[300];
+	char *name = mgmt_node_label;
 	if (!name[0]) {
 		char host[256] = "localhost";
 		gethostname(host, sizeof host - 1);
-		snprintf(name, sizeof name, "warren@%s", host);
+		snprintf(name, sizeof mgmt_node_label, "warren@%s", host);
 	}
 	return name;
 }
@@ -183,11 +191,12 @@ void mgmt_overview_handle(struct mgmt_req *r)
 	}
 	json_object_set_new(o, "listeners", listeners);
 	json_object_set_new(o, "contexts", json_array());
+	mgmt_cluster_overview(r, o);
 	mgmt_history_add_samples(r, o);
 	mgmt_object_reply(r, o);
 }
 
-static json_t *mgmt_node_json(struct mgmt_req *r)
+json_t *mgmt_node_json_self(struct mgmt_req *r)
 {
 	uint64_t rss, mem_limit, disk_free, disk_limit;
 	struct rlimit rl;
@@ -215,17 +224,24 @@ static json_t *mgmt_node_json(struct mgmt_req *r)
 
 void mgmt_nodes_handle(struct mgmt_req *r)
 {
+	if (r->b->cluster && (r->method == EVHTTP_REQ_GET || r->method == EVHTTP_REQ_DELETE)) {
+		if (!r->is_monitor)
+			{ mgmt_reply_error(r, 401, "not_authorised", "Not monitor user"); return; }
+		if (!mgmt_cluster_nodes(r))
+			mgmt_reply_not_found(r);
+		return;
+	}
 	if (r->method != EVHTTP_REQ_GET)
 		{ mgmt_reply_method_not_allowed(r); return; }
 	if (!r->is_monitor)
 		{ mgmt_reply_error(r, 401, "not_authorised", "Not monitor user"); return; }
 	if (r->nseg == 2) {
 		json_t *arr = json_array();
-		json_array_append_new(arr, mgmt_node_json(r));
+		json_array_append_new(arr, mgmt_node_json_self(r));
 		{ mgmt_reply_json(r, 200, arr); return; }
 	}
 	if (r->nseg == 3 && strcmp(r->seg[2], mgmt_node_name()) == 0)
-		{ mgmt_object_reply(r, mgmt_node_json(r)); return; }
+		{ mgmt_object_reply(r, mgmt_node_json_self(r)); return; }
 	mgmt_reply_not_found(r);
 }
 
