@@ -9,6 +9,7 @@
 #include "amqp/props.h"
 #include "broker/admin/admin.h"
 #include "broker/auth/auth.h"
+#include "broker/cluster/cluster.h"
 #include "broker/core/broker.h"
 #include "broker/net/channel.h"
 #include "broker/net/conn.h"
@@ -33,6 +34,30 @@ static const char *mgmt_policy_name(struct vhost *v, struct amqp_str name, bool 
 static json_t *mgmt_str_or_null(const char *s)
 {
 	return s ? json_string(s) : json_null();
+}
+
+/* A replicated kind's leader, members and online nodes: this node alone, or in a cluster
+ * (which replicates every queue) its nodes, online while registered. */
+static void mgmt_queue_members(struct mgmt_req *r, json_t *o)
+{
+	json_t *members = json_array(), *online = json_array();
+	const char *leader = mgmt_node_name();
+	struct cluster_node_info nodes[16];
+	size_t n = r->b->cluster ? cluster_nodes(r->b->cluster, nodes, 16) : 0;
+	if (n) {
+		leader = cluster_leader(r->b->cluster);
+		for (size_t i = 0; i < n; i++) {
+			json_array_append_new(members, json_string(nodes[i].name));
+			if (nodes[i].running)
+				json_array_append_new(online, json_string(nodes[i].name));
+		}
+	} else {
+		json_array_append_new(members, json_string(leader));
+		json_array_append_new(online, json_string(leader));
+	}
+	json_object_set_new(o, "leader", json_string(leader));
+	json_object_set_new(o, "members", members);
+	json_object_set_new(o, "online", online);
 }
 
 json_t *mgmt_queue_json(struct mgmt_req *r, struct queue *q)
@@ -86,14 +111,8 @@ json_t *mgmt_queue_json(struct mgmt_req *r, struct queue *q)
 	mgmt_stat_set(ms, "redeliver", q->stat_redelivered, rate[3]);
 	json_object_set_new(o, "message_stats", ms);
 	/* what only this kind has: a quorum queue's dead letters, a stream's offsets */
-	if (q->type->replicated) {
-		json_t *members = json_array(), *online = json_array();
-		json_array_append_new(members, json_string(mgmt_node_name()));
-		json_array_append_new(online, json_string(mgmt_node_name()));
-		json_object_set_new(o, "leader", json_string(mgmt_node_name()));
-		json_object_set_new(o, "members", members);
-		json_object_set_new(o, "online", online);
-	}
+	if (q->type->replicated)
+		mgmt_queue_members(r, o);
 	struct queue_info_field f[QUEUE_INFO_MAX];
 	size_t nf = queue_info(q, f);
 	for (size_t i = 0; i < nf; i++)
