@@ -126,7 +126,11 @@ struct repl_session {
 	size_t mark_head, mark_count, mark_cap;
 	uint64_t last_rx_ms, last_ping_ms;
 	struct repl_member *member;
+	/* Closing: it reads nothing more and is freed from free_task (or once its last frames
+	 * left), never inside repl_session_close, whose callers (a frame handler under
+	 * repl_on_read, a loop over the sessions) still hold it. */
 	bool closing;
+	struct deferred free_task;
 	bool tls; /* clustering.ssl: only the bufferevent may write its socket */
 };
 
@@ -1247,6 +1251,8 @@ static int repl_on_fetch(struct repl_session *s, const struct repl_frame *fr)
 
 static void repl_session_free(struct repl_session *s)
 {
+	if (s->l->b)
+		broker_cancel_deferred(s->l->b, &s->free_task);
 	if (s->job)
 		s->job->s = NULL;
 	if (s->member) {
@@ -1268,6 +1274,12 @@ static void repl_on_session_flushed(struct bufferevent *bev, void *arg)
 {
 	(void)bev;
 	repl_session_free(arg);
+}
+
+static void repl_on_session_free_task(struct deferred *d)
+{
+	repl_session_free((struct repl_session *)((char *)d -
+						  offsetof(struct repl_session, free_task)));
 }
 
 /* Ends a session: a member leaves the in-sync set. What is queued (a REFUSE) still goes. */
@@ -1292,7 +1304,14 @@ static void repl_session_close(struct repl_session *s, const char *why)
 	}
 	bufferevent_disable(s->bev, EV_READ);
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
-		repl_session_free(s);
+		if (!l->b) {
+			repl_session_free(s);
+			return;
+		}
+		bufferevent_disable(s->bev, EV_WRITE);
+		bufferevent_setcb(s->bev, NULL, NULL, NULL, NULL);
+		s->free_task.fn = repl_on_session_free_task;
+		broker_defer(l->b, &s->free_task);
 		return;
 	}
 	/* the last frames (REFUSE) leave, then it goes; a peer that does not read is cut */
