@@ -549,46 +549,6 @@ static void shovel_put_forward_header(struct shovel *sh, struct amqp_buf *h,
 	amqp_buf_free(&t);
 }
 
-static void shovel_set_property(struct amqp_basic_props *p, const char *k, json_t *v)
-{
-	static const struct {
-		const char *name;
-		uint16_t flag;
-		size_t off;
-	} strs[] = {
-		{ "content_type", AMQP_PROP_CONTENT_TYPE, offsetof(struct amqp_basic_props, content_type) },
-		{ "content_encoding", AMQP_PROP_CONTENT_ENCODING,
-		  offsetof(struct amqp_basic_props, content_encoding) },
-		{ "correlation_id", AMQP_PROP_CORRELATION_ID,
-		  offsetof(struct amqp_basic_props, correlation_id) },
-		{ "reply_to", AMQP_PROP_REPLY_TO, offsetof(struct amqp_basic_props, reply_to) },
-		{ "expiration", AMQP_PROP_EXPIRATION, offsetof(struct amqp_basic_props, expiration) },
-		{ "message_id", AMQP_PROP_MESSAGE_ID, offsetof(struct amqp_basic_props, message_id) },
-		{ "type", AMQP_PROP_TYPE, offsetof(struct amqp_basic_props, type) },
-		{ "user_id", AMQP_PROP_USER_ID, offsetof(struct amqp_basic_props, user_id) },
-		{ "app_id", AMQP_PROP_APP_ID, offsetof(struct amqp_basic_props, app_id) },
-		{ "cluster_id", AMQP_PROP_CLUSTER_ID, offsetof(struct amqp_basic_props, cluster_id) },
-	};
-	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
-		if (strcmp(k, strs[i].name) == 0 && json_is_string(v)) {
-			*(struct amqp_str *)((char *)p + strs[i].off) = amqp_str_c(json_string_value(v));
-			p->flags |= strs[i].flag;
-			return;
-		}
-	if (!json_is_integer(v))
-		return;
-	if (strcmp(k, "delivery_mode") == 0) {
-		p->delivery_mode = (uint8_t)json_integer_value(v);
-		p->flags |= AMQP_PROP_DELIVERY_MODE;
-	} else if (strcmp(k, "priority") == 0) {
-		p->priority = (uint8_t)json_integer_value(v);
-		p->flags |= AMQP_PROP_PRIORITY;
-	} else if (strcmp(k, "timestamp") == 0) {
-		p->timestamp = (uint64_t)json_integer_value(v);
-		p->flags |= AMQP_PROP_TIMESTAMP;
-	}
-}
-
 /* The properties to publish with: the delivered bytes as they are, unless the definition
  * adds headers or sets properties. 0, or -1 out of memory. out is reset and filled only in
  * the second case (*props points at it then). */
@@ -627,7 +587,7 @@ static int shovel_props(struct shovel *sh, const uint8_t **props, size_t *len, s
 		const char *k;
 		json_t *v;
 		json_object_foreach(c->publish_properties, k, v)
-			shovel_set_property(&p, k, v);
+			admin_prop_from_json(&p, k, v); /* checked by shovel_config.c */
 	}
 	amqp_buf_reset(out);
 	amqp_props_encode(&p, out);

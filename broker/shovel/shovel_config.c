@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "amqp/props.h"
 #include "broker/admin/admin.h"
 #include "broker/auth/auth.h"
 #include "broker/core/broker.h"
@@ -305,10 +306,6 @@ static void check_object(struct errors *e, const char *key, json_t *v, void *ctx
 
 static void check_properties(struct errors *e, const char *key, json_t *v, void *ctx)
 {
-	static const char *const strs[] = { "content_type", "content_encoding", "correlation_id",
-					    "reply_to", "expiration", "message_id", "type",
-					    "user_id", "app_id", "cluster_id", NULL };
-	static const char *const nums[] = { "delivery_mode", "priority", "timestamp", NULL };
 	(void)ctx;
 	if (!json_is_object(v)) {
 		errors_type(e, key, "a JSON object", v);
@@ -318,19 +315,13 @@ static void check_properties(struct errors *e, const char *key, json_t *v, void 
 	json_t *it;
 	json_object_foreach(v, k, it)
 	{
-		bool known = false;
-		for (size_t i = 0; strs[i]; i++)
-			if (strcmp(k, strs[i]) == 0) {
-				known = true;
-				if (!json_is_string(it))
-					errors_type(e, k, "binary", it);
-			}
-		for (size_t i = 0; nums[i]; i++)
-			if (strcmp(k, nums[i]) == 0) {
-				known = true;
-				if (!json_is_integer(it) || json_integer_value(it) < 0)
-					errors_type(e, k, "a number", it);
-			}
+		struct amqp_basic_props scratch = { 0 };
+		enum admin_prop_result rc = admin_prop_from_json(&scratch, k, it);
+		bool known = rc != ADMIN_PROP_UNKNOWN;
+		if (rc == ADMIN_PROP_NOT_STRING)
+			errors_type(e, k, "binary", it);
+		else if (rc == ADMIN_PROP_BAD_NUMBER)
+			errors_type(e, k, "a number", it);
 		if (!known) {
 			struct term t = { 0 };
 			term_puts(&t, "[{");
