@@ -195,6 +195,16 @@ def crud_checks(api, tag):
                       {'properties': {}, 'routing_key': 'zzz', 'payload': 'x',
                        'payload_encoding': 'string'})
     check('publish unrouted', s == 200 and d == {'routed': False}, (s, d))
+    for props, reason in [({'priority': 256}, "property 'priority' must be an integer 0..255"),
+                          ({'timestamp': -1}, "property 'timestamp' must be an integer"),
+                          ({'content_type': 5}, "property 'content_type' must be a short string"),
+                          ({'colour': 'red'}, "unknown property 'colour'"),
+                          ({'headers': []}, "property 'headers' must be an object")]:
+        s, _, d = api.req('POST', '/api/exchanges/%s/api-x/publish' % vq,
+                          {'properties': props, 'routing_key': 'a.b', 'payload': 'x',
+                           'payload_encoding': 'string'})
+        check('publish with bad properties %s is 400 %r' % (props, reason),
+              s == 400 and d.get('reason') == reason, (s, d))
     s, _, d = api.req('POST', '/api/exchanges/%s/api-x/publish' % vq, {'payload': 'x'})
     check('publish missing keys 400', s == 400 and d['error'] == 'bad_request', (s, d))
     s, _, d = api.req('POST', '/api/queues/%s/api-q/get' % vq,
