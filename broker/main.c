@@ -359,6 +359,7 @@ static struct broker *main_cluster_serve(void *arg, struct cluster *cl)
 	if (!b)
 		goto fail;
 	b->cluster = cl;
+	broker_set_node_name(b, cluster_self(cl));
 	if (durable_open(b) != 0)
 		goto fail;
 	if (cfg->load_definitions &&

@@ -88,7 +88,8 @@ struct broker {
 	struct broker_stats stats;
 	uint16_t port;
 	uint64_t start_ms;
-	char hostname[64];      /* gethostname(), read once (cluster_name in connection.start) */
+	char hostname[64];      /* gethostname(), read once: broker_hostname */
+	char node_name[96];     /* broker_node_name */
 	uint32_t tick;          /* seconds since start, advanced by the housekeeping timer */
 	uint64_t topology_gen;  /* bumped when a queue or exchange is deleted: lookup caches */
 	struct rng rng;         /* server-generated names */
@@ -140,6 +141,14 @@ struct broker {
 	 * under a resource alarm (server_check_alarms). */
 	const char *repl_alarm;
 };
+
+/* This machine's host name, read once ("localhost" if it cannot be read). */
+const char *broker_hostname(struct broker *b);
+/* The node's name as RabbitMQ shows a node's (connection.start's `node`, the management API,
+ * the event exchange, a shovel's headers): warren@<host name>, or in a cluster
+ * warren@<clustering.node_name>, which the cluster installs with broker_set_node_name. */
+const char *broker_node_name(struct broker *b);
+void broker_set_node_name(struct broker *b, const char *name);
 
 void broker_defer(struct broker *b, struct deferred *d);
 void broker_run_deferred(struct broker *b);

@@ -43,21 +43,13 @@ static void handshake_server_properties(struct broker *broker, struct amqp_buf *
 		"authentication_failure_close", "per_consumer_qos", "direct_reply_to",
 	};
 	const struct config *cfg = broker->cfg;
-	char cluster[96], node[96];
-	if (!broker->hostname[0] &&
-	    gethostname(broker->hostname, sizeof broker->hostname - 1) != 0) /* once, not per connection */
-		snprintf(broker->hostname, sizeof broker->hostname, "localhost");
-	const char *host = broker->hostname;
-	snprintf(cluster, sizeof cluster, "warren@%s", host);
-	snprintf(node, sizeof node, "%s", cluster);
-	if (cfg->cluster_enabled) {
-		/* a cluster's name, as RabbitMQ's; and which node serves (clients reach the leader
-		 * through any node) */
+	char cluster[96];
+	/* a cluster's name, as RabbitMQ's; and which node serves (clients reach the leader through
+	 * any node) */
+	if (cfg->cluster_enabled)
 		snprintf(cluster, sizeof cluster, "%s", cfg->cluster_etcd_prefix);
-		snprintf(node, sizeof node, "warren@%.*s", (int)strcspn(host, "."), host);
-		if (cfg->cluster_node_name)
-			snprintf(node, sizeof node, "warren@%s", cfg->cluster_node_name);
-	}
+	else
+		snprintf(cluster, sizeof cluster, "warren@%s", broker_hostname(broker));
 
 	amqp_buf_put_shortstr(b, AMQP_STR_LIT("capabilities"));
 	amqp_buf_put_u8(b, 'F');
@@ -71,7 +63,7 @@ static void handshake_server_properties(struct broker *broker, struct amqp_buf *
 	handshake_put_str(b, "copyright", "Copyright (c) the Warren authors.");
 	handshake_put_str(b, "information", "Warren, an AMQP 0-9-1 broker compatible with RabbitMQ.");
 	if (cfg->cluster_enabled)
-		handshake_put_str(b, "node", node);
+		handshake_put_str(b, "node", broker_node_name(broker));
 	handshake_put_str(b, "platform", "C11/libevent");
 	handshake_put_str(b, "product", "Warren");
 	handshake_put_str(b, "version", WARREN_VERSION);

@@ -18,21 +18,9 @@
 #include "broker/net/conn.h"
 #include "broker/vhost/vhost.h"
 
-static const char *conn_events_node(void)
-{
-	static char name[300];
-	if (!name[0]) {
-		char host[256] = "localhost";
-		gethostname(host, sizeof host - 1);
-		host[sizeof host - 1] = '\0';
-		snprintf(name, sizeof name, "warren@%s", host);
-	}
-	return name;
-}
-
 static void conn_events_pid(const struct conn *c, uint16_t channel, char *out, size_t cap)
 {
-	snprintf(out, cap, "<%s.%llu.%u.0>", conn_events_node(), (unsigned long long)c->id,
+	snprintf(out, cap, "<%s.%llu.%u.0>", broker_node_name(c->broker), (unsigned long long)c->id,
 		 (unsigned)channel);
 }
 
@@ -112,7 +100,7 @@ void conn_event_created(struct conn *c)
 		   EV_INT("timeout", c->heartbeat), EV_TERMS("client_properties", cp),
 		   EV_INT("connected_at", time_wall_ms() - (time_now_ms() - c->opened_ms)), EV_CSTR("host", peer),
 		   EV_INT("port", conn_events_port(c)), EV_CSTR("peer_host", peer),
-		   EV_INT("peer_port", c->peer_port), EV_CSTR("node", conn_events_node()),
+		   EV_INT("peer_port", c->peer_port), EV_CSTR("node", broker_node_name(c->broker)),
 		   EV_CSTR("pid", pid), EV_CSTR("protocol", "{0,9,1}"), EV_BOOL("ssl", c->tls),
 		   EV_CSTR("ssl_cipher", ""), EV_CSTR("ssl_hash", ""),
 		   EV_CSTR("ssl_key_exchange", ""), EV_CSTR("ssl_protocol", ""),
@@ -132,13 +120,13 @@ void conn_event_closed(struct conn *c)
 	struct amqp_str provided = conn_events_provided_name(c);
 	if (provided.len) {
 		EVENT_EMIT(c->broker, "connection.closed", EV_CSTR("name", c->name),
-			   EV_CSTR("node", conn_events_node()), EV_CSTR("pid", pid),
+			   EV_CSTR("node", broker_node_name(c->broker)), EV_CSTR("pid", pid),
 			   EV_TERMS("client_properties", conn_events_client_props(c)),
 			   EV_ASTR("user_provided_name", provided));
 		return;
 	}
 	EVENT_EMIT(c->broker, "connection.closed", EV_CSTR("name", c->name),
-		   EV_CSTR("node", conn_events_node()), EV_CSTR("pid", pid),
+		   EV_CSTR("node", broker_node_name(c->broker)), EV_CSTR("pid", pid),
 		   EV_TERMS("client_properties", conn_events_client_props(c)));
 }
 

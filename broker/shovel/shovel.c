@@ -109,18 +109,6 @@ static const char *shovel_state_name(enum shovel_state s)
 	return s == SHOVEL_RUNNING ? "running" : s == SHOVEL_STARTING ? "starting" : "terminated";
 }
 
-static const char *shovel_node(void)
-{
-	static char name[300];
-	if (!name[0]) {
-		char host[256] = "localhost";
-		gethostname(host, sizeof host - 1);
-		host[sizeof host - 1] = '\0';
-		snprintf(name, sizeof name, "warren@%s", host);
-	}
-	return name;
-}
-
 static void shovel_report(struct shovel *sh, enum shovel_state state, const char *reason)
 {
 	sh->state = state;
@@ -142,7 +130,7 @@ static json_t *shovel_status_json(struct shovel *sh)
 	localtime_r(&sh->since, &tm);
 	strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm);
 	json_t *o = json_object();
-	json_object_set_new(o, "node", json_string(shovel_node()));
+	json_object_set_new(o, "node", json_string(broker_node_name(sh->b)));
 	json_object_set_new(o, "timestamp", json_string(ts));
 	json_object_set_new(o, "name", json_string(sh->name));
 	json_object_set_new(o, "vhost", json_string(sh->vhost));
@@ -517,7 +505,7 @@ static void shovel_put_forward_header(struct shovel *sh, struct amqp_buf *h,
 		amqp_buf_put_shortstr(&t, AMQP_STR_LIT(k));     \
 		amqp_buf_put_value_longstr(&t, amqp_str_c(v)); \
 	} while (0)
-	PUT("shovelled-by", shovel_node());
+	PUT("shovelled-by", broker_node_name(sh->b));
 	PUT("shovel-type", "dynamic");
 	PUT("shovel-name", sh->name);
 	PUT("shovel-vhost", sh->vhost);

@@ -694,8 +694,6 @@ struct mgmt *mgmt_start(struct broker *b, char *err, size_t errlen)
 	m->b = b;
 	m->wall_offset_ms = (int64_t)time_wall_ms() - (int64_t)time_now_ms();
 	strmap_init(&m->samples);
-	if (b->cluster)
-		mgmt_node_name_cluster(cluster_self(b->cluster));
 	if (!mgmt_static_check(cfg->mgmt_ui_dir, err, errlen))
 		goto fail;
 	const char *ip = cfg->mgmt_bind ? cfg->mgmt_bind : cfg->bind ? cfg->bind : "127.0.0.1";

@@ -174,8 +174,6 @@ json_t *mgmt_exchange_json(struct mgmt_req *r, struct exchange *x);
 void mgmt_binding_props_key(const char *key, size_t key_len, const void *args, size_t args_len,
 			    char *out, size_t cap);
 json_t *mgmt_bindings_of_queue(struct mgmt_req *r, struct queue *q);
-const char *mgmt_node_name(void);
-void mgmt_node_name_cluster(const char *label);
 /* This node as /api/nodes shows it (name, memory, disk, uptime ...). */
 json_t *mgmt_node_json_self(struct mgmt_req *r);
 

@@ -132,9 +132,9 @@ void mgmt_metrics_render(struct mgmt *m, struct evbuffer *buf, bool per_object)
 	mgmt_metric_head(buf, "rabbitmq_identity_info", "untyped",
 			 "RabbitMQ node & cluster identity info");
 	evbuffer_add_printf(buf, "rabbitmq_identity_info{rabbitmq_node=\"");
-	mgmt_label(buf, mgmt_node_name(), strlen(mgmt_node_name()));
+	mgmt_label(buf, broker_node_name(m->b), strlen(broker_node_name(m->b)));
 	evbuffer_add_printf(buf, "\",rabbitmq_cluster=\"");
-	mgmt_label(buf, mgmt_node_name(), strlen(mgmt_node_name()));
+	mgmt_label(buf, broker_node_name(m->b), strlen(broker_node_name(m->b)));
 	evbuffer_add_printf(buf, "\",rabbitmq_endpoint=\"%s\"} 1\n",
 			    per_object ? "per-object" : "aggregated");
 	for (int k = 0; k < QM_COUNT; k++) {

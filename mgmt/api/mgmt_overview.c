@@ -26,25 +26,6 @@
 #define WARREN_VERSION "0.1.0"
 #endif
 
-static char mgmt_node_label[300];
-
-/* A cluster node is named warren@<clustering.node_name> (its etcd registration). */
-void mgmt_node_name_cluster(const char *label)
-{
-	snprintf(mgmt_node_label, sizeof mgmt_node_label, "%s", label);
-}
-
-const char *mgmt_node_name(void)
-{
-	char *name = mgmt_node_label;
-	if (!name[0]) {
-		char host[256] = "localhost";
-		gethostname(host, sizeof host - 1);
-		snprintf(name, sizeof mgmt_node_label, "warren@%s", host);
-	}
-	return name;
-}
-
 /* Resident memory, the memory limit, free disk and its limit, as the node and metrics show. */
 void mgmt_resources(const struct broker *b, uint64_t *rss, uint64_t *mem_limit,
 		    uint64_t *disk_free, uint64_t *disk_limit);
@@ -132,7 +113,7 @@ void mgmt_overview_handle(struct mgmt_req *r)
 	json_object_set_new(o, "product_version", json_string(WARREN_VERSION));
 	json_object_set_new(o, "product_name", json_string("Warren"));
 	json_object_set_new(o, "rabbitmq_version", json_string("3.10.8"));
-	json_object_set_new(o, "cluster_name", json_string(mgmt_node_name()));
+	json_object_set_new(o, "cluster_name", json_string(broker_node_name(r->b)));
 	json_object_set_new(o, "erlang_version", json_string("none"));
 	json_object_set_new(o, "erlang_full_version", json_string("none (Warren is written in C)"));
 	json_object_set_new(o, "disable_stats", json_false());
@@ -168,7 +149,7 @@ void mgmt_overview_handle(struct mgmt_req *r)
 	json_object_set_new(ot, "queues", json_integer((json_int_t)queues));
 	json_object_set_new(o, "object_totals", ot);
 	json_object_set_new(o, "statistics_db_event_queue", json_integer(0));
-	json_object_set_new(o, "node", json_string(mgmt_node_name()));
+	json_object_set_new(o, "node", json_string(broker_node_name(r->b)));
 	json_t *listeners = json_array();
 	const struct config *cfg = b->cfg;
 	struct {
@@ -182,7 +163,7 @@ void mgmt_overview_handle(struct mgmt_req *r)
 		if (!ls[i].port)
 			continue;
 		json_t *l = json_object();
-		json_object_set_new(l, "node", json_string(mgmt_node_name()));
+		json_object_set_new(l, "node", json_string(broker_node_name(r->b)));
 		json_object_set_new(l, "protocol", json_string(ls[i].proto));
 		json_object_set_new(l, "ip_address", json_string(ls[i].ip ? ls[i].ip : "127.0.0.1"));
 		json_object_set_new(l, "port", json_integer(ls[i].port));
@@ -202,7 +183,7 @@ json_t *mgmt_node_json_self(struct mgmt_req *r)
 	struct rlimit rl;
 	mgmt_resources(r->b, &rss, &mem_limit, &disk_free, &disk_limit);
 	json_t *o = json_object();
-	json_object_set_new(o, "name", json_string(mgmt_node_name()));
+	json_object_set_new(o, "name", json_string(broker_node_name(r->b)));
 	json_object_set_new(o, "type", json_string("disc"));
 	json_object_set_new(o, "running", json_true());
 	json_object_set_new(o, "mem_used", json_integer((json_int_t)rss));
@@ -240,7 +221,7 @@ void mgmt_nodes_handle(struct mgmt_req *r)
 		json_array_append_new(arr, mgmt_node_json_self(r));
 		{ mgmt_reply_json(r, 200, arr); return; }
 	}
-	if (r->nseg == 3 && strcmp(r->seg[2], mgmt_node_name()) == 0)
+	if (r->nseg == 3 && strcmp(r->seg[2], broker_node_name(r->b)) == 0)
 		{ mgmt_object_reply(r, mgmt_node_json_self(r)); return; }
 	mgmt_reply_not_found(r);
 }
@@ -367,7 +348,7 @@ static json_t *mgmt_conn_json(struct mgmt_req *r, void *obj)
 	json_t *o = json_object();
 	const struct config *cfg = r->b->cfg;
 	json_object_set_new(o, "name", json_string(c->name));
-	json_object_set_new(o, "node", json_string(mgmt_node_name()));
+	json_object_set_new(o, "node", json_string(broker_node_name(r->b)));
 	json_object_set_new(o, "type", json_string("network"));
 	json_object_set_new(o, "user", c->user ? json_string(c->user->name) : json_null());
 	json_object_set_new(o, "vhost", c->vhost ? json_string(c->vhost->name) : json_null());
@@ -453,7 +434,7 @@ static json_t *mgmt_channel_json(struct mgmt_req *r, struct channel *ch)
 	json_t *o = json_object();
 	snprintf(name, sizeof name, "%s (%u)", c->name, (unsigned)ch->id);
 	json_object_set_new(o, "name", json_string(name));
-	json_object_set_new(o, "node", json_string(mgmt_node_name()));
+	json_object_set_new(o, "node", json_string(broker_node_name(r->b)));
 	json_object_set_new(o, "number", json_integer(ch->id));
 	json_object_set_new(o, "user", c->user ? json_string(c->user->name) : json_null());
 	json_object_set_new(o, "vhost", c->vhost ? json_string(c->vhost->name) : json_null());
@@ -571,7 +552,7 @@ void mgmt_consumers_handle(struct mgmt_req *r)
 				json_t *cd = json_object();
 				json_object_set_new(cd, "connection_name", json_string(c->name));
 				json_object_set_new(cd, "name", json_string(name));
-				json_object_set_new(cd, "node", json_string(mgmt_node_name()));
+				json_object_set_new(cd, "node", json_string(broker_node_name(r->b)));
 				json_object_set_new(cd, "number", json_integer(ch->id));
 				json_object_set_new(cd, "peer_host", json_string(c->peer_host));
 				json_object_set_new(cd, "peer_port", json_integer(c->peer_port));

@@ -41,7 +41,7 @@ static json_t *mgmt_str_or_null(const char *s)
 static void mgmt_queue_members(struct mgmt_req *r, json_t *o)
 {
 	json_t *members = json_array(), *online = json_array();
-	const char *leader = mgmt_node_name();
+	const char *leader = broker_node_name(r->b);
 	struct cluster_node_info nodes[16];
 	size_t n = r->b->cluster ? cluster_nodes(r->b->cluster, nodes, 16) : 0;
 	if (n) {
@@ -78,7 +78,7 @@ json_t *mgmt_queue_json(struct mgmt_req *r, struct queue *q)
 	json_object_set_new(o, "arguments", admin_table_to_json(q->args));
 	json_object_set_new(o, "type", json_string(q->type->name));
 	json_object_set_new(o, "state", json_string("running"));
-	json_object_set_new(o, "node", json_string(mgmt_node_name()));
+	json_object_set_new(o, "node", json_string(broker_node_name(r->b)));
 	mgmt_stat_set(o, "messages", queue_message_count(q), 0);
 	mgmt_stat_set(o, "messages_ready", ready, 0);
 	mgmt_stat_set(o, "messages_unacknowledged", unacked, 0);
@@ -154,7 +154,7 @@ static json_t *mgmt_queue_detail(struct mgmt_req *r, struct queue *q)
 			json_t *chd = json_object();
 			json_object_set_new(chd, "connection_name", json_string(conn->name));
 			json_object_set_new(chd, "name", json_string(name));
-			json_object_set_new(chd, "node", json_string(mgmt_node_name()));
+			json_object_set_new(chd, "node", json_string(broker_node_name(r->b)));
 			json_object_set_new(chd, "number", json_integer(c->ch->id));
 			json_object_set_new(chd, "peer_host", json_string(conn->peer_host));
 			json_object_set_new(chd, "peer_port", json_integer(conn->peer_port));

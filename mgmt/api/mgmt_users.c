@@ -80,7 +80,7 @@ static json_t *mgmt_vhost_json(struct mgmt_req *r, void *obj)
 	json_object_set_new(o, "metadata", md);
 	json_object_set_new(o, "tracing", json_false());
 	json_t *cs = json_object();
-	json_object_set_new(cs, mgmt_node_name(), json_string("running"));
+	json_object_set_new(cs, broker_node_name(r->b), json_string("running"));
 	json_object_set_new(o, "cluster_state", cs);
 	mgmt_stat_set(o, "messages", ready + unacked, 0);
 	mgmt_stat_set(o, "messages_ready", ready, 0);
