@@ -42,7 +42,7 @@ PHONE = (390, 844)
 DOC_SHOTS = ['login', 'overview', 'connections', 'connection', 'channels', 'exchanges', 'exchange',
              'queue', 'queue-get', 'dlq', 'users', 'user', 'vhosts', 'policies', 'limits',
              'definitions', 'nodes', 'queues-10000', 'phone-overview', 'phone-queue', 'error-inline',
-             'connection-lost', 'alarm', 'nodes-cluster']
+             'connection-lost', 'alarm', 'nodes-cluster', 'shovels']
 
 passed = 0
 failed = 0
@@ -403,6 +403,7 @@ def test_every_page_loads_without_console_errors(b, br):
                  ('queues', 'queues'), ('queues/%2F/orders', 'queue'), ('users', 'users'),
                  ('users/alice', 'user'), ('vhosts', 'vhosts'), ('vhosts/%2F', 'vhost'),
                  ('policies', 'policies'), ('limits', 'limits'), ('definitions', 'definitions'),
+                 ('shovels', 'shovels-empty'),
                  ('nodes', 'nodes'), ('nodes/' + q(b.ok('GET', '/api/nodes')[0]['name']), 'node')]
         br.drain_console()
         for hash_, name in pages:
@@ -630,6 +631,126 @@ def test_moving_messages_to_another_queue(b, br):
     br.no_console_errors('move')
 
 
+def shovel_row(br, name):
+    """The shovels table's row of the shovel called name, or None."""
+    for r in br.css(br.t('shovels-table') + ' tbody tr'):
+        tds = r.find_elements(By.TAG_NAME, 'td')
+        if len(tds) > 2 and tds[1].text == name:
+            return r
+    return None
+
+
+def shovel_text(br, name):
+    """The text of the shovel's row, or None; read in one script, as the list re-renders its rows
+    on each refresh."""
+    return br.d.execute_script('''
+        for (const r of document.querySelectorAll('[data-test="shovels-table"] tbody tr'))
+            if (r.cells.length > 2 && r.cells[1].textContent === arguments[0])
+                return r.innerText;
+        return null;''', name)
+
+
+def shovel_click(br, name, test):
+    """Clicks the row's button (retrying when a refresh replaced the row under us)."""
+    def click():
+        try:
+            shovel_row(br, name).find_element(By.CSS_SELECTOR, br.t(test)).click()
+            return True
+        except Exception:
+            return False
+    br.wait(click, 5, '%s on %s' % (test, name))
+
+
+def test_a_shovel_added_from_the_form_moves_messages_from_one_queue_to_another(b, br):
+    b.ok('PUT', '/api/queues/%2F/sh-src', {'durable': True})
+    br.open('shovels')
+    f = br.open_fold('Add a shovel')
+    form = br.one(br.t('add-shovel'), f)
+    br.fill(form, {'name': 'mover', 'src_uri': 'amqp://', 'src': 'sh-src',
+                   'dest_uri': 'amqp://guest:guest@127.0.0.1:%d' % b.amqp, 'dest': 'sh-dst',
+                   'ack_mode': 'on-confirm', 'prefetch': '50', 'reconnect_delay': '1'})
+    br.submit(form)
+    br.wait(lambda: "'mover' saved" in br.text(br.t('form-ok'), form), 5, 'the success note')
+    v = b.ok('GET', '/api/parameters/shovel/%2F/mover')['value']
+    check(v['src-queue'] == 'sh-src' and v['dest-queue'] == 'sh-dst' and v['src-prefetch-count'] == 50
+          and v['ack-mode'] == 'on-confirm' and v['reconnect-delay'] == 1 and
+          v['src-delete-after'] == 'never', 'the PUT carried RabbitMQ\'s keys: %s' % v)
+    br.wait(lambda: 'running' in (shovel_text(br, 'mover') or ''), 10,
+            'the shovel running in the list')
+    row = shovel_text(br, 'mover')
+    check('127.0.0.1:%d' % b.amqp in row and 'guest:guest' not in row,
+          'destination shown without its credentials: %r' % row)
+    for i in range(20):
+        b.ok('POST', '/api/exchanges/%2F/amq.default/publish',
+             {'properties': {}, 'routing_key': 'sh-src', 'payload': 'm%d' % i,
+              'payload_encoding': 'string'})
+    br.wait(lambda: b.ok('GET', '/api/queues/%2F/sh-dst')['messages'] == 20, 10,
+            'the destination to fill')
+    check(b.ok('GET', '/api/queues/%2F/sh-src')['messages'] == 0, 'the source is drained')
+    got = b.ok('POST', '/api/queues/%2F/sh-dst/get', {'count': 20, 'ackmode': 'ack_requeue_false',
+                                                      'encoding': 'auto'})
+    check([m['payload'] for m in got] == ['m%d' % i for i in range(20)], 'in order: %s' % got)
+    br.no_console_errors('add shovel')
+
+
+def test_a_bad_shovel_uri_shows_the_apis_error_beside_the_form(b, br):
+    br.open('shovels')
+    f = br.open_fold('Add a shovel')
+    form = br.one(br.t('add-shovel'), f)
+    br.fill(form, {'name': 'bad', 'src_uri': 'foo://nowhere', 'src': 'q', 'dest': 'q2',
+                   'delete_after': 'soon'})
+    br.submit(form)
+    err = br.one(br.t('form-error') + ':not([hidden])', form)
+    check('not a valid URI' in err.text and 'foo://nowhere' in err.text, 'the URI error: %r' % err.text)
+    # rabbitmq_shovel's texts escape < and > for RabbitMQ's HTML; here they read as written
+    check('<<"soon">>' in err.text and '&lt;' not in err.text, 'delete-after error: %r' % err.text)
+    check(b.api('GET', '/api/parameters/shovel/%2F/bad')[0] == 404, 'nothing was defined')
+    br.drain_console()  # Chromium logs the 400 itself
+
+
+def test_restarting_a_terminated_shovel_and_deleting_it_from_the_list(b, br):
+    # publishing to a missing exchange stops the shovel; with a long reconnect delay it stays
+    # terminated until someone restarts it
+    b.ok('PUT', '/api/parameters/shovel/%2F/held', {'value': {
+        'src-uri': 'amqp://', 'src-queue': 'sh-held', 'dest-uri': 'amqp://',
+        'dest-exchange': 'sh-later', 'reconnect-delay': 3600}})
+    br.wait(lambda: b.ok('GET', '/api/shovels/vhost/%2F/held')[0]['state'] == 'running', 10,
+            'the shovel to start')
+    b.ok('POST', '/api/exchanges/%2F/amq.default/publish',
+         {'properties': {}, 'routing_key': 'sh-held', 'payload': 'held', 'payload_encoding': 'string'})
+    br.wait(lambda: b.ok('GET', '/api/shovels/vhost/%2F/held')[0]['state'] == 'terminated', 10,
+            'the shovel to stop')
+    br.open('shovels')
+    br.wait(lambda: shovel_text(br, 'held'), 10, 'the row')
+    red = br.d.execute_script('''const e = document.querySelector('[data-test="shovel-terminated"]');
+        return e && [e.textContent, getComputedStyle(e).color];''')
+    check(red and "no exchange 'sh-later'" in red[0], 'the reason: %r' % red)
+    check(red[1] == 'rgb(201, 42, 42)', 'terminated in red: %r' % red)
+    time.sleep(0.3)
+    br.shot('shovels')
+    b.ok('PUT', '/api/exchanges/%2F/sh-later', {'type': 'fanout', 'durable': True})
+    b.ok('PUT', '/api/queues/%2F/sh-later-q', {'durable': True})
+    b.ok('POST', '/api/bindings/%2F/e/sh-later/q/sh-later-q', {'routing_key': ''})
+    shovel_click(br, 'held', 'restart-shovel')
+    br.confirm(False)
+    time.sleep(0.5)
+    check(b.ok('GET', '/api/shovels/vhost/%2F/held')[0]['state'] == 'terminated', 'cancel restarts nothing')
+    shovel_click(br, 'held', 'restart-shovel')
+    br.confirm(True)
+    br.wait(lambda: b.ok('GET', '/api/queues/%2F/sh-later-q')['messages'] == 1, 10,
+            'the restarted shovel to deliver the held message')
+    br.wait(lambda: 'running' in (shovel_text(br, 'held') or ''), 7, 'the list to show it running')
+    shovel_click(br, 'held', 'delete-shovel')
+    br.confirm(False)
+    check(b.api('GET', '/api/parameters/shovel/%2F/held')[0] == 200, 'cancel deletes nothing')
+    shovel_click(br, 'held', 'delete-shovel')
+    br.confirm(True)
+    br.wait(lambda: b.api('GET', '/api/parameters/shovel/%2F/held')[0] == 404, 5, 'the delete')
+    br.wait(lambda: shovel_text(br, 'held') is None and shovel_text(br, 'mover'), 5, 'the row to go')
+    check(not [s for s in b.ok('GET', '/api/shovels') if s['name'] == 'held'], 'its worker stopped')
+    br.no_console_errors('restart and delete shovel')
+
+
 def test_definitions_import_from_a_file_and_export(b, br):
     defs = {
         'vhosts': [{'name': 'imported'}],
@@ -816,6 +937,9 @@ def test_tags_decide_what_a_user_sees(b, br):
         nav = br.text('#nav')
         check('Nodes' in nav and 'Admin' not in nav, 'monitoring nav: %r' % nav)
         check('Memory' in br.text(br.t('node-facts')), 'monitoring sees node facts')
+        br.open('shovels')  # the status, as RabbitMQ's Shovel Status: no form to add one
+        check(br.css(br.t('shovels-table')) and not br.css(br.t('add-shovel')),
+              'monitoring sees shovels without the form')
         br.no_console_errors('monitoring overview')
         br.d.find_element(By.CSS_SELECTOR, br.t('logout')).click()
         br.one(br.t('login-form'))
@@ -825,12 +949,17 @@ def test_tags_decide_what_a_user_sees(b, br):
         check('monitoring tag' in br.text(br.t('node-facts')), 'management: no node facts')
         br.open('users')
         check('administrator tag' in br.text(br.t('page-error')), 'users page refused')
+        br.open('shovels')
+        check('policymaker or monitoring tag' in br.text(br.t('page-error')), 'shovels refused')
         br.no_console_errors('management user')
         br.d.find_element(By.CSS_SELECTOR, br.t('logout')).click()
         br.login('polly', 'pw')
         check('Policies' in br.text('#nav'), 'policymaker nav')
         br.open('policies')
         check(br.css(br.t('add-policy')), 'policymaker may add policies')
+        br.one(br.t('subnav-shovels')).click()
+        br.ready('#/shovels')
+        check(br.css(br.t('add-shovel')), 'policymaker may add shovels')
         br.no_console_errors('policymaker')
         br.d.find_element(By.CSS_SELECTOR, br.t('logout')).click()
         br.one(br.t('login-form'))
@@ -963,6 +1092,9 @@ TESTS = [
     test_dead_letters_show_x_death_and_replay_from_the_ui,
     test_purge_and_delete_ask_first,
     test_moving_messages_to_another_queue,
+    test_a_shovel_added_from_the_form_moves_messages_from_one_queue_to_another,
+    test_a_bad_shovel_uri_shows_the_apis_error_beside_the_form,
+    test_restarting_a_terminated_shovel_and_deleting_it_from_the_list,
     test_definitions_import_from_a_file_and_export,
     test_names_with_slash_hash_percent_space_and_unicode_work_everywhere,
     test_tags_decide_what_a_user_sees,

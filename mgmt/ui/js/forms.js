@@ -189,10 +189,11 @@ export function confirmAction(message, action = 'Confirm') {
 	});
 }
 
-// A button that confirms, runs fn, and shows fn's error beside itself.
-export function dangerButton(label, message, fn, test) {
+// A button that confirms, runs fn, and shows fn's error beside itself. opts.secondary: drawn as
+// an ordinary button (an action that disrupts but destroys nothing, such as a restart).
+export function dangerButton(label, message, fn, test, opts = {}) {
 	const err = h('span', {class: 'form-error', role: 'alert', hidden: true, 'data-test': 'action-error'});
-	const b = h('button', {type: 'button', class: 'danger', 'data-test': test || null}, label);
+	const b = h('button', {type: 'button', class: opts.secondary ? 'secondary' : 'danger', 'data-test': test || null}, label);
 	b.addEventListener('click', async () => {
 		err.hidden = true;
 		if (!(await confirmAction(message, label)))

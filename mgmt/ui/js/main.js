@@ -16,10 +16,12 @@ import * as policies from './pages/policies.js';
 import * as limits from './pages/limits.js';
 import * as definitions from './pages/definitions.js';
 import * as nodes from './pages/nodes.js';
+import * as shovels from './pages/shovels.js';
 
 const $ = id => document.getElementById(id);
 
-// who: the tag a page needs ('management' is every user who can log in at all)
+// who: the tag a page needs ('management' is every user who can log in at all), or a list of
+// tags any one of which will do
 const routes = [
 	{path: [], page: overview.page, nav: 'overview', title: 'Overview'},
 	{path: ['connections'], page: connections.list, nav: 'connections', title: 'Connections'},
@@ -36,6 +38,7 @@ const routes = [
 	{path: ['vhosts', ':name'], page: vhosts.detail, nav: 'admin', sub: 'vhosts', title: 'Virtual host', who: 'administrator'},
 	{path: ['policies'], page: policies.page, nav: 'admin', sub: 'policies', title: 'Policies', who: 'policymaker'},
 	{path: ['limits'], page: limits.page, nav: 'admin', sub: 'limits', title: 'Limits', who: 'administrator'},
+	{path: ['shovels'], page: shovels.page, nav: 'admin', sub: 'shovels', title: 'Shovels', who: ['policymaker', 'monitoring']},
 	{path: ['definitions'], page: definitions.page, nav: 'admin', sub: 'definitions', title: 'Definitions', who: 'administrator'},
 	{path: ['nodes'], page: nodes.list, nav: 'admin', sub: 'nodes', title: 'Nodes', who: 'monitoring'},
 	{path: ['nodes', ':name'], page: nodes.detail, nav: 'admin', sub: 'nodes', title: 'Node', who: 'monitoring'},
@@ -47,6 +50,8 @@ const ctx = {
 	vhosts: [],
 	overview: null,
 	can(tag) {
+		if (Array.isArray(tag))
+			return tag.some(x => this.can(x));
 		const t = this.user ? this.user.tags : [];
 		if (t.includes('administrator'))
 			return true;
@@ -134,6 +139,7 @@ function navLinks() {
 export function adminNav(active) {
 	const items = [['users', 'Users', 'administrator'], ['vhosts', 'Virtual hosts', 'administrator'],
 		['policies', 'Policies', 'policymaker'], ['limits', 'Limits', 'administrator'],
+		['shovels', 'Shovels', ['policymaker', 'monitoring']],
 		['definitions', 'Definitions', 'administrator'], ['nodes', 'Nodes', 'monitoring']];
 	const shown = items.filter(([, , who]) => ctx.can(who));
 	if (shown.length < 2)
@@ -228,7 +234,7 @@ async function route() {
 	}
 	document.title = 'Warren: ' + (m.params.length ? m.params[m.params.length - 1] || '(default)' : m.r.title);
 	if (m.r.who && !ctx.can(m.r.who)) {
-		replace(main, h('h1', null, m.r.title), errorBox({reason: `This page needs the ${m.r.who} tag.`}));
+		replace(main, h('h1', null, m.r.title), errorBox({reason: `This page needs the ${[].concat(m.r.who).join(' or ')} tag.`}));
 		main.setAttribute('data-ready', location.hash || '#/');
 		return;
 	}
