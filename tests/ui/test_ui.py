@@ -42,7 +42,7 @@ PHONE = (390, 844)
 DOC_SHOTS = ['login', 'overview', 'connections', 'connection', 'channels', 'exchanges', 'exchange',
              'queue', 'queue-get', 'dlq', 'users', 'user', 'vhosts', 'policies', 'limits',
              'definitions', 'nodes', 'queues-10000', 'phone-overview', 'phone-queue', 'error-inline',
-             'connection-lost', 'alarm', 'nodes-cluster', 'shovels']
+             'connection-lost', 'alarm', 'nodes-cluster', 'shovels', 'queue-stream']
 
 passed = 0
 failed = 0
@@ -751,6 +751,52 @@ def test_restarting_a_terminated_shovel_and_deleting_it_from_the_list(b, br):
     br.no_console_errors('restart and delete shovel')
 
 
+def test_a_streams_page_shows_its_leader_and_a_consumers_offset(b, br):
+    conn, ch = b.amqp_channel()
+    try:
+        ch.queue_declare('events', durable=True, arguments={'x-queue-type': 'stream'})
+        ch.confirm_delivery()
+        for i in range(5):
+            ch.basic_publish('', 'events', b'event %d' % i)
+        ch.basic_qos(prefetch_count=10)
+        got = []
+        ch.basic_consume('events', lambda c, m, p, body: got.append(body),
+                         arguments={'x-stream-offset': 2})
+        deadline = time.time() + 10
+        while len(got) < 3 and time.time() < deadline:
+            conn.process_data_events(0.1)
+        check(got == [b'event 2', b'event 3', b'event 4'], 'read from offset 2: %s' % got)
+        node = b.ok('GET', '/api/nodes')[0]['name']
+        br.wait(lambda: b.ok('GET', '/api/queues/%2F/events')['consumer_details'][0]['offset'] == 5,
+                5, 'the API to report the next offset')
+        br.open('queues/%2F/events')
+        facts = br.text(br.t('queue-facts'))
+        check(br.text(br.t('queue-leader')) == node, 'the leader: %r' % facts)
+        check('stream' in facts and 'Members' in facts and 'Chunks read / skipped' in facts,
+              'the stream facts: %r' % facts)
+        check(br.text(br.t('consumer-stream-offset')) == '2', 'the consumer started at offset 2')
+        check(br.text(br.t('consumer-offset')) == '5', 'the consumer reads offset 5 next')
+        br.size((LAPTOP[0], 1180))  # tall enough for the consumers below the details
+        try:
+            time.sleep(0.3)
+            br.shot('queue-stream')
+        finally:
+            br.size(LAPTOP)
+        # a quorum queue shows its delivery limit: the smaller of argument and policy
+        b.ok('PUT', '/api/queues/%2F/qq', {'durable': True, 'arguments': {
+            'x-queue-type': 'quorum', 'x-delivery-limit': 7}})
+        b.ok('PUT', '/api/policies/%2F/qq-limit', {'pattern': '^qq$', 'apply-to': 'queues',
+                                                  'definition': {'delivery-limit': 4}})
+        br.open('queues/%2F/qq')
+        facts = br.text(br.t('queue-facts'))
+        check('quorum' in facts and 'Delivery limit\n4' in facts and 'Dead letters kept' in facts,
+              'the quorum facts: %r' % facts)
+        b.ok('DELETE', '/api/policies/%2F/qq-limit')
+        br.no_console_errors('stream and quorum queues')
+    finally:
+        conn.close()
+
+
 def test_definitions_import_from_a_file_and_export(b, br):
     defs = {
         'vhosts': [{'name': 'imported'}],
@@ -1095,6 +1141,7 @@ TESTS = [
     test_a_shovel_added_from_the_form_moves_messages_from_one_queue_to_another,
     test_a_bad_shovel_uri_shows_the_apis_error_beside_the_form,
     test_restarting_a_terminated_shovel_and_deleting_it_from_the_list,
+    test_a_streams_page_shows_its_leader_and_a_consumers_offset,
     test_definitions_import_from_a_file_and_export,
     test_names_with_slash_hash_percent_space_and_unicode_work_everywhere,
     test_tags_decide_what_a_user_sees,

@@ -307,6 +307,27 @@ function movePanel(vhost, queue, afterChange) {
 	return fold('Move messages', false, h('p', {class: 'hint'}, 'Messages are taken from the head of this queue one at a time and published to the destination through the default exchange.'), f, result);
 }
 
+// What a stream or quorum queue adds (docs/streams.md, docs/queues.md): where it lives and, for
+// a stream, its offsets and what its readers did; for a quorum queue its delivery limit (the
+// smaller of argument and policy) and the dead letters it keeps. Nothing for a classic queue.
+function kindFacts(q, policy) {
+	if (q.type !== 'stream' && q.type !== 'quorum')
+		return [];
+	const list = v => Array.isArray(v) ? v.join(', ') : null;
+	const out = [['Leader', q.leader ? h('span', {'data-test': 'queue-leader'}, q.leader) : null],
+		['Members', list(q.members)], ['Online', list(q.online)]];
+	if (q.type === 'stream')
+		return out.concat([['Offsets (first / committed)', q.first_offset === undefined ? null :
+			`${fmt.num(q.first_offset)} / ${fmt.num(q.committed_offset)}`],
+		['Segments', q.segments === undefined ? null : `${fmt.num(q.segments)} (${fmt.bytes(q.disk_bytes)} on disk)`],
+		['Chunks read / skipped', q.chunks_read === undefined ? null :
+			h('span', {'data-test': 'stream-chunks'}, `${fmt.num(q.chunks_read)} / ${fmt.num(q.chunks_skipped)}`)]]);
+	const limits = [(q.arguments || {})['x-delivery-limit'], (policy || {})['delivery-limit']].filter(v => typeof v === 'number');
+	return out.concat([['Delivery limit', limits.length ? fmt.num(Math.min(...limits)) : 'none'],
+		['Dead letters kept', q.messages_dlx === undefined ? null :
+			`${fmt.num(q.messages_dlx)} (${fmt.bytes(q.messages_dlx_bytes || 0)}, ${q.dead_letter_strategy || 'at-most-once'})`]]);
+}
+
 export async function detail(el, ctx, vhost, name) {
 	const info = h('div', {'data-test': 'queue-facts'});
 	const rates = h('div', {'data-test': 'queue-rates'});
@@ -341,6 +362,7 @@ export async function detail(el, ctx, vhost, name) {
 			return;
 		}
 		replace(err);
+		await pol.update(q); // first: the delivery limit below reads its effective definition
 		replace(info, facts([
 			['Type', q.type], ['Features', features(q)], ['State', q.state],
 			['Ready', h('span', {'data-test': 'messages-ready'}, fmt.num(q.messages_ready))],
@@ -353,20 +375,26 @@ export async function detail(el, ctx, vhost, name) {
 			['Consumers', fmt.num(q.consumers)],
 			['Consumer utilisation', q.consumer_utilisation === null || q.consumer_utilisation === undefined ? null :
 				Math.round(q.consumer_utilisation * 100) + '%'],
+			...kindFacts(q, pol.effective),
 		]));
 		replace(rates, facts(rateFacts(q.message_stats, [['Publish', 'publish'], ['Deliver / get', 'deliver_get'],
 			['Ack', 'ack'], ['Redeliver', 'redeliver']])));
 		replace(args, argsTable(q.arguments));
 		const cd = q.consumer_details || [];
 		const withChannel = cd.some(c => c.channel_details);
+		const stream = q.type === 'stream';
 		replace(cons, cd.length ? table([{label: 'Consumer tag'}, withChannel ? {label: 'Channel'} : null,
-			{label: 'Ack required'}, {label: 'Exclusive'}, {label: 'Prefetch', cls: 'num'}].filter(Boolean),
+			{label: 'Ack required'}, {label: 'Exclusive'}, {label: 'Prefetch', cls: 'num'},
+			stream ? {label: 'Started at (x-stream-offset)'} : null, stream ? {label: 'Next offset', cls: 'num'} : null].filter(Boolean),
 		cd.map(c => [c.consumer_tag,
 			withChannel ? (c.channel_details ? h('a', {href: '#/channels/' + api.enc(c.channel_details.name)},
 				c.channel_details.name) : '') : null,
-			fmt.bool(c.ack_required), fmt.bool(c.exclusive), fmt.num(c.prefetch_count)].filter(x => x !== null)))
+			fmt.bool(c.ack_required), fmt.bool(c.exclusive), fmt.num(c.prefetch_count),
+			stream ? h('span', {'data-test': 'consumer-stream-offset'}, c.arguments && 'x-stream-offset' in c.arguments ?
+				fmt.value(c.arguments['x-stream-offset']) : 'next (default)') : null,
+			stream ? h('span', {'data-test': 'consumer-offset'}, c.offset === undefined ? '' : fmt.num(c.offset)) : null]
+			.filter(x => x !== null)))
 			: h('p', {class: 'empty'}, 'No consumers.'));
-		await pol.update(q);
 	}
 	await refresh();
 	return {refresh: async () => {

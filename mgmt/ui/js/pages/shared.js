@@ -200,7 +200,8 @@ export async function effectivePolicy(vhost, q) {
 }
 
 // The policy and operator policy that apply to an object, and the definition they add up to;
-// update(obj) re-reads them only when the object's policy names change.
+// update(obj) re-reads them only when the object's policy names change, and keeps the definition
+// in .effective for the page.
 export function policyPanel(vhost, kind) {
 	const el = h('div', {'data-test': 'effective-policy'});
 	let key = null;
@@ -210,6 +211,7 @@ export function policyPanel(vhost, kind) {
 			return;
 		key = k;
 		const {defs, effective} = await effectivePolicy(vhost, o);
+		el.effective = effective;
 		replace(el, defs.length ? [
 			facts(defs.map(([pk, pname]) => [pk === 'policies' ? 'Policy' : 'Operator policy', pname])),
 			h('h3', null, 'Effective definition'), argsTable(effective)]
