@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "broker/admin/durable.h"
+#include "broker/cluster/cluster.h"
 #include "broker/core/broker.h"
 #include "broker/core/config.h"
 #include "broker/admin/definitions.h"
@@ -336,6 +337,67 @@ static void main_on_watchdog(evutil_socket_t fd, short what, void *arg)
 	systemd_notify("WATCHDOG=1");
 }
 
+/* ---- clustering: the cluster decides when this process serves ---- */
+
+struct main_cluster {
+	struct log *log;
+	struct event_base *base;
+	struct config *cfg;
+	struct main_service *svc;
+	struct broker *b;
+};
+
+/* This node leads: the same start as a single broker's, on its replicated data directory. */
+static struct broker *main_cluster_serve(void *arg, struct cluster *cl)
+{
+	struct main_cluster *mc = arg;
+	struct config *cfg = mc->cfg;
+	struct broker *b;
+	char err[512];
+
+	b = server_new(mc->base, cfg, mc->log);
+	if (!b)
+		goto fail;
+	b->cluster = cl;
+	broker_set_node_name(b, cluster_self(cl));
+	if (durable_open(b) != 0)
+		goto fail;
+	if (cfg->load_definitions &&
+	    main_definitions_load(b, cfg->load_definitions, err, sizeof err) != 0) {
+		log_error(mc->log, "%s", err);
+		goto fail;
+	}
+	if (server_start(b) != 0)
+		goto fail;
+	if (cfg->mgmt_port != 0 && !(b->mgmt = mgmt_start(b, err, sizeof err))) {
+		log_error(mc->log, "%s", err);
+		goto fail;
+	}
+	mc->b = b;
+	mc->svc->b = b;
+	log_info(mc->log, "Warren %s ready: leader, AMQP on %s:%u, data in %s", WARREN_VERSION,
+		 cfg->bind,
+		 (unsigned)b->port, cfg->data_dir ? cfg->data_dir : "(none)");
+	systemd_notifyf("STATUS=Leader: accepting AMQP connections on %s:%u", cfg->bind,
+			(unsigned)b->port);
+	return b;
+fail:
+	if (b) {
+		mgmt_free(b->mgmt);
+		b->mgmt = NULL;
+	}
+	server_free(b);
+	return NULL;
+}
+
+/* Stepping down: the management server stops answering at once (the process restarts). */
+static void main_cluster_release(void *arg, struct broker *b)
+{
+	(void)arg;
+	mgmt_free(b->mgmt);
+	b->mgmt = NULL;
+}
+
 static int main_service_start(struct main_service *m)
 {
 	uint64_t usec = systemd_watchdog_usec();
@@ -376,6 +438,8 @@ int main(int argc, char **argv)
 	struct config cfg;
 	struct event_base *base = NULL;
 	struct broker *b = NULL;
+	struct cluster *cl = NULL;
+	struct main_cluster mc = { 0 };
 	struct log lg;
 	char err[512];
 	int rc = 1;
@@ -425,6 +489,25 @@ int main(int argc, char **argv)
 		log_error(&lg, "cannot create the event loop");
 		goto out;
 	}
+	if (cfg.cluster_enabled) {
+		/* a follower until etcd says otherwise: main_cluster_serve starts the broker */
+		mc = (struct main_cluster){ .log = &lg, .base = base, .cfg = &cfg, .svc = &svc };
+		struct cluster_hooks hooks = { .serve = main_cluster_serve,
+					       .release = main_cluster_release,
+					       .arg = &mc };
+		svc = (struct main_service){ .log = &lg, .base = base, .cfg = &cfg, .args = &args };
+		cl = cluster_new(base, &cfg, &lg, argv, &hooks);
+		if (!cl || cluster_start(cl) != 0 || main_service_start(&svc) != 0)
+			goto out;
+		log_info(&lg, "Warren %s ready: clustering node, data in %s", WARREN_VERSION,
+			 cfg.data_dir ? cfg.data_dir : "(none)");
+		systemd_notify("READY=1\nSTATUS=Clustering: following or electing a leader");
+		event_base_dispatch(base);
+		b = mc.b;
+		log_info(&lg, "stopped");
+		rc = 0;
+		goto out;
+	}
 	b = server_new(base, &cfg, &lg);
 	if (!b || durable_open(b) != 0)
 		goto out;
@@ -452,10 +535,14 @@ int main(int argc, char **argv)
 	log_info(&lg, "stopped");
 	rc = 0;
 out:
+	if (cl && !b)
+		b = cluster_broker(cl);
 	if (b) {
 		mgmt_free(b->mgmt);
 		b->mgmt = NULL;
 	}
+	/* the lease goes back first (another node leads at once), then the store is closed */
+	cluster_free(cl);
 	server_free(b);
 	main_service_stop(&svc);
 	if (base)

@@ -19,8 +19,10 @@
 #include <unistd.h>
 
 #include "broker/admin/admin.h"
+#include "broker/admin/parameters.h"
 #include "broker/auth/auth.h"
 #include "broker/core/broker.h"
+#include "broker/core/event.h"
 #include "broker/core/time.h"
 #include "broker/exchange/exchange.h"
 #include "broker/handlers/handlers.h"
@@ -31,6 +33,7 @@
 #include "broker/core/log.h"
 #include "broker/queue/queue.h"
 #include "broker/net/tls.h"
+#include "broker/shovel/shovel.h"
 #include "broker/vhost/vhost.h"
 #include "storage/store.h"
 
@@ -46,6 +49,8 @@ struct broker *server_new(struct event_base *base, const struct config *cfg, str
 		goto fail;
 	b->queue_hooks = &exchange_queue_hooks;
 	b->handler = &handlers_amqp;
+	if (exchange_events_install(b) != 0 || shovels_install(b) != 0)
+		goto fail;
 
 	const char *vname = cfg->default_vhost ? cfg->default_vhost : "/";
 	struct vhost *v = admin_vhost_create(b, vname);
@@ -77,6 +82,7 @@ void server_free(struct broker *b)
 		struct conn *c = list_entry(pos, struct conn, link);
 		conn_destroy(c);
 	}
+	shovels_free(b); /* after the connections: its own ones log in as its user */
 	/* Flush what is pending before the queues go: their teardown writes nothing. */
 	b->recovering = true;
 	if (b->store)
@@ -92,6 +98,8 @@ void server_free(struct broker *b)
 	strmap_clear(&b->users);
 	auth_failures_free(b);
 	strmap_clear(&b->reply_to);
+	parameters_free(b);
+	exchange_events_free(b);
 	if (b->listener)
 		evconnlistener_free(b->listener);
 	if (b->tls_listener)
@@ -196,9 +204,13 @@ void server_check_alarms(struct broker *b)
 	if (disk != b->disk_alarm)
 		log_warn(b->log, "disk resource limit alarm %s: %llu bytes free", disk ? "set" : "cleared",
 			 (unsigned long long)b->disk_free);
+	if (mem != b->mem_alarm)
+		EVENT_EMIT(b, mem ? "alarm.set" : "alarm.cleared", EV_CSTR("source", "memory"));
+	if (disk != b->disk_alarm)
+		EVENT_EMIT(b, disk ? "alarm.set" : "alarm.cleared", EV_CSTR("source", "disk"));
 	b->mem_alarm = mem;
 	b->disk_alarm = disk;
-	const char *reason = mem ? "low on memory" : disk ? "low on disk" : NULL;
+	const char *reason = mem ? "low on memory" : disk ? "low on disk" : b->repl_alarm;
 	bool changed = (reason == NULL) != (b->alarm_reason == NULL);
 	b->alarm_reason = reason;
 	if (!changed)

@@ -53,11 +53,13 @@ _scenarios = []
 _counter = [0]
 
 
-def scenario(name, warren_only=False, timeout=None, profile=""):
+def scenario(name, warren_only=False, timeout=None, profile="", requires=None):
     """Register a scenario. warren_only=True: a Warren feature RabbitMQ 3.10 lacks (skipped there).
-    profile: the broker configuration it needs ("" the default; see CONFORMANCE_PROFILE)."""
+    profile: the broker configuration it needs ("" the default; see CONFORMANCE_PROFILE).
+    requires: a function returning None when the scenario can run, else why not (a plugin the
+    broker does not have enabled, no management URL): the scenario is then skipped."""
     def wrap(fn):
-        _scenarios.append((name, fn, warren_only, timeout or TIMEOUT, profile))
+        _scenarios.append((name, fn, warren_only, timeout or TIMEOUT, profile, requires))
         return fn
     return wrap
 
@@ -99,11 +101,16 @@ def _on_alarm(signum, frame):
 def run(client):
     signal.signal(signal.SIGALRM, _on_alarm)
     passed = failed = skipped = 0
-    for name, fn, warren_only, timeout, profile in _scenarios:
+    for name, fn, warren_only, timeout, profile, requires in _scenarios:
         if profile != PROFILE or (FILTER and FILTER not in name):
             continue
         if warren_only and TARGET == "rabbitmq":
             print("skip - %s (warren-only)" % name, flush=True)
+            skipped += 1
+            continue
+        why = requires() if requires else None
+        if why:
+            print("skip - %s (%s)" % (name, why), flush=True)
             skipped += 1
             continue
         start = time.monotonic()

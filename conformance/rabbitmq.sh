@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Start or stop a private, throw-away RabbitMQ node for the conformance suite.
 #
-#   conformance/rabbitmq.sh start [KEY=VALUE ...]  # prints AMQP_PORT=<n>, MGMT_PORT=<n>, RABBITMQ_DIR=<dir>
+#   conformance/rabbitmq.sh start [--plugins P1,P2,...] [KEY=VALUE ...]
+#                                    # prints AMQP_PORT=<n>, MGMT_PORT=<n>, RABBITMQ_DIR=<dir>
 #   conformance/rabbitmq.sh stop [DIR]
+#   conformance/rabbitmq.sh kill DIR     # SIGKILL the node; its data and ports stay
+#   conformance/rabbitmq.sh resume DIR   # start a killed node again on the same ports and data
 #
 # Each KEY=VALUE is added to the node's rabbitmq.conf as `KEY = VALUE` (for example
-# channel_max=0), so a scenario can check what RabbitMQ does under a setting.
+# channel_max=0), so a scenario can check what RabbitMQ does under a setting. --plugins enables
+# these plugins besides rabbitmq_management (the default): for example
+# rabbitmq_shovel,rabbitmq_shovel_management,rabbitmq_consistent_hash_exchange,
+# rabbitmq_event_exchange (all in Debian's rabbitmq-server).
 #
 # The node runs from Debian's rabbitmq-server (installed with apt-get when missing) with a unique
 # node name, spare ports on 127.0.0.1 and every file (mnesia, logs, config, cookie) in a temp dir.
@@ -48,8 +54,35 @@ node_env() {
 	export RABBITMQ_CONF_ENV_FILE="$dir/rabbitmq-env.conf"
 }
 
+# Starts the node of dir in the background and waits until it accepts AMQP and HTTP: 0, 1 when
+# it exited, 2 when it did not come up within 60 s.
+node_launch() {
+	local dir=$1 i
+	node_env "$dir"
+	setsid "$RMQ_BIN/rabbitmq-server" >>"$dir/log/startup.out" 2>&1 </dev/null &
+	echo $! >"$dir/server.pid"
+	for i in $(seq 1 120); do
+		if "$RMQ_BIN/rabbitmqctl" -n "$NODENAME" -q await_startup --timeout 1 >/dev/null 2>&1 &&
+			/usr/bin/python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$MGMT_PORT),1)" 2>/dev/null; then
+			return 0
+		fi
+		if ! kill -0 "$(cat "$dir/server.pid")" 2>/dev/null; then
+			tail -20 "$dir/log/startup.out" >&2 || true
+			return 1
+		fi
+		sleep 0.5
+	done
+	tail -20 "$dir/log/startup.out" >&2 || true
+	return 2
+}
+
 cmd_start() {
-	local setting
+	local setting plugins=""
+	if [ "${1:-}" = --plugins ]; then
+		[ $# -ge 2 ] || die "start: --plugins needs a comma-separated list"
+		plugins=$2
+		shift 2
+	fi
 	for setting in "$@"; do
 		case "$setting" in
 		*=*) ;;
@@ -85,32 +118,54 @@ cmd_start() {
 	for setting in "$@"; do
 		echo "${setting%%=*} = ${setting#*=}" >>"$dir/rabbitmq.conf"
 	done
-	echo "[rabbitmq_management]." >"$dir/enabled_plugins"
+	echo "[rabbitmq_management${plugins:+,$plugins}]." >"$dir/enabled_plugins"
 	echo "[]." >"$dir/advanced.config"
 	: >"$dir/rabbitmq-env.conf"
-	node_env "$dir"
-	setsid "$RMQ_BIN/rabbitmq-server" >"$dir/log/startup.out" 2>&1 </dev/null &
-	echo $! >"$dir/server.pid"
 	echo "$dir" >"$LAST"
-	local i
-	for i in $(seq 1 120); do
-		if "$RMQ_BIN/rabbitmqctl" -n "$NODENAME" -q await_startup --timeout 1 >/dev/null 2>&1 &&
-			/usr/bin/python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$mgmt),1)" 2>/dev/null; then
-			echo "AMQP_PORT=$amqp"
-			echo "MGMT_PORT=$mgmt"
-			echo "RABBITMQ_DIR=$dir"
-			return 0
-		fi
-		if ! kill -0 "$(cat "$dir/server.pid")" 2>/dev/null; then
-			tail -20 "$dir/log/startup.out" >&2 || true
-			cmd_stop "$dir"
-			die "the node exited during start-up"
-		fi
-		sleep 0.5
-	done
-	tail -20 "$dir/log/startup.out" >&2 || true
+	local rc=0
+	node_launch "$dir" || rc=$?
+	if [ "$rc" = 0 ]; then
+		echo "AMQP_PORT=$amqp"
+		echo "MGMT_PORT=$mgmt"
+		echo "RABBITMQ_DIR=$dir"
+		return 0
+	fi
 	cmd_stop "$dir"
+	[ "$rc" = 1 ] && die "the node exited during start-up"
 	die "the node did not start within 60 s"
+}
+
+check_dir() {
+	[ -n "${1:-}" ] && [ -f "$1/ports" ] || die "no node in '${1:-}'"
+	case "$1" in /tmp/warren-conformance-rmq.*) ;; *) die "refusing to touch $1" ;; esac
+}
+
+# The node's Erlang VM (beam.smp) runs in the session the start script made; SIGKILL all of
+# that session's processes (its group), as a crash would.
+cmd_kill() {
+	check_dir "${1:-}"
+	local pid port i
+	pid=$(cat "$1/server.pid" 2>/dev/null || true)
+	[ -n "$pid" ] || die "kill: no pid for $1"
+	kill -KILL -- "-$pid" 2>/dev/null || true
+	for i in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	port=$(. "$1/ports"; echo "$AMQP_PORT")
+	for i in $(seq 1 40); do
+		/usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1',$port),0.2)" 2>/dev/null || break
+		sleep 0.1
+	done
+}
+
+cmd_resume() {
+	check_dir "${1:-}"
+	node_launch "$1" || die "the node did not start again"
+	(
+		# shellcheck disable=SC1091
+		source "$1/ports"
+		echo "AMQP_PORT=$AMQP_PORT"
+		echo "MGMT_PORT=$MGMT_PORT"
+		echo "RABBITMQ_DIR=$1"
+	)
 }
 
 cmd_stop() {
@@ -136,5 +191,7 @@ cmd_stop() {
 case "${1:-}" in
 start) shift; cmd_start "$@" ;;
 stop) shift; cmd_stop "$@" ;;
-*) die "usage: rabbitmq.sh start [KEY=VALUE ...] | stop [DIR]" ;;
+kill) shift; cmd_kill "$@" ;;
+resume) shift; cmd_resume "$@" ;;
+*) die "usage: rabbitmq.sh start [--plugins LIST] [KEY=VALUE ...] | stop [DIR] | kill DIR | resume DIR" ;;
 esac

@@ -2,15 +2,17 @@
 # Run the conformance scenarios through real client libraries against one broker.
 #
 #   conformance/run.sh [--url amqp://user:pass@host:port/vhost] [--client NAME|all]
-#                      [--target rabbitmq|warren] [--rabbitmq] [--filter TEXT]
+#                      [--target rabbitmq|warren] [--rabbitmq [--plugins]] [--filter TEXT]
 #                      [--profile zero-limits]
 #
 #   --url       broker to test (default amqp://guest:guest@127.0.0.1:5673/, the dev RabbitMQ)
-#   --client    pika | py-amqp | amqplib | rabbitmq-c | go | bunny | php-amqplib | aio-pika | all
-#               (default all)
+#   --client    pika | py-amqp | amqplib | rabbitmq-c | go | bunny | php-amqplib | aio-pika |
+#               plugins | all (default all)
 #   --target    what the broker is; scenarios marked warren-only are skipped on rabbitmq.
 #               Default: read from connection.start's "product" property.
 #   --rabbitmq  start a private RabbitMQ (conformance/rabbitmq.sh), run against it, stop it
+#   --plugins   with --rabbitmq: enable the plugins Debian ships that the plugins client tests
+#               (shovel, shovel management, consistent-hash exchange, event exchange)
 #   --filter    run only scenarios whose name contains TEXT
 #   --profile   zero-limits: the broker runs with channel_max = 0 and frame_max = 0; only the
 #               scenarios for that (go and aio-pika) run; --rabbitmq starts a node set so
@@ -24,6 +26,7 @@ URL="amqp://guest:guest@127.0.0.1:5673/"
 CLIENT=all
 TARGET=""
 OWN_RABBIT=0
+RABBIT_PLUGINS=""
 FILTER=""
 PROFILE=""
 CLIENT_TIMEOUT=${CONFORMANCE_CLIENT_TIMEOUT:-150}
@@ -40,9 +43,10 @@ while [ $# -gt 0 ]; do
 	--filter) FILTER=$2; shift 2 ;;
 	--filter=*) FILTER=${1#--filter=}; shift ;;
 	--rabbitmq) OWN_RABBIT=1; shift ;;
+	--plugins) RABBIT_PLUGINS=rabbitmq_shovel,rabbitmq_shovel_management,rabbitmq_consistent_hash_exchange,rabbitmq_event_exchange; shift ;;
 	--profile) PROFILE=$2; shift 2 ;;
 	--profile=*) PROFILE=${1#--profile=}; shift ;;
-	-h | --help) sed -n '2,19p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,22p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -55,9 +59,9 @@ zero-limits) RMQ_SETTINGS=(channel_max=0 frame_max=0) ;;
 esac
 
 case "$CLIENT" in
-all) CLIENTS="pika py-amqp amqplib rabbitmq-c go bunny php-amqplib aio-pika"
+all) CLIENTS="pika py-amqp amqplib rabbitmq-c go bunny php-amqplib aio-pika plugins"
 	[ -n "$PROFILE" ] && CLIENTS="go aio-pika" ;;
-pika | py-amqp | amqplib | rabbitmq-c | go | bunny | php-amqplib | aio-pika) CLIENTS=$CLIENT ;;
+pika | py-amqp | amqplib | rabbitmq-c | go | bunny | php-amqplib | aio-pika | plugins) CLIENTS=$CLIENT ;;
 *) echo "run.sh: unknown client $CLIENT" >&2; exit 2 ;;
 esac
 
@@ -72,7 +76,7 @@ trap 'exit 130' INT TERM
 
 if [ "$OWN_RABBIT" = 1 ]; then
 	echo "conformance: starting a private RabbitMQ node"
-	if ! "$HERE/rabbitmq.sh" start "${RMQ_SETTINGS[@]}" >"$WORK/rmq.env"; then
+	if ! "$HERE/rabbitmq.sh" start ${RABBIT_PLUGINS:+--plugins "$RABBIT_PLUGINS"} "${RMQ_SETTINGS[@]}" >"$WORK/rmq.env"; then
 		echo "conformance: 0 passed, 1 failed"
 		exit 1
 	fi
@@ -80,6 +84,7 @@ if [ "$OWN_RABBIT" = 1 ]; then
 	source "$WORK/rmq.env"
 	RMQ_DIR=$RABBITMQ_DIR
 	URL="amqp://guest:guest@127.0.0.1:$AMQP_PORT/"
+	export CONFORMANCE_MGMT_URL="http://127.0.0.1:$MGMT_PORT"
 	TARGET=${TARGET:-rabbitmq}
 	echo "conformance: RabbitMQ on AMQP port $AMQP_PORT, management port $MGMT_PORT"
 fi
@@ -109,6 +114,7 @@ run_client() {
 	local client=$1
 	case "$client" in
 	pika) timeout -k 5 "$CLIENT_TIMEOUT" "$PY" "$HERE/pika/scenarios.py" ;;
+	plugins) timeout -k 5 "$CLIENT_TIMEOUT" "$PY" "$HERE/plugins/scenarios.py" ;;
 	py-amqp) timeout -k 5 "$CLIENT_TIMEOUT" "$PY" "$HERE/py-amqp/scenarios.py" ;;
 	amqplib)
 		if [ ! -d "$HERE/amqplib/node_modules/amqplib" ]; then

@@ -11,8 +11,12 @@ cycle. The layers, lowest first, and what each may include (docs/architecture.md
     broker/net/                     exchange and below
     broker/handlers/                net and below
     broker/admin/                   handlers and below
-    broker/server.c                 admin and below (the broker's lifecycle, listeners, tick)
-    mgmt/api/                       server and below
+    broker/shovel/                  admin and below (a shovel is a client of the broker: it
+                                    runs as a runtime parameter admin/ stores, and reaches this
+                                    broker through net/'s connections like any client)
+    broker/server.c                 shovel and below (the broker's lifecycle, listeners, tick)
+    broker/cluster/                 server and below (etcd, election, replication, forwarding)
+    mgmt/api/                       cluster and below
     broker/main.c, systemd.c        everything (the program: wires broker, storage and mgmt)
     mgmt/warrenctl/                 nothing of broker/ or mgmt/api/ (a client of the HTTP API)
 
@@ -45,15 +49,19 @@ LAYERS = [
     ("net", ["broker/net/"], 7),
     ("handlers", ["broker/handlers/"], 8),
     ("admin", ["broker/admin/"], 9),
-    ("server", ["broker/server."], 10),
-    ("mgmt", ["mgmt/api/"], 11),
-    ("program", ["broker/main.c", "broker/systemd."], 12),
+    # A shovel is a client of the broker: its definition is a runtime parameter (admin/), its
+    # connections to this broker are net/ connections; the server installs it, mgmt shows it.
+    ("shovel", ["broker/shovel/"], 10),
+    ("server", ["broker/server."], 11),
+    ("cluster", ["broker/cluster/"], 12),
+    ("mgmt", ["mgmt/api/"], 13),
+    ("program", ["broker/main.c", "broker/systemd."], 14),
 ]
 # Layers that stand apart: they may include only their own files and system headers.
 APART = {"warrenctl": ["mgmt/warrenctl/"]}
 # storage/ sits beside the broker, not on top of amqp/'s rank order: it may use amqp/ only.
 MAY_ALSO_NOT = {"storage": {"core", "auth", "vhost", "queue", "exchange", "net", "handlers",
-                            "admin", "server", "mgmt", "program"}}
+                            "admin", "shovel", "server", "cluster", "mgmt", "program"}}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 

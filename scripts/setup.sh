@@ -13,7 +13,7 @@ packages=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev libevent-dev
 	libssl-dev check python3 python3-pika python3-amqp python3-kombu librabbitmq-dev amqp-tools
 	curl ca-certificates procps openssl chromium chromium-driver python3-selenium man-db systemd
 	golang-go golang-github-rabbitmq-amqp091-go-dev ruby ruby-bunny php-cli php-amqplib
-	python3-aio-pika python3-aiormq)
+	python3-aio-pika python3-aiormq valgrind etcd-server etcd-client iproute2)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

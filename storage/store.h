@@ -191,6 +191,45 @@ typedef int (*store_recover_fn)(void *arg, uint64_t queue_id, uint64_t msg_id,
 int store_recover(struct store *s, store_recover_fn fn, void *arg,
 		  struct store_recovery_stats *stats);
 
+/* ---- replication taps (broker/cluster/ ships the log to followers) ---- */
+
+/* What a replicating leader is told, on the loop thread, as its store changes on disk. The
+ * follower applies the same bytes with store_replica.h, so a follower's data directory is a
+ * byte-for-byte copy of the leader's: the storage format is the replication format. */
+struct store_tap {
+	/* A batch goes to the disk: one call per run of bytes (whole records, a new segment's
+	 * header first), in file order, then batch_end with the batch's ticket (0 when no
+	 * store_sync asked for it) and record count. Called as the storage thread starts writing
+	 * it, so that followers write while the leader does; the batch's synced callback comes
+	 * later. A batch whose write fails is handed again, whole, with what came after it: the
+	 * tap then sees bytes it saw before (same segment, same offsets, same content). The bytes
+	 * are lent for the call. */
+	void (*part)(void *arg, uint32_t seg, uint64_t off, const uint8_t *data, size_t len);
+	void (*batch_end)(void *arg, uint64_t ticket, uint64_t records);
+	/* Segment seg's file was deleted (nothing in it is queued any more). */
+	void (*segment_deleted)(void *arg, uint32_t seg);
+	/* The definitions document was replaced: doc is the file's new content, exactly. */
+	void (*definitions)(void *arg, const char *doc, size_t len);
+	/* A log of its own (a stream's, store_ext) wrote len bytes at offset off of name (a path
+	 * relative to the data directory: "streams/<id>/<first>.log"), or removed it. Called on
+	 * the loop right after the write, before the batch that fsyncs it is handed to the disk
+	 * (its batch_end follows). A write may repeat bytes already written (a segment's
+	 * header). */
+	void (*file)(void *arg, const char *name, uint64_t off, const uint8_t *data, size_t len);
+	void (*file_removed)(void *arg, const char *name);
+};
+
+/* Installs tap (NULL removes it); tap must outlive the store or its removal. */
+void store_set_tap(struct store *s, const struct store_tap *tap, void *arg);
+/* For the logs of their own (stream_log.c): tell the tap, if any, of a write to or the removal
+ * of path (a file under the store's directory). */
+void store_tap_file(struct store *s, const char *path, uint64_t off, const void *data,
+		    size_t len);
+void store_tap_removed(struct store *s, const char *path);
+/* Where the log's bytes on disk end: every segment before *seg is complete on disk, *seg up to
+ * *off. A batch being written is not counted until its write completes. */
+void store_durable_end(const struct store *s, uint32_t *seg, uint64_t *off);
+
 /* ---- accounting ---- */
 
 struct store_stats {

@@ -33,6 +33,8 @@ void store_delete_segments(struct store *s)
 		}
 		if (sg->rfd >= 0)
 			close(sg->rfd);
+		if (s->tap)
+			s->tap->segment_deleted(s->tap_arg, sg->no);
 		memmove(s->segs, s->segs + 1, (s->seg_count - 1) * sizeof *s->segs);
 		s->seg_count--;
 		/* Each deletion is on disk before the next: unlinks a power cut catches before the

@@ -215,6 +215,8 @@ int store_definitions_save(struct store *s, const char *json, size_t len, char *
 		snprintf(err, errlen, "cannot fsync %s: %s", s->dir, strerror(errno));
 		goto out;
 	}
+	if (s->tap)
+		s->tap->definitions(s->tap_arg, json, len);
 	rc = 0;
 out:
 	if (fd >= 0)

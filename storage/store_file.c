@@ -422,6 +422,19 @@ static void *store_thread_main(void *arg)
 	return NULL;
 }
 
+/* A replicating leader's followers get the batch as the storage thread gets it: their writes
+ * and fsyncs run while ours do. */
+static void store_tap_batch(struct store *s, const struct store_batch *b)
+{
+	if (!s->tap)
+		return;
+	for (size_t i = 0; i < b->part_count; i++) {
+		const struct store_part *pt = &b->parts[i];
+		s->tap->part(s->tap_arg, pt->seg, pt->file_off, b->buf + pt->buf_off, pt->len);
+	}
+	s->tap->batch_end(s->tap_arg, b->ticket, b->records);
+}
+
 /* Lets every touched store_ext log write its pending bytes into its files and collects their
  * descriptors into the pending batch, which syncs them. A descriptor that cannot be kept
  * (no memory) is synced here, on the loop: rare, and never unsafe. */
@@ -506,9 +519,47 @@ static void store_dispatch(struct store *s)
 	s->job_done = false;
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
+	/* the thread only reads the batch, as the tap does */
+	store_tap_batch(s, &s->flight);
 }
 
 /* ---- completion on the loop ---- */
+
+void store_set_tap(struct store *s, const struct store_tap *tap, void *arg)
+{
+	s->tap = tap;
+	s->tap_arg = arg;
+}
+
+/* path relative to the store's directory, or NULL when it is not under it. */
+static const char *store_relative(const struct store *s, const char *path)
+{
+	size_t n = strlen(s->dir);
+	if (strncmp(path, s->dir, n) != 0 || path[n] != '/')
+		return NULL;
+	return path + n + 1;
+}
+
+void store_tap_file(struct store *s, const char *path, uint64_t off, const void *data,
+		    size_t len)
+{
+	const char *rel;
+	if (s->tap && s->tap->file && (rel = store_relative(s, path)))
+		s->tap->file(s->tap_arg, rel, off, data, len);
+}
+
+void store_tap_removed(struct store *s, const char *path)
+{
+	const char *rel;
+	if (s->tap && s->tap->file_removed && (rel = store_relative(s, path)))
+		s->tap->file_removed(s->tap_arg, rel);
+}
+
+void store_durable_end(const struct store *s, uint32_t *seg, uint64_t *off)
+{
+	*seg = s->durable.seg;
+	*off = s->durable.off;
+}
 
 static void store_complete(struct store *s, bool callbacks)
 {

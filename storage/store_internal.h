@@ -112,6 +112,10 @@ struct store {
 
 	uint64_t syncs, synced_records;
 
+	/* replication (store_set_tap): told of every batch on disk, deletion and definitions */
+	const struct store_tap *tap;
+	void *tap_arg;
+
 	/* store_message_read_many's buffer, kept between calls */
 	uint8_t *readbuf;
 	size_t readbuf_cap;

@@ -38,7 +38,7 @@
 
 /* The data directory format this build writes (segment headers, the definitions document);
  * it reads this one and every older one. */
-#define STORE_FORMAT_VERSION 2
+#define STORE_FORMAT_VERSION 3
 #define STORE_SEGMENT_HEADER_SIZE 32
 #define STORE_SEGMENT_MAGIC "\x89WRN\r\n\x1a\n"
 

@@ -4,15 +4,20 @@
  *   <20-digit first offset>.idx   one 24-byte entry per chunk of the .log
  *
  * A chunk is a 32-byte header and its records:
- *    0  u32 magic "WSCH"
+ *    0  u32 magic "WSCF" (or "WSCH": written before filters, no filter block)
  *    4  u32 crc          CRC32C of bytes 8..31 and of the payload
  *    8  u64 first offset
  *   16  u64 timestamp    ms, when the chunk was started
  *   24  u32 count        messages in it
  *   28  u32 payload_len
- * and each record of the payload is u32 len, then u8 exchange_len, exchange, u8 key_len, key,
+ * A "WSCF" chunk's payload starts with its filter block: u8 flags (SBLOOM_HAS_*), u8 size, the
+ * size-byte Bloom filter of its messages' filter values (stream_bloom.h); the records follow.
+ * Each record is u32 len, then u8 exchange_len, exchange, u8 key_len, key,
  * u32 props_len, props, body (the rest). An index entry is u64 first offset, u64 timestamp,
- * u32 file position, u32 count. Integers are little-endian, as in the message log. */
+ * u32 file position, u32 count. Integers are little-endian, as in the message log.
+ *
+ * Once attached to a store, every write and removal is told to the store's tap
+ * (store_tap_file, store_tap_removed): a replicating leader ships the same bytes. */
 #include "storage/stream_log.h"
 
 #include <dirent.h>
@@ -27,11 +32,14 @@
 
 #include "storage/store_log.h"
 #include "storage/store_record.h"
+#include "storage/stream_bloom.h"
 
 #define SLOG_SEG_HEADER 16
 #define SLOG_CHUNK_HEADER 32
 #define SLOG_IDX_ENTRY 24
-#define SLOG_CHUNK_MAGIC 0x48435357u /* "WSCH" */
+#define SLOG_CHUNK_MAGIC 0x48435357u /* "WSCH": no filter block (written before filters) */
+#define SLOG_CHUNK_MAGIC_F 0x46435357u /* "WSCF": the payload starts with a filter block */
+#define SLOG_SKIP_MAX 1024 /* chunks a filtering slog_read passes over before it returns */
 #define SLOG_MIN_SEGMENT 4096ull
 static const char slog_seg_magic[8] = { 'W', 'R', 'N', 'S', 'T', 'R', 'M', '1' };
 
@@ -57,6 +65,10 @@ struct slog {
 	size_t chunk_len, chunk_cap;
 	uint32_t chunk_count;
 	uint64_t chunk_ts;
+	/* the open chunk's filter block (at chunk + SLOG_CHUNK_HEADER): its size, and the size
+	 * chunks started from now on get */
+	uint8_t chunk_fsize, filter_size;
+	uint64_t chunks_read, chunks_skipped; /* slog_stats */
 	bool failed;
 	bool unsynced;             /* chunks written since the last sync was handed out */
 	struct store *store;
@@ -244,7 +256,7 @@ static int64_t slog_check_chunk(struct slog *l, int fd, uint64_t pos, uint64_t f
 		return 0;
 	if (file_size - pos < SLOG_CHUNK_HEADER ||
 	    full_pread(fd, hdr, SLOG_CHUNK_HEADER, pos) != SLOG_CHUNK_HEADER ||
-	    get32(hdr) != SLOG_CHUNK_MAGIC)
+	    (get32(hdr) != SLOG_CHUNK_MAGIC && get32(hdr) != SLOG_CHUNK_MAGIC_F))
 		return -1;
 	uint32_t plen = get32(hdr + 28);
 	if (file_size - pos - SLOG_CHUNK_HEADER < plen)
@@ -419,6 +431,7 @@ struct slog *slog_open(const char *dir, uint64_t max_segment_size, char *err, si
 	}
 	l->wfd = l->widx = -1;
 	l->ext.flush = slog_ext_flush;
+	l->filter_size = SBLOOM_MIN_SIZE;
 	slog_set_segment_size(l, max_segment_size);
 	if (slog_mkdir_p(dir) != 0 || !(d = opendir(dir))) {
 		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
@@ -483,6 +496,18 @@ fail:
 	return NULL;
 }
 
+void slog_set_filter_size(struct slog *l, unsigned size)
+{
+	l->filter_size = (uint8_t)(size < SBLOOM_MIN_SIZE ? SBLOOM_MIN_SIZE :
+				   size > SBLOOM_MAX_SIZE ? SBLOOM_MAX_SIZE : size);
+}
+
+void slog_stats(const struct slog *l, uint64_t *chunks_read, uint64_t *chunks_skipped)
+{
+	*chunks_read = l->chunks_read;
+	*chunks_skipped = l->chunks_skipped;
+}
+
 void slog_set_segment_size(struct slog *l, uint64_t max_segment_size)
 {
 	if (!max_segment_size)
@@ -527,8 +552,12 @@ void slog_destroy(struct slog *l)
 		slog_segment_close(&l->segs[i]);
 		slog_path(l, l->segs[i].first, "log", p, sizeof p);
 		unlink(p);
+		if (l->store)
+			store_tap_removed(l->store, p);
 		slog_path(l, l->segs[i].first, "idx", p, sizeof p);
 		unlink(p);
+		if (l->store)
+			store_tap_removed(l->store, p);
 	}
 	/* durable before the delete is answered: a power cut must not bring the stream's
 	 * messages back, in a stream declared again under its name (the same directory) */
@@ -576,7 +605,7 @@ static int slog_write_chunk(struct slog *l)
 			return -1;
 		h = slog_head(l);
 	}
-	put32(hdr, SLOG_CHUNK_MAGIC);
+	put32(hdr, SLOG_CHUNK_MAGIC_F);
 	put64(hdr + 8, first);
 	put64(hdr + 16, l->chunk_ts);
 	put32(hdr + 24, l->chunk_count);
@@ -593,6 +622,19 @@ static int slog_write_chunk(struct slog *l)
 		l->failed = true;
 		return -1;
 	}
+	if (l->store) {
+		/* a replicating leader ships the same bytes (the segment's header with its first
+		 * chunk: the segment may have been created before the store was attached) */
+		char p[4096];
+		uint8_t sh[SLOG_SEG_HEADER] = { 0 };
+		memcpy(sh, slog_seg_magic, sizeof slog_seg_magic);
+		slog_path(l, h->first, "log", p, sizeof p);
+		if (!h->chunks)
+			store_tap_file(l->store, p, 0, sh, sizeof sh);
+		store_tap_file(l->store, p, h->size, l->chunk, l->chunk_len);
+		slog_path(l, h->first, "idx", p, sizeof p);
+		store_tap_file(l->store, p, (uint64_t)h->chunks * SLOG_IDX_ENTRY, e, sizeof e);
+	}
 	if (!h->chunks)
 		h->first = first;
 	h->size += l->chunk_len;
@@ -608,6 +650,12 @@ static int slog_write_chunk(struct slog *l)
 
 uint64_t slog_append(struct slog *l, const struct store_message *m, uint64_t ts_ms)
 {
+	return slog_append_filtered(l, m, ts_ms, 0);
+}
+
+uint64_t slog_append_filtered(struct slog *l, const struct store_message *m, uint64_t ts_ms,
+			      uint64_t filter_hash)
+{
 	if (l->failed)
 		return UINT64_MAX;
 	uint64_t rlen = 1 + (uint64_t)m->exchange_len + 1 + m->routing_key_len + 4 + m->props_len +
@@ -617,9 +665,12 @@ uint64_t slog_append(struct slog *l, const struct store_message *m, uint64_t ts_
 	if (l->chunk_count && l->chunk_len + rlen + 4 > SLOG_CHUNK_MAX && slog_flush(l) == -2)
 		return UINT64_MAX;
 	if (!l->chunk_count) {
-		if (slog_chunk_reserve(l, SLOG_CHUNK_HEADER) != 0)
+		size_t start = SLOG_CHUNK_HEADER + 2 + (size_t)l->filter_size;
+		if (slog_chunk_reserve(l, start) != 0)
 			return UINT64_MAX;
-		l->chunk_len = SLOG_CHUNK_HEADER;
+		memset(l->chunk + SLOG_CHUNK_HEADER, 0, start - SLOG_CHUNK_HEADER);
+		l->chunk[SLOG_CHUNK_HEADER + 1] = l->chunk_fsize = l->filter_size;
+		l->chunk_len = start;
 		l->chunk_ts = ts_ms;
 	}
 	if (slog_chunk_reserve(l, (size_t)rlen + 4) != 0)
@@ -642,6 +693,10 @@ uint64_t slog_append(struct slog *l, const struct store_message *m, uint64_t ts_
 		memcpy(p, m->body, m->body_len);
 	l->chunk_len += (size_t)rlen + 4;
 	l->chunk_count++;
+	uint8_t *fb = l->chunk + SLOG_CHUNK_HEADER;
+	fb[0] |= filter_hash ? SBLOOM_HAS_VALUES : SBLOOM_HAS_UNFILTERED;
+	if (filter_hash)
+		sbloom_add(fb + 2, l->chunk_fsize, filter_hash);
 	return l->next++;
 }
 
@@ -793,8 +848,12 @@ uint32_t slog_trim(struct slog *l, int64_t max_bytes, int64_t max_age_ms, uint64
 		slog_segment_close(sg);
 		slog_path(l, sg->first, "log", p, sizeof p);
 		unlink(p);
+		if (l->store)
+			store_tap_removed(l->store, p);
 		slog_path(l, sg->first, "idx", p, sizeof p);
 		unlink(p);
+		if (l->store)
+			store_tap_removed(l->store, p);
 		/* each removal durable before the next: a power cut could otherwise undo the
 		 * unlink of an older segment and not of a newer one, leaving a gap in the offsets.
 		 * One fsync per dropped segment, on a timer: rare */
@@ -852,7 +911,8 @@ int slog_read(struct slog *l, struct slog_cursor *cur, size_t max, slog_read_fn 
 {
 	uint64_t committed = slog_committed(l);
 	int given = 0;
-	uint8_t hdr[SLOG_CHUNK_HEADER];
+	unsigned skipped = 0;
+	uint8_t hdr[SLOG_CHUNK_HEADER + 2 + SBLOOM_MAX_SIZE];
 
 	if (cur->offset < slog_first(l)) {
 		cur->offset = slog_first(l);
@@ -878,11 +938,34 @@ int slog_read(struct slog *l, struct slog_cursor *cur, size_t max, slog_read_fn 
 				cur->offset = sg[1].first;
 			continue;
 		}
-		if (full_pread(sg->rfd, hdr, sizeof hdr, cur->file_pos) != SLOG_CHUNK_HEADER ||
-		    get32(hdr) != SLOG_CHUNK_MAGIC)
+		/* the header and the filter block that may follow it: enough to skip the chunk */
+		uint64_t want = sg->size - cur->file_pos < sizeof hdr ? sg->size - cur->file_pos :
+									 sizeof hdr;
+		ssize_t got = full_pread(sg->rfd, hdr, (size_t)want, cur->file_pos);
+		if (got < SLOG_CHUNK_HEADER ||
+		    (get32(hdr) != SLOG_CHUNK_MAGIC && get32(hdr) != SLOG_CHUNK_MAGIC_F))
 			goto corrupt;
 		uint32_t plen = get32(hdr + 28), count = get32(hdr + 24);
 		uint64_t first = get64(hdr + 8), ts = get64(hdr + 16);
+		size_t fblock = 0;
+		if (get32(hdr) == SLOG_CHUNK_MAGIC_F) {
+			fblock = got < SLOG_CHUNK_HEADER + 2 ? SIZE_MAX :
+							   2 + (size_t)hdr[SLOG_CHUNK_HEADER + 1];
+			if (fblock > plen || fblock > (size_t)got - SLOG_CHUNK_HEADER)
+				goto corrupt;
+			if (cur->filter &&
+			    !sbloom_chunk_may_match(cur->filter, hdr[SLOG_CHUNK_HEADER],
+						    hdr + SLOG_CHUNK_HEADER + 2, fblock - 2)) {
+				/* nothing the reader wants: its messages are not read */
+				l->chunks_skipped++;
+				cur->file_pos += SLOG_CHUNK_HEADER + (uint64_t)plen;
+				cur->offset = first + count > cur->offset ? first + count : cur->offset;
+				if (++skipped >= SLOG_SKIP_MAX)
+					break;
+				continue;
+			}
+		}
+		l->chunks_read++;
 		if (l->rbuf_cap < plen) {
 			uint8_t *b = realloc(l->rbuf, plen);
 			if (!b)
@@ -894,7 +977,7 @@ int slog_read(struct slog *l, struct slog_cursor *cur, size_t max, slog_read_fn 
 			    (ssize_t)plen ||
 		    slog_chunk_crc(hdr, l->rbuf, plen) != get32(hdr + 4))
 			goto corrupt;
-		const uint8_t *p = l->rbuf, *end = l->rbuf + plen;
+		const uint8_t *p = l->rbuf + fblock, *end = l->rbuf + plen;
 		bool stop = false;
 		for (uint32_t i = 0; i < count && p + 4 <= end; i++) {
 			uint32_t rlen = get32(p);

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "storage/store.h"
+#include "storage/stream_bloom.h"
 
 struct slog;
 
@@ -38,6 +39,16 @@ void slog_set_segment_size(struct slog *l, uint64_t max_segment_size);
 /* Appends a message stamped ts_ms; returns its offset, or UINT64_MAX when out of memory or
  * when an earlier write failed. Readers see it once the chunk is written (slog_flush). */
 uint64_t slog_append(struct slog *l, const struct store_message *m, uint64_t ts_ms);
+/* The same for a message with a filter value: filter_hash is its sbloom_hash (0: it has
+ * none). Each chunk keeps a Bloom filter of its messages' values, which filtering readers
+ * (slog_cursor.filter) consult to skip the chunk without reading its messages. */
+uint64_t slog_append_filtered(struct slog *l, const struct store_message *m, uint64_t ts_ms,
+			      uint64_t filter_hash);
+/* Chunks started from now on get a filter of this many bytes (clamped to SBLOOM_MIN_SIZE ..
+ * SBLOOM_MAX_SIZE; the default is SBLOOM_MIN_SIZE). */
+void slog_set_filter_size(struct slog *l, unsigned size);
+/* Chunks whose messages slog_read has read, and chunks it skipped for a cursor's filter. */
+void slog_stats(const struct slog *l, uint64_t *chunks_read, uint64_t *chunks_skipped);
 /* Writes the open chunk, if any. Returns the log's current file (for fdatasync; the caller
  * dups it if it keeps it), -1 when nothing was written, -2 when the write failed. */
 int slog_flush(struct slog *l);
@@ -75,6 +86,9 @@ struct slog_cursor {
 	uint64_t offset;     /* next offset to hand out */
 	uint64_t seg_first;  /* segment the hint is in (its first offset) */
 	uint64_t file_pos;   /* where the chunk holding offset starts; 0 = search */
+	/* NULL: every chunk is read. Else chunks whose filter says they hold nothing wanted
+	 * are passed over unread (chunks written before filters existed are always read). */
+	const struct sbloom_want *filter;
 };
 
 /* One message read back; its fields borrow the log's read buffer during the call. */
@@ -88,7 +102,8 @@ typedef int (*slog_read_fn)(void *arg, const struct slog_entry *e);
 
 /* Hands out committed messages from cur->offset on (an offset dropped by retention moves up
  * to the first kept), at most max of them, advancing cur. Returns how many, or -1 when a
- * chunk could not be read (logged; the cursor skips past it). */
+ * chunk could not be read (logged; the cursor skips past it). A filtering cursor may come
+ * back with 0 before the end, having skipped a thousand chunks: cur->offset tells. */
 int slog_read(struct slog *l, struct slog_cursor *cur, size_t max, slog_read_fn fn, void *arg);
 
 #endif

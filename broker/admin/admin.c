@@ -3,6 +3,7 @@
  * text it would get over AMQP; the caller maps the status to its own error codes. Uses only the
  * broker's public headers. */
 #include "broker/admin/admin.h"
+#include "broker/admin/parameters.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "amqp/props.h"
 #include "broker/auth/auth.h"
 #include "broker/core/broker.h"
+#include "broker/core/event.h"
 #include "broker/net/conn.h"
 #include "broker/exchange/deadletter.h"
 #include "broker/exchange/exchange.h"
@@ -69,7 +71,11 @@ int admin_vhost_add(struct broker *b, const char *name)
 {
 	if (admin_vhost_find(b, name))
 		return ADMIN_OK;
-	return admin_vhost_create(b, name) ? ADMIN_CREATED : ADMIN_NO_MEMORY;
+	if (!admin_vhost_create(b, name))
+		return ADMIN_NO_MEMORY;
+	EVENT_EMIT(b, "vhost.created", EV_CSTR("name", name), EV_CSTR("description", ""),
+		   EV_BOOL("tracing", false), EV_ACTOR());
+	return ADMIN_CREATED;
 }
 
 static const char *admin_json_str_or_null(json_t *md, json_t *o, const char *key,
@@ -211,8 +217,10 @@ int admin_vhost_delete(struct broker *b, const char *name)
 		auth_permission_clear(e->value, name);
 		topic_perm_clear(e->value, name, NULL); /* as RabbitMQ: none outlive their vhost */
 	}
+	parameters_clear_vhost(b, name); /* its shovels stop */
 	strmap_del(&b->vhosts, name, strlen(name));
 	admin_vhost_destroy(v);
+	EVENT_EMIT(b, "vhost.deleted", EV_CSTR("name", name), EV_ACTOR());
 	return ADMIN_OK;
 }
 
@@ -231,6 +239,7 @@ int admin_user_delete(struct broker *b, const char *name)
 		conn_force_close(c, "user deleted");
 		c->user = NULL;
 	}
+	EVENT_EMIT(b, "user.deleted", EV_CSTR("name", name), EV_ACTOR());
 	auth_user_delete(b, name);
 	return ADMIN_OK;
 }
@@ -367,6 +376,8 @@ int admin_exchange_declare(struct vhost *v, struct amqp_str name, struct amqp_st
 				 amqp_value_type_name(ae.type), AMQP_STR_ARGS(name), v->name);
 			return ADMIN_BAD;
 		}
+		if (exchange_type_validate(type, args, err, errlen) != 0)
+			return ADMIN_BAD;
 		x = exchange_new(v, name, type, durable, auto_delete, internal, args);
 		if (!x)
 			return ADMIN_NO_MEMORY;
@@ -580,6 +591,7 @@ int admin_get(struct vhost *v, struct amqp_str queue, uint32_t count, enum admin
 		taken[n++] = e;
 		q->stat_delivered++;
 		v->broker->stats.delivered++;
+		v->broker->stats.delivered_get++;
 		if (redelivered)
 			v->broker->stats.redelivered++; /* queue_requeue counts the queue's */
 	}
@@ -732,6 +744,29 @@ static void admin_policies_reapply(struct vhost *v)
 		exchange_apply_policy(e->value);
 }
 
+/* policy.set, with the definition as a table (RabbitMQ's event shows it so). */
+static void admin_policy_event(struct vhost *v, const char *name, const char *pattern,
+			       const char *apply_to, int priority, const char *definition_json,
+			       bool is_operator)
+{
+	if (!event_wanted(v->broker))
+		return;
+	struct amqp_buf def;
+	char err[128];
+	json_error_t jerr;
+	json_t *o = json_loads(definition_json, 0, &jerr);
+	amqp_buf_init(&def);
+	if (o && admin_table_from_json(o, &def, err, sizeof err) == 0 && !def.oom)
+		EVENT_EMIT(v->broker, is_operator ? "operator.policy.set" : "policy.set",
+			   EV_CSTR("name", name), EV_CSTR("vhost", v->name),
+			   EV_CSTR("pattern", pattern), EV_CSTR("apply-to", apply_to),
+			   EV_INT("priority", priority),
+			   EV_TABLE("definition", ((struct amqp_table){ def.data, (uint32_t)def.len })),
+			   EV_ACTOR());
+	json_decref(o);
+	amqp_buf_free(&def);
+}
+
 int admin_policy_set(struct vhost *v, const char *name, const char *pattern,
 		     const char *apply_to, int priority, const char *definition_json,
 		     bool is_operator, char *err, size_t errlen)
@@ -740,6 +775,7 @@ int admin_policy_set(struct vhost *v, const char *name, const char *pattern,
 		       errlen) != 0)
 		return -1;
 	admin_policies_reapply(v);
+	admin_policy_event(v, name, pattern, apply_to, priority, definition_json, is_operator);
 	return 0;
 }
 
@@ -748,6 +784,8 @@ int admin_policy_delete(struct vhost *v, const char *name, bool is_operator)
 	if (policy_delete(v, name, is_operator) != 0)
 		return -1;
 	admin_policies_reapply(v);
+	EVENT_EMIT(v->broker, is_operator ? "operator.policy.cleared" : "policy.cleared",
+		   EV_CSTR("name", name), EV_CSTR("vhost", v->name), EV_ACTOR());
 	return 0;
 }
 

@@ -118,6 +118,22 @@ int admin_table_from_json(struct json_t *obj, struct amqp_buf *out, char *err, s
 /* A table as a JSON object (new reference), as RabbitMQ renders arguments and headers. */
 struct json_t *admin_table_to_json(struct amqp_table t);
 
+/* One basic property from JSON, as the management API's publish and a shovel's
+ * publish-properties give them (RabbitMQ's names: content_type, ..., delivery_mode, priority,
+ * timestamp; not headers, which each caller builds its own way). Sets it in p, pointing into
+ * v's string. ADMIN_PROP_SET; ADMIN_PROP_UNKNOWN (not such a name); ADMIN_PROP_NOT_STRING (a
+ * string property given something else, or longer than a short string); ADMIN_PROP_BAD_NUMBER
+ * (delivery_mode and priority: an integer 0..255; timestamp: an integer >= 0). */
+enum admin_prop_result {
+	ADMIN_PROP_SET,
+	ADMIN_PROP_UNKNOWN,
+	ADMIN_PROP_NOT_STRING,
+	ADMIN_PROP_BAD_NUMBER,
+};
+struct amqp_basic_props;
+enum admin_prop_result admin_prop_from_json(struct amqp_basic_props *p, const char *key,
+					    struct json_t *v);
+
 /* A JSON string from AMQP bytes: invalid UTF-8 and NUL become U+FFFD, so the document stays
  * valid JSON (management replies, the definitions file). */
 struct json_t *admin_json_string(const uint8_t *p, size_t len);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "amqp/props.h"
 #include "amqp/table.h"
 
 static int put_json_value(struct amqp_buf *out, json_t *v, int depth, char *err, size_t errlen);
@@ -210,4 +211,54 @@ json_t *admin_table_to_json(struct amqp_table t)
 		json_decref(key);
 	}
 	return obj;
+}
+
+enum admin_prop_result admin_prop_from_json(struct amqp_basic_props *p, const char *key, json_t *v)
+{
+	static const struct {
+		const char *name;
+		uint16_t flag;
+		size_t off;
+	} strs[] = {
+		{ "content_type", AMQP_PROP_CONTENT_TYPE, offsetof(struct amqp_basic_props, content_type) },
+		{ "content_encoding", AMQP_PROP_CONTENT_ENCODING,
+		  offsetof(struct amqp_basic_props, content_encoding) },
+		{ "correlation_id", AMQP_PROP_CORRELATION_ID,
+		  offsetof(struct amqp_basic_props, correlation_id) },
+		{ "reply_to", AMQP_PROP_REPLY_TO, offsetof(struct amqp_basic_props, reply_to) },
+		{ "expiration", AMQP_PROP_EXPIRATION, offsetof(struct amqp_basic_props, expiration) },
+		{ "message_id", AMQP_PROP_MESSAGE_ID, offsetof(struct amqp_basic_props, message_id) },
+		{ "type", AMQP_PROP_TYPE, offsetof(struct amqp_basic_props, type) },
+		{ "user_id", AMQP_PROP_USER_ID, offsetof(struct amqp_basic_props, user_id) },
+		{ "app_id", AMQP_PROP_APP_ID, offsetof(struct amqp_basic_props, app_id) },
+		{ "cluster_id", AMQP_PROP_CLUSTER_ID, offsetof(struct amqp_basic_props, cluster_id) },
+	};
+	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+		if (strcmp(key, strs[i].name) != 0)
+			continue;
+		if (!json_is_string(v) || json_string_length(v) > 255)
+			return ADMIN_PROP_NOT_STRING;
+		*(struct amqp_str *)((char *)p + strs[i].off) = (struct amqp_str){
+			(const uint8_t *)json_string_value(v), (uint32_t)json_string_length(v)
+		};
+		p->flags |= strs[i].flag;
+		return ADMIN_PROP_SET;
+	}
+	bool timestamp = strcmp(key, "timestamp") == 0;
+	if (!timestamp && strcmp(key, "delivery_mode") != 0 && strcmp(key, "priority") != 0)
+		return ADMIN_PROP_UNKNOWN;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    (!timestamp && json_integer_value(v) > 255))
+		return ADMIN_PROP_BAD_NUMBER;
+	if (timestamp) {
+		p->timestamp = (uint64_t)json_integer_value(v);
+		p->flags |= AMQP_PROP_TIMESTAMP;
+	} else if (key[0] == 'd') {
+		p->delivery_mode = (uint8_t)json_integer_value(v);
+		p->flags |= AMQP_PROP_DELIVERY_MODE;
+	} else {
+		p->priority = (uint8_t)json_integer_value(v);
+		p->flags |= AMQP_PROP_PRIORITY;
+	}
+	return ADMIN_PROP_SET;
 }

@@ -13,8 +13,10 @@
 #include <string.h>
 
 #include "broker/admin/admin.h"
+#include "broker/admin/parameters.h"
 #include "broker/auth/auth.h"
 #include "broker/core/broker.h"
+#include "broker/core/log.h"
 #include "broker/exchange/exchange.h"
 #include "broker/auth/limits.h"
 #include "broker/vhost/policy.h"
@@ -511,6 +513,60 @@ static int definitions_apply_parameter(struct definitions_ctx *c, json_t *o)
 	return DEFS_OK;
 }
 
+/* A runtime parameter of a component Warren has (a shovel) is validated as a PUT would validate
+ * it; vhost-limits are the vhosts' own; other components are skipped when applied. */
+static int definitions_validate_runtime_parameter(struct definitions_ctx *c, json_t *o)
+{
+	char err[2048];
+	json_t *comp = json_object_get(o, "component");
+	const struct parameter_component *pc =
+		json_is_string(comp) ? parameters_component_find(c->b, json_string_value(comp)) :
+				       NULL;
+	if (!pc)
+		return 0;
+	const char *n = definitions_get_str(c, o, "parameters", "name", true);
+	const char *v = n ? definitions_item_vhost(c, o, "parameters") : NULL;
+	if (!v)
+		return -1;
+	if (!definitions_vhost_known(c, v)) {
+		snprintf(c->err, c->errlen, "parameters: no vhost '%s'", v);
+		return -1;
+	}
+	if (pc->validate &&
+	    pc->validate(c->b, v, n, json_object_get(o, "value"), NULL, err, sizeof err) != 0) {
+		snprintf(c->err, c->errlen, "parameters: %s '%s' in vhost '%s': %s", pc->name, n, v,
+			 err);
+		return -1;
+	}
+	return 0;
+}
+
+static int definitions_apply_runtime_parameter(struct definitions_ctx *c, json_t *o)
+{
+	char err[2048];
+	json_t *comp = json_object_get(o, "component");
+	if (!json_is_string(comp) || strcmp(json_string_value(comp), "vhost-limits") == 0)
+		return DEFS_OK;
+	if (!parameters_component_find(c->b, json_string_value(comp))) {
+		log_warn(c->b->log, "definitions: runtime parameter component '%s' is not supported; "
+				    "skipped",
+			 json_string_value(comp));
+		return DEFS_OK;
+	}
+	struct vhost *vh = definitions_target_vhost(c, o);
+	int r = vh ? parameters_set(c->b, json_string_value(comp), vh->name,
+				    json_string_value(json_object_get(o, "name")),
+				    json_object_get(o, "value"), NULL, err, sizeof err) :
+		     ADMIN_NOT_FOUND;
+	if (r == ADMIN_NO_MEMORY)
+		return DEFS_OOM;
+	if (r < 0) {
+		snprintf(c->err, c->errlen, "parameters: %s", err);
+		return DEFS_FAILED;
+	}
+	return DEFS_OK;
+}
+
 static int definitions_apply_exchange(struct definitions_ctx *c, json_t *o)
 {
 	char err[512];
@@ -614,6 +670,9 @@ static const struct definitions_section {
 	{ "queues", false, definitions_validate_queue, definitions_apply_queue },
 	{ "bindings", false, definitions_validate_binding, definitions_apply_binding },
 	{ "policies", false, definitions_validate_policy, definitions_apply_policy },
+	/* shovels last: they start once the queues and exchanges they use exist */
+	{ "parameters", false, definitions_validate_runtime_parameter,
+	  definitions_apply_runtime_parameter },
 };
 
 #define DEFINITIONS_SECTIONS (sizeof definitions_sections / sizeof definitions_sections[0])

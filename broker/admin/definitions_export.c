@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "broker/admin/admin.h"
+#include "broker/admin/parameters.h"
 #include "broker/auth/auth.h"
 #include "broker/auth/limits.h"
 #include "broker/auth/topic_perm.h"
@@ -197,6 +198,10 @@ json_t *definitions_export(struct broker *b, const char *vhost)
 		definitions_export_vhost(v, false, policies, queues, exchanges, bindings);
 		json_t *vparams = json_array();
 		definitions_export_vhost_limits(v, false, vparams);
+		size_t first = json_array_size(vparams);
+		parameters_list(b, NULL, v->name, vparams); /* shovels */
+		for (size_t k = first; k < json_array_size(vparams); k++)
+			json_object_del(json_array_get(vparams, k), "vhost");
 		json_object_set_new(doc, "parameters", vparams);
 		goto done;
 	}
@@ -262,6 +267,7 @@ json_t *definitions_export(struct broker *b, const char *vhost)
 		definitions_export_vhost(v, true, policies, queues, exchanges, bindings);
 		definitions_export_vhost_limits(v, true, params);
 	}
+	parameters_list(b, NULL, NULL, params); /* shovels: RabbitMQ's runtime parameters */
 	json_object_set_new(doc, "users", users);
 	json_object_set_new(doc, "vhosts", vhosts);
 	json_object_set_new(doc, "permissions", perms);

@@ -28,9 +28,8 @@ static void durable_on_sync_task(struct deferred *d)
 		b->sync_issued = store_sync(b->store);
 }
 
-static void durable_on_synced(void *arg, uint64_t ticket, bool ok)
+void durable_synced(struct broker *b, uint64_t ticket, bool ok)
 {
-	struct broker *b = arg;
 	if (ticket > b->sync_done)
 		b->sync_done = ticket;
 	struct list *pos, *tmp;
@@ -43,6 +42,15 @@ static void durable_on_synced(void *arg, uint64_t ticket, bool ok)
 		log_error(b->log, "the message store could not write a batch (ticket %llu): publishes in it "
 			  "are nacked",
 			  (unsigned long long)ticket);
+}
+
+static void durable_on_synced(void *arg, uint64_t ticket, bool ok)
+{
+	struct broker *b = arg;
+	if (b->synced_gate)
+		b->synced_gate(b, ticket, ok);
+	else
+		durable_synced(b, ticket, ok);
 }
 
 static void durable_on_defs_flush(struct deferred *d)
@@ -69,6 +77,7 @@ struct durable_recovery {
 	struct broker *b;
 	struct strmap queues;  /* 8-byte store queue id -> struct queue */
 	struct strmap delayed; /* 8-byte hold id -> durable x-delayed-message exchange */
+	struct strmap dedup;   /* 8-byte cache id -> x-message-deduplication exchange on disk */
 	struct strmap orphans; /* store queue ids whose queue (or exchange) no longer exists */
 	uint64_t messages, delayed_messages, orphan_messages;
 	/* the message the broker could not take (recovery then fails) */
@@ -93,6 +102,13 @@ static int durable_recover_one(void *arg, uint64_t queue_id, uint64_t msg_id,
 	struct durable_recovery *r = arg;
 	struct queue *q = strmap_get(&r->queues, &queue_id, sizeof queue_id);
 	struct exchange *x = q ? NULL : strmap_get(&r->delayed, &queue_id, sizeof queue_id);
+	struct exchange *dx = q || x ? NULL : strmap_get(&r->dedup, &queue_id, sizeof queue_id);
+	if (dx) {
+		if (exchange_dedup_recover(dx, sm, msg_id) < 0)
+			return durable_recover_failed(r, "deduplication exchange", dx->vhost,
+						      &dx->name, msg_id);
+		return 0;
+	}
 	if (x) {
 		int rc = exchange_delay_recover(x, sm, msg_id);
 		if (rc < 0)
@@ -175,6 +191,7 @@ int durable_open(struct broker *b)
 	struct durable_recovery r = { .b = b };
 	strmap_init(&r.queues);
 	strmap_init(&r.delayed);
+	strmap_init(&r.dedup);
 	strmap_init(&r.orphans);
 	for (struct strmap_entry *ve = strmap_first(&b->vhosts, &vi); ve;
 	     ve = strmap_next(&b->vhosts, ve, &vi)) {
@@ -194,12 +211,18 @@ int durable_open(struct broker *b)
 				if (strmap_put(&r.delayed, &id, sizeof id, x) != 0)
 					goto oom;
 			}
+			if (exchange_dedup_is_persistent(x)) {
+				uint64_t id = exchange_dedup_store_qid(x);
+				if (strmap_put(&r.dedup, &id, sizeof id, x) != 0)
+					goto oom;
+			}
 		}
 	}
 	struct store_recovery_stats st;
 	int rc = store_recover(b->store, durable_recover_one, &r, &st);
 	strmap_clear(&r.queues);
 	strmap_clear(&r.delayed);
+	strmap_clear(&r.dedup);
 	b->recovering = false;
 	if (rc != 0) {
 		strmap_clear(&r.orphans);
@@ -241,6 +264,7 @@ int durable_open(struct broker *b)
 oom:
 	strmap_clear(&r.queues);
 	strmap_clear(&r.delayed);
+	strmap_clear(&r.dedup);
 	strmap_clear(&r.orphans);
 	log_error(b->log, "cannot start: out of memory listing the durable queues");
 	return -1;

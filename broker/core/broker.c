@@ -4,6 +4,8 @@
 #include "broker/core/broker.h"
 
 #include <event2/event.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "broker/core/time.h"
 #include "storage/store.h"
@@ -51,6 +53,25 @@ static void broker_on_defer(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
 	broker_run_deferred(arg);
+}
+
+const char *broker_hostname(struct broker *b)
+{
+	if (!b->hostname[0] && gethostname(b->hostname, sizeof b->hostname - 1) != 0)
+		snprintf(b->hostname, sizeof b->hostname, "localhost");
+	return b->hostname;
+}
+
+const char *broker_node_name(struct broker *b)
+{
+	if (!b->node_name[0])
+		snprintf(b->node_name, sizeof b->node_name, "warren@%s", broker_hostname(b));
+	return b->node_name;
+}
+
+void broker_set_node_name(struct broker *b, const char *name)
+{
+	snprintf(b->node_name, sizeof b->node_name, "%s", name);
 }
 
 void broker_defer(struct broker *b, struct deferred *d)

@@ -27,6 +27,11 @@ struct mgmt;
 struct store;
 struct queue_hooks;
 struct handler;
+struct event_sink;
+struct event_exchange;
+struct parameters;
+struct shovels;
+struct cluster;
 struct auth_failures;
 struct log;
 
@@ -51,6 +56,14 @@ struct broker_stats {
 	uint64_t dead_lettered, expired, nacked;
 	uint64_t connections_opened, connections_closed, channels_opened, channels_closed;
 	uint64_t queues_declared, queues_deleted;
+	uint64_t flow_ms; /* time connections spent in flow (publisher flow control), ended waits */
+	/* The split RabbitMQ's Prometheus endpoint shows (mgmt/api/mgmt_metrics.c) */
+	uint64_t delivered_consume_no_ack, delivered_get, delivered_get_no_ack, get_empty;
+	uint64_t published_confirm; /* on channels in confirm mode */
+	uint64_t routed;            /* publishes that reached at least one queue */
+	uint64_t queue_declares;    /* declare-ok replies (queues_declared counts creations) */
+	uint64_t dead_lettered_reason[4]; /* by enum deadletter_reason */
+	uint64_t delivery_limit_exceeded; /* messages past their queue's delivery limit */
 };
 
 struct broker {
@@ -75,11 +88,21 @@ struct broker {
 	struct broker_stats stats;
 	uint16_t port;
 	uint64_t start_ms;
+	char hostname[64];      /* gethostname(), read once: broker_hostname */
+	char node_name[96];     /* broker_node_name */
 	uint32_t tick;          /* seconds since start, advanced by the housekeeping timer */
 	uint64_t topology_gen;  /* bumped when a queue or exchange is deleted: lookup caches */
 	struct rng rng;         /* server-generated names */
 	const struct queue_hooks *queue_hooks; /* routing for queues (exchange/exchange.c) */
 	const struct handler *handler;  /* the AMQP method handlers net/ calls (handlers/) */
+	/* Events (core/event.h): the sink and state of the event exchange (exchange/event.c),
+	 * and who is acting (a connection's or an HTTP request's user, NULL: the broker). */
+	const struct event_sink *event_sink;
+	struct event_exchange *events;
+	const char *event_actor;
+	/* Runtime parameters (admin/parameters.c) and the shovels they run (shovel/). */
+	struct parameters *parameters;
+	struct shovels *shovels;
 	/* Bumped on every user, permission or topic permission change: channels cache their
 	 * publish permission checks against it. */
 	uint64_t auth_generation;
@@ -108,7 +131,24 @@ struct broker {
 	uint64_t paging_bytes;
 	uint64_t page_qid_seq;    /* numbers queues' volatile store ids */
 	struct event *tick_ev;
+
+	/* clustering (broker/cluster/): NULL unless clustering.enabled and this node leads */
+	struct cluster *cluster;
+	/* When set, a completed store sync goes here instead of straight to the confirms, which
+	 * then wait until the replication layer calls durable_synced (followers hold it too). */
+	void (*synced_gate)(struct broker *b, uint64_t ticket, bool ok);
+	/* Set while too few followers are in sync to confirm anything: publishers are blocked as
+	 * under a resource alarm (server_check_alarms). */
+	const char *repl_alarm;
 };
+
+/* This machine's host name, read once ("localhost" if it cannot be read). */
+const char *broker_hostname(struct broker *b);
+/* The node's name as RabbitMQ shows a node's (connection.start's `node`, the management API,
+ * the event exchange, a shovel's headers): warren@<host name>, or in a cluster
+ * warren@<clustering.node_name>, which the cluster installs with broker_set_node_name. */
+const char *broker_node_name(struct broker *b);
+void broker_set_node_name(struct broker *b, const char *name);
 
 void broker_defer(struct broker *b, struct deferred *d);
 void broker_run_deferred(struct broker *b);

@@ -429,6 +429,33 @@ static int config_apply_tls_version(struct config *c, const char *key, const cha
 			   "tlsv1.2, tlsv1.3", value, key);
 }
 
+/* clustering.min_insync_replicas = auto, or a follower count */
+static int config_hook_min_insync(struct config *c, const struct config_key *k, const char *value,
+				  char *err, size_t errlen)
+{
+	uint64_t v;
+	if (strcmp(value, "auto") == 0) {
+		c->cluster_min_insync = CONFIG_CLUSTER_AUTO;
+		return 0;
+	}
+	if (config_parse_u64(value, &v) != 0 || v > 64)
+		return config_bad(k, value, "auto or an integer in 0..64", err, errlen);
+	c->cluster_min_insync = (uint32_t)v;
+	return 0;
+}
+
+/* clustering.max_lag_bytes: a memory amount (1048576, 64MiB, 1GB ...) of at least 64 KiB */
+static int config_hook_max_lag(struct config *c, const struct config_key *k, const char *value,
+			       char *err, size_t errlen)
+{
+	uint64_t v;
+	if (config_parse_memory(value, &v) != 0 || v < 65536)
+		return config_bad(k, value, "a byte count of at least 65536 (64MiB, 1GB ...)", err,
+				  errlen);
+	c->cluster_max_lag_bytes = v;
+	return 0;
+}
+
 static const char *const config_log_levels[] = {
 	"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency", "none",
 	NULL,
@@ -480,6 +507,7 @@ static const struct config_key config_keys[] = {
 	C_U64("max_partial_message_bytes_per_connection", max_partial_bytes, 0, UINT64_MAX,
 	      "268435456"),
 	C_U32("consumer_timeout", consumer_timeout, 1, UINT32_MAX, "1800000"),
+	C_U32("queue_flow_threshold", queue_flow_threshold, 0, UINT32_MAX, "4096"),
 	C_U32("collect_statistics_interval", collect_statistics_interval, 1, UINT32_MAX, "5000"),
 	C_BOOL("log.console", log_console, "true"),
 	C_CHOICE("log.console.level", log_level, config_log_levels, "info"),
@@ -492,6 +520,18 @@ static const struct config_key config_keys[] = {
 	C_STRING("ssl_options.cacertfile", ssl_cacertfile, NULL),
 	C_CHOICE("ssl_options.verify", ssl_verify, config_verify_modes, "verify_none"),
 	C_BOOL("ssl_options.fail_if_no_peer_cert", ssl_fail_if_no_peer_cert, "false"),
+	C_BOOL("clustering.enabled", cluster_enabled, "false"),
+	C_STRING("clustering.etcd_endpoints", cluster_etcd_endpoints, "http://127.0.0.1:2379"),
+	C_STRING("clustering.etcd_prefix", cluster_etcd_prefix, "warren"),
+	C_STRING("clustering.node_name", cluster_node_name, NULL),
+	C_STRING("clustering.bind", cluster_bind, "127.0.0.1"),
+	C_INT("clustering.port", cluster_port, 1, 65535, "5679"),
+	C_STRING("clustering.advertised_address", cluster_advertised_address, NULL),
+	C_STRING("clustering.password", cluster_password, NULL),
+	C_HOOK("clustering.min_insync_replicas", config_hook_min_insync, "auto"),
+	C_HOOK("clustering.max_lag_bytes", config_hook_max_lag, "64MiB"),
+	C_U32("clustering.lease_ttl", cluster_lease_ttl, 2, 300, "5"),
+	C_BOOL("clustering.ssl", cluster_tls, "false"),
 };
 
 static void *config_field(struct config *c, const struct config_key *k)

@@ -10,6 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* clustering.min_insync_replicas = auto */
+#define CONFIG_CLUSTER_AUTO UINT32_MAX
+
 /* connection_max = infinity */
 #define CONFIG_UNLIMITED UINT32_MAX
 
@@ -64,6 +67,10 @@ struct config {
 	 * messages a connection is still receiving, over all its channels; 268435456, 0 = none */
 	uint64_t max_partial_bytes;
 	uint32_t consumer_timeout;  /* ms, 1800000 */
+	/* queue_flow_threshold (Warren's own key): how many ready messages a queue with consumers
+	 * may gain over its low point before the connections publishing to it stop being read
+	 * (publisher flow control); 4096, 0 = off */
+	uint32_t queue_flow_threshold;
 	uint32_t collect_statistics_interval; /* ms, 5000 (management sampling) */
 
 	char *log_level;            /* log.console.level, "info" */
@@ -78,6 +85,23 @@ struct config {
 	char *ssl_verify;           /* "verify_none" (default) or "verify_peer" */
 	bool ssl_fail_if_no_peer_cert; /* false */
 	unsigned ssl_versions;      /* CONFIG_TLS_* bits from ssl_options.versions.N; 0 = default */
+
+	/* clustering.* (docs/clustering.md): a replicated cluster on etcd. Off: the node behaves
+	 * exactly as a single broker. */
+	bool cluster_enabled;           /* clustering.enabled, false */
+	char *cluster_etcd_endpoints;   /* comma-separated URLs, "http://127.0.0.1:2379" */
+	char *cluster_etcd_prefix;      /* clustering.etcd_prefix, "warren" */
+	char *cluster_node_name;        /* NULL = the host name */
+	char *cluster_bind;             /* replication listener address, "127.0.0.1" */
+	int cluster_port;               /* replication listener port, 5679 */
+	char *cluster_advertised_address; /* what others dial; NULL = clustering.bind */
+	char *cluster_password;         /* shared secret of the replication port; NULL = none */
+	/* followers that must hold a record before it is confirmed; CONFIG_CLUSTER_AUTO: 1 when
+	 * the cluster has any other member, else 0 */
+	uint32_t cluster_min_insync;
+	uint64_t cluster_max_lag_bytes; /* beyond it a follower leaves the in-sync set, 64 MiB */
+	uint32_t cluster_lease_ttl;     /* s, 5: the leader's etcd lease */
+	bool cluster_tls;               /* clustering.ssl: TLS with ssl_options.* on replication */
 
 	/* Which of a relative/absolute pair the file named: relative wins whatever the order. */
 	bool vm_memory_relative_given, disk_free_relative_given;

@@ -49,17 +49,24 @@ struct deadletter_ctx {
 
 /* rabbit_dead_letter:is_cycle: the deaths newer than the target queue's own entry, and that
  * entry, must all be automatic for the route to be a cycle. */
-static bool deadletter_accept(struct queue *q, void *arg)
+static bool deadletter_is_cycle(struct queue *q, const struct deadletter_ctx *ctx)
 {
-	struct deadletter_ctx *ctx = arg;
 	if (ctx->rejected)
-		return true;
+		return false;
 	for (size_t i = 0; i < ctx->count; i++) {
 		if (amqp_str_eq_c(ctx->deaths[i].reason, "rejected"))
-			return true;
-		if (amqp_str_eq(ctx->deaths[i].queue, q->name))
 			return false;
+		if (amqp_str_eq(ctx->deaths[i].queue, q->name))
+			return true;
 	}
+	return false;
+}
+
+static bool deadletter_accept(struct queue *q, void *arg)
+{
+	if (deadletter_is_cycle(q, arg))
+		return false;
+	q->stat_dead_lettered_in++; /* a dead-letter queue (its metrics say so) */
 	return true;
 }
 
@@ -197,6 +204,8 @@ size_t deadletter(struct queue *q, struct message *m, enum deadletter_reason rea
 	struct deadletter_ctx ctx;
 	struct publish_result r = { 0 };
 
+	if (reason == DEADLETTER_DELIVERY_LIMIT) /* dead-lettered below, or dropped */
+		q->broker->stats.delivery_limit_exceeded++;
 	if (!q->lim.dlx)
 		return 0;
 	struct exchange *x = vhost_exchange_find(q->vhost, amqp_str_c(q->lim.dlx));
@@ -229,6 +238,7 @@ size_t deadletter(struct queue *q, struct message *m, enum deadletter_reason rea
 	exchange_publish(x, nm, deadletter_accept, &ctx, &r);
 	depth--;
 	q->broker->stats.dead_lettered++;
+	q->broker->stats.dead_lettered_reason[reason]++;
 	message_unref(nm);
 out:
 	amqp_buf_free(&hb);

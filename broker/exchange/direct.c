@@ -91,6 +91,7 @@ static void direct_route(struct exchange *x, struct amqp_str rk, struct amqp_tab
 
 const struct exchange_type exchange_type_direct = {
 	.name = "direct",
+	.description = "AMQP direct exchange, as per the AMQP specification",
 	.init = direct_init,
 	.destroy = direct_destroy,
 	.bind = direct_bind,

@@ -8,6 +8,8 @@
 
 #include "amqp/props.h"
 #include "broker/core/broker.h"
+#include "broker/core/config.h"
+#include "broker/core/event.h"
 #include "broker/exchange/deadletter.h"
 #include "broker/queue/message.h"
 #include "broker/vhost/policy.h"
@@ -17,16 +19,29 @@
 #define ROUTE_MAX_DEPTH 64
 
 
+static const struct exchange_type *const exchange_type_list[] = {
+	&exchange_type_direct, &exchange_type_fanout, &exchange_type_headers,
+	&exchange_type_topic, &exchange_type_consistent_hash, &exchange_type_dedup,
+};
+
+const struct exchange_type *const *exchange_types(size_t *count)
+{
+	*count = sizeof exchange_type_list / sizeof exchange_type_list[0];
+	return exchange_type_list;
+}
+
 const struct exchange_type *exchange_type_find(struct amqp_str name)
 {
-	static const struct exchange_type *const types[] = {
-		&exchange_type_direct, &exchange_type_fanout, &exchange_type_topic,
-		&exchange_type_headers,
-	};
-	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-		if (amqp_str_eq_c(name, types[i]->name))
-			return types[i];
+	for (size_t i = 0; i < sizeof exchange_type_list / sizeof exchange_type_list[0]; i++)
+		if (amqp_str_eq_c(name, exchange_type_list[i]->name))
+			return exchange_type_list[i];
 	return NULL;
+}
+
+int exchange_type_validate(const struct exchange_type *type, struct amqp_table args, char *err,
+			   size_t errlen)
+{
+	return type->validate ? type->validate(args, err, errlen) : 0;
 }
 
 static int exchange_copy_table(struct amqp_table *dst, struct amqp_table src)
@@ -70,6 +85,10 @@ struct exchange *exchange_new(struct vhost *v, struct amqp_str name,
 		exchange_apply_policy(x);
 	if (durable)
 		broker_definitions_dirty(v->broker);
+	EVENT_EMIT(v->broker, "exchange.created", EV_ASTR("name", x->name),
+		   EV_CSTR("vhost", v->name), EV_CSTR("type", type->name), EV_BOOL("durable", durable),
+		   EV_BOOL("auto_delete", auto_delete), EV_BOOL("internal", internal),
+		   EV_TERMS("arguments", x->args), EV_CSTR("policy", ""), EV_ACTOR());
 	return x;
 fail:
 	free((void *)x->name.ptr);
@@ -95,6 +114,17 @@ static void binding_changed(const struct binding *b)
 		broker_definitions_dirty(b->source->vhost->broker);
 }
 
+/* binding.created / binding.deleted, with the fields RabbitMQ's event exchange shows. */
+static void binding_event(const struct binding *b, const char *key)
+{
+	struct amqp_str dest = b->dest_q ? b->dest_q->name : b->dest_x->name;
+	EVENT_EMIT(b->source->vhost->broker, key, EV_ASTR("source_name", b->source->name),
+		   EV_CSTR("source_kind", "exchange"), EV_ASTR("destination_name", dest),
+		   EV_CSTR("destination_kind", b->dest_q ? "queue" : "exchange"),
+		   EV_ASTR("routing_key", b->key), EV_TERMS("arguments", b->args),
+		   EV_CSTR("vhost", b->source->vhost->name), EV_ACTOR());
+}
+
 static void exchange_binding_detach(struct binding *b)
 {
 	struct exchange *x = b->source;
@@ -104,6 +134,7 @@ static void exchange_binding_detach(struct binding *b)
 	list_remove(&b->source_link);
 	list_remove(&b->dest_link);
 	x->binding_count--;
+	binding_event(b, "binding.deleted");
 }
 
 static void exchange_check_auto_delete(struct exchange *x)
@@ -149,6 +180,8 @@ void exchange_delete(struct exchange *x)
 	x->vhost->broker->topology_gen++;
 	if (x->durable)
 		broker_definitions_dirty(x->vhost->broker);
+	EVENT_EMIT(x->vhost->broker, "exchange.deleted", EV_ASTR("name", x->name),
+		   EV_CSTR("vhost", x->vhost->name), EV_ACTOR());
 	exchange_delay_free(x);
 	if (x->type->destroy)
 		x->type->destroy(x);
@@ -215,6 +248,7 @@ int exchange_bind(struct exchange *src, struct queue *dq, struct exchange *dx, s
 	list_append(dq ? &dq->bindings : &dx->bound_here, &b->dest_link);
 	src->binding_count++;
 	binding_changed(b);
+	binding_event(b, "binding.created");
 	return 0;
 }
 
@@ -365,11 +399,12 @@ void exchange_publish(struct exchange *x, struct message *m,
 	struct route_set set;
 
 	memset(r, 0, sizeof *r);
+	route_set_init(&set, x->vhost->broker);
+	set.msg = m;
 	/* Most messages carry no headers: then nothing needs decoding. */
 	if (m->has_headers && amqp_props_decode(&p, m->props, m->props_len) == 0 &&
 	    (p.flags & AMQP_PROP_HEADERS))
 		headers = p.headers;
-	route_set_init(&set, x->vhost->broker);
 	exchange_route(x, m->routing_key, headers, &set);
 	/* Sender-selected distribution: CC and BCC add routing keys on the same exchange. */
 	for (int k = 0; k < 2 && headers.len; k++) {
@@ -397,6 +432,8 @@ void exchange_publish(struct exchange *x, struct message *m,
 		switch (queue_push(q, m)) {
 		case QUEUE_PUSHED:
 			r->routed++;
+			if (!r->flow && queue_flow_wanted(q))
+				r->flow = q;
 			break;
 		case QUEUE_REJECTED:
 			r->rejected++;
@@ -443,8 +480,13 @@ int exchange_predeclare(struct vhost *v)
 		{ "amq.headers", &exchange_type_headers, false },
 		{ "amq.match", &exchange_type_headers, false },
 		{ "amq.rabbitmq.trace", &exchange_type_topic, true },
+		/* rabbitmq_event_exchange, always enabled: in the default vhost only */
+		{ EXCHANGE_EVENT_NAME, &exchange_type_topic, true },
 	};
+	const char *dv = v->broker->cfg->default_vhost ? v->broker->cfg->default_vhost : "/";
 	for (size_t i = 0; i < sizeof predeclared / sizeof predeclared[0]; i++) {
+		if (strcmp(predeclared[i].name, EXCHANGE_EVENT_NAME) == 0 && strcmp(v->name, dv) != 0)
+			continue;
 		struct exchange *x = exchange_new(v, amqp_str_c(predeclared[i].name),
 						  predeclared[i].type, true, false,
 						  predeclared[i].internal, (struct amqp_table){ 0 });

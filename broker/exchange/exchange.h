@@ -1,5 +1,6 @@
 /* broker/exchange/exchange.h: exchanges, bindings and routing. The part common to every type lives in
- * exchange.c; each type (direct, fanout, topic, headers) implements the small vtable below.
+ * exchange.c; each type (direct, fanout, topic, headers, x-consistent-hash,
+ * x-message-deduplication) implements the small vtable below.
  * Routing fills a deduplicated set of queues, following exchange-to-exchange bindings and
  * alternate exchanges with a cycle guard. */
 #ifndef BROKER_EXCHANGE_H
@@ -40,10 +41,17 @@ struct route_set {
 	uint64_t x_epoch; /* marks exchanges visited for the current routing key (cycle guard) */
 	bool oom;
 	bool routed_somewhere;
+	/* The message being routed, for types that route by its properties (consistent hash
+	 * on a property, deduplication); NULL when routing only a key (tests, the API). */
+	const struct message *msg;
 };
 
 struct exchange_type {
 	const char *name;
+	const char *description; /* the management API's exchange_types */
+	/* Arguments a new exchange of this type must have right (RabbitMQ's validate/1): 0, or
+	 * -1 with the PRECONDITION_FAILED text in err. NULL: any arguments. */
+	int (*validate)(struct amqp_table args, char *err, size_t errlen);
 	int (*init)(struct exchange *x);
 	void (*destroy)(struct exchange *x);
 	/* 0, or -1 out of memory. For headers, validates x-match first: 1 with err filled. */
@@ -73,15 +81,22 @@ struct exchange {
 };
 
 const struct exchange_type *exchange_type_find(struct amqp_str name);
+/* Every type a client may declare, in the management API's order; *count receives how many. */
+const struct exchange_type *const *exchange_types(size_t *count);
+/* type->validate, when the type has one: 0 or -1 with err filled. */
+int exchange_type_validate(const struct exchange_type *type, struct amqp_table args, char *err,
+			   size_t errlen);
 extern const struct exchange_type exchange_type_direct, exchange_type_fanout,
-	exchange_type_topic, exchange_type_headers;
+	exchange_type_topic, exchange_type_headers, exchange_type_consistent_hash,
+	exchange_type_dedup;
 
 struct exchange *exchange_new(struct vhost *v, struct amqp_str name,
 			      const struct exchange_type *type, bool durable, bool auto_delete,
 			      bool internal, struct amqp_table args);
 /* Declares RabbitMQ's predeclared exchanges in a new vhost: the default exchange "", amq.direct,
- * amq.fanout, amq.topic, amq.headers, amq.match and the internal amq.rabbitmq.trace. 0 or -1
- * out of memory. */
+ * amq.fanout, amq.topic, amq.headers, amq.match and the internal amq.rabbitmq.trace, and in the
+ * default vhost the event exchange amq.rabbitmq.event (exchange/event.c). 0 or -1 out of
+ * memory. */
 int exchange_predeclare(struct vhost *v);
 /* Removes every binding (both directions), unregisters from the vhost and frees. */
 void exchange_delete(struct exchange *x);
@@ -118,6 +133,9 @@ struct publish_result {
 	size_t routed;   /* queues the message went into */
 	size_t rejected; /* queues that refused it (reject-publish overflow) */
 	bool oom;
+	/* A queue it went into that its consumers are not keeping up with (queue_flow_wanted):
+	 * the publisher should wait for it (publisher flow control). */
+	struct queue *flow;
 };
 
 /* Routes m through x with its routing key and any CC/BCC header keys, removes BCC from the
@@ -149,6 +167,23 @@ const struct exchange_type *exchange_type_declared(struct amqp_str type_name,
 						   struct amqp_table args, bool *delayed);
 /* The type name clients declared: "x-delayed-message" for delayed exchanges. */
 const char *exchange_type_name(const struct exchange *x);
+
+/* ---- x-message-deduplication (dedup.c) ---- */
+/* Whether x keeps its deduplication cache in the store (x-cache-persistence disk, durable). */
+bool exchange_dedup_is_persistent(const struct exchange *x);
+/* The store queue id under which it does. */
+uint64_t exchange_dedup_store_qid(const struct exchange *x);
+/* Start-up: a cached value recovered under x's id goes back into its cache, unless it has
+ * expired meanwhile. 0 loaded, 1 skipped (expired, repeated or unreadable: its record goes
+ * once recovery is over), -1 out of memory. */
+int exchange_dedup_recover(struct exchange *x, const struct store_message *sm, uint64_t msg_id);
+
+/* ---- the event exchange (event.c) ---- */
+#define EXCHANGE_EVENT_NAME "amq.rabbitmq.event"
+/* Installs b->event_sink: events are published to amq.rabbitmq.event in the default vhost
+ * while it has bindings. 0 or -1 out of memory. */
+int exchange_events_install(struct broker *b);
+void exchange_events_free(struct broker *b);
 
 /* alternate-exchange from the arguments or, failing that, the exchange's policy. */
 void exchange_apply_policy(struct exchange *x);

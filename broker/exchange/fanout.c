@@ -12,5 +12,6 @@ static void fanout_route(struct exchange *x, struct amqp_str rk, struct amqp_tab
 
 const struct exchange_type exchange_type_fanout = {
 	.name = "fanout",
+	.description = "AMQP fanout exchange, as per the AMQP specification",
 	.route = fanout_route,
 };

@@ -27,6 +27,7 @@ static void headers_route(struct exchange *x, struct amqp_str rk, struct amqp_ta
 
 const struct exchange_type exchange_type_headers = {
 	.name = "headers",
+	.description = "AMQP headers exchange, as per the AMQP specification",
 	.bind = headers_bind,
 	.route = headers_route,
 };

@@ -45,6 +45,7 @@ static void topic_route(struct exchange *x, struct amqp_str rk, struct amqp_tabl
 
 const struct exchange_type exchange_type_topic = {
 	.name = "topic",
+	.description = "AMQP topic exchange, as per the AMQP specification",
 	.init = topic_init,
 	.destroy = topic_destroy,
 	.bind = topic_bind,

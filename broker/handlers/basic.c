@@ -204,6 +204,7 @@ int handle_basic_content_body(struct channel *ch, const uint8_t *p, size_t len, 
 	ch->pub_msg = NULL;
 	ch->conn->partial_bytes -= m->body_len;
 	ch->broker->stats.published++;
+	ch->broker->stats.published_confirm += ch->confirm;
 	uint64_t seq = ch->confirm ? ++ch->publish_seq : 0;
 	if (ch->tx) {
 		struct tx_op *op = calloc(1, sizeof *op);
@@ -282,6 +283,7 @@ enum handle_route_result handle_basic_route_take(struct channel *ch, struct mess
 		return HANDLE_ROUTE_CONN_FAILED;
 	}
 	bool unroutable = r.routed == 0 && r.rejected == 0;
+	ch->broker->stats.routed += r.routed != 0;
 	channel_stats_publish(&ch->stats, x, seq && !r.rejected, unroutable && !mandatory,
 			      unroutable && mandatory);
 	if (unroutable) {
@@ -299,6 +301,8 @@ enum handle_route_result handle_basic_route_take(struct channel *ch, struct mess
 		else
 			rc = channel_confirm_ack(ch, seq, ticket);
 	}
+	if (r.flow) /* a queue it went into is not drained fast enough: wait for it */
+		conn_flow_hold(ch->conn, r.flow);
 	return rc == 0 ? HANDLE_ROUTE_DONE : HANDLE_ROUTE_CONN_FAILED;
 }
 
@@ -434,6 +438,7 @@ static int handle_basic_get(struct channel *ch, const struct amqp_basic_get *m)
 		return channel_fail(ch, code, "%s", err);
 	if (!queue_get(q, &e)) {
 		struct amqp_method empty = { .id = AMQP_BASIC_GET_EMPTY };
+		ch->broker->stats.get_empty++;
 		return channel_send(ch, &empty);
 	}
 	uint32_t dc = e.delivery_count + 1;
@@ -443,6 +448,8 @@ static int handle_basic_get(struct channel *ch, const struct amqp_basic_get *m)
 				h.value);
 	q->stat_delivered++;
 	ch->broker->stats.delivered++;
+	ch->broker->stats.delivered_get++;
+	ch->broker->stats.delivered_get_no_ack += m->no_ack;
 	if (m->no_ack) /* consumed as it left */
 		queue_settle(q, e.msg, e.seq, dc, QUEUE_SETTLE_ACK);
 	return rc;
@@ -494,6 +501,11 @@ static int handle_basic_recover(struct channel *ch, bool requeue, bool async)
 	if (!requeue)
 		return conn_fail(ch->conn, AMQP_NOT_IMPLEMENTED,
 				 async ? AMQP_BASIC_RECOVER_ASYNC : AMQP_BASIC_RECOVER, "requeue=false");
+	/* RabbitMQ 3.10 crashes the connection (541) on a stream's deliveries: Warren refuses
+	 * with the stream's 540, as it refuses their nack */
+	int rc = channel_recover_refused(ch);
+	if (rc != 0)
+		return rc;
 	channel_requeue_all(ch);
 	if (async)
 		return 0;

@@ -11,6 +11,7 @@
 #include "broker/core/broker.h"
 #include "broker/net/channel.h"
 #include "broker/net/conn.h"
+#include "broker/net/conn_events.h"
 
 int handle_channel_open(struct conn *c, uint16_t id)
 {
@@ -31,6 +32,7 @@ int handle_channel_open(struct conn *c, uint16_t id)
 		return conn_fail(c, AMQP_INTERNAL_ERROR, AMQP_CHANNEL_OPEN, "out of memory opening a channel");
 	}
 	c->broker->stats.channels_opened++;
+	channel_event_created(ch);
 	struct amqp_method ok = { .id = AMQP_CHANNEL_OPEN_OK };
 	return conn_send_method(c, id, &ok);
 }

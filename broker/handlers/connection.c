@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "amqp/frame.h"
 #include "amqp/reply_codes.h"
@@ -17,6 +18,7 @@
 #include "broker/core/broker.h"
 #include "broker/core/config.h"
 #include "broker/net/conn.h"
+#include "broker/net/conn_events.h"
 #include "broker/auth/limits.h"
 #include "broker/core/log.h"
 #include "broker/net/tls.h"
@@ -33,21 +35,21 @@ static void handshake_put_str(struct amqp_buf *b, const char *key, const char *v
 	amqp_buf_put_value_longstr(b, amqp_str_c(value));
 }
 
-static void handshake_server_properties(struct amqp_buf *b)
+static void handshake_server_properties(struct broker *broker, struct amqp_buf *b)
 {
 	static const char *const caps[] = {
 		"publisher_confirms", "exchange_exchange_bindings", "basic.nack",
 		"consumer_cancel_notify", "connection.blocked", "consumer_priorities",
 		"authentication_failure_close", "per_consumer_qos", "direct_reply_to",
 	};
-	char host[64] = "localhost", cluster[96];
-	FILE *f = fopen("/proc/sys/kernel/hostname", "r");
-	if (f) {
-		if (fgets(host, sizeof host, f))
-			host[strcspn(host, "\n")] = '\0';
-		fclose(f);
-	}
-	snprintf(cluster, sizeof cluster, "warren@%s", host);
+	const struct config *cfg = broker->cfg;
+	char cluster[96];
+	/* a cluster's name, as RabbitMQ's; and which node serves (clients reach the leader through
+	 * any node) */
+	if (cfg->cluster_enabled)
+		snprintf(cluster, sizeof cluster, "%s", cfg->cluster_etcd_prefix);
+	else
+		snprintf(cluster, sizeof cluster, "warren@%s", broker_hostname(broker));
 
 	amqp_buf_put_shortstr(b, AMQP_STR_LIT("capabilities"));
 	amqp_buf_put_u8(b, 'F');
@@ -60,6 +62,8 @@ static void handshake_server_properties(struct amqp_buf *b)
 	handshake_put_str(b, "cluster_name", cluster);
 	handshake_put_str(b, "copyright", "Copyright (c) the Warren authors.");
 	handshake_put_str(b, "information", "Warren, an AMQP 0-9-1 broker compatible with RabbitMQ.");
+	if (cfg->cluster_enabled)
+		handshake_put_str(b, "node", broker_node_name(broker));
 	handshake_put_str(b, "platform", "C11/libevent");
 	handshake_put_str(b, "product", "Warren");
 	handshake_put_str(b, "version", WARREN_VERSION);
@@ -72,7 +76,7 @@ int handle_connection_start(struct conn *c)
 	if (c->tls)
 		tls_peer_cn(bufferevent_openssl_get_ssl(c->bev), c->tls_cn, sizeof c->tls_cn);
 	amqp_buf_init(&props);
-	handshake_server_properties(&props);
+	handshake_server_properties(c->broker, &props);
 	if (props.oom) {
 		amqp_buf_free(&props);
 		conn_drop(c, "out of memory");
@@ -148,6 +152,7 @@ static int handshake_refuse_login(struct conn *c, struct amqp_str mechanism, con
 			   amqp_str_eq_c(mechanism, "AMQPLAIN") ? "AMQPLAIN" :
 								  "EXTERNAL";
 	log_warn(c->broker->log, "login refused for user '%s' from %s: %s", user, c->name, why);
+	conn_event_auth(c, user, name, why);
 	if (ms == 0)
 		return handshake_send_refusal(c, name);
 	if (first_delay)
@@ -179,6 +184,11 @@ static int handshake_start_ok(struct conn *c, const struct amqp_connection_start
 		memcpy(c->client_props, cp.ptr, cp.len);
 		c->client_props_len = cp.len;
 	}
+	const char *mech_name = "PLAIN";
+	if (c->trusted_user) { /* the broker's own connection (a local shovel) */
+		c->user = c->trusted_user;
+		goto tune;
+	}
 	struct sasl_login login = { m->response, c->tls_cn };
 	const struct sasl_mechanism *mech = sasl_find(m->mechanism, &login);
 	if (!mech) {
@@ -197,6 +207,9 @@ static int handshake_start_ok(struct conn *c, const struct amqp_connection_start
 		return handshake_refuse_login(c, m->mechanism, user,
 					      "user 'guest' can only connect via localhost");
 	c->user = u;
+	mech_name = mech->name;
+tune:
+	conn_event_auth(c, c->user->name, mech_name, NULL);
 	struct amqp_method t = { .id = AMQP_CONNECTION_TUNE };
 	t.u.connection_tune.channel_max = c->broker->cfg->channel_max;
 	t.u.connection_tune.frame_max = c->broker->cfg->frame_max;
@@ -265,6 +278,7 @@ static int handshake_open(struct conn *c, const struct amqp_connection_open *m)
 	conn_start_heartbeat(c);
 	log_info(c->broker->log, "connection %s: user '%s' authenticated and granted access to vhost '%s'",
 		 c->name, c->user->name, v->name);
+	conn_event_created(c);
 	struct amqp_method ok = { .id = AMQP_CONNECTION_OPEN_OK };
 	return conn_send_method(c, 0, &ok);
 }

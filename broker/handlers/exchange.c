@@ -84,6 +84,9 @@ static int handle_exchange_declare(struct channel *ch, const struct amqp_exchang
 					    "'%.*s' in vhost '%s'",
 					    amqp_value_type_name(ae.type), AMQP_STR_ARGS(m->exchange),
 					    vname(ch));
+		char err[512];
+		if (exchange_type_validate(type, m->arguments, err, sizeof err) != 0)
+			return channel_fail(ch, AMQP_PRECONDITION_FAILED, "%s", err);
 		x = exchange_new(v, m->exchange, type, m->durable, m->auto_delete, m->internal,
 				 m->arguments);
 		if (!x)

@@ -5,6 +5,8 @@
 #include "amqp/methods_gen.h"
 #include "amqp/reply_codes.h"
 #include "broker/net/channel.h"
+#include "broker/auth/auth.h"
+#include "broker/core/broker.h"
 #include "broker/net/conn.h"
 #include "broker/vhost/vhost.h"
 
@@ -13,7 +15,7 @@ const char *vname(const struct channel *ch)
 	return ch->conn->vhost->name;
 }
 
-static int handlers_method(struct channel *ch, const struct amqp_method *m)
+static int handlers_dispatch(struct channel *ch, const struct amqp_method *m)
 {
 	switch (AMQP_METHOD_CLASS(m->id)) {
 	case AMQP_CLASS_CHANNEL:
@@ -31,6 +33,17 @@ static int handlers_method(struct channel *ch, const struct amqp_method *m)
 	default:
 		return conn_fail(ch->conn, AMQP_CHANNEL_ERROR, m->id, "unexpected method in connection state running");
 	}
+}
+
+/* What a method sets off (a queue declared, a binding deleted) names its user in the events it
+ * emits (core/event.h). */
+static int handlers_method(struct channel *ch, const struct amqp_method *m)
+{
+	struct broker *b = ch->broker; /* channel.close frees ch */
+	b->event_actor = ch->conn->user ? ch->conn->user->name : NULL;
+	int rc = handlers_dispatch(ch, m);
+	b->event_actor = NULL;
+	return rc;
 }
 
 const struct handler handlers_amqp = {

@@ -65,6 +65,7 @@ struct queue *handle_queue_lookup(struct channel *ch, struct amqp_str name, bool
 
 static int declare_ok(struct channel *ch, struct queue *q, bool nowait)
 {
+	ch->broker->stats.queue_declares++;
 	remember_queue(ch, q->name);
 	queue_touch(q); /* a redeclare counts as use for x-expires */
 	if (nowait)

@@ -13,6 +13,7 @@
 #include "broker/core/config.h"
 #include "broker/net/conn.h"
 #include "broker/net/deliver.h"
+#include "broker/net/conn_events.h"
 #include "broker/net/handler.h"
 #include "broker/queue/consumer.h"
 #include "broker/exchange/deadletter.h"
@@ -103,6 +104,8 @@ uint64_t channel_track(struct channel *ch, struct message *m, struct queue *q,
 	struct unacked *u = ring_at(r, (size_t)(tag - r->base_tag));
 	*u = (struct unacked){ m, q, cons, seq, delivery_count, ch->broker->tick };
 	r->live++;
+	if (ch->conn->unacked_count++ == 0)
+		conn_flow_release_for_acks(ch->conn);
 	queue_ref(q);
 	q->unacked_count++;
 	if (cons) {
@@ -119,6 +122,7 @@ static void channel_settle_slot(struct channel *ch, struct unacked *u, bool ack,
 	struct queue *q = u->q;
 	u->msg = NULL;
 	ch->unacked.live--;
+	ch->conn->unacked_count--;
 	if (u->consumer) {
 		u->consumer->unacked--;
 		ch->unacked_from_consumers--;
@@ -136,8 +140,16 @@ static void channel_settle_slot(struct channel *ch, struct unacked *u, bool ack,
 	queue_unref(q);
 }
 
+/* Settling gave the channel's consumers credit. While the connection's input is being handled
+ * (an ack), their queues deliver when that batch is done (conn_run_credit), in the same loop
+ * turn; otherwise at the end of the turn. */
 static void channel_kick(struct channel *ch)
 {
+	if (ch->conn->in_callback) {
+		ch->credit = true;
+		ch->conn->credit_pending = true;
+		return;
+	}
 	struct list *pos;
 	list_for_each(pos, &ch->consumer_list)
 		queue_schedule_dispatch(list_entry(pos, struct consumer, channel_link)->q);
@@ -145,16 +157,29 @@ static void channel_kick(struct channel *ch)
 
 /* basic.nack and basic.reject of deliveries whose queue's kind refuses them (streams): the
  * kind's reply code and text, before anything is settled. */
-static int channel_settle_refused(struct channel *ch, size_t from, size_t upto)
+static int channel_settle_refused_op(struct channel *ch, size_t from, size_t upto,
+				     enum queue_op op)
 {
 	char err[256];
 	for (size_t i = from; i <= upto; i++) {
 		const struct unacked *u = ring_at(&ch->unacked, i);
 		int code;
-		if (u->msg && (code = queue_refuse(u->q, QUEUE_OP_NACK, err, sizeof err)) != 0)
+		if (u->msg && (code = queue_refuse(u->q, op, err, sizeof err)) != 0)
 			return channel_fail(ch, code, "%s", err);
 	}
 	return 0;
+}
+
+static int channel_settle_refused(struct channel *ch, size_t from, size_t upto)
+{
+	return channel_settle_refused_op(ch, from, upto, QUEUE_OP_NACK);
+}
+
+int channel_recover_refused(struct channel *ch)
+{
+	if (ch->unacked.live == 0)
+		return 0;
+	return channel_settle_refused_op(ch, 0, ch->unacked.count - 1, QUEUE_OP_RECOVER);
 }
 
 int channel_settle(struct channel *ch, uint64_t tag, bool multiple, bool ack, bool requeue)
@@ -333,6 +358,7 @@ void channel_free(struct channel *ch)
 	channel_release(ch);
 	channel_stats_free(&ch->stats);
 	ch->broker->stats.channels_closed++;
+	channel_event_closed(ch);
 	free(ch);
 }
 

@@ -74,6 +74,7 @@ struct channel {
 	uint16_t prefetch_consumer, prefetch_global;
 	struct strmap consumers; /* tag -> struct consumer */
 	struct list consumer_list;
+	bool credit; /* acks freed prefetch: its consumers' queues dispatch after this batch */
 
 	bool confirm, tx;
 	uint64_t publish_seq;   /* confirm sequence numbers */
@@ -144,6 +145,9 @@ uint64_t channel_track(struct channel *ch, struct message *m, struct queue *q,
 		       struct consumer *cons, uint64_t seq, uint32_t delivery_count, bool no_ack);
 /* Requeues every unacked delivery (channel close, recover). */
 void channel_requeue_all(struct channel *ch);
+/* basic.recover: 0 when every unacked delivery's kind lets it be requeued; else the kind's
+ * refusal (a stream's 540) has been sent and its channel_fail result is returned. */
+int channel_recover_refused(struct channel *ch);
 /* Settles deliveries: ack, or nack/reject with requeue or drop. -1 with channel_fail already
  * sent for an unknown tag. */
 int channel_settle(struct channel *ch, uint64_t tag, bool multiple, bool ack, bool requeue);

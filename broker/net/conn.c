@@ -1,14 +1,17 @@
-/* broker/net/conn.c: one client connection. Only this file reads the socket. The read loop
- * decodes as many frames as the input holds, then queue dispatch and confirm flushes run once
- * (deferred tasks) and libevent writes the whole output in one go. A connection is never freed
- * inside its own callback chain: conn_schedule_free frees it from a fresh loop callback. */
+/* broker/net/conn.c: one client connection. Only this file and its socket half, conn_io.c, read
+ * the socket. Each loop turn a connection handles at most CONN_TURN_BYTES of input (what is
+ * left waits for the next turn, after the other connections have had theirs), then queue
+ * dispatch and confirm flushes run once (deferred tasks) and each connection's output is written
+ * in one go at the end of the turn (conn_io_flush). Acks that give
+ * consumers credit make their queues dispatch at the end of the connection's batch, not at the
+ * end of the turn. Publishers whose queues are not drained fast enough stop being read (flow,
+ * conn_flow_hold). A connection is never freed inside its own callback chain:
+ * conn_schedule_free frees it from a fresh loop callback. */
 #include "broker/net/conn.h"
+#include "broker/net/conn_events.h"
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
-#include <openssl/ssl.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -34,20 +37,21 @@
 #include "broker/queue/queue.h"
 #include "broker/core/time.h"
 
-#define CONN_READ_MAX (256u << 10)
+/* Input one connection may handle per loop turn: a flooding publisher gets through about a
+ * thousand small messages, then the other connections (a consumer's acks) have their turn. */
+#define CONN_TURN_BYTES (64u << 10)
 /* Largest frame read before tune-ok when frame_max = 0 (no limit): the default frame_max, so a
  * client that has not logged in cannot make the broker hold a huge frame. */
 #define CONN_FRAME_PRE_TUNE_MAX 131072u
 #define CONN_CLOSE_TIMEOUT_MS 3000
 #define CONN_HEARTBEAT_MISSES 4 /* ticks of heartbeat/2 without input: two heartbeats */
 
-static void conn_on_read(struct bufferevent *bev, void *arg);
-static void conn_process_input(struct conn *c, struct evbuffer *in);
-static void conn_on_write(struct bufferevent *bev, void *arg);
-static void conn_on_event(struct bufferevent *bev, short what, void *arg);
+static void conn_process_input(struct conn *c, struct evbuffer *in, size_t *budget);
 static void conn_on_timer(evutil_socket_t fd, short what, void *arg);
 static ssize_t conn_expect_frame(struct conn *c, const uint8_t *p, size_t len);
 static void conn_on_release(struct deferred *d);
+static void conn_on_flow_resume(struct queue_flow_wait *w);
+static void conn_flow_end(struct conn *c);
 
 static void conn_timer_arm(struct conn *c, uint64_t ms, bool persist)
 {
@@ -57,7 +61,7 @@ static void conn_timer_arm(struct conn *c, uint64_t ms, bool persist)
 	}
 	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000) };
 	event_del(c->timer);
-	event_assign(c->timer, bufferevent_get_base(c->bev), -1, persist ? EV_PERSIST : 0,
+	event_assign(c->timer, c->broker->base, -1, persist ? EV_PERSIST : 0,
 		     conn_on_timer, c);
 	event_add(c->timer, &tv);
 }
@@ -78,6 +82,8 @@ struct conn *conn_new(struct broker *b, int fd, const struct sockaddr *peer, int
 	c->frame_max = b->cfg->frame_max ? b->cfg->frame_max : conn_frame_ceiling(b);
 	c->channel_max = b->cfg->channel_max;
 	c->release_task.fn = conn_on_release;
+	c->flow_wait.resume = conn_on_flow_resume;
+	list_init(&c->flow_wait.link);
 	channel_table_init(&c->channels, rng_u64(&b->rng));
 	list_init(&c->channel_list);
 	list_init(&c->exclusive_queues);
@@ -114,34 +120,17 @@ struct conn *conn_new(struct broker *b, int fd, const struct sockaddr *peer, int
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	evutil_make_socket_nonblocking(fd);
-	if (ssl_ctx) {
-		SSL *ssl = SSL_new(ssl_ctx);
-		c->tls = true;
-		c->bev = ssl ? bufferevent_openssl_socket_new(b->base, fd, ssl,
-							      BUFFEREVENT_SSL_ACCEPTING,
-							      BEV_OPT_CLOSE_ON_FREE) :
-			       NULL;
-		if (ssl && !c->bev)
-			SSL_free(ssl);
-	} else {
-		c->bev = bufferevent_socket_new(b->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	}
 	c->timer = event_new(b->base, -1, 0, conn_on_timer, c);
-	if (!c->bev || !c->timer) {
-		if (c->bev)
-			bufferevent_free(c->bev);
-		else
-			evutil_closesocket(fd);
-		if (c->timer)
-			event_free(c->timer);
+	if (!c->timer) {
+		evutil_closesocket(fd);
 		free(c);
 		return NULL;
 	}
-	bufferevent_setcb(c->bev, conn_on_read, conn_on_write, conn_on_event, c);
-	bufferevent_set_max_single_read(c->bev, CONN_READ_MAX);
-	bufferevent_set_max_single_write(c->bev, 4 * CONN_READ_MAX);
-	bufferevent_setwatermark(c->bev, EV_WRITE, CONN_OUTPUT_LOW, 0);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	if (conn_io_open(c, fd, ssl_ctx) != 0) { /* closed fd */
+		event_free(c->timer);
+		free(c);
+		return NULL;
+	}
 	list_append(&b->conns, &c->link);
 	b->conn_count++;
 	b->stats.connections_opened++;
@@ -161,7 +150,9 @@ static void conn_free(struct conn *c)
 	b->conn_count--;
 	b->stats.connections_closed++;
 	event_free(c->timer);
-	bufferevent_free(c->bev);
+	if (c->input_ev)
+		event_free(c->input_ev);
+	conn_io_close(c);
 	channel_table_free(&c->channels);
 	free(c->client_props);
 	free(c);
@@ -178,9 +169,10 @@ static void conn_schedule_free(struct conn *c)
 	if (c->dead)
 		return;
 	c->dead = true;
-	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+	conn_io_stop(c);
 	event_del(c->timer);
+	if (c->input_ev)
+		event_del(c->input_ev);
 	struct timeval zero = { 0, 0 };
 	if (event_base_once(c->broker->base, -1, EV_TIMEOUT, conn_on_free, c, &zero) != 0)
 		log_error(c->broker->log, "cannot schedule freeing connection %s", c->name);
@@ -195,6 +187,7 @@ static void conn_release_now(struct conn *c)
 		return;
 	c->released = true;
 	broker_cancel_deferred(c->broker, &c->release_task);
+	conn_flow_end(c); /* before its exclusive queues go: their delete would resume it */
 	while (!list_is_empty(&c->channel_list)) {
 		struct channel *ch = list_entry(c->channel_list.next, struct channel, conn_link);
 		conn_channel_remove(c, ch);
@@ -204,6 +197,7 @@ static void conn_release_now(struct conn *c)
 		struct queue *q = list_entry(c->exclusive_queues.next, struct queue, owner_link);
 		queue_delete(q);
 	}
+	conn_event_closed(c);
 }
 
 static void conn_on_release(struct deferred *d)
@@ -220,12 +214,12 @@ static void conn_release(struct conn *c)
 static void conn_close_after_flush(struct conn *c)
 {
 	c->state = CONN_CLOSED;
-	bufferevent_disable(c->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+	conn_io_reading(c, false);
+	if (evbuffer_get_length(c->out) == 0) {
 		conn_schedule_free(c);
 		return;
 	}
-	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	conn_io_output_added(c); /* freed once written: conn_on_written */
 	conn_timer_arm(c, CONN_CLOSE_TIMEOUT_MS, false);
 }
 
@@ -252,14 +246,10 @@ void conn_destroy(struct conn *c)
 	conn_free(c); /* releases what is left */
 }
 
-struct evbuffer *conn_output(struct conn *c)
-{
-	return bufferevent_get_output(c->bev);
-}
-
 void conn_note_output(struct conn *c)
 {
-	if (!c->output_blocked && evbuffer_get_length(conn_output(c)) > CONN_OUTPUT_HIGH)
+	conn_io_output_added(c);
+	if (!c->output_blocked && evbuffer_get_length(c->out) > CONN_OUTPUT_HIGH)
 		c->output_blocked = true;
 }
 
@@ -289,6 +279,7 @@ int conn_send_method(struct conn *c, uint16_t channel, const struct amqp_method 
 		return -1;
 	}
 	c->send_oct += total;
+	conn_note_output(c);
 	return 0;
 }
 
@@ -312,11 +303,12 @@ static void conn_vclose(struct conn *c, int code, uint32_t method,
 		conn_close_after_flush(c);
 		return;
 	}
-	if (c->blocked) {
-		/* a connection blocked by an alarm must still be read for its close-ok */
+	if (c->blocked || conn_in_flow(c)) {
+		/* a connection blocked by an alarm or in flow must still be read for its close-ok */
 		c->blocked = false;
+		conn_flow_end(c);
 		if (!c->input_paused)
-			bufferevent_enable(c->bev, EV_READ);
+			conn_io_reading(c, true);
 	}
 	c->state = CONN_CLOSING;
 	c->expect = conn_expect_frame;
@@ -514,7 +506,7 @@ ssize_t conn_expect_protocol_header(struct conn *c, const uint8_t *p, size_t len
 		return 0;
 	}
 	if (ok < 0) {
-		evbuffer_add(conn_output(c), AMQP_PROTOCOL_HEADER, AMQP_PROTOCOL_HEADER_SIZE);
+		evbuffer_add(c->out, AMQP_PROTOCOL_HEADER, AMQP_PROTOCOL_HEADER_SIZE);
 		conn_drop(c, "bad protocol header");
 		return -1;
 	}
@@ -525,76 +517,127 @@ ssize_t conn_expect_protocol_header(struct conn *c, const uint8_t *p, size_t len
 	return AMQP_PROTOCOL_HEADER_SIZE;
 }
 
-/* libevent 2.1's evbuffer_read reads at most 4096 bytes per call (EVBUFFER_MAX_READ), which
- * costs a loop iteration (epoll_wait, ioctl, readv, writev, epoll_ctl) per few messages. Plain
- * TCP connections therefore drain the socket themselves in large reads once the bufferevent
- * has delivered its first chunk. Returns bytes read, 0 when nothing is waiting, -1 on EOF or
- * error (the caller releases the connection). */
-static ssize_t conn_read_more(struct conn *c, struct evbuffer *in)
+/* Whether input may be handled now, and read from the socket. */
+static bool conn_may_handle(const struct conn *c)
 {
-	struct evbuffer_iovec v[2];
-	/* bufferevent_socket freezes the end of its input buffer; only its reader adds there. */
-	evbuffer_unfreeze(in, 0);
-	int n = evbuffer_reserve_space(in, CONN_READ_MAX, v, 2);
-	if (n <= 0) {
-		evbuffer_freeze(in, 0);
-		return 0;
-	}
-	struct iovec iov[2];
-	for (int i = 0; i < n; i++) {
-		iov[i].iov_base = v[i].iov_base;
-		iov[i].iov_len = v[i].iov_len;
-	}
-	ssize_t got = readv(bufferevent_getfd(c->bev), iov, n);
-	if (got <= 0) {
-		evbuffer_commit_space(in, v, 0);
-		evbuffer_freeze(in, 0);
-		if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-			return 0;
-		return -1;
-	}
-	size_t left = (size_t)got;
-	for (int i = 0; i < n; i++) {
-		size_t take = left < v[i].iov_len ? left : v[i].iov_len;
-		v[i].iov_len = take;
-		left -= take;
-	}
-	evbuffer_commit_space(in, v, n);
-	evbuffer_freeze(in, 0);
-	return got;
+	return !c->dead && c->state != CONN_CLOSED && !c->fail_soon && !c->blocked &&
+	       !c->input_paused && !conn_in_flow(c) &&
+	       !(c->published && c->broker->alarm_reason);
 }
 
-static void conn_on_read(struct bufferevent *bev, void *arg)
+static bool conn_may_read(const struct conn *c)
 {
-	struct conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
+	return conn_may_handle(c) && !c->peer_closed;
+}
+
+static void conn_peer_gone(struct conn *c);
+static void conn_on_peer_closed(struct conn *c);
+
+static void conn_on_input_ev(evutil_socket_t fd, short what, void *arg);
+
+/* Handles the input already buffered on the next loop turn, after that turn's socket events:
+ * a zero timeout fires after the I/O callbacks of the turn it is due in, never in the turn
+ * that armed it. */
+static void conn_schedule_input(struct conn *c)
+{
+	static const struct timeval zero = { 0, 0 };
+	if (c->dead)
+		return;
+	if (!c->input_ev) {
+		c->input_ev = event_new(c->broker->base, -1, 0, conn_on_input_ev, c);
+		if (!c->input_ev) {
+			conn_fail_soon(c, "out of memory scheduling input");
+			return;
+		}
+	}
+	if (!event_pending(c->input_ev, EV_TIMEOUT, NULL))
+		event_add(c->input_ev, &zero);
+}
+
+/* Consumers on its channels were given credit by acks in this batch: their queues deliver now,
+ * before the next connection's input. */
+static void conn_run_credit(struct conn *c)
+{
+	c->credit_pending = false;
+	struct list *cpos;
+	list_for_each(cpos, &c->channel_list)
+	{
+		struct channel *ch = list_entry(cpos, struct channel, conn_link);
+		if (!ch->credit)
+			continue;
+		ch->credit = false;
+		struct list *pos, *tmp;
+		list_for_each_safe(pos, tmp, &ch->consumer_list)
+		{
+			struct consumer *cons = list_entry(pos, struct consumer, channel_link);
+			if (consumer_can_take(cons))
+				queue_credit(cons->q);
+		}
+		if (c->dead || c->state != CONN_OPEN)
+			break;
+	}
+}
+
+/* One turn's worth of input: what is buffered, then (plain TCP) one read, at most
+ * CONN_TURN_BYTES handled in all. Every complete frame read is handled eventually: what the
+ * budget leaves waits for the next turn (conn_schedule_input), since the socket may have
+ * nothing more to wake the loop with. */
+static void conn_run_input(struct conn *c)
+{
+	struct evbuffer *in = c->in;
+	size_t budget = CONN_TURN_BYTES;
 	bool eof = false;
 
+	if (c->state == CONN_CLOSED && !c->dead) {
+		/* lingering after close-ok: what comes is dropped, EOF ends it */
+		if (conn_io_read(c) < 0)
+			eof = true;
+		evbuffer_drain(in, evbuffer_get_length(in));
+		if (eof)
+			conn_peer_gone(c);
+		return;
+	}
 	c->in_callback = true;
-	conn_process_input(c, in);
-	/* One large read more per callback (more would let publishers outrun consumers); every
-	 * byte read is processed before returning, or complete frames could wait for input that
-	 * never comes. The socket stays readable, so the loop calls back for the rest. */
-	if (!c->tls && !c->dead && c->state != CONN_CLOSED && !c->blocked && !c->input_paused &&
-	    !(c->published && c->broker->alarm_reason)) {
-		ssize_t got = conn_read_more(c, in);
+	conn_process_input(c, in, &budget);
+	size_t held = evbuffer_get_length(in);
+	/* read unless a turn's worth of complete frames is already buffered */
+	if (budget && conn_may_read(c) && (held < CONN_TURN_BYTES || held < c->need)) {
+		ssize_t got = conn_io_read(c);
 		if (got < 0)
 			eof = true;
 		else if (got > 0)
-			conn_process_input(c, in);
+			conn_process_input(c, in, &budget);
 	}
+	if (c->credit_pending && !c->dead)
+		conn_run_credit(c);
+	size_t left = evbuffer_get_length(in);
 	if (c->dead || c->state == CONN_CLOSED)
-		evbuffer_drain(in, evbuffer_get_length(in));
+		evbuffer_drain(in, left);
 	else if (c->published && c->broker->alarm_reason)
 		conn_block(c, c->broker->alarm_reason);
+	else if (budget == 0 && left > 0 && conn_may_handle(c))
+		conn_schedule_input(c);
 	c->in_callback = false;
-	if (eof && !c->dead) {
-		if (c->state != CONN_CLOSED && c->state != CONN_CLOSING)
-			log_info(c->broker->log, "client %s closed the connection%s", c->name,
-				 c->state == CONN_OPEN ? " abruptly" : "");
-		conn_release(c);
-		conn_schedule_free(c);
-	}
+	if (eof && !c->dead)
+		conn_on_peer_closed(c);
+	else if (c->peer_closed && !c->dead && (left == 0 || c->blocked || c->state != CONN_OPEN ||
+						(budget > 0 && conn_may_handle(c))))
+		conn_peer_gone(c); /* handled all it sent before hanging up that can be */
+}
+
+void conn_on_readable(struct conn *c)
+{
+	conn_run_input(c);
+}
+
+static void conn_on_input_ev(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct conn *c = arg;
+	if (conn_may_handle(c))
+		conn_run_input(c);
+	else if (c->peer_closed && c->blocked)
+		conn_peer_gone(c);
 }
 
 /* True (and reading stops) when the replies waiting for the client pass CONN_INPUT_PAUSE:
@@ -607,15 +650,25 @@ static bool conn_input_should_pause(struct conn *c)
 	if (evbuffer_get_length(conn_output(c)) <= CONN_INPUT_PAUSE)
 		return false;
 	c->input_paused = true;
-	bufferevent_disable(c->bev, EV_READ);
+	conn_io_reading(c, false);
 	return true;
 }
 
-/* Runs the connection's phase over every complete frame in the input buffer, or until the
- * output is too far behind (what is left stays buffered). */
-static void conn_process_input(struct conn *c, struct evbuffer *in)
+/* Whether handling input must stop here: the connection is going, or waits for its output
+ * or for a queue (flow). A resource alarm does not stop it: the input already read is
+ * handled, then reading stops. */
+static bool conn_input_stopped(struct conn *c)
 {
-	while (!c->dead && c->state != CONN_CLOSED && !c->fail_soon && !conn_input_should_pause(c)) {
+	return c->dead || c->state == CONN_CLOSED || c->fail_soon || conn_in_flow(c) ||
+	       conn_input_should_pause(c);
+}
+
+/* Runs the connection's phase over the complete frames in the input buffer until *budget
+ * bytes have been handled (the frame that crosses it is finished) or input must stop; what is
+ * left stays buffered. */
+static void conn_process_input(struct conn *c, struct evbuffer *in, size_t *budget)
+{
+	while (*budget && !conn_input_stopped(c)) {
 		size_t avail = evbuffer_get_length(in);
 		if (avail == 0)
 			break;
@@ -625,8 +678,7 @@ static void conn_process_input(struct conn *c, struct evbuffer *in)
 		const uint8_t *p = v.iov_base;
 		size_t len = v.iov_len, used = 0;
 		ssize_t r = 1;
-		while (used < len && !c->dead && c->state != CONN_CLOSED && !c->fail_soon &&
-		       !conn_input_should_pause(c)) {
+		while (used < len && used < *budget && !conn_input_stopped(c)) {
 			r = c->expect(c, p + used, len - used);
 			if (r <= 0)
 				break;
@@ -634,6 +686,7 @@ static void conn_process_input(struct conn *c, struct evbuffer *in)
 		}
 		if (used && !c->dead)
 			evbuffer_drain(in, used);
+		*budget -= used < *budget ? used : *budget;
 		if (r < 0 || c->dead || c->state == CONN_CLOSED)
 			break;
 		if (r == 0 && used == 0) {
@@ -653,7 +706,7 @@ void conn_block(struct conn *c, const char *reason)
 	if (c->blocked || c->dead || c->state != CONN_OPEN)
 		return;
 	c->blocked = true;
-	bufferevent_disable(c->bev, EV_READ);
+	conn_io_reading(c, false);
 	if (c->cap_blocked) {
 		struct amqp_method m = { .id = AMQP_CONNECTION_BLOCKED };
 		m.u.connection_blocked.reason = amqp_str_c(reason);
@@ -669,12 +722,69 @@ void conn_unblock(struct conn *c)
 	c->hb_misses = 0;
 	if (c->state != CONN_OPEN)
 		return;
-	if (!c->input_paused)
-		bufferevent_enable(c->bev, EV_READ);
+	if (!c->input_paused && !conn_in_flow(c)) {
+		conn_io_reading(c, !c->peer_closed);
+		conn_schedule_input(c); /* what was read before the block */
+	}
 	if (c->cap_blocked) {
 		struct amqp_method m = { .id = AMQP_CONNECTION_UNBLOCKED };
 		conn_send_method(c, 0, &m);
 	}
+}
+
+/* ---- publisher flow control ---- */
+
+void conn_flow_hold(struct conn *c, struct queue *q)
+{
+	if (conn_in_flow(c) || c->unacked_count || c->dead || c->state != CONN_OPEN)
+		return;
+	c->flow_since_ms = time_now_ms();
+	conn_io_reading(c, false);
+	queue_flow_wait(q, &c->flow_wait);
+}
+
+/* Counts the time spent waiting and takes the connection off its queue's list. Reading is
+ * its caller's to resume. */
+static void conn_flow_end(struct conn *c)
+{
+	if (!c->flow_since_ms)
+		return;
+	queue_flow_cancel(&c->flow_wait);
+	uint64_t ms = time_now_ms() - c->flow_since_ms;
+	c->flow_ms += ms;
+	c->broker->stats.flow_ms += ms;
+	c->flow_since_ms = 0;
+}
+
+uint64_t conn_flow_ms(const struct conn *c)
+{
+	return c->flow_ms + (c->flow_since_ms ? time_now_ms() - c->flow_since_ms : 0);
+}
+
+/* The queue drained (or stalled, lost its consumers, went away). Called from inside that
+ * queue's dispatch or delete, so this only marks and schedules: the buffered input is handled
+ * on the next loop turn. */
+static void conn_on_flow_resume(struct queue_flow_wait *w)
+{
+	struct conn *c = (struct conn *)((char *)w - offsetof(struct conn, flow_wait));
+	conn_flow_end(c);
+	if (c->dead || c->state == CONN_CLOSED)
+		return;
+	if (!c->blocked && !c->input_paused)
+		conn_io_reading(c, !c->peer_closed);
+	conn_schedule_input(c);
+}
+
+void conn_flow_release_for_acks(struct conn *c)
+{
+	if (!conn_in_flow(c))
+		return;
+	conn_flow_end(c);
+	if (c->dead || c->state == CONN_CLOSED)
+		return;
+	if (!c->blocked && !c->input_paused)
+		conn_io_reading(c, !c->peer_closed);
+	conn_schedule_input(c);
 }
 
 static void conn_kick_consumers(struct conn *c)
@@ -692,10 +802,8 @@ static void conn_kick_consumers(struct conn *c)
 	}
 }
 
-static void conn_on_write(struct bufferevent *bev, void *arg)
+void conn_on_written(struct conn *c, size_t left)
 {
-	struct conn *c = arg;
-	size_t left = evbuffer_get_length(bufferevent_get_output(bev));
 	if (c->state == CONN_CLOSED) {
 		if (left == 0 && !c->lingering)
 			conn_schedule_free(c);
@@ -707,24 +815,45 @@ static void conn_on_write(struct bufferevent *bev, void *arg)
 	}
 	if (c->input_paused && left <= CONN_OUTPUT_LOW) {
 		c->input_paused = false;
-		if (!c->blocked)
-			bufferevent_enable(c->bev, EV_READ);
+		if (!c->blocked && !conn_in_flow(c))
+			conn_io_reading(c, !c->peer_closed);
 		/* Frames already buffered would otherwise wait for more input. */
-		conn_on_read(bev, c);
+		conn_run_input(c);
 	}
 }
 
-static void conn_on_event(struct bufferevent *bev, short what, void *arg)
+/* The client is gone: release and free. */
+static void conn_peer_gone(struct conn *c)
 {
-	(void)bev;
-	struct conn *c = arg;
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-		if (c->state != CONN_CLOSED && c->state != CONN_CLOSING)
-			log_info(c->broker->log, "client %s closed the connection%s", c->name,
-				 c->state == CONN_OPEN ? " abruptly" : "");
-		conn_release(c);
-		conn_schedule_free(c);
+	if (c->dead)
+		return;
+	if (c->state != CONN_CLOSED && c->state != CONN_CLOSING)
+		log_info(c->broker->log, "client %s closed the connection%s", c->name,
+			 c->state == CONN_OPEN ? " abruptly" : "");
+	conn_release(c);
+	conn_schedule_free(c);
+}
+
+/* The client closed its end (EOF). What it sent before is still handled: a publisher that
+ * hangs up right after its last publish may find part of it held back by a turn's budget or by
+ * flow. Then the connection goes (conn_run_input). */
+static void conn_on_peer_closed(struct conn *c)
+{
+	c->peer_closed = true;
+	conn_io_reading(c, false);
+	if (!c->dead && c->state == CONN_OPEN && !c->blocked && evbuffer_get_length(c->in) > 0) {
+		conn_schedule_input(c);
+		return;
 	}
+	conn_peer_gone(c);
+}
+
+void conn_on_io_end(struct conn *c, bool error)
+{
+	if (error)
+		conn_peer_gone(c);
+	else
+		conn_on_peer_closed(c);
 }
 
 static void conn_on_timer(evutil_socket_t fd, short what, void *arg)
@@ -753,11 +882,13 @@ static void conn_on_timer(evutil_socket_t fd, short what, void *arg)
 	}
 	/* Heartbeat tick, every heartbeat/2 seconds. */
 	if (c->send_oct == c->hb_sent_mark) {
-		evbuffer_add(conn_output(c), amqp_heartbeat_frame, sizeof amqp_heartbeat_frame);
+		evbuffer_add(c->out, amqp_heartbeat_frame, sizeof amqp_heartbeat_frame);
 		c->send_oct += sizeof amqp_heartbeat_frame;
+		conn_note_output(c);
 	}
 	c->hb_sent_mark = c->send_oct;
-	if (c->recv_oct == c->hb_recv_mark && !c->blocked && !c->input_paused) {
+	if (c->recv_oct == c->hb_recv_mark && !c->blocked && !c->input_paused &&
+	    !conn_in_flow(c)) {
 		if (++c->hb_misses >= CONN_HEARTBEAT_MISSES) {
 			log_warn(c->broker->log, "closing AMQP connection %s: missed heartbeats from client, "
 				 "timeout: %us",

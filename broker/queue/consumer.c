@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/core/event.h"
 #include "broker/queue/queue.h"
+#include "broker/vhost/vhost.h"
 
 struct consumer *consumer_new(const struct consumer_ops *ops, struct channel *ch, struct queue *q,
 			      struct amqp_str tag, bool no_ack, bool exclusive, uint16_t prefetch,
@@ -39,6 +41,10 @@ struct consumer *consumer_new(const struct consumer_ops *ops, struct channel *ch
 	if (q->lim.single_active && !q->sac_active)
 		q->sac_active = c;
 	broker_timer_cancel(&q->expires_timer);
+	EVENT_EMIT(q->broker, "consumer.created", EV_ASTR("consumer_tag", c->tag),
+		   EV_BOOL("exclusive", exclusive), EV_BOOL("ack_required", !no_ack),
+		   EV_INT("prefetch_count", prefetch), EV_TERMS("arguments", (struct amqp_table){ 0 }),
+		   EV_ASTR("queue", q->name), EV_CSTR("vhost", q->vhost->name), EV_ACTOR());
 	return c;
 }
 
@@ -58,6 +64,8 @@ void consumer_free(struct consumer *c)
 {
 	if (!c)
 		return;
+	EVENT_EMIT(c->q->broker, "consumer.deleted", EV_ASTR("consumer_tag", c->tag),
+		   EV_ASTR("queue", c->q->name), EV_CSTR("vhost", c->q->vhost->name), EV_ACTOR());
 	if (c->q->type->consumer_gone)
 		c->q->type->consumer_gone(c->q, c);
 	queue_consumer_removed(c->q, c);
@@ -67,6 +75,7 @@ void consumer_free(struct consumer *c)
 	if (c->exclusive)
 		c->q->exclusive_consumer = false;
 	queue_touch(c->q);
+	queue_consumer_gone(c->q);
 	free((void *)c->args.ptr);
 	amqp_str_free(&c->tag);
 	free(c);

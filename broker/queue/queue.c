@@ -1,14 +1,17 @@
 /* broker/queue/queue.c: what every queue has, whatever its kind: its name, arguments and
  * effective settings (arguments, policy, operator policy), consumers (priorities, single active
- * consumer, round-robin), x-expires, deletion and the auto-delete rule, and the dispatch loop,
- * a deferred task, so a batch of publishes in one loop turn costs one pass. How messages are
- * kept, handed out and settled is the kind's (queue_type.h): the functions below that touch
- * messages pass through to it. */
+ * consumer, round-robin), x-expires, deletion and the auto-delete rule, the dispatch loop, and
+ * publisher flow control. Dispatch after publishes is a deferred task, so a batch of publishes
+ * in one loop turn costs one pass; dispatch after an ack runs at once (queue_credit). How
+ * messages are kept, handed out and settled is the kind's (queue_type.h): the functions below
+ * that touch messages pass through to it. */
 #include "broker/queue/queue.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/core/config.h"
+#include "broker/core/event.h"
 #include "broker/queue/consumer.h"
 #include "broker/core/log.h"
 #include "broker/queue/message.h"
@@ -22,6 +25,8 @@ static void queue_on_dispatch(struct deferred *d)
 	struct queue *q = (struct queue *)((char *)d - offsetof(struct queue, dispatch));
 	queue_dispatch(q);
 }
+
+static void queue_on_flow_timer(struct broker_timer *t);
 
 static void queue_on_expires_timer(struct broker_timer *t)
 {
@@ -88,7 +93,7 @@ int queue_apply_policy(struct queue *q)
 	const struct policy *op = policy_match(q->vhost, (const char *)q->name.ptr, q->name.len,
 					       true, true);
 	static const struct policy_def none = { -1, -1, -1, -1, -1, -1, NULL, NULL, NULL, NULL,
-						 NULL };
+						 NULL, NULL, -1 };
 	const struct policy_def *pd = p ? &p->def : &none, *od = op ? &op->def : &none;
 	struct queue_limits l;
 	struct amqp_value v;
@@ -162,6 +167,8 @@ struct queue *queue_new(struct vhost *v, struct amqp_str name, bool durable, boo
 	q->refs = 1;
 	q->dispatch.fn = queue_on_dispatch;
 	q->expires_timer.fn = queue_on_expires_timer;
+	q->flow_timer.fn = queue_on_flow_timer;
+	list_init(&q->flow_waiters);
 	list_init(&q->consumers);
 	list_init(&q->bindings);
 	list_init(&q->owner_link);
@@ -170,7 +177,7 @@ struct queue *queue_new(struct vhost *v, struct amqp_str name, bool durable, boo
 	    amqp_str_dup(&args_bytes, (struct amqp_str){ args.ptr, args.len }) != 0)
 		goto fail;
 	q->args = (struct amqp_table){ args_bytes.ptr, args_bytes.len };
-	if (type->init(q) != 0 || queue_apply_policy(q) != 0)
+	if (type->init(q) != 0 || queue_apply_policy(q) != 0 || queue_dedup_init(q) != 0)
 		goto fail;
 	if (strmap_put(&v->queues, name.ptr, name.len, q) != 0)
 		goto fail;
@@ -181,9 +188,15 @@ struct queue *queue_new(struct vhost *v, struct amqp_str name, bool durable, boo
 	/* Every queue is bound to the default exchange by its name; that binding is implicit
 	 * (routing looks the queue up by name), as RabbitMQ's is. */
 	v->broker->stats.queues_declared++;
+	EVENT_EMIT(v->broker, "queue.created", EV_ASTR("name", q->name), EV_CSTR("vhost", v->name),
+		   EV_BOOL("durable", durable), EV_BOOL("auto_delete", auto_delete),
+		   EV_BOOL("exclusive", exclusive), EV_TERMS("arguments", q->args),
+		   EV_CSTR("owner_pid", ""), EV_ACTOR());
 	return q;
 fail:
 	broker_timer_free(&q->expires_timer);
+	broker_timer_free(&q->flow_timer);
+	queue_dedup_free(q);
 	type->destroy(q);
 	free(q->lim.dlx);
 	free(q->lim.dlrk);
@@ -202,6 +215,7 @@ void queue_unref(struct queue *q)
 {
 	if (--q->refs > 0)
 		return;
+	queue_dedup_free(q);
 	q->type->destroy(q);
 	free(q->lim.dlx);
 	free(q->lim.dlrk);
@@ -209,6 +223,100 @@ void queue_unref(struct queue *q)
 	free((void *)q->args.ptr);
 	free(q);
 }
+
+/* ---- publisher flow control ---- */
+
+/* How long publishers may wait for consumers that take nothing at all. */
+#define QUEUE_FLOW_STALL_MS 1000
+
+static void queue_flow_resume_all(struct queue *q)
+{
+	while (!list_is_empty(&q->flow_waiters)) {
+		struct queue_flow_wait *w =
+			list_entry(q->flow_waiters.next, struct queue_flow_wait, link);
+		list_remove(&w->link);
+		list_init(&w->link);
+		w->q = NULL;
+		w->resume(w);
+	}
+	broker_timer_cancel(&q->flow_timer);
+}
+
+bool queue_flow_wanted(struct queue *q)
+{
+	uint32_t limit = q->broker->cfg->queue_flow_threshold;
+	/* A kind that dispatches by itself (queue_type.h: dispatch) does not hand each message to
+	 * one consumer, so its ready messages are not a backlog its consumers drain (a stream
+	 * keeps what was read): growth there says nothing about publishers outrunning anyone. */
+	if (!limit || q->consumer_count == 0 || q->flow_stalled || q->deleted || q->type->dispatch) {
+		/* nobody drains it: growth from here on is not a publisher outrunning them */
+		q->flow_base = q->ready_count;
+		return false;
+	}
+	if (q->ready_count < q->flow_base)
+		q->flow_base = q->ready_count;
+	return q->ready_count - q->flow_base > limit;
+}
+
+/* After messages left (a dispatch, a purge, a consumer gone): lets the waiting publishers go
+ * once the growth is back under half the threshold, or nobody drains the queue any more. */
+static void queue_flow_drained(struct queue *q)
+{
+	if (q->ready_count < q->flow_base)
+		q->flow_base = q->ready_count;
+	if (list_is_empty(&q->flow_waiters))
+		return;
+	uint32_t limit = q->broker->cfg->queue_flow_threshold;
+	if (!limit || q->consumer_count == 0 || q->ready_count - q->flow_base <= limit / 2)
+		queue_flow_resume_all(q);
+}
+
+/* Once a second while publishers wait: consumers that took nothing since the last look are
+ * stuck (prefetch full and no acks coming, or clients not reading); the publishers go, and
+ * the queue asks for no flow until a consumer takes a message again. */
+static void queue_on_flow_timer(struct broker_timer *t)
+{
+	struct queue *q = (struct queue *)((char *)t - offsetof(struct queue, flow_timer));
+	if (list_is_empty(&q->flow_waiters))
+		return;
+	if (q->stat_delivered == q->flow_delivered_mark) {
+		log_debug(q->broker->log,
+			  "queue '%s' in vhost '%s': consumers took nothing for %u ms; its "
+			  "publishers go on", (const char *)q->name.ptr, q->vhost->name,
+			  (unsigned)QUEUE_FLOW_STALL_MS);
+		q->flow_stalled = true;
+		queue_flow_resume_all(q);
+		return;
+	}
+	q->flow_delivered_mark = q->stat_delivered;
+	if (broker_timer_set(q->broker, &q->flow_timer, time_now_ms() + QUEUE_FLOW_STALL_MS) != 0)
+		queue_flow_resume_all(q); /* out of memory: nothing would wake them */
+}
+
+void queue_flow_wait(struct queue *q, struct queue_flow_wait *w)
+{
+	w->q = q;
+	list_append(&q->flow_waiters, &w->link);
+	if (q->flow_timer.due_ms)
+		return;
+	q->flow_delivered_mark = q->stat_delivered;
+	if (broker_timer_set(q->broker, &q->flow_timer, time_now_ms() + QUEUE_FLOW_STALL_MS) != 0)
+		queue_flow_resume_all(q); /* out of memory: nothing would wake it */
+}
+
+void queue_flow_cancel(struct queue_flow_wait *w)
+{
+	struct queue *q = w->q;
+	if (!q)
+		return;
+	list_remove(&w->link);
+	list_init(&w->link);
+	w->q = NULL;
+	if (list_is_empty(&q->flow_waiters))
+		broker_timer_cancel(&q->flow_timer);
+}
+
+/* ---- dispatch ---- */
 
 void queue_schedule_dispatch(struct queue *q)
 {
@@ -220,6 +328,8 @@ void queue_schedule_dispatch(struct queue *q)
 
 enum queue_push_result queue_push(struct queue *q, struct message *m)
 {
+	if (q->dedup)
+		return queue_dedup_push(q, m);
 	return q->type->push(q, m);
 }
 
@@ -243,10 +353,15 @@ void queue_untake(struct queue *q, const struct qentry *e)
 void queue_settle(struct queue *q, struct message *m, uint64_t seq, uint32_t delivery_count,
 		  enum queue_settle how)
 {
-	if (how == QUEUE_SETTLE_REQUEUE && q->deleted) {
+	/* A deleted queue takes nothing back and dead-letters nothing: in RabbitMQ the queue
+	 * process is gone, so a later requeue or reject of its delivery only drops the message
+	 * (its stored copy went with the queue). */
+	if (how != QUEUE_SETTLE_ACK && q->deleted) {
 		message_unref(m);
 		return;
 	}
+	if (how == QUEUE_SETTLE_ACK && q->dedup) /* a rejection leaves by queue_dead_letter */
+		queue_dedup_forget(q, m);
 	q->type->settle(q, m, seq, delivery_count, how);
 }
 
@@ -257,7 +372,11 @@ void queue_requeue(struct queue *q, struct message *m, uint64_t seq, uint32_t de
 
 uint32_t queue_purge(struct queue *q)
 {
-	return q->type->purge(q);
+	if (q->dedup)
+		queue_dedup_purged(q);
+	uint32_t n = q->type->purge(q);
+	queue_flow_drained(q);
+	return n;
 }
 
 void queue_expire(struct queue *q)
@@ -290,6 +409,8 @@ uint32_t queue_delete(struct queue *q)
 	q->deleted = true;
 	broker_cancel_deferred(q->broker, &q->dispatch);
 	broker_timer_free(&q->expires_timer);
+	queue_flow_resume_all(q);
+	broker_timer_free(&q->flow_timer);
 	while (!list_is_empty(&q->consumers)) {
 		struct consumer *c = list_entry(q->consumers.next, struct consumer, queue_link);
 		c->ops->cancelled(c);
@@ -302,6 +423,8 @@ uint32_t queue_delete(struct queue *q)
 		broker_definitions_dirty(q->broker);
 	q->broker->topology_gen++;
 	q->broker->stats.queues_deleted++;
+	EVENT_EMIT(q->broker, "queue.deleted", EV_ASTR("name", q->name),
+		   EV_CSTR("vhost", q->vhost->name), EV_ACTOR());
 	queue_unref(q);
 	return n;
 }
@@ -336,6 +459,12 @@ void queue_consumer_removed(struct queue *q, struct consumer *c)
 	queue_schedule_dispatch(q);
 }
 
+void queue_consumer_gone(struct queue *q)
+{
+	if (q->consumer_count == 0)
+		queue_flow_drained(q); /* nobody drains it now: its publishers go */
+}
+
 /* Moves c behind the last consumer of its priority: round-robin within a priority. */
 static void queue_rotate(struct queue *q, struct consumer *c)
 {
@@ -364,6 +493,12 @@ static struct consumer *queue_pick(struct queue *q)
 bool queue_has_ready_consumer(struct queue *q)
 {
 	return queue_pick(q) != NULL;
+}
+
+void queue_credit(struct queue *q)
+{
+	if (!q->deleted && q->ready_count)
+		queue_dispatch(q);
 }
 
 int queue_consume(struct queue *q, struct consumer *c, const struct queue_consume *req,
@@ -412,6 +547,7 @@ void queue_dispatch(struct queue *q)
 {
 	struct qentry e = { 0 };
 	struct consumer *c;
+	uint64_t delivered = q->stat_delivered;
 
 	if (q->type->dispatch) {
 		queue_ref(q);
@@ -430,16 +566,21 @@ void queue_dispatch(struct queue *q)
 		bool no_ack = c->no_ack;
 		int rc = c->ops->deliver(c, q, &e, e.delivery_count + 1);
 		if (no_ack) /* consumed as it left */
-			q->type->settle(q, e.msg, e.seq, e.delivery_count + 1, QUEUE_SETTLE_ACK);
+			queue_settle(q, e.msg, e.seq, e.delivery_count + 1, QUEUE_SETTLE_ACK);
 		if (rc != 0)
 			break; /* the connection failed: it takes no more deliveries */
 		q->stat_delivered++;
 		q->broker->stats.delivered++;
+		q->broker->stats.delivered_consume_no_ack += no_ack;
 		if (e.redelivered)
 			q->broker->stats.redelivered++;
 		queue_rotate(q, c);
 	}
-	if (!q->deleted)
+	if (!q->deleted) {
 		q->type->taken(q);
+		if (q->stat_delivered != delivered)
+			q->flow_stalled = false;
+		queue_flow_drained(q);
+	}
 	queue_unref(q);
 }

@@ -14,6 +14,7 @@
 #include "amqp/wire.h"
 #include "broker/core/broker.h"
 #include "broker/core/list.h"
+#include "broker/queue/queue_dedup.h"
 #include "broker/queue/queue_type.h"
 
 struct vhost;
@@ -40,6 +41,15 @@ struct queue_hooks {
 	size_t (*dead_letter)(struct queue *q, struct message *m, enum deadletter_reason why);
 	/* q is being deleted: every binding whose destination it is goes. */
 	void (*unbind_all)(struct queue *q);
+};
+
+/* A publisher waiting for a queue to drain (publisher flow control, queue_flow_*). The
+ * publisher (a connection) embeds it; the queue lists it and calls resume, from inside a
+ * dispatch or a delete, when the publisher may go on: resume must only mark and schedule. */
+struct queue_flow_wait {
+	struct list link;   /* in q->flow_waiters */
+	struct queue *q;    /* the queue waited for; NULL when not waiting */
+	void (*resume)(struct queue_flow_wait *w);
 };
 
 /* Effective settings: queue arguments, then the policy, capped by an operator policy.
@@ -88,9 +98,19 @@ struct queue {
 	bool had_consumer;
 	bool exclusive_consumer; /* a consumer holds it exclusively */
 	struct deferred dispatch;
+	/* Publisher flow control: the lowest ready count since the queue last had consumers to
+	 * drain it (growth is counted from here), the publishers waiting, and a check that lets
+	 * them go when the consumers stop taking anything (stalled). */
+	uint32_t flow_base;
+	bool flow_stalled;
+	struct list flow_waiters;
+	struct broker_timer flow_timer;
+	uint64_t flow_delivered_mark; /* stat_delivered when flow_timer was armed */
 	struct broker *broker;
 	uint64_t stat_published, stat_delivered, stat_acked, stat_redelivered;
 	uint64_t stat_default_routed; /* put here by the default exchange (implicit bindings) */
+	uint64_t stat_dead_lettered_in; /* dead-lettered messages routed here */
+	struct queue_dedup *dedup; /* x-message-deduplication (queue_dedup.c), else NULL */
 };
 
 /* A queue registered in v. owner: the exclusive owner (an opaque identity here), which links
@@ -112,9 +132,12 @@ void queue_expire(struct queue *q);
 bool queue_consumer_is_active(const struct queue *q, const struct consumer *c);
 /* A consumer is going away: picks the next single active consumer. */
 void queue_consumer_removed(struct queue *q, struct consumer *c);
+/* A consumer has gone (consumer_count is already down): with none left, publishers waiting
+ * for the queue to drain go on. */
+void queue_consumer_gone(struct queue *q);
 /* The fate of a delivered message (seq and delivery_count as it was taken): acked, requeued
- * (redelivered; dropped if the queue was deleted) or rejected (dead-lettered). Consumes the
- * caller's ref on m. */
+ * (redelivered) or rejected (dead-lettered); once the queue was deleted, a requeue or reject
+ * only drops it. Consumes the caller's ref on m. */
 void queue_settle(struct queue *q, struct message *m, uint64_t seq, uint32_t delivery_count,
 		  enum queue_settle how);
 /* queue_settle(..., QUEUE_SETTLE_REQUEUE). */
@@ -136,6 +159,21 @@ void queue_settled(struct queue *q);
 void queue_schedule_dispatch(struct queue *q);
 /* Delivers ready messages to consumers while they can take them. */
 void queue_dispatch(struct queue *q);
+/* A consumer of q was given credit (an ack freed prefetch): delivers now, in the same loop turn,
+ * rather than after every other connection's input has been read. */
+void queue_credit(struct queue *q);
+
+/* Publisher flow control. After a push: whether q's ready messages have grown by more than
+ * queue_flow_threshold over their low point while it has consumers, so that its publishers
+ * should wait (queue_flow_wait) until the consumers have taken it back under half of that. A
+ * queue without consumers, or whose consumers took nothing for a second while publishers
+ * waited (stalled), never asks: the memory and disk alarms cover those. */
+bool queue_flow_wanted(struct queue *q);
+/* Puts w on q's list; w->resume runs once q has drained, stalled, lost its consumers or is
+ * deleted. w must not be waiting already. */
+void queue_flow_wait(struct queue *q, struct queue_flow_wait *w);
+/* Takes w off its queue's list without resuming it (the publisher went away). */
+void queue_flow_cancel(struct queue_flow_wait *w);
 /* Auto-delete rule: deletes the queue if it is auto-delete, had consumers and has none now. */
 void queue_check_auto_delete(struct queue *q);
 /* Whether a consumer could take a message right now (TTL 0 delivers only then). */
@@ -167,10 +205,13 @@ static inline const struct queue_hooks *queue_hook(const struct queue *q)
 	return q->broker->queue_hooks;
 }
 
-/* Hands m (borrowed) to dead-lettering; returns the queues the copy reached. */
+/* Hands m (borrowed) to dead-lettering: it leaves q for good. Returns the queues the copy
+ * reached. */
 static inline size_t queue_dead_letter(struct queue *q, struct message *m,
 				       enum deadletter_reason why)
 {
+	if (q->dedup)
+		queue_dedup_forget(q, m);
 	return queue_hook(q)->dead_letter(q, m, why);
 }
 

@@ -58,6 +58,7 @@ enum queue_op {
 	QUEUE_OP_GET,   /* basic.get */
 	QUEUE_OP_PURGE, /* queue.purge */
 	QUEUE_OP_NACK,  /* basic.nack or basic.reject of one of its deliveries */
+	QUEUE_OP_RECOVER, /* basic.recover (requeue) of a channel holding one of its deliveries */
 };
 
 /* A header a delivery carries for its kind (x-delivery-count, x-stream-offset). */
@@ -77,6 +78,9 @@ struct queue_info_field {
 
 struct queue_type {
 	const char *name; /* as x-queue-type and the management API name it */
+	/* The kind is RabbitMQ's replicated kind: the management API shows its leader, members
+	 * and online nodes (on one node: this node). */
+	bool replicated;
 	/* Declare rules this kind adds to the common argument checks (queue_args_validate):
 	 * properties and arguments it refuses, in RabbitMQ's words. 0, or -1 with the
 	 * PRECONDITION_FAILED text in err. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "broker/core/broker.h"
+#include "broker/core/time.h"
 #include "broker/vhost/vhost.h"
 
 static void policy_def_free(struct policy_def *d)
@@ -18,6 +19,7 @@ static void policy_def_free(struct policy_def *d)
 	free(d->dead_letter_routing_key);
 	free(d->alternate_exchange);
 	free(d->queue_mode);
+	free(d->max_age);
 }
 
 static void policy_free(struct policy *p)
@@ -98,6 +100,41 @@ static int policy_str(json_t *v, const char *key, const char *const *allowed, ch
 	return *out ? 0 : -1;
 }
 
+/* RabbitMQ's texts (rabbit_policies:validate_policy0), the value as Erlang prints it; the
+ * management API puts "Validation failed\n\n" before them, as RabbitMQ does. */
+static int policy_max_age(json_t *v, char **out, char *err, size_t errlen)
+{
+	const char *s = json_string_value(v);
+	if (!s || time_duration_ms(s, strlen(s)) < 0) {
+		char *shown = json_dumps(v, JSON_ENCODE_ANY);
+		if (s)
+			snprintf(err, errlen, "<<\"%s\">> is not a valid max age", s);
+		else
+			snprintf(err, errlen, "%s is not a valid max age", shown ? shown : "?");
+		free(shown);
+		return -1;
+	}
+	*out = strdup(s);
+	return *out ? 0 : -1;
+}
+
+static int policy_segment_size(json_t *v, int64_t *out, char *err, size_t errlen)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > 3000000000LL) {
+		char *shown = json_dumps(v, JSON_ENCODE_ANY);
+		if (json_is_string(v))
+			snprintf(err, errlen, "<<\"%s\">> is not a valid segment size",
+				 json_string_value(v));
+		else
+			snprintf(err, errlen, "%s is not a valid segment size", shown ? shown : "?");
+		free(shown);
+		return -1;
+	}
+	*out = json_integer_value(v);
+	return 0;
+}
+
 static int policy_parse_def(const char *json, struct policy_def *d, char *err, size_t errlen)
 {
 	static const char *const overflow[] = { "drop-head", "reject-publish", "reject-publish-dlx",
@@ -110,7 +147,7 @@ static int policy_parse_def(const char *json, struct policy_def *d, char *err, s
 
 	memset(d, 0, sizeof *d);
 	d->message_ttl = d->expires = d->max_length = d->max_length_bytes = d->delivery_limit =
-		d->consumer_timeout = -1;
+		d->consumer_timeout = d->stream_max_segment_size_bytes = -1;
 	if (!json_is_object(root)) {
 		snprintf(err, errlen, "Validation failed: definition must be a JSON object");
 		goto out;
@@ -144,6 +181,10 @@ static int policy_parse_def(const char *json, struct policy_def *d, char *err, s
 			r = policy_str(v, key, NULL, &d->dead_letter_routing_key, err, errlen);
 		else if (strcmp(key, "alternate-exchange") == 0)
 			r = policy_str(v, key, NULL, &d->alternate_exchange, err, errlen);
+		else if (strcmp(key, "max-age") == 0)
+			r = policy_max_age(v, &d->max_age, err, errlen);
+		else if (strcmp(key, "stream-max-segment-size-bytes") == 0)
+			r = policy_segment_size(v, &d->stream_max_segment_size_bytes, err, errlen);
 		else {
 			snprintf(err, errlen, "Validation failed: [{<<\"%s\">>,...}] are not recognised "
 				 "policy settings", key);

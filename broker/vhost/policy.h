@@ -3,7 +3,8 @@
  * definition of x-argument-like keys. For each queue or exchange the highest-priority matching
  * policy applies (one policy, not a merge); operator policies cap numeric limits. For numeric
  * limits (message-ttl, expires, max-length, max-length-bytes, delivery-limit) the smallest of
- * argument, policy and operator policy wins; for the others the queue argument wins. */
+ * argument, policy and operator policy wins; for the others the queue argument wins. Streams
+ * decide their own (the policy wins over the argument there, as in RabbitMQ). */
 #ifndef BROKER_POLICY_H
 #define BROKER_POLICY_H
 
@@ -33,6 +34,9 @@ struct policy_def {
 	char *dead_letter_routing_key;
 	char *alternate_exchange;
 	char *queue_mode;
+	/* streams' (RabbitMQ's policy keys max-age and stream-max-segment-size-bytes) */
+	char *max_age;                          /* "7D" ... */
+	int64_t stream_max_segment_size_bytes;
 };
 
 struct policy {
@@ -50,7 +54,7 @@ struct policy {
  * and exchanges). apply_to: "all", "queues", "classic_queues", "quorum_queues", "exchanges". definition_json: a
  * JSON object with RabbitMQ's policy keys (message-ttl, expires, max-length, max-length-bytes,
  * overflow, dead-letter-exchange, dead-letter-routing-key, alternate-exchange, delivery-limit,
- * queue-mode, consumer-timeout). 0, or -1 with a one-line reason in err (bad regex, unknown or
+ * queue-mode, consumer-timeout, max-age, stream-max-segment-size-bytes). 0, or -1 with a one-line reason in err (bad regex, unknown or
  * mistyped key, bad apply-to). */
 int policy_set(struct vhost *v, const char *name, const char *pattern, const char *apply_to,
 	       int priority, const char *definition_json, bool is_operator, char *err,

@@ -2,8 +2,9 @@
 // Stream and quorum queue scenarios driven by amqplib: x-stream-offset and its header, credit by
 // prefetch, replay, the stream refusals (no prefetch, basic.get, nack); quorum x-delivery-count,
 // requeue to the back, reject-publish one message late, global qos refused. Expectations are
-// RabbitMQ 3.10.8's (checked with conformance/rabbitmq.sh); the warren-only one is a Warren
-// answer where RabbitMQ 3.10 crashes the connection with 541.
+// RabbitMQ 3.10.8's (checked with conformance/rabbitmq.sh); the warren-only ones are a Warren
+// answer where RabbitMQ 3.10 crashes the connection with 541, and RabbitMQ 3.13's stream
+// filtering (which Warren applies exactly).
 // Registered by scenarios.js: require('./streams_quorum.js')(helpers).
 
 const assert = require('node:assert/strict');
@@ -129,6 +130,28 @@ module.exports = function register(h) {
     await expectChannelClose(conn, async (c) => { await c.prefetch(10); await c.consume(s, () => {}, { arguments: { 'x-stream-offset': 'bogus' } }); }, 406,
       /^PRECONDITION_FAILED - invalid arg 'x-stream-offset' for queue '.*' in vhost '.*': /);
   }), { warrenOnly: true });
+
+  scenario('amqplib stream consumer with x-stream-filter (an array) and x-stream-match-unfiltered gets exactly the matching messages',
+    withQueues(async ({ conn, q }) => {
+      const s = await q('stream');
+      const pch = await channel(conn, true);
+      for (const [body, value] of [['e1', 'emea'], ['a1', 'apac'], ['n1', null], ['m1', 'amer'], ['e2', 'emea']]) {
+        const headers = value === null ? {} : { 'x-stream-filter-value': value };
+        pch.sendToQueue(s, Buffer.from(body), { headers });
+        await pch.waitForConfirms();
+      }
+      await pch.close();
+      const ch = await channel(conn);
+      await ch.prefetch(10);
+      const got = [];
+      await ch.consume(s, (m) => got.push(m.content.toString()), {
+        arguments: { 'x-stream-offset': 'first', 'x-stream-filter': ['emea', 'amer'], 'x-stream-match-unfiltered': true },
+      });
+      await waitFor(() => got.length >= 4);
+      await sleep(200);
+      assert.deepEqual(got, ['e1', 'n1', 'm1', 'e2']);
+      await ch.close();
+    }), { warrenOnly: true });
 
   scenario('amqplib quorum queue: x-delivery-count on get and redelivery, requeue to the back',
     withQueues(async ({ conn, ch, q }) => {

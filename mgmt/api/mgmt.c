@@ -28,6 +28,7 @@
 #include "broker/net/tls.h"
 #include "broker/vhost/vhost.h"
 #include "broker/core/time.h"
+#include "broker/cluster/cluster.h"
 #include "mgmt/api/mgmt_internal.h"
 #include "mgmt/api/mgmt_static.h"
 
@@ -341,6 +342,8 @@ static const struct {
 	{ "definitions", mgmt_definitions_handle },
 	{ "policies", mgmt_policies_handle },
 	{ "operator-policies", mgmt_operator_policies_handle },
+	{ "parameters", mgmt_parameters_handle },
+	{ "shovels", mgmt_shovels_handle },
 };
 
 /* Splits the raw path into percent-decoded segments. -1 when there are too many or a segment
@@ -446,8 +449,17 @@ static void mgmt_on_request(struct evhttp_request *req, void *arg)
 	}
 	if (!mgmt_authenticate(&r))
 		goto out;
+	if (m->b->cluster && r.method != EVHTTP_REQ_GET && r.method != EVHTTP_REQ_HEAD &&
+	    !cluster_may_serve(m->b->cluster)) {
+		/* a leader whose lease may have lapsed changes nothing any more */
+		mgmt_reply_error(&r, 503, "unavailable", "this node no longer leads the cluster");
+		goto out;
+	}
 	/* Handlers see segments after "api/<resource>" at index 2 onwards. */
+	/* What the request changes names its user in the events it emits (core/event.h). */
+	r.b->event_actor = r.user ? r.user->name : NULL;
 	mgmt_routes[i].fn(&r);
+	r.b->event_actor = NULL;
 	if (!r.replied)
 		mgmt_reply_not_found(&r);
 	/* Users, vhosts, permissions, policies or durable objects may have changed: they are

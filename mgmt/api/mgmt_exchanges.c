@@ -106,78 +106,40 @@ static int mgmt_props_from_json(struct mgmt_req *r, json_t *props, struct amqp_b
 	const char *key;
 	json_t *val;
 	char err[256];
-	static const struct {
-		const char *name;
-		uint16_t flag;
-		size_t off;
-	} strs[] = {
-		{ "content_type", AMQP_PROP_CONTENT_TYPE, offsetof(struct amqp_basic_props, content_type) },
-		{ "content_encoding", AMQP_PROP_CONTENT_ENCODING,
-		  offsetof(struct amqp_basic_props, content_encoding) },
-		{ "correlation_id", AMQP_PROP_CORRELATION_ID,
-		  offsetof(struct amqp_basic_props, correlation_id) },
-		{ "reply_to", AMQP_PROP_REPLY_TO, offsetof(struct amqp_basic_props, reply_to) },
-		{ "expiration", AMQP_PROP_EXPIRATION, offsetof(struct amqp_basic_props, expiration) },
-		{ "message_id", AMQP_PROP_MESSAGE_ID, offsetof(struct amqp_basic_props, message_id) },
-		{ "type", AMQP_PROP_TYPE, offsetof(struct amqp_basic_props, type) },
-		{ "user_id", AMQP_PROP_USER_ID, offsetof(struct amqp_basic_props, user_id) },
-		{ "app_id", AMQP_PROP_APP_ID, offsetof(struct amqp_basic_props, app_id) },
-		{ "cluster_id", AMQP_PROP_CLUSTER_ID, offsetof(struct amqp_basic_props, cluster_id) },
-	};
 	if (!json_is_object(props)) {
 		mgmt_reply_bad(r, "'properties' must be an object");
 		return -1;
 	}
 	json_object_foreach(props, key, val)
 	{
-		size_t i;
-		for (i = 0; i < sizeof strs / sizeof strs[0]; i++)
-			if (strcmp(key, strs[i].name) == 0)
-				break;
-		if (i < sizeof strs / sizeof strs[0]) {
-			if (!json_is_string(val) || json_string_length(val) > 255) {
+		if (strcmp(key, "headers") != 0) {
+			switch (admin_prop_from_json(&p, key, val)) {
+			case ADMIN_PROP_SET:
+				continue;
+			case ADMIN_PROP_NOT_STRING:
 				mgmt_reply_bad(r, "property '%s' must be a short string", key);
 				return -1;
-			}
-			struct amqp_str *s = (struct amqp_str *)((char *)&p + strs[i].off);
-			*s = (struct amqp_str){ (const uint8_t *)json_string_value(val),
-						(uint32_t)json_string_length(val) };
-			p.flags |= strs[i].flag;
-		} else if (strcmp(key, "delivery_mode") == 0 || strcmp(key, "priority") == 0) {
-			if (!json_is_integer(val) || json_integer_value(val) < 0 ||
-			    json_integer_value(val) > 255) {
-				mgmt_reply_bad(r, "property '%s' must be an integer 0..255", key);
+			case ADMIN_PROP_BAD_NUMBER:
+				mgmt_reply_bad(r, strcmp(key, "timestamp") == 0 ?
+						       "property '%s' must be an integer" :
+						       "property '%s' must be an integer 0..255",
+					       key);
+				return -1;
+			case ADMIN_PROP_UNKNOWN:
+				mgmt_reply_bad(r, "unknown property '%s'", key);
 				return -1;
 			}
-			if (key[0] == 'd') {
-				p.delivery_mode = (uint8_t)json_integer_value(val);
-				p.flags |= AMQP_PROP_DELIVERY_MODE;
-			} else {
-				p.priority = (uint8_t)json_integer_value(val);
-				p.flags |= AMQP_PROP_PRIORITY;
-			}
-		} else if (strcmp(key, "timestamp") == 0) {
-			if (!json_is_integer(val) || json_integer_value(val) < 0) {
-				mgmt_reply_bad(r, "property 'timestamp' must be an integer");
-				return -1;
-			}
-			p.timestamp = (uint64_t)json_integer_value(val);
-			p.flags |= AMQP_PROP_TIMESTAMP;
-		} else if (strcmp(key, "headers") == 0) {
-			if (!json_is_object(val)) {
-				mgmt_reply_bad(r, "property 'headers' must be an object");
-				return -1;
-			}
-			if (admin_table_from_json(val, headers, err, sizeof err) != 0) {
-				mgmt_reply_bad(r, "%s", err);
-				return -1;
-			}
-			p.headers = (struct amqp_table){ headers->data, (uint32_t)headers->len };
-			p.flags |= AMQP_PROP_HEADERS;
-		} else {
-			mgmt_reply_bad(r, "unknown property '%s'", key);
+		}
+		if (!json_is_object(val)) {
+			mgmt_reply_bad(r, "property 'headers' must be an object");
 			return -1;
 		}
+		if (admin_table_from_json(val, headers, err, sizeof err) != 0) {
+			mgmt_reply_bad(r, "%s", err);
+			return -1;
+		}
+		p.headers = (struct amqp_table){ headers->data, (uint32_t)headers->len };
+		p.flags |= AMQP_PROP_HEADERS;
 	}
 	amqp_props_encode(&p, out);
 	return 0;

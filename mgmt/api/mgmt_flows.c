@@ -247,7 +247,7 @@ json_t *mgmt_flows_exchange_incoming(struct mgmt_req *r, struct exchange *x)
 			json_t *cd = json_object();
 			json_object_set_new(cd, "connection_name", json_string(c->name));
 			json_object_set_new(cd, "name", json_string(name));
-			json_object_set_new(cd, "node", json_string(mgmt_node_name()));
+			json_object_set_new(cd, "node", json_string(broker_node_name(r->b)));
 			json_object_set_new(cd, "number", json_integer(ch->id));
 			json_object_set_new(cd, "peer_host", json_string(c->peer_host));
 			json_object_set_new(cd, "peer_port", json_integer(c->peer_port));

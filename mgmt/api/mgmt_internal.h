@@ -174,7 +174,14 @@ json_t *mgmt_exchange_json(struct mgmt_req *r, struct exchange *x);
 void mgmt_binding_props_key(const char *key, size_t key_len, const void *args, size_t args_len,
 			    char *out, size_t cap);
 json_t *mgmt_bindings_of_queue(struct mgmt_req *r, struct queue *q);
-const char *mgmt_node_name(void);
+/* This node as /api/nodes shows it (name, memory, disk, uptime ...). */
+json_t *mgmt_node_json_self(struct mgmt_req *r);
+
+/* ---- a replicated cluster (mgmt_cluster.c); each does nothing without clustering ---- */
+/* GET /api/nodes[/{name}], DELETE /api/nodes/{name}: false when it did not reply. */
+bool mgmt_cluster_nodes(struct mgmt_req *r);
+void mgmt_cluster_overview(struct mgmt_req *r, json_t *o);
+void mgmt_cluster_metrics(struct mgmt *m, struct evbuffer *buf);
 /* Whether /api/connections shows c: not once it is closing (mgmt_overview.c). */
 bool mgmt_conn_is_listed(const struct conn *c);
 /* {"max-connections": N, ...}: the user's limits that are set (mgmt_limits.c). */
@@ -202,6 +209,8 @@ void mgmt_consumers_handle(struct mgmt_req *r);
 void mgmt_definitions_handle(struct mgmt_req *r);
 void mgmt_policies_handle(struct mgmt_req *r);
 void mgmt_operator_policies_handle(struct mgmt_req *r);
+void mgmt_parameters_handle(struct mgmt_req *r); /* mgmt_parameters.c */
+void mgmt_shovels_handle(struct mgmt_req *r);    /* mgmt_shovels.c */
 
 /* ---- Prometheus (mgmt_metrics.c) ---- */
 /* aggregated or per-object text format into buf. */

@@ -1,11 +1,18 @@
 /* mgmt/api/mgmt_metrics.c: Prometheus text format (version 0.0.4) with RabbitMQ's metric names, so
  * existing dashboards work: /metrics sums per-object values, /metrics/per-object labels them
  * with vhost and queue. Values come from the counters the broker keeps; nothing is sampled
- * here. */
+ * here. Every metric RabbitMQ's "RabbitMQ-Overview" Grafana dashboard queries is here, with
+ * rabbitmq_identity_info giving the rabbitmq_node and rabbitmq_cluster labels it joins on;
+ * Warren's own figures (dead-letter reasons, delivery limits, dead-letter queues, blocked
+ * connections) follow RabbitMQ 3.13's names where it has them, else start with warren_. The
+ * dashboards and alert rules in docs/monitoring/ use them. */
+#include <dirent.h>
 #include <event2/buffer.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "broker/core/broker.h"
+#include "broker/core/config.h"
 #include "broker/net/conn.h"
 #include "broker/queue/queue.h"
 #include "broker/vhost/vhost.h"
@@ -41,7 +48,8 @@ static void mgmt_label(struct evbuffer *buf, const char *s, size_t n)
 	}
 }
 
-enum { QM_READY, QM_UNACKED, QM_MESSAGES, QM_CONSUMERS, QM_BYTES, QM_PUBLISHED, QM_COUNT };
+enum { QM_READY, QM_UNACKED, QM_MESSAGES, QM_CONSUMERS, QM_BYTES, QM_PUBLISHED, QM_DLX_IN,
+       QM_COUNT };
 
 static const struct {
 	const char *name, *type, *help;
@@ -54,6 +62,8 @@ static const struct {
 	{ "rabbitmq_queue_messages_ready_bytes", "gauge", "Size in bytes of ready messages" },
 	{ "rabbitmq_queue_messages_published_total", "counter",
 	  "Total number of messages published to queues" },
+	{ "warren_queue_messages_dead_lettered_in_total", "counter",
+	  "Dead-lettered messages routed into the queue (non-zero: a dead-letter queue)" },
 };
 
 static uint64_t mgmt_queue_value(const struct queue *q, int k)
@@ -64,15 +74,36 @@ static uint64_t mgmt_queue_value(const struct queue *q, int k)
 	case QM_MESSAGES: return (uint64_t)queue_ready_count(q) + q->unacked_count;
 	case QM_CONSUMERS: return q->consumer_count;
 	case QM_BYTES: return q->ready_bytes;
+	case QM_DLX_IN: return q->stat_dead_lettered_in;
 	default: return q->stat_published;
 	}
+}
+
+/* Open descriptors of the process (/proc/self/fd), and its limit. */
+static void mgmt_metrics_fds(uint64_t *open_fds, uint64_t *max_fds)
+{
+	struct rlimit rl;
+	DIR *d = opendir("/proc/self/fd");
+	*open_fds = 0;
+	if (d) {
+		struct dirent *e;
+		while ((e = readdir(d)) != NULL)
+			*open_fds += e->d_name[0] != '.';
+		closedir(d);
+		*open_fds -= *open_fds > 0; /* the directory's own descriptor */
+	}
+	*max_fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ?
+			   (uint64_t)rl.rlim_cur :
+			   0;
 }
 
 void mgmt_metrics_render(struct mgmt *m, struct evbuffer *buf, bool per_object)
 {
 	struct broker *b = m->b;
-	size_t i, j, queues = 0, channels = 0, consumers = 0, connections = 0;
+	size_t i, j, queues = 0, channels = 0, consumers = 0, connections = 0, in_flow = 0;
+	size_t blocked = 0;
 	uint64_t sums[QM_COUNT] = { 0 };
+	uint64_t flow_ms = b->stats.flow_ms; /* ended waits, plus the ones going on: */
 	struct list *pos;
 
 	for (struct strmap_entry *ve = strmap_first(&b->vhosts, &i); ve;
@@ -91,7 +122,21 @@ void mgmt_metrics_render(struct mgmt *m, struct evbuffer *buf, bool per_object)
 		struct conn *c = list_entry(pos, struct conn, link);
 		channels += c->channel_count;
 		connections += mgmt_conn_is_listed(c);
+		if (conn_in_flow(c)) {
+			in_flow++;
+			flow_ms += conn_flow_ms(c) - c->flow_ms;
+		}
+		blocked += c->blocked;
 	}
+	/* The identity dashboards join every series on (rabbitmq_node, rabbitmq_cluster). */
+	mgmt_metric_head(buf, "rabbitmq_identity_info", "untyped",
+			 "RabbitMQ node & cluster identity info");
+	evbuffer_add_printf(buf, "rabbitmq_identity_info{rabbitmq_node=\"");
+	mgmt_label(buf, broker_node_name(m->b), strlen(broker_node_name(m->b)));
+	evbuffer_add_printf(buf, "\",rabbitmq_cluster=\"");
+	mgmt_label(buf, broker_node_name(m->b), strlen(broker_node_name(m->b)));
+	evbuffer_add_printf(buf, "\",rabbitmq_endpoint=\"%s\"} 1\n",
+			    per_object ? "per-object" : "aggregated");
 	for (int k = 0; k < QM_COUNT; k++) {
 		mgmt_metric_head(buf, mgmt_queue_metrics[k].name, mgmt_queue_metrics[k].type,
 				 mgmt_queue_metrics[k].help);
@@ -130,6 +175,52 @@ void mgmt_metrics_render(struct mgmt *m, struct evbuffer *buf, bool per_object)
 		    "Total number of messages returned to publishers as unroutable", s->returned);
 	mgmt_metric(buf, "rabbitmq_global_messages_unroutable_dropped_total", "counter",
 		    "Total number of messages dropped as unroutable", s->dropped_unroutable);
+	mgmt_metric(buf, "rabbitmq_global_messages_routed_total", "counter",
+		    "Total number of messages routed to queues or streams", s->routed);
+	mgmt_metric(buf, "rabbitmq_global_messages_received_confirm_total", "counter",
+		    "Total number of messages received from publishers expecting confirmations",
+		    s->published_confirm);
+	uint64_t get_ack = s->delivered_get - s->delivered_get_no_ack;
+	uint64_t consume = s->delivered - s->delivered_get;
+	mgmt_metric(buf, "rabbitmq_global_messages_delivered_consume_auto_ack_total", "counter",
+		    "Total number of messages delivered to consumers using basic.consume with "
+		    "automatic acknowledgment",
+		    s->delivered_consume_no_ack);
+	mgmt_metric(buf, "rabbitmq_global_messages_delivered_consume_manual_ack_total", "counter",
+		    "Total number of messages delivered to consumers using basic.consume with "
+		    "manual acknowledgment",
+		    consume - (s->delivered_consume_no_ack < consume ? s->delivered_consume_no_ack :
+								       consume));
+	mgmt_metric(buf, "rabbitmq_global_messages_delivered_get_auto_ack_total", "counter",
+		    "Total number of messages delivered to consumers using basic.get with "
+		    "automatic acknowledgment",
+		    s->delivered_get_no_ack);
+	mgmt_metric(buf, "rabbitmq_global_messages_delivered_get_manual_ack_total", "counter",
+		    "Total number of messages delivered to consumers using basic.get with manual "
+		    "acknowledgment",
+		    get_ack);
+	mgmt_metric(buf, "rabbitmq_global_messages_get_empty_total", "counter",
+		    "Total number of times basic.get operations fetched no message", s->get_empty);
+	static const char *const dl_names[] = {
+		"rabbitmq_global_messages_dead_lettered_rejected_total",
+		"rabbitmq_global_messages_dead_lettered_expired_total",
+		"rabbitmq_global_messages_dead_lettered_maxlen_total",
+		"rabbitmq_global_messages_dead_lettered_delivery_limit_total",
+	};
+	static const char *const dl_help[] = {
+		"Total number of messages dead-lettered because a consumer rejected them",
+		"Total number of messages dead-lettered because their TTL passed",
+		"Total number of messages dead-lettered because their queue was over a length limit",
+		"Total number of messages dead-lettered because they passed the delivery limit",
+	};
+	for (int k = 0; k < 4; k++)
+		mgmt_metric(buf, dl_names[k], "counter", dl_help[k], s->dead_lettered_reason[k]);
+	mgmt_metric(buf, "warren_global_messages_delivery_limit_exceeded_total", "counter",
+		    "Total number of messages that passed their queue's delivery limit (dropped or "
+		    "dead-lettered)",
+		    s->delivery_limit_exceeded);
+	mgmt_metric(buf, "warren_global_messages_expired_total", "counter",
+		    "Total number of messages whose TTL passed in a queue", s->expired);
 	mgmt_metric(buf, "rabbitmq_connections", "gauge", "Connections currently open",
 		    connections);
 	mgmt_metric(buf, "rabbitmq_connections_opened_total", "counter",
@@ -143,11 +234,37 @@ void mgmt_metrics_render(struct mgmt *m, struct evbuffer *buf, bool per_object)
 		    "Total number of channels closed", s->channels_closed);
 	mgmt_metric(buf, "rabbitmq_queues", "gauge", "Queues available", queues);
 	mgmt_metric(buf, "rabbitmq_queues_declared_total", "counter",
-		    "Total number of queues declared", s->queues_declared);
+		    "Total number of queues declared", s->queue_declares);
+	mgmt_metric(buf, "rabbitmq_queues_created_total", "counter",
+		    "Total number of queues created", s->queues_declared);
 	mgmt_metric(buf, "rabbitmq_queues_deleted_total", "counter",
 		    "Total number of queues deleted", s->queues_deleted);
 	mgmt_metric(buf, "rabbitmq_consumers", "gauge", "Consumers currently connected",
 		    consumers);
+	mgmt_metric(buf, "warren_connections_flow", "gauge",
+		    "Connections not being read because a queue they publish to is not drained fast "
+		    "enough (publisher flow control)", in_flow);
+	mgmt_metric_head(buf, "warren_connection_flow_seconds_total", "counter",
+			 "Total time connections spent in flow (publisher flow control)");
+	evbuffer_add_printf(buf, "warren_connection_flow_seconds_total %.3f\n",
+			    (double)flow_ms / 1000.0);
+	mgmt_metric(buf, "rabbitmq_channel_consumers", "gauge", "Consumers on a channel",
+		    consumers);
+	mgmt_metric(buf, "warren_connections_blocked", "gauge",
+		    "Connections not read because of a memory or disk alarm", blocked);
+	uint64_t open_fds, max_fds;
+	mgmt_metrics_fds(&open_fds, &max_fds);
+	mgmt_metric(buf, "rabbitmq_process_open_fds", "gauge", "Open file descriptors", open_fds);
+	mgmt_metric(buf, "rabbitmq_process_max_fds", "gauge",
+		    "Open file descriptors limit", max_fds);
+	mgmt_metric(buf, "rabbitmq_process_open_tcp_sockets", "gauge",
+		    "Open TCP sockets (client connections and listeners)",
+		    b->conn_count + (b->listener != NULL) + (b->tls_listener != NULL));
+	uint64_t max_conns = b->cfg->max_connections != CONFIG_UNLIMITED ?
+				     b->cfg->max_connections :
+				     max_fds;
+	mgmt_metric(buf, "rabbitmq_process_max_tcp_sockets", "gauge", "Open TCP sockets limit",
+		    max_conns < max_fds || !max_fds ? max_conns : max_fds);
 	uint64_t rss, mem_limit, disk_free, disk_limit;
 	mgmt_resources(b, &rss, &mem_limit, &disk_free, &disk_limit);
 	mgmt_metric(buf, "rabbitmq_process_resident_memory_bytes", "gauge",
@@ -165,4 +282,5 @@ void mgmt_metrics_render(struct mgmt *m, struct evbuffer *buf, bool per_object)
 	mgmt_metric_head(buf, "rabbitmq_build_info", "untyped", "Warren and RabbitMQ API version");
 	evbuffer_add_printf(buf, "rabbitmq_build_info{rabbitmq_version=\"3.10.8\","
 				 "product=\"Warren\"} 1\n");
+	mgmt_cluster_metrics(m, buf);
 }

@@ -26,17 +26,6 @@
 #define WARREN_VERSION "0.1.0"
 #endif
 
-const char *mgmt_node_name(void)
-{
-	static char name[300];
-	if (!name[0]) {
-		char host[256] = "localhost";
-		gethostname(host, sizeof host - 1);
-		snprintf(name, sizeof name, "warren@%s", host);
-	}
-	return name;
-}
-
 /* Resident memory, the memory limit, free disk and its limit, as the node and metrics show. */
 void mgmt_resources(const struct broker *b, uint64_t *rss, uint64_t *mem_limit,
 		    uint64_t *disk_free, uint64_t *disk_limit);
@@ -111,12 +100,12 @@ void mgmt_overview_handle(struct mgmt_req *r)
 	json_object_set_new(o, "management_version", json_string("3.10.8"));
 	json_object_set_new(o, "rates_mode", json_string("basic"));
 	json_t *types = json_array();
-	const struct exchange_type *all[] = { &exchange_type_direct, &exchange_type_fanout,
-					      &exchange_type_headers, &exchange_type_topic };
-	for (size_t i = 0; i < 4; i++) {
+	size_t type_count;
+	const struct exchange_type *const *all = exchange_types(&type_count);
+	for (size_t i = 0; i < type_count; i++) {
 		json_t *t = json_object();
 		json_object_set_new(t, "name", json_string(all[i]->name));
-		json_object_set_new(t, "description", json_string(""));
+		json_object_set_new(t, "description", json_string(all[i]->description));
 		json_object_set_new(t, "enabled", json_true());
 		json_array_append_new(types, t);
 	}
@@ -124,7 +113,7 @@ void mgmt_overview_handle(struct mgmt_req *r)
 	json_object_set_new(o, "product_version", json_string(WARREN_VERSION));
 	json_object_set_new(o, "product_name", json_string("Warren"));
 	json_object_set_new(o, "rabbitmq_version", json_string("3.10.8"));
-	json_object_set_new(o, "cluster_name", json_string(mgmt_node_name()));
+	json_object_set_new(o, "cluster_name", json_string(broker_node_name(r->b)));
 	json_object_set_new(o, "erlang_version", json_string("none"));
 	json_object_set_new(o, "erlang_full_version", json_string("none (Warren is written in C)"));
 	json_object_set_new(o, "disable_stats", json_false());
@@ -160,7 +149,7 @@ void mgmt_overview_handle(struct mgmt_req *r)
 	json_object_set_new(ot, "queues", json_integer((json_int_t)queues));
 	json_object_set_new(o, "object_totals", ot);
 	json_object_set_new(o, "statistics_db_event_queue", json_integer(0));
-	json_object_set_new(o, "node", json_string(mgmt_node_name()));
+	json_object_set_new(o, "node", json_string(broker_node_name(r->b)));
 	json_t *listeners = json_array();
 	const struct config *cfg = b->cfg;
 	struct {
@@ -174,7 +163,7 @@ void mgmt_overview_handle(struct mgmt_req *r)
 		if (!ls[i].port)
 			continue;
 		json_t *l = json_object();
-		json_object_set_new(l, "node", json_string(mgmt_node_name()));
+		json_object_set_new(l, "node", json_string(broker_node_name(r->b)));
 		json_object_set_new(l, "protocol", json_string(ls[i].proto));
 		json_object_set_new(l, "ip_address", json_string(ls[i].ip ? ls[i].ip : "127.0.0.1"));
 		json_object_set_new(l, "port", json_integer(ls[i].port));
@@ -183,17 +172,18 @@ void mgmt_overview_handle(struct mgmt_req *r)
 	}
 	json_object_set_new(o, "listeners", listeners);
 	json_object_set_new(o, "contexts", json_array());
+	mgmt_cluster_overview(r, o);
 	mgmt_history_add_samples(r, o);
 	mgmt_object_reply(r, o);
 }
 
-static json_t *mgmt_node_json(struct mgmt_req *r)
+json_t *mgmt_node_json_self(struct mgmt_req *r)
 {
 	uint64_t rss, mem_limit, disk_free, disk_limit;
 	struct rlimit rl;
 	mgmt_resources(r->b, &rss, &mem_limit, &disk_free, &disk_limit);
 	json_t *o = json_object();
-	json_object_set_new(o, "name", json_string(mgmt_node_name()));
+	json_object_set_new(o, "name", json_string(broker_node_name(r->b)));
 	json_object_set_new(o, "type", json_string("disc"));
 	json_object_set_new(o, "running", json_true());
 	json_object_set_new(o, "mem_used", json_integer((json_int_t)rss));
@@ -215,17 +205,24 @@ static json_t *mgmt_node_json(struct mgmt_req *r)
 
 void mgmt_nodes_handle(struct mgmt_req *r)
 {
+	if (r->b->cluster && (r->method == EVHTTP_REQ_GET || r->method == EVHTTP_REQ_DELETE)) {
+		if (!r->is_monitor)
+			{ mgmt_reply_error(r, 401, "not_authorised", "Not monitor user"); return; }
+		if (!mgmt_cluster_nodes(r))
+			mgmt_reply_not_found(r);
+		return;
+	}
 	if (r->method != EVHTTP_REQ_GET)
 		{ mgmt_reply_method_not_allowed(r); return; }
 	if (!r->is_monitor)
 		{ mgmt_reply_error(r, 401, "not_authorised", "Not monitor user"); return; }
 	if (r->nseg == 2) {
 		json_t *arr = json_array();
-		json_array_append_new(arr, mgmt_node_json(r));
+		json_array_append_new(arr, mgmt_node_json_self(r));
 		{ mgmt_reply_json(r, 200, arr); return; }
 	}
-	if (r->nseg == 3 && strcmp(r->seg[2], mgmt_node_name()) == 0)
-		{ mgmt_object_reply(r, mgmt_node_json(r)); return; }
+	if (r->nseg == 3 && strcmp(r->seg[2], broker_node_name(r->b)) == 0)
+		{ mgmt_object_reply(r, mgmt_node_json_self(r)); return; }
 	mgmt_reply_not_found(r);
 }
 
@@ -336,9 +333,13 @@ static bool mgmt_conn_visible(struct mgmt_req *r, struct conn *c)
 	return c->user == r->user;
 }
 
+/* RabbitMQ's names: "blocked" while an alarm stops a publishing connection being read, "flow"
+ * while publisher flow control does. */
 static const char *mgmt_conn_state(struct conn *c)
 {
-	return c->state == CONN_OPEN ? "running" : "starting";
+	if (c->state != CONN_OPEN)
+		return "starting";
+	return c->blocked ? "blocked" : conn_in_flow(c) ? "flow" : "running";
 }
 
 static json_t *mgmt_conn_json(struct mgmt_req *r, void *obj)
@@ -347,7 +348,7 @@ static json_t *mgmt_conn_json(struct mgmt_req *r, void *obj)
 	json_t *o = json_object();
 	const struct config *cfg = r->b->cfg;
 	json_object_set_new(o, "name", json_string(c->name));
-	json_object_set_new(o, "node", json_string(mgmt_node_name()));
+	json_object_set_new(o, "node", json_string(broker_node_name(r->b)));
 	json_object_set_new(o, "type", json_string("network"));
 	json_object_set_new(o, "user", c->user ? json_string(c->user->name) : json_null());
 	json_object_set_new(o, "vhost", c->vhost ? json_string(c->vhost->name) : json_null());
@@ -433,7 +434,7 @@ static json_t *mgmt_channel_json(struct mgmt_req *r, struct channel *ch)
 	json_t *o = json_object();
 	snprintf(name, sizeof name, "%s (%u)", c->name, (unsigned)ch->id);
 	json_object_set_new(o, "name", json_string(name));
-	json_object_set_new(o, "node", json_string(mgmt_node_name()));
+	json_object_set_new(o, "node", json_string(broker_node_name(r->b)));
 	json_object_set_new(o, "number", json_integer(ch->id));
 	json_object_set_new(o, "user", c->user ? json_string(c->user->name) : json_null());
 	json_object_set_new(o, "vhost", c->vhost ? json_string(c->vhost->name) : json_null());
@@ -551,7 +552,7 @@ void mgmt_consumers_handle(struct mgmt_req *r)
 				json_t *cd = json_object();
 				json_object_set_new(cd, "connection_name", json_string(c->name));
 				json_object_set_new(cd, "name", json_string(name));
-				json_object_set_new(cd, "node", json_string(mgmt_node_name()));
+				json_object_set_new(cd, "node", json_string(broker_node_name(r->b)));
 				json_object_set_new(cd, "number", json_integer(ch->id));
 				json_object_set_new(cd, "peer_host", json_string(c->peer_host));
 				json_object_set_new(cd, "peer_port", json_integer(c->peer_port));

@@ -9,7 +9,10 @@
 #include "amqp/props.h"
 #include "broker/admin/admin.h"
 #include "broker/auth/auth.h"
+#include "broker/cluster/cluster.h"
 #include "broker/core/broker.h"
+#include "broker/net/channel.h"
+#include "broker/net/conn.h"
 #include "broker/queue/consumer.h"
 #include "broker/queue/message.h"
 #include "broker/vhost/policy.h"
@@ -33,6 +36,30 @@ static json_t *mgmt_str_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
+/* A replicated kind's leader, members and online nodes: this node alone, or in a cluster
+ * (which replicates every queue) its nodes, online while registered. */
+static void mgmt_queue_members(struct mgmt_req *r, json_t *o)
+{
+	json_t *members = json_array(), *online = json_array();
+	const char *leader = broker_node_name(r->b);
+	struct cluster_node_info nodes[16];
+	size_t n = r->b->cluster ? cluster_nodes(r->b->cluster, nodes, 16) : 0;
+	if (n) {
+		leader = cluster_leader(r->b->cluster);
+		for (size_t i = 0; i < n; i++) {
+			json_array_append_new(members, json_string(nodes[i].name));
+			if (nodes[i].running)
+				json_array_append_new(online, json_string(nodes[i].name));
+		}
+	} else {
+		json_array_append_new(members, json_string(leader));
+		json_array_append_new(online, json_string(leader));
+	}
+	json_object_set_new(o, "leader", json_string(leader));
+	json_object_set_new(o, "members", members);
+	json_object_set_new(o, "online", online);
+}
+
 json_t *mgmt_queue_json(struct mgmt_req *r, struct queue *q)
 {
 	json_t *o = json_object();
@@ -51,7 +78,7 @@ json_t *mgmt_queue_json(struct mgmt_req *r, struct queue *q)
 	json_object_set_new(o, "arguments", admin_table_to_json(q->args));
 	json_object_set_new(o, "type", json_string(q->type->name));
 	json_object_set_new(o, "state", json_string("running"));
-	json_object_set_new(o, "node", json_string(mgmt_node_name()));
+	json_object_set_new(o, "node", json_string(broker_node_name(r->b)));
 	mgmt_stat_set(o, "messages", queue_message_count(q), 0);
 	mgmt_stat_set(o, "messages_ready", ready, 0);
 	mgmt_stat_set(o, "messages_unacknowledged", unacked, 0);
@@ -84,6 +111,8 @@ json_t *mgmt_queue_json(struct mgmt_req *r, struct queue *q)
 	mgmt_stat_set(ms, "redeliver", q->stat_redelivered, rate[3]);
 	json_object_set_new(o, "message_stats", ms);
 	/* what only this kind has: a quorum queue's dead letters, a stream's offsets */
+	if (q->type->replicated)
+		mgmt_queue_members(r, o);
 	struct queue_info_field f[QUEUE_INFO_MAX];
 	size_t nf = queue_info(q, f);
 	for (size_t i = 0; i < nf; i++)
@@ -113,6 +142,26 @@ static json_t *mgmt_queue_detail(struct mgmt_req *r, struct queue *q)
 		json_object_set_new(co, "exclusive", json_boolean(c->exclusive));
 		json_object_set_new(co, "prefetch_count", json_integer(c->prefetch));
 		json_object_set_new(co, "arguments", admin_table_to_json(c->args));
+		json_object_set_new(co, "activity_status", json_string("up"));
+		json_t *qo = json_object();
+		json_object_set_new(qo, "name", json_stringn((const char *)q->name.ptr, q->name.len));
+		json_object_set_new(qo, "vhost", json_string(q->vhost->name));
+		json_object_set_new(co, "queue", qo);
+		if (c->ch) {
+			const struct conn *conn = c->ch->conn;
+			char name[200];
+			snprintf(name, sizeof name, "%s (%u)", conn->name, (unsigned)c->ch->id);
+			json_t *chd = json_object();
+			json_object_set_new(chd, "connection_name", json_string(conn->name));
+			json_object_set_new(chd, "name", json_string(name));
+			json_object_set_new(chd, "node", json_string(broker_node_name(r->b)));
+			json_object_set_new(chd, "number", json_integer(c->ch->id));
+			json_object_set_new(chd, "peer_host", json_string(conn->peer_host));
+			json_object_set_new(chd, "peer_port", json_integer(conn->peer_port));
+			json_object_set_new(chd, "user", conn->user ? json_string(conn->user->name) :
+								      json_null());
+			json_object_set_new(co, "channel_details", chd);
+		}
 		int64_t off = queue_consumer_offset(q, c);
 		if (off >= 0) /* Warren: where a stream consumer reads next */
 			json_object_set_new(co, "offset", json_integer((json_int_t)off));

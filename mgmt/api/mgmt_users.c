@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/core/event.h"
 #include "broker/admin/admin.h"
 #include "broker/auth/auth.h"
 #include "broker/core/broker.h"
@@ -79,7 +80,7 @@ static json_t *mgmt_vhost_json(struct mgmt_req *r, void *obj)
 	json_object_set_new(o, "metadata", md);
 	json_object_set_new(o, "tracing", json_false());
 	json_t *cs = json_object();
-	json_object_set_new(cs, mgmt_node_name(), json_string("running"));
+	json_object_set_new(cs, broker_node_name(r->b), json_string("running"));
 	json_object_set_new(o, "cluster_state", cs);
 	mgmt_stat_set(o, "messages", ready + unacked, 0);
 	mgmt_stat_set(o, "messages_ready", ready, 0);
@@ -295,6 +296,8 @@ static void mgmt_user_put(struct mgmt_req *r, const char *name)
 		mgmt_reply_error(r, 500, "internal_error", "out of memory");
 		goto out;
 	}
+	if (!existing)
+		EVENT_EMIT(r->b, "user.created", EV_CSTR("name", name), EV_ACTOR());
 	mgmt_reply_empty(r, existing ? 204 : 201);
 out:
 	free(tags);
@@ -390,6 +393,8 @@ void mgmt_permissions_handle(struct mgmt_req *r)
 		if (!p)
 			{ mgmt_reply_not_found(r); return; }
 		auth_permission_clear(u, v->name);
+		EVENT_EMIT(r->b, "permission.deleted", EV_CSTR("user", u->name),
+			   EV_CSTR("vhost", v->name), EV_ACTOR());
 		{ mgmt_reply_empty(r, 204); return; }
 	case EVHTTP_REQ_PUT: {
 		if (!v)
@@ -411,8 +416,14 @@ void mgmt_permissions_handle(struct mgmt_req *r)
 			if (auth_permission_set(u, v->name, json_string_value(c), json_string_value(w),
 						json_string_value(rd)) != 0)
 				mgmt_reply_error(r, 500, "internal_error", "out of memory");
-			else
+			else {
+				EVENT_EMIT(r->b, "permission.created", EV_CSTR("user", u->name),
+					   EV_CSTR("vhost", v->name),
+					   EV_CSTR("configure", json_string_value(c)),
+					   EV_CSTR("write", json_string_value(w)),
+					   EV_CSTR("read", json_string_value(rd)), EV_ACTOR());
 				mgmt_reply_empty(r, existed ? 204 : 201);
+			}
 		}
 		json_decref(body);
 		return;

@@ -512,6 +512,8 @@ int main(int argc, char **argv)
 	w.arg_count = word_count - 1;
 	if (strcmp(verb, "dlq") == 0)
 		rc = warrenctl_dlq_run(&w);
+	else if (strcmp(verb, "shovel") == 0)
+		rc = warrenctl_shovel_run(&w);
 	else
 		rc = warrenctl_verbs_run(&w, verb);
 	w.args--;

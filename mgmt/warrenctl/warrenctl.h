@@ -60,6 +60,7 @@ int warrenctl_try(struct warrenctl *w, const char *method, const char *path, con
 
 int warrenctl_verbs_run(struct warrenctl *w, const char *verb);
 int warrenctl_dlq_run(struct warrenctl *w);
+int warrenctl_shovel_run(struct warrenctl *w); /* warrenctl_shovel.c */
 
 /* Prints the name=value synopsis lines of a verb (declare, delete, close, purge, publish, get)
  * to stdout; false when the verb has no table. */

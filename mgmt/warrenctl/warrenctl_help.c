@@ -41,7 +41,7 @@ static const char help_options[] =
 	"  warrenctl help subcommands   every subcommand\n"
 	"  warrenctl help config        the configuration file\n"
 	"  warrenctl help SUBCOMMAND    list, show, declare, delete, close, purge, publish, get,\n"
-	"                               export, import, dlq, stream\n";
+	"                               export, import, dlq, stream, shovel\n";
 
 static const char help_config[] =
 	"Configuration file (rabbitmqadmin's ini format)\n"
@@ -62,6 +62,22 @@ static const char help_config[] =
 	"  vhost = orders\n"
 	"\n"
 	"  warrenctl -c warrenctl.conf -N staging list queues\n";
+
+static const char help_shovel[] =
+	"Dynamic shovels (what rabbitmqctl shovel_status, delete_shovel and restart_shovel do)\n"
+	"\n"
+	"  shovel list                       every shovel (of -V VHOST): name, state, URIs,\n"
+	"                                    and the reason of a terminated one\n"
+	"  shovel status name=N              one shovel\n"
+	"  shovel declare name=N src-uri=URI dest-uri=URI (src-queue=Q | src-exchange=X\n"
+	"         [src-exchange-key=K]) [dest-queue=Q | dest-exchange=X [dest-exchange-key=K]]\n"
+	"         [ack-mode=on-confirm|on-publish|no-ack] [prefetch-count=N]\n"
+	"         [src-delete-after=never|queue-length|N] [reconnect-delay=S]\n"
+	"         [add-forward-headers=true] [dest-add-timestamp-header=true]\n"
+	"                                    PUT /api/parameters/shovel/V/N; a value that reads as\n"
+	"                                    JSON is sent as JSON; src-uri=... twice is a list\n"
+	"  shovel delete name=N              DELETE /api/parameters/shovel/V/N\n"
+	"  shovel restart name=N             DELETE /api/shovels/vhost/V/N/restart\n";
 
 static const char help_dlq[] =
 	"Dead-letter queues\n"
@@ -129,6 +145,9 @@ static void help_subcommands(void)
 	puts("  dlq inspect QUEUE [--limit N]\n  dlq replay QUEUE [--to-original] [--limit N]");
 	puts("\nStreams\n=======");
 	warrenctl_verbs_usage("stream");
+	puts("\nShovels\n=======");
+	puts("  shovel list | status name=N | declare name=N KEY=VALUE... | delete name=N |\n"
+	     "  restart name=N                    (warrenctl help shovel)");
 }
 
 bool warrenctl_help_print(const char *topic)
@@ -151,6 +170,10 @@ bool warrenctl_help_print(const char *topic)
 	}
 	if (strcmp(topic, "stream") == 0) {
 		fputs(help_stream, stdout);
+		return true;
+	}
+	if (strcmp(topic, "shovel") == 0) {
+		fputs(help_shovel, stdout);
 		return true;
 	}
 	for (size_t i = 0; i < sizeof help_simple / sizeof help_simple[0]; i++) {

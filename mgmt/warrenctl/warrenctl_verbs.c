@@ -151,6 +151,7 @@ static const struct verbs_listable verbs_lists[] = {
 	{ "permissions", false, { NULL }, { NULL } },
 	{ "nodes", false, { "name", "type", "mem_used" }, { NULL } },
 	{ "parameters", false, { NULL }, { "value" } },
+	{ "shovels", true, { "name", "vhost", "state" }, { NULL } },
 	{ "policies", false, { NULL }, { "definition" } },
 	{ "operator_policies", false, { NULL }, { "definition" } },
 	{ "vhost_limits", false, { NULL }, { "value" } },
@@ -471,6 +472,14 @@ static int verbs_list(struct warrenctl *w)
 		fprintf(stderr, "warrenctl: expected a JSON list from GET /api%s\n", uri);
 		rc = WARRENCTL_EXIT_HTTP;
 		goto out;
+	}
+	/* a cluster's nodes have a role: show it, whether they are in sync and how far behind */
+	static const char *const cluster_node_cols[] = { "name", "role", "in_sync", "lag_bytes",
+							  "running" };
+	if (cols == l->cols && strcmp(l->type, "nodes") == 0 &&
+	    json_object_get(json_array_get(items, 0), "role")) {
+		cols = cluster_node_cols;
+		col_count = 5;
 	}
 	verbs_format_opts(w, &o, l->json_keys);
 	warrenctl_format_print(items, raw, cols, col_count, &o);

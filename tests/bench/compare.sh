@@ -5,7 +5,9 @@
 # (alternating which goes first), REPS times, then prints medians, min-max, the Warren/RabbitMQ
 # ratio and the CPU split, and writes the markdown table for docs/benchmarks.md.
 # Both brokers are restarted for every repetition and the memory scenarios (connections,
-# backlog) run first, so RSS deltas are not hidden by heap that earlier runs left behind.
+# idle-10k, backlog) run first, so RSS deltas are not hidden by heap that earlier runs left behind.
+# Rates are PerfTest's: counted over the window in which publishers and consumers both run
+# (unthrottled publishers), with the queue depth at its end beside them.
 #
 #   tests/bench/compare.sh [--build DIR] [--perf EXE] [--reps N] [--duration SECS] [--only warren|rabbitmq]
 #                          [--scenarios "throughput latency ..."] [--out FILE]
@@ -20,7 +22,7 @@ perf=""
 reps=3
 duration=10
 only=""
-scenarios="connections backlog backlog-persistent throughput throughput-1k throughput-ack ack-each confirm confirm-1k latency fanout bindings stream stream-classic"
+scenarios="connections idle-10k backlog backlog-persistent throughput throughput-1k throughput-ack ack-each confirm confirm-1k latency fanout many-queues conns-10k bindings stream stream-classic"
 out=""
 
 while [ $# -gt 0 ]; do
@@ -43,6 +45,9 @@ warren="$build/broker/warren"
 brokers="warren rabbitmq"
 [ -n "$only" ] && brokers=$only
 case " $brokers " in *" warren "*) [ -x "$warren" ] || { echo "compare.sh: no $warren" >&2; exit 1; } ;; esac
+
+# idle-10k and conns-10k hold 10,000 connections: both brokers inherit this limit
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 tmp=$(mktemp -d /tmp/perf-compare.XXXXXX)
 results="$tmp/results.jsonl"
@@ -116,7 +121,10 @@ scenario_args() {
 	confirm-1k) echo "--scenario confirm --duration $duration --confirm 1000 --persistent --size 1024" ;;
 	latency) echo "--scenario latency --duration $duration --rate 10000" ;;
 	fanout) echo "--scenario fanout --duration $duration --queues 10" ;;
+	many-queues) echo "--scenario throughput --duration $duration --publishers 100 --consumers 100 --queues 100 --ack-every 1 --prefetch 100" ;;
 	connections) echo "--scenario connections --connections 1000" ;;
+	idle-10k) echo "--scenario connections --connections 10000 --heartbeat 60 --duration $duration" ;;
+	conns-10k) echo "--scenario connections --connections 10000 --heartbeat 60 --duration $duration --rate 1" ;;
 	backlog) echo "--scenario backlog --count 200000" ;;
 	backlog-persistent) echo "--scenario backlog --count 200000 --persistent --confirm 1000" ;;
 	bindings) echo "--scenario bindings --queues 500 --count 2000" ;;
@@ -149,7 +157,8 @@ for rep in $(seq "$reps"); do
 	stop_rabbitmq
 	case " $brokers " in *" warren "*) start_warren ;; esac
 	case " $brokers " in *" rabbitmq "*) start_rabbitmq ;; esac
-	echo "repetition $rep: fresh brokers started" >&2
+	echo "repetition $rep: fresh brokers started, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+	cut -d' ' -f1 /proc/loadavg >>"$tmp/load"
 	for scenario in $scenarios; do
 		order=$brokers
 		# alternate who goes first, so neither always runs on a warmer machine
@@ -160,26 +169,47 @@ for rep in $(seq "$reps"); do
 	done
 done
 
-/usr/bin/python3 - "$results" "${out:-$tmp/table.md}" <<'EOF'
+cut -d' ' -f1 /proc/loadavg >>"$tmp/load"
+/usr/bin/python3 - "$results" "${out:-$tmp/table.md}" "$tmp/load" <<'EOF'
 import json, statistics, sys, platform, os, datetime
 
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-# scenario -> [(label, path, higher_is_better, unit)]
+def per_msg_us(r):
+    n = r.get("published") or 0
+    return r["broker_cpu_s"] * 1e6 / n if n and "broker_cpu_s" in r else None
+
+
+def cpu_pct(r):
+    return 100.0 * r["broker_cpu_s"] / r["wall_s"] if r.get("wall_s") and "broker_cpu_s" in r else None
+
+
+DEPTH = ("queue depth at the end of the window", ("queue_depth",), False)
+# scenario -> [(label, path or function, higher_is_better)]
 metrics = {
     "throughput": [("consumed msgs/s", ("consume_rate",), True),
-                   ("published msgs/s", ("publish_rate",), True)],
-    "throughput-1k": [("consumed msgs/s (1 KiB)", ("consume_rate",), True)],
-    "throughput-ack": [("consumed msgs/s", ("consume_rate",), True)],
-    "ack-each": [("consumed msgs/s (ack each, prefetch 100)", ("consume_rate",), True)],
+                   ("published msgs/s", ("publish_rate",), True), DEPTH],
+    "throughput-1k": [("consumed msgs/s (1 KiB)", ("consume_rate",), True), DEPTH],
+    "throughput-ack": [("consumed msgs/s (ack every 100, prefetch 1000)", ("consume_rate",), True),
+                       ("published msgs/s", ("publish_rate",), True), DEPTH],
+    "ack-each": [("consumed msgs/s (ack each, prefetch 100)", ("consume_rate",), True),
+                 ("published msgs/s", ("publish_rate",), True), DEPTH],
     "confirm": [("confirmed msgs/s (persistent, fsync)", ("publish_rate",), True),
                 ("confirm p99 us", ("confirm_latency", "p99_us"), False)],
     "confirm-1k": [("confirmed msgs/s (1 KiB, persistent)", ("publish_rate",), True)],
     "latency": [("p50 us", ("latency", "p50_us"), False),
                 ("p99 us", ("latency", "p99_us"), False),
-                ("p99.9 us", ("latency", "p999_us"), False)],
+                ("p99.9 us", ("latency", "p999_us"), False),
+                ("broker CPU us per message", per_msg_us, False)],
     "fanout": [("consumed msgs/s (10 queues)", ("consume_rate",), True)],
+    "many-queues": [("consumed msgs/s (100 pub -> 100 queues -> 100 consumers acking each)",
+                     ("consume_rate",), True), DEPTH],
     "connections": [("broker bytes/connection", ("broker_bytes_per_item",), False),
                     ("connections opened/s", ("ops", "connections opened"), True)],
+    "idle-10k": [("broker bytes/connection (10,000, heartbeat 60 s)", ("broker_bytes_per_item",), False),
+                 ("broker CPU % of a core, idle", cpu_pct, False)],
+    "conns-10k": [("consumed msgs/s (10,000 connections x 1 msg/s)", ("consume_rate",), True),
+                  ("p99 us", ("latency", "p99_us"), False),
+                  ("broker CPU % of a core", cpu_pct, False)],
     "backlog-persistent": [("broker bytes/message (persistent, durable queue)",
                             ("broker_bytes_per_item",), False)],
     "backlog": [("broker bytes/message", ("broker_bytes_per_item",), False),
@@ -193,6 +223,8 @@ metrics = {
 }
 
 def get(r, path):
+    if callable(path):
+        return path(r)
     for p in path:
         if not isinstance(r, dict) or p not in r:
             return None
@@ -240,9 +272,11 @@ for name in order:
         lines.append(f"| {name} | {label} | {rtxt} | {wtxt} | {ratio} | "
                      f"{fmt(cpu['rabbitmq'])} / {fmt(cpu['warren'])} | "
                      f"{fmt(pcpu['rabbitmq'])} / {fmt(pcpu['warren'])} |")
+loads = [float(x) for x in open(sys.argv[3]).read().split()]
 header = (f"Measured {datetime.date.today()} on {platform.node() or 'this machine'} "
           f"({os.cpu_count()} cores), medians of {max(r['rep'] for r in rows) if rows else 0} "
-          f"runs; CPU is user+sys seconds over the measured part of the run.\n\n")
+          f"runs; 1-minute load average {min(loads):.1f}–{max(loads):.1f} at the repetitions' "
+          f"starts and the end; CPU is user+sys seconds over the measured part of the run.\n\n")
 table = header + "\n".join(lines) + "\n"
 open(sys.argv[2], "w").write(table)
 print(table)

@@ -22,10 +22,12 @@
 struct perf_uri {
 	char user[128], pass[128], host[256], vhost[256];
 	uint16_t port;
+	uint16_t heartbeat; /* seconds asked for in tune-ok; 0 = none */
 };
 
-/* amqp://user:pass@host:port/vhost, every part optional; the vhost is url-decoded ("%2F" is
- * "/") and an empty one means "/". Returns 0, or -1 with a message in err. */
+/* amqp://user:pass@host:port/vhost?heartbeat=N, every part optional; the vhost is url-decoded
+ * ("%2F" is "/") and an empty one means "/"; heartbeat is the only query parameter read (as in
+ * RabbitMQ's URI spec; others are ignored). Returns 0, or -1 with a message in err. */
 int perf_uri_parse(struct perf_uri *u, const char *text, char *err, size_t err_len);
 
 /* ---- perf_hist.c: log-linear histogram of nanosecond values, ~1.6% resolution ---- */
@@ -116,6 +118,10 @@ struct perf_run {
 	char exchange[96]; /* fanout and bindings; "" is the default exchange */
 	uint64_t start_ns;
 	uint64_t end_ns; /* publishers stop here when --duration decides */
+	/* The measured window is [start_ns, window_end_ns): publishers and consumers both run.
+	 * UINT64_MAX until it is known (--count runs: when the last publisher finishes).
+	 * Consumers record latency only for messages that arrive inside it. */
+	_Atomic uint64_t window_end_ns;
 	atomic_bool stop_publish, stop_consume, failed;
 	atomic_int consumers_ready;
 	pthread_mutex_t lock;
@@ -175,9 +181,16 @@ struct perf_opts {
 };
 
 struct perf_result {
+	/* The measured window, as PerfTest reports: messages published and consumed while the
+	 * publishers ran, and the ready messages left in the queues at its end (-1: unknown). */
+	double window_secs;
+	uint64_t window_published, window_consumed;
+	int64_t queue_depth;
+	/* Everything, including the drain after publishing stopped: consume_secs runs until the
+	 * last message arrived. */
 	uint64_t published, consumed, confirmed, nacked, returned;
 	double publish_secs, consume_secs;
-	struct perf_hist latency;         /* end to end, when measured */
+	struct perf_hist latency;         /* end to end, inside the window, when measured */
 	struct perf_hist confirm_latency; /* publish to confirm */
 	/* connections / backlog / bindings: counted operations and how long they took */
 	struct perf_op {

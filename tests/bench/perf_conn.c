@@ -370,7 +370,8 @@ static int perf_conn_handshake(struct perf_conn *c, const struct perf_uri *u, ui
 	m.id = AMQP_CONNECTION_TUNE_OK;
 	m.u.connection_tune_ok.channel_max = channel_max ? channel_max : 2047;
 	m.u.connection_tune_ok.frame_max = frame_max;
-	m.u.connection_tune_ok.heartbeat = 0; /* runs are short; heartbeats only add noise */
+	/* none unless asked for (--heartbeat, ?heartbeat=N): runs are short */
+	m.u.connection_tune_ok.heartbeat = u->heartbeat;
 	if (perf_conn_put_method(c, 0, &m) != 0)
 		goto out;
 	c->frame_max = frame_max;

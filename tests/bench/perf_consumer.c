@@ -1,6 +1,7 @@
 /* tests/bench/perf_consumer.c: a consumer thread. It parses every frame of a 256 KiB read
  * before polling again, records end-to-end latency from the stamp in the first body bytes
- * (one clock reading per read), and acks every --ack-every deliveries with multiple. */
+ * (one clock reading per read; only inside the measured window, so the drain after publishing
+ * stopped does not count), and acks every --ack-every deliveries with multiple. */
 #include "perf.h"
 
 #include <stdio.h>
@@ -11,6 +12,7 @@
 struct perf_consumer_state {
 	uint64_t tag, unacked, body_left, body_seen;
 	bool in_content;
+	bool in_window; /* the last read came before the end of the measured window */
 };
 
 static int perf_consumer_ack(struct perf_conn *c, uint64_t tag)
@@ -56,7 +58,7 @@ static int perf_consumer_parse(struct perf_worker *w, struct perf_conn *c,
 			s->body_seen = 0;
 			complete = h.body_size == 0;
 		} else if (f.type == AMQP_FRAME_BODY) {
-			if (s->body_seen == 0 && f.size >= 8 && o->size >= 8)
+			if (s->body_seen == 0 && f.size >= 8 && o->size >= 8 && s->in_window)
 				perf_hist_add(&w->hist, now - amqp_get_u64(f.payload));
 			s->body_seen += f.size;
 			s->body_left -= f.size < s->body_left ? f.size : s->body_left;
@@ -112,6 +114,7 @@ void *perf_consumer_main(void *arg)
 	ready = true;
 
 	uint64_t now = perf_now_ns();
+	s.in_window = now < atomic_load(&run->window_end_ns);
 	bool more = false; /* the last read filled the buffer: the socket likely has more */
 	for (;;) {
 		uint64_t before = count;
@@ -133,6 +136,7 @@ void *perf_consumer_main(void *arg)
 			goto fail;
 		more = n > 0 && c.in_len == c.in_cap;
 		now = perf_now_ns();
+		s.in_window = now < atomic_load_explicit(&run->window_end_ns, memory_order_relaxed);
 	}
 	if (s.unacked > 0 && perf_consumer_ack(&c, s.tag) == 0)
 		perf_conn_write_some(&c);

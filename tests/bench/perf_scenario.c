@@ -266,6 +266,39 @@ static void perf_cpu_end(const struct perf_opts *o, struct perf_result *r, doubl
 
 /* ---- throughput, confirm, latency, fanout ---- */
 
+static int perf_queue_depth(struct perf_conn *c, const char *queue, uint64_t *depth);
+
+/* The ready messages left in the run's queues, summed; -1 when a query failed. */
+static int64_t perf_flow_depth(struct perf_run *run, struct perf_conn *c, int nq)
+{
+	char name[128];
+	int64_t sum = 0;
+
+	for (int i = 0; i < nq; i++) {
+		uint64_t d;
+		snprintf(name, sizeof name, "%sq%d", run->prefix, i);
+		if (perf_queue_depth(c, name, &d) != 0)
+			return -1;
+		sum += (int64_t)d;
+	}
+	return sum;
+}
+
+/* The end of the measured window: what was published and consumed by now, and the queues'
+ * depth (asked right after, on the setup connection). */
+static void perf_flow_window_end(struct perf_run *run, struct perf_result *r,
+				 struct perf_conn *setup, struct perf_worker *pubs, int np,
+				 struct perf_worker *cons, int nc, int nq)
+{
+	uint64_t now = perf_now_ns();
+
+	atomic_store(&run->window_end_ns, now);
+	r->window_consumed = perf_sum_done(cons, nc);
+	r->window_published = perf_sum_done(pubs, np);
+	r->window_secs = (double)(now - run->start_ns) / 1e9;
+	r->queue_depth = perf_flow_depth(run, setup, nq);
+}
+
 static int perf_run_flow(struct perf_run *run, struct perf_result *r)
 {
 	const struct perf_opts *o = run->o;
@@ -277,6 +310,7 @@ static int perf_run_flow(struct perf_run *run, struct perf_result *r)
 	struct perf_conn setup = { .fd = -1 };
 	double cpu_self = 0, cpu_broker = 0;
 	uint64_t expected = 0, pub_end = 0;
+	bool window_done = false;
 	char name[128];
 	int rc = -1;
 
@@ -305,8 +339,9 @@ static int perf_run_flow(struct perf_run *run, struct perf_result *r)
 			goto cleanup;
 		}
 	}
-	perf_conn_close(&setup);
+	/* setup stays open: it asks for the queues' depth at the end of the window */
 
+	atomic_store(&run->window_end_ns, UINT64_MAX);
 	for (int i = 0; i < nc; i++) {
 		cons[i].run = run;
 		snprintf(cons[i].queue, sizeof cons[i].queue, "%sq%d", run->prefix, i % nq);
@@ -342,14 +377,31 @@ static int perf_run_flow(struct perf_run *run, struct perf_result *r)
 	uint64_t pub_deadline = run->start_ns + (uint64_t)((o->duration + 60) * 1e9);
 	if (o->count)
 		pub_deadline = run->start_ns + 600ull * 1000000000u;
-	while (!perf_join_finished(pubs, np)) {
-		if (perf_now_ns() > pub_deadline) {
+	for (;;) {
+		uint64_t now = perf_now_ns();
+		/* --duration: the window ends when the publishers are told to stop */
+		if (!window_done && !o->count && now >= run->end_ns) {
+			perf_flow_window_end(run, r, &setup, pubs, np, cons, nc, nq);
+			window_done = true;
+		}
+		if (perf_join_finished(pubs, np))
+			break;
+		if (now > pub_deadline) {
 			perf_run_fail(run, "publishers did not finish in time");
 			break;
 		}
-		perf_sleep_ms(5);
+		uint64_t nap = 5000000u;
+		if (!window_done && !o->count && run->end_ns > now && run->end_ns - now < nap)
+			nap = run->end_ns - now;
+		struct timespec ts = { 0, (long)nap };
+		nanosleep(&ts, NULL);
 	}
 	atomic_store(&run->stop_publish, true);
+	/* --count: the window ends when the last publisher has handed over its last message */
+	if (!window_done && !atomic_load(&run->failed)) {
+		perf_flow_window_end(run, r, &setup, pubs, np, cons, nc, nq);
+		window_done = true;
+	}
 
 	for (int i = 0; i < np; i++) {
 		uint64_t n = atomic_load(&pubs[i].done);
@@ -407,6 +459,131 @@ out:
 
 /* ---- connections ---- */
 
+/* The connections scenario's held phase (--duration): the C connections stay open for the
+ * duration, each publishing --rate messages a second (spread evenly over the connections, one
+ * write per message) to a queue one no-ack consumer drains, and, with --heartbeat, sending a
+ * heartbeat frame every half interval in which it sent nothing. The broker's CPU is taken
+ * over this phase alone. Messages and heartbeats are scheduled in one round-robin sequence
+ * each, so the loop costs O(1) per write whatever C is. At the end every connection must still
+ * be open (a broker that dropped one for missed heartbeats fails the run). */
+static int perf_connections_hold(struct perf_run *run, struct perf_result *r,
+				 struct perf_conn *cs, int n)
+{
+	const struct perf_opts *o = run->o;
+	struct perf_worker con = { 0 };
+	struct perf_template t = { 0 };
+	uint64_t *sent_ns = calloc((size_t)n, sizeof *sent_ns);
+	uint8_t *msg = NULL;
+	double cpu_self, cpu_broker;
+	int rc = -1;
+
+	if (!sent_ns) {
+		perf_run_fail(run, "out of memory");
+		goto out;
+	}
+	if (o->rate > 0) {
+		snprintf(con.queue, sizeof con.queue, "%sq0", run->prefix);
+		if (perf_setup_queue(&cs[0], con.queue, false, false) != 0) {
+			perf_run_fail(run, "%s", cs[0].error);
+			goto out;
+		}
+		if (perf_template_build(&t, o, "", con.queue, cs[0].frame_max) != 0 ||
+		    !(msg = malloc(t.len))) {
+			perf_run_fail(run, "cannot build the message template");
+			goto out;
+		}
+		memcpy(msg, t.bytes, t.len);
+		con.run = run;
+		atomic_store(&run->window_end_ns, UINT64_MAX);
+		if (perf_start(&con, perf_consumer_main) != 0) {
+			perf_run_fail(run, "cannot start the consumer thread");
+			goto out;
+		}
+		while (atomic_load(&run->consumers_ready) < 1 && !atomic_load(&run->failed))
+			perf_sleep_ms(2);
+	}
+	perf_cpu_begin(o, &cpu_self, &cpu_broker);
+	uint64_t t0 = perf_now_ns(), end = t0 + (uint64_t)(o->duration * 1e9);
+	run->start_ns = t0;
+	for (int i = 0; i < n; i++)
+		sent_ns[i] = t0;
+	/* message m goes at t0 + m * gap from connection m mod n; heartbeat checks likewise */
+	double gap = o->rate > 0 ? 1e9 / (o->rate * n) : 0;
+	double hb_gap = o->uri.heartbeat ? o->uri.heartbeat * 0.5e9 / n : 0;
+	uint64_t m = 0, h = 0, published = 0, failed_writes = 0;
+	for (uint64_t now = t0; now < end && !atomic_load(&run->failed); now = perf_now_ns()) {
+		for (; gap > 0 && t0 + (uint64_t)(m * gap) <= now; m++) {
+			struct perf_conn *c = &cs[m % (uint64_t)n];
+			perf_template_stamp(msg, &t, o->size, now, m);
+			if (write(c->fd, msg, t.len) == (ssize_t)t.len) {
+				published++;
+				sent_ns[m % (uint64_t)n] = now;
+			} else {
+				failed_writes++;
+			}
+		}
+		for (; hb_gap > 0 && t0 + (uint64_t)(h * hb_gap) <= now; h++) {
+			int i = (int)(h % (uint64_t)n);
+			if (now - sent_ns[i] < (uint64_t)(o->uri.heartbeat * 0.5e9))
+				continue;
+			if (write(cs[i].fd, amqp_heartbeat_frame, sizeof amqp_heartbeat_frame) > 0)
+				sent_ns[i] = now;
+		}
+		perf_sleep_ms(1);
+	}
+	uint64_t held = perf_now_ns() - t0;
+	perf_cpu_end(o, r, cpu_self, cpu_broker);
+	r->published = published;
+	r->publish_secs = (double)held / 1e9;
+	r->wall_secs = (double)held / 1e9;
+	if (o->rate > 0) {
+		r->window_secs = (double)held / 1e9;
+		r->window_published = published;
+		atomic_store(&run->window_end_ns, perf_now_ns());
+		r->window_consumed = atomic_load(&con.done);
+		for (uint64_t w = perf_now_ns() + 3000000000ull;
+		     atomic_load(&con.done) < published && perf_now_ns() < w;)
+			perf_sleep_ms(5);
+	}
+	if (failed_writes)
+		fprintf(stderr, "warren-perf: warning: %llu publishes did not fit the socket\n",
+			(unsigned long long)failed_writes);
+	/* every connection must have survived the held phase (heartbeats, idle timeouts): read
+	 * what each has received, to EAGAIN, and look for a close or the end of the stream */
+	for (int i = 0; i < n; i++) {
+		struct amqp_frame f;
+		ssize_t got;
+		int frame = 0;
+		while ((got = perf_conn_read_some(&cs[i])) > 0) {
+			while ((frame = perf_conn_next_frame(&cs[i], &f)) == 1)
+				;
+			if (frame < 0)
+				break;
+		}
+		if (got < 0 || frame < 0) {
+			perf_run_fail(run, "connection %d of %d did not last: %s", i + 1, n,
+				      cs[i].error);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (con.started) {
+		atomic_store(&run->stop_consume, true);
+		perf_join(&con, 1);
+		r->consumed = atomic_load(&con.done);
+		uint64_t last = atomic_load(&con.last_ns);
+		r->consume_secs = last > run->start_ns ? (double)(last - run->start_ns) / 1e9 : 0;
+		perf_hist_merge(&r->latency, &con.hist);
+	}
+	if (con.queue[0] && cs[0].fd >= 0 && rc == 0)
+		perf_setup_delete_queue(&cs[0], con.queue);
+	free(sent_ns);
+	free(msg);
+	free(t.bytes);
+	return rc;
+}
+
 static int perf_run_connections(struct perf_run *run, struct perf_result *r)
 {
 	const struct perf_opts *o = run->o;
@@ -444,6 +621,8 @@ static int perf_run_connections(struct perf_run *run, struct perf_result *r)
 	r->rss_after_kb = perf_proc_rss_kb(o->broker_pid);
 	if (r->rss_before_kb >= 0 && r->rss_after_kb >= 0)
 		r->per_item_bytes = (double)(r->rss_after_kb - r->rss_before_kb) * 1024.0 / n;
+	if (o->duration > 0 && perf_connections_hold(run, r, cs, n) != 0)
+		goto close;
 	rc = 0;
 close:
 	t0 = perf_now_ns();
@@ -452,7 +631,8 @@ close:
 	if (rc == 0)
 		r->ops[r->op_count++] = (struct perf_op){ "connections closed", (uint64_t)n,
 							  (double)(perf_now_ns() - t0) / 1e9 };
-	perf_cpu_end(o, r, cpu_self, cpu_broker);
+	if (o->duration <= 0) /* the whole run; with a held phase, that phase alone */
+		perf_cpu_end(o, r, cpu_self, cpu_broker);
 out:
 	free(cs);
 	return rc;
@@ -614,6 +794,7 @@ int perf_scenario_run(const struct perf_opts *o, struct perf_result *r, char *er
 	int rc = -1;
 
 	memset(r, 0, sizeof *r);
+	r->queue_depth = -1;
 	perf_hist_init(&r->latency);
 	perf_hist_init(&r->confirm_latency);
 	pthread_mutex_init(&run.lock, NULL);

@@ -62,6 +62,9 @@ int perf_uri_parse(struct perf_uri *u, const char *text, char *err, size_t err_l
 	slash = strchr(p, '/');
 	if (!slash)
 		slash = end;
+	const char *query = strchr(p, '?');
+	if (query && query < slash)
+		slash = query; /* amqp://host:port?heartbeat=10 */
 	at = memchr(p, '@', (size_t)(slash - p));
 	if (at) {
 		colon = memchr(p, ':', (size_t)(at - p));
@@ -101,13 +104,28 @@ int perf_uri_parse(struct perf_uri *u, const char *text, char *err, size_t err_l
 		}
 		u->port = (uint16_t)port;
 	}
-	if (slash < end && slash[1] != '\0') {
+	if (slash < end && slash[0] == '/' && slash[1] != '\0') {
 		const char *q = strchr(slash + 1, '?');
 		size_t n = q ? (size_t)(q - slash - 1) : strlen(slash + 1);
 		if (n > 0 && perf_uri_decode(u->vhost, sizeof u->vhost, slash + 1, n) != 0) {
 			snprintf(err, err_len, "bad vhost in URI: %s", text);
 			goto out;
 		}
+	}
+	for (const char *q = query; q && *q;) {
+		q++; /* past '?' or '&' */
+		const char *amp = strchr(q, '&');
+		size_t n = amp ? (size_t)(amp - q) : strlen(q);
+		if (n > 10 && strncmp(q, "heartbeat=", 10) == 0) {
+			char *stop;
+			long hb = strtol(q + 10, &stop, 10);
+			if (stop != q + n || hb < 0 || hb > 65535) {
+				snprintf(err, err_len, "bad heartbeat in URI: %s", text);
+				goto out;
+			}
+			u->heartbeat = (uint16_t)hb;
+		}
+		q = amp;
 	}
 	rc = 0;
 out:

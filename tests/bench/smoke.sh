@@ -113,6 +113,11 @@ check confirm-persistent-1k confirmed --scenario confirm --duration 2 --confirm 
 check latency consume_rate --scenario latency --duration 1 --rate 2000
 check fanout consume_rate --scenario fanout --duration 1 --queues 3
 check connections "connections opened" --scenario connections --connections 50
+# held open with heartbeats (the client's keep them alive while idle), then publishing 20 msgs/s each
+check connections-idle-heartbeats "connections opened" --scenario connections --connections 20 \
+	--heartbeat 1 --duration 3
+check connections-publishing consume_rate --scenario connections --connections 20 --heartbeat 2 \
+	--duration 2 --rate 20
 check backlog drain_rate --scenario backlog --count 5000
 check bindings "bindings declared" --scenario bindings --queues 20 --count 60
 check stream consume_rate --scenario stream --duration 1 --consumers 2

@@ -53,6 +53,26 @@ START_TEST(uri_with_a_bad_port_or_scheme_is_refused)
 }
 END_TEST
 
+START_TEST(uri_heartbeat_query_is_read_with_or_without_a_vhost)
+{
+	struct perf_uri u;
+	char err[256];
+
+	ck_assert_int_eq(perf_uri_parse(&u, "amqp://h:5673/prod?heartbeat=30", err, sizeof err), 0);
+	ck_assert_str_eq(u.vhost, "prod");
+	ck_assert_int_eq(u.port, 5673);
+	ck_assert_int_eq(u.heartbeat, 30);
+	ck_assert_int_eq(perf_uri_parse(&u, "amqp://h:5673?channel_max=9&heartbeat=5", err,
+					sizeof err), 0);
+	ck_assert_str_eq(u.vhost, "/");
+	ck_assert_int_eq(u.port, 5673);
+	ck_assert_int_eq(u.heartbeat, 5);
+	ck_assert_int_eq(perf_uri_parse(&u, "amqp://h/", err, sizeof err), 0);
+	ck_assert_int_eq(u.heartbeat, 0);
+	ck_assert_int_eq(perf_uri_parse(&u, "amqp://h/?heartbeat=x", err, sizeof err), -1);
+}
+END_TEST
+
 START_TEST(histogram_quantiles_are_within_two_percent)
 {
 	struct perf_hist *h = malloc(sizeof *h);
@@ -224,6 +244,7 @@ int main(void)
 	tcase_add_test(tc, uri_with_every_part_is_split_and_the_vhost_url_decoded);
 	tcase_add_test(tc, uri_without_vhost_means_the_default_vhost);
 	tcase_add_test(tc, uri_with_a_bad_port_or_scheme_is_refused);
+	tcase_add_test(tc, uri_heartbeat_query_is_read_with_or_without_a_vhost);
 	tcase_add_test(tc, histogram_quantiles_are_within_two_percent);
 	tcase_add_test(tc, histogram_small_values_are_exact_and_merge_adds_counts);
 	tcase_add_test(tc, window_moves_only_past_confirmed_tags);

@@ -52,7 +52,10 @@ static void perf_usage(FILE *f)
 	      "  --keep               backlog: leave the queue full (no drain, no delete);\n"
 	      "                       stream: leave the stream (tests/bench/stream-replay.sh)\n"
 	      "  --rate R             msgs/s per publisher (latency: 10000; 0 = unlimited)\n"
-	      "  --connections C      idle connections to open (connections: 1000)\n"
+	      "  --connections C      connections to open (connections: 1000); with --duration\n"
+	      "                       they stay open that long, each publishing --rate msgs/s\n"
+	      "                       (0: idle) to a queue one consumer drains\n"
+	      "  --heartbeat SECS     heartbeat asked for in tune-ok (default 0 = none)\n"
 	      "  --broker-pid PID     report the broker's CPU and RSS from /proc/PID\n"
 	      "  --json               print one JSON line instead of the table\n",
 	      f);
@@ -94,7 +97,7 @@ static void perf_raise_nofile(void)
 enum {
 	OPT_URI = 256, OPT_SCENARIO, OPT_PUBLISHERS, OPT_CONSUMERS, OPT_QUEUES, OPT_SIZE,
 	OPT_DURATION, OPT_COUNT, OPT_PREFETCH, OPT_ACK_EVERY, OPT_CONFIRM, OPT_PERSISTENT, OPT_KEEP,
-	OPT_RATE, OPT_CONNECTIONS, OPT_BROKER_PID, OPT_JSON, OPT_HELP,
+	OPT_RATE, OPT_CONNECTIONS, OPT_HEARTBEAT, OPT_BROKER_PID, OPT_JSON, OPT_HELP,
 };
 
 static const struct option perf_options[] = {
@@ -113,6 +116,7 @@ static const struct option perf_options[] = {
 	{ "keep", no_argument, NULL, OPT_KEEP },
 	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "connections", required_argument, NULL, OPT_CONNECTIONS },
+	{ "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
 	{ "broker-pid", required_argument, NULL, OPT_BROKER_PID },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -123,7 +127,7 @@ static const struct option perf_options[] = {
 struct perf_flags {
 	const char *uri;
 	int64_t publishers, consumers, queues, size, count, prefetch, ack_every, confirm;
-	int64_t connections, broker_pid;
+	int64_t connections, heartbeat, broker_pid;
 	double duration, rate;
 	bool persistent, json, keep;
 };
@@ -145,7 +149,8 @@ static int perf_opts_defaults(struct perf_opts *o, const struct perf_flags *fl, 
 	o->consumers = (int)perf_pick(fl->consumers, k == PERF_FANOUT ? o->queues : 1);
 	o->size = (size_t)perf_pick(fl->size, 16);
 	o->count = (uint64_t)perf_pick(fl->count, 0);
-	o->duration = fl->duration >= 0 ? fl->duration : o->count ? 0 : 10;
+	/* connections: no held phase unless --duration asks for one */
+	o->duration = fl->duration >= 0 ? fl->duration : o->count || k == PERF_CONNECTIONS ? 0 : 10;
 	/* stream consumers need prefetch and manual acks; every stream message is stored */
 	o->prefetch = (uint32_t)perf_pick(fl->prefetch, k == PERF_STREAM ? 1000 : 0);
 	o->ack_every = (uint32_t)perf_pick(fl->ack_every, k == PERF_STREAM ? 250 : 0);
@@ -153,6 +158,12 @@ static int perf_opts_defaults(struct perf_opts *o, const struct perf_flags *fl, 
 	o->persistent = fl->persistent || k == PERF_CONFIRM || k == PERF_STREAM;
 	o->rate = fl->rate >= 0 ? fl->rate : k == PERF_LATENCY ? 10000 : 0;
 	o->connections = (int)perf_pick(fl->connections, 1000);
+	if (fl->heartbeat > 65535) {
+		snprintf(err, err_len, "--heartbeat is at most 65535 seconds");
+		return -1;
+	}
+	if (fl->heartbeat >= 0)
+		o->uri.heartbeat = (uint16_t)fl->heartbeat;
 	o->broker_pid = (pid_t)perf_pick(fl->broker_pid, 0);
 	o->json = fl->json;
 	o->keep = fl->keep;
@@ -224,14 +235,33 @@ static void perf_print_table(const struct perf_opts *o, const struct perf_result
 		       o->size, o->ack_every ? "manual ack" : "no-ack", o->prefetch, o->confirm,
 		       o->persistent ? "persistent" : "transient",
 		       o->rate > 0 ? ", rate-limited" : "");
-	if (r->published)
-		printf("  %-18s %llu msgs in %.2f s = %.0f msgs/s\n", "published",
-		       (unsigned long long)r->published, r->publish_secs,
-		       perf_rate(r->published, r->publish_secs));
-	if (r->consumed)
-		printf("  %-18s %llu msgs in %.2f s = %.0f msgs/s\n", "consumed",
-		       (unsigned long long)r->consumed, r->consume_secs,
-		       perf_rate(r->consumed, r->consume_secs));
+	if (r->window_secs > 0) {
+		printf("  %-18s %.2f s while publishers and consumers both ran\n", "window",
+		       r->window_secs);
+		printf("  %-18s %llu msgs in the window = %.0f msgs/s\n", "published",
+		       (unsigned long long)r->window_published,
+		       perf_rate(r->window_published, r->window_secs));
+		printf("  %-18s %llu msgs in the window = %.0f msgs/s\n", "consumed",
+		       (unsigned long long)r->window_consumed,
+		       perf_rate(r->window_consumed, r->window_secs));
+		if (r->queue_depth >= 0)
+			printf("  %-18s %lld ready messages at the end of the window\n",
+			       "queue depth", (long long)r->queue_depth);
+		if (r->consumed)
+			printf("  %-18s %llu msgs by %.2f s = %.0f msgs/s, with the drain after "
+			       "publishing stopped\n",
+			       "consumed in all", (unsigned long long)r->consumed, r->consume_secs,
+			       perf_rate(r->consumed, r->consume_secs));
+	} else {
+		if (r->published)
+			printf("  %-18s %llu msgs in %.2f s = %.0f msgs/s\n", "published",
+			       (unsigned long long)r->published, r->publish_secs,
+			       perf_rate(r->published, r->publish_secs));
+		if (r->consumed)
+			printf("  %-18s %llu msgs in %.2f s = %.0f msgs/s\n", "consumed",
+			       (unsigned long long)r->consumed, r->consume_secs,
+			       perf_rate(r->consumed, r->consume_secs));
+	}
 	if (o->confirm)
 		printf("  %-18s %llu acked, %llu nacked\n", "confirmed",
 		       (unsigned long long)r->confirmed, (unsigned long long)r->nacked);
@@ -268,17 +298,34 @@ static void perf_json_hist(const char *key, const struct perf_hist *h)
 	       (unsigned long long)h->count);
 }
 
+/* publish_rate and consume_rate are the window's (PerfTest's figures) when there is a window;
+ * consume_rate_with_drain also counts what arrived after publishing stopped. */
 static void perf_print_json(const struct perf_opts *o, const struct perf_result *r)
 {
+	bool win = r->window_secs > 0;
+
 	printf("{\"scenario\":\"%s\",\"publishers\":%d,\"consumers\":%d,\"queues\":%d,"
 	       "\"size\":%zu,\"ack_every\":%u,\"prefetch\":%u,\"confirm\":%u,\"persistent\":%s,"
 	       "\"rate\":%.0f,\"published\":%llu,\"publish_rate\":%.1f,\"consumed\":%llu,"
 	       "\"consume_rate\":%.1f,\"confirmed\":%llu,\"nacked\":%llu",
 	       perf_scenario_name(o->scenario), o->publishers, o->consumers, o->queues, o->size,
 	       o->ack_every, o->prefetch, o->confirm, o->persistent ? "true" : "false", o->rate,
-	       (unsigned long long)r->published, perf_rate(r->published, r->publish_secs),
-	       (unsigned long long)r->consumed, perf_rate(r->consumed, r->consume_secs),
+	       (unsigned long long)r->published,
+	       win ? perf_rate(r->window_published, r->window_secs) :
+		     perf_rate(r->published, r->publish_secs),
+	       (unsigned long long)r->consumed,
+	       win ? perf_rate(r->window_consumed, r->window_secs) :
+		     perf_rate(r->consumed, r->consume_secs),
 	       (unsigned long long)r->confirmed, (unsigned long long)r->nacked);
+	if (win) {
+		printf(",\"window_s\":%.3f,\"published_in_window\":%llu,"
+		       "\"consumed_in_window\":%llu,\"consume_rate_with_drain\":%.1f",
+		       r->window_secs, (unsigned long long)r->window_published,
+		       (unsigned long long)r->window_consumed,
+		       perf_rate(r->consumed, r->consume_secs));
+		if (r->queue_depth >= 0)
+			printf(",\"queue_depth\":%lld", (long long)r->queue_depth);
+	}
 	perf_json_hist("latency", &r->latency);
 	perf_json_hist("confirm_latency", &r->confirm_latency);
 	if (r->op_count > 0) {
@@ -305,7 +352,7 @@ int main(int argc, char **argv)
 	struct perf_flags fl = { .uri = "amqp://guest:guest@127.0.0.1:5672/", .publishers = -1,
 				 .consumers = -1, .queues = -1, .size = -1, .count = -1,
 				 .prefetch = -1, .ack_every = -1, .confirm = -1, .connections = -1,
-				 .broker_pid = -1, .duration = -1, .rate = -1 };
+				 .heartbeat = -1, .broker_pid = -1, .duration = -1, .rate = -1 };
 	struct perf_opts o = { .scenario = PERF_THROUGHPUT };
 	struct perf_result *r = NULL;
 	char err[600];
@@ -353,6 +400,7 @@ int main(int argc, char **argv)
 		case OPT_ACK_EVERY: slot = &fl.ack_every; break;
 		case OPT_CONFIRM: slot = &fl.confirm; break;
 		case OPT_CONNECTIONS: slot = &fl.connections; break;
+		case OPT_HEARTBEAT: slot = &fl.heartbeat; break;
 		case OPT_BROKER_PID: slot = &fl.broker_pid; break;
 		default:
 			perf_usage(stderr);

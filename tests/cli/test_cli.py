@@ -125,7 +125,7 @@ def help_is_available_for_every_subcommand():
                  "stream read"):
         assert word in out, word
     for topic in ("list", "show", "declare", "delete", "close", "purge", "publish", "get",
-                  "export", "import", "dlq", "stream", "config", "help"):
+                  "export", "import", "dlq", "stream", "shovel", "config", "help"):
         assert ok("help", topic, vhost=False).strip(), topic
         assert ok(topic, "--help", vhost=False).strip(), topic
     assert ok("--version", vhost=False).startswith("warrenctl ")
@@ -430,6 +430,46 @@ def dead_letters_are_inspected_and_replayed_once():
     ok("delete", "exchange", "name=worders")
 
 
+def shovels_are_declared_listed_restarted_and_deleted():
+    try:
+        api("GET", "/shovels")
+    except urllib.error.HTTPError:
+        print("     (no /api/shovels on this broker: the shovel plugin is not enabled)")
+        return
+    ok("declare", "queue", "name=wsh-src", "durable=false")
+    ok("declare", "queue", "name=wsh-dst", "durable=false")
+    vuri = "amqp:///" + urllib.parse.quote(VHOST, safe="")
+    ok("shovel", "declare", "name=wsh", "src-uri=" + vuri, "src-queue=wsh-src",
+       "dest-uri=" + vuri, "dest-queue=wsh-dst", "prefetch-count=10",
+       "add-forward-headers=true")
+    value = api("GET", "/parameters/shovel/%s/wsh" % urllib.parse.quote(VHOST, safe=""))["value"]
+    assert value["prefetch-count"] == 10 and value["add-forward-headers"] is True, value
+
+    def running():
+        rows = json.loads(ok("-f", "json", "shovel", "list"))
+        assert [(r["name"], r["state"]) for r in rows] == [("wsh", "running")], rows
+    eventually(running)
+    assert "wsh" in ok("list", "shovels")
+    ok("-q", "publish", "routing_key=wsh-src", "payload=moved")
+
+    def moved():
+        assert [m["payload"] for m in get_all("wsh-dst")] == ["moved"]
+    eventually(moved)
+    ok("shovel", "restart", "name=wsh")
+    eventually(running)
+    assert "running" in ok("shovel", "status", "name=wsh")
+    err = fails(1, "shovel", "declare", "name=wbad", "src-uri=" + vuri, "src-queue=q",
+                "dest-uri=" + vuri, "ack-mode=sometimes")
+    assert "ack-mode should be one of" in err, err
+    fails(2, "shovel", "frob", "name=wsh")
+    fails(2, "shovel", "delete")
+    ok("shovel", "delete", "name=wsh")
+    fails(1, "shovel", "delete", "name=wsh")
+    assert json.loads(ok("-f", "json", "shovel", "list")) == []
+    for q in ("wsh-src", "wsh-dst"):
+        ok("delete", "queue", "name=" + q)
+
+
 def settings_come_from_config_file_environment_and_flags():
     conf = os.path.join(ARGS.home, "wctl.conf")
     with open(conf, "w") as f:
@@ -487,6 +527,7 @@ TESTS = [
     definitions_export_and_import_round_trip,
     connections_are_listed_and_closed,
     dead_letters_are_inspected_and_replayed_once,
+    shovels_are_declared_listed_restarted_and_deleted,
     settings_come_from_config_file_environment_and_flags,
     documented_examples_still_work,
 ]

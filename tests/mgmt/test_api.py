@@ -195,6 +195,16 @@ def crud_checks(api, tag):
                       {'properties': {}, 'routing_key': 'zzz', 'payload': 'x',
                        'payload_encoding': 'string'})
     check('publish unrouted', s == 200 and d == {'routed': False}, (s, d))
+    for props, reason in [({'priority': 256}, "property 'priority' must be an integer 0..255"),
+                          ({'timestamp': -1}, "property 'timestamp' must be an integer"),
+                          ({'content_type': 5}, "property 'content_type' must be a short string"),
+                          ({'colour': 'red'}, "unknown property 'colour'"),
+                          ({'headers': []}, "property 'headers' must be an object")]:
+        s, _, d = api.req('POST', '/api/exchanges/%s/api-x/publish' % vq,
+                          {'properties': props, 'routing_key': 'a.b', 'payload': 'x',
+                           'payload_encoding': 'string'})
+        check('publish with bad properties %s is 400 %r' % (props, reason),
+              s == 400 and d.get('reason') == reason, (s, d))
     s, _, d = api.req('POST', '/api/exchanges/%s/api-x/publish' % vq, {'payload': 'x'})
     check('publish missing keys 400', s == 400 and d['error'] == 'bad_request', (s, d))
     s, _, d = api.req('POST', '/api/queues/%s/api-q/get' % vq,
@@ -660,6 +670,16 @@ def kind_checks(api, amqp_port):
     cd = d.get('consumer_details') or [{}]
     check('stream consumer shows its arguments and next offset',
           cd[0].get('arguments') == {'x-stream-offset': 1} and cd[0].get('offset') == 3, cd)
+    node = d.get('node')
+    check('stream shows this node as its leader, members and online (RabbitMQ 3.10 rabbit_stream_'
+          'queue info keys)', d.get('leader') == node and d.get('members') == [node] and
+          d.get('online') == [node], d)
+    cd0 = cd[0]
+    check('stream consumer shows its queue and channel as RabbitMQ does',
+          cd0.get('queue') == {'name': 'kind.s', 'vhost': '/'} and
+          cd0.get('activity_status') == 'up' and
+          (cd0.get('channel_details') or {}).get('number') == 1 and
+          (cd0.get('channel_details') or {}).get('user') == 'guest', cd0)
     s, _, d = api.req('GET', '/api/queues/%2F/kind.q')
     check('quorum queue shows its kept dead letters', s == 200 and d['type'] == 'quorum' and
           d['messages'] == 1 and d['messages_dlx'] == 1 and

@@ -3,7 +3,8 @@
  * config_init_defaults, a libevent base that never runs), its default vhost "/" and user
  * "guest", and real connections over one end of a socketpair. Queues, exchanges and messages
  * are made with the broker's own public functions. Frames the broker writes to a connection stay
- * in its output buffer (the loop never runs) and fixture_next_method decodes them.
+ * in its output buffer, or reach the socketpair when a test runs the deferred tasks (the
+ * connection's flush is one); fixture_next_method plays the client and decodes them in order.
  *
  * Nothing here is faked: the one liberty is fixture_conn, which sets the state a completed
  * handshake would leave (state, vhost, user) instead of replaying the handshake. */
@@ -39,6 +40,8 @@ struct fixture {
 	struct vhost *v;    /* "/" */
 	struct user *guest; /* the default user */
 	int peer_fds[FIXTURE_MAX_CONNS];
+	struct conn *conns[FIXTURE_MAX_CONNS];      /* conns[i] talks to peer_fds[i] */
+	struct evbuffer *received[FIXTURE_MAX_CONNS]; /* what the client side has not decoded */
 	size_t peer_count;
 	uint8_t frame[131072]; /* the last frame fixture_next_method took out */
 };
@@ -51,13 +54,13 @@ void fixture_free(struct fixture *f);
 
 /* A connection accepted by conn_new, opened in v as u (state CONN_OPEN). */
 struct conn *fixture_conn(struct fixture *f, struct vhost *v, struct user *u);
-/* Takes the next method frame the broker wrote to c: true and *m decoded (borrowing f->frame
- * until the next call), false when c's output holds no complete frame. Other frame types are
- * skipped. */
+/* Takes the next method frame the broker wrote to c (to its socket, or still in its output
+ * buffer): true and *m decoded (borrowing f->frame until the next call), false when no complete
+ * frame is there. Other frame types are skipped. */
 bool fixture_next_method(struct fixture *f, struct conn *c, uint16_t *channel,
 			 struct amqp_method *m);
-/* Bytes waiting in c's output buffer. */
-size_t fixture_output_len(struct conn *c);
+/* Bytes the broker wrote to c that the client side has not decoded yet. */
+size_t fixture_output_len(struct fixture *f, struct conn *c);
 
 /* queue_new in v: non-durable, non-exclusive, not auto-delete. */
 struct queue *fixture_queue(struct vhost *v, const char *name, struct amqp_table args);

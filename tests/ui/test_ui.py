@@ -42,7 +42,7 @@ PHONE = (390, 844)
 DOC_SHOTS = ['login', 'overview', 'connections', 'connection', 'channels', 'exchanges', 'exchange',
              'queue', 'queue-get', 'dlq', 'users', 'user', 'vhosts', 'policies', 'limits',
              'definitions', 'nodes', 'queues-10000', 'phone-overview', 'phone-queue', 'error-inline',
-             'connection-lost', 'alarm']
+             'connection-lost', 'alarm', 'nodes-cluster']
 
 passed = 0
 failed = 0
@@ -975,6 +975,55 @@ TESTS = [
 ]
 
 
+def cluster_nodes_page(binary, artifacts):
+    """With clustering, the Nodes page shows every node's role, whether it is in sync and its
+    lag: a real etcd and two Warren nodes on loopback addresses (tests/cluster/harness.py; no
+    network namespaces, so the browser's network does not change under it)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'cluster'))
+    import harness
+    if not os.access(harness.ETCD_BIN, os.X_OK):
+        raise Failure('no etcd at %s (scripts/setup.sh installs etcd-server)' % harness.ETCD_BIN)
+    c = harness.Cluster(binary, nodes=2, netns=False, min_insync=1)
+    br = None
+    try:
+        c.start_all()
+        leader = c.wait_leader(30)
+        c.wait_in_sync(['n1', 'n2'], 30)
+
+        class Leader:
+            base = 'http://%s:15672' % c.ip(leader)
+        br = Browser(Leader, artifacts)
+        br.login()
+        br.open('nodes')
+        rows = br.wait(lambda: [r for r in br.css(br.t('nodes-table') + ' tbody tr')
+                                if len(r.find_elements(By.TAG_NAME, 'td')) > 5] or None,
+                       10, 'the nodes table')
+        roles = {r.find_elements(By.TAG_NAME, 'td')[0].text:
+                 [td.text for td in r.find_elements(By.TAG_NAME, 'td')] for r in rows}
+        check(set(roles) == {'warren@n1', 'warren@n2'}, 'both nodes listed: %s' % roles)
+        me, other = 'warren@n%d' % (leader + 1), 'warren@n%d' % (2 - leader)
+        check(roles[me][1] == 'leader', 'the leader is shown as leader: %s' % roles[me])
+        check(roles[other][1] == 'follower' and roles[other][2] == 'yes',
+              'the follower is shown in sync: %s' % roles[other])
+        check(roles[other][3] == '0', 'an idle follower lags 0 records: %s' % roles[other])
+        header = [th.text for th in br.css(br.t('nodes-table') + ' thead th')]
+        check('Lag (records)' in header and 'In sync' in header, 'lag columns: %s' % header)
+        time.sleep(0.3)
+        br.shot('nodes-cluster')
+        br.no_console_errors('nodes (cluster)')
+        # the follower stops: the page says so in red on its next refresh
+        c.stop(1 - leader)
+        # (read in one script: the page re-renders the table on each refresh)
+        stopped_red = '''return [...document.querySelectorAll('[data-test="nodes-table"] tbody tr')]
+            .some(r => r.cells[0].textContent === arguments[0] && r.querySelector('.alarm'))'''
+        br.wait(lambda: br.d.execute_script(stopped_red, other),
+                20, 'the stopped follower shown in red')
+    finally:
+        if br:
+            br.quit()
+        c.close()
+
+
 def main():
     global passed, failed
     args = sys.argv[1:]
@@ -1028,6 +1077,18 @@ def main():
         if br:
             br.quit()
         b.stop()
+    # its own brokers and browser (after the single broker's, whose pages run first)
+    if not only or any(o in 'cluster_nodes_page' for o in only):
+        t0 = time.time()
+        try:
+            cluster_nodes_page(binary, artifacts)
+            passed += 1
+            print('ok   cluster_nodes_page (%.1f s)' % (time.time() - t0), flush=True)
+        except Exception as e:
+            failed += 1
+            print('FAIL cluster_nodes_page: %s' % e, flush=True)
+            if not isinstance(e, Failure):
+                traceback.print_exc()
     print('screenshots in %s; %.1f s in all' % (artifacts, time.time() - started))
     if docs_images:
         os.makedirs(docs_images, exist_ok=True)

@@ -431,6 +431,30 @@ static bool classic_over_limit(const struct queue *q, uint32_t extra_count, uint
 
 static bool classic_pop(struct queue *q, struct qentry *out);
 
+/* drop-head: while the ready messages are over a length limit, the head goes, dead-lettered
+ * as maxlen. Runs after a publish and after a requeue, as RabbitMQ's maybe_drop_head does
+ * (deliver_or_enqueue, requeue_and_run). */
+static void classic_drop_heads(struct queue *q)
+{
+	struct qentry old = { 0 };
+	while (q->ready_count && classic_over_limit(q, 0, 0) && classic_pop(q, &old)) {
+		classic_dead_letter(q, old.msg, DEADLETTER_MAXLEN);
+		classic_unstore(q, old.msg);
+		message_unref(old.msg);
+	}
+}
+
+/* A length limit is about to decide: consumers that can take messages now get what is ready
+ * first. RabbitMQ hands each publish to a waiting consumer before its limit applies
+ * (rabbit_amqqueue_process:deliver_or_enqueue), so the limit bounds only what waits. Dispatch
+ * here runs once per loop turn; without this, a burst within one turn was dropped or refused
+ * while a consumer had room for it. */
+static void classic_offer(struct queue *q)
+{
+	if (queue_has_ready_consumer(q))
+		queue_dispatch(q);
+}
+
 enum queue_push_result classic_push_as(struct queue *q, struct message *m,
 				       enum classic_overflow mode)
 {
@@ -453,8 +477,10 @@ enum queue_push_result classic_push_as(struct queue *q, struct message *m,
 		if (e.expires_at == now)
 			e.expires_at = now + 1; /* delivered by this turn's dispatch */
 	}
-	if (mode != CLASSIC_OVERFLOW_DROP_HEAD && mode != CLASSIC_OVERFLOW_NONE &&
-	    classic_over_limit(q, 1, message_size(m))) {
+	bool refuses = mode == CLASSIC_OVERFLOW_REJECT || mode == CLASSIC_OVERFLOW_REJECT_DLX;
+	if (refuses && classic_over_limit(q, 1, message_size(m)))
+		classic_offer(q);
+	if (refuses && classic_over_limit(q, 1, message_size(m))) {
 		if (mode == CLASSIC_OVERFLOW_REJECT_DLX)
 			classic_dead_letter(q, m, DEADLETTER_MAXLEN);
 		return QUEUE_REJECTED;
@@ -490,13 +516,9 @@ enum queue_push_result classic_push_as(struct queue *q, struct message *m,
 	q->ready_count++;
 	q->ready_bytes += message_size(m);
 	q->stat_published++;
-	if (mode == CLASSIC_OVERFLOW_DROP_HEAD) {
-		struct qentry old = { 0 };
-		while (q->ready_count && classic_over_limit(q, 0, 0) && classic_pop(q, &old)) {
-			classic_dead_letter(q, old.msg, DEADLETTER_MAXLEN);
-			classic_unstore(q, old.msg);
-			message_unref(old.msg);
-		}
+	if (mode == CLASSIC_OVERFLOW_DROP_HEAD && classic_over_limit(q, 0, 0)) {
+		classic_offer(q);
+		classic_drop_heads(q);
 	}
 	if (e.expires_at && q->ready_count && !cq->ttl_timer.due_ms)
 		classic_arm_ttl(q);
@@ -504,14 +526,19 @@ enum queue_push_result classic_push_as(struct queue *q, struct message *m,
 	return QUEUE_PUSHED;
 }
 
+/* What x-overflow means for a classic queue. */
+static enum classic_overflow classic_overflow_of(const struct queue *q)
+{
+	if (q->lim.overflow == QUEUE_REJECT_PUBLISH)
+		return CLASSIC_OVERFLOW_REJECT;
+	if (q->lim.overflow == QUEUE_REJECT_PUBLISH_DLX)
+		return CLASSIC_OVERFLOW_REJECT_DLX;
+	return CLASSIC_OVERFLOW_DROP_HEAD;
+}
+
 static enum queue_push_result classic_push(struct queue *q, struct message *m)
 {
-	enum classic_overflow mode = q->lim.overflow == QUEUE_REJECT_PUBLISH ?
-					     CLASSIC_OVERFLOW_REJECT :
-				     q->lim.overflow == QUEUE_REJECT_PUBLISH_DLX ?
-					     CLASSIC_OVERFLOW_REJECT_DLX :
-					     CLASSIC_OVERFLOW_DROP_HEAD;
-	return classic_push_as(q, m, mode);
+	return classic_push_as(q, m, classic_overflow_of(q));
 }
 
 bool classic_over_max(const struct queue *q)
@@ -627,35 +654,60 @@ static bool classic_pop_live(struct queue *q, struct qentry *out)
 }
 
 
-uint32_t classic_purge(struct queue *q)
+/* Drops the ready messages; returns how many. whole: nothing of the queue is out with a
+ * consumer, so the store may forget all it holds for the queue in one purge record. Otherwise
+ * unacked deliveries keep their stored copies (a restart gives them back, as RabbitMQ's does,
+ * and a requeue puts them back on disk too): each ready message is dequeued on its own. */
+static uint32_t classic_clear(struct queue *q, bool whole)
 {
 	struct classic_queue *cq = classic_of(q);
+	struct broker *b = q->broker;
 	uint32_t n = 0;
 	struct qentry e = { 0 };
+	struct qpage_entry pe;
 	/* paged entries go without being read back */
 	for (unsigned l = 0; l < cq->level_count; l++) {
-		n += (uint32_t)cq->paged[l].count;
-		q->ready_count -= (uint32_t)cq->paged[l].count;
-		qpage_clear(&cq->paged[l]);
+		if (whole) {
+			n += (uint32_t)cq->paged[l].count;
+			q->ready_count -= (uint32_t)cq->paged[l].count;
+			qpage_clear(&cq->paged[l]);
+		}
+		while (!whole && qpage_pop(&cq->paged[l], &pe)) {
+			/* held under the queue's id or its volatile one, as in page-in's failure path */
+			if (q->store_id && !b->recovering)
+				store_dequeue(b->store, q->store_id, pe.msg_id);
+			if (cq->page_qid && !b->recovering)
+				store_dequeue(b->store, cq->page_qid, pe.msg_id);
+			n++;
+			q->ready_count--;
+		}
 		classic_level_mark(q, l);
 	}
 	q->paged_count = 0;
 	while (classic_pop(q, &e)) {
+		if (!whole)
+			classic_unstore(q, e.msg);
 		message_unref(e.msg);
 		n++;
 	}
 	q->ready_bytes = 0;
 	q->mem_bytes = 0;
-	if (n && q->store_id && !q->broker->recovering) {
-		store_queue_purge(q->broker->store, q->store_id);
-		broker_store_touched(q->broker);
+	if (n && q->store_id && !b->recovering) {
+		if (whole)
+			store_queue_purge(b->store, q->store_id);
+		broker_store_touched(b);
 	}
-	if (cq->page_holds && !q->broker->recovering) {
-		store_queue_purge(q->broker->store, cq->page_qid); /* volatile: index only */
+	if (whole && cq->page_holds && !b->recovering) {
+		store_queue_purge(b->store, cq->page_qid); /* volatile: index only */
 		cq->page_holds = false;
 	}
 	classic_arm_ttl(q);
 	return n;
+}
+
+uint32_t classic_purge(struct queue *q)
+{
+	return classic_clear(q, q->unacked_count == 0);
 }
 
 
@@ -730,6 +782,8 @@ void classic_settle(struct queue *q, struct message *m, uint64_t seq, uint32_t d
 	switch (how) {
 	case QUEUE_SETTLE_REQUEUE:
 		classic_requeue(q, m, seq, delivery_count);
+		if (classic_overflow_of(q) == CLASSIC_OVERFLOW_DROP_HEAD)
+			classic_drop_heads(q);
 		return;
 	case QUEUE_SETTLE_REJECT:
 		classic_dead_letter(q, m, DEADLETTER_REJECTED);
@@ -745,7 +799,7 @@ uint32_t classic_drop(struct queue *q)
 {
 	struct classic_queue *cq = classic_of(q);
 	broker_timer_free(&cq->ttl_timer);
-	uint32_t n = classic_purge(q);
+	uint32_t n = classic_clear(q, true);
 	if (q->store_id && !q->broker->recovering) {
 		/* Unacked deliveries' messages go too: nothing of a deleted queue comes back. */
 		store_queue_purge(q->broker->store, q->store_id);

@@ -12,7 +12,12 @@
  * does not grow with the stream's length. Messages become visible to readers when their chunk
  * is written (each loop turn, with the store's group commit, which also fsyncs it before the
  * publishers' confirms). Chunks are stamped with the wall clock: timestamps and intervals in
- * x-stream-offset, and x-max-age, are wall-clock times. */
+ * x-stream-offset, and x-max-age, are wall-clock times.
+ *
+ * Filtering (stream_filter.h): each message's x-stream-filter-value goes into its chunk's Bloom
+ * filter; a consumer with x-stream-filter reads only the chunks that may hold what it wants and
+ * gets only the messages that do (the tail keeps each message's value hash, so a filtering
+ * reader there never parses a message it does not want). */
 #include "broker/queue/stream/stream.h"
 
 #include <inttypes.h>
@@ -27,7 +32,9 @@
 #include "broker/queue/message.h"
 #include "broker/queue/queue.h"
 #include "broker/queue/queue_args.h"
+#include "broker/queue/stream/stream_filter.h"
 #include "broker/queue/stream/stream_offset.h"
+#include "broker/vhost/policy.h"
 #include "broker/vhost/vhost.h"
 #include "storage/store.h"
 #include "storage/stream_log.h"
@@ -36,13 +43,21 @@
 #define STREAM_TAIL_BYTES (8u << 20)
 #define STREAM_BATCH 64                  /* messages a reader reads from disk at a time */
 #define STREAM_RETENTION_CHECK_MS 1000
+#define STREAM_READS_PER_TURN 16         /* log reads one reader makes before the loop goes on */
+
+/* A message of the tail, with its filter value's hash (0: none). */
+struct stream_tail_entry {
+	struct message *m;
+	uint64_t fhash;
+};
 
 struct stream_queue {
 	struct queue *q;
 	struct slog *log;
+	int64_t max_bytes;  /* retention: -1 none (x-max-length-bytes, max-length-bytes policy) */
 	int64_t max_age_ms; /* -1: none */
 	/* the newest messages: offsets [tail_first, tail_first + tail_count) */
-	struct message **tail;
+	struct stream_tail_entry *tail;
 	size_t tail_cap, tail_head, tail_count;
 	uint64_t tail_first, tail_bytes;
 	struct deferred flush;           /* without a store: writes the chunk each turn */
@@ -54,8 +69,11 @@ struct stream_reader {
 	struct broker *broker;
 	uint64_t offset;          /* the next offset it gets */
 	struct slog_cursor cur;   /* where reading the log goes on */
+	struct stream_filter *filter; /* NULL: every message */
+	/* messages read from the log: the wanted ones of offsets [batch_from, batch_to) */
 	struct message *batch[STREAM_BATCH];
-	uint64_t batch_first;     /* offset of batch[batch_pos] */
+	uint64_t batch_off[STREAM_BATCH];
+	uint64_t batch_from, batch_to;
 	size_t batch_pos, batch_len;
 };
 
@@ -68,7 +86,7 @@ static struct stream_queue *stream_of(const struct queue *q)
 
 static void stream_tail_drop_front(struct stream_queue *sq)
 {
-	struct message *m = sq->tail[sq->tail_head];
+	struct message *m = sq->tail[sq->tail_head].m;
 	sq->tail_bytes -= message_size(m);
 	message_unref(m);
 	sq->tail_head = (sq->tail_head + 1) % sq->tail_cap;
@@ -84,7 +102,8 @@ static void stream_tail_clear(struct stream_queue *sq)
 
 /* Keeps m (+1 ref) as the message at offset off. Best effort: without memory it is read back
  * from the log. */
-static void stream_tail_push(struct stream_queue *sq, struct message *m, uint64_t off)
+static void stream_tail_push(struct stream_queue *sq, struct message *m, uint64_t off,
+			     uint64_t fhash)
 {
 	if (sq->tail_count && sq->tail_first + sq->tail_count != off)
 		stream_tail_clear(sq);
@@ -99,16 +118,17 @@ static void stream_tail_push(struct stream_queue *sq, struct message *m, uint64_
 		stream_tail_drop_front(sq);
 	if (!sq->tail_count)
 		sq->tail_first = off;
-	sq->tail[(sq->tail_head + sq->tail_count) % sq->tail_cap] = message_ref(m);
+	sq->tail[(sq->tail_head + sq->tail_count) % sq->tail_cap] =
+		(struct stream_tail_entry){ message_ref(m), fhash };
 	sq->tail_count++;
 	sq->tail_bytes += message_size(m);
 }
 
-static struct message *stream_tail_get(const struct stream_queue *sq, uint64_t off)
+static struct stream_tail_entry *stream_tail_get(const struct stream_queue *sq, uint64_t off)
 {
 	if (off < sq->tail_first || off >= sq->tail_first + sq->tail_count)
 		return NULL;
-	return sq->tail[(sq->tail_head + (size_t)(off - sq->tail_first)) % sq->tail_cap];
+	return &sq->tail[(sq->tail_head + (size_t)(off - sq->tail_first)) % sq->tail_cap];
 }
 
 /* ---- counts and retention ---- */
@@ -125,9 +145,9 @@ static void stream_update_counts(struct queue *q)
 static void stream_trim(struct queue *q)
 {
 	struct stream_queue *sq = stream_of(q);
-	if (q->lim.max_length_bytes < 0 && sq->max_age_ms < 0)
+	if (sq->max_bytes < 0 && sq->max_age_ms < 0)
 		return;
-	if (slog_trim(sq->log, q->lim.max_length_bytes, sq->max_age_ms, time_wall_ms()) == 0)
+	if (slog_trim(sq->log, sq->max_bytes, sq->max_age_ms, time_wall_ms()) == 0)
 		return;
 	while (sq->tail_count && sq->tail_first < slog_first(sq->log))
 		stream_tail_drop_front(sq);
@@ -198,6 +218,13 @@ static int stream_validate(const struct queue_declare *d, char *err, size_t errl
 		if (!why || *why)
 			return -1;
 	}
+	int64_t fsize;
+	if (amqp_table_get(d->args, "x-stream-filter-size-bytes", &v) &&
+	    (v.type == 'T' || !amqp_value_as_int(&v, &fsize) || fsize < SBLOOM_MIN_SIZE ||
+	     fsize > SBLOOM_MAX_SIZE)) {
+		snprintf(err, errlen, "Invalid value for  x-stream-filter-size-bytes"); /* sic */
+		return -1;
+	}
 	return 0;
 }
 
@@ -223,6 +250,7 @@ static int stream_init(struct queue *q)
 		return -1;
 	}
 	sq->q = q;
+	sq->max_bytes = -1;
 	sq->max_age_ms = -1;
 	sq->flush.fn = stream_on_flush_task;
 	sq->retention.fn = stream_on_retention;
@@ -261,18 +289,45 @@ static void stream_destroy(struct queue *q)
 	q->priv = NULL;
 }
 
+/* The smaller of two limits (-1: none). */
+static int64_t stream_min_limit(int64_t a, int64_t b)
+{
+	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
+/* Retention and segment size: a policy's max-length-bytes (the smaller of the policy's and an
+ * operator policy's), max-age and stream-max-segment-size-bytes win over the queue's
+ * x-arguments, as RabbitMQ's rabbit_stream_queue decides (policy_precedence). Applied at once:
+ * retention runs now, segments roll at the new size from the next one. */
 static int stream_apply(struct queue *q, const struct queue_limits *l)
 {
 	struct stream_queue *sq = stream_of(q);
+	const struct policy *p = policy_match(q->vhost, (const char *)q->name.ptr, q->name.len,
+					      true, false);
+	const struct policy *op = policy_match(q->vhost, (const char *)q->name.ptr, q->name.len,
+					       true, true);
 	struct amqp_value v;
-	int64_t seg = 0;
+	int64_t seg = -1, bytes = -1;
 	(void)l;
+	if (amqp_table_get(q->args, "x-max-length-bytes", &v) && v.type != 'T')
+		amqp_value_as_int(&v, &bytes);
+	int64_t pol_bytes = stream_min_limit(p ? p->def.max_length_bytes : -1,
+					     op ? op->def.max_length_bytes : -1);
+	sq->max_bytes = pol_bytes >= 0 ? pol_bytes : bytes;
 	sq->max_age_ms = -1;
-	if (amqp_table_get(q->args, "x-max-age", &v) && v.type == 'S')
+	if (p && p->def.max_age)
+		sq->max_age_ms = time_duration_ms(p->def.max_age, strlen(p->def.max_age));
+	else if (amqp_table_get(q->args, "x-max-age", &v) && v.type == 'S')
 		sq->max_age_ms = stream_duration_ms(v.v.str);
-	if (amqp_table_get(q->args, "x-stream-max-segment-size-bytes", &v) &&
-	    amqp_value_as_int(&v, &seg) && seg > 0)
-		slog_set_segment_size(sq->log, (uint64_t)seg);
+	if (p && p->def.stream_max_segment_size_bytes >= 0)
+		seg = p->def.stream_max_segment_size_bytes;
+	else if (amqp_table_get(q->args, "x-stream-max-segment-size-bytes", &v))
+		amqp_value_as_int(&v, &seg);
+	slog_set_segment_size(sq->log, seg > 0 ? (uint64_t)seg : 0);
+	int64_t fsize = SBLOOM_MIN_SIZE;
+	if (amqp_table_get(q->args, "x-stream-filter-size-bytes", &v))
+		amqp_value_as_int(&v, &fsize);
+	slog_set_filter_size(sq->log, (unsigned)fsize);
 	stream_arm_retention(sq);
 	return 0;
 }
@@ -289,10 +344,11 @@ static enum queue_push_result stream_push(struct queue *q, struct message *m)
 		m->exchange.ptr, m->exchange.len, m->routing_key.ptr, m->routing_key.len,
 		m->props, m->props_len, m->body, m->body_len,
 	};
-	uint64_t off = slog_append(sq->log, &sm, time_wall_ms());
+	uint64_t fhash = m->has_headers ? stream_filter_hash_of(m->props, m->props_len) : 0;
+	uint64_t off = slog_append_filtered(sq->log, &sm, time_wall_ms(), fhash);
 	if (off == UINT64_MAX)
 		return QUEUE_REJECTED; /* the publisher gets a nack */
-	stream_tail_push(sq, m, off);
+	stream_tail_push(sq, m, off, fhash);
 	if (b->store) {
 		/* every stream message is stored: its confirm waits for the sync that covers it */
 		slog_touch(sq->log);
@@ -331,11 +387,22 @@ static int stream_consume(struct queue *q, struct consumer *c, const struct queu
 			 AMQP_STR_ARGS(q->name), req->vhost, why);
 		return 406;
 	}
-	struct stream_reader *r = calloc(1, sizeof *r);
+	struct stream_filter *filter;
+	const char *bad_arg = "";
+	int frc = stream_filter_parse(req->args, &filter, &bad_arg, why, sizeof why);
+	if (frc == -1) {
+		snprintf(err, errlen, "invalid arg '%s' for queue '%.*s' in vhost '%s': %s", bad_arg,
+			 AMQP_STR_ARGS(q->name), req->vhost, why);
+		return 406;
+	}
+	struct stream_reader *r = frc == 0 ? calloc(1, sizeof *r) : NULL;
 	if (!r) {
+		stream_filter_free(filter);
 		snprintf(err, errlen, "out of memory consuming");
 		return 541;
 	}
+	r->filter = filter;
+	r->cur.filter = filter ? &filter->want : NULL;
 	switch (so.kind) {
 	case STREAM_OFFSET_FIRST:
 		r->offset = slog_first(sq->log);
@@ -366,6 +433,7 @@ static void stream_reader_clear(struct stream_reader *r)
 	while (r->batch_pos < r->batch_len)
 		message_unref(r->batch[r->batch_pos++]);
 	r->batch_pos = r->batch_len = 0;
+	r->batch_from = r->batch_to = 0;
 }
 
 static void stream_consumer_gone(struct queue *q, struct consumer *c)
@@ -375,6 +443,7 @@ static void stream_consumer_gone(struct queue *q, struct consumer *c)
 	if (!r)
 		return;
 	stream_reader_clear(r);
+	stream_filter_free(r->filter);
 	free(r);
 	c->kind_state = NULL;
 }
@@ -382,46 +451,83 @@ static void stream_consumer_gone(struct queue *q, struct consumer *c)
 static int stream_read_one(void *arg, const struct slog_entry *e)
 {
 	struct stream_reader *r = arg;
+	if (r->filter &&
+	    !stream_filter_match(r->filter, stream_filter_hash_of(e->msg.props, e->msg.props_len),
+				 e->msg.props, e->msg.props_len))
+		return 0; /* read (its chunk may hold wanted ones), not delivered */
 	struct message *m = message_from_store(r->broker, &e->msg, 0);
-	if (!m)
-		return 1; /* no memory: stop here, the next pass reads it again */
-	if (!r->batch_len)
-		r->batch_first = e->offset;
+	if (!m) {
+		r->cur.offset = e->offset; /* no memory: the next pass reads it again */
+		r->cur.file_pos = 0;
+		return 1;
+	}
+	r->batch_off[r->batch_len] = e->offset;
 	r->batch[r->batch_len++] = m;
 	return 0;
 }
 
-/* The message at the reader's offset (a new reference), or NULL when none can be had now.
- * Retention may have dropped the offset: the reader then moves on to the oldest kept. */
-static struct message *stream_reader_next(struct stream_queue *sq, struct stream_reader *r)
+/* Whether r wants the tail message t. */
+static bool stream_reader_wants(const struct stream_reader *r, const struct stream_tail_entry *t)
 {
-	if (r->offset < slog_first(sq->log)) {
+	return !r->filter ||
+	       stream_filter_match(r->filter, t->fhash, t->m->props, t->m->props_len);
+}
+
+/* The next message at or after the reader's offset that it wants (a new reference), with
+ * r->offset moved to it; NULL when none can be had now (*more: there may be, after the loop
+ * has had a turn). Retention may have dropped the offset: the reader then moves on to the
+ * oldest kept. */
+static struct message *stream_reader_next(struct stream_queue *sq, struct stream_reader *r,
+					  uint64_t end, bool *more)
+{
+	unsigned reads = 0;
+	while (r->offset < end) {
+		if (r->offset < slog_first(sq->log)) {
+			stream_reader_clear(r);
+			r->offset = slog_first(sq->log);
+			continue;
+		}
+		if (r->offset >= r->batch_from && r->offset < r->batch_to) {
+			while (r->batch_pos < r->batch_len && r->batch_off[r->batch_pos] < r->offset)
+				message_unref(r->batch[r->batch_pos++]);
+			if (r->batch_pos < r->batch_len) {
+				r->offset = r->batch_off[r->batch_pos];
+				return r->batch[r->batch_pos++];
+			}
+			r->offset = r->batch_to; /* the rest of what was read is not wanted */
+			continue;
+		}
 		stream_reader_clear(r);
-		r->offset = slog_first(sq->log);
+		struct stream_tail_entry *t = stream_tail_get(sq, r->offset);
+		if (t) {
+			if (stream_reader_wants(r, t))
+				return message_ref(t->m);
+			r->offset++;
+			continue;
+		}
+		if (reads++ == STREAM_READS_PER_TURN) {
+			*more = true;
+			return NULL;
+		}
+		if (r->cur.offset != r->offset) {
+			r->cur.offset = r->offset;
+			r->cur.file_pos = 0;
+		}
+		r->batch_from = r->offset;
+		int n = slog_read(sq->log, &r->cur, STREAM_BATCH, stream_read_one, r);
+		r->batch_to = r->cur.offset;
+		if (n < 0) {
+			if (r->cur.offset > r->offset) {
+				r->offset = r->cur.offset; /* skipped an unreadable chunk */
+				*more = true;
+			}
+			stream_reader_clear(r);
+			return NULL;
+		}
+		if (r->batch_to <= r->batch_from)
+			return NULL; /* nothing more to read now */
 	}
-	struct message *m = stream_tail_get(sq, r->offset);
-	if (m) {
-		stream_reader_clear(r);
-		return message_ref(m);
-	}
-	if (r->batch_pos < r->batch_len && r->batch_first == r->offset) {
-		r->batch_first++;
-		return r->batch[r->batch_pos++];
-	}
-	stream_reader_clear(r);
-	if (r->cur.offset != r->offset) {
-		r->cur.offset = r->offset;
-		r->cur.file_pos = 0;
-	}
-	int n = slog_read(sq->log, &r->cur, STREAM_BATCH, stream_read_one, r);
-	if (n <= 0 || !r->batch_len) {
-		if (n < 0 && r->cur.offset > r->offset)
-			r->offset = r->cur.offset; /* skipped an unreadable chunk */
-		return NULL;
-	}
-	r->offset = r->batch_first;
-	r->batch_first++;
-	return r->batch[r->batch_pos++];
+	return NULL;
 }
 
 /* Each consumer reads on its own, as far as its credit (prefetch less unacked) goes. */
@@ -430,12 +536,13 @@ static void stream_dispatch(struct queue *q)
 	struct stream_queue *sq = stream_of(q);
 	struct list *pos, *tmp;
 	uint64_t end = slog_committed(sq->log);
+	bool more = false;
 	list_for_each_safe(pos, tmp, &q->consumers)
 	{
 		struct consumer *c = list_entry(pos, struct consumer, queue_link);
 		struct stream_reader *r = c->kind_state;
 		while (r && !q->deleted && r->offset < end && consumer_can_take(c)) {
-			struct message *m = stream_reader_next(sq, r);
+			struct message *m = stream_reader_next(sq, r, end, &more);
 			if (!m)
 				break;
 			struct qentry e = { .msg = m, .seq = r->offset };
@@ -447,6 +554,8 @@ static void stream_dispatch(struct queue *q)
 				break; /* that connection failed: it takes no more */
 		}
 	}
+	if (more)
+		queue_schedule_dispatch(q); /* a reader has more to read after the loop's turn */
 }
 
 static struct queue_header stream_header(const struct queue *q, const struct qentry *e,
@@ -459,7 +568,8 @@ static struct queue_header stream_header(const struct queue *q, const struct qen
 static int stream_refuse(const struct queue *q, enum queue_op op, char *err, size_t errlen)
 {
 	const char *what = op == QUEUE_OP_GET ? "basic.get" :
-			   op == QUEUE_OP_PURGE ? "queue.purge" : "basic.nack and basic.reject";
+			   op == QUEUE_OP_PURGE ? "queue.purge" :
+			   op == QUEUE_OP_RECOVER ? "basic.recover" : "basic.nack and basic.reject";
 	snprintf(err, errlen, "%s not supported by stream queues queue '%.*s' in vhost '%s'", what,
 		 AMQP_STR_ARGS(q->name), q->vhost->name);
 	return 540; /* NOT_IMPLEMENTED: the connection closes */
@@ -548,7 +658,11 @@ static size_t stream_info(const struct queue *q, struct queue_info_field *out)
 					    (int64_t)slog_segment_count(sq->log), NULL };
 	out[3] = (struct queue_info_field){ "disk_bytes", false, (int64_t)slog_bytes(sq->log),
 					    NULL };
-	return 4;
+	uint64_t read_n, skipped;
+	slog_stats(sq->log, &read_n, &skipped);
+	out[4] = (struct queue_info_field){ "chunks_read", false, (int64_t)read_n, NULL };
+	out[5] = (struct queue_info_field){ "chunks_skipped", false, (int64_t)skipped, NULL };
+	return 6;
 }
 
 static int64_t stream_consumer_offset(const struct queue *q, const struct consumer *c)
@@ -560,6 +674,7 @@ static int64_t stream_consumer_offset(const struct queue *q, const struct consum
 
 const struct queue_type queue_type_stream = {
 	.name = "stream",
+	.replicated = true,
 	.validate = stream_validate,
 	.init = stream_init,
 	.destroy = stream_destroy,

@@ -7,30 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/core/time.h"
+
 int64_t stream_duration_ms(struct amqp_str s)
 {
-	static const struct {
-		char unit;
-		int64_t ms;
-	} units[] = {
-		{ 'Y', 365LL * 86400000 }, { 'M', 30LL * 86400000 }, { 'D', 86400000 },
-		{ 'h', 3600000 },          { 'm', 60000 },           { 's', 1000 },
-	};
-	int64_t n = 0;
-	size_t i = 0;
-	if (s.len < 2)
-		return -1;
-	for (; i + 1 < s.len; i++) {
-		if (s.ptr[i] < '0' || s.ptr[i] > '9' || n > INT64_MAX / 10 / 86400000 / 365)
-			return -1;
-		n = n * 10 + (s.ptr[i] - '0');
-	}
-	if (n <= 0)
-		return -1;
-	for (size_t u = 0; u < sizeof units / sizeof units[0]; u++)
-		if (s.ptr[i] == units[u].unit)
-			return n * units[u].ms;
-	return -1;
+	return time_duration_ms((const char *)s.ptr, s.len);
 }
 
 int stream_offset_parse(struct amqp_table args, uint64_t now_ms, struct stream_offset *out,

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "storage/store_record.h"
 #include "storage_helpers.h"
 
 static void write_file(const struct harness *h, const char *name, const char *text)
@@ -167,14 +168,14 @@ START_TEST(the_saved_file_carries_the_data_format_and_loads_back_without_it)
 
 	save(h, "{\"queues\":[]}");
 	file = read_file(h, "definitions.json");
-	ck_assert_str_eq(file, "{\"warren_data_format\":2,\"queues\":[]}");
+	ck_assert_str_eq(file, "{\"warren_data_format\":3,\"queues\":[]}");
 	free(file);
 	got = load(h, 0, NULL);
 	ck_assert_str_eq(got, "{\"queues\":[]}");
 	free(got);
 	save(h, " { } ");
 	file = read_file(h, "definitions.json");
-	ck_assert_str_eq(file, " {\"warren_data_format\":2 } ");
+	ck_assert_str_eq(file, " {\"warren_data_format\":3 } ");
 	free(file);
 	got = load(h, 0, NULL);
 	ck_assert_str_eq(got, " { } ");
@@ -203,11 +204,16 @@ START_TEST(definitions_of_a_newer_format_are_refused_with_a_clear_message)
 	char err[512] = "", *doc = NULL;
 
 	save(h, "{\"v\":1}");
-	write_file(h, "definitions.json", "{\"warren_data_format\":3,\"v\":2,\"new\":{}}");
+	char newer[100], want[200];
+	snprintf(newer, sizeof newer, "{\"warren_data_format\":%d,\"v\":2,\"new\":{}}",
+		 STORE_FORMAT_VERSION + 1);
+	write_file(h, "definitions.json", newer);
 	ck_assert_int_eq(store_definitions_load(h->store, &doc, NULL, err, sizeof err), -1);
 	ck_assert_ptr_null(doc);
-	ck_assert_ptr_nonnull(strstr(err, "definitions.json was written by a newer Warren "
-					 "(data format 3; this build reads formats 1 to 2)"));
+	snprintf(want, sizeof want, "definitions.json was written by a newer Warren (data format "
+		 "%d; this build reads formats 1 to %d)", STORE_FORMAT_VERSION + 1,
+		 STORE_FORMAT_VERSION);
+	ck_assert_ptr_nonnull(strstr(err, want));
 	/* not even through the previous copy when the current one is unreadable */
 	save(h, "{\"v\":1}");
 	write_file(h, "definitions.json.prev", "{\"warren_data_format\":9}");

@@ -1,6 +1,7 @@
 /* tests/unit/storage/test_stream_log.c: a stream's segmented log: offsets, chunks, reading from
  * an offset or a time, recovery (a missing index, a torn tail), retention by whole segments,
- * and its bytes riding on the store's group commit. */
+ * its bytes riding on the store's group commit, and filtering readers skipping chunks by
+ * their Bloom filters (chunks written before filters included). */
 #include <check.h>
 #include <dirent.h>
 #include <inttypes.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "storage/store_record.h"
 #include "storage/stream_log.h"
 #include "storage_helpers.h"
 
@@ -314,6 +316,171 @@ START_TEST(a_touched_log_is_written_and_synced_by_the_stores_next_batch)
 }
 END_TEST
 
+/* Appends one chunk of messages whose filter values are vals (NULL: none), flushed. */
+static void append_chunk(struct slog *l, const char *const *vals, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char body[32];
+		snprintf(body, sizeof body, "%s", vals[i] ? vals[i] : "-");
+		struct store_message m = msg(body);
+		uint64_t h = vals[i] ? sbloom_hash(vals[i], strlen(vals[i])) : 0;
+		ck_assert_uint_ne(slog_append_filtered(l, &m, 1000, h), UINT64_MAX);
+	}
+	ck_assert_int_ge(slog_flush(l), 0);
+}
+
+static struct got *read_filtered(struct slog *l, const struct sbloom_want *w)
+{
+	static struct got g;
+	struct slog_cursor cur = { .offset = 0, .filter = w };
+	memset(&g, 0, sizeof g);
+	while (cur.offset < slog_committed(l)) {
+		int n = slog_read(l, &cur, 1000, collect, &g);
+		if (n < 0)
+			break;
+	}
+	return &g;
+}
+
+START_TEST(a_filtering_reader_skips_chunks_its_values_are_not_in_without_reading_them)
+{
+	struct harness *h = harness_new(0); /* for its log function */
+	char dir[300], err[256], path[512];
+	snprintf(dir, sizeof dir, "%s/stream", h->dir);
+	struct slog *l = slog_open(dir, 0, err, sizeof err);
+	ck_assert_ptr_nonnull(l);
+	static const char *const a[] = { "red", "red" }, *const b[] = { "blue", "green" },
+				 *const c[] = { NULL, NULL }, *const d[] = { "red", NULL };
+	append_chunk(l, a, 2); /* offsets 0-1 */
+	append_chunk(l, b, 2); /* 2-3 */
+	append_chunk(l, c, 2); /* 4-5 */
+	append_chunk(l, d, 2); /* 6-7 */
+	slog_close(l);
+	l = slog_open(dir, 0, err, sizeof err); /* the filters come back from the disk */
+	ck_assert_ptr_nonnull(l);
+	/* damage the messages of the "blue" chunk: a reader that reads them sees corruption
+	 * (once the log is open: opening checks every chunk of the newest segment and would cut
+	 * the log there) */
+	snprintf(path, sizeof path, "%s/00000000000000000000.log", dir);
+	int fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	char buf[4096];
+	ssize_t len = read(fd, buf, sizeof buf);
+	char *blue = memmem(buf, (size_t)len, "blue", 4);
+	ck_assert_ptr_nonnull(blue);
+	ck_assert_int_eq(pwrite(fd, "BLUE", 4, blue - buf), 4);
+	close(fd);
+
+	uint64_t red = sbloom_hash("red", 3), read_n, skipped;
+	struct sbloom_want want = { &red, 1, false };
+	struct got *g = read_filtered(l, &want);
+	/* the "red" chunks, whole: dropping the other messages of a chunk is the caller's */
+	ck_assert_uint_eq(g->n, 4);
+	ck_assert_uint_eq(g->offsets[0], 0);
+	ck_assert_uint_eq(g->offsets[1], 1);
+	ck_assert_uint_eq(g->offsets[2], 6);
+	ck_assert_uint_eq(g->offsets[3], 7);
+	slog_stats(l, &read_n, &skipped);
+	ck_assert_uint_eq(read_n, 2);
+	ck_assert_uint_eq(skipped, 2);
+	ck_assert_ptr_null(harness_log_find("corrupt"));
+	/* with the unfiltered messages too: the chunk without values is read as well */
+	want.match_unfiltered = true;
+	g = read_filtered(l, &want);
+	ck_assert_uint_eq(g->n, 6);
+	ck_assert_uint_eq(g->offsets[2], 4);
+	ck_assert_ptr_null(harness_log_find("corrupt"));
+	/* a reader without a filter reads the damaged chunk, and says so */
+	g = read_filtered(l, NULL);
+	ck_assert_ptr_nonnull(harness_log_find("corrupt"));
+	slog_close(l);
+	harness_free(h);
+}
+END_TEST
+
+/* Writes a segment as a Warren before filters did: "WSCH" chunks, no filter block. */
+static void write_old_segment(const char *dir, unsigned chunks)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/00000000000000000000.log", dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ge(fd, 0);
+	uint8_t seg[16] = { 'W', 'R', 'N', 'S', 'T', 'R', 'M', '1' };
+	ck_assert_int_eq(write(fd, seg, sizeof seg), 16);
+	for (unsigned i = 0; i < chunks; i++) {
+		uint8_t c[64] = { 0 }, *r = c + 32;
+		size_t rlen = 1 + 0 + 1 + 2 + 4 + 2 + 3; /* exchange "", key "rk", props, body */
+		store_record_put_u32(r, (uint32_t)rlen);
+		r[4] = 0;
+		r[5] = 2;
+		memcpy(r + 6, "rk", 2);
+		store_record_put_u32(r + 8, 2);
+		memcpy(r + 12, "\x00\x00", 2);
+		snprintf((char *)r + 14, 4, "o%02u", i);
+		uint32_t plen = (uint32_t)(4 + rlen);
+		store_record_put_u32(c, 0x48435357u); /* "WSCH" */
+		store_record_put_u64(c + 8, i);
+		store_record_put_u64(c + 16, 1000);
+		store_record_put_u32(c + 24, 1);
+		store_record_put_u32(c + 28, plen);
+		uint32_t crc = store_record_crc32c(0, c + 8, 24);
+		store_record_put_u32(c + 4, store_record_crc32c(crc, c + 32, plen));
+		ck_assert_int_eq(write(fd, c, 32 + plen), (ssize_t)(32 + plen));
+	}
+	close(fd);
+}
+
+START_TEST(chunks_written_before_filters_open_and_filtering_readers_read_them)
+{
+	const char *dir = new_dir();
+	char err[256];
+	write_old_segment(dir, 3);
+	struct slog *l = slog_open(dir, 0, err, sizeof err);
+	ck_assert_ptr_nonnull(l);
+	ck_assert_uint_eq(slog_next(l), 3);
+	static const char *const blue[] = { "blue" };
+	append_chunk(l, blue, 1); /* offset 3, in the new format */
+	uint64_t red = sbloom_hash("red", 3), read_n, skipped;
+	struct sbloom_want want = { &red, 1, false };
+	struct got *g = read_filtered(l, &want);
+	/* the old chunks may hold anything: they are read; the new "blue" one is skipped */
+	ck_assert_uint_eq(g->n, 3);
+	ck_assert_str_eq(g->bodies[0], "o00");
+	ck_assert_str_eq(g->bodies[2], "o02");
+	slog_stats(l, &read_n, &skipped);
+	ck_assert_uint_eq(read_n, 3);
+	ck_assert_uint_eq(skipped, 1);
+	g = read_from(l, 0, 10);
+	ck_assert_uint_eq(g->n, 4);
+	ck_assert_str_eq(g->bodies[3], "blue");
+	slog_close(l);
+	rm_dir(dir);
+}
+END_TEST
+
+START_TEST(a_filtering_read_returns_after_a_bounded_number_of_skipped_chunks)
+{
+	const char *dir = new_dir();
+	char err[256];
+	struct slog *l = slog_open(dir, 0, err, sizeof err);
+	static const char *const blue[] = { "blue" }, *const red[] = { "red" };
+	for (int i = 0; i < 1500; i++)
+		append_chunk(l, blue, 1);
+	append_chunk(l, red, 1);
+	uint64_t h = sbloom_hash("red", 3);
+	struct sbloom_want want = { &h, 1, false };
+	struct slog_cursor cur = { .offset = 0, .filter = &want };
+	struct got g = { .n = 0 };
+	ck_assert_int_eq(slog_read(l, &cur, 10, collect, &g), 0); /* the loop gets a turn */
+	ck_assert_uint_gt(cur.offset, 0);
+	ck_assert_uint_lt(cur.offset, 1500);
+	ck_assert_int_eq(slog_read(l, &cur, 10, collect, &g), 1);
+	ck_assert_uint_eq(g.offsets[0], 1500);
+	slog_close(l);
+	rm_dir(dir);
+}
+END_TEST
+
 static Suite *stream_log_suite(void)
 {
 	Suite *s = suite_create("stream_log");
@@ -328,6 +495,9 @@ static Suite *stream_log_suite(void)
 	tcase_add_test(tc, a_reader_goes_on_past_a_segment_missing_between_others);
 	tcase_add_test(tc, retention_drops_whole_segments_from_the_head_never_the_head_segment);
 	tcase_add_test(tc, a_touched_log_is_written_and_synced_by_the_stores_next_batch);
+	tcase_add_test(tc, a_filtering_reader_skips_chunks_its_values_are_not_in_without_reading_them);
+	tcase_add_test(tc, chunks_written_before_filters_open_and_filtering_readers_read_them);
+	tcase_add_test(tc, a_filtering_read_returns_after_a_bounded_number_of_skipped_chunks);
 	suite_add_tcase(s, tc);
 	return s;
 }

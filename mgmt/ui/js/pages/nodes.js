@@ -1,5 +1,6 @@
-// pages/nodes.js: the broker's nodes with their role and replication lag once clustering
-// reports them, memory, disk, file descriptors and uptime; one node's page.
+// pages/nodes.js: the broker's nodes: with clustering each node's role, whether it is in sync
+// and its replication lag (records and bytes the leader shipped and it has not acknowledged);
+// memory, disk, file descriptors and uptime; one node's page.
 import {h, replace, facts, panel, table} from '../dom.js';
 import * as api from '../api.js';
 import {errorBox} from '../forms.js';
@@ -16,14 +17,27 @@ export async function list(el) {
 			replace(body, errorBox(e));
 			return;
 		}
-		replace(body, table([{label: 'Name'}, {label: 'Role'}, {label: 'Lag', cls: 'num'}, {label: 'Running'},
-			{label: 'Memory'}, {label: 'Disk free'}, {label: 'File descriptors'}, {label: 'Uptime'}],
-		ns.map(n => [h('a', {href: '#/nodes/' + api.enc(n.name)}, n.name), n.role || 'standalone',
-			n.lag !== undefined ? fmt.num(n.lag) : '',
-			n.running ? 'yes' : h('span', {class: 'alarm'}, 'no'),
-			h('span', {class: n.mem_alarm ? 'alarm' : null}, `${fmt.bytes(n.mem_used)} / ${fmt.bytes(n.mem_limit)}`),
-			h('span', {class: n.disk_free_alarm ? 'alarm' : null}, `${fmt.bytes(n.disk_free)} (limit ${fmt.bytes(n.disk_free_limit)})`),
-			`${fmt.num(n.fd_used)} / ${fmt.num(n.fd_total)}`, fmt.duration(n.uptime)]), {'data-test': 'nodes-table'}));
+		// A cluster node the answering node only knows from etcd has no memory or disk figures.
+		const have = (n, k) => n[k] !== undefined;
+		const clustered = ns.some(n => have(n, 'role'));
+		const cols = [{label: 'Name'}, {label: 'Role'}];
+		if (clustered)
+			cols.push({label: 'In sync'}, {label: 'Lag (records)', cls: 'num'}, {label: 'Lag (bytes)', cls: 'num'});
+		cols.push({label: 'Running'}, {label: 'Memory'}, {label: 'Disk free'}, {label: 'File descriptors'}, {label: 'Uptime'});
+		replace(body, table(cols, ns.map(n => {
+			const row = [h('a', {href: '#/nodes/' + api.enc(n.name)}, n.name),
+				h('span', {'data-test': 'node-role'}, n.role || 'standalone')];
+			if (clustered)
+				row.push(n.role === 'leader' ? '' : n.in_sync ? 'yes' : h('span', {class: 'alarm'}, 'no'),
+					have(n, 'lag_records') ? fmt.num(n.lag_records) : '',
+					have(n, 'lag_bytes') ? fmt.bytes(n.lag_bytes) : '');
+			row.push(n.running ? 'yes' : h('span', {class: 'alarm'}, 'no'),
+				have(n, 'mem_used') ? h('span', {class: n.mem_alarm ? 'alarm' : null}, `${fmt.bytes(n.mem_used)} / ${fmt.bytes(n.mem_limit)}`) : '',
+				have(n, 'disk_free') ? h('span', {class: n.disk_free_alarm ? 'alarm' : null}, `${fmt.bytes(n.disk_free)} (limit ${fmt.bytes(n.disk_free_limit)})`) : '',
+				have(n, 'fd_used') ? `${fmt.num(n.fd_used)} / ${fmt.num(n.fd_total)}` : '',
+				have(n, 'uptime') ? fmt.duration(n.uptime) : '');
+			return row;
+		}), {'data-test': 'nodes-table'}));
 	}
 	await refresh();
 	return {refresh};

@@ -536,6 +536,9 @@ START_TEST(the_shipped_example_sets_every_key_it_names_to_its_default)
 		&defaults.mgmt_ssl_cacertfile,
 		&defaults.log_file, &defaults.log_file_level, &defaults.log_dir,
 		&defaults.load_definitions, &defaults.data_dir,
+		&defaults.cluster_etcd_endpoints, &defaults.cluster_etcd_prefix,
+		&defaults.cluster_node_name, &defaults.cluster_bind,
+		&defaults.cluster_advertised_address, &defaults.cluster_password,
 	};
 	char **ex_strings[] = {
 		&example.bind, &example.tls_bind, &example.mgmt_bind, &example.prometheus_bind,
@@ -546,6 +549,9 @@ START_TEST(the_shipped_example_sets_every_key_it_names_to_its_default)
 		&example.mgmt_ssl_certfile, &example.mgmt_ssl_keyfile, &example.mgmt_ssl_cacertfile,
 		&example.log_file, &example.log_file_level, &example.log_dir,
 		&example.load_definitions, &example.data_dir,
+		&example.cluster_etcd_endpoints, &example.cluster_etcd_prefix,
+		&example.cluster_node_name, &example.cluster_bind,
+		&example.cluster_advertised_address, &example.cluster_password,
 	};
 
 	config_init_defaults(&defaults);

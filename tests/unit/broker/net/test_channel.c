@@ -119,7 +119,7 @@ static void assert_channel_closed_with(uint16_t code, const char *text, uint32_t
 static void assert_channel_open_and_silent(void)
 {
 	ck_assert_int_eq(ch->state, CHANNEL_OPEN);
-	ck_assert_uint_eq(fixture_output_len(c), 0);
+	ck_assert_uint_eq(fixture_output_len(f, c), 0);
 }
 
 START_TEST(acking_one_tag_settles_only_that_delivery)

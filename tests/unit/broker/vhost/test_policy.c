@@ -258,6 +258,12 @@ START_TEST(a_bad_definition_is_refused_with_a_validation_text)
 		  "Validation failed: alternate-exchange must be a string" },
 		{ "{\"foo\": 1}",
 		  "Validation failed: [{<<\"foo\">>,...}] are not recognised policy settings" },
+		{ "{\"max-age\": \"bogus\"}", "<<\"bogus\">> is not a valid max age" },
+		{ "{\"max-age\": 7}", "7 is not a valid max age" },
+		{ "{\"stream-max-segment-size-bytes\": -1}", "-1 is not a valid segment size" },
+		{ "{\"stream-max-segment-size-bytes\": 3000000001}",
+		  "3000000001 is not a valid segment size" },
+		{ "{\"stream-max-segment-size-bytes\": \"x\"}", "<<\"x\">> is not a valid segment size" },
 		{ "{}", "Validation failed: no policy keys in definition" },
 		{ "[1]", "Validation failed: definition must be a JSON object" },
 		{ "{", "Validation failed: definition must be a JSON object" },
@@ -270,6 +276,23 @@ START_TEST(a_bad_definition_is_refused_with_a_validation_text)
 		ck_assert_str_eq(err, cases[i].text);
 	}
 	ck_assert(list_is_empty(&f->v->policies));
+}
+END_TEST
+
+START_TEST(stream_keys_are_kept_parsed_for_the_stream_kind)
+{
+	set("s", "^s", "queues", 0,
+	    "{\"max-age\": \"7D\", \"stream-max-segment-size-bytes\": 5000, "
+	    "\"max-length-bytes\": 100}");
+	const struct policy *p = policy_match(f->v, "s1", 2, true, false);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_str_eq(p->def.max_age, "7D");
+	ck_assert_int_eq(p->def.stream_max_segment_size_bytes, 5000);
+	ck_assert_int_eq(p->def.max_length_bytes, 100);
+	set("t", "^t", "queues", 0, "{\"max-length\": 1}");
+	p = policy_match(f->v, "t1", 2, true, false);
+	ck_assert_ptr_null(p->def.max_age);
+	ck_assert_int_eq(p->def.stream_max_segment_size_bytes, -1);
 }
 END_TEST
 
@@ -328,6 +351,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, an_alternate_exchange_comes_from_a_policy_unless_the_argument_names_one);
 	tcase_add_test(tc, a_bad_definition_is_refused_with_a_validation_text);
 	tcase_add_test(tc, a_bad_pattern_or_apply_to_is_refused);
+	tcase_add_test(tc, stream_keys_are_kept_parsed_for_the_stream_kind);
 	tcase_add_test(tc, a_refused_replacement_leaves_the_policy_in_force);
 	tcase_add_test(tc, a_policy_keeps_its_pattern_and_definition_as_given);
 	suite_add_tcase(s, tc);
