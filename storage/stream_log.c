@@ -142,6 +142,29 @@ static uint32_t slog_chunk_crc(const uint8_t *hdr, const uint8_t *payload, size_
 	return store_record_crc32c(crc, payload, len);
 }
 
+/* Makes the entries created or removed in dir durable. */
+static int slog_fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* The directory holding path (path cut at its last '/'; "." when it has none). */
+static void slog_parent(const char *path, char *buf, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(buf, len, ".");
+	else if (slash == path)
+		snprintf(buf, len, "/");
+	else
+		snprintf(buf, len, "%.*s", (int)(slash - path), path);
+}
+
 /* ---- segments ---- */
 
 static struct slog_segment *slog_head(struct slog *l)
@@ -179,9 +202,10 @@ static int slog_open_head(struct slog *l, bool create)
 {
 	struct slog_segment *h = slog_head(l);
 	char p[4096];
-	/* a segment being left behind is synced here, once per segment: the batches sync only
-	 * the head */
-	if (l->wfd >= 0 && l->unsynced && fdatasync(l->wfd) != 0)
+	/* a segment being left behind is synced here, once per segment, its index too, before
+	 * the next one exists: the batches sync only the head's log (and one may still be on
+	 * its way), and recovery trusts what a sealed segment's index says */
+	if (l->wfd >= 0 && (fdatasync(l->wfd) != 0 || (l->widx >= 0 && fdatasync(l->widx) != 0)))
 		store_log_error("stream %s: fdatasync failed: %s", l->dir, strerror(errno));
 	if (l->wfd >= 0)
 		close(l->wfd);
@@ -202,11 +226,9 @@ static int slog_open_head(struct slog *l, bool create)
 			return -1;
 		h->size = SLOG_SEG_HEADER;
 		/* the new files' names must survive a crash with the records in them */
-		int dfd = open(l->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			(void)fsync(dfd);
-			close(dfd);
-		}
+		if (slog_fsync_dir(l->dir) != 0)
+			store_log_error("stream %s: fsync of the directory failed: %s", l->dir,
+					strerror(errno));
 	}
 	return 0;
 }
@@ -252,10 +274,16 @@ static int64_t slog_check_chunk(struct slog *l, int fd, uint64_t pos, uint64_t f
 	return SLOG_CHUNK_HEADER + (int64_t)plen;
 }
 
-/* Brings one segment's index in line with its log: keeps the index entries whose chunks are
- * intact, scans on from the last of them for chunks the index lacks, and cuts the log after
- * the last intact chunk. */
-static int slog_recover_segment(struct slog *l, struct slog_segment *sg)
+/* Brings one segment's index in line with its log and cuts the log after the last intact
+ * chunk. A sealed segment was fdatasynced, index too, when the log rolled past it: its index
+ * entries up to the newest whose chunk is intact are taken on trust and only what follows is
+ * scanned. The head segment (verify_all) may hold chunks written after its last sync, and a
+ * power cut keeps any subset of those writes, in either file: a later chunk can be there
+ * while an earlier one is not, and an index entry can point at nothing. So every chunk of
+ * the head is read and checked against its CRC, the log is cut at the first that is not
+ * intact (a stream is a prefix: no offset may be missing before one that is kept), and the
+ * index is rewritten from there. That reads the head segment once per start. */
+static int slog_recover_segment(struct slog *l, struct slog_segment *sg, bool verify_all)
 {
 	char p[4096];
 	struct stat st;
@@ -292,7 +320,7 @@ static int slog_recover_segment(struct slog *l, struct slog_segment *sg)
 	sg->chunks = 0;
 	sg->next = sg->first;
 	/* the newest entry whose chunk is intact; everything before it is taken on trust */
-	while (entries > 0) {
+	while (entries > 0 && !verify_all) {
 		uint64_t at_entry = (entries - 1) * SLOG_IDX_ENTRY;
 		if (full_pread(ifd, e, sizeof e, at_entry) == SLOG_IDX_ENTRY) {
 			uint64_t at = get32(e + 16);
@@ -308,9 +336,7 @@ static int slog_recover_segment(struct slog *l, struct slog_segment *sg)
 		}
 		entries--;
 	}
-	if (ftruncate(ifd, (off_t)(entries * SLOG_IDX_ENTRY)) != 0)
-		goto fail;
-	/* chunks the index does not list yet */
+	/* chunks the index does not list yet (or, verify_all, every chunk) */
 	for (;;) {
 		int64_t n = slog_check_chunk(l, fd, pos, size, hdr);
 		if (n <= 0) {
@@ -334,7 +360,11 @@ static int slog_recover_segment(struct slog *l, struct slog_segment *sg)
 		put64(e + 8, get64(hdr + 16));
 		put32(e + 16, (uint32_t)pos);
 		put32(e + 20, get32(hdr + 24));
-		if (full_pwrite(ifd, e, sizeof e, (uint64_t)sg->chunks * SLOG_IDX_ENTRY) != 0)
+		uint8_t had[SLOG_IDX_ENTRY];
+		uint64_t at = (uint64_t)sg->chunks * SLOG_IDX_ENTRY;
+		if ((full_pread(ifd, had, sizeof had, at) != SLOG_IDX_ENTRY ||
+		     memcmp(had, e, sizeof e) != 0) &&
+		    full_pwrite(ifd, e, sizeof e, at) != 0)
 			goto fail;
 		sg->chunks++;
 		sg->last_chunk = get64(hdr + 8);
@@ -342,7 +372,8 @@ static int slog_recover_segment(struct slog *l, struct slog_segment *sg)
 		sg->next = sg->last_chunk + get32(hdr + 24);
 		pos += (uint64_t)n;
 	}
-	if (pos < size && ftruncate(fd, (off_t)pos) != 0)
+	if ((pos < size && ftruncate(fd, (off_t)pos) != 0) ||
+	    ftruncate(ifd, (off_t)sg->chunks * SLOG_IDX_ENTRY) != 0)
 		goto fail;
 	sg->size = pos;
 	close(fd);
@@ -360,19 +391,30 @@ static int slog_cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Creates dir and the directories above it that are missing, and makes each new one's entry
+ * durable in its parent: a stream's directory (and streams/ the first time) is new when the
+ * stream is declared, and a power cut before its parent reaches the disk would take the
+ * stream's segments along, confirmed messages included. */
 static int slog_mkdir_p(const char *dir)
 {
-	char p[4096];
+	char p[4096], parent[4096];
 	snprintf(p, sizeof p, "%s", dir);
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
+	size_t len = strlen(p);
+	for (char *s = p + 1; s <= p + len; s++) {
+		if (*s != '/' && *s != '\0')
 			continue;
+		char c = *s;
 		*s = '\0';
-		if (mkdir(p, 0755) != 0 && errno != EEXIST)
+		if (mkdir(p, 0755) == 0) {
+			slog_parent(p, parent, sizeof parent);
+			if (slog_fsync_dir(parent) != 0)
+				return -1;
+		} else if (errno != EEXIST) {
 			return -1;
-		*s = '/';
+		}
+		*s = c;
 	}
-	return mkdir(p, 0755) != 0 && errno != EEXIST ? -1 : 0;
+	return 0;
 }
 
 static int slog_ext_flush(struct store_ext *x);
@@ -417,7 +459,7 @@ struct slog *slog_open(const char *dir, uint64_t max_segment_size, char *err, si
 		qsort(firsts, n, sizeof *firsts, slog_cmp_u64);
 	for (size_t i = 0; i < n; i++) {
 		struct slog_segment *sg = slog_segment_push(l, firsts[i]);
-		if (!sg || slog_recover_segment(l, sg) != 0) {
+		if (!sg || slog_recover_segment(l, sg, i + 1 == n) != 0) {
 			snprintf(err, errlen,
 				 "cannot recover stream segment %020" PRIu64 " in %s: %s",
 				 firsts[i], dir, sg ? strerror(errno) : "out of memory");
@@ -507,6 +549,7 @@ void slog_destroy(struct slog *l)
 	if (l->store)
 		store_ext_forget(l->store, &l->ext);
 	for (size_t i = 0; i < l->seg_count; i++) {
+		slog_segment_close(&l->segs[i]);
 		slog_path(l, l->segs[i].first, "log", p, sizeof p);
 		unlink(p);
 		if (l->store)
@@ -516,7 +559,13 @@ void slog_destroy(struct slog *l)
 		if (l->store)
 			store_tap_removed(l->store, p);
 	}
-	rmdir(l->dir);
+	/* durable before the delete is answered: a power cut must not bring the stream's
+	 * messages back, in a stream declared again under its name (the same directory) */
+	char parent[4096];
+	slog_parent(l->dir, parent, sizeof parent);
+	if (rmdir(l->dir) == 0 ? slog_fsync_dir(parent) != 0 : slog_fsync_dir(l->dir) != 0)
+		store_log_error("stream %s: the removal may not be durable: %s", l->dir,
+				strerror(errno));
 	slog_free(l);
 }
 
@@ -805,6 +854,12 @@ uint32_t slog_trim(struct slog *l, int64_t max_bytes, int64_t max_age_ms, uint64
 		unlink(p);
 		if (l->store)
 			store_tap_removed(l->store, p);
+		/* each removal durable before the next: a power cut could otherwise undo the
+		 * unlink of an older segment and not of a newer one, leaving a gap in the offsets.
+		 * One fsync per dropped segment, on a timer: rare */
+		if (slog_fsync_dir(l->dir) != 0)
+			store_log_error("stream %s: fsync of the directory failed: %s", l->dir,
+					strerror(errno));
 		total -= sg->size;
 		memmove(l->segs, l->segs + 1, (l->seg_count - 1) * sizeof *l->segs);
 		l->seg_count--;
@@ -873,11 +928,14 @@ int slog_read(struct slog *l, struct slog_cursor *cur, size_t max, slog_read_fn 
 				return -1;
 		}
 		if (cur->file_pos >= sg->size) {
-			/* the end of this segment: the next one starts at its next offset */
+			/* the end of this segment: the next one starts at its next offset, or later
+			 * when a segment between them is missing (no offsets there: go on past) */
 			cur->offset = sg->next > cur->offset ? sg->next : cur->offset;
 			cur->file_pos = 0;
 			if (sg == slog_head(l))
 				break;
+			if (sg[1].first > cur->offset)
+				cur->offset = sg[1].first;
 			continue;
 		}
 		/* the header and the filter block that may follow it: enough to skip the chunk */

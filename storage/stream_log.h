@@ -8,8 +8,10 @@
  * fdatasyncs the log's file too, so a publisher confirm covers the stream's bytes). Readers
  * see the written chunks only. Memory does not grow with the log: per segment the log keeps
  * its first offset, size and newest timestamp; the chunk index stays on disk and is searched
- * with pread. Opening a log checks the index against the segments, rebuilds what is missing
- * and truncates a torn tail. Every function runs on the loop thread. */
+ * with pread. Opening a log checks the index against the segments (every chunk of the newest
+ * segment, which may hold unsynced writes), rebuilds what is missing and cuts the log at the
+ * first chunk that does not check. New directories and files, segments left behind, and
+ * removals are synced where they happen. Every function runs on the loop thread. */
 #ifndef STORAGE_STREAM_LOG_H
 #define STORAGE_STREAM_LOG_H
 

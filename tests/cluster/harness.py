@@ -48,8 +48,11 @@ def namespaces_available():
     r = run("ip", "netns", "add", name, check=False)
     if r.returncode != 0:
         return False
+    # adding one is not enough: entering it needs mount rights that a container may lack
+    # ("mount --make-rslave /" failed), and every process of a test enters one
+    r = run("ip", "netns", "exec", name, "ip", "link", "set", "lo", "up", check=False)
     run("ip", "netns", "del", name, check=False)
-    return True
+    return r.returncode == 0
 
 
 def wait_port(host, port, timeout):

@@ -69,6 +69,56 @@ def props(persistent=True, headers=None, expiration=None):
     return struct.pack("!H", flags) + body
 
 
+def read_table(buf, off):
+    """A field table at off: (dict, offset after it). Only the types Warren sends."""
+    size = struct.unpack_from("!I", buf, off)[0]
+    off += 4
+    end = off + size
+    out = {}
+    while off < end:
+        key, off = read_shortstr(buf, off)
+        kind = chr(buf[off])
+        off += 1
+        if kind in "lL":
+            v = struct.unpack_from("!q" if kind == "l" else "!Q", buf, off)[0]
+            off += 8
+        elif kind in "iI":
+            v = struct.unpack_from("!i" if kind == "i" else "!I", buf, off)[0]
+            off += 4
+        elif kind in "sU":
+            v = struct.unpack_from("!h", buf, off)[0]
+            off += 2
+        elif kind in "bBt":
+            v = buf[off]
+            off += 1
+        elif kind in "SV":
+            n = struct.unpack_from("!I", buf, off)[0] if kind == "S" else 0
+            v = bytes(buf[off + 4:off + 4 + n]) if kind == "S" else None
+            off += 4 + n if kind == "S" else 0
+        elif kind == "F":
+            v, off = read_table(buf, off)
+        elif kind == "T":
+            v = struct.unpack_from("!Q", buf, off)[0]
+            off += 8
+        else:
+            raise ValueError("field type %r not understood" % kind)
+        out[key.decode()] = v
+    return out, end
+
+
+def headers_of(prop_bytes):
+    """The headers table of content-header properties (as props() lays them out), or {}."""
+    flags = struct.unpack_from("!H", prop_bytes, 0)[0]
+    off = 2
+    if flags & (1 << 15):  # content-type
+        _, off = read_shortstr(prop_bytes, off)
+    if flags & (1 << 14):  # content-encoding
+        _, off = read_shortstr(prop_bytes, off)
+    if not flags & (1 << 13):
+        return {}
+    return read_table(prop_bytes, off)[0]
+
+
 def read_shortstr(buf, off):
     n = buf[off]
     return bytes(buf[off + 1:off + 1 + n]), off + 1 + n
@@ -249,9 +299,9 @@ class Conn:
         self.send(method(ch, 60, 10, struct.pack("!IHB", 0, prefetch, 0)))
         self.expect(ch, 60, 11, keep=keep)
 
-    def consume(self, queue, ctag, no_ack=False, ch=1, keep=None):
+    def consume(self, queue, ctag, no_ack=False, ch=1, keep=None, args=None):
         self.send(method(ch, 60, 20, struct.pack("!H", 0) + shortstr(queue) + shortstr(ctag)
-                         + bytes([2 if no_ack else 0]) + table({})))
+                         + bytes([2 if no_ack else 0]) + table(args)))
         self.expect(ch, 60, 21, keep=keep)
 
     @staticmethod

@@ -19,7 +19,9 @@ point, plus "nothing more" and "everything"), start Warren on each and check, ov
     had arrived routes, unless an unbind or delete had been sent;
   - no settled ack came back (at-least-once allows only acks not yet proven durable), no message
     of a deleted queue came back in a queue of the same name declared again, no copy was
-    delivered twice without redelivered set, and nothing unknown or corrupt appeared.
+    delivered twice without redelivered set, and nothing unknown or corrupt appeared;
+  - each stream, read from its first offset, holds every confirmed message at the offset it
+    had, with no gap and no message twice (retention may only have dropped its start).
 
 Usage: powerloss.py WARREN RECORDER.so [--deep] [--workloads a,b] [--seed N] [--jobs 2]
        [--states-per-point N] [--max-points N] [--keep] [--verbose]
@@ -49,7 +51,7 @@ import crashfs  # noqa: E402
 import workloads  # noqa: E402
 
 FAILURES = ("confirmed_lost", "declared_lost", "failed_start", "acked_back", "deleted_back",
-            "duplicated", "phantom", "corrupt", "check_error")
+            "duplicated", "phantom", "corrupt", "stream_order", "check_error")
 
 
 PORTS_LOCK = threading.Lock()
@@ -251,6 +253,102 @@ def drain(port, rec, promises, delayed):
     return got, missing, unrouted
 
 
+def drain_streams(port, rec):
+    """Each stream read from its first offset as a client would (prefetch, acks):
+    {stream: [(offset, id, body)]}. A stream that is not there is left out (the declare check
+    reports it if it was promised)."""
+    out = {}
+    for name in sorted(rec["streams"]):
+        c = amqp.Conn(port)
+        try:
+            try:
+                count = c.declare_queue(name, passive=True)[0]
+            except amqp.Closed as e:
+                if e.code != 404:
+                    raise
+                continue
+            c.qos(100)
+            c.consume(name, "check", args={"x-stream-offset": "first"})
+            items = []
+            deadline = time.monotonic() + 10
+            while True:
+                # deliveries can come with consume-ok, before any fill
+                tag = None
+                while c.events:
+                    ev = c.events.popleft()
+                    if ev[0] == "deliver":
+                        _, _, _, tag, _, props, body = ev
+                        off = amqp.headers_of(props).get("x-stream-offset")
+                        items.append((off, body.split(b"|", 1)[0].decode(errors="replace"),
+                                      body))
+                if tag is not None:
+                    c.send(amqp.Conn.ack_frame(tag, multiple=True))
+                if len(items) >= count or time.monotonic() >= deadline:
+                    break
+                if not c.fill(0.25):
+                    break  # a quarter of a second without a delivery: that is all there is
+            out[name] = items
+        finally:
+            c.close()
+    return out
+
+
+def judge_streams(rec, promises, streams):
+    """Failures of the streams of one state: each confirmed message there at the offset it was
+    read at while the workload ran, the offsets one after another, each message once. Retention
+    (x-max-length-bytes) drops whole segments from the head, while the workload ran and again
+    when the broker starts on the state, so in such a stream a confirmed message may be missing
+    only from before the first offset that is there: never from the middle or the end."""
+    fail = collections.defaultdict(list)
+    msgs, offsets = rec["msgs"], rec["offsets"]
+    present = collections.defaultdict(set)
+    first = {}  # stream -> the first offset there
+    for name, items in streams.items():
+        offs = [off for off, _, _ in items if off is not None]
+        if offs:
+            first[name] = min(offs)
+        prev = None
+        seen = collections.Counter()
+        for off, mid, body in items:
+            m = msgs.get(mid)
+            if m is None:
+                fail["phantom"].append("%s in %s" % (mid[:40], name))
+                continue
+            gens = [g for slot in m["slots"] for (q, g) in slot if q == name]
+            if not gens:
+                fail["phantom"].append("%s in %s (never published there)" % (mid, name))
+                continue
+            if body != m["body"]:
+                fail["corrupt"].append("%s in %s" % (mid, name))
+            if all(("queue", name, g) in promises.deleted for g in gens):
+                fail["deleted_back"].append("%s in %s" % (mid, name))
+            seen[mid] += 1
+            present[name].add(mid)
+            if off is None:
+                fail["stream_order"].append("%s in %s without x-stream-offset" % (mid, name))
+            elif mid in offsets and offsets[mid] != off:
+                fail["stream_order"].append("%s in %s at offset %s, was at %d"
+                                            % (mid, name, off, offsets[mid]))
+            if prev is not None and off is not None and off != prev + 1:
+                fail["stream_order"].append("%s: offset %s follows %s" % (name, off, prev))
+            prev = off
+        for mid, n in seen.items():
+            if n > 1:
+                fail["duplicated"].append("%s in %s x%d" % (mid, name, n))
+    for mid in promises.confirmed:
+        slot = msgs[mid]["slots"][0]
+        name, gen = slot[0]
+        if name not in rec["streams"]:
+            continue
+        if ("queue", name, gen) in promises.deleting or mid in present[name]:
+            continue
+        info = [i for i in rec["streams"][name] if i["gen"] == gen][0]
+        if info["trim"] and mid in offsets and name in first and offsets[mid] < first[name]:
+            continue  # dropped by retention
+        fail["confirmed_lost"].append("%s (in %s at %s)" % (mid, name, offsets.get(mid, "?")))
+    return fail
+
+
 def judge(rec, promises, got):
     """Failures of one drained state: {kind: [details]}."""
     fail = collections.defaultdict(list)
@@ -280,6 +378,8 @@ def judge(rec, promises, got):
     for mid in promises.confirmed:
         for slot in msgs[mid]["slots"]:
             names = [q for q, _ in slot]
+            if names[0] in rec["streams"]:
+                continue  # judge_streams
             if any((mid, q) in promises.acksent for q in names):
                 continue
             if any(("queue", q, g) in promises.deleting for q, g in slot):
@@ -321,6 +421,9 @@ def check_state(warren, state_dir, settings, rec, promises, delayed):
             fail["declared_lost"].append("binding %s -> %s (%s)" % (x, q, key))
         for k, v in judge(rec, promises, got).items():
             fail[k].extend(v)
+        if rec["streams"]:
+            for k, v in judge_streams(rec, promises, drain_streams(b.port, rec)).items():
+                fail[k].extend(v)
         if b.proc.poll() is not None:
             fail["failed_start"].append("exited during the check (%s)" % b.proc.returncode)
     finally:
@@ -333,7 +436,7 @@ def check_state(warren, state_dir, settings, rec, promises, delayed):
 # --- one workload -------------------------------------------------------------------------------
 
 def record(args, name, work):
-    fn, n, settings, recenv = workloads.WORKLOADS[name]
+    fn, n, settings, recenv = workloads.WORKLOADS[name][:4]
     if args.deep:
         n *= args.deep_factor
     root = os.path.join(work, name, "rec")
@@ -393,8 +496,10 @@ def run_workload(args, name, work, totals):
     t0 = time.monotonic()
     rec, entries, settings = record(args, name, work)
     rng = random.Random(args.seed)
-    recinfo = {"msgs": rec.msgs, "queues": set(rec.queues)}
-    points = choose_points(entries, rng, args.max_points, args.extra_points)
+    recinfo = {"msgs": rec.msgs, "queues": set(rec.queues) - set(rec.streams),
+               "streams": rec.streams, "offsets": dict(rec.offsets)}
+    share = (workloads.WORKLOADS[name][4:] or [1])[0]
+    points = choose_points(entries, rng, int(args.max_points * share), args.extra_points)
     model = crashfs.Model(entries)
     promises = Promises()
     seen = set()
@@ -471,6 +576,10 @@ def run_workload(args, name, work, totals):
                 rec.counts["declared"], results["confirmed_lost"], results["declared_lost"],
                 results["failed_start"],
                 sum(results[k] for k in FAILURES[3:]), time.monotonic() - t0))
+    extra = ["%s=%d" % (k, rec.counts[k]) for k in ("requeued", "rejected", "read", "nacked",
+                                                    "stream_skips") if rec.counts[k]]
+    if extra:
+        line += "\n            also " + " ".join(extra)
     print(line, flush=True)
     for kind in FAILURES:
         for ex in examples[kind]:
@@ -528,9 +637,10 @@ def main():
           "%d failed starts" % (totals["states"], totals["confirmed_lost"],
                                 totals["declared_lost"], totals["failed_start"]))
     print("powerloss: also %d with acked messages back, %d with deleted messages back, "
-          "%d duplicated, %d phantom, %d corrupt, %d checker errors; %.0f s"
+          "%d duplicated, %d phantom, %d corrupt, %d with stream offsets out of order, "
+          "%d checker errors; %.0f s"
           % (totals["acked_back"], totals["deleted_back"], totals["duplicated"],
-             totals["phantom"], totals["corrupt"], totals["check_error"],
+             totals["phantom"], totals["corrupt"], totals["stream_order"], totals["check_error"],
              time.monotonic() - t0), flush=True)
     if not args.keep and not (bad and args.keep_failures > 0):
         shutil.rmtree(work, ignore_errors=True)

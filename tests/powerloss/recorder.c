@@ -3,7 +3,9 @@
  * call that changes a file or directory under <dir> is appended to <file>, in the order the calls
  * happened, with the data written: open with O_CREAT or O_TRUNC, mkdir, write, pwrite, writev,
  * pwritev, ftruncate, truncate, fallocate, fsync, fdatasync, sync_file_range, sync, syncfs, rename,
- * link, unlink, rmdir. crashfs.py reads the log back and builds the states a power cut could leave.
+ * link, unlink, rmdir. Descriptors made by dup, dup2, dup3 and fcntl(F_DUPFD) follow the file
+ * they copy (a stream log hands a dup of its segment to the storage thread, which fdatasyncs
+ * it). crashfs.py reads the log back and builds the states a power cut could leave.
  *
  * Each call runs under one process-wide lock together with the append of its entry, and the entry
  * is appended after the call returned: an operation whose entry is at position k had completed
@@ -93,6 +95,11 @@ static int (*real_mkdirat)(int, const char *, mode_t);
 static int (*real_close)(int);
 static FILE *(*real_fopen)(const char *, const char *);
 static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
+static int (*real_dup)(int);
+static int (*real_dup2)(int, int);
+static int (*real_dup3)(int, int, int);
+static int (*real_fcntl)(int, int, ...);
+static int (*real_fcntl64)(int, int, ...);
 
 #define RESOLVE(name) (*(void **)&real_##name = dlsym(RTLD_NEXT, #name))
 
@@ -105,7 +112,10 @@ __attribute__((constructor)) static void recorder_init(void)
 	RESOLVE(fsync), RESOLVE(fdatasync), RESOLVE(sync_file_range), RESOLVE(sync);
 	RESOLVE(syncfs), RESOLVE(rename), RESOLVE(renameat), RESOLVE(renameat2), RESOLVE(link);
 	RESOLVE(linkat), RESOLVE(unlink), RESOLVE(unlinkat), RESOLVE(rmdir), RESOLVE(mkdir);
-	RESOLVE(mkdirat), RESOLVE(close), RESOLVE(fopen), RESOLVE(mmap);
+	RESOLVE(mkdirat), RESOLVE(close), RESOLVE(fopen), RESOLVE(mmap), RESOLVE(dup);
+	RESOLVE(dup2), RESOLVE(dup3), RESOLVE(fcntl), RESOLVE(fcntl64);
+	if (!real_fcntl64)
+		real_fcntl64 = real_fcntl;
 	if (!root || !log)
 		return;
 	if (!realpath(root, rec_root)) {
@@ -378,6 +388,85 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	return mmap(addr, len, prot, flags, fd, off);
+}
+
+/* ---- copies of descriptors ---- */
+
+/* newfd (the result of a dup of oldfd, or -1) now names what oldfd names. Called under the
+ * lock, so that a close on another thread cannot slip between the call and the bookkeeping. */
+static int recorder_dup_result(int oldfd, int newfd)
+{
+	if (newfd >= 0 && newfd < REC_MAX_FD)
+		rec_ino[newfd] = oldfd >= 0 && oldfd < REC_MAX_FD ? rec_ino[oldfd] : 0;
+	return newfd;
+}
+
+/* these may be called by other libraries' constructors, before recorder_init has run */
+#define RESOLVED(name) (real_##name ? 0 : (RESOLVE(name), 0))
+
+int dup(int fd)
+{
+	RESOLVED(dup);
+	if (!rec_on)
+		return real_dup(fd);
+	pthread_mutex_lock(&rec_lock);
+	int rc = recorder_dup_result(fd, real_dup(fd));
+	pthread_mutex_unlock(&rec_lock);
+	return rc;
+}
+
+int dup2(int fd, int fd2)
+{
+	RESOLVED(dup2);
+	if (!rec_on)
+		return real_dup2(fd, fd2);
+	pthread_mutex_lock(&rec_lock);
+	int rc = recorder_dup_result(fd, real_dup2(fd, fd2));
+	pthread_mutex_unlock(&rec_lock);
+	return rc;
+}
+
+int dup3(int fd, int fd2, int flags)
+{
+	RESOLVED(dup3);
+	if (!rec_on)
+		return real_dup3(fd, fd2, flags);
+	pthread_mutex_lock(&rec_lock);
+	int rc = recorder_dup_result(fd, real_dup3(fd, fd2, flags));
+	pthread_mutex_unlock(&rec_lock);
+	return rc;
+}
+
+/* glibc's own fcntl reads its third argument as a pointer whatever the command: so does this */
+static int recorder_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
+{
+	if (!rec_on || (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC))
+		return real(fd, cmd, arg);
+	pthread_mutex_lock(&rec_lock);
+	int rc = recorder_dup_result(fd, real(fd, cmd, arg));
+	pthread_mutex_unlock(&rec_lock);
+	return rc;
+}
+
+int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	RESOLVED(fcntl);
+	return recorder_fcntl(real_fcntl, fd, cmd, arg);
+}
+
+int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	if (!real_fcntl64 && !(RESOLVE(fcntl64)))
+		RESOLVE(fcntl);
+	return recorder_fcntl(real_fcntl64 ? real_fcntl64 : real_fcntl, fd, cmd, arg);
 }
 
 /* ---- data ---- */

@@ -14,6 +14,11 @@ it may be: a list of slots, each a list of [queue, gen] pairs it may be found in
 queue is one slot each; a message that can be dead-lettered from A to B is one slot [A, B]). `gen`
 counts how many times that queue name was declared after a delete.
 
+Streams keep their own table: `Recording.streams` names each stream's directory and
+`Recording.offsets` the offset each message was read back at while the workload ran (a stream
+consumer in the workload reads everything, as a client would). A stream message's slot is the
+stream; acks do not remove anything from a stream.
+
 An ack is *settled* when a publish sent after the ack was proven processed (the reply to a later
 basic.qos on the same channel arrived) has been confirmed: Warren appends the dequeue record when
 it handles the ack and its group commits complete in order, so that confirm proves the dequeue
@@ -41,6 +46,8 @@ class Recording:
         self.sent = 0      # publishes handed to sockets so far (the stamp of the next one)
         self.acked_pending = []  # (stamp at qos-ok, [(id, q), ...]) not yet settled
         self.counts = collections.Counter()
+        self.streams = {}  # stream name -> [{"gen": g, "trim": retention on}], per declare
+        self.offsets = {}  # id -> offset it was read back at (stream messages)
 
     def mark(self, **kw):
         os.write(self.fd, crashfs.mark_bytes(json.dumps(kw, separators=(",", ":"))))
@@ -127,11 +134,12 @@ class Consumer:
     """Consumes queues on one channel; acks (or rejects) what it holds when step() is called,
     then proves the acks processed with a basic.qos round trip."""
 
-    def __init__(self, port, rec, queues, prefetch=20, reject=()):
+    def __init__(self, port, rec, queues, prefetch=20, reject=(), requeue=None):
         self.c = amqp.Conn(port)
         self.rec = rec
         self.held = []  # (tag, id, queue)
         self.reject = set(reject)  # queues whose deliveries are rejected (dead-lettered)
+        self.requeue = dict(requeue or {})  # queue -> share of its deliveries sent back
         self.prefetch = prefetch
         self.c.qos(prefetch)
         for q in queues:
@@ -153,19 +161,62 @@ class Consumer:
             return
         n = max(1, int(len(self.held) * fraction))
         take, self.held = self.held[:n], self.held[n:]
-        acks = [(mid, q) for _, mid, q in take if q not in self.reject]
+        back = {tag for tag, _, q in take if rng.random() < self.requeue.get(q, 0)}
+        acks = [(mid, q) for tag, mid, q in take if q not in self.reject and tag not in back]
         if acks:
             self.rec.mark(acksent=[list(a) for a in acks])
             self.rec.counts["acked"] += len(acks)
-        frames = [amqp.Conn.reject_frame(tag, False) if q in self.reject
+        frames = [amqp.Conn.reject_frame(tag, tag in back) if q in self.reject or tag in back
                   else amqp.Conn.ack_frame(tag) for tag, _, q in take]
-        self.rec.counts["rejected"] += len(take) - len(acks)
+        self.rec.counts["requeued"] += len(back)
+        self.rec.counts["rejected"] += len(take) - len(acks) - len(back)
         self.c.send(b"".join(frames))
         keep = []
         self.c.qos(self.prefetch, keep=keep)
         self.c.events.extend(keep)
         self.on_events()
         self.rec.acks_processed(acks)
+
+
+class StreamReader:
+    """Reads streams from their first offset on one channel (prefetch as credit, acks given
+    back as it goes), recording the offset each message was delivered at."""
+
+    def __init__(self, port, rec, streams, prefetch=40):
+        self.c = amqp.Conn(port)
+        self.rec = rec
+        self.c.qos(prefetch)
+        self.last = {}  # stream -> the last offset read
+        for q in streams:
+            self.c.consume(q, q, args={"x-stream-offset": "first"})
+
+    def on_events(self):
+        keep = collections.deque()
+        tag = None
+        while self.c.events:
+            ev = self.c.events.popleft()
+            if ev[0] != "deliver":
+                keep.append(ev)
+                continue
+            _, _, q, tag, _, props, body = ev
+            off = amqp.headers_of(props)["x-stream-offset"]
+            mid = body.split(b"|", 1)[0].decode()
+            prev = self.last.get(q)
+            if prev is not None and off != prev + 1:
+                # retention can move a reader on past what it dropped; nothing else can
+                self.rec.counts["stream_skips"] += 1
+            self.last[q] = off
+            self.rec.offsets[mid] = off
+            self.rec.counts["read"] += 1
+        self.c.events.extend(keep)
+        if tag is not None:
+            self.c.send(amqp.Conn.ack_frame(tag, multiple=True))
+
+
+def declare_stream(rec, c, name, args):
+    declare(rec, c, "queue", name, args=dict(args, **{"x-queue-type": "stream"}))
+    rec.streams.setdefault(name, []).append({"gen": rec.gen[name],
+                                             "trim": "x-max-length-bytes" in args})
 
 
 def pump(conns, wait):
@@ -387,12 +438,105 @@ def run_compaction(rec, port, rng, n):
     c.close()
 
 
+def run_stream(rec, port, rng, n):
+    """Confirmed publishing by three publishers into durable streams with 4 KiB segments, read
+    back from the first offset while it runs: st.keep keeps everything (segments roll), st.trim
+    keeps about 16 KiB (x-max-length-bytes: old segments are deleted while publishing goes on),
+    and st.again is deleted half-way and declared again under its name."""
+    c = amqp.Conn(port)
+    seg = {"x-stream-max-segment-size-bytes": 4096}
+    declare_stream(rec, c, "st.keep", seg)
+    declare_stream(rec, c, "st.trim", dict(seg, **{"x-max-length-bytes": 16384}))
+    declare_stream(rec, c, "st.again", seg)
+    pubs = [Publisher(port, rec, window=8) for _ in range(3)]
+    reader = StreamReader(port, rec, ["st.keep", "st.trim", "st.again"])
+    for i in range(n):
+        p = pubs[i % 3]
+        while not p.can_send():
+            pump(pubs + [reader], 0.05)
+        r = rng.random()
+        q = "st.keep" if r < 0.45 else "st.trim" if r < 0.9 else "st.again"
+        p.publish("", q, "st-%05d" % i, [[q]], size=rng.randrange(20, 600))
+        pump(pubs + [reader], 0)
+        if i == n // 2:
+            for x in pubs:
+                x.drain()
+            gen = rec.gen["st.again"]
+            rec.mark(deleting=[["queue", "st.again", gen]])
+            c.delete_queue("st.again")
+            rec.gen["st.again"] += 1
+            rec.mark(deleted=[["queue", "st.again", gen]])
+            declare_stream(rec, c, "st.again", seg)
+            keep = []
+            reader.c.consume("st.again", "st.again", args={"x-stream-offset": "first"},
+                             keep=keep)
+            reader.c.events.extend(keep)
+    for p in pubs:
+        p.drain()
+    # the reader reads to the end, so every message's offset is known
+    deadline = time.monotonic() + 3
+    seen = -1
+    while time.monotonic() < deadline and rec.counts["read"] != seen:
+        seen = rec.counts["read"]
+        pump([reader], 0.3)
+    for x in pubs + [reader]:
+        x.c.close()
+    c.close()
+
+
+def run_quorum(rec, port, rng, n):
+    """Quorum queues: confirmed persistent publishing into qq.plain (a consumer acks) and
+    qq.work (x-delivery-limit 2: its consumer acks some deliveries and sends the others back,
+    so a message sent back three times is dead-lettered to the quorum queue qq.dead, whose
+    consumer acks)."""
+    c = amqp.Conn(port)
+    quorum = {"x-queue-type": "quorum"}
+    declare(rec, c, "queue", "qq.dead", args=quorum)
+    declare(rec, c, "queue", "qq.work", args=dict(quorum, **{
+        "x-delivery-limit": 2, "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": "qq.dead"}))
+    declare(rec, c, "queue", "qq.plain", args=quorum)
+    pubs = [Publisher(port, rec), Publisher(port, rec)]
+    work = Consumer(port, rec, ["qq.work"], requeue={"qq.work": 0.6})
+    cons = Consumer(port, rec, ["qq.plain", "qq.dead"])
+    for i in range(n):
+        p = pubs[i % 2]
+        while not p.can_send():
+            pump(pubs + [work, cons], 0.05)
+        if i % 3 == 0:
+            p.publish("", "qq.plain", "qq-%05d" % i, [["qq.plain"]], size=rng.randrange(10, 500))
+        else:
+            p.publish("", "qq.work", "qq-%05d" % i, [["qq.work", "qq.dead"]],
+                      size=rng.randrange(10, 500))
+        pump(pubs + [work, cons], 0)
+        if i % 4 == 3:
+            work.step(rng, 1.0)
+        if i % 7 == 6:
+            cons.step(rng, 0.7)
+    for p in pubs:
+        p.drain()
+    for _ in range(4):
+        pump(pubs + [work, cons], 0.05)
+        work.step(rng, 1.0)
+    pump(pubs + [work, cons], 0.05)
+    cons.step(rng, 1.0)
+    for p in pubs:
+        p.publish("", "qq.plain", "qq-end-%d" % pubs.index(p), [["qq.plain"]], size=50)
+        p.drain()
+    for x in pubs + [work, cons]:
+        x.c.close()
+    c.close()
+
+
 WORKLOADS = {
-    # name: (function, messages in the quick run, extra broker settings, recorder settings)
+    # name: (function, messages in the quick run, extra broker settings, recorder settings[,
+    #        share of --max-points it checks: the stream workload's states take longer])
     "publishing": (run_publishing, 240, [], {}),
     # a slow fdatasync lets a definitions save overtake a sync of the log in flight
     "topology": (run_topology, 36, [], {"WARREN_RECORD_FDATASYNC_DELAY_US": "20000"}),
     "deadletter": (run_deadletter, 150, [], {}),
     "delayed": (run_delayed, 90, [], {}),
     "compaction": (run_compaction, 320, ["msg_store_file_size_limit=4096"], {}),
+    "stream": (run_stream, 300, [], {}, 0.3),
+    "quorum": (run_quorum, 200, [], {}, 0.5),
 }

@@ -3,6 +3,8 @@
  * its bytes riding on the store's group commit, and filtering readers skipping chunks by
  * their Bloom filters (chunks written before filters included). */
 #include <check.h>
+#include <dirent.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +186,91 @@ START_TEST(a_torn_tail_is_cut_and_a_lost_index_is_rebuilt)
 }
 END_TEST
 
+/* After a power cut the head segment may hold a later chunk without an earlier one (each
+ * unsynced write lands or not on its own), with the index listing both. */
+START_TEST(a_chunk_lost_from_the_head_segment_cuts_the_stream_there_whatever_the_index_says)
+{
+	struct harness *h = harness_new(0); /* for its log function */
+	char dir[300], err[256], path[512];
+	snprintf(dir, sizeof dir, "%s/stream", h->dir);
+	struct slog *l = slog_open(dir, 0, err, sizeof err);
+	append_n(l, 0, 6, 1000, true); /* six chunks of one message */
+	slog_close(l);
+	/* the fourth chunk's write never reached the disk: zeros where it was */
+	snprintf(path, sizeof path, "%s/00000000000000000000.idx", dir);
+	int ifd = open(path, O_RDONLY);
+	ck_assert_int_ge(ifd, 0);
+	uint8_t e[24 * 5];
+	ck_assert_int_eq(pread(ifd, e, sizeof e, 0), (ssize_t)sizeof e);
+	close(ifd);
+	uint32_t at = (uint32_t)(e[3 * 24 + 16] | e[3 * 24 + 17] << 8 | e[3 * 24 + 18] << 16 |
+				 (uint32_t)e[3 * 24 + 19] << 24);
+	uint32_t end = (uint32_t)(e[4 * 24 + 16] | e[4 * 24 + 17] << 8 | e[4 * 24 + 18] << 16 |
+				  (uint32_t)e[4 * 24 + 19] << 24);
+	static const uint8_t zeros[4096];
+	snprintf(path, sizeof path, "%s/00000000000000000000.log", dir);
+	int fd = open(path, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, zeros, end - at, at), (ssize_t)(end - at));
+	close(fd);
+
+	l = slog_open(dir, 0, err, sizeof err);
+	ck_assert_ptr_nonnull(l);
+	ck_assert_uint_eq(slog_next(l), 3); /* m3 lost, so m4 and m5 go too: no gap */
+	ck_assert_ptr_nonnull(harness_log_find("torn or corrupt"));
+	append_n(l, 3, 2, 1000, true); /* offsets 3 and 4 again, readable */
+	struct got *g = read_from(l, 0, 100);
+	ck_assert_uint_eq(g->n, 5);
+	for (unsigned i = 0; i < 5; i++)
+		ck_assert_uint_eq(g->offsets[i], i);
+	ck_assert_str_eq(g->bodies[4], "m4");
+	slog_close(l);
+	harness_free(h);
+}
+END_TEST
+
+START_TEST(a_reader_goes_on_past_a_segment_missing_between_others)
+{
+	const char *dir = new_dir();
+	char err[256], path[512];
+	struct slog *l = slog_open(dir, 4096, err, sizeof err);
+	append_n(l, 0, 300, 1000, true);
+	ck_assert_uint_gt(slog_segment_count(l), 3);
+	slog_close(l);
+	/* the second segment's files go */
+	DIR *d = opendir(dir);
+	ck_assert_ptr_nonnull(d);
+	uint64_t firsts[64];
+	size_t n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL && n < 64)
+		if (strstr(de->d_name, ".log"))
+			firsts[n++] = strtoull(de->d_name, NULL, 10);
+	closedir(d);
+	uint64_t victim = UINT64_MAX, lowest = UINT64_MAX;
+	for (size_t i = 0; i < n; i++)
+		lowest = firsts[i] < lowest ? firsts[i] : lowest;
+	for (size_t i = 0; i < n; i++)
+		if (firsts[i] > lowest && firsts[i] < victim)
+			victim = firsts[i];
+	snprintf(path, sizeof path, "%s/%020" PRIu64 ".log", dir, victim);
+	ck_assert_int_eq(unlink(path), 0);
+	snprintf(path, sizeof path, "%s/%020" PRIu64 ".idx", dir, victim);
+	ck_assert_int_eq(unlink(path), 0);
+
+	l = slog_open(dir, 4096, err, sizeof err);
+	ck_assert_ptr_nonnull(l);
+	struct got *g = read_from(l, 0, 1000);
+	ck_assert_uint_gt(g->n, 0);
+	ck_assert_uint_lt(g->n, 300);
+	ck_assert_uint_eq(g->offsets[g->n - 1], 299); /* it reached the end */
+	for (size_t i = 1; i < g->n; i++)
+		ck_assert_uint_gt(g->offsets[i], g->offsets[i - 1]);
+	slog_close(l);
+	rm_dir(dir);
+}
+END_TEST
+
 START_TEST(retention_drops_whole_segments_from_the_head_never_the_head_segment)
 {
 	const char *dir = new_dir();
@@ -269,7 +356,11 @@ START_TEST(a_filtering_reader_skips_chunks_its_values_are_not_in_without_reading
 	append_chunk(l, c, 2); /* 4-5 */
 	append_chunk(l, d, 2); /* 6-7 */
 	slog_close(l);
-	/* damage the messages of the "blue" chunk: a reader that reads them sees corruption */
+	l = slog_open(dir, 0, err, sizeof err); /* the filters come back from the disk */
+	ck_assert_ptr_nonnull(l);
+	/* damage the messages of the "blue" chunk: a reader that reads them sees corruption
+	 * (once the log is open: opening checks every chunk of the newest segment and would cut
+	 * the log there) */
 	snprintf(path, sizeof path, "%s/00000000000000000000.log", dir);
 	int fd = open(path, O_RDWR);
 	ck_assert_int_ge(fd, 0);
@@ -280,8 +371,6 @@ START_TEST(a_filtering_reader_skips_chunks_its_values_are_not_in_without_reading
 	ck_assert_int_eq(pwrite(fd, "BLUE", 4, blue - buf), 4);
 	close(fd);
 
-	l = slog_open(dir, 0, err, sizeof err); /* the filters come back from the disk */
-	ck_assert_ptr_nonnull(l);
 	uint64_t red = sbloom_hash("red", 3), read_n, skipped;
 	struct sbloom_want want = { &red, 1, false };
 	struct got *g = read_filtered(l, &want);
@@ -401,6 +490,9 @@ static Suite *stream_log_suite(void)
 	tcase_add_test(tc, last_is_the_start_of_the_newest_chunk_and_time_finds_the_first_chunk_at_or_after);
 	tcase_add_test(tc, a_reopened_log_goes_on_where_it_stopped_across_segments);
 	tcase_add_test(tc, a_torn_tail_is_cut_and_a_lost_index_is_rebuilt);
+	tcase_add_test(tc,
+		       a_chunk_lost_from_the_head_segment_cuts_the_stream_there_whatever_the_index_says);
+	tcase_add_test(tc, a_reader_goes_on_past_a_segment_missing_between_others);
 	tcase_add_test(tc, retention_drops_whole_segments_from_the_head_never_the_head_segment);
 	tcase_add_test(tc, a_touched_log_is_written_and_synced_by_the_stores_next_batch);
 	tcase_add_test(tc, a_filtering_reader_skips_chunks_its_values_are_not_in_without_reading_them);
