@@ -15,6 +15,7 @@
 #include "storage/store_internal.h"
 #include "storage/store_log.h"
 #include "storage/store_record.h"
+#include "storage/store_io.h"
 
 void store_delete_segments(struct store *s)
 {
@@ -67,7 +68,6 @@ int store_read_record(struct store *s, uint32_t seg, uint64_t off, uint32_t len,
 {
 	const struct store_batch *bs[2] = { &s->flight, &s->pending };
 	struct store_segment *sg;
-	size_t done = 0;
 
 	for (int k = 0; k < 2; k++) {
 		for (size_t i = 0; i < bs[k]->part_count; i++) {
@@ -82,15 +82,7 @@ int store_read_record(struct store *s, uint32_t seg, uint64_t off, uint32_t len,
 	sg = store_segment_find(s, seg);
 	if (!sg || store_read_fd(s, sg) < 0)
 		return -1;
-	while (done < len) {
-		ssize_t n = pread(sg->rfd, out + done, len - done, (off_t)(off + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		done += (size_t)n;
-	}
-	return 0;
+	return store_io_pread(sg->rfd, out, len, off) == (ssize_t)len ? 0 : -1;
 }
 
 struct store_compact_ctx {

@@ -21,6 +21,7 @@
 #include "storage/store_internal.h"
 #include "storage/store_log.h"
 #include "storage/store_record.h"
+#include "storage/store_io.h"
 
 #define DEFS_NAME "definitions.json"
 
@@ -68,14 +69,10 @@ static char *store_definitions_read(const char *path, size_t *len)
 		return NULL;
 	if (fstat(fd, &st) != 0 || !(buf = malloc((size_t)st.st_size + 1)))
 		goto fail;
-	while (done < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + done, (size_t)st.st_size - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			goto fail;
-		done += (size_t)n;
-	}
+	ssize_t got = store_io_pread(fd, buf, (size_t)st.st_size, 0);
+	if (got != (ssize_t)st.st_size)
+		goto fail;
+	done = (size_t)got;
 	buf[done] = '\0';
 	*len = done;
 	close(fd);
@@ -84,18 +81,6 @@ fail:
 	free(buf);
 	close(fd);
 	return NULL;
-}
-
-static int store_fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
 }
 
 static bool store_definitions_is_space(char c)
@@ -162,7 +147,7 @@ int store_definitions_save(struct store *s, const char *json, size_t len, char *
 {
 	char cur[4096], prev[4096], prev_tmp[4096], tmp[4096];
 	char *old = NULL, *doc = NULL;
-	size_t old_len, done = 0, doc_len = 0;
+	size_t old_len, doc_len = 0;
 	json_int_t old_format;
 	int fd = -1, rc = -1;
 
@@ -182,16 +167,9 @@ int store_definitions_save(struct store *s, const char *json, size_t len, char *
 		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	while (done < len) {
-		ssize_t n = write(fd, json + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			snprintf(err, errlen, "cannot write %s: %s", tmp,
-				 n == 0 ? "short write" : strerror(errno));
-			goto out;
-		}
-		done += (size_t)n;
+	if (store_io_write(fd, json, len) != 0) {
+		snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+		goto out;
 	}
 	if (fsync(fd) != 0) {
 		snprintf(err, errlen, "cannot fsync %s: %s", tmp, strerror(errno));
@@ -211,7 +189,7 @@ int store_definitions_save(struct store *s, const char *json, size_t len, char *
 		snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, cur, strerror(errno));
 		goto out;
 	}
-	if (store_fsync_dir(s->dir) != 0) {
+	if (store_io_fsync_dir(AT_FDCWD, s->dir) != 0) {
 		snprintf(err, errlen, "cannot fsync %s: %s", s->dir, strerror(errno));
 		goto out;
 	}

@@ -24,6 +24,7 @@
 #include "storage/store_internal.h"
 #include "storage/store_log.h"
 #include "storage/store_record.h"
+#include "storage/store_io.h"
 
 /* ---- segments ---- */
 
@@ -321,24 +322,6 @@ static int store_thread_open(struct store *s, uint32_t seg)
 	return 0;
 }
 
-static int store_thread_pwrite(struct store *s, const uint8_t *p, size_t len, uint64_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pwrite(s->wfd, p + done, len - done, (off_t)(off + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = ENOSPC;
-			return -1;
-		}
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 /* One pwrite per part (one per batch unless it crosses a segment boundary), one fdatasync. */
 static void store_thread_write(struct store *s, struct store_batch *b)
 {
@@ -362,7 +345,7 @@ static void store_thread_write(struct store *s, struct store_batch *b)
 			 * on disk before any record, so a crash never leaves records in a file
 			 * without its header, which would read as format 1, whose unsalted
 			 * checksums a message body could forge. Once per segment. */
-			if (store_thread_pwrite(s, p, STORE_SEGMENT_HEADER_SIZE, 0) != 0)
+			if (store_io_pwrite(s->wfd, p, STORE_SEGMENT_HEADER_SIZE, 0) != 0)
 				goto fail;
 			if (!s->opt.no_fsync &&
 			    (fdatasync(s->wfd) != 0 || fsync(s->msgs_dirfd) != 0))
@@ -373,7 +356,7 @@ static void store_thread_write(struct store *s, struct store_batch *b)
 		}
 		if (pt->seg > s->wseg_dir_synced)
 			new_file = true;
-		if (store_thread_pwrite(s, p + skip, pt->len - skip, pt->file_off + skip) != 0)
+		if (store_io_pwrite(s->wfd, p + skip, pt->len - skip, pt->file_off + skip) != 0)
 			goto fail;
 	}
 	if (!s->opt.no_fsync) {

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "storage/store_record.h"
+#include "storage/store_io.h"
 
 #define REPLICA_DEFS "definitions.json"
 #define REPLICA_SDIR_LEN 24 /* "streams/<16 hex digits>": a stream file's directory */
@@ -136,24 +137,6 @@ static void replica_seg_name(uint32_t seg, char *buf, size_t len)
 	snprintf(buf, len, "%08u.seg", seg);
 }
 
-static int replica_pwrite(int fd, const uint8_t *p, size_t len, uint64_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pwrite(fd, p + done, len - done, (off_t)(off + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = ENOSPC;
-			return -1;
-		}
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 static int replica_datasync(struct store_replica *r, int fd)
 {
 	return r->no_fsync ? 0 : fdatasync(fd);
@@ -162,16 +145,9 @@ static int replica_datasync(struct store_replica *r, int fd)
 /* fsync of the directory dir (relative to the data directory). */
 static int replica_fsync_dir(struct store_replica *r, const char *dir)
 {
-	int fd, rc;
-
 	if (r->no_fsync)
 		return 0;
-	fd = openat(r->dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
+	return store_io_fsync_dir(r->dirfd, dir);
 }
 
 /* Leaves the open segment: synced, closed. */
@@ -272,16 +248,16 @@ int store_replica_part(struct store_replica *r, uint32_t seg, uint64_t off, cons
 	if (off == 0 && len >= STORE_SEGMENT_HEADER_SIZE) {
 		/* the header and its directory entry first, as the storage thread does: records
 		 * must never be in a file whose header a crash lost */
-		if (replica_pwrite(r->wfd, data, STORE_SEGMENT_HEADER_SIZE, 0) != 0 ||
+		if (store_io_pwrite(r->wfd, data, STORE_SEGMENT_HEADER_SIZE, 0) != 0 ||
 		    replica_datasync(r, r->wfd) != 0 ||
 		    (!r->no_fsync && fsync(r->msgs_dirfd) != 0))
 			return replica_fail(err, errlen, STORE_REPLICA_IO,
 					    "cannot start segment %u: %s", seg, strerror(errno));
-		if (replica_pwrite(r->wfd, data + STORE_SEGMENT_HEADER_SIZE,
+		if (store_io_pwrite(r->wfd, data + STORE_SEGMENT_HEADER_SIZE,
 				   len - STORE_SEGMENT_HEADER_SIZE, STORE_SEGMENT_HEADER_SIZE) != 0)
 			goto io;
 		r->wsalt = salt;
-	} else if (replica_pwrite(r->wfd, data, len, off) != 0) {
+	} else if (store_io_pwrite(r->wfd, data, len, off) != 0) {
 		goto io;
 	}
 	r->wsize = off + len;
@@ -357,7 +333,7 @@ int store_replica_delete_segment(struct store_replica *r, uint32_t seg, char *er
 
 static int replica_write_all(int fd, const void *data, size_t len)
 {
-	return replica_pwrite(fd, data, len, 0);
+	return store_io_pwrite(fd, data, len, 0);
 }
 
 int store_replica_definitions(struct store_replica *r, const char *doc, size_t len, char *err,
@@ -499,7 +475,7 @@ int store_replica_file_part(struct store_replica *r, const char *name, uint64_t 
 					    "%s differs from the leader's at offset %llu", name,
 					    (unsigned long long)off);
 	}
-	if (same < len && replica_pwrite(o->fd, data + same, len - same, off + same) != 0)
+	if (same < len && store_io_pwrite(o->fd, data + same, len - same, off + same) != 0)
 		return replica_fail(err, errlen, STORE_REPLICA_IO, "cannot write %s/%s: %s",
 				    r->dir, name, strerror(errno));
 	return 0;
@@ -739,22 +715,11 @@ int store_replica_file_begin(struct store_replica *r, const char *name, uint64_t
 int store_replica_file_write(struct store_replica *r, const uint8_t *data, size_t len, char *err,
 			     size_t errlen)
 {
-	size_t done = 0;
-
 	if (r->ffd < 0)
 		return replica_fail(err, errlen, STORE_REPLICA_CORRUPT, "no file is being written");
-	while (done < len) {
-		ssize_t n = write(r->ffd, data + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = ENOSPC;
-			return replica_fail(err, errlen, STORE_REPLICA_IO, "cannot write %s/%s: %s",
-					    r->dir, r->fname, strerror(errno));
-		}
-		done += (size_t)n;
-	}
+	if (store_io_write(r->ffd, data, len) != 0)
+		return replica_fail(err, errlen, STORE_REPLICA_IO, "cannot write %s/%s: %s",
+				    r->dir, r->fname, strerror(errno));
 	return 0;
 }
 

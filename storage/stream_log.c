@@ -33,6 +33,7 @@
 #include "storage/store_log.h"
 #include "storage/store_record.h"
 #include "storage/stream_bloom.h"
+#include "storage/store_io.h"
 
 #define SLOG_SEG_HEADER 16
 #define SLOG_CHUNK_HEADER 32
@@ -106,51 +107,10 @@ static void slog_path(const struct slog *l, uint64_t first, const char *ext, cha
 	snprintf(buf, len, "%s/%020" PRIu64 ".%s", l->dir, first, ext);
 }
 
-static int full_pwrite(int fd, const void *p, size_t len, uint64_t off)
-{
-	size_t done = 0;
-	while (done < len) {
-		ssize_t n = pwrite(fd, (const uint8_t *)p + done, len - done, (off_t)(off + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
-static ssize_t full_pread(int fd, void *p, size_t len, uint64_t off)
-{
-	size_t done = 0;
-	while (done < len) {
-		ssize_t n = pread(fd, (uint8_t *)p + done, len - done, (off_t)(off + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
 static uint32_t slog_chunk_crc(const uint8_t *hdr, const uint8_t *payload, size_t len)
 {
 	uint32_t crc = store_record_crc32c(0, hdr + 8, SLOG_CHUNK_HEADER - 8);
 	return store_record_crc32c(crc, payload, len);
-}
-
-/* Makes the entries created or removed in dir durable. */
-static int slog_fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	int rc = fsync(fd);
-	close(fd);
-	return rc;
 }
 
 /* The directory holding path (path cut at its last '/'; "." when it has none). */
@@ -222,11 +182,11 @@ static int slog_open_head(struct slog *l, bool create)
 	if (create) {
 		uint8_t hdr[SLOG_SEG_HEADER] = { 0 };
 		memcpy(hdr, slog_seg_magic, sizeof slog_seg_magic);
-		if (full_pwrite(l->wfd, hdr, sizeof hdr, 0) != 0)
+		if (store_io_pwrite(l->wfd, hdr, sizeof hdr, 0) != 0)
 			return -1;
 		h->size = SLOG_SEG_HEADER;
 		/* the new files' names must survive a crash with the records in them */
-		if (slog_fsync_dir(l->dir) != 0)
+		if (store_io_fsync_dir(AT_FDCWD, l->dir) != 0)
 			store_log_error("stream %s: fsync of the directory failed: %s", l->dir,
 					strerror(errno));
 	}
@@ -255,7 +215,7 @@ static int64_t slog_check_chunk(struct slog *l, int fd, uint64_t pos, uint64_t f
 	if (pos == file_size)
 		return 0;
 	if (file_size - pos < SLOG_CHUNK_HEADER ||
-	    full_pread(fd, hdr, SLOG_CHUNK_HEADER, pos) != SLOG_CHUNK_HEADER ||
+	    store_io_pread(fd, hdr, SLOG_CHUNK_HEADER, pos) != SLOG_CHUNK_HEADER ||
 	    (get32(hdr) != SLOG_CHUNK_MAGIC && get32(hdr) != SLOG_CHUNK_MAGIC_F))
 		return -1;
 	uint32_t plen = get32(hdr + 28);
@@ -268,7 +228,7 @@ static int64_t slog_check_chunk(struct slog *l, int fd, uint64_t pos, uint64_t f
 		l->rbuf = b;
 		l->rbuf_cap = plen;
 	}
-	if (full_pread(fd, l->rbuf, plen, pos + SLOG_CHUNK_HEADER) != (ssize_t)plen ||
+	if (store_io_pread(fd, l->rbuf, plen, pos + SLOG_CHUNK_HEADER) != (ssize_t)plen ||
 	    slog_chunk_crc(hdr, l->rbuf, plen) != get32(hdr + 4))
 		return -1;
 	return SLOG_CHUNK_HEADER + (int64_t)plen;
@@ -302,12 +262,12 @@ static int slog_recover_segment(struct slog *l, struct slog_segment *sg, bool ve
 		goto fail;
 	uint64_t size = (uint64_t)st.st_size;
 	uint8_t sh[SLOG_SEG_HEADER];
-	if (size < SLOG_SEG_HEADER || full_pread(fd, sh, sizeof sh, 0) != SLOG_SEG_HEADER ||
+	if (size < SLOG_SEG_HEADER || store_io_pread(fd, sh, sizeof sh, 0) != SLOG_SEG_HEADER ||
 	    memcmp(sh, slog_seg_magic, sizeof slog_seg_magic) != 0) {
 		/* a segment whose header never reached the disk holds nothing */
 		memset(sh, 0, sizeof sh);
 		memcpy(sh, slog_seg_magic, sizeof slog_seg_magic);
-		if (full_pwrite(fd, sh, sizeof sh, 0) != 0 || ftruncate(fd, SLOG_SEG_HEADER) != 0 ||
+		if (store_io_pwrite(fd, sh, sizeof sh, 0) != 0 || ftruncate(fd, SLOG_SEG_HEADER) != 0 ||
 		    ftruncate(ifd, 0) != 0)
 			goto fail;
 		size = SLOG_SEG_HEADER;
@@ -322,7 +282,7 @@ static int slog_recover_segment(struct slog *l, struct slog_segment *sg, bool ve
 	/* the newest entry whose chunk is intact; everything before it is taken on trust */
 	while (entries > 0 && !verify_all) {
 		uint64_t at_entry = (entries - 1) * SLOG_IDX_ENTRY;
-		if (full_pread(ifd, e, sizeof e, at_entry) == SLOG_IDX_ENTRY) {
+		if (store_io_pread(ifd, e, sizeof e, at_entry) == SLOG_IDX_ENTRY) {
 			uint64_t at = get32(e + 16);
 			int64_t n = slog_check_chunk(l, fd, at, size, hdr);
 			if (n > 0 && get64(hdr + 8) == get64(e)) {
@@ -362,9 +322,9 @@ static int slog_recover_segment(struct slog *l, struct slog_segment *sg, bool ve
 		put32(e + 20, get32(hdr + 24));
 		uint8_t had[SLOG_IDX_ENTRY];
 		uint64_t at = (uint64_t)sg->chunks * SLOG_IDX_ENTRY;
-		if ((full_pread(ifd, had, sizeof had, at) != SLOG_IDX_ENTRY ||
+		if ((store_io_pread(ifd, had, sizeof had, at) != SLOG_IDX_ENTRY ||
 		     memcmp(had, e, sizeof e) != 0) &&
-		    full_pwrite(ifd, e, sizeof e, at) != 0)
+		    store_io_pwrite(ifd, e, sizeof e, at) != 0)
 			goto fail;
 		sg->chunks++;
 		sg->last_chunk = get64(hdr + 8);
@@ -407,7 +367,7 @@ static int slog_mkdir_p(const char *dir)
 		*s = '\0';
 		if (mkdir(p, 0755) == 0) {
 			slog_parent(p, parent, sizeof parent);
-			if (slog_fsync_dir(parent) != 0)
+			if (store_io_fsync_dir(AT_FDCWD, parent) != 0)
 				return -1;
 		} else if (errno != EEXIST) {
 			return -1;
@@ -563,7 +523,7 @@ void slog_destroy(struct slog *l)
 	 * messages back, in a stream declared again under its name (the same directory) */
 	char parent[4096];
 	slog_parent(l->dir, parent, sizeof parent);
-	if (rmdir(l->dir) == 0 ? slog_fsync_dir(parent) != 0 : slog_fsync_dir(l->dir) != 0)
+	if (rmdir(l->dir) == 0 ? store_io_fsync_dir(AT_FDCWD, parent) != 0 : store_io_fsync_dir(AT_FDCWD, l->dir) != 0)
 		store_log_error("stream %s: the removal may not be durable: %s", l->dir,
 				strerror(errno));
 	slog_free(l);
@@ -615,8 +575,8 @@ static int slog_write_chunk(struct slog *l)
 	put64(e + 8, l->chunk_ts);
 	put32(e + 16, (uint32_t)h->size);
 	put32(e + 20, l->chunk_count);
-	if (full_pwrite(l->wfd, l->chunk, l->chunk_len, h->size) != 0 ||
-	    full_pwrite(l->widx, e, sizeof e, (uint64_t)h->chunks * SLOG_IDX_ENTRY) != 0) {
+	if (store_io_pwrite(l->wfd, l->chunk, l->chunk_len, h->size) != 0 ||
+	    store_io_pwrite(l->widx, e, sizeof e, (uint64_t)h->chunks * SLOG_IDX_ENTRY) != 0) {
 		store_log_error("stream %s: write failed: %s; the stream refuses messages", l->dir,
 				strerror(errno));
 		l->failed = true;
@@ -801,7 +761,7 @@ static int slog_segment_rfds(struct slog *l, struct slog_segment *sg)
 static int slog_idx_entry(struct slog *l, struct slog_segment *sg, uint32_t i, uint8_t *e)
 {
 	(void)l;
-	return full_pread(sg->ifd, e, SLOG_IDX_ENTRY, (uint64_t)i * SLOG_IDX_ENTRY) ==
+	return store_io_pread(sg->ifd, e, SLOG_IDX_ENTRY, (uint64_t)i * SLOG_IDX_ENTRY) ==
 			       SLOG_IDX_ENTRY ? 0 : -1;
 }
 
@@ -857,7 +817,7 @@ uint32_t slog_trim(struct slog *l, int64_t max_bytes, int64_t max_age_ms, uint64
 		/* each removal durable before the next: a power cut could otherwise undo the
 		 * unlink of an older segment and not of a newer one, leaving a gap in the offsets.
 		 * One fsync per dropped segment, on a timer: rare */
-		if (slog_fsync_dir(l->dir) != 0)
+		if (store_io_fsync_dir(AT_FDCWD, l->dir) != 0)
 			store_log_error("stream %s: fsync of the directory failed: %s", l->dir,
 					strerror(errno));
 		total -= sg->size;
@@ -941,7 +901,7 @@ int slog_read(struct slog *l, struct slog_cursor *cur, size_t max, slog_read_fn 
 		/* the header and the filter block that may follow it: enough to skip the chunk */
 		uint64_t want = sg->size - cur->file_pos < sizeof hdr ? sg->size - cur->file_pos :
 									 sizeof hdr;
-		ssize_t got = full_pread(sg->rfd, hdr, (size_t)want, cur->file_pos);
+		ssize_t got = store_io_pread(sg->rfd, hdr, (size_t)want, cur->file_pos);
 		if (got < SLOG_CHUNK_HEADER ||
 		    (get32(hdr) != SLOG_CHUNK_MAGIC && get32(hdr) != SLOG_CHUNK_MAGIC_F))
 			goto corrupt;
@@ -973,7 +933,7 @@ int slog_read(struct slog *l, struct slog_cursor *cur, size_t max, slog_read_fn 
 			l->rbuf = b;
 			l->rbuf_cap = plen;
 		}
-		if (full_pread(sg->rfd, l->rbuf, plen, cur->file_pos + SLOG_CHUNK_HEADER) !=
+		if (store_io_pread(sg->rfd, l->rbuf, plen, cur->file_pos + SLOG_CHUNK_HEADER) !=
 			    (ssize_t)plen ||
 		    slog_chunk_crc(hdr, l->rbuf, plen) != get32(hdr + 4))
 			goto corrupt;
