@@ -232,7 +232,7 @@ json_t *mgmt_flows_exchange_incoming(struct mgmt_req *r, struct exchange *x)
 			const struct channel_xstat *e;
 			if (!(e = channel_stats_find(&ch->stats, x)))
 				continue;
-			char key[64], name[200];
+			char key[64];
 			size_t klen = mgmt_channel_key(key, sizeof key, ch, e);
 			const struct mgmt_sample *s = klen ? mgmt_sample_find(r->m, 'i', "", key,
 									      klen) :
@@ -243,16 +243,7 @@ json_t *mgmt_flows_exchange_incoming(struct mgmt_req *r, struct exchange *x)
 			for (int k = 0; k < 4; k++)
 				mgmt_stat_set(st, names[k], counts[k],
 					      s && s->obj == ch ? s->rate[k] : 0);
-			snprintf(name, sizeof name, "%s (%u)", c->name, (unsigned)ch->id);
-			json_t *cd = json_object();
-			json_object_set_new(cd, "connection_name", json_string(c->name));
-			json_object_set_new(cd, "name", json_string(name));
-			json_object_set_new(cd, "node", json_string(broker_node_name(r->b)));
-			json_object_set_new(cd, "number", json_integer(ch->id));
-			json_object_set_new(cd, "peer_host", json_string(c->peer_host));
-			json_object_set_new(cd, "peer_port", json_integer(c->peer_port));
-			json_object_set_new(cd, "user",
-					    c->user ? json_string(c->user->name) : json_null());
+			json_t *cd = mgmt_channel_details(r, ch);
 			json_t *o = json_object();
 			json_object_set_new(o, "stats", st);
 			json_object_set_new(o, "channel_details", cd);

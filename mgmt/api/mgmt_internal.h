@@ -19,6 +19,7 @@ struct vhost;
 struct queue;
 struct exchange;
 struct conn;
+struct consumer;
 
 #define MGMT_MAX_SEGMENTS 12
 #define MGMT_BODY_MAX (1u << 20)            /* 1 MiB */
@@ -169,6 +170,11 @@ void mgmt_history_free(struct mgmt_history *h);
 
 /* ---- shared renderers ---- */
 json_t *mgmt_queue_json(struct mgmt_req *r, struct queue *q);
+/* A channel as RabbitMQ names it inside other objects (connection_name, name, node, number,
+ * peer_host, peer_port, user), and a consumer as /api/consumers and a queue's consumer_details
+ * show it (its channel_details included). New references. */
+json_t *mgmt_channel_details(struct mgmt_req *r, const struct channel *ch);
+json_t *mgmt_consumer_json(struct mgmt_req *r, const struct consumer *c);
 json_t *mgmt_exchange_json(struct mgmt_req *r, struct exchange *x);
 /* properties_key for a binding's routing key and arguments, RabbitMQ's form. */
 void mgmt_binding_props_key(const char *key, size_t key_len, const void *args, size_t args_len,

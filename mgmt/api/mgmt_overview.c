@@ -533,32 +533,7 @@ void mgmt_consumers_handle(struct mgmt_req *r)
 				struct consumer *k = list_entry(cp, struct consumer, channel_link);
 				if (!k->q)
 					continue;
-				json_t *o = json_object();
-				char name[200];
-				snprintf(name, sizeof name, "%s (%u)", c->name, (unsigned)ch->id);
-				json_object_set_new(o, "consumer_tag",
-						    json_stringn((const char *)k->tag.ptr, k->tag.len));
-				json_object_set_new(o, "ack_required", json_boolean(!k->no_ack));
-				json_object_set_new(o, "exclusive", json_boolean(k->exclusive));
-				json_object_set_new(o, "prefetch_count", json_integer(k->prefetch));
-				json_object_set_new(o, "active", json_true());
-				json_object_set_new(o, "activity_status", json_string("up"));
-				json_object_set_new(o, "arguments", json_object());
-				json_t *q = json_object();
-				json_object_set_new(q, "name", json_stringn((const char *)k->q->name.ptr,
-									    k->q->name.len));
-				json_object_set_new(q, "vhost", json_string(c->vhost->name));
-				json_object_set_new(o, "queue", q);
-				json_t *cd = json_object();
-				json_object_set_new(cd, "connection_name", json_string(c->name));
-				json_object_set_new(cd, "name", json_string(name));
-				json_object_set_new(cd, "node", json_string(broker_node_name(r->b)));
-				json_object_set_new(cd, "number", json_integer(ch->id));
-				json_object_set_new(cd, "peer_host", json_string(c->peer_host));
-				json_object_set_new(cd, "peer_port", json_integer(c->peer_port));
-				json_object_set_new(cd, "user",
-						    c->user ? json_string(c->user->name) : json_null());
-				json_object_set_new(o, "channel_details", cd);
+				json_t *o = mgmt_consumer_json(r, k);
 				json_array_append_new(arr, o);
 			}
 		}

@@ -127,6 +127,42 @@ static json_t *mgmt_queue_render(struct mgmt_req *r, void *obj)
 	return mgmt_queue_json(r, obj);
 }
 
+json_t *mgmt_channel_details(struct mgmt_req *r, const struct channel *ch)
+{
+	const struct conn *conn = ch->conn;
+	char name[200];
+	snprintf(name, sizeof name, "%s (%u)", conn->name, (unsigned)ch->id);
+	json_t *o = json_object();
+	json_object_set_new(o, "connection_name", json_string(conn->name));
+	json_object_set_new(o, "name", json_string(name));
+	json_object_set_new(o, "node", json_string(broker_node_name(r->b)));
+	json_object_set_new(o, "number", json_integer(ch->id));
+	json_object_set_new(o, "peer_host", json_string(conn->peer_host));
+	json_object_set_new(o, "peer_port", json_integer(conn->peer_port));
+	json_object_set_new(o, "user", conn->user ? json_string(conn->user->name) : json_null());
+	return o;
+}
+
+json_t *mgmt_consumer_json(struct mgmt_req *r, const struct consumer *c)
+{
+	const struct queue *q = c->q;
+	json_t *o = json_object();
+	json_object_set_new(o, "consumer_tag", json_stringn((const char *)c->tag.ptr, c->tag.len));
+	json_object_set_new(o, "ack_required", json_boolean(!c->no_ack));
+	json_object_set_new(o, "exclusive", json_boolean(c->exclusive));
+	json_object_set_new(o, "prefetch_count", json_integer(c->prefetch));
+	json_object_set_new(o, "arguments", admin_table_to_json(c->args));
+	json_object_set_new(o, "active", json_true());
+	json_object_set_new(o, "activity_status", json_string("up"));
+	json_t *qo = json_object();
+	json_object_set_new(qo, "name", json_stringn((const char *)q->name.ptr, q->name.len));
+	json_object_set_new(qo, "vhost", json_string(q->vhost->name));
+	json_object_set_new(o, "queue", qo);
+	if (c->ch)
+		json_object_set_new(o, "channel_details", mgmt_channel_details(r, c->ch));
+	return o;
+}
+
 static json_t *mgmt_queue_detail(struct mgmt_req *r, struct queue *q)
 {
 	json_t *o = mgmt_queue_json(r, q);
@@ -135,33 +171,7 @@ static json_t *mgmt_queue_detail(struct mgmt_req *r, struct queue *q)
 	list_for_each(pos, &q->consumers)
 	{
 		struct consumer *c = list_entry(pos, struct consumer, queue_link);
-		json_t *co = json_object();
-		json_object_set_new(co, "consumer_tag",
-				    json_stringn((const char *)c->tag.ptr, c->tag.len));
-		json_object_set_new(co, "ack_required", json_boolean(!c->no_ack));
-		json_object_set_new(co, "exclusive", json_boolean(c->exclusive));
-		json_object_set_new(co, "prefetch_count", json_integer(c->prefetch));
-		json_object_set_new(co, "arguments", admin_table_to_json(c->args));
-		json_object_set_new(co, "activity_status", json_string("up"));
-		json_t *qo = json_object();
-		json_object_set_new(qo, "name", json_stringn((const char *)q->name.ptr, q->name.len));
-		json_object_set_new(qo, "vhost", json_string(q->vhost->name));
-		json_object_set_new(co, "queue", qo);
-		if (c->ch) {
-			const struct conn *conn = c->ch->conn;
-			char name[200];
-			snprintf(name, sizeof name, "%s (%u)", conn->name, (unsigned)c->ch->id);
-			json_t *chd = json_object();
-			json_object_set_new(chd, "connection_name", json_string(conn->name));
-			json_object_set_new(chd, "name", json_string(name));
-			json_object_set_new(chd, "node", json_string(broker_node_name(r->b)));
-			json_object_set_new(chd, "number", json_integer(c->ch->id));
-			json_object_set_new(chd, "peer_host", json_string(conn->peer_host));
-			json_object_set_new(chd, "peer_port", json_integer(conn->peer_port));
-			json_object_set_new(chd, "user", conn->user ? json_string(conn->user->name) :
-								      json_null());
-			json_object_set_new(co, "channel_details", chd);
-		}
+		json_t *co = mgmt_consumer_json(r, c);
 		int64_t off = queue_consumer_offset(q, c);
 		if (off >= 0) /* Warren: where a stream consumer reads next */
 			json_object_set_new(co, "offset", json_integer((json_int_t)off));
